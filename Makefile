@@ -1,0 +1,27 @@
+# Two commands on a machine with only python3 (and make):
+#   make run    set up .venv and serve on 127.0.0.1:22333 with ./cybermarket.sqlite3
+#   make test   set up .venv and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: venv
+	$(BIN)/twistd -n --pidfile= cybermarket
+
+test: venv
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp
+	find . -name __pycache__ -prune -exec rm -rf {} +
+	find . -name dropin.cache -delete

@@ -1,0 +1,47 @@
+"""What a handler is given besides its arguments."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Session:
+    """A connection's login: role "client" or "merchant", and the account id.
+    The id, not the name, so that renames on other connections cannot
+    confuse it."""
+
+    role: str
+    account_id: int
+
+
+@dataclass
+class Settings:
+    max_frame: int = 65536
+    idle_timeout: float = 900.0
+    login_failures: int = 10
+    login_window: float = 300.0
+    invitation_days: float = 7.0
+
+
+@dataclass
+class App:
+    """The server's shared parts, built once by the service."""
+
+    db: object
+    hasher: object
+    throttle: object
+    settings: Settings = field(default_factory=Settings)
+
+
+@dataclass
+class Call:
+    """One request's view of its connection.  Flows (the ops that hash
+    passwords or change the login) may set `session`; the protocol adopts it
+    when the op succeeds."""
+
+    app: App
+    session: Session | None
+    peer: str
+
+    @property
+    def me(self):
+        return self.session.account_id if self.session else None

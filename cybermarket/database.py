@@ -1,0 +1,270 @@
+"""The database: one engine, one dedicated thread pool, one transaction per
+call.
+
+Every database call goes through Database.run(desc, func, ...): func(conn,
+...) runs on a worker thread of the database's own pool (never the reactor
+thread, never the reactor's shared default pool) inside one transaction, and
+the Deferred fires with its plain return value.  The pool has as many threads
+as the engine has connections, and each worker keeps its connection for its
+whole life: checking a pooled connection out and in per request costs more
+than many queries do.
+
+SQLite: WAL, a busy timeout, and BEGIN IMMEDIATE for write transactions, so
+that concurrent writers (threads or processes) queue for the write lock up
+front instead of failing when a read lock cannot be upgraded.  One worker
+thread is the default there: SQLite has one writer anyway and more threads
+only convoy on the GIL.
+"""
+
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from cybermarket.errors import MarketError, Unavailable
+
+log = Logger()
+
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock
+CONNECT_TIMEOUT = 5  # seconds, PostgreSQL: an unreachable server is a 503 soon
+RETRIES = 3  # attempts for a transaction that lost a deadlock or serialization
+
+
+class SchemaOutOfDate(Exception):
+    """The database's schema is not the one this code was written for."""
+
+
+def is_sqlite(url):
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url, threads=1):
+    """An engine with as many connections as there are worker threads."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            pool_size=threads,
+            max_overflow=0,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False},
+        )
+        _sqlite_setup(engine)
+    else:
+        engine = create_engine(
+            url,
+            pool_size=threads,
+            max_overflow=0,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+        )
+    return engine
+
+
+def _sqlite_setup(engine):
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn, record):
+        # Take BEGIN out of pysqlite's hands (it would only BEGIN DEFERRED,
+        # and lazily): the "begin" hook below issues it.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        if conn.info.get("write", True):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _retryable(error):
+    """A transaction PostgreSQL aborted to break a deadlock or a
+    serialization conflict: running it again is the documented remedy."""
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return code in ("40001", "40P01")
+
+
+class Database:
+    """The engine, its thread pool, and run()."""
+
+    def __init__(self, url, threads=None, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.url = make_url(url)
+        self.sqlite = self.url.get_backend_name() == "sqlite"
+        self.threads = threads or (1 if self.sqlite else 8)
+        self.engine = make_engine(self.url, self.threads)
+        self.reactor = reactor
+        self.pool = ThreadPool(
+            minthreads=1, maxthreads=self.threads, name="cybermarket-db"
+        )
+        self._local = threading.local()
+        self._all = []
+        self._lock = threading.Lock()
+
+    def start(self):
+        self.pool.start()
+
+    def stop(self):
+        self.pool.stop()
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except Exception:  # already broken; nothing to give back
+                    pass
+            self._all.clear()
+        self.engine.dispose()
+
+    def run(self, desc, func, *args, write=True, **kwargs):
+        """Run func(conn, *args, **kwargs) in one transaction on the pool."""
+        return deferToThreadPool(
+            self.reactor, self.pool, self.run_sync, desc, func, args, kwargs, write
+        )
+
+    # --- worker thread side ---------------------------------------------
+
+    def run_sync(self, desc, func, args=(), kwargs=None, write=True):
+        kwargs = kwargs or {}
+        for attempt in range(1, RETRIES + 1):
+            conn = self._connection()
+            conn.info["write"] = write
+            try:
+                trans = conn.begin()
+            except DBAPIError as e:
+                self._forget(conn, e)
+                if attempt < RETRIES and e.connection_invalidated:
+                    continue  # a stale connection: try once more on a new one
+                raise Unavailable("database unreachable") from e
+            try:
+                result = func(conn, *args, **kwargs)
+            except MarketError:
+                trans.rollback()
+                raise
+            except DBAPIError as e:
+                self._rollback(trans)
+                if e.connection_invalidated:
+                    self._forget(conn, e)
+                    if attempt < RETRIES:
+                        continue
+                    raise Unavailable("database unreachable") from e
+                if _retryable(e) and attempt < RETRIES:
+                    log.info("{desc}: retrying after {error}", desc=desc, error=e.orig)
+                    time.sleep(0.01 * attempt)
+                    continue
+                if isinstance(e, IntegrityError):
+                    raise
+                if self.sqlite and "locked" in str(e.orig):
+                    raise Unavailable("database busy; try again") from e
+                raise
+            except BaseException:
+                self._rollback(trans)
+                raise
+            try:
+                trans.commit()
+            except DBAPIError as e:
+                # Never retried: the commit may have happened.
+                self._forget(conn, e)
+                raise Unavailable("database unreachable during commit") from e
+            return result
+
+    def _connection(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            try:
+                conn = self.engine.connect()
+            except DBAPIError as e:
+                raise Unavailable("database unreachable") from e
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _rollback(self, trans):
+        try:
+            trans.rollback()
+        except DBAPIError:
+            pass  # the connection is gone; the server rolled back for us
+
+    def _forget(self, conn, error):
+        log.warn("database connection lost: {error}", error=error.orig)
+        self._local.conn = None
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        try:
+            conn.invalidate()
+            conn.close()
+        except Exception:  # already broken
+            pass
+
+
+# --- schema --------------------------------------------------------------
+
+
+def migrations_dir():
+    here = Path(__file__).resolve().parent
+    packaged = here / "migrations"  # a normal install (see pyproject.toml)
+    return packaged if packaged.is_dir() else here.parent / "alembic"
+
+
+def alembic_config(url):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    # ConfigParser interpolation: a literal % in a password must be doubled.
+    cfg.set_main_option(
+        "sqlalchemy.url", make_url(url).render_as_string(False).replace("%", "%%")
+    )
+    return cfg
+
+
+def head_revision(url):
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def upgrade(url):
+    """Bring the schema to the newest revision.  Safe when several server
+    processes start at once: they take turns (SQLite's write lock, a
+    PostgreSQL advisory lock) and all but the first find nothing to do."""
+    from alembic import command
+
+    cfg = alembic_config(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.info["write"] = True
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(223330001)")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            check_schema(conn, url)
+    finally:
+        engine.dispose()
+
+
+def current_revision(conn):
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_schema(conn, url):
+    head = head_revision(url)
+    current = current_revision(conn)
+    if current != head:
+        raise SchemaOutOfDate(
+            f"database schema is at revision {current}, this server needs {head}"
+        )

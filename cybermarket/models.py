@@ -1,0 +1,160 @@
+"""The schema, as SQLAlchemy 2 typed models.
+
+Money is stored as whole cents in BIGINT columns (the *_cents names say so).
+SQLite has no decimal type: a NUMERIC column there holds binary floats, and
+SUM() over them drifts.  Whole cents are exact on every backend, the same SQL
+serves both, and values.from_cents turns them into Decimal at the edge.
+
+The handlers use these tables through SQLAlchemy Core and return plain values;
+no ORM object ever leaves a transaction.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid); elsewhere
+# ids are 64-bit.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    # Lower-cased email: the unique key that makes emails case-insensitive
+    # the same way on every backend (SQLite's lower() and collations differ
+    # from PostgreSQL's).
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+    __table_args__ = (CheckConstraint("profit_cents >= 0", name="profit"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    storename: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(2000))
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    profit_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    invited_by: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("merchants.id")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    # SHA-256 of the code: a copy of the database does not hand out codes.
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # NULL: issued by the operator's CLI.
+    inviter_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("merchants.id")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    expires_at: Mapped[datetime] = mapped_column(DateTime())
+    used_at: Mapped[datetime | None] = mapped_column(DateTime())
+    used_by: Mapped[int | None] = mapped_column(IdType, ForeignKey("merchants.id"))
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock"),
+        CheckConstraint("price_cents > 0", name="price"),
+        Index("ix_products_merchant", "merchant_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(IdType, ForeignKey("merchants.id"))
+    productname: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(2000))
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int] = mapped_column(BigInteger)
+    on_shelf: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class CartLine(Base):
+    __tablename__ = "cart_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),)
+
+    client_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("clients.id"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("products.id"), primary_key=True
+    )
+    quantity: Mapped[int] = mapped_column(BigInteger)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_client", "client_id", "id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    client_id: Mapped[int] = mapped_column(IdType, ForeignKey("clients.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index("ix_order_lines_merchant", "merchant_id", "product_id"),
+    )
+
+    order_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("orders.id"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("products.id"), primary_key=True
+    )
+    merchant_id: Mapped[int] = mapped_column(IdType, ForeignKey("merchants.id"))
+    # What the customer saw at purchase: later renames and price changes
+    # leave past orders as they were.
+    storename: Mapped[str] = mapped_column(String(64))
+    productname: Mapped[str] = mapped_column(String(200))
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+
+
+clients = Client.__table__
+merchants = Merchant.__table__
+invitations = Invitation.__table__
+products = Product.__table__
+cart_lines = CartLine.__table__
+orders = Order.__table__
+order_lines = OrderLine.__table__

@@ -1,0 +1,289 @@
+"""Every op of the protocol, declared as data: its name, the role it needs,
+its arguments, its handler, and how the handler runs.
+
+The protocol validates a request against this table before any handler or
+database work, and the shell's help and docs/protocol.md describe the same
+table.  See cybermarket/handlers/__init__.py for the two kinds of handler.
+"""
+
+import inspect
+from dataclasses import dataclass, field
+
+from cybermarket import values as v
+from cybermarket.errors import BadRequest
+from cybermarket.handlers import accounts, cart, catalog, invitations, store
+from cybermarket.values import Arg
+
+CLIENT = "client"
+MERCHANT = "merchant"
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    role: str | None  # None: anyone, logged in or not
+    args: dict = field(default_factory=dict)
+    handler: object = None
+    write: bool = True  # SQLite: a write transaction takes the lock up front
+    status: int = 200
+    doc: str = ""
+
+    @property
+    def flow(self):
+        return inspect.iscoroutinefunction(self.handler)
+
+    def check_args(self, args):
+        """The validated arguments, or BadRequest naming the first bad field."""
+        if args is None:
+            args = {}
+        elif not isinstance(args, dict):
+            raise BadRequest("args: must be a map")
+        for key in args:
+            if key not in self.args:
+                raise BadRequest(f"{key}: unknown argument for {self.name}")
+        checked = {}
+        for name, spec in self.args.items():
+            if name in args:
+                checked[name] = spec.check(name, args[name])
+            elif spec.optional:
+                checked[name] = spec.default
+            else:
+                raise BadRequest(f"{name}: missing")
+        return checked
+
+
+def _req(kind):
+    return Arg(kind)
+
+
+LIMIT = Arg(v.Limit, optional=True, default=1000)
+PRODUCT = {"product_id": _req(v.Id)}
+NEW_PASSWORD = {"old_password": _req(v.GivenPassword), "new_password": _req(v.Password)}
+LOGIN = {"login": _req(v.Login), "password": _req(v.GivenPassword)}
+
+TABLE = [
+    # --- anyone ---
+    Op("PING", None, {}, catalog.ping, write=False, doc="check the server is up"),
+    Op(
+        "LIST_MERCHANT",
+        None,
+        {"limit": LIMIT, "after": Arg(v.Storename, optional=True)},
+        catalog.list_merchant,
+        write=False,
+        doc="list the stores, by storename",
+    ),
+    Op(
+        "LIST_PRODUCT",
+        None,
+        {
+            "storename": _req(v.Storename),
+            "limit": LIMIT,
+            "after": Arg(v.Id, optional=True),
+        },
+        catalog.list_product,
+        write=False,
+        doc="list a store's products on the shelf, by product_id",
+    ),
+    # --- customers ---
+    Op(
+        "CLIENT_CREATE",
+        None,
+        {"username": _req(v.Username), "email": _req(v.Email), "password": _req(v.Password)},
+        accounts.client_create,
+        status=201,
+        doc="create a customer account",
+    ),
+    Op("CLIENT_LOGIN", None, LOGIN, accounts.client_login, doc="log in by username or email"),
+    Op("CLIENT_LOGOUT", CLIENT, {}, accounts.logout, doc="log out"),
+    Op(
+        "SET_CLIENT_USERNAME",
+        CLIENT,
+        {"username": _req(v.Username)},
+        accounts.set_client_username,
+        doc="change your username",
+    ),
+    Op(
+        "SET_CLIENT_EMAIL",
+        CLIENT,
+        {"email": _req(v.Email)},
+        accounts.set_client_email,
+        doc="change your email",
+    ),
+    Op(
+        "SET_CLIENT_PASSWORD",
+        CLIENT,
+        NEW_PASSWORD,
+        accounts.set_client_password,
+        doc="change your password",
+    ),
+    Op(
+        "CLIENT_ADD_ITEM",
+        CLIENT,
+        {"product_id": _req(v.Id), "quantity": _req(v.Quantity)},
+        cart.add_item,
+        doc="add units of a product to your cart",
+    ),
+    Op(
+        "CLIENT_REMOVE_ITEM",
+        CLIENT,
+        PRODUCT,
+        cart.remove_item,
+        doc="remove a product's line from your cart",
+    ),
+    Op("CLIENT_GET_ITEMS", CLIENT, {}, cart.get_items, write=False, doc="list your cart"),
+    Op(
+        "CLIENT_GET_PRICE",
+        CLIENT,
+        {},
+        cart.get_price,
+        write=False,
+        doc="your cart's total at current prices",
+    ),
+    Op("CLIENT_CHECKOUT_ITEM", CLIENT, {}, cart.checkout, doc="buy everything in your cart"),
+    Op(
+        "CLIENT_LIST_ORDERS",
+        CLIENT,
+        {"limit": LIMIT, "after": Arg(v.Id, optional=True)},
+        cart.list_orders,
+        write=False,
+        doc="your orders, newest first",
+    ),
+    Op(
+        "CLIENT_GET_ORDER",
+        CLIENT,
+        {"order_id": _req(v.Id)},
+        cart.get_order,
+        write=False,
+        doc="the lines of one of your orders",
+    ),
+    # --- merchants ---
+    Op(
+        "MERCHANT_CREATE_INVITATION",
+        MERCHANT,
+        {},
+        invitations.merchant_create_invitation,
+        doc="a new single-use invitation code for another store",
+    ),
+    Op(
+        "MERCHANT_CREATE",
+        None,
+        {
+            "storename": _req(v.Storename),
+            "description": _req(v.Description),
+            "email": _req(v.Email),
+            "password": _req(v.Password),
+            "inviter": Arg(v.Storename, optional=True),
+            "code": _req(v.Code),
+        },
+        accounts.merchant_create,
+        status=201,
+        doc="open a store with an invitation code",
+    ),
+    Op(
+        "MERCHANT_LOGIN",
+        None,
+        LOGIN,
+        accounts.merchant_login,
+        doc="log in by storename or email",
+    ),
+    Op("MERCHANT_LOGOUT", MERCHANT, {}, accounts.logout, doc="log out"),
+    Op(
+        "SET_MERCHANT_STORENAME",
+        MERCHANT,
+        {"storename": _req(v.Storename)},
+        accounts.set_merchant_storename,
+        doc="rename your store",
+    ),
+    Op(
+        "SET_MERCHANT_EMAIL",
+        MERCHANT,
+        {"email": _req(v.Email)},
+        accounts.set_merchant_email,
+        doc="change your store's email",
+    ),
+    Op(
+        "SET_MERCHANT_DESCRIPTION",
+        MERCHANT,
+        {"description": _req(v.Description)},
+        accounts.set_merchant_description,
+        doc="change your store's description",
+    ),
+    Op(
+        "SET_MERCHANT_PASSWORD",
+        MERCHANT,
+        NEW_PASSWORD,
+        accounts.set_merchant_password,
+        doc="change your password",
+    ),
+    Op(
+        "MERCHANT_ADD_PRODUCT",
+        MERCHANT,
+        {
+            "productname": _req(v.Productname),
+            "price": _req(v.Price),
+            "description": _req(v.Description),
+            "stock": Arg(v.Stock, optional=True, default=0),
+        },
+        store.add_product,
+        doc="put a new product on the shelf",
+    ),
+    Op(
+        "MERCHANT_DEL_PRODUCT",
+        MERCHANT,
+        PRODUCT,
+        store.del_product,
+        doc="take a product off the shelf (its history stays)",
+    ),
+    Op(
+        "MERCHANT_PUT_ON_SHELF",
+        MERCHANT,
+        PRODUCT,
+        store.put_on_shelf,
+        doc="put a product back on the shelf",
+    ),
+    Op(
+        "MERCHANT_RESTOCK_PRODUCT",
+        MERCHANT,
+        {"product_id": _req(v.Id), "quantity": _req(v.Quantity)},
+        store.restock,
+        doc="add units to a product's stock",
+    ),
+    Op(
+        "MERCHANT_GET_PROFIT",
+        MERCHANT,
+        {},
+        store.get_profit,
+        write=False,
+        doc="total credited to your store by checkouts",
+    ),
+    Op(
+        "MERCHANT_GET_SALES",
+        MERCHANT,
+        {},
+        store.get_sales,
+        write=False,
+        doc="units sold and revenue per product",
+    ),
+    Op(
+        "MERCHANT_LIST_PRODUCTS",
+        MERCHANT,
+        {"limit": LIMIT, "after": Arg(v.Id, optional=True)},
+        store.list_products,
+        write=False,
+        doc="all your products, on or off the shelf",
+    ),
+    Op(
+        "SET_PRODUCT",
+        MERCHANT,
+        {
+            "product_id": _req(v.Id),
+            "productname": Arg(v.Productname, optional=True),
+            "description": Arg(v.Description, optional=True),
+            "price": Arg(v.Price, optional=True),
+        },
+        store.set_product,
+        doc="change a product's name, description or price",
+    ),
+]
+
+OPS = {op.name: op for op in TABLE}

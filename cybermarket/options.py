@@ -1,0 +1,102 @@
+"""Command-line options of `twistd cybermarket`.
+
+Kept free of heavy imports: twistd imports this through the plugin just to
+parse the command line, and an import error here would show as "Unknown
+command".
+"""
+
+from twisted.python import usage
+
+DEFAULT_LISTEN = "tcp:22333:interface=127.0.0.1"
+DEFAULT_DATABASE = "sqlite:///cybermarket.sqlite3"
+
+
+def _positive(kind):
+    def convert(text):
+        value = kind(text)
+        if value <= 0:
+            raise ValueError(f"must be positive, not {text}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Serve the cybermarket protocol (length-prefixed MessagePack over TCP). "
+        "The database schema is brought to the newest revision before serving."
+    )
+
+    optParameters = [
+        [
+            "listen",
+            "l",
+            DEFAULT_LISTEN,
+            "Where to listen: a Twisted server endpoint description, e.g. "
+            "tcp:22333:interface=0.0.0.0, or "
+            "ssl:22333:privateKey=key.pem:certKey=cert.pem for TLS.",
+        ],
+        [
+            "database",
+            "d",
+            DEFAULT_DATABASE,
+            "SQLAlchemy database URL: sqlite:///FILE (relative to the working "
+            "directory; sqlite:////ABS/PATH for an absolute one) or "
+            "postgresql+psycopg://USER:PASS@HOST/DB.",
+        ],
+        [
+            "max-frame",
+            None,
+            65536,
+            "Largest request frame in bytes; a larger one is answered 413 and "
+            "the connection closed.",
+            _positive(int),
+        ],
+        [
+            "idle-timeout",
+            None,
+            900.0,
+            "Seconds a connection may stay silent before the server closes it.",
+            _positive(float),
+        ],
+        [
+            "db-threads",
+            None,
+            None,
+            "Database worker threads, one connection each "
+            "(default: 1 for SQLite, 8 for PostgreSQL).",
+            _positive(int),
+        ],
+        [
+            "hash-threads",
+            None,
+            1,
+            "Threads that hash passwords (Argon2id); each hash takes a core "
+            "and 64 MiB for a moment.",
+            _positive(int),
+        ],
+        [
+            "login-failures",
+            None,
+            10,
+            "Failed logins allowed per login name, and per peer address, "
+            "within --login-window before further logins get 429.",
+            _positive(int),
+        ],
+        [
+            "login-window",
+            None,
+            300.0,
+            "The failed-login window, in seconds.",
+            _positive(float),
+        ],
+        [
+            "invitation-days",
+            None,
+            7.0,
+            "Days until a merchant's invitation code expires.",
+            _positive(float),
+        ],
+    ]

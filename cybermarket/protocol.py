@@ -1,0 +1,282 @@
+"""Framing and the protocol: 4-byte big-endian length frames
+(Int32StringReceiver) carrying MessagePack maps.
+
+One connection's requests run one at a time, in the order received, and are
+answered in that order; pipelined requests wait in a queue.  Validation runs
+here, on the reactor thread, against the op table; handlers run on the
+database or hashing pools.  Errors become responses in one place, _answer.
+"""
+
+from collections import deque
+from datetime import datetime
+from decimal import Decimal
+
+import msgpack
+from twisted.internet import defer
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.protocols.basic import Int32StringReceiver
+from twisted.protocols.policies import TimeoutMixin
+from zope.interface import implementer
+
+from cybermarket.context import Call
+from cybermarket.errors import BadRequest, MarketError, NotLoggedIn, TooLarge, Unavailable
+from cybermarket.ops import OPS
+from cybermarket.values import money
+
+log = Logger()
+
+# Reading pauses while this many requests wait on one connection, and
+# resumes below LOW_WATER: a client pipelining without end costs bounded
+# memory.
+HIGH_WATER = 64
+LOW_WATER = 16
+
+MESSAGES = {200: "ok", 201: "created"}
+
+_TOO_LARGE = object()  # queue marker: answer 413, then close
+
+
+def _encode_value(value):
+    if isinstance(value, Decimal):
+        return money(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def encode(response):
+    return msgpack.packb(response, default=_encode_value, use_bin_type=True)
+
+
+def short(value, width=60):
+    """A client's value, cut to fit in an error message."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def decode(body):
+    """(id, op, args) of a request body, args validated.  BadRequest carries
+    the request's id once it is known (request_id attribute)."""
+    try:
+        message = msgpack.unpackb(body, raw=False)
+    except Exception:
+        raise BadRequest("body: not a MessagePack value")
+    if not isinstance(message, dict):
+        raise BadRequest("body: must be a map with id, op and args")
+    request_id = message.get("id")
+    if type(request_id) is not int or request_id < 0:
+        raise BadRequest("id: must be a non-negative integer")
+    try:
+        name = message.get("op")
+        if type(name) is not str:
+            raise BadRequest("op: must be a string")
+        op = OPS.get(name)
+        if op is None:
+            raise BadRequest(f"op: unknown op {short(name)!r}")
+        return request_id, op, op.check_args(message.get("args"))
+    except BadRequest as e:
+        e.request_id = request_id
+        raise
+
+
+@implementer(IPushProducer)
+class _WriteBuffer:
+    """Registered with the transport so that a client which pipelines but
+    does not read makes us stop reading, instead of buffering answers."""
+
+    def __init__(self, protocol):
+        self.protocol = protocol
+
+    def pauseProducing(self):
+        self.protocol._set_pause("writes", True)
+
+    def resumeProducing(self):
+        self.protocol._set_pause("writes", False)
+
+    def stopProducing(self):
+        pass
+
+
+class MarketProtocol(Int32StringReceiver, TimeoutMixin):
+    def __init__(self, app, factory=None):
+        self.app = app
+        self.factory = factory
+        self.session = None
+        self.peer = "unknown"
+        self._queue = deque()
+        self._busy = False
+        self._pumping = False
+        self._closing = False
+        self._pauses = set()
+
+    # --- connection ---------------------------------------------------------
+
+    def connectionMade(self):
+        self.MAX_LENGTH = self.app.settings.max_frame
+        self.peer = getattr(self.transport.getPeer(), "host", None) or "local"
+        self.transport.registerProducer(_WriteBuffer(self), True)
+        self.setTimeout(self.app.settings.idle_timeout)
+        if self.factory is not None:
+            self.factory.connections.add(self)
+
+    def connectionLost(self, reason):
+        self.setTimeout(None)
+        self.session = None
+        self._closing = True
+        self._queue.clear()
+        if self.factory is not None:
+            self.factory.connections.discard(self)
+            self.factory.check_idle()
+
+    def dataReceived(self, data):
+        if self._closing:
+            return  # after a 413 nothing more is read
+        self.resetTimeout()
+        super().dataReceived(data)
+
+    def lengthLimitExceeded(self, length):
+        self._closing = True
+        self._queue.append((_TOO_LARGE, False))
+        self._pump()
+
+    def stringReceived(self, body):
+        stopping = self.factory is not None and self.factory.stopping
+        self._queue.append((body, stopping))
+        if len(self._queue) >= HIGH_WATER:
+            self._set_pause("queue", True)
+        self._pump()
+
+    def _set_pause(self, why, paused):
+        before = bool(self._pauses)
+        (self._pauses.add if paused else self._pauses.discard)(why)
+        if before != bool(self._pauses) and self.transport is not None:
+            if self._pauses:
+                self.transport.pauseProducing()
+            else:
+                self.transport.resumeProducing()
+
+    @property
+    def idle(self):
+        return not self._busy and not self._queue
+
+    # --- one request at a time --------------------------------------------
+
+    def _pump(self):
+        # Re-entered from _finished when a request completes synchronously;
+        # the loop below then carries on, so pipelined requests never
+        # recurse.
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while self._queue and not self._busy:
+                body, stopping = self._queue.popleft()
+                if body is _TOO_LARGE:
+                    self._send(self._answer(None, None, TooLarge()))
+                    self._queue.clear()
+                    self.transport.loseConnection()
+                    return
+                self._busy = True
+                self._handle(body, stopping).addCallback(self._finished)
+            if len(self._queue) < LOW_WATER:
+                self._set_pause("queue", False)
+        finally:
+            self._pumping = False
+
+    def _finished(self, response):
+        self._send(response)
+        self._busy = False
+        if self.idle and self.factory is not None:
+            self.factory.check_idle()
+        self._pump()
+
+    def _send(self, response):
+        try:
+            body = encode(response)
+        except Exception:
+            log.failure("cannot encode the answer to request {id}", id=response.get("id"))
+            body = encode(self._internal_error(response.get("id")))
+        self.sendString(body)
+        self.resetTimeout()
+
+    def _handle(self, body, stopping):
+        """A Deferred that fires with the response to one request body."""
+        request_id = op = None
+        try:
+            request_id, op, args = decode(body)
+            if stopping:
+                raise Unavailable("the server is shutting down")
+            if op.role is not None and (self.session is None or self.session.role != op.role):
+                raise NotLoggedIn(f"{op.name}: log in as a {op.role} first")
+        except BadRequest as e:
+            return defer.succeed(self._answer(getattr(e, "request_id", None), op, e))
+        except MarketError as e:
+            return defer.succeed(self._answer(request_id, op, e))
+        except Exception as e:
+            return defer.succeed(self._answer(request_id, op, e, failure=Failure()))
+        call = Call(self.app, self.session, self.peer)
+        if op.flow:
+            d = defer.ensureDeferred(op.handler(call, **args))
+        else:
+            d = self.app.db.run(op.name, op.handler, call.me, write=op.write, **args)
+
+        def succeeded(data):
+            if op.flow:
+                self.session = call.session
+            return self._answer(request_id, op, None, data)
+
+        d.addCallbacks(succeeded, lambda f: self._answer(request_id, op, f.value, failure=f))
+        return d
+
+    def _answer(self, request_id, op, error, data=None, failure=None):
+        """The response: the one place where errors become statuses."""
+        if error is None:
+            response = {"id": request_id, "status": op.status, "message": MESSAGES[op.status]}
+            if data is not None:
+                response["data"] = data
+            return response
+        if isinstance(error, MarketError):
+            return {"id": request_id, "status": error.status, "message": error.message}
+        # A bug or an unforeseen failure: logged in full, answered bare.
+        log.failure(
+            "{op} failed (request {id})",
+            failure=failure,
+            op=op.name if op else "?",
+            id=request_id,
+        )
+        return self._internal_error(request_id)
+
+    @staticmethod
+    def _internal_error(request_id):
+        return {"id": request_id, "status": 500, "message": "internal error"}
+
+
+class MarketFactory(Factory):
+    """Builds a protocol per connection and knows them all, for shutdown."""
+
+    def __init__(self, app):
+        self.app = app
+        self.connections = set()
+        self.stopping = False
+        self._idle_waiters = []
+
+    def buildProtocol(self, addr):
+        return MarketProtocol(self.app, self)
+
+    def begin_shutdown(self):
+        """From now on new requests get 503; the Deferred fires once every
+        request already read has been answered."""
+        self.stopping = True
+        d = defer.Deferred()
+        self._idle_waiters.append(d)
+        self.check_idle()
+        return d
+
+    def check_idle(self):
+        if self._idle_waiters and all(p.idle for p in self.connections):
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for d in waiters:
+                d.callback(None)

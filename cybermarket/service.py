@@ -1,0 +1,84 @@
+"""The running server: database and hashing pools, the listening endpoint,
+and an orderly shutdown."""
+
+from twisted.application.internet import StreamServerEndpointService, TimerService
+from twisted.application.service import MultiService
+from twisted.internet import defer
+from twisted.internet.endpoints import serverFromString
+from twisted.logger import Logger
+
+from cybermarket import database
+from cybermarket.context import App, Settings
+from cybermarket.passwords import Hasher
+from cybermarket.protocol import MarketFactory
+from cybermarket.throttle import Throttle
+
+log = Logger()
+
+SHUTDOWN_GRACE = 30.0  # seconds to finish requests already read
+
+
+class MarketService(MultiService):
+    def __init__(self, app, listen, reactor):
+        super().__init__()
+        self.app = app
+        self.reactor = reactor
+        self.factory = MarketFactory(app)
+        self.listen = listen
+        endpoint = serverFromString(reactor, listen)
+        self.listener = StreamServerEndpointService(endpoint, self.factory)
+        # A port already taken is an error at start, not a log line.
+        self.listener._raiseSynchronously = True
+        TimerService(60, app.throttle.sweep).setServiceParent(self)
+
+    def startService(self):
+        self.app.db.start()
+        self.app.hasher.start()
+        super().startService()
+        self.listener.startService()
+        log.info("cybermarket serving on {listen}", listen=self.listen)
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        # Stop accepting, answer what was read (503 for anything later),
+        # then close the connections and stop the pools.
+        yield defer.maybeDeferred(self.listener.stopService)
+        drained = self.factory.begin_shutdown()
+        timeout = self.reactor.callLater(SHUTDOWN_GRACE, drained.cancel)
+        try:
+            yield drained
+        except defer.CancelledError:
+            log.warn("shutdown: requests still running after {s} s", s=SHUTDOWN_GRACE)
+        else:
+            timeout.cancel()
+        for protocol in list(self.factory.connections):
+            protocol.transport.loseConnection()
+        yield super().stopService()
+        self.app.hasher.stop()
+        self.app.db.stop()
+
+
+def make_app(options, reactor):
+    db = database.Database(options["database"], options["db-threads"], reactor)
+    settings = Settings(
+        max_frame=options["max-frame"],
+        idle_timeout=options["idle-timeout"],
+        login_failures=options["login-failures"],
+        login_window=options["login-window"],
+        invitation_days=options["invitation-days"],
+    )
+    return App(
+        db=db,
+        hasher=Hasher(options["hash-threads"], reactor),
+        throttle=Throttle(reactor, settings.login_failures, settings.login_window),
+        settings=settings,
+    )
+
+
+def make_service(options, reactor=None):
+    if reactor is None:
+        from twisted.internet import reactor
+    # Before the reactor runs and before twistd forks: a database that
+    # cannot be brought up to date stops the start with a clear error.
+    database.upgrade(options["database"])
+    return MarketService(make_app(options, reactor), options["listen"], reactor)

@@ -1,0 +1,56 @@
+"""Shared fixtures.
+
+Every test that needs a database gets a fresh one: a temporary SQLite file
+by default, or, when CYBERMARKET_TEST_DATABASE names a PostgreSQL server
+(postgresql+psycopg://user@host:port/postgres), a new database created on
+it for the test and dropped afterwards.
+"""
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cybermarket import database
+from tests.harness import Market
+
+TEST_DATABASE = os.environ.get("CYBERMARKET_TEST_DATABASE", "")
+
+
+def on_postgresql():
+    return TEST_DATABASE.startswith("postgresql")
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """The URL of a fresh, empty database."""
+    if not on_postgresql():
+        yield f"sqlite:///{tmp_path / 'market.sqlite3'}"
+        return
+    admin = create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT")
+    name = f"cm_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(TEST_DATABASE).set(database=name).render_as_string(False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def migrated_url(database_url):
+    """A fresh database with the schema at the newest revision."""
+    database.upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def market(migrated_url):
+    """The in-process server (see tests/harness.py)."""
+    m = Market(migrated_url)
+    yield m
+    m.close()

@@ -1,0 +1,136 @@
+"""An in-process server for fast tests: the real protocol, op table and
+handlers on a real database, but with the thread pools replaced by inline
+calls, so that every response is ready as soon as the request is written
+to a StringTransport.  No reactor runs."""
+
+import msgpack
+from argon2 import PasswordHasher
+from twisted.internet import defer, task
+from twisted.internet.testing import StringTransport
+
+from cybermarket.context import App, Settings
+from cybermarket.database import Database
+from cybermarket.passwords import Hasher
+from cybermarket.protocol import MarketFactory
+from cybermarket.throttle import Throttle
+from tests.wire import frame, request
+
+# Argon2id still, but cheap: the tests create many accounts.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+class InlineDatabase(Database):
+    def run(self, desc, func, *args, write=True, **kwargs):
+        return defer.maybeDeferred(self.run_sync, desc, func, args, kwargs, write)
+
+
+class InlineHasher(Hasher):
+    def hash(self, password):
+        return defer.maybeDeferred(self.hasher.hash, password)
+
+    def verify(self, stored, password):
+        return defer.maybeDeferred(self.verify_sync, stored, password)
+
+
+def make_app(url, clock=None, **settings):
+    clock = clock or task.Clock()
+    settings = Settings(**settings)
+    return App(
+        db=InlineDatabase(url, threads=1, reactor=clock),
+        hasher=InlineHasher(reactor=clock, hasher=FAST_HASHER),
+        throttle=Throttle(clock, settings.login_failures, settings.login_window),
+        settings=settings,
+    )
+
+
+class Peer:
+    """One connection to the in-process server."""
+
+    def __init__(self, factory, host="10.0.0.1"):
+        from twisted.internet.address import IPv4Address
+
+        self.protocol = factory.buildProtocol(None)
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, 4321))
+        self.protocol.makeConnection(self.transport)
+        self.next_id = 0
+        self._buffer = b""
+
+    def feed(self, data):
+        self.protocol.dataReceived(data)
+
+    def responses(self):
+        """Every complete response written since the last call."""
+        self._buffer += self.transport.value()
+        self.transport.clear()
+        out = []
+        while len(self._buffer) >= 4:
+            length = int.from_bytes(self._buffer[:4], "big")
+            if len(self._buffer) < 4 + length:
+                break
+            out.append(msgpack.unpackb(self._buffer[4 : 4 + length], raw=False))
+            self._buffer = self._buffer[4 + length :]
+        return out
+
+    def call(self, op, **args):
+        self.next_id += 1
+        self.feed(frame(request(op, self.next_id, **args)))
+        (response,) = self.responses()
+        assert response["id"] == self.next_id
+        return response
+
+    def ok(self, op, **args):
+        response = self.call(op, **args)
+        assert response["status"] in (200, 201), (op, response)
+        return response.get("data")
+
+    @property
+    def closed(self):
+        return self.transport.disconnecting
+
+
+class Market:
+    """The in-process server plus helpers that set up common situations."""
+
+    def __init__(self, url, **settings):
+        self.clock = task.Clock()
+        self.url = url
+        self.app = make_app(url, self.clock, **settings)
+        self.factory = MarketFactory(self.app)
+
+    def close(self):
+        self.app.db.stop()
+
+    def peer(self, host="10.0.0.1"):
+        return Peer(self.factory, host)
+
+    def invite(self, inviter_id=None, days=7):
+        from cybermarket.handlers import invitations
+
+        return self.app.db.run_sync("invite", invitations.create, (inviter_id, days))
+
+    def merchant(self, storename="shop", email=None, password="merchant-pass", peer=None):
+        """A logged-in merchant connection (a new store)."""
+        peer = peer or self.peer()
+        peer.ok(
+            "MERCHANT_CREATE",
+            storename=storename,
+            description=f"the {storename} store",
+            email=email or f"{storename}@example.com",
+            password=password,
+            inviter=None,
+            code=self.invite(),
+        )
+        peer.ok("MERCHANT_LOGIN", login=storename, password=password)
+        return peer
+
+    def client(self, username="alice", email=None, password="client-pass", peer=None):
+        """A logged-in customer connection (a new account)."""
+        peer = peer or self.peer()
+        peer.ok(
+            "CLIENT_CREATE",
+            username=username,
+            email=email or f"{username}@example.com",
+            password=password,
+        )
+        peer.ok("CLIENT_LOGIN", login=username, password=password)
+        return peer
