@@ -29,6 +29,16 @@ class Options(usage.Options):
         "The database schema is brought to the newest revision before serving."
     )
 
+    optFlags = [
+        [
+            "reuse-port",
+            None,
+            "Set SO_REUSEPORT on the listening socket (tcp: endpoints only), "
+            "so that several server processes can listen on one port and the "
+            "kernel spreads connections over them.",
+        ],
+    ]
+
     optParameters = [
         [
             "listen",
@@ -100,3 +110,12 @@ class Options(usage.Options):
             _positive(float),
         ],
     ]
+
+    def postOptions(self):
+        if self["reuse-port"]:
+            from cybermarket.reuseport import parse_tcp
+
+            try:
+                parse_tcp(self["listen"])
+            except ValueError as e:
+                raise usage.UsageError(str(e))

@@ -11,6 +11,7 @@ from cybermarket import database
 from cybermarket.context import App, Settings
 from cybermarket.passwords import Hasher
 from cybermarket.protocol import MarketFactory
+from cybermarket.reuseport import ReusePortEndpoint
 from cybermarket.throttle import Throttle
 
 log = Logger()
@@ -19,13 +20,16 @@ SHUTDOWN_GRACE = 30.0  # seconds to finish requests already read
 
 
 class MarketService(MultiService):
-    def __init__(self, app, listen, reactor):
+    def __init__(self, app, listen, reactor, reuse_port=False):
         super().__init__()
         self.app = app
         self.reactor = reactor
         self.factory = MarketFactory(app)
         self.listen = listen
-        endpoint = serverFromString(reactor, listen)
+        if reuse_port:
+            endpoint = ReusePortEndpoint(reactor, listen)
+        else:
+            endpoint = serverFromString(reactor, listen)
         self.listener = StreamServerEndpointService(endpoint, self.factory)
         # A port already taken is an error at start, not a log line.
         self.listener._raiseSynchronously = True
@@ -81,4 +85,6 @@ def make_service(options, reactor=None):
     # Before the reactor runs and before twistd forks: a database that
     # cannot be brought up to date stops the start with a clear error.
     database.upgrade(options["database"])
-    return MarketService(make_app(options, reactor), options["listen"], reactor)
+    return MarketService(
+        make_app(options, reactor), options["listen"], reactor, options["reuse-port"]
+    )

@@ -1,0 +1,110 @@
+"""Property-based tests of the request decoder and argument validation:
+whatever bytes or values arrive, the answer is a clean 400 or a valid
+request, never a crash and never a 500."""
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cybermarket.errors import BadRequest
+from cybermarket.ops import OPS
+from cybermarket.protocol import decode
+from tests.wire import frame
+
+# Every MessagePack value Python can build, nested.
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=80)
+    | st.binary(max_size=40),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20,
+)
+op_names = st.sampled_from(sorted(OPS)) | st.text(max_size=20)
+
+
+def arg_maps(op_name):
+    """Maps that use the op's own argument names (so validation, not just
+    the unknown-key check, is exercised) plus some stray keys."""
+    names = sorted(OPS[op_name].args) if op_name in OPS else []
+    keys = st.sampled_from(names) | st.text(max_size=8) if names else st.text(max_size=8)
+    return st.dictionaries(keys, values, max_size=6)
+
+
+@st.composite
+def envelopes(draw):
+    op = draw(op_names)
+    message = {"id": draw(st.integers(min_value=-5, max_value=2**64 - 1) | values), "op": op}
+    if draw(st.booleans()):
+        message["args"] = draw(arg_maps(op) | values)
+    return message
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_or_bad_request(body):
+    try:
+        request_id, op, args = decode(body)
+    except BadRequest:
+        return
+    assert type(request_id) is int and request_id >= 0
+    assert op.name in OPS
+
+
+@given(envelopes())
+def test_any_envelope_is_valid_or_a_bad_request(message):
+    body = msgpack.packb(message)
+    try:
+        request_id, op, args = decode(body)
+    except BadRequest as e:
+        # The request id is echoed exactly when it was a valid id.
+        valid_id = type(message["id"]) is int and message["id"] >= 0
+        assert getattr(e, "request_id", None) == (message["id"] if valid_id else None)
+        return
+    assert request_id == message["id"]
+    # What passed validation is exactly the op's arguments, each checked.
+    assert set(args) == set(op.args)
+    for name, spec in op.args.items():
+        given_value = message.get("args", {}).get(name)
+        if given_value is None:
+            assert args[name] == spec.default
+        else:
+            assert args[name] == spec.check(name, given_value)
+
+
+@given(st.dictionaries(st.text(max_size=10), values, max_size=6))
+def test_product_args_never_pass_with_wrong_types(args):
+    op = OPS["MERCHANT_ADD_PRODUCT"]
+    try:
+        checked = op.check_args(args)
+    except BadRequest:
+        return
+    assert isinstance(checked["productname"], str) and 1 <= len(checked["productname"]) <= 200
+    assert checked["price"] > 0 and checked["price"].as_tuple().exponent == -2
+    assert type(checked["stock"]) is int and 0 <= checked["stock"] <= 10**9
+
+
+@pytest.fixture
+def peer(market):
+    return market.peer()
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(envelopes() | st.binary(max_size=60), min_size=1, max_size=8))
+def test_protocol_never_answers_500_to_malformed_input(peer, requests):
+    """A connection fed arbitrary frames answers each with a status below
+    500 (or 503/others never) and still answers PING afterwards."""
+    data = b"".join(
+        frame(msgpack.packb(r) if isinstance(r, dict) else r) for r in requests
+    )
+    peer.feed(data)
+    answers = peer.responses()
+    assert len(answers) == len(requests)
+    assert all(a["status"] < 500 for a in answers), answers
+    # Log out whatever a random request may have logged in, then PING.
+    peer.protocol.session = None
+    peer.feed(frame(msgpack.packb({"id": 7, "op": "PING"})))
+    assert peer.responses() == [{"id": 7, "status": 200, "message": "ok"}]
