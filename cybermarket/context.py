@@ -29,6 +29,7 @@ class App:
     db: object
     hasher: object
     throttle: object
+    clock: object  # the reactor (IReactorTime); a task.Clock in tests
     settings: Settings = field(default_factory=Settings)
 
 

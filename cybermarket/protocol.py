@@ -112,6 +112,11 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self._closing = False
         self._pauses = set()
 
+    def callLater(self, delay, function):
+        # TimeoutMixin's idle timer, on the app's clock rather than the
+        # global reactor.
+        return self.app.clock.callLater(delay, function)
+
     # --- connection ---------------------------------------------------------
 
     def connectionMade(self):
@@ -150,13 +155,17 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self._pump()
 
     def _set_pause(self, why, paused):
+        """Stop parsing and reading while any reason holds: the protocol's
+        own pause (Int32StringReceiver's paused flag) leaves unparsed frames
+        in its buffer, so a flood costs no more than one read's worth."""
         before = bool(self._pauses)
         (self._pauses.add if paused else self._pauses.discard)(why)
         if before != bool(self._pauses) and self.transport is not None:
             if self._pauses:
-                self.transport.pauseProducing()
+                self.pauseProducing()
             else:
-                self.transport.resumeProducing()
+                # Parses what was held back, which may queue more requests.
+                self.resumeProducing()
 
     @property
     def idle(self):
@@ -165,24 +174,27 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
     # --- one request at a time --------------------------------------------
 
     def _pump(self):
-        # Re-entered from _finished when a request completes synchronously;
-        # the loop below then carries on, so pipelined requests never
-        # recurse.
+        # Re-entered from _finished when a request completes synchronously,
+        # and from resumeProducing; the loop below then carries on, so
+        # pipelined requests never recurse.
         if self._pumping:
             return
         self._pumping = True
         try:
-            while self._queue and not self._busy:
-                body, stopping = self._queue.popleft()
-                if body is _TOO_LARGE:
-                    self._send(self._answer(None, None, TooLarge()))
-                    self._queue.clear()
-                    self.transport.loseConnection()
-                    return
-                self._busy = True
-                self._handle(body, stopping).addCallback(self._finished)
-            if len(self._queue) < LOW_WATER:
-                self._set_pause("queue", False)
+            while True:
+                while self._queue and not self._busy:
+                    body, stopping = self._queue.popleft()
+                    if body is _TOO_LARGE:
+                        self._send(self._answer(None, None, TooLarge()))
+                        self._queue.clear()
+                        self.transport.loseConnection()
+                        return
+                    self._busy = True
+                    self._handle(body, stopping).addCallback(self._finished)
+                if "queue" in self._pauses and len(self._queue) < LOW_WATER:
+                    self._set_pause("queue", False)  # may queue more: go on
+                    continue
+                break
         finally:
             self._pumping = False
 
@@ -218,10 +230,13 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         except Exception as e:
             return defer.succeed(self._answer(request_id, op, e, failure=Failure()))
         call = Call(self.app, self.session, self.peer)
-        if op.flow:
-            d = defer.ensureDeferred(op.handler(call, **args))
-        else:
-            d = self.app.db.run(op.name, op.handler, call.me, write=op.write, **args)
+        try:
+            if op.flow:
+                d = defer.ensureDeferred(op.handler(call, **args))
+            else:
+                d = self.app.db.run(op.name, op.handler, call.me, write=op.write, **args)
+        except Exception:
+            d = defer.fail()
 
         def succeeded(data):
             if op.flow:

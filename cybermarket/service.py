@@ -75,6 +75,7 @@ def make_app(options, reactor):
         db=db,
         hasher=Hasher(options["hash-threads"], reactor),
         throttle=Throttle(reactor, settings.login_failures, settings.login_window),
+        clock=reactor,
         settings=settings,
     )
 

@@ -39,6 +39,7 @@ def make_app(url, clock=None, **settings):
         db=InlineDatabase(url, threads=1, reactor=clock),
         hasher=InlineHasher(reactor=clock, hasher=FAST_HASHER),
         throttle=Throttle(clock, settings.login_failures, settings.login_window),
+        clock=clock,
         settings=settings,
     )
 
