@@ -27,6 +27,7 @@ class Op:
     write: bool = True  # SQLite: a write transaction takes the lock up front
     status: int = 200
     doc: str = ""
+    one_of: tuple = ()  # optional arguments of which at least one is needed
 
     @property
     def flow(self):
@@ -49,6 +50,8 @@ class Op:
                 checked[name] = spec.default
             else:
                 raise BadRequest(f"{name}: missing")
+        if self.one_of and all(checked[name] is None for name in self.one_of):
+            raise BadRequest(f"{', '.join(self.one_of)}: give at least one")
         return checked
 
 
@@ -282,6 +285,7 @@ TABLE = [
             "price": Arg(v.Price, optional=True),
         },
         store.set_product,
+        one_of=("productname", "description", "price"),
         doc="change a product's name, description or price",
     ),
 ]

@@ -38,8 +38,15 @@ class MarketService(MultiService):
     def startService(self):
         self.app.db.start()
         self.app.hasher.start()
-        super().startService()
-        self.listener.startService()
+        try:
+            super().startService()
+            self.listener.startService()
+        except BaseException:
+            # A port already taken: stop the pools' threads, or the process
+            # would never exit.
+            self.app.hasher.stop()
+            self.app.db.stop()
+            raise
         log.info("cybermarket serving on {listen}", listen=self.listen)
 
     @defer.inlineCallbacks

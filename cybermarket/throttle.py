@@ -2,7 +2,8 @@
 
 Keys are a login name (per role) and a peer address.  Once a key has `limit`
 failures inside `window` seconds, logins for it are refused (429) until the
-oldest of those failures leaves the window.  Runs on the reactor thread only,
+oldest of those failures leaves the window.  A successful login forgives
+nothing: otherwise the owner's own logins would hand a guesser fresh tries.  Runs on the reactor thread only,
 so it needs no lock; each server process keeps its own counts.
 """
 
@@ -45,9 +46,6 @@ class Throttle:
             # Keep memory bounded under a flood: only `limit` entries matter.
             while len(times) > self.limit:
                 times.popleft()
-
-    def succeeded(self, key):
-        self._failures.pop(key, None)
 
     def sweep(self):
         """Forget keys whose failures have all left the window."""

@@ -180,7 +180,6 @@ async def log_in(call, kind, login, password):
     if not ok:
         throttle.failed(name_key, peer_key)
         raise NotLoggedIn(BAD_LOGIN)
-    throttle.succeeded(name_key)
     call.session = Session(kind.role, account[0])
 
 

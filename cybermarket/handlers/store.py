@@ -70,8 +70,6 @@ def set_product(conn, me, product_id, productname=None, description=None, price=
         )
         if value is not None
     }
-    if not values:
-        raise BadRequest("productname, description, price: give at least one")
     _change(conn, me, product_id, **values)
 
 

@@ -1,0 +1,254 @@
+"""The real server as a child process: `twistd -n cybermarket` listening on
+a free loopback port, for end-to-end tests over TCP.
+
+The scripts (twistd, cybermarket) are taken from the directory of the
+running interpreter, i.e. the virtualenv the tests run in, unless another
+bin directory is given (the install tests run a second environment).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.wire import Client
+
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0  # seconds for the server to accept connections
+STOP_TIMEOUT = 30.0  # seconds for the server to exit after SIGTERM
+CLI_TIMEOUT = 120.0
+
+# After an orderly shutdown on SIGTERM, twistd re-raises the signal on itself
+# (so that its parent sees "terminated by SIGTERM"): status -SIGTERM from
+# subprocess, 143 in a shell.  Exit status 0 is as good.
+ORDERLY_EXIT_CODES = (0, -signal.SIGTERM)
+
+
+def child_env():
+    """The environment for child processes: the test run's own, without a
+    PYTHONPATH that could make an import work by accident, and with
+    unbuffered output so that the log file is current."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def free_port():
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, interval=0.05, what="condition"):
+    """Poll predicate() until it returns something true (returned), or fail
+    after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def run_cli(*args, cwd, bin_dir=BIN, timeout=CLI_TIMEOUT):
+    """Run the `cybermarket` operator command; the CompletedProcess."""
+    return subprocess.run(
+        [str(Path(bin_dir) / "cybermarket"), *args],
+        cwd=cwd,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_twistd(*args, cwd, bin_dir=BIN, timeout=CLI_TIMEOUT):
+    """Run `twistd ARGS` to completion (for --help and the like)."""
+    return subprocess.run(
+        [str(Path(bin_dir) / "twistd"), *args],
+        cwd=cwd,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def invite(database_url, cwd, bin_dir=BIN):
+    """A fresh operator invitation code from `cybermarket invite`."""
+    result = run_cli("invite", "--database", database_url, cwd=cwd, bin_dir=bin_dir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout.strip().splitlines()[-1].strip()
+
+
+class ServerFailed(AssertionError):
+    """The server process did not start, or did not stop, as it should."""
+
+
+class Server:
+    """One `twistd -n cybermarket` process.
+
+    start() picks a free loopback port, starts the process with the working
+    directory `workdir` and waits until it answers a PING; stop() sends
+    SIGTERM and waits for the exit.  `log` is everything the process wrote
+    (stdout and stderr) to its log file.
+    """
+
+    def __init__(self, database_url, *options, workdir=None, bin_dir=BIN, port=None):
+        self.database_url = database_url
+        self.options = [str(o) for o in options]
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="cm-e2e-"))
+        self.bin_dir = Path(bin_dir)
+        self.fixed_port = port
+        self.port = None
+        self.process = None
+        self.log_path = None
+        self._log_file = None
+        self._runs = 0
+
+    # --- the process ------------------------------------------------------
+
+    def command(self):
+        return [
+            str(self.bin_dir / "twistd"),
+            "-n",
+            "--pidfile=",
+            "cybermarket",
+            "--listen",
+            f"tcp:{self.port}:interface={HOST}",
+            "--database",
+            self.database_url,
+            *self.options,
+        ]
+
+    def _spawn(self):
+        self._runs += 1
+        self.log_path = self.workdir / f"twistd-{os.getpid()}-{id(self)}-{self._runs}.log"
+        self._log_file = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=self.workdir,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def log(self):
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def _answers_ping(self):
+        try:
+            with Client(self.port, HOST, timeout=5.0) as client:
+                return client.call("PING")["status"] == 200
+        except Exception:  # not up yet, or not our server on that port
+            return False
+
+    def start(self, timeout=START_TIMEOUT):
+        """Start the process and wait until it answers a PING.  A port taken
+        by someone else between choosing and binding it is retried on
+        another port."""
+        attempts = 1 if self.fixed_port else 3
+        for attempt in range(1, attempts + 1):
+            self.port = self.fixed_port or free_port()
+            self._spawn()
+            deadline = time.monotonic() + timeout
+            while True:
+                if self._answers_ping():
+                    return self
+                code = self.process.poll()
+                if code is not None:
+                    self._close_log()
+                    if "Address already in use" in self.log and attempt < attempts:
+                        break  # lost the port to another process: try another
+                    raise ServerFailed(
+                        f"the server exited with status {code} before serving:\n{self.log}"
+                    )
+                if time.monotonic() >= deadline:
+                    self.kill()
+                    raise ServerFailed(
+                        f"the server did not answer within {timeout:g} s:\n{self.log}"
+                    )
+                time.sleep(0.05)
+        raise ServerFailed("no free port could be bound")
+
+    def terminate(self):
+        """Send SIGTERM (the process keeps running until it has shut down)."""
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """The exit status, waiting at most `timeout` seconds for it."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise ServerFailed(
+                f"the server did not exit within {timeout:g} s:\n{self.log}"
+            ) from None
+        finally:
+            if self.process.poll() is not None:
+                self._close_log()
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, then the exit status.  A server that does not exit in
+        time is killed and the test fails."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.terminate()
+        try:
+            return self.wait(timeout)
+        except ServerFailed:
+            self.kill()
+            raise
+
+    def restart(self, timeout=START_TIMEOUT):
+        """Stop (asserting a clean exit), then start again on the same
+        database with the same options."""
+        code = self.stop()
+        assert code in ORDERLY_EXIT_CODES, f"exit status {code}:\n{self.log}"
+        return self.start(timeout)
+
+    def kill(self):
+        """Make sure the process is gone: SIGTERM, then SIGKILL if needed.
+        For finalizers; never raises."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                self.process.send_signal(signal.SIGTERM)
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            except OSError:
+                pass
+        self._close_log()
+
+    def _close_log(self):
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    # --- talking to it ----------------------------------------------------
+
+    def client(self, timeout=30.0):
+        return Client(self.port, HOST, timeout=timeout)
+
+    def invite(self):
+        return invite(self.database_url, self.workdir, self.bin_dir)

@@ -1,0 +1,770 @@
+"""End-to-end tests: the real `twistd -n cybermarket` process, spoken to over
+TCP on the loopback interface by the blocking client in tests/wire.py,
+written from the wire contract (shared wire-contract-v1.md).
+
+Every server started here is stopped by the fixture, whatever the test's
+outcome.  Nothing waits a fixed time: every wait polls with a deadline.
+"""
+
+import re
+import socket
+import struct
+import subprocess
+import threading
+import time
+from decimal import Decimal
+
+import msgpack
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from cybermarket.models import merchants, order_lines, orders, products
+from tests.server import (
+    BIN,
+    HOST,
+    ORDERLY_EXIT_CODES,
+    Server,
+    child_env,
+    invite,
+    run_cli,
+    run_twistd,
+    wait_until,
+)
+from tests.wire import frame, request
+
+PASSWORD = "correct horse battery"
+# Hashing is Argon2id at full cost in the real server: two threads make the
+# many account creations and logins of a test go faster on two cores.
+FAST = ("--hash-threads", "2")
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def rows(data):
+    """A table as a list of dicts, by column name."""
+    return [dict(zip(data["columns"], row)) for row in data["rows"]]
+
+
+def money(text):
+    assert re.fullmatch(r"\d+\.\d\d", text), text
+    return Decimal(text)
+
+
+def cents(text):
+    return int(money(text) * 100)
+
+
+class Live:
+    """A running server and the connections a test opened to it."""
+
+    def __init__(self, server):
+        self.server = server
+        self.connections = []
+
+    @property
+    def port(self):
+        return self.server.port
+
+    def connect(self, timeout=30.0):
+        client = self.server.client(timeout)
+        self.connections.append(client)
+        return client
+
+    def close_connections(self):
+        for client in self.connections:
+            client.close()
+        self.connections.clear()
+
+    def merchant(self, storename, code=None, inviter=None, password=PASSWORD):
+        """A new store, logged in on a new connection.  Without a code, the
+        code comes from the operator's `cybermarket invite`."""
+        if code is None:
+            code = self.server.invite()
+        conn = self.connect()
+        created = conn.call(
+            "MERCHANT_CREATE",
+            storename=storename,
+            description=f"the {storename} store",
+            email=f"{storename}@example.com",
+            password=password,
+            inviter=inviter,
+            code=code,
+        )
+        assert created["status"] == 201, created
+        conn.ok("MERCHANT_LOGIN", login=storename, password=password)
+        return conn
+
+    def clients(self, names, password=PASSWORD):
+        """New customer accounts, each logged in on its own connection; the
+        accounts are created and logged in concurrently."""
+        conns = [self.connect() for _ in names]
+        for op, status in (("CLIENT_CREATE", 201), ("CLIENT_LOGIN", 200)):
+            sent = []
+            for conn, name in zip(conns, names):
+                if op == "CLIENT_CREATE":
+                    args = {"username": name, "email": f"{name}@example.com", "password": password}
+                else:
+                    args = {"login": name, "password": password}
+                sent.append(conn.send(op, **args))
+            for conn, request_id in zip(conns, sent):
+                response = conn.receive()
+                assert response["id"] == request_id, response
+                assert response["status"] == status, (op, response)
+        return conns
+
+
+@pytest.fixture
+def start(tmp_path):
+    """start(database_url, *options) -> Live: a server process on a free
+    loopback port, stopped at the end of the test."""
+    lives = []
+
+    def start_server(database_url, *options):
+        server = Server(database_url, *options, workdir=tmp_path)
+        live = Live(server)
+        lives.append(live)
+        server.start()
+        return live
+
+    yield start_server
+    for live in lives:
+        live.close_connections()
+        live.server.kill()
+
+
+def send_all_then_read_all(conns, op, **args):
+    """Send one request on every connection first, then read every answer."""
+    ids = [conn.send(op, **args) for conn in conns]
+    responses = []
+    for conn, request_id in zip(conns, ids):
+        response = conn.receive()
+        assert response["id"] == request_id, response
+        responses.append(response)
+    return responses
+
+
+def product_stock(conn, storename):
+    return {
+        row["product_id"]: row["stock"]
+        for row in rows(conn.ok("LIST_PRODUCT", storename=storename))
+    }
+
+
+# --- the happy path -----------------------------------------------------------
+
+
+def test_happy_path_over_tcp(start, database_url):
+    live = start(database_url, *FAST)
+    visitor = live.connect()
+    assert visitor.call("PING")["status"] == 200
+
+    code = live.server.invite()
+    assert len(code) >= 16
+    shop = live.merchant("corner", code=code)
+    added = shop.ok(
+        "MERCHANT_ADD_PRODUCT", productname="lamp", price="19.99", description="bright", stock=10
+    )
+    product_id = added["product_id"]
+    assert isinstance(product_id, int)
+
+    # The operator's code is single use.
+    again = visitor.call(
+        "MERCHANT_CREATE",
+        storename="other",
+        description="",
+        email="other@example.com",
+        password=PASSWORD,
+        inviter=None,
+        code=code,
+    )
+    assert again["status"] == 406, again
+
+    stores = visitor.ok("LIST_MERCHANT")
+    assert stores["columns"][:3] == ["storename", "description", "email"]
+    assert [r["storename"] for r in rows(stores)] == ["corner"]
+    listing = visitor.ok("LIST_PRODUCT", storename="corner")
+    assert listing["columns"][:6] == [
+        "product_id", "storename", "productname", "description", "price", "stock"
+    ]
+    (lamp,) = rows(listing)
+    assert {k: lamp[k] for k in listing["columns"][:6]} == {
+        "product_id": product_id,
+        "storename": "corner",
+        "productname": "lamp",
+        "description": "bright",
+        "price": "19.99",
+        "stock": 10,
+    }
+
+    (alice,) = live.clients(["alice"])
+    alice.ok("CLIENT_ADD_ITEM", product_id=product_id, quantity=2)
+    alice.ok("CLIENT_ADD_ITEM", product_id=product_id, quantity=1)
+    items = alice.ok("CLIENT_GET_ITEMS")
+    assert items["columns"][:5] == ["storename", "product_id", "productname", "price", "quantity"]
+    assert [r["quantity"] for r in rows(items)] == [3]
+    assert alice.ok("CLIENT_GET_PRICE") == "59.97"
+
+    order = alice.ok("CLIENT_CHECKOUT_ITEM")
+    assert order["total"] == "59.97"
+    assert rows(alice.ok("CLIENT_GET_ITEMS")) == []
+    listed = rows(alice.ok("CLIENT_LIST_ORDERS"))
+    assert [(o["order_id"], o["total"]) for o in listed] == [(order["order_id"], "59.97")]
+    assert ISO_UTC.match(listed[0]["created_at"]), listed[0]
+    lines = rows(alice.ok("CLIENT_GET_ORDER", order_id=order["order_id"]))
+    assert [(l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
+            for l in lines] == [("corner", product_id, "lamp", "19.99", 3)]
+
+    assert product_stock(visitor, "corner") == {product_id: 7}
+    assert shop.ok("MERCHANT_GET_PROFIT") == "59.97"
+    sales = rows(shop.ok("MERCHANT_GET_SALES"))
+    assert [(s["product_id"], s["quantity_sold"], s["revenue"]) for s in sales] == [
+        (product_id, 3, "59.97")
+    ]
+
+
+# --- races between connections ----------------------------------------------
+
+
+@pytest.mark.parametrize("db_options", [(), ("--db-threads", "4")], ids=["default-db-threads", "4-db-threads"])
+def test_checkout_race_for_the_last_units(start, database_url, db_options):
+    live = start(database_url, *FAST, *db_options)
+    shop = live.merchant("scarce")
+    product_id = shop.ok(
+        "MERCHANT_ADD_PRODUCT", productname="widget", price="12.34", description="", stock=5
+    )["product_id"]
+    buyers = live.clients([f"buyer{i}" for i in range(10)])
+    for buyer in buyers:
+        buyer.ok("CLIENT_ADD_ITEM", product_id=product_id, quantity=1)
+
+    responses = send_all_then_read_all(buyers, "CLIENT_CHECKOUT_ITEM")
+
+    statuses = sorted(r["status"] for r in responses)
+    assert statuses == [200] * 5 + [409] * 5, responses
+    for buyer, response in zip(buyers, responses):
+        if response["status"] == 200:
+            assert response["data"]["total"] == "12.34"
+            assert rows(buyer.ok("CLIENT_GET_ITEMS")) == []
+        else:
+            assert "widget" in response["message"], response
+            # All or nothing: the cart is as it was, and no order exists.
+            assert [(r["product_id"], r["quantity"]) for r in rows(buyer.ok("CLIENT_GET_ITEMS"))] == [
+                (product_id, 1)
+            ]
+            assert rows(buyer.ok("CLIENT_LIST_ORDERS")) == []
+    assert product_stock(shop, "scarce") == {product_id: 0}
+    assert shop.ok("MERCHANT_GET_PROFIT") == "61.70"
+    sales = rows(shop.ok("MERCHANT_GET_SALES"))
+    assert [(s["product_id"], s["quantity_sold"], s["revenue"]) for s in sales] == [
+        (product_id, 5, "61.70")
+    ]
+
+
+def test_checkout_race_with_mixed_carts(start, database_url):
+    live = start(database_url, *FAST)
+    north = live.merchant("north")
+    code = north.ok("MERCHANT_CREATE_INVITATION")
+    south = live.merchant("south", code=code, inviter="north")
+
+    catalog = {}  # name -> (product_id, store, price, initial stock)
+    for conn, store, name, price, stock in (
+        (north, "north", "apple", "3.00", 4),
+        (north, "north", "bread", "1.25", 6),
+        (south, "south", "cheese", "7.50", 3),
+        (south, "south", "dates", "0.99", 100),
+    ):
+        pid = conn.ok(
+            "MERCHANT_ADD_PRODUCT", productname=name, price=price, description="", stock=stock
+        )["product_id"]
+        catalog[name] = (pid, store, price, stock)
+
+    # Every cart fits the initial stock on its own; together they ask for
+    # 7 apples (4 in stock), 11 loaves (6) and 7 cheeses (3).
+    carts = [
+        {"apple": 1, "bread": 2, "cheese": 1},
+        {"apple": 1, "dates": 3},
+        {"bread": 2, "cheese": 1, "dates": 1},
+        {"apple": 2, "bread": 1},
+        {"cheese": 1, "dates": 2, "apple": 1},
+        {"bread": 3, "cheese": 1},
+        {"apple": 1, "bread": 1, "cheese": 1, "dates": 1},
+        {"dates": 5, "cheese": 1},
+        {"apple": 1, "bread": 1},
+        {"bread": 1, "cheese": 1, "dates": 1},
+    ]
+    buyers = live.clients([f"shopper{i}" for i in range(len(carts))])
+    for buyer, cart in zip(buyers, carts):
+        for name, quantity in cart.items():
+            buyer.ok("CLIENT_ADD_ITEM", product_id=catalog[name][0], quantity=quantity)
+
+    responses = send_all_then_read_all(buyers, "CLIENT_CHECKOUT_ITEM")
+
+    assert {r["status"] for r in responses} <= {200, 409}, responses
+    won = [i for i, r in enumerate(responses) if r["status"] == 200]
+    lost = [i for i, r in enumerate(responses) if r["status"] == 409]
+    assert won, "the first checkout to run must succeed"
+    assert len(lost) >= 4, "seven carts want cheese and only three exist"
+
+    visitor = live.connect()
+    stock = {**product_stock(visitor, "north"), **product_stock(visitor, "south")}
+    sold = {name: 0 for name in catalog}
+    revenue = {"north": 0, "south": 0}
+    for i in won:
+        buyer, cart, response = buyers[i], carts[i], responses[i]
+        lines = rows(buyer.ok("CLIENT_GET_ORDER", order_id=response["data"]["order_id"]))
+        # Every line of the cart is in the order, at the price of the time.
+        expected = sorted(
+            (catalog[name][1], catalog[name][0], name, catalog[name][2], quantity)
+            for name, quantity in cart.items()
+        )
+        got = sorted(
+            (l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
+            for l in lines
+        )
+        assert got == expected, (i, response)
+        total = sum(cents(catalog[n][2]) * q for n, q in cart.items())
+        assert cents(response["data"]["total"]) == total
+        assert rows(buyer.ok("CLIENT_GET_ITEMS")) == []
+        for name, quantity in cart.items():
+            sold[name] += quantity
+            revenue[catalog[name][1]] += cents(catalog[name][2]) * quantity
+    ids_to_names = {pid: name for name, (pid, *_ignored) in catalog.items()}
+    for i in lost:
+        buyer, cart, response = buyers[i], carts[i], responses[i]
+        in_cart = {ids_to_names[r["product_id"]]: r["quantity"] for r in rows(buyer.ok("CLIENT_GET_ITEMS"))}
+        assert in_cart == cart, "a failed checkout must leave the cart as it was"
+        assert rows(buyer.ok("CLIENT_LIST_ORDERS")) == []
+        named = [name for name in cart if name in response["message"]]
+        assert named, response
+        for name in named:
+            # Short then means short now: stock only went down since.
+            assert stock[catalog[name][0]] < cart[name], (name, response)
+
+    for name, (pid, _store, _price, initial) in catalog.items():
+        assert stock[pid] >= 0
+        assert stock[pid] == initial - sold[name], name
+    assert cents(north.ok("MERCHANT_GET_PROFIT")) == revenue["north"]
+    assert cents(south.ok("MERCHANT_GET_PROFIT")) == revenue["south"]
+    for conn, store in ((north, "north"), (south, "south")):
+        sales = {s["product_id"]: s for s in rows(conn.ok("MERCHANT_GET_SALES"))}
+        for name, (pid, owner, price, _initial) in catalog.items():
+            if owner != store:
+                continue
+            if sold[name]:
+                assert sales[pid]["quantity_sold"] == sold[name]
+                assert cents(sales[pid]["revenue"]) == cents(price) * sold[name]
+            else:
+                assert pid not in sales
+
+
+# --- restart ------------------------------------------------------------------
+
+
+def test_restart_keeps_all_data(start, database_url):
+    live = start(database_url, *FAST)
+    shop = live.merchant("lasting")
+    lamp = shop.ok(
+        "MERCHANT_ADD_PRODUCT", productname="lamp", price="5.50", description="d", stock=10
+    )["product_id"]
+    vase = shop.ok(
+        "MERCHANT_ADD_PRODUCT", productname="vase", price="2.00", description="", stock=3
+    )["product_id"]
+    shop.ok("MERCHANT_DEL_PRODUCT", product_id=vase)
+    (bob,) = live.clients(["bob"])
+    bob.ok("CLIENT_ADD_ITEM", product_id=lamp, quantity=3)
+    order = bob.ok("CLIENT_CHECKOUT_ITEM")
+    bob.ok("CLIENT_ADD_ITEM", product_id=lamp, quantity=2)  # left in the cart
+    live.close_connections()
+
+    live.server.restart()
+    assert "Traceback" not in live.server.log, live.server.log
+
+    visitor = live.connect()
+    assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["lasting"]
+    assert product_stock(visitor, "lasting") == {lamp: 7}  # the vase stays off the shelf
+    shop = live.connect()
+    shop.ok("MERCHANT_LOGIN", login="lasting@example.com", password=PASSWORD)
+    assert shop.ok("MERCHANT_GET_PROFIT") == "16.50"
+    products_now = {r["product_id"]: r for r in rows(shop.ok("MERCHANT_LIST_PRODUCTS"))}
+    assert (products_now[lamp]["stock"], products_now[lamp]["on_shelf"]) == (7, True)
+    assert (products_now[vase]["stock"], products_now[vase]["on_shelf"]) == (3, False)
+    sales = rows(shop.ok("MERCHANT_GET_SALES"))
+    assert [(s["product_id"], s["quantity_sold"], s["revenue"]) for s in sales] == [
+        (lamp, 3, "16.50")
+    ]
+
+    bob = live.connect()
+    wrong = bob.call("CLIENT_LOGIN", login="bob", password="not the password")
+    assert wrong["status"] == 401
+    bob.ok("CLIENT_LOGIN", login="bob", password=PASSWORD)
+    assert [(o["order_id"], o["total"]) for o in rows(bob.ok("CLIENT_LIST_ORDERS"))] == [
+        (order["order_id"], "16.50")
+    ]
+    lines = rows(bob.ok("CLIENT_GET_ORDER", order_id=order["order_id"]))
+    assert [(l["product_id"], l["price"], l["quantity"]) for l in lines] == [(lamp, "5.50", 3)]
+    assert [(r["product_id"], r["quantity"]) for r in rows(bob.ok("CLIENT_GET_ITEMS"))] == [
+        (lamp, 2)
+    ]
+    # And the restarted server carries on from there.
+    assert bob.ok("CLIENT_CHECKOUT_ITEM")["total"] == "11.00"
+    assert product_stock(visitor, "lasting") == {lamp: 5}
+    assert shop.ok("MERCHANT_GET_PROFIT") == "27.50"
+
+
+# --- the login throttle -------------------------------------------------------
+
+
+def test_login_throttle_with_the_defaults(start, database_url):
+    live = start(database_url, *FAST)
+    live.clients(["victim", "bystander"])
+    attacker = live.connect()
+    for _ in range(10):
+        response = attacker.call("CLIENT_LOGIN", login="victim", password="wrong password")
+        assert response["status"] == 401, response
+    # The eleventh attempt is refused even with the right password, on any
+    # connection from the same address, and for any login name from there.
+    assert attacker.call("CLIENT_LOGIN", login="victim", password=PASSWORD)["status"] == 429
+    fresh = live.connect()
+    assert fresh.call("CLIENT_LOGIN", login="victim", password=PASSWORD)["status"] == 429
+    assert fresh.call("CLIENT_LOGIN", login="bystander", password=PASSWORD)["status"] == 429
+    # Other ops are not affected.
+    assert fresh.call("PING")["status"] == 200
+
+
+def test_login_works_again_after_the_window(start, database_url):
+    live = start(database_url, *FAST, "--login-failures", "3", "--login-window", "4")
+    (carol,) = live.clients(["carol"])
+    carol.ok("CLIENT_LOGOUT")
+    for _ in range(3):
+        assert carol.call("CLIENT_LOGIN", login="carol", password="wrong password")["status"] == 401
+    assert carol.call("CLIENT_LOGIN", login="carol", password=PASSWORD)["status"] == 429
+
+    seen = []
+
+    def logged_in():
+        status = carol.call("CLIENT_LOGIN", login="carol", password=PASSWORD)["status"]
+        seen.append(status)
+        return status == 200
+
+    wait_until(logged_in, timeout=30, interval=0.2, what="the login window to pass")
+    assert set(seen) <= {429, 200}, seen
+    assert carol.ok("CLIENT_LIST_ORDERS")["rows"] == []
+
+
+# --- framing over TCP ----------------------------------------------------------
+
+
+def read_frame(sock):
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    (length,) = struct.unpack(">I", exactly(4))
+    return msgpack.unpackb(exactly(length), raw=False)
+
+
+def closed_by_server(sock, timeout=15.0):
+    """True once the server has closed the connection (EOF or reset);
+    fails after `timeout` seconds of the connection staying open."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(4096)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        if not data:
+            return True
+        raise AssertionError(f"unexpected data: {data!r}")
+    return False
+
+
+def request_of_size(size, request_id=1):
+    """A LIST_PRODUCT request body of exactly `size` bytes (its storename is
+    far too long, so it is a 400 once read)."""
+    def body(n):
+        return msgpack.packb({"id": request_id, "op": "LIST_PRODUCT", "args": {"storename": "x" * n}})
+
+    n = size
+    while len(body(n)) > size:
+        n -= 1
+    assert len(body(n)) == size
+    return body(n)
+
+
+def test_pipelined_requests_are_answered_in_order(start, database_url):
+    live = start(database_url)
+    conn = live.connect()
+    # Fifty requests of several kinds in one write; ids descending, so that
+    # answering in id order would show.
+    kinds = [
+        ("PING", {}, 200),
+        ("LIST_MERCHANT", {}, 200),
+        ("LIST_PRODUCT", {"storename": "nowhere"}, 404),
+        ("NO_SUCH_OP", {}, 400),
+        ("CLIENT_GET_ITEMS", {}, 401),
+    ]
+    plan = [(1000 - i, *kinds[i % len(kinds)]) for i in range(50)]
+    conn.send_raw(b"".join(frame(request(op, rid, **args)) for rid, op, args, _ in plan))
+    answers = [conn.receive() for _ in plan]
+    assert [(a["id"], a["status"]) for a in answers] == [(rid, status) for rid, _, _, status in plan]
+    assert conn.call("PING")["status"] == 200
+
+
+def test_a_frame_written_one_byte_at_a_time(start, database_url):
+    live = start(database_url)
+    conn = live.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    data = frame(request("PING", 7)) + frame(request("LIST_MERCHANT", 8, limit=5))
+    for i in range(len(data)):
+        conn.send_raw(data[i : i + 1])
+    first, second = conn.receive(), conn.receive()
+    assert (first["id"], first["status"]) == (7, 200)
+    assert (second["id"], second["status"]) == (8, 200)
+    assert second["data"]["rows"] == []
+
+
+def test_garbage_then_ping_on_the_same_connection(start, database_url):
+    live = start(database_url)
+    conn = live.connect()
+    conn.send_raw(frame(b"\xc1\xc1 this is not msgpack"))
+    answer = conn.receive()
+    assert (answer["id"], answer["status"]) == (None, 400), answer
+    conn.send_raw(frame(msgpack.packb([1, 2, 3])))
+    assert conn.receive()["status"] == 400
+    conn.send_raw(frame(msgpack.packb({"id": 5, "op": "PING", "args": {"extra": 1}})))
+    answer = conn.receive()
+    assert (answer["id"], answer["status"]) == (5, 400)
+    assert "extra" in answer["message"]
+    assert conn.call("PING") == {"id": conn.next_id, "status": 200, "message": "ok"}
+
+
+def test_oversized_frame_gets_413_and_the_connection_is_closed(start, database_url):
+    live = start(database_url)
+    conn = live.connect()
+    # A frame of exactly the default limit is read (and is a plain 400).
+    conn.send_raw(frame(request_of_size(65536, request_id=3)))
+    answer = conn.receive()
+    assert (answer["id"], answer["status"]) == (3, 400), answer
+    assert "storename" in answer["message"]
+    assert conn.call("PING")["status"] == 200
+    # One byte more is refused: only the header is sent, the server must
+    # not wait for the body.
+    conn.send_raw(struct.pack(">I", 65537))
+    answer = read_frame(conn.sock)
+    assert (answer["id"], answer["status"]) == (None, 413), answer
+    assert closed_by_server(conn.sock)
+    # The server itself carries on.
+    assert live.connect().call("PING")["status"] == 200
+
+
+def test_max_frame_option_is_honoured(start, database_url):
+    live = start(database_url, "--max-frame", "1024")
+    conn = live.connect()
+    conn.send_raw(frame(request_of_size(1024, request_id=4)))
+    answer = conn.receive()
+    assert (answer["id"], answer["status"]) == (4, 400), answer
+    assert conn.call("PING")["status"] == 200
+    # Only the header of the too-large frame: the server must answer it
+    # without waiting for the body (and no unread body can turn its close
+    # into a reset that would swallow the answer).
+    conn.send_raw(struct.pack(">I", 1025))
+    answer = read_frame(conn.sock)
+    assert (answer["id"], answer["status"]) == (None, 413), answer
+    assert closed_by_server(conn.sock)
+    assert live.connect().call("PING")["status"] == 200
+
+
+# --- connections ----------------------------------------------------------------
+
+
+def test_idle_connection_is_closed(start, database_url):
+    live = start(database_url, "--idle-timeout", "1")
+    idle, busy = live.connect(), live.connect()
+    assert idle.call("PING")["status"] == 200
+    idle.sock.settimeout(0.2)
+    deadline = time.monotonic() + 30
+    closed = False
+    while not closed and time.monotonic() < deadline:
+        # The busy connection keeps talking meanwhile...
+        assert busy.call("PING")["status"] == 200
+        try:
+            data = idle.sock.recv(1)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            data = b""
+        assert data == b"", data
+        closed = True
+    assert closed, "the idle connection was not closed"
+    # ...and is still open once the idle one has been closed.
+    assert busy.call("PING")["status"] == 200
+
+
+def test_sigterm_under_load(start, database_url):
+    live = start(database_url, *FAST)
+    shop = live.merchant("busy")
+    initial = 100_000
+    product_id = shop.ok(
+        "MERCHANT_ADD_PRODUCT", productname="bolt", price="2.50", description="", stock=initial
+    )["product_id"]
+    buyers = live.clients([f"loader{i}" for i in range(5)])
+    live.connections.remove(shop)
+    shop.close()
+
+    pairs = 150  # add one unit, check out; repeated, all pipelined
+    results = [[] for _ in buyers]
+    errors = []
+    answered = [threading.Event() for _ in buyers]
+
+    def load(index, conn):
+        try:
+            batch = []
+            first_id = conn.next_id + 1
+            for _ in range(pairs):
+                conn.next_id += 1
+                batch.append(frame(request("CLIENT_ADD_ITEM", conn.next_id, product_id=product_id, quantity=1)))
+                conn.next_id += 1
+                batch.append(frame(request("CLIENT_CHECKOUT_ITEM", conn.next_id)))
+            conn.send_raw(b"".join(batch))
+            expected_id = first_id
+            while True:
+                try:
+                    response = conn.receive()
+                except (ConnectionError, OSError):
+                    return  # closed by the server (or reset): the end
+                assert response["id"] == expected_id, response
+                expected_id += 1
+                results[index].append(response)
+                answered[index].set()
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+        finally:
+            answered[index].set()
+
+    threads = [threading.Thread(target=load, args=(i, c), daemon=True) for i, c in enumerate(buyers)]
+    for t in threads:
+        t.start()
+    for event in answered:
+        assert event.wait(30), "no answer under load"
+    live.server.terminate()
+    code = live.server.wait(30)
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    assert not errors, errors
+    assert code in ORDERLY_EXIT_CODES, live.server.log
+    assert "Traceback" not in live.server.log, live.server.log
+
+    statuses = [r["status"] for result in results for r in result]
+    assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    assert len(statuses) < 2 * pairs * len(buyers) or 503 in statuses, (
+        "the shutdown should have met requests still in flight"
+    )
+    for result in results:
+        # Once one request is refused, every later one on the connection is.
+        first_refused = next((i for i, r in enumerate(result) if r["status"] == 503), len(result))
+        assert all(r["status"] == 503 for r in result[first_refused:])
+
+    checkouts = {
+        r["data"]["order_id"]: r["data"]["total"]
+        for result in results
+        for r in result
+        if r["status"] == 200 and isinstance(r.get("data"), dict)
+    }
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as db:
+            stock = db.execute(select(products.c.stock).where(products.c.id == product_id)).scalar_one()
+            sold = db.execute(
+                select(func.coalesce(func.sum(order_lines.c.quantity), 0)).where(
+                    order_lines.c.product_id == product_id
+                )
+            ).scalar_one()
+            profit = db.execute(
+                select(merchants.c.profit_cents).where(merchants.c.storename == "busy")
+            ).scalar_one()
+            line_sum = db.execute(
+                select(func.coalesce(func.sum(order_lines.c.price_cents * order_lines.c.quantity), 0))
+            ).scalar_one()
+            order_rows = db.execute(select(orders.c.id, orders.c.total_cents)).all()
+            per_order = dict(
+                db.execute(
+                    select(
+                        order_lines.c.order_id,
+                        func.sum(order_lines.c.price_cents * order_lines.c.quantity),
+                    ).group_by(order_lines.c.order_id)
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert stock + sold == initial
+    assert profit == line_sum == 250 * sold
+    assert all(per_order.get(oid) == total for oid, total in order_rows), "an order without its lines"
+    stored = dict(order_rows)
+    for order_id, total in checkouts.items():
+        assert stored.get(order_id) == cents(total), "an answered checkout was lost"
+    assert len(stored) >= len(checkouts)
+
+
+# --- the command line ----------------------------------------------------------
+
+
+def test_port_in_use_is_an_error(tmp_path, database_url):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        log_path = tmp_path / "twistd.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [
+                    str(BIN / "twistd"), "-n", "--pidfile=", "cybermarket",
+                    "--listen", f"tcp:{port}:interface={HOST}", "--database", database_url,
+                ],
+                cwd=tmp_path,
+                env=child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            # Up to 30 s in all; once the error is logged, 10 s to exit.
+            deadline = time.monotonic() + 30
+            while process.poll() is None and time.monotonic() < deadline:
+                if "already in use" in log_path.read_text(errors="replace"):
+                    deadline = min(deadline, time.monotonic() + 10)
+                time.sleep(0.1)
+            code = process.poll()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        text = log_path.read_text(errors="replace")
+        assert code is not None, f"twistd still running with the port taken:\n{text[-2000:]}"
+        assert code != 0
+        assert "already in use" in text or "Couldn't listen" in text, text[-2000:]
+
+
+def test_twistd_help_lists_the_options(tmp_path):
+    result = run_twistd("cybermarket", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for option in ("--listen", "--database", "--max-frame", "--idle-timeout"):
+        assert option in result.stdout, option
+
+
+def test_cli_db_upgrade_current_and_invite(tmp_path, database_url):
+    upgraded = run_cli("db", "upgrade", "--database", database_url, cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = run_cli("db", "current", "--database", database_url, cwd=tmp_path)
+    assert current.returncode == 0, current.stdout + current.stderr
+    first = invite(database_url, tmp_path)
+    second = invite(database_url, tmp_path)
+    assert len(first) >= 16 and len(second) >= 16
+    assert first != second
+    assert not re.search(r"\s", first)
