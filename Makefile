@@ -1,11 +1,13 @@
 # Two commands on a machine with only python3 (and make):
 #   make run    set up .venv and serve on 127.0.0.1:22333 with ./cybermarket.sqlite3
-#   make test   set up .venv and run the whole test suite
+#   make test   set up .venv and run the whole test suite twice: on SQLite,
+#               then on a throwaway PostgreSQL cluster (installed from
+#               Debian's packages when missing, which needs root)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test venv clean
+.PHONY: run test test-sqlite test-postgres venv clean
 
 venv: $(VENV)/.installed
 
@@ -18,8 +20,13 @@ $(VENV)/.installed: pyproject.toml
 run: venv
 	$(BIN)/twistd -n --pidfile= cybermarket
 
-test: venv
+test: test-sqlite test-postgres
+
+test-sqlite: venv
 	$(BIN)/python -m pytest
+
+test-postgres: venv
+	scripts/with-postgres $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp

@@ -1,7 +1,7 @@
 """The database: one engine, one dedicated thread pool, one transaction per
 call.
 
-Every database call goes through Database.run(desc, func, ...): func(conn,
+Every database call goes through Database.run(desc, func, ...): func(txn,
 ...) runs on a worker thread of the database's own pool (never the reactor
 thread, never the reactor's shared default pool) inside one transaction, and
 the Deferred fires with its plain return value.  The pool has as many threads
@@ -22,12 +22,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from cybermarket.errors import MarketError, Unavailable
+from cybermarket.sql import Txn
 
 log = Logger()
 
@@ -70,7 +71,8 @@ def _sqlite_setup(engine):
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn, record):
         # Take BEGIN out of pysqlite's hands (it would only BEGIN DEFERRED,
-        # and lazily): the "begin" hook below issues it.
+        # and lazily): Txn.begin issues it for the handlers, the "begin"
+        # hook below for SQLAlchemy's own transactions (the migrations).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -88,8 +90,7 @@ def _sqlite_setup(engine):
 def _retryable(error):
     """A transaction PostgreSQL aborted to break a deadlock or a
     serialization conflict: running it again is the documented remedy."""
-    code = getattr(getattr(error, "orig", None), "sqlstate", None)
-    return code in ("40001", "40P01")
+    return getattr(error, "sqlstate", None) in ("40001", "40P01")
 
 
 class Database:
@@ -102,6 +103,7 @@ class Database:
         self.sqlite = self.url.get_backend_name() == "sqlite"
         self.threads = threads or (1 if self.sqlite else 8)
         self.engine = make_engine(self.url, self.threads)
+        self.dbapi = self.engine.dialect.loaded_dbapi
         self.reactor = reactor
         self.pool = ThreadPool(
             minthreads=1, maxthreads=self.threads, name="cybermarket-db"
@@ -116,16 +118,16 @@ class Database:
     def stop(self):
         self.pool.stop()
         with self._lock:
-            for conn in self._all:
+            for fairy in self._all:
                 try:
-                    conn.close()
+                    fairy.close()
                 except Exception:  # already broken; nothing to give back
                     pass
             self._all.clear()
         self.engine.dispose()
 
     def run(self, desc, func, *args, write=True, **kwargs):
-        """Run func(conn, *args, **kwargs) in one transaction on the pool."""
+        """Run func(txn, *args, **kwargs) in one transaction on the pool."""
         return deferToThreadPool(
             self.reactor, self.pool, self.run_sync, desc, func, args, kwargs, write
         )
@@ -135,74 +137,76 @@ class Database:
     def run_sync(self, desc, func, args=(), kwargs=None, write=True):
         kwargs = kwargs or {}
         for attempt in range(1, RETRIES + 1):
-            conn = self._connection()
-            conn.info["write"] = write
+            fairy, txn = self._connection()
             try:
-                trans = conn.begin()
-            except DBAPIError as e:
-                self._forget(conn, e)
-                if attempt < RETRIES and e.connection_invalidated:
-                    continue  # a stale connection: try once more on a new one
-                raise Unavailable("database unreachable") from e
-            try:
-                result = func(conn, *args, **kwargs)
+                txn.begin(write)
+                result = func(txn, *args, **kwargs)
             except MarketError:
-                trans.rollback()
+                self._rollback(txn)
                 raise
-            except DBAPIError as e:
-                self._rollback(trans)
-                if e.connection_invalidated:
-                    self._forget(conn, e)
+            except self.dbapi.Error as e:
+                self._rollback(txn)
+                if self._disconnected(e, fairy, txn):
+                    self._forget(fairy, e)
                     if attempt < RETRIES:
-                        continue
+                        continue  # a stale connection: try on a new one
                     raise Unavailable("database unreachable") from e
                 if _retryable(e) and attempt < RETRIES:
-                    log.info("{desc}: retrying after {error}", desc=desc, error=e.orig)
+                    log.info("{desc}: retrying after {error}", desc=desc, error=e)
                     time.sleep(0.01 * attempt)
                     continue
-                if isinstance(e, IntegrityError):
-                    raise
-                if self.sqlite and "locked" in str(e.orig):
+                if self.sqlite and "locked" in str(e):
                     raise Unavailable("database busy; try again") from e
                 raise
             except BaseException:
-                self._rollback(trans)
+                self._rollback(txn)
                 raise
             try:
-                trans.commit()
-            except DBAPIError as e:
+                txn.commit()
+            except self.dbapi.Error as e:
                 # Never retried: the commit may have happened.
-                self._forget(conn, e)
+                self._forget(fairy, e)
                 raise Unavailable("database unreachable during commit") from e
             return result
 
     def _connection(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
+        """This worker thread's own connection, kept for the thread's life:
+        checking one out of the pool per request costs more than most
+        queries do."""
+        held = getattr(self._local, "held", None)
+        if held is None:
             try:
-                conn = self.engine.connect()
+                fairy = self.engine.raw_connection()
             except DBAPIError as e:
                 raise Unavailable("database unreachable") from e
-            self._local.conn = conn
+            held = self._local.held = (
+                fairy,
+                Txn(fairy.dbapi_connection, not self.sqlite, self.dbapi),
+            )
             with self._lock:
-                self._all.append(conn)
-        return conn
+                self._all.append(fairy)
+        return held
 
-    def _rollback(self, trans):
+    def _disconnected(self, error, fairy, txn):
+        if getattr(fairy.dbapi_connection, "closed", False):
+            return True
+        return self.engine.dialect.is_disconnect(error, fairy.dbapi_connection, txn.cursor)
+
+    @staticmethod
+    def _rollback(txn):
         try:
-            trans.rollback()
-        except DBAPIError:
+            txn.rollback()
+        except Exception:
             pass  # the connection is gone; the server rolled back for us
 
-    def _forget(self, conn, error):
-        log.warn("database connection lost: {error}", error=error.orig)
-        self._local.conn = None
+    def _forget(self, fairy, error):
+        log.warn("database connection lost: {error}", error=error)
+        self._local.held = None
         with self._lock:
-            if conn in self._all:
-                self._all.remove(conn)
+            if fairy in self._all:
+                self._all.remove(fairy)
         try:
-            conn.invalidate()
-            conn.close()
+            fairy.invalidate()
         except Exception:  # already broken
             pass
 

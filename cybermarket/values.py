@@ -137,7 +137,9 @@ def cents(amount):
 
 
 def from_cents(value):
-    return Decimal(int(value)).scaleb(-2).quantize(_CENT)
+    # scaleb keeps the exponent at -2: Decimal(1999).scaleb(-2) is 19.99,
+    # Decimal(0).scaleb(-2) is 0.00.
+    return Decimal(value).scaleb(-2)
 
 
 # The argument types of the contract.

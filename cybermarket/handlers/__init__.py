@@ -1,14 +1,19 @@
 """The ops' handlers.
 
-Transaction handlers are plain functions f(conn, me, **args) that run inside
-one database transaction on a database worker thread and return plain values
-(str, int, Decimal, datetime, lists, dicts); `me` is the caller's account id.
-Flows are coroutines f(call, **args) on the reactor thread, for the few ops
-that must hash a password (on the hashing pool) between database calls or
-that change the connection's login.
+Transaction handlers are plain functions f(txn, me, **args) that run inside
+one database transaction on a database worker thread (txn: cybermarket.sql.
+Txn) and return plain values (str, int, Decimal, datetime, lists, dicts);
+`me` is the caller's account id.  Flows are coroutines f(call, **args) on the
+reactor thread, for the few ops that must hash a password (on the hashing
+pool) between database calls or that change the connection's login.
 """
 
 from datetime import datetime, timezone
+
+# `after` when none is given: below every key, or above every id.
+FIRST_NAME = ""
+NO_ID = 0
+LAST_ID = 2**63 - 1
 
 
 def now():
@@ -30,12 +35,3 @@ def page(columns, rows, limit, key=0):
 
 def table(columns, rows):
     return {"columns": columns, "rows": [list(row) for row in rows]}
-
-
-def codepoint_order(conn, column):
-    """Order strings by code point on every backend (SQLite's BINARY does;
-    PostgreSQL's default collation follows the locale), so that pages and
-    `after` keys agree everywhere."""
-    if conn.dialect.name == "postgresql":
-        return column.collate("C")
-    return column

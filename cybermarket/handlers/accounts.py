@@ -4,11 +4,6 @@ Customers ("client" accounts) and merchants share the mechanics; a Kind
 names the table and the columns that differ.
 """
 
-from dataclasses import dataclass
-
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
 from cybermarket.context import Session
 from cybermarket.errors import (
     BAD_LOGIN,
@@ -18,130 +13,128 @@ from cybermarket.errors import (
     NotLoggedIn,
     Throttled,
 )
-from cybermarket.handlers import now
-from cybermarket.handlers import invitations
-from cybermarket.models import clients, merchants
+from cybermarket.handlers import invitations, now
+from cybermarket.sql import Query
 
 
-@dataclass(frozen=True)
 class Kind:
-    role: str
-    table: Table
-    name: str  # the login name column: username or storename
+    """One role's accounts: its table, its login-name column, and the
+    statements on them."""
 
-    @property
-    def name_column(self):
-        return self.table.c[self.name]
+    def __init__(self, role, table, name, columns):
+        self.role = role
+        self.name = name  # the login name column: username or storename
+        self.columns = columns  # what an insert gives, besides email_key and created_at
+        names = ", ".join(columns + ("email_key", "created_at"))
+        marks = ", ".join("?" * (len(columns) + 2))
+        self.insert = Query(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id")
+        self.name_taken = Query(f"SELECT 1 FROM {table} WHERE {name} = ? AND id <> ?")
+        self.email_taken = Query(f"SELECT 1 FROM {table} WHERE email_key = ? AND id <> ?")
+        self.by_name = Query(f"SELECT id, password_hash FROM {table} WHERE {name} = ?")
+        self.by_email = Query(f"SELECT id, password_hash FROM {table} WHERE email_key = ?")
+        self.hash = Query(f"SELECT password_hash FROM {table} WHERE id = ?")
+        self.set_hash = Query(
+            f"UPDATE {table} SET password_hash = ? WHERE id = ? AND password_hash = ?"
+        )
+        self.set_name = Query(f"UPDATE {table} SET {name} = ? WHERE id = ?")
+        self.set_email = Query(f"UPDATE {table} SET email = ?, email_key = ? WHERE id = ?")
 
 
-CLIENT = Kind("client", clients, "username")
-MERCHANT = Kind("merchant", merchants, "storename")
+CLIENT = Kind("client", "clients", "username", ("username", "email", "password_hash"))
+MERCHANT = Kind(
+    "merchant",
+    "merchants",
+    "storename",
+    ("storename", "description", "email", "password_hash", "profit_cents", "invited_by"),
+)
+SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
 
 
 # --- transactions ------------------------------------------------------------
 
 
-def check_free(conn, kind, name=None, email=None, me=None):
+def check_free(txn, kind, name=None, email=None, me=0):
     """409 naming the field when another account of this kind has the name
     or the email (emails compared case-insensitively)."""
-    t = kind.table
-    for field, column, value in (
-        (kind.name, kind.name_column, name),
-        ("email", t.c.email_key, email.lower() if email is not None else None),
-    ):
-        if value is None:
-            continue
-        query = select(t.c.id).where(column == value)
-        if me is not None:
-            query = query.where(t.c.id != me)
-        if conn.execute(query).first() is not None:
-            raise Conflict(f"{field}: already taken")
+    if name is not None and txn.row(kind.name_taken, name, me):
+        raise Conflict(f"{kind.name}: already taken")
+    if email is not None and txn.row(kind.email_taken, email.lower(), me):
+        raise Conflict("email: already taken")
 
 
-def insert_account(conn, kind, values):
-    """Insert, turning a unique-key race lost to another connection into
-    the same 409 the pre-check gives."""
-    check_free(conn, kind, values[kind.name], values["email"])
-    values = dict(values, email_key=values["email"].lower(), created_at=now())
+def _unique(txn, fields, execute, statement, *params):
+    """execute(statement, *params) where it may break a unique key: a race
+    lost to another connection since check_free gives the same 409."""
     try:
-        with conn.begin_nested():
-            return conn.execute(insert(kind.table).values(**values)).inserted_primary_key[0]
-    except IntegrityError:
-        raise Conflict(f"{kind.name} or email: already taken")
+        with txn.savepoint():
+            return execute(statement, *params)
+    except txn.IntegrityError:
+        raise Conflict(f"{fields}: already taken")
 
 
-def find_login(conn, kind, login):
+def insert_account(txn, kind, values):
+    check_free(txn, kind, values[kind.name], values["email"])
+    params = [values[column] for column in kind.columns]
+    params += [values["email"].lower(), txn.time(now())]
+    return _unique(txn, f"{kind.name} or email", txn.value, kind.insert, *params)
+
+
+def find_login(txn, kind, login):
     """(id, password hash) of the account a login names, or None.  A login
     with '@' is an email, else a user/store name (which cannot hold '@')."""
-    t = kind.table
     if "@" in login:
-        where = t.c.email_key == login.lower()
-    else:
-        where = kind.name_column == login
-    row = conn.execute(select(t.c.id, t.c.password_hash).where(where)).first()
-    return tuple(row) if row else None
+        return txn.row(kind.by_email, login.lower())
+    return txn.row(kind.by_name, login)
 
 
-def password_hash(conn, kind, me):
-    return conn.execute(
-        select(kind.table.c.password_hash).where(kind.table.c.id == me)
-    ).scalar_one()
+def password_hash(txn, kind, me):
+    return txn.value(kind.hash, me)
 
 
-def replace_password_hash(conn, kind, me, old, new):
+def replace_password_hash(txn, kind, me, old, new):
     # Compare-and-set: a change made meanwhile on another connection wins.
-    t = kind.table
-    result = conn.execute(
-        update(t).where(t.c.id == me, t.c.password_hash == old).values(password_hash=new)
-    )
-    if result.rowcount != 1:
+    if txn.run(kind.set_hash, new, me, old) != 1:
         raise Forbidden("old_password: the password was changed meanwhile")
 
 
-def set_name(conn, me, kind, value):
-    check_free(conn, kind, name=value, me=me)
-    _update(conn, kind, me, **{kind.name: value})
+def set_name(txn, me, kind, value):
+    check_free(txn, kind, name=value, me=me)
+    _unique(txn, kind.name, txn.run, kind.set_name, value, me)
 
 
-def set_email(conn, me, kind, value):
-    check_free(conn, kind, email=value, me=me)
-    _update(conn, kind, me, email=value, email_key=value.lower())
+def set_email(txn, me, kind, value):
+    check_free(txn, kind, email=value, me=me)
+    _unique(txn, "email", txn.run, kind.set_email, value, value.lower(), me)
 
 
-def _update(conn, kind, me, **values):
-    try:
-        with conn.begin_nested():
-            conn.execute(update(kind.table).where(kind.table.c.id == me).values(**values))
-    except IntegrityError:
-        raise Conflict(f"{' or '.join(values)}: already taken")
+def set_client_username(txn, me, username):
+    set_name(txn, me, CLIENT, username)
 
 
-def set_client_username(conn, me, username):
-    set_name(conn, me, CLIENT, username)
+def set_client_email(txn, me, email):
+    set_email(txn, me, CLIENT, email)
 
 
-def set_client_email(conn, me, email):
-    set_email(conn, me, CLIENT, email)
+def set_merchant_storename(txn, me, storename):
+    set_name(txn, me, MERCHANT, storename)
 
 
-def set_merchant_storename(conn, me, storename):
-    set_name(conn, me, MERCHANT, storename)
+def set_merchant_email(txn, me, email):
+    set_email(txn, me, MERCHANT, email)
 
 
-def set_merchant_email(conn, me, email):
-    set_email(conn, me, MERCHANT, email)
+def set_merchant_description(txn, me, description):
+    txn.run(SET_DESCRIPTION, description, me)
 
 
-def set_merchant_description(conn, me, description):
-    conn.execute(update(merchants).where(merchants.c.id == me).values(description=description))
-
-
-def create_merchant(conn, code, inviter, values):
+def create_merchant(txn, code, inviter, values):
     """Use the invitation and create the store in one transaction: if the
     store cannot be created the code stays unused."""
-    invitation_id, inviter_id = invitations.check(conn, code, inviter)
-    merchant_id = insert_account(conn, MERCHANT, dict(values, invited_by=inviter_id))
-    invitations.use(conn, invitation_id, merchant_id)
+    invitation_id, inviter_id = invitations.check(txn, code, inviter)
+    merchant_id = insert_account(
+        txn, MERCHANT, dict(values, profit_cents=0, invited_by=inviter_id)
+    )
+    invitations.use(txn, invitation_id, merchant_id)
 
 
 # --- flows ----------------------------------------------------------------

@@ -1,198 +1,150 @@
 """A customer's cart, checkout and orders."""
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
 from cybermarket.errors import BadRequest, Conflict, NotFound
-from cybermarket.handlers import now, page, table
-from cybermarket.models import cart_lines, merchants, order_lines, orders, products
+from cybermarket.handlers import LAST_ID, now, page, table
+from cybermarket.sql import Query
 from cybermarket.values import MAX_STOCK, from_cents
 
 # An order's total must fit a BIGINT of cents with room to spare for the
 # merchants' running profit.
 MAX_TOTAL_CENTS = 10**17
 
+# One statement adds to the line or creates it, and only for a product on
+# the shelf, and only within the line's cap; 0 rows changed means one of
+# those failed, and DIAGNOSE tells which.
+ADD = Query(
+    "INSERT INTO cart_lines (client_id, product_id, quantity)"
+    " SELECT ?, id, ? FROM products WHERE id = ? AND on_shelf"
+    " ON CONFLICT (client_id, product_id) DO UPDATE"
+    " SET quantity = cart_lines.quantity + excluded.quantity"
+    " WHERE cart_lines.quantity + excluded.quantity <= ?"
+)
+DIAGNOSE = Query("SELECT on_shelf FROM products WHERE id = ?")
+REMOVE = Query("DELETE FROM cart_lines WHERE client_id = ? AND product_id = ?")
+ITEMS = Query(
+    "SELECT m.storename, p.id, p.productname, p.price_cents, c.quantity, p.on_shelf"
+    " FROM cart_lines c JOIN products p ON p.id = c.product_id"
+    " JOIN merchants m ON m.id = p.merchant_id"
+    " WHERE c.client_id = ? ORDER BY p.id"
+)
+PRICES = Query(
+    "SELECT p.price_cents, c.quantity FROM cart_lines c"
+    " JOIN products p ON p.id = c.product_id WHERE c.client_id = ?"
+)
+WANTED = Query(
+    "SELECT product_id, quantity FROM cart_lines WHERE client_id = ? ORDER BY product_id"
+)
+# The checkout's core: check and take in one step, so that no concurrent
+# checkout, in any process, can take the same units.
+TAKE = Query(
+    "UPDATE products SET stock = stock - ?"
+    " WHERE id = ? AND stock >= ? AND on_shelf"
+    " RETURNING merchant_id, productname, price_cents"
+)
+PRODUCT_NAME = Query("SELECT productname FROM products WHERE id = ?")
+STORENAME = Query("SELECT storename FROM merchants WHERE id = ?")
+NEW_ORDER = Query(
+    "INSERT INTO orders (client_id, created_at, total_cents) VALUES (?, ?, ?) RETURNING id"
+)
+ORDER_LINE = Query(
+    "INSERT INTO order_lines"
+    " (order_id, product_id, merchant_id, storename, productname, price_cents, quantity)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+CREDIT = Query("UPDATE merchants SET profit_cents = profit_cents + ? WHERE id = ?")
+EMPTY = Query("DELETE FROM cart_lines WHERE client_id = ?")
+ORDERS = Query(
+    "SELECT id, created_at, total_cents FROM orders"
+    " WHERE client_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+)
+MY_ORDER = Query("SELECT 1 FROM orders WHERE id = ? AND client_id = ?")
+ORDER_LINES = Query(
+    "SELECT storename, product_id, productname, price_cents, quantity"
+    " FROM order_lines WHERE order_id = ? ORDER BY product_id"
+)
 
-def _upsert(conn):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
 
-
-def add_item(conn, me, product_id, quantity):
-    on_shelf = conn.execute(
-        select(products.c.on_shelf).where(products.c.id == product_id)
-    ).scalar()
-    if not on_shelf:  # None (no such product) or False (off the shelf)
+def add_item(txn, me, product_id, quantity):
+    if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
+        return
+    if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
         raise NotFound(f"product_id: no product {product_id} on sale")
-    line = cart_lines.c
-    have = conn.execute(
-        select(line.quantity).where(line.client_id == me, line.product_id == product_id)
-    ).scalar() or 0
-    if have + quantity > MAX_STOCK:
-        raise BadRequest(f"quantity: a cart line holds at most {MAX_STOCK} units")
-    statement = _upsert(conn)(cart_lines).values(
-        client_id=me, product_id=product_id, quantity=quantity
-    )
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[line.client_id, line.product_id],
-            set_={"quantity": line.quantity + statement.excluded.quantity},
-        )
-    )
+    raise BadRequest(f"quantity: a cart line holds at most {MAX_STOCK} units")
 
 
-def remove_item(conn, me, product_id):
-    result = conn.execute(
-        delete(cart_lines).where(
-            cart_lines.c.client_id == me, cart_lines.c.product_id == product_id
-        )
-    )
-    if result.rowcount != 1:
+def remove_item(txn, me, product_id):
+    if txn.run(REMOVE, me, product_id) != 1:
         raise NotFound(f"product_id: product {product_id} is not in the cart")
 
 
-def _lines(conn, me):
-    return conn.execute(
-        select(
-            merchants.c.storename,
-            products.c.id,
-            products.c.productname,
-            products.c.price_cents,
-            cart_lines.c.quantity,
-            products.c.on_shelf,
-        )
-        .select_from(
-            cart_lines.join(products, products.c.id == cart_lines.c.product_id).join(
-                merchants, merchants.c.id == products.c.merchant_id
-            )
-        )
-        .where(cart_lines.c.client_id == me)
-        .order_by(products.c.id)
-    ).all()
-
-
-def get_items(conn, me):
+def get_items(txn, me):
     rows = [
         (store, pid, name, from_cents(price), quantity, bool(on_shelf))
-        for store, pid, name, price, quantity, on_shelf in _lines(conn, me)
+        for store, pid, name, price, quantity, on_shelf in txn.rows(ITEMS, me)
     ]
     return table(
         ["storename", "product_id", "productname", "price", "quantity", "on_shelf"], rows
     )
 
 
-def get_price(conn, me):
+def get_price(txn, me):
     # Summed in Python: exact whatever the sizes, where SQL would overflow.
-    return from_cents(sum(row.price_cents * row.quantity for row in _lines(conn, me)))
+    return from_cents(sum(price * quantity for price, quantity in txn.rows(PRICES, me)))
 
 
-def checkout(conn, me):
+def checkout(txn, me):
     """All or nothing.  Each line takes its stock with one conditional
-    UPDATE (the database checks and takes in one step, so no concurrent
-    checkout in any process can push stock below zero), in product order so
-    that concurrent checkouts on PostgreSQL lock rows in one order and do
-    not deadlock.  Any short line raises, and the transaction rolls back."""
-    wanted = conn.execute(
-        select(cart_lines.c.product_id, cart_lines.c.quantity)
-        .where(cart_lines.c.client_id == me)
-        .order_by(cart_lines.c.product_id)
-    ).all()
+    UPDATE, in product order so that concurrent checkouts on PostgreSQL lock
+    rows in one order and do not deadlock.  Any short line raises, and the
+    transaction rolls back."""
+    wanted = txn.rows(WANTED, me)
     if not wanted:
         raise BadRequest("cart: the cart is empty")
     taken, short = [], []
     for product_id, quantity in wanted:
-        row = conn.execute(
-            update(products)
-            .where(
-                products.c.id == product_id,
-                products.c.stock >= quantity,
-                products.c.on_shelf.is_(True),
-            )
-            .values(stock=products.c.stock - quantity)
-            .returning(products.c.merchant_id, products.c.productname, products.c.price_cents)
-        ).first()
+        row = txn.row(TAKE, quantity, product_id, quantity)
         if row is None:
             short.append(product_id)
         else:
             taken.append((product_id, quantity, *row))
     if short:
-        names = dict(
-            conn.execute(
-                select(products.c.id, products.c.productname).where(products.c.id.in_(short))
-            ).all()
-        )
         raise Conflict(
             "short of stock or off the shelf: "
-            + ", ".join(f"{names[p]} (product_id {p})" for p in short)
+            + ", ".join(f"{txn.value(PRODUCT_NAME, p)} (product_id {p})" for p in short)
         )
     total = sum(quantity * price for _, quantity, _, _, price in taken)
     if total > MAX_TOTAL_CENTS:
         raise BadRequest("cart: the order total is too large")
-    stores = dict(
-        conn.execute(
-            select(merchants.c.id, merchants.c.storename).where(
-                merchants.c.id.in_({m for _, _, m, _, _ in taken})
-            )
-        ).all()
-    )
-    created = now()
-    order_id = conn.execute(
-        insert(orders).values(client_id=me, created_at=created, total_cents=total)
-    ).inserted_primary_key[0]
-    conn.execute(
-        insert(order_lines),
-        [
-            {
-                "order_id": order_id,
-                "product_id": product_id,
-                "merchant_id": merchant_id,
-                "storename": stores[merchant_id],
-                "productname": name,
-                "price_cents": price,
-                "quantity": quantity,
-            }
-            for product_id, quantity, merchant_id, name, price in taken
-        ],
-    )
     credit = {}
     for _, quantity, merchant_id, _, price in taken:
         credit[merchant_id] = credit.get(merchant_id, 0) + quantity * price
+    stores = {merchant_id: txn.value(STORENAME, merchant_id) for merchant_id in credit}
+    created = now()
+    order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
+    txn.run_many(
+        ORDER_LINE,
+        [
+            (order_id, product_id, merchant_id, stores[merchant_id], name, price, quantity)
+            for product_id, quantity, merchant_id, name, price in taken
+        ],
+    )
     for merchant_id in sorted(credit):
-        conn.execute(
-            update(merchants)
-            .where(merchants.c.id == merchant_id)
-            .values(profit_cents=merchants.c.profit_cents + credit[merchant_id])
-        )
-    conn.execute(delete(cart_lines).where(cart_lines.c.client_id == me))
+        txn.run(CREDIT, credit[merchant_id], merchant_id)
+    txn.run(EMPTY, me)
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 
 
-def list_orders(conn, me, limit, after=None):
-    query = select(orders.c.id, orders.c.created_at, orders.c.total_cents).where(
-        orders.c.client_id == me
-    )
-    if after is not None:
-        query = query.where(orders.c.id < after)
-    rows = conn.execute(query.order_by(orders.c.id.desc()).limit(limit + 1)).all()
-    rows = [(oid, created, from_cents(total)) for oid, created, total in rows]
+def list_orders(txn, me, limit, after=None):
+    rows = txn.rows(ORDERS, me, LAST_ID if after is None else after, limit + 1)
+    rows = [(oid, txn.read_time(created), from_cents(total)) for oid, created, total in rows]
     return page(["order_id", "created_at", "total"], rows, limit)
 
 
-def get_order(conn, me, order_id):
-    found = conn.execute(
-        select(orders.c.id).where(orders.c.id == order_id, orders.c.client_id == me)
-    ).first()
-    if found is None:
+def get_order(txn, me, order_id):
+    if txn.row(MY_ORDER, order_id, me) is None:
         raise NotFound(f"order_id: no order {order_id} of yours")
-    rows = conn.execute(
-        select(
-            order_lines.c.storename,
-            order_lines.c.product_id,
-            order_lines.c.productname,
-            order_lines.c.price_cents,
-            order_lines.c.quantity,
-        )
-        .where(order_lines.c.order_id == order_id)
-        .order_by(order_lines.c.product_id)
-    ).all()
-    rows = [(s, p, n, from_cents(price), q) for s, p, n, price, q in rows]
+    rows = [
+        (store, pid, name, from_cents(price), quantity)
+        for store, pid, name, price, quantity in txn.rows(ORDER_LINES, order_id)
+    ]
     return table(["storename", "product_id", "productname", "price", "quantity"], rows)

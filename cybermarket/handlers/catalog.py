@@ -1,48 +1,43 @@
 """What anyone may see without logging in."""
 
-from sqlalchemy import select
-
 from cybermarket.errors import NotFound
-from cybermarket.handlers import codepoint_order, page
-from cybermarket.models import merchants, products
+from cybermarket.handlers import FIRST_NAME, NO_ID, page
+from cybermarket.sql import Query
 from cybermarket.values import from_cents
 
+LIST_MERCHANT = Query(
+    "SELECT storename, description, email FROM merchants"
+    " WHERE storename{C} > ? ORDER BY storename{C} LIMIT ?"
+)
+# One statement: the store and its page of products.  A store without
+# products (on this page) still yields one row, with NULLs.
+LIST_PRODUCT = Query(
+    "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock"
+    " FROM merchants m LEFT JOIN products p"
+    " ON p.merchant_id = m.id AND p.on_shelf AND p.id > ?"
+    " WHERE m.storename = ? ORDER BY p.id LIMIT ?"
+)
+PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "price", "stock"]
 
-def ping(conn, me):
+
+def ping(txn, me):
     return None
 
 
-def list_merchant(conn, me, limit, after=None):
-    name = codepoint_order(conn, merchants.c.storename)
-    query = select(merchants.c.storename, merchants.c.description, merchants.c.email)
-    if after is not None:
-        query = query.where(name > after)
-    rows = conn.execute(query.order_by(name).limit(limit + 1)).all()
+def list_merchant(txn, me, limit, after=None):
+    rows = txn.rows(LIST_MERCHANT, FIRST_NAME if after is None else after, limit + 1)
     return page(["storename", "description", "email"], rows, limit)
 
 
-def list_product(conn, me, storename, limit, after=None):
-    merchant_id = conn.execute(
-        select(merchants.c.id).where(merchants.c.storename == storename)
-    ).scalar()
-    if merchant_id is None:
+def list_product(txn, me, storename, limit, after=None):
+    rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, storename, limit + 1)
+    if not rows:
         raise NotFound(f"storename: no store named {storename!r}")
-    query = select(
-        products.c.id,
-        products.c.productname,
-        products.c.description,
-        products.c.price_cents,
-        products.c.stock,
-    ).where(products.c.merchant_id == merchant_id, products.c.on_shelf.is_(True))
-    if after is not None:
-        query = query.where(products.c.id > after)
-    rows = conn.execute(query.order_by(products.c.id).limit(limit + 1)).all()
-    rows = [
-        (pid, storename, name, description, from_cents(price), stock)
-        for pid, name, description, price, stock in rows
-    ]
+    if rows[0][0] is None:
+        rows = []
     return page(
-        ["product_id", "storename", "productname", "description", "price", "stock"],
-        rows,
+        PRODUCT_COLUMNS,
+        [(pid, store, name, text, from_cents(price), stock)
+         for pid, store, name, text, price, stock in rows],
         limit,
     )

@@ -10,64 +10,60 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import insert, select, update
-
 from cybermarket.errors import BadInvitation
 from cybermarket.handlers import now
-from cybermarket.models import invitations, merchants
+from cybermarket.sql import Query
+
+INSERT = Query(
+    "INSERT INTO invitations (code_hash, inviter_id, created_at, expires_at)"
+    " VALUES (?, ?, ?, ?)"
+)
+FIND = Query(
+    "SELECT i.id, i.inviter_id, i.expires_at, i.used_at, m.storename"
+    " FROM invitations i LEFT JOIN merchants m ON m.id = i.inviter_id"
+    " WHERE i.code_hash = ?"
+)
+USE = Query(
+    "UPDATE invitations SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL"
+)
 
 
 def digest(code):
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def create(conn, inviter_id, days):
+def create(txn, inviter_id, days):
     code = secrets.token_urlsafe(18)
     created = now()
-    conn.execute(
-        insert(invitations).values(
-            code_hash=digest(code),
-            inviter_id=inviter_id,
-            created_at=created,
-            expires_at=created + timedelta(days=days),
-        )
+    txn.run(
+        INSERT,
+        digest(code),
+        inviter_id,
+        txn.time(created),
+        txn.time(created + timedelta(days=days)),
     )
     return code
 
 
-def check(conn, code, inviter):
+def check(txn, code, inviter):
     """(invitation id, inviter id) for a usable code whose inviter matches
     `inviter` (a storename, or None for an operator's code); else 406."""
-    row = conn.execute(
-        select(
-            invitations.c.id,
-            invitations.c.inviter_id,
-            invitations.c.expires_at,
-            invitations.c.used_at,
-            merchants.c.storename,
-        )
-        .select_from(invitations.outerjoin(merchants, merchants.c.id == invitations.c.inviter_id))
-        .where(invitations.c.code_hash == digest(code))
-    ).first()
+    row = txn.row(FIND, digest(code))
     if row is None:
         raise BadInvitation("code: unknown invitation code")
-    if row.used_at is not None:
+    invitation_id, inviter_id, expires_at, used_at, storename = row
+    if used_at is not None:
         raise BadInvitation("code: invitation code already used")
-    if row.expires_at <= now():
+    if txn.read_time(expires_at) <= now():
         raise BadInvitation("code: invitation code expired")
-    if row.storename != inviter:
+    if storename != inviter:
         raise BadInvitation("inviter: the invitation code was not issued by this inviter")
-    return row.id, row.inviter_id
+    return invitation_id, inviter_id
 
 
-def use(conn, invitation_id, merchant_id):
+def use(txn, invitation_id, merchant_id):
     # Conditional, so that two joins racing on one code cannot both win.
-    result = conn.execute(
-        update(invitations)
-        .where(invitations.c.id == invitation_id, invitations.c.used_at.is_(None))
-        .values(used_at=now(), used_by=merchant_id)
-    )
-    if result.rowcount != 1:
+    if txn.run(USE, txn.time(now()), merchant_id, invitation_id) != 1:
         raise BadInvitation("code: invitation code already used")
 
 

@@ -1,0 +1,177 @@
+"""The benchmark: each workload against a real server, beside the ceiling.
+
+    .venv/bin/python bench/run.py [--seconds 5] [--connections 8] [--database URL]
+
+Starts `twistd cybermarket` on a free loopback port with a fresh SQLite
+database (or --database), seeds a merchant with 20 products and customers,
+and starts the ceiling server (bench/ceiling.py: MessagePack + one
+deferToThread hop, nothing else).  Each workload runs for a fixed time with
+one request in flight per connection; one line per workload: ops/s, p50,
+p99, errors and the ratio to the ceiling's PING.  Then the login storm
+(8 connections logging in and out) with PING latency measured from another
+connection, and the server's memory with 2,000 idle connections.
+"""
+
+import argparse
+import asyncio
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import loadgen  # noqa: E402
+from bench.servers import Servers, free_port, wait_for_port  # noqa: E402
+
+PASSWORD = "bench-password"
+
+
+async def seed(port, code, clients):
+    stats = loadgen.Stats()
+    m = await loadgen.Conn.open(port, stats)
+    await m.call("MERCHANT_CREATE", storename="bench", description="the bench store",
+                 email="bench@example.com", password=PASSWORD, inviter=None, code=code)
+    await m.call("MERCHANT_LOGIN", login="bench", password=PASSWORD)
+    ids = []
+    for i in range(20):
+        r = await m.call("MERCHANT_ADD_PRODUCT", productname=f"product {i}", price="9.99",
+                         description="something to buy", stock=10**9)
+        ids.append(r["data"]["product_id"])
+    m.close()
+    for i in range(clients):
+        c = await loadgen.Conn.open(port, stats)
+        await c.call("CLIENT_CREATE", username=f"user{i}", email=f"user{i}@example.com",
+                     password=PASSWORD)
+        c.close()
+    return ids
+
+
+async def login(conn, i):
+    await conn.call("CLIENT_LOGIN", login=f"user{i}", password=PASSWORD)
+
+
+def workloads(ids):
+    async def ping(conn, i):
+        await conn.call("PING")
+
+    async def listing(conn, i):
+        await conn.call("LIST_PRODUCT", storename="bench")
+
+    async def cart(conn, i):
+        await conn.call("CLIENT_ADD_ITEM", product_id=ids[i % 20], quantity=1)
+        await conn.call("CLIENT_GET_PRICE")
+
+    async def checkout(conn, i):
+        await conn.call("CLIENT_ADD_ITEM", product_id=ids[i % 20], quantity=1)
+        await conn.call("CLIENT_ADD_ITEM", product_id=ids[(i + 7) % 20], quantity=2)
+        await conn.call("CLIENT_CHECKOUT_ITEM")
+
+    return [
+        ("PING", ping, None),
+        ("LIST_PRODUCT (20 products)", listing, None),
+        ("cart (add, get price)", cart, login),
+        ("checkout (2 adds, checkout)", checkout, login),
+    ]
+
+
+async def login_storm(port, seconds, connections):
+    """8 connections logging in and out while one more sends PINGs."""
+    storm_stats = loadgen.Stats()
+    ping_stats = loadgen.Stats()
+
+    async def storm(conn, i):
+        await conn.call("CLIENT_LOGIN", login=f"user{i}", password=PASSWORD)
+        await conn.call("CLIENT_LOGOUT")
+
+    async def pinger():
+        conn = await loadgen.Conn.open(port, ping_stats)
+        ping_stats.recording = True
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            await conn.call("PING")
+            await asyncio.sleep(0.005)
+        ping_stats.recording = False
+        conn.close()
+
+    task = asyncio.ensure_future(loadgen.run(port, storm, connections, seconds, warmup=0.5))
+    await asyncio.sleep(0.5)
+    await pinger()
+    storm_result = await task
+    return storm_result, ping_stats.summary(seconds)
+
+
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def idle_connections(port, count):
+    conns = []
+    for _ in range(count):
+        conns.append(await asyncio.open_connection("127.0.0.1", port))
+    await asyncio.sleep(1.0)  # let the server accept them all
+    return conns
+
+
+def line(name, r, ceiling=None):
+    ratio = f"  ratio {r['ops'] / ceiling:4.2f}" if ceiling else ""
+    return (f"{name:<32} {r['ops']:8.0f} ops/s  p50 {r['p50_ms']:6.2f} ms  "
+            f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}{ratio}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--database", help="default: a fresh SQLite file")
+    parser.add_argument("--idle", type=int, default=2000, help="idle connections for the RSS figure")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 200)), hard))
+
+    ceiling_port = free_port()
+    ceiling = subprocess.Popen([sys.executable, str(Path(__file__).parent / "ceiling.py"),
+                                str(ceiling_port)])
+    servers = Servers(args.database)
+    try:
+        wait_for_port(ceiling_port)
+        port = servers.port
+        ids = asyncio.run(seed(port, servers.invite(), args.connections))
+
+        async def ping(conn, i):
+            await conn.call("PING")
+
+        top = asyncio.run(loadgen.run(ceiling_port, ping, args.connections, args.seconds))
+        print(f"{args.connections} connections, {args.seconds:g} s per workload, "
+              f"database {servers.database}")
+        print(line("ceiling: PING after one hop", top))
+        for name, workload, setup in workloads(ids):
+            r = asyncio.run(loadgen.run(port, workload, args.connections, args.seconds, setup=setup))
+            print(line(name, r, top["ops"]))
+        storm, pings = asyncio.run(login_storm(port, args.seconds, args.connections))
+        print(line("login storm (login + logout)", storm))
+        print(line("  PING during the login storm", pings))
+
+        async def measure_idle():
+            conns = await idle_connections(port, args.idle)
+            kb = rss_kb(servers.pids()[0])
+            for _, writer in conns:
+                writer.close()
+            return kb
+
+        before = rss_kb(servers.pids()[0])
+        after = asyncio.run(measure_idle())
+        print(f"server RSS: {before / 1024:.1f} MB before, {after / 1024:.1f} MB "
+              f"with {args.idle} idle connections")
+    finally:
+        servers.stop()
+        ceiling.terminate()
+        ceiling.wait()
+
+
+if __name__ == "__main__":
+    main()

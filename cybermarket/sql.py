@@ -1,0 +1,102 @@
+"""Plain SQL on the DBAPI connection.
+
+The handlers' statements are written once, with `?` placeholders, and kept
+in both paramstyles: sqlite3 takes `?`, psycopg `%s`.  They run on the
+driver's own cursor: building and compiling SQLAlchemy expressions per
+request cost many times what the statements themselves do (see
+docs/performance.md).  The schema still lives in models.py and Alembic.
+
+`{C}` marks a string comparison or ordering that must go by code point on
+every backend (SQLite's BINARY collation; PostgreSQL's "C").
+"""
+
+from contextlib import contextmanager
+from datetime import datetime
+
+
+class Query:
+    __slots__ = ("qmark", "format")
+
+    def __init__(self, text):
+        self.qmark = text.replace("{C}", " COLLATE BINARY")
+        self.format = (
+            text.replace("%", "%%").replace("{C}", ' COLLATE "C"').replace("?", "%s")
+        )
+
+
+class Txn:
+    """One transaction's view of the database, handed to the handlers.
+    Run only on its database worker thread."""
+
+    __slots__ = ("raw", "cursor", "postgres", "IntegrityError")
+
+    def __init__(self, raw, postgres, dbapi):
+        self.raw = raw
+        self.cursor = raw.cursor()
+        self.postgres = postgres
+        self.IntegrityError = dbapi.IntegrityError
+
+    # --- transaction control (Database.run_sync) --------------------------
+
+    def begin(self, write):
+        if not self.postgres:
+            # BEGIN IMMEDIATE takes SQLite's write lock up front: concurrent
+            # writers queue on the busy timeout instead of failing later
+            # when a read lock cannot be upgraded.
+            self.cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        # psycopg opens a transaction by itself at the first statement.
+
+    def commit(self):
+        self.raw.commit()
+
+    def rollback(self):
+        self.raw.rollback()
+
+    # --- statements ---------------------------------------------------------
+
+    def _execute(self, query, params):
+        self.cursor.execute(query.format if self.postgres else query.qmark, params)
+        return self.cursor
+
+    def rows(self, query, *params):
+        return self._execute(query, params).fetchall()
+
+    def row(self, query, *params):
+        return self._execute(query, params).fetchone()
+
+    def value(self, query, *params):
+        row = self._execute(query, params).fetchone()
+        return None if row is None else row[0]
+
+    def run(self, query, *params):
+        """Execute; the number of rows changed."""
+        return self._execute(query, params).rowcount
+
+    def run_many(self, query, params_seq):
+        self.cursor.executemany(query.format if self.postgres else query.qmark, params_seq)
+
+    @contextmanager
+    def savepoint(self):
+        """Undo just this block if it breaks a unique key, leaving the rest
+        of the transaction intact."""
+        self.cursor.execute("SAVEPOINT unique_check")
+        try:
+            yield
+        except self.IntegrityError:
+            self.cursor.execute("ROLLBACK TO SAVEPOINT unique_check")
+            self.cursor.execute("RELEASE SAVEPOINT unique_check")
+            raise
+        self.cursor.execute("RELEASE SAVEPOINT unique_check")
+
+    # --- times: naive UTC; SQLite keeps them as text ------------------------
+
+    def time(self, value):
+        if self.postgres:
+            return value
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    @staticmethod
+    def read_time(value):
+        if value is None or isinstance(value, datetime):
+            return value
+        return datetime.fromisoformat(value)
