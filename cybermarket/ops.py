@@ -29,9 +29,9 @@ class Op:
     doc: str = ""
     one_of: tuple = ()  # optional arguments of which at least one is needed
 
-    @property
-    def flow(self):
-        return inspect.iscoroutinefunction(self.handler)
+    def __post_init__(self):
+        # Looked up once, not per request.
+        object.__setattr__(self, "flow", inspect.iscoroutinefunction(self.handler))
 
     def check_args(self, args):
         """The validated arguments, or BadRequest naming the first bad field."""

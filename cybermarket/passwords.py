@@ -1,10 +1,13 @@
 """Password hashing on a small thread pool of its own.
 
-Argon2id is deliberately slow and memory-hungry (argon2-cffi's defaults:
-64 MiB, 3 passes, 4 lanes).  It releases the GIL, but several hashes at once
-still eat both cores and stretch every other request's latency, so hashing
-gets its own pool (1 thread by default) apart from the database's: a login
-storm queues behind itself and cannot starve database work or the reactor.
+Argon2id is deliberately slow and memory-hungry: 64 MiB and 3 passes
+(argon2-cffi's defaults, RFC 9106's second recommended option), but one
+lane instead of four.  Four lanes run on four threads, so one hash would
+take every core of a small machine and stall the reactor; one lane keeps a
+hash on one core.  Hashing releases the GIL, and it gets its own pool
+(1 thread by default) apart from the database's: a login storm queues behind
+itself and cannot starve database work or the reactor.  Hashes made with
+other parameters still verify: each PHC string carries its own.
 """
 
 from argon2 import PasswordHasher
@@ -18,7 +21,7 @@ class Hasher:
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
-        self.hasher = hasher or PasswordHasher()
+        self.hasher = hasher or PasswordHasher(parallelism=1)
         self.pool = ThreadPool(minthreads=0, maxthreads=threads, name="cybermarket-hash")
         self._dummy = None
 

@@ -128,7 +128,9 @@ class Money:
 
 def money(amount):
     """The wire form of an amount: a string with exactly two fraction digits."""
-    return f"{Decimal(amount).quantize(_CENT)}"
+    if type(amount) is not Decimal:
+        amount = Decimal(amount)
+    return str(amount.quantize(_CENT))
 
 
 def cents(amount):
