@@ -177,7 +177,8 @@ class Database:
         if held is None:
             try:
                 fairy = self.engine.raw_connection()
-            except DBAPIError as e:
+            except (DBAPIError, self.dbapi.Error) as e:
+                # raw_connection() does not wrap the driver's own errors.
                 raise Unavailable("database unreachable") from e
             held = self._local.held = (
                 fairy,

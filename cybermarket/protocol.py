@@ -277,6 +277,7 @@ class MarketFactory(Factory):
         self.connections = set()
         self.stopping = False
         self._idle_waiters = []
+        self._closed_waiters = []
 
     def buildProtocol(self, addr):
         return MarketProtocol(self.app, self)
@@ -290,8 +291,19 @@ class MarketFactory(Factory):
         self.check_idle()
         return d
 
+    def all_closed(self):
+        """A Deferred that fires once no connection is left open."""
+        d = defer.Deferred()
+        self._closed_waiters.append(d)
+        self.check_idle()
+        return d
+
     def check_idle(self):
         if self._idle_waiters and all(p.idle for p in self.connections):
             waiters, self._idle_waiters = self._idle_waiters, []
+            for d in waiters:
+                d.callback(None)
+        if self._closed_waiters and not self.connections:
+            waiters, self._closed_waiters = self._closed_waiters, []
             for d in waiters:
                 d.callback(None)

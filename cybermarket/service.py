@@ -17,6 +17,7 @@ from cybermarket.throttle import Throttle
 log = Logger()
 
 SHUTDOWN_GRACE = 30.0  # seconds to finish requests already read
+CLOSE_GRACE = 5.0  # seconds for the last answers to reach slow readers
 
 
 class MarketService(MultiService):
@@ -34,6 +35,17 @@ class MarketService(MultiService):
         # A port already taken is an error at start, not a log line.
         self.listener._raiseSynchronously = True
         TimerService(60, app.throttle.sweep).setServiceParent(self)
+
+    @defer.inlineCallbacks
+    def _within(self, seconds, d):
+        """True if d fires within `seconds`, else False (d is cancelled)."""
+        timer = self.reactor.callLater(seconds, d.cancel)
+        try:
+            yield d
+        except defer.CancelledError:
+            return False
+        timer.cancel()
+        return True
 
     def startService(self):
         self.app.db.start()
@@ -54,16 +66,15 @@ class MarketService(MultiService):
         # Stop accepting, answer what was read (503 for anything later),
         # then close the connections and stop the pools.
         yield defer.maybeDeferred(self.listener.stopService)
-        drained = self.factory.begin_shutdown()
-        timeout = self.reactor.callLater(SHUTDOWN_GRACE, drained.cancel)
-        try:
-            yield drained
-        except defer.CancelledError:
+        if not (yield self._within(SHUTDOWN_GRACE, self.factory.begin_shutdown())):
             log.warn("shutdown: requests still running after {s} s", s=SHUTDOWN_GRACE)
-        else:
-            timeout.cancel()
+        # Close gently and wait, so that the last answers are written out
+        # before the reactor drops every socket; abort what will not close.
         for protocol in list(self.factory.connections):
             protocol.transport.loseConnection()
+        if not (yield self._within(CLOSE_GRACE, self.factory.all_closed())):
+            for protocol in list(self.factory.connections):
+                protocol.transport.abortConnection()
         yield super().stopService()
         self.app.hasher.stop()
         self.app.db.stop()

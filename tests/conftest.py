@@ -12,6 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from cybermarket import database
 from tests.harness import Market
@@ -29,7 +30,8 @@ def database_url(tmp_path):
     if not on_postgresql():
         yield f"sqlite:///{tmp_path / 'market.sqlite3'}"
         return
-    admin = create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT")
+    # No pool: a test may restart the server, which breaks kept connections.
+    admin = create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     name = f"cm_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -162,6 +162,21 @@ class Server:
         except Exception:  # not up yet, or not our server on that port
             return False
 
+    @property
+    def pid(self):
+        return self.process.pid if self.process is not None else None
+
+    @property
+    def shares_port(self):
+        return "--reuse-port" in self.options
+
+    def _ready(self):
+        # With --reuse-port another process on the port may answer the
+        # PING: this one is ready once it holds a listening socket itself.
+        if self.shares_port and not listens(self.pid, self.port):
+            return False
+        return self._answers_ping()
+
     def start(self, timeout=START_TIMEOUT):
         """Start the process and wait until it answers a PING.  A port taken
         by someone else between choosing and binding it is retried on
@@ -170,25 +185,31 @@ class Server:
         for attempt in range(1, attempts + 1):
             self.port = self.fixed_port or free_port()
             self._spawn()
-            deadline = time.monotonic() + timeout
-            while True:
-                if self._answers_ping():
-                    return self
-                code = self.process.poll()
-                if code is not None:
-                    self._close_log()
-                    if "Address already in use" in self.log and attempt < attempts:
-                        break  # lost the port to another process: try another
-                    raise ServerFailed(
-                        f"the server exited with status {code} before serving:\n{self.log}"
-                    )
-                if time.monotonic() >= deadline:
-                    self.kill()
-                    raise ServerFailed(
-                        f"the server did not answer within {timeout:g} s:\n{self.log}"
-                    )
-                time.sleep(0.05)
+            if self._await_ready(timeout, retry_port=attempt < attempts):
+                return self
         raise ServerFailed("no free port could be bound")
+
+    def _await_ready(self, timeout, retry_port=False):
+        """True once the process serves; False when it lost its port to
+        another process and `retry_port`; otherwise fails."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._ready():
+                return True
+            code = self.process.poll()
+            if code is not None:
+                self._close_log()
+                if "Address already in use" in self.log and retry_port:
+                    return False  # lost the port to another process
+                raise ServerFailed(
+                    f"the server exited with status {code} before serving:\n{self.log}"
+                )
+            if time.monotonic() >= deadline:
+                self.kill()
+                raise ServerFailed(
+                    f"the server did not answer within {timeout:g} s:\n{self.log}"
+                )
+            time.sleep(0.05)
 
     def terminate(self):
         """Send SIGTERM (the process keeps running until it has shut down)."""
@@ -226,6 +247,12 @@ class Server:
         assert code in ORDERLY_EXIT_CODES, f"exit status {code}:\n{self.log}"
         return self.start(timeout)
 
+    def crash(self, timeout=STOP_TIMEOUT):
+        """SIGKILL: the process dies at once, in the middle of whatever it
+        was doing.  Returns the exit status (-SIGKILL)."""
+        self.process.kill()
+        return self.wait(timeout)
+
     def kill(self):
         """Make sure the process is gone: SIGTERM, then SIGKILL if needed.
         For finalizers; never raises."""
@@ -252,3 +279,139 @@ class Server:
 
     def invite(self):
         return invite(self.database_url, self.workdir, self.bin_dir)
+
+
+# --- several processes on one port -------------------------------------------
+
+
+class ServerGroup:
+    """`count` server processes on one loopback port and one database, each
+    started with --reuse-port, so that the kernel spreads the connections
+    over them.  Quacks like a Server where the tests need it (port,
+    client(), invite(), kill())."""
+
+    def __init__(self, database_url, count, *options, workdir=None, bin_dir=BIN):
+        self.database_url = database_url
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="cm-e2e-"))
+        self.bin_dir = Path(bin_dir)
+        self.port = free_port()
+        self.servers = [
+            Server(
+                database_url, "--reuse-port", *options,
+                workdir=self.workdir, bin_dir=bin_dir, port=self.port,
+            )
+            for _ in range(count)
+        ]
+
+    def start(self, timeout=START_TIMEOUT):
+        """Start every process at once (they also bring the schema up to
+        date at once, which must be safe) and wait until each listens on
+        the port and answers."""
+        try:
+            for server in self.servers:
+                server.port = self.port
+                server._spawn()
+            for server in self.servers:
+                server._await_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    @property
+    def pids(self):
+        return [server.pid for server in self.servers if server.running]
+
+    @property
+    def log(self):
+        return "\n".join(f"--- pid {s.pid} ---\n{s.log}" for s in self.servers)
+
+    def by_pid(self, pid):
+        return next(server for server in self.servers if server.pid == pid)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM to every process, then their exit statuses."""
+        for server in self.servers:
+            if server.running:
+                server.terminate()
+        return [server.stop(timeout) for server in self.servers]
+
+    def kill(self):
+        """For finalizers: every process gone; never raises."""
+        for server in self.servers:
+            if server.running:
+                try:
+                    server.terminate()
+                except OSError:
+                    pass
+        for server in self.servers:
+            server.kill()
+
+    def client(self, timeout=30.0):
+        return Client(self.port, HOST, timeout=timeout)
+
+    def invite(self):
+        return invite(self.database_url, self.workdir, self.bin_dir)
+
+
+# --- which process holds which socket (Linux /proc) ---------------------------
+
+
+def _tcp_sockets():
+    """(local port, remote port, state, inode) of every IPv4 TCP socket
+    in this network namespace, from /proc/net/tcp (state 01: established,
+    0A: listening; inode 0: not yet accepted)."""
+    sockets = []
+    with open("/proc/net/tcp") as table:
+        next(table)  # the header
+        for line in table:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+            sockets.append(
+                (int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16),
+                 state, int(inode))
+            )
+    return sockets
+
+
+def socket_inodes(pid):
+    """The inodes of the sockets process `pid` has open."""
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        entries = list(fd_dir.iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return inodes
+    for entry in entries:
+        try:
+            target = os.readlink(entry)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[len("socket:["):-1]))
+    return inodes
+
+
+def listens(pid, port):
+    """True when process `pid` holds a socket listening on `port`."""
+    listening = {
+        inode for lport, _, state, inode in _tcp_sockets() if lport == port and state == "0A"
+    }
+    return bool(listening & socket_inodes(pid))
+
+
+def serving_pid(sock, pids):
+    """The process, among `pids`, holding the server end of the connected
+    client socket `sock` (which must have been answered once, so that the
+    server has accepted it), or None."""
+    server_port = sock.getpeername()[1]
+    client_port = sock.getsockname()[1]
+    inodes = {
+        inode
+        for lport, rport, state, inode in _tcp_sockets()
+        if lport == server_port and rport == client_port and inode
+    }
+    for pid in pids:
+        if inodes & socket_inodes(pid):
+            return pid
+    return None

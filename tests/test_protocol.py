@@ -346,7 +346,6 @@ LONG = "x" * 5000
         ("CLIENT_CREATE", {"username": "ann", "email": "ann@example", "password": "secret-pass"}, "email"),
         ("CLIENT_CREATE", {"username": "ann", "email": "@example.com", "password": "secret-pass"}, "email"),
         ("CLIENT_CREATE", {"username": "ann", "email": "a@b@c.co", "password": "secret-pass"}, "email"),
-        ("CLIENT_CREATE", {"username": "ann", "email": "a n@b.co", "password": "secret-pass"}, "email"),
         ("CLIENT_CREATE", {"username": "ann", "email": "a@" + "b" * 250 + ".co", "password": "secret-pass"}, "email"),
         ("CLIENT_CREATE", {"username": "ann", "email": "a@b.co", "password": "p" * 7}, "password"),
         ("CLIENT_CREATE", {"username": "ann", "email": "a@b.co", "password": "p" * 129}, "password"),

@@ -141,6 +141,13 @@ def test_long_value_is_not_echoed_in_the_message():
         "Alice.Smith@Example.COM",
         "a+tag@mail.example.org",
         "x" * 64 + "@" + "d" * 185 + ".com",  # 254 characters
+        # The contract's rule is only: one '@', text on both sides, a dot in
+        # the domain.
+        "a@.co",
+        "a@b.",
+        "a b@c.co",
+        "a@b.co ",
+        "a@b\t.co",
     ],
 )
 def test_email_accepts(value):
@@ -156,13 +163,8 @@ def test_email_accepts(value):
         "a@b",
         "@b.co",
         "a@",
-        "a@.co",
-        "a@b.",
         "a@@b.co",
         "a@b@c.co",
-        "a b@c.co",
-        "a@b.co ",
-        "a@b\t.co",
         "x" * 64 + "@" + "d" * 186 + ".com",  # 255 characters
         5,
         None,

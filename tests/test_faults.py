@@ -1,0 +1,761 @@
+"""Faults end to end: several server processes on one port and one
+database, a process killed in the middle of a checkout storm, the database
+going away and coming back, and SIGTERM under load.
+
+Real `twistd -n cybermarket` processes, spoken to over TCP on the loopback
+interface by the blocking client in tests/wire.py, written from the wire
+contract (shared wire-contract-v1.md).  After each fault the books are read
+straight from the database and checked (tests/ledger.py).
+
+Every process and every load thread started here is stopped by a fixture,
+whatever the test's outcome; nothing waits a fixed time: every wait polls
+with a deadline.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from cybermarket.models import clients
+from tests.conftest import TEST_DATABASE, on_postgresql
+from tests.harness import FAST_HASHER
+from tests.ledger import check_ledger
+from tests.server import (
+    HOST,
+    ORDERLY_EXIT_CODES,
+    Server,
+    ServerGroup,
+    serving_pid,
+    wait_until,
+)
+from tests.test_e2e import FAST, PASSWORD, Live, cents, rows, send_all_then_read_all
+from tests.wire import Client, frame, request
+
+PGCTL = os.environ.get("CYBERMARKET_TEST_PGCTL", "")
+# A request that needs the database while it is down must be answered
+# within this many seconds.
+ANSWER_TIMEOUT = 10.0
+
+
+# --- fixtures -------------------------------------------------------------------
+
+
+@pytest.fixture
+def launch(tmp_path):
+    """launch(database_url, *options, processes=1) -> Live: one server
+    process on a free loopback port, or `processes` of them sharing one
+    port with --reuse-port; all stopped at the end of the test."""
+    lives = []
+
+    def launch_servers(database_url, *options, processes=1):
+        if processes == 1:
+            server = Server(database_url, *options, workdir=tmp_path)
+        else:
+            server = ServerGroup(database_url, processes, *options, workdir=tmp_path)
+        live = Live(server)
+        lives.append(live)
+        server.start()
+        return live
+
+    yield launch_servers
+    for live in lives:
+        live.close_connections()
+        live.server.kill()
+
+
+@pytest.fixture
+def storm(launch):
+    """storm(port, shoppers, ...) -> Storm, started; every storm is stopped
+    (threads joined, connections closed) before the servers are."""
+    storms = []
+
+    def start_storm(*args, **kwargs):
+        s = Storm(*args, **kwargs)
+        storms.append(s)
+        s.start()
+        return s
+
+    yield start_storm
+    for s in storms:
+        s.stop(raise_on_error=False)
+
+
+# --- setting up a market ----------------------------------------------------------
+
+
+class Catalog:
+    """The products a test created: id -> (storename, productname, price,
+    initial stock), and the stores' logged-in connections."""
+
+    def __init__(self):
+        self.products = {}
+        self.shops = {}
+
+    def open_shop(self, live, storename, items, code=None, inviter=None):
+        """A new store with `items` [(productname, price, stock)] on sale."""
+        conn = live.merchant(storename, code=code, inviter=inviter)
+        self.shops[storename] = conn
+        ids = []
+        for name, price, stock in items:
+            product_id = conn.ok(
+                "MERCHANT_ADD_PRODUCT", productname=name, price=price, description="", stock=stock
+            )["product_id"]
+            self.products[product_id] = (storename, name, price, stock)
+            ids.append(product_id)
+        return ids
+
+    @property
+    def initial(self):
+        return {pid: p[3] for pid, p in self.products.items()}
+
+    def line(self, product_id, quantity):
+        """A line as CLIENT_GET_ORDER shows it."""
+        storename, name, price, _ = self.products[product_id]
+        return (storename, product_id, name, price, quantity)
+
+
+def fill_carts(buyers, carts):
+    """Put cart {product_id: quantity} i in buyers[i]'s cart; every add is
+    written before any answer is read."""
+    sent = []
+    for buyer, cart in zip(buyers, carts):
+        for product_id, quantity in cart.items():
+            sent.append((buyer, buyer.send("CLIENT_ADD_ITEM", product_id=product_id, quantity=quantity)))
+    for buyer, request_id in sent:
+        response = buyer.receive()
+        assert (response["id"], response["status"]) == (request_id, 200), response
+
+
+def customers(live, database_url, names):
+    """Customers `names`, each logged in on its own connection (the logins
+    written before any answer is read).  The accounts are put straight
+    into the database, with an Argon2id hash of cheap parameters (the
+    server verifies a hash with the parameters it carries): forty
+    full-cost hashes would take most of a test's time on two cores, and
+    creating accounts over the wire is tests/test_e2e.py's business."""
+    hashed = FAST_HASHER.hash(PASSWORD)
+    created = datetime.now(timezone.utc).replace(tzinfo=None)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as db:
+            db.execute(
+                insert(clients),
+                [
+                    {"username": name, "email": f"{name}@example.com",
+                     "email_key": f"{name}@example.com", "password_hash": hashed,
+                     "created_at": created}
+                    for name in names
+                ],
+            )
+    finally:
+        engine.dispose()
+    conns = [live.connect() for _ in names]
+    sent = [conn.send("CLIENT_LOGIN", login=name, password=PASSWORD) for conn, name in zip(conns, names)]
+    for conn, request_id in zip(conns, sent):
+        response = conn.receive()
+        assert (response["id"], response["status"]) == (request_id, 200), response
+    return conns
+
+
+def cart_of(conn):
+    return {r["product_id"]: r["quantity"] for r in rows(conn.ok("CLIENT_GET_ITEMS"))}
+
+
+def public_stock(conn, storename):
+    """{product_id: stock} of a store's LIST_PRODUCT."""
+    return {r["product_id"]: r["stock"] for r in rows(conn.ok("LIST_PRODUCT", storename=storename))}
+
+
+def create_customer(conn, username):
+    """CLIENT_CREATE over the wire, then CLIENT_LOGIN on `conn`."""
+    created = conn.call(
+        "CLIENT_CREATE", username=username, email=f"{username}@example.com", password=PASSWORD
+    )
+    assert created["status"] == 201, created
+    conn.ok("CLIENT_LOGIN", login=username, password=PASSWORD)
+
+
+def order_lines_of(conn, order_id):
+    return sorted(
+        (l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
+        for l in rows(conn.ok("CLIENT_GET_ORDER", order_id=order_id))
+    )
+
+
+def spread(live, conns):
+    """The server process of each connection (each must have been answered
+    at least once); asserts that every one was found."""
+    pids = [serving_pid(conn.sock, live.server.pids) for conn in conns]
+    assert None not in pids, (pids, live.server.pids)
+    return pids
+
+
+# --- racing checkouts ------------------------------------------------------------
+
+
+def race_checkouts(buyers):
+    """Every buyer checks out at once (all requests written before any
+    answer is read); the responses, in buyers' order."""
+    return send_all_then_read_all(buyers, "CLIENT_CHECKOUT_ITEM")
+
+
+def check_race(live, catalog, buyers, carts, responses):
+    """The outcome of a checkout race, against the contract: 200 or 409
+    only; every won order holds exactly its buyer's cart at the prices of
+    the time and empties the cart; every lost checkout leaves the cart as
+    it was, records no order and names a product now short; every stock is
+    its initial value less the units sold, never below zero, in the
+    public listing and in the merchant's; each merchant's profit is the sum
+    of its lines in the won orders, to the cent.  Returns the indexes of
+    the winners and {order_id: total cents} of their orders."""
+    assert {r["status"] for r in responses} <= {200, 409}, responses
+    won = [i for i, r in enumerate(responses) if r["status"] == 200]
+    lost = [i for i, r in enumerate(responses) if r["status"] == 409]
+
+    sold, revenue, answered = Counter(), Counter(), {}
+    for i in won:
+        buyer, cart, data = buyers[i], carts[i], responses[i]["data"]
+        lines = order_lines_of(buyer, data["order_id"])
+        assert lines == sorted(catalog.line(p, q) for p, q in cart.items()), (i, data)
+        assert cents(data["total"]) == sum(cents(l[3]) * l[4] for l in lines), (i, data)
+        assert cart_of(buyer) == {}, "a checkout must empty the cart"
+        for storename, product_id, _name, price, quantity in lines:
+            sold[product_id] += quantity
+            revenue[storename] += cents(price) * quantity
+        answered[data["order_id"]] = cents(data["total"])
+
+    visitor = live.connect()
+    listed = {}
+    for storename, shop in catalog.shops.items():
+        listed.update(public_stock(visitor, storename))
+        own = {r["product_id"]: r["stock"] for r in rows(shop.ok("MERCHANT_LIST_PRODUCTS"))}
+        for product_id, (owner, _name, _price, initial) in catalog.products.items():
+            if owner == storename:
+                assert own[product_id] == initial - sold[product_id] >= 0, (product_id, own)
+        assert cents(shop.ok("MERCHANT_GET_PROFIT")) == revenue[storename], storename
+    assert listed == {pid: p[3] - sold[pid] for pid, p in catalog.products.items()}
+
+    for i in lost:
+        buyer, cart, response = buyers[i], carts[i], responses[i]
+        assert cart_of(buyer) == cart, f"buyer {i}: a failed checkout must leave the cart as it was"
+        assert rows(buyer.ok("CLIENT_LIST_ORDERS")) == [], f"buyer {i}: an order from a 409"
+        named = [p for p in cart if catalog.products[p][1] in response["message"]]
+        assert named, response
+        # Short then means short now: stock has only gone down since.
+        assert all(listed[p] < cart[p] for p in named), (i, response, listed)
+    return won, answered
+
+
+# --- a checkout storm ---------------------------------------------------------------
+
+
+class Storm:
+    """Shoppers, one thread and one connection each, that keep adding to
+    their carts and checking out, pipelined: a batch of `batch` carts
+    (CLIENT_ADD_ITEM per line, then CLIENT_CHECKOUT_ITEM) is written at
+    once, then its answers read, until stop().  cart(shopper, n) gives the
+    n-th cart of a shopper as {product_id: quantity}.
+
+    A connection the server closes ends that shopper's run, unless
+    `reconnect`: then it connects again to the port, logs in again and
+    carries on.  Every answer is kept, per connection (`segments`), with
+    its op; `cut` counts connections that ended with requests unanswered.
+    """
+
+    def __init__(self, port, shoppers, cart, batch=5, reconnect=False, reconnect_timeout=20.0):
+        self.port = port
+        self.shoppers = shoppers  # [(username, logged-in connection)]
+        self.cart = cart
+        self.batch = batch
+        self.reconnect = reconnect
+        self.reconnect_timeout = reconnect_timeout
+        self.segments = [[] for _ in shoppers]  # per shopper: [[(op, response)] per connection]
+        self.cut = 0
+        self.reconnects = 0
+        self.errors = []
+        self.conns = [conn for _, conn in shoppers]
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._orders = 0
+        self.threads = [
+            threading.Thread(target=self._run, args=(i,), daemon=True, name=f"shopper-{i}")
+            for i in range(len(shoppers))
+        ]
+
+    def start(self):
+        for thread in self.threads:
+            thread.start()
+
+    # --- the shoppers' side ---------------------------------------------------
+
+    def _run(self, index):
+        name, conn = self.shoppers[index]
+        segment = []
+        self.segments[index].append(segment)
+        rounds = 0
+        try:
+            while not self._stop.is_set():
+                if conn is None:
+                    conn = self._log_in_again(name)
+                    if conn is None:
+                        return
+                    self.conns[index] = conn
+                    segment = []
+                    self.segments[index].append(segment)
+                frames, expected = [], []
+                for _ in range(self.batch):
+                    for product_id, quantity in self.cart(index, rounds).items():
+                        conn.next_id += 1
+                        frames.append(frame(request(
+                            "CLIENT_ADD_ITEM", conn.next_id, product_id=product_id, quantity=quantity
+                        )))
+                        expected.append((conn.next_id, "CLIENT_ADD_ITEM"))
+                    conn.next_id += 1
+                    frames.append(frame(request("CLIENT_CHECKOUT_ITEM", conn.next_id)))
+                    expected.append((conn.next_id, "CLIENT_CHECKOUT_ITEM"))
+                    rounds += 1
+                try:
+                    conn.send_raw(b"".join(frames))
+                    for request_id, op in expected:
+                        response = conn.receive()
+                        assert response["id"] == request_id, (request_id, response)
+                        segment.append((op, response))
+                        if op == "CLIENT_CHECKOUT_ITEM" and response["status"] == 200:
+                            with self._lock:
+                                self._orders += 1
+                except TimeoutError:
+                    raise AssertionError(f"shopper {index}: no answer within the socket timeout")
+                except (ConnectionError, OSError):
+                    if self._stop.is_set() and conn.sock.fileno() == -1:
+                        return  # closed by stop()
+                    with self._lock:
+                        self.cut += 1
+                    conn.close()
+                    conn = None
+                    if not self.reconnect:
+                        return
+        except BaseException as e:  # reported by the test's thread
+            self.errors.append(e)
+
+    def _log_in_again(self, name):
+        """A new connection to the port, logged in as `name`; None once
+        stopped.  Fails after reconnect_timeout seconds of trying."""
+        deadline = time.monotonic() + self.reconnect_timeout
+        while not self._stop.is_set():
+            conn = None
+            try:
+                conn = Client(self.port, HOST, timeout=30.0)
+                response = conn.call("CLIENT_LOGIN", login=name, password=PASSWORD)
+            except (ConnectionError, OSError):
+                pass  # refused, or closed by a process going down
+            else:
+                if response["status"] == 200:
+                    with self._lock:
+                        self.reconnects += 1
+                    return conn
+                assert response["status"] == 503, response
+            if conn is not None:
+                conn.close()
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{name}: could not log in again within {self.reconnect_timeout:g} s")
+            time.sleep(0.05)
+        return None
+
+    # --- the test's side --------------------------------------------------------
+
+    @property
+    def orders(self):
+        """Checkouts answered 200 so far."""
+        with self._lock:
+            return self._orders
+
+    def wait_for_orders(self, count, timeout=30.0, what="orders"):
+        def enough():
+            assert not self.errors, self.errors
+            return self.orders >= count
+
+        wait_until(enough, timeout, what=f"{count} {what}")
+
+    def responses(self, op=None):
+        return [
+            r
+            for shopper in self.segments
+            for segment in shopper
+            for answered_op, r in segment
+            if op is None or answered_op == op
+        ]
+
+    def statuses(self, op=None):
+        return Counter(r["status"] for r in self.responses(op))
+
+    def answered(self):
+        """{order_id: total in cents} of every checkout answered 200."""
+        return {
+            r["data"]["order_id"]: cents(r["data"]["total"])
+            for r in self.responses("CLIENT_CHECKOUT_ITEM")
+            if r["status"] == 200
+        }
+
+    def stop(self, timeout=60.0, raise_on_error=True):
+        """Let every shopper finish its batch, then join; idempotent."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in self.threads if t.is_alive()]
+        if alive:  # unblock them: closing makes their reads fail
+            for conn in self.conns:
+                if conn is not None:
+                    conn.close()
+            for thread in self.threads:
+                thread.join(10)
+        for conn in self.conns:
+            if conn is not None:
+                conn.close()
+        if raise_on_error:
+            assert not alive, f"shoppers still running {timeout:g} s after stop: {alive}"
+            assert not self.errors, self.errors
+
+
+def shoppers(live, count, prefix):
+    """`count` new customers, logged in on their own connections, as
+    (username, connection) pairs for a Storm.  The connections are the
+    storm's to close."""
+    names = [f"{prefix}{i}" for i in range(count)]
+    conns = live.clients(names)
+    for conn in conns:
+        live.connections.remove(conn)
+    return list(zip(names, conns))
+
+
+def random_carts(product_ids, seed, lines=(1, 2), quantity=(1, 3)):
+    """cart(shopper, n): a reproducible random cart of `lines` distinct
+    products, `quantity` units each."""
+
+    def cart(shopper, n):
+        rng = random.Random(f"{seed}/{shopper}/{n}")
+        chosen = rng.sample(product_ids, rng.randint(*lines))
+        return {p: rng.randint(*quantity) for p in chosen}
+
+    return cart
+
+
+def restock(shop, product_id, quantity, restocked):
+    """MERCHANT_RESTOCK_PRODUCT, recorded in `restocked` once answered 200."""
+    shop.ok("MERCHANT_RESTOCK_PRODUCT", product_id=product_id, quantity=quantity)
+    restocked[product_id] += quantity
+
+
+# --- 1. several processes, one database --------------------------------------------
+
+
+def test_four_processes_race_for_the_last_ten_units(launch, database_url):
+    live = launch(database_url, *FAST, processes=4)
+    catalog = Catalog()
+    (product_id,) = catalog.open_shop(live, "scarce", [("widget", "12.34", 10)])
+    buyers = customers(live, database_url, [f"buyer{i}" for i in range(40)])
+
+    pids = spread(live, buyers)
+    assert len(set(pids)) > 1, f"all 40 connections went to one process of {live.server.pids}"
+
+    carts = [{product_id: 1} for _ in buyers]
+    fill_carts(buyers, carts)
+    responses = race_checkouts(buyers)
+
+    assert sorted(r["status"] for r in responses) == [200] * 10 + [409] * 30, Counter(
+        r["status"] for r in responses
+    )
+    won, answered = check_race(live, catalog, buyers, carts, responses)
+    assert len(won) == 10
+    shop = catalog.shops["scarce"]
+    assert {r["product_id"]: r["stock"] for r in rows(shop.ok("MERCHANT_LIST_PRODUCTS"))} == {product_id: 0}
+    order_sum = sum(
+        cents(price) * quantity
+        for i in won
+        for _, _, _, price, quantity in order_lines_of(buyers[i], responses[i]["data"]["order_id"])
+    )
+    assert cents(shop.ok("MERCHANT_GET_PROFIT")) == 10 * 1234 == order_sum
+    check_ledger(database_url, catalog.initial, answered=answered)
+    assert "Traceback" not in live.server.log, live.server.log
+
+
+def test_four_processes_race_with_mixed_carts(launch, database_url):
+    live = launch(database_url, *FAST, processes=4)
+    # Several products per cart, from two stores.  Each stock is about a
+    # third of what the carts ask for together, and at least every single
+    # cart's quantity, so that any cart could win alone.
+    shelves = {
+        "north": [("apple", "3.00"), ("bread", "1.25"), ("chalk", "0.99")],
+        "south": [("dates", "7.50"), ("eggs", "2.10"), ("flour", "12.00")],
+    }
+    rng = random.Random(20261125)
+    count = sum(len(items) for items in shelves.values())
+    wanted = [{k: rng.randint(1, 3) for k in rng.sample(range(count), rng.randint(2, 4))} for _ in range(40)]
+    demand = Counter()
+    for cart in wanted:
+        demand.update(cart)
+    stocks = iter(max(3, demand[k] // 3) for k in range(count))
+
+    catalog = Catalog()
+    ids = catalog.open_shop(live, "north", [(n, p, next(stocks)) for n, p in shelves["north"]])
+    code = catalog.shops["north"].ok("MERCHANT_CREATE_INVITATION")
+    ids += catalog.open_shop(
+        live, "south", [(n, p, next(stocks)) for n, p in shelves["south"]], code=code, inviter="north"
+    )
+    carts = [{ids[k]: q for k, q in cart.items()} for cart in wanted]
+    buyers = customers(live, database_url, [f"shopper{i}" for i in range(len(carts))])
+    pids = spread(live, buyers)
+    assert len(set(pids)) > 1, f"all 40 connections went to one process of {live.server.pids}"
+    fill_carts(buyers, carts)
+
+    responses = race_checkouts(buyers)
+
+    won, answered = check_race(live, catalog, buyers, carts, responses)
+    assert won, "the first checkout to run must succeed"
+    assert len(won) < len(buyers), "the carts ask for about three times the stock"
+    check_ledger(database_url, catalog.initial, answered=answered)
+    assert "Traceback" not in live.server.log, live.server.log
+
+
+# --- 2. a process killed in the middle of a checkout storm --------------------------
+
+
+def test_sigkill_during_a_checkout_storm(launch, storm, database_url):
+    live = launch(database_url, *FAST, processes=2)
+    group = live.server
+    catalog = Catalog()
+    products = catalog.open_shop(live, "north", [("apple", "3.00", 3000), ("bread", "1.25", 2000)])
+    code = catalog.shops["north"].ok("MERCHANT_CREATE_INVITATION")
+    products += catalog.open_shop(
+        live, "south", [("dates", "7.50", 1500), ("eggs", "2.10", 4000)], code=code, inviter="north"
+    )
+    restocked = Counter()
+    crowd = shoppers(live, 6, "storm")
+    pids = spread(live, [conn for _, conn in crowd])
+    # The victim: the process serving the most shoppers.
+    victim_pid, on_victim = Counter(pids).most_common(1)[0]
+    victim = group.by_pid(victim_pid)
+    survivor = next(s for s in group.servers if s is not victim)
+
+    load = storm(group.port, crowd, random_carts(products, "kill"), batch=5, reconnect=True)
+    load.wait_for_orders(30, what="orders before the kill")
+    shop = live.connect()
+    shop.ok("MERCHANT_LOGIN", login="north", password=PASSWORD)
+    for product_id in products[:2]:
+        restock(shop, product_id, 25, restocked)
+
+    before_kill = load.orders
+    code = victim.crash()
+    assert code == -signal.SIGKILL, code
+    # The shoppers of the dead process reconnect (to the survivor) and the
+    # storm carries on.
+    load.wait_for_orders(before_kill + 30, what="orders after the kill")
+    wait_until(lambda: load.reconnects >= on_victim, 20, what="the victim's shoppers to reconnect")
+    assert load.cut >= on_victim
+
+    victim.start()
+    assert survivor.running
+    # A new connection that lands on the restarted process is served there.
+    newcomer = None
+    for attempt in range(200):
+        conn = live.connect()
+        assert conn.call("PING")["status"] == 200
+        if serving_pid(conn.sock, [victim.pid]) == victim.pid:
+            newcomer = conn
+            break
+        conn.close()
+        live.connections.remove(conn)
+    assert newcomer is not None, "no connection reached the restarted process"
+    create_customer(newcomer, "late")
+    newcomer.ok("CLIENT_ADD_ITEM", product_id=products[3], quantity=1)
+    late_order = newcomer.ok("CLIENT_CHECKOUT_ITEM")
+    shop = live.connect()
+    shop.ok("MERCHANT_LOGIN", login="south", password=PASSWORD)
+    restock(shop, products[2], 40, restocked)
+    load.wait_for_orders(load.orders + 20, what="orders after the restart")
+    load.stop()
+
+    # 200 or 409 only: a dead process loses its connections, not answers.
+    assert set(load.statuses("CLIENT_ADD_ITEM")) == {200}, load.statuses("CLIENT_ADD_ITEM")
+    assert set(load.statuses("CLIENT_CHECKOUT_ITEM")) <= {200, 409}, load.statuses()
+    answered = load.answered()
+    answered[late_order["order_id"]] = cents(late_order["total"])
+    check_ledger(database_url, catalog.initial, restocked, answered)
+    for server in (survivor, victim):
+        assert server.running
+        assert "Traceback" not in server.log, server.log
+
+
+# --- 3. the database goes away and comes back -------------------------------------
+
+
+def pg_ctl(action):
+    """Run `$CYBERMARKET_TEST_PGCTL action` (a shell command prefix)."""
+    return subprocess.run(
+        f"{PGCTL} {action}", shell=True, capture_output=True, text=True, timeout=120
+    )
+
+
+def assert_answered_within(conn, op, status, seconds=ANSWER_TIMEOUT, **args):
+    started = time.monotonic()
+    try:
+        response = conn.call(op, **args)
+    except TimeoutError:
+        raise AssertionError(f"{op}: no answer within {seconds:g} s") from None
+    elapsed = time.monotonic() - started
+    assert response["status"] in ((status,) if isinstance(status, int) else status), (op, response)
+    assert elapsed < seconds, (op, elapsed)
+    return response
+
+
+@pytest.fixture
+def outage_database_url():
+    """A fresh PostgreSQL database on the cluster of scripts/with-postgres,
+    for a test that stops and starts that cluster.  Like conftest's
+    database_url, but created and dropped over a new connection each time:
+    the restart breaks every connection a pool would keep."""
+    if not (PGCTL and on_postgresql()):
+        pytest.skip(
+            "needs a PostgreSQL cluster the test may stop and start: run under "
+            "scripts/with-postgres (CYBERMARKET_TEST_PGCTL not set)"
+        )
+    admin = create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    name = f"cm_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(TEST_DATABASE).set(database=name).render_as_string(False)
+    finally:
+        if pg_ctl("status").returncode != 0:  # the test could not start it again
+            pg_ctl("start")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_database_down_then_back(launch, outage_database_url):
+    database_url = outage_database_url
+    live = launch(database_url, *FAST)
+    server = live.server
+    catalog = Catalog()
+    (lamp,) = catalog.open_shop(live, "lasting", [("lamp", "4.00", 5)])
+    shop = catalog.shops["lasting"]
+    alice, bob = live.clients(["alice", "bob"])
+    alice.ok("CLIENT_ADD_ITEM", product_id=lamp, quantity=1)
+    bob.ok("CLIENT_LOGOUT")
+    visitor = live.connect()
+    assert visitor.call("PING")["status"] == 200
+    # Enough connections to reach every database thread (8 by default).
+    crowd = [live.connect(ANSWER_TIMEOUT) for _ in range(10)]
+    for conn in [alice, bob, shop, visitor]:
+        conn.sock.settimeout(ANSWER_TIMEOUT)
+    answers = send_all_then_read_all(crowd, "LIST_PRODUCT", storename="lasting")
+    assert {r["status"] for r in answers} == {200}, answers
+    pid = server.pid
+
+    try:
+        stopped = pg_ctl("stop -m fast")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert_answered_within(visitor, "LIST_MERCHANT", 503)
+        assert_answered_within(visitor, "LIST_PRODUCT", 503, storename="lasting")
+        assert_answered_within(alice, "CLIENT_GET_ITEMS", 503)
+        assert_answered_within(alice, "CLIENT_CHECKOUT_ITEM", 503)
+        assert_answered_within(shop, "MERCHANT_GET_PROFIT", 503)
+        assert_answered_within(shop, "MERCHANT_RESTOCK_PRODUCT", 503, product_id=lamp, quantity=1)
+        assert_answered_within(bob, "CLIENT_LOGIN", 503, login="bob", password=PASSWORD)
+        started = time.monotonic()
+        answers = send_all_then_read_all(crowd, "LIST_PRODUCT", storename="lasting")
+        assert Counter(r["status"] for r in answers) == {503: len(crowd)}, answers
+        assert time.monotonic() - started < ANSWER_TIMEOUT
+        # PING needs no data; this server still runs it as a (empty)
+        # transaction, so either answer is in the contract, and a prompt one.
+        assert_answered_within(visitor, "PING", (200, 503))
+        assert server.running and server.pid == pid
+    finally:
+        if pg_ctl("status").returncode != 0:
+            started_again = pg_ctl("start")
+            assert started_again.returncode == 0, started_again.stdout + started_again.stderr
+
+    # The same process serves again, on connections old and new.
+    answers = send_all_then_read_all(crowd, "LIST_PRODUCT", storename="lasting")
+    assert Counter(r["status"] for r in answers) == {200: len(crowd)}, answers
+    assert cart_of(alice) == {lamp: 1}
+    first = alice.ok("CLIENT_CHECKOUT_ITEM")
+    assert first["total"] == "4.00"
+    bob.ok("CLIENT_LOGIN", login="bob", password=PASSWORD)
+    bob.ok("CLIENT_ADD_ITEM", product_id=lamp, quantity=2)
+    second = bob.ok("CLIENT_CHECKOUT_ITEM")
+    assert second["total"] == "8.00"
+    carol = live.connect()
+    create_customer(carol, "carol")
+    assert [r["productname"] for r in rows(carol.ok("LIST_PRODUCT", storename="lasting"))] == ["lamp"]
+    assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["lasting"]
+    assert public_stock(visitor, "lasting") == {lamp: 2}
+    assert shop.ok("MERCHANT_GET_PROFIT") == "12.00"
+    assert server.running and server.pid == pid, "the server was restarted"
+    check_ledger(
+        database_url,
+        catalog.initial,
+        answered={first["order_id"]: 400, second["order_id"]: 800},
+    )
+    assert "Traceback" not in server.log, server.log
+
+
+# --- 4. SIGTERM under load --------------------------------------------------------
+# tests/test_e2e.py's test_sigterm_under_load covers one product whose stock
+# never runs out; this one runs the storm over two stores with scarce stock,
+# so that the shutdown meets checkouts that fail (409) as well as succeed,
+# and checks the whole ledger.
+
+
+def test_sigterm_during_a_checkout_storm_with_scarce_stock(launch, storm, database_url):
+    live = launch(database_url, *FAST)
+    server = live.server
+    catalog = Catalog()
+    plenty = catalog.open_shop(live, "north", [("apple", "3.00", 100_000)])
+    code = catalog.shops["north"].ok("MERCHANT_CREATE_INVITATION")
+    scarce = catalog.open_shop(
+        live, "south", [("dates", "7.50", 40), ("eggs", "2.10", 60)], code=code, inviter="north"
+    )
+    crowd = shoppers(live, 6, "loader")
+    live.close_connections()
+    # Shoppers 0 and 1 buy apples only and keep succeeding; the others mix
+    # in the scarce products, which run out.
+    apples = random_carts(plenty, "apples", lines=(1, 1))
+    mixed = random_carts(plenty + scarce, "mixed", lines=(1, 3))
+    load = storm(server.port, crowd, lambda s, n: (apples if s < 2 else mixed)(s, n), batch=10)
+
+    def both_outcomes_seen():
+        assert not load.errors, load.errors
+        seen = load.statuses("CLIENT_CHECKOUT_ITEM")
+        return seen[200] >= 20 and seen[409] >= 5
+
+    wait_until(both_outcomes_seen, 30, what="checkouts both won and lost")
+    server.terminate()
+    code = server.wait(30)
+    load.stop(timeout=30)
+
+    assert code in ORDERLY_EXIT_CODES, (code, server.log)
+    assert "Traceback" not in server.log, server.log
+    assert set(load.statuses("CLIENT_ADD_ITEM")) <= {200, 503}, load.statuses("CLIENT_ADD_ITEM")
+    assert set(load.statuses("CLIENT_CHECKOUT_ITEM")) <= {200, 409, 503}, load.statuses()
+    for shopper in load.segments:
+        for segment in shopper:
+            statuses = [r["status"] for _, r in segment]
+            # Requests read before the shutdown are answered; once one is
+            # refused, every later one on the connection is.
+            first_refused = statuses.index(503) if 503 in statuses else len(statuses)
+            assert all(s == 503 for s in statuses[first_refused:]), statuses
+    assert load.statuses()[503] or load.cut, "the shutdown should have met requests in flight"
+    check_ledger(database_url, catalog.initial, answered=load.answered())
