@@ -129,6 +129,8 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database", help="default: a fresh SQLite file")
     parser.add_argument("--idle", type=int, default=2000, help="idle connections for the RSS figure")
+    parser.add_argument("--server", action="append", default=[], metavar="OPTION",
+                        help="an option for twistd cybermarket, e.g. --server=--sqlite-synchronous=NORMAL")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 200)), hard))
@@ -136,7 +138,7 @@ def main():
     ceiling_port = free_port()
     ceiling = subprocess.Popen([sys.executable, str(Path(__file__).parent / "ceiling.py"),
                                 str(ceiling_port)])
-    servers = Servers(args.database)
+    servers = Servers(args.database, extra=args.server)
     try:
         wait_for_port(ceiling_port)
         port = servers.port
@@ -147,7 +149,7 @@ def main():
 
         top = asyncio.run(loadgen.run(ceiling_port, ping, args.connections, args.seconds))
         print(f"{args.connections} connections, {args.seconds:g} s per workload, "
-              f"database {servers.database}")
+              f"database {servers.database} {' '.join(args.server)}")
         print(line("ceiling: PING after one hop", top))
         for name, workload, setup in workloads(ids):
             r = asyncio.run(loadgen.run(port, workload, args.connections, args.seconds, setup=setup))

@@ -45,7 +45,7 @@ def is_sqlite(url):
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url, threads=1):
+def make_engine(url, threads=1, synchronous="FULL"):
     """An engine with as many connections as there are worker threads."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
@@ -55,7 +55,7 @@ def make_engine(url, threads=1):
             max_overflow=0,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False},
         )
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, synchronous)
     else:
         engine = create_engine(
             url,
@@ -67,7 +67,7 @@ def make_engine(url, threads=1):
     return engine
 
 
-def _sqlite_setup(engine):
+def _sqlite_setup(engine, synchronous):
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn, record):
         # Take BEGIN out of pysqlite's hands (it would only BEGIN DEFERRED,
@@ -77,6 +77,7 @@ def _sqlite_setup(engine):
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -96,13 +97,13 @@ def _retryable(error):
 class Database:
     """The engine, its thread pool, and run()."""
 
-    def __init__(self, url, threads=None, reactor=None):
+    def __init__(self, url, threads=None, reactor=None, synchronous="FULL"):
         if reactor is None:
             from twisted.internet import reactor
         self.url = make_url(url)
         self.sqlite = self.url.get_backend_name() == "sqlite"
         self.threads = threads or (1 if self.sqlite else 8)
-        self.engine = make_engine(self.url, self.threads)
+        self.engine = make_engine(self.url, self.threads, synchronous)
         self.dbapi = self.engine.dialect.loaded_dbapi
         self.reactor = reactor
         self.pool = ThreadPool(

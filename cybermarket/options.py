@@ -22,6 +22,13 @@ def _positive(kind):
     return convert
 
 
+def _choice(text, choices):
+    value = text.upper()
+    if value not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}, not {text}")
+    return value
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -78,6 +85,16 @@ class Options(usage.Options):
             "Database worker threads, one connection each "
             "(default: 1 for SQLite, 8 for PostgreSQL).",
             _positive(int),
+        ],
+        [
+            "sqlite-synchronous",
+            None,
+            "FULL",
+            "SQLite only: FULL (the default) syncs every commit to disk; NORMAL "
+            "syncs less often in WAL mode, nearly doubling write throughput, "
+            "but the last commits can be lost if the machine loses power (not "
+            "if only the process dies).",
+            lambda text: _choice(text, ("FULL", "NORMAL")),
         ],
         [
             "hash-threads",

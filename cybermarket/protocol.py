@@ -24,7 +24,7 @@ from zope.interface import implementer
 from cybermarket.context import Call
 from cybermarket.errors import BadRequest, MarketError, NotLoggedIn, TooLarge, Unavailable
 from cybermarket.ops import OPS
-from cybermarket.values import money
+from cybermarket.values import CENT
 
 log = Logger()
 
@@ -40,8 +40,9 @@ _TOO_LARGE = object()  # queue marker: answer 413, then close
 
 
 def _encode_value(value):
-    if isinstance(value, Decimal):
-        return money(value)
+    # Called by msgpack for every price in a table: kept to the bone.
+    if type(value) is Decimal:
+        return str(value.quantize(CENT))
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     raise TypeError(f"cannot encode {type(value).__name__}")

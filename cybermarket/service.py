@@ -81,7 +81,9 @@ class MarketService(MultiService):
 
 
 def make_app(options, reactor):
-    db = database.Database(options["database"], options["db-threads"], reactor)
+    db = database.Database(
+        options["database"], options["db-threads"], reactor, options["sqlite-synchronous"]
+    )
     settings = Settings(
         max_frame=options["max-frame"],
         idle_timeout=options["idle-timeout"],

@@ -16,7 +16,7 @@ MAX_QUANTITY = 1_000_000
 MAX_STOCK = 1_000_000_000
 MAX_PRICE = Decimal("99999999.99")
 _PRICE_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
-_CENT = Decimal("0.01")
+CENT = Decimal("0.01")
 
 
 class Arg:
@@ -116,7 +116,7 @@ class Money:
             )
         if not Decimal("0.01") <= amount <= MAX_PRICE:
             raise BadRequest(f"{field}: must be from 0.01 to 99999999.99")
-        return amount.quantize(_CENT)
+        return amount.quantize(CENT)
 
     def describe(self):
         return 'money: decimal string such as "19.99", or an integer'
@@ -126,7 +126,7 @@ def money(amount):
     """The wire form of an amount: a string with exactly two fraction digits."""
     if type(amount) is not Decimal:
         amount = Decimal(amount)
-    return str(amount.quantize(_CENT))
+    return str(amount.quantize(CENT))
 
 
 def cents(amount):
