@@ -91,9 +91,9 @@ class Options(usage.Options):
             None,
             "FULL",
             "SQLite only: FULL (the default) syncs every commit to disk; NORMAL "
-            "syncs less often in WAL mode, nearly doubling write throughput, "
-            "but the last commits can be lost if the machine loses power (not "
-            "if only the process dies).",
+            "syncs less often in WAL mode, for faster writes, but the last "
+            "commits can be lost if the machine loses power (not if only the "
+            "process dies).",
             lambda text: _choice(text, ("FULL", "NORMAL")),
         ],
         [
