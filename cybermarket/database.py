@@ -13,7 +13,8 @@ SQLite: WAL, a busy timeout, and BEGIN IMMEDIATE for write transactions, so
 that concurrent writers (threads or processes) queue for the write lock up
 front instead of failing when a read lock cannot be upgraded.  One worker
 thread is the default there: SQLite has one writer anyway and more threads
-only convoy on the GIL.
+only convoy on the GIL.  That one thread commits requests in groups
+(groupcommit.py): one fsync for all the requests queued at one moment.
 """
 
 import threading
@@ -28,6 +29,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from cybermarket.errors import MarketError, Unavailable
+from cybermarket.groupcommit import GroupCommitter
 from cybermarket.sql import Txn
 
 log = Logger()
@@ -106,18 +108,23 @@ class Database:
         self.engine = make_engine(self.url, self.threads, synchronous)
         self.dbapi = self.engine.dialect.loaded_dbapi
         self.reactor = reactor
-        self.pool = ThreadPool(
-            minthreads=1, maxthreads=self.threads, name="cybermarket-db"
-        )
+        if self.sqlite and self.threads == 1:
+            self.pool = None
+            self.group = GroupCommitter(self, reactor)
+        else:
+            self.group = None
+            self.pool = ThreadPool(
+                minthreads=1, maxthreads=self.threads, name="cybermarket-db"
+            )
         self._local = threading.local()
         self._all = []
         self._lock = threading.Lock()
 
     def start(self):
-        self.pool.start()
+        (self.group or self.pool).start()
 
     def stop(self):
-        self.pool.stop()
+        (self.group or self.pool).stop()
         with self._lock:
             for fairy in self._all:
                 try:
@@ -129,6 +136,8 @@ class Database:
 
     def run(self, desc, func, *args, write=True, **kwargs):
         """Run func(txn, *args, **kwargs) in one transaction on the pool."""
+        if self.group is not None:
+            return self.group.submit(desc, func, args, kwargs, write)
         return deferToThreadPool(
             self.reactor, self.pool, self.run_sync, desc, func, args, kwargs, write
         )
@@ -193,6 +202,11 @@ class Database:
         if getattr(fairy.dbapi_connection, "closed", False):
             return True
         return self.engine.dialect.is_disconnect(error, fairy.dbapi_connection, txn.cursor)
+
+    def _rollback_quietly(self):
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            self._rollback(held[1])
 
     @staticmethod
     def _rollback(txn):

@@ -1,0 +1,135 @@
+"""Group commit for SQLite: the one database thread runs the transactions
+waiting at the same moment as one SQLite transaction, so that they share one
+COMMIT and one fsync.
+
+Each request keeps its own all-or-nothing: it runs inside a SAVEPOINT of its
+own, and a request that fails is rolled back to its savepoint without
+touching the others.  Answers go out only after the shared COMMIT, so no
+client hears of work that was not durably committed; if that COMMIT fails,
+every request of the group gets 503 and none of them happened.  Running the
+group's requests one after another inside one transaction is the same as
+running them one after another, which is what one SQLite thread did anyway.
+
+A group is whatever is queued when the thread comes back for more work:
+nothing ever waits to fill a group, so a lone request is not slowed down.
+The fsync of a commit is most of what a write costs on SQLite (see
+docs/performance.md); with N connections writing, up to N requests share it.
+"""
+
+import queue
+import threading
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from cybermarket.errors import Unavailable
+
+log = Logger()
+
+MOST = 64  # requests in one group at most
+
+
+class GroupCommitter:
+    def __init__(self, db, reactor):
+        self.db = db
+        self.reactor = reactor
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(
+            target=self._loop, name="cybermarket-db-0", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self):
+        """Finish what is queued, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, desc, func, args, kwargs, write):
+        d = defer.Deferred()
+        self._queue.put((d, desc, func, args, kwargs, write))
+        return d
+
+    # --- the database thread ----------------------------------------------
+
+    def _loop(self):
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            group = [job]
+            stopping = False
+            while len(group) < MOST:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                group.append(job)
+            if len(group) == 1:
+                self._deliver(group[0][0], self._alone(group[0]))
+            else:
+                for (d, *_), outcome in zip(group, self._together(group)):
+                    self._deliver(d, outcome)
+            if stopping:
+                return
+
+    def _alone(self, job):
+        _, desc, func, args, kwargs, write = job
+        try:
+            return self.db.run_sync(desc, func, args, kwargs, write)
+        except BaseException:
+            return Failure()
+
+    def _together(self, group):
+        db = self.db
+        try:
+            fairy, txn = db._connection()
+            txn.begin(any(write for *_, write in group))
+        except Exception as e:
+            # The write lock stayed taken for the whole busy timeout (another
+            # process), or the file cannot be opened: nothing ran.
+            db._rollback_quietly()
+            log.warn("group begin failed: {error}", error=e)
+            return [Failure(Unavailable("database busy; try again"))] * len(group)
+        outcomes = []
+        for job in group:
+            _, desc, func, args, kwargs, write = job
+            txn.cursor.execute("SAVEPOINT request")
+            try:
+                outcome = func(txn, *args, **kwargs)
+            except Exception:
+                outcome = Failure()
+                try:
+                    txn.cursor.execute("ROLLBACK TO SAVEPOINT request")
+                    txn.cursor.execute("RELEASE SAVEPOINT request")
+                except db.dbapi.Error:
+                    # The transaction itself is gone (SQLite rolled it
+                    # back): nothing of the group happened; run each again
+                    # on its own, where its error is mapped as usual.
+                    db._rollback(txn)
+                    return [self._alone(job) for job in group]
+            else:
+                txn.cursor.execute("RELEASE SAVEPOINT request")
+            outcomes.append(outcome)
+        try:
+            txn.commit()
+        except db.dbapi.Error as e:
+            db._rollback(txn)
+            log.warn("group commit failed: {error}", error=e)
+            failure = Failure(Unavailable("database failed during commit"))
+            return [failure] * len(group)
+        return outcomes
+
+    def _deliver(self, d, outcome):
+        if isinstance(outcome, Failure):
+            self.reactor.callFromThread(d.errback, outcome)
+        else:
+            self.reactor.callFromThread(d.callback, outcome)
