@@ -78,7 +78,6 @@ def workloads(ids):
 
 async def login_storm(port, seconds, connections):
     """8 connections logging in and out while one more sends PINGs."""
-    storm_stats = loadgen.Stats()
     ping_stats = loadgen.Stats()
 
     async def storm(conn, i):

@@ -18,34 +18,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import loadgen  # noqa: E402
+from bench.run import login, seed  # noqa: E402
 from bench.servers import Servers  # noqa: E402
-
-
-async def seed(port, code, clients):
-    stats = loadgen.Stats()
-    m = await loadgen.Conn.open(port, stats)
-    await m.call("MERCHANT_CREATE", storename="bench", description="", email="b@b.io",
-                 password="bench-password", inviter=None, code=code)
-    await m.call("MERCHANT_LOGIN", login="bench", password="bench-password")
-    ids = []
-    for i in range(20):
-        r = await m.call("MERCHANT_ADD_PRODUCT", productname=f"p{i}", price="1.00",
-                         description="", stock=10**9)
-        ids.append(r["data"]["product_id"])
-    m.close()
-    for i in range(clients):
-        c = await loadgen.Conn.open(port, stats)
-        await c.call("CLIENT_CREATE", username=f"u{i}", email=f"u{i}@b.io", password="bench-password")
-        c.close()
-    return ids
 
 
 async def measure(port, ids, connections, seconds):
     async def listing(conn, i):
         await conn.call("LIST_PRODUCT", storename="bench")
-
-    async def login(conn, i):
-        await conn.call("CLIENT_LOGIN", login=f"u{i}", password="bench-password")
 
     async def checkout(conn, i):
         await conn.call("CLIENT_ADD_ITEM", product_id=ids[i % len(ids)], quantity=1)

@@ -8,6 +8,7 @@ it for the test and dropped afterwards.
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -24,12 +25,10 @@ def on_postgresql():
     return TEST_DATABASE.startswith("postgresql")
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """The URL of a fresh, empty database."""
-    if not on_postgresql():
-        yield f"sqlite:///{tmp_path / 'market.sqlite3'}"
-        return
+@contextmanager
+def fresh_postgresql_database(before_drop=None):
+    """A new database on the PostgreSQL server of CYBERMARKET_TEST_DATABASE,
+    dropped afterwards (before_drop runs first)."""
     # No pool: a test may restart the server, which breaks kept connections.
     admin = create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     name = f"cm_test_{uuid.uuid4().hex[:12]}"
@@ -38,9 +37,21 @@ def database_url(tmp_path):
     try:
         yield make_url(TEST_DATABASE).set(database=name).render_as_string(False)
     finally:
+        if before_drop is not None:
+            before_drop()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """The URL of a fresh, empty database."""
+    if not on_postgresql():
+        yield f"sqlite:///{tmp_path / 'market.sqlite3'}"
+        return
+    with fresh_postgresql_database() as url:
+        yield url
 
 
 @pytest.fixture

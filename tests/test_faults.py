@@ -18,17 +18,14 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import create_engine, insert
 
 from cybermarket.models import clients
-from tests.conftest import TEST_DATABASE, on_postgresql
+from tests.conftest import fresh_postgresql_database, on_postgresql
 from tests.harness import FAST_HASHER
 from tests.ledger import check_ledger
 from tests.server import (
@@ -630,18 +627,13 @@ def outage_database_url():
             "needs a PostgreSQL cluster the test may stop and start: run under "
             "scripts/with-postgres (CYBERMARKET_TEST_PGCTL not set)"
         )
-    admin = create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"cm_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(TEST_DATABASE).set(database=name).render_as_string(False)
-    finally:
+
+    def restarted():
         if pg_ctl("status").returncode != 0:  # the test could not start it again
             pg_ctl("start")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+
+    with fresh_postgresql_database(before_drop=restarted) as url:
+        yield url
 
 
 def test_database_down_then_back(launch, outage_database_url):

@@ -14,7 +14,7 @@ from twisted.logger import eventAsText, globalLogPublisher
 from cybermarket import protocol
 from cybermarket.handlers import accounts
 from cybermarket.ops import CLIENT, MERCHANT, OPS
-from cybermarket.protocol import HIGH_WATER, LOW_WATER, MarketProtocol
+from cybermarket.protocol import HIGH_WATER, LOW_WATER
 from tests.harness import Market
 from tests.wire import frame, request
 
