@@ -41,6 +41,24 @@ def _db_current(args):
     return 0 if current == head else 1
 
 
+def _report(args):
+    from cybermarket import report
+
+    return report.run(args.database, args.since, args.format, args.plot)
+
+
+def _call(args):
+    from cybermarket import shell
+
+    return shell.run_call(args)
+
+
+def _shell(args):
+    from cybermarket import shell
+
+    return shell.run_shell(args)
+
+
 def parser():
     top = argparse.ArgumentParser(
         prog="cybermarket",
@@ -73,6 +91,59 @@ def parser():
     with_database(
         db_commands.add_parser("current", help="show the schema revision")
     ).set_defaults(run=_db_current)
+
+    report = with_database(
+        commands.add_parser(
+            "report", help="print sales per day, per store, top products and counts"
+        )
+    )
+    report.add_argument(
+        "--since", metavar="DATE", help="only orders from this UTC day on (YYYY-MM-DD)"
+    )
+    report.add_argument(
+        "--format",
+        choices=("text", "csv", "markdown"),
+        default="text",
+        help="output format (default text)",
+    )
+    report.add_argument(
+        "--plot", metavar="FILE", help="also write a PNG chart of daily revenue to FILE"
+    )
+    report.set_defaults(run=_report)
+
+    def with_server(p):
+        p.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=22333, help="server port (default 22333)")
+        p.add_argument("--tls", action="store_true", help="connect with TLS")
+        p.add_argument(
+            "--insecure", action="store_true",
+            help="TLS without checking the server's certificate (implies --tls)",
+        )
+        p.add_argument("--cafile", help="CA certificates for TLS (implies --tls)")
+        p.add_argument(
+            "--timeout", type=float, default=30.0,
+            help="seconds to wait to connect and for each answer (default 30)",
+        )
+        return p
+
+    call = with_server(
+        commands.add_parser(
+            "call",
+            help="send one request to a server and print the answer",
+            epilog="Values: integers for integer arguments, text and prices as given; "
+            "key= is an empty string, key=nil is nil (optional arguments); "
+            "keys the op does not take are sent, for the server to refuse. "
+            "Exit status: 0 for a 2xx answer, 1 for an error status, "
+            "2 for a bad key=value, 3 when the connection fails.",
+        )
+    )
+    call.add_argument("--json", action="store_true", help="print the whole response as JSON")
+    call.add_argument("op", help="the op, such as PING or list_merchant")
+    call.add_argument("args", nargs="*", metavar="key=value", help="the op's arguments")
+    call.set_defaults(run=_call)
+    with_server(
+        commands.add_parser("shell", help="send requests interactively on one connection")
+    ).set_defaults(run=_shell)
     return top
 
 

@@ -1,0 +1,422 @@
+"""A blocking client for the cybermarket protocol (wire contract version 1).
+
+    from cybermarket.client import Client
+
+    with Client("127.0.0.1", 22333) as market:
+        market.call("PING", check=True)
+        stores = market.table("LIST_MERCHANT")   # a pandas DataFrame, every page
+
+call() returns a Response; with check=True an error status raises the
+ClientError subclass for that status.  pipeline() sends several requests
+before reading their answers.  The encoding, decoding and error helpers here
+are shared with the Twisted client in cybermarket/twisted_client.py.
+
+See docs/client.md.
+"""
+
+import re
+import socket
+import ssl
+import struct
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import msgpack
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 22333
+
+# Table columns that hold money strings, and the one that holds times.
+MONEY_COLUMNS = ("price", "total", "revenue")
+TIME_COLUMNS = ("created_at",)
+
+_MONEY = re.compile(r"\d+\.\d\d")
+_HEADER = struct.Struct(">I")
+
+
+# --- errors -------------------------------------------------------------------
+
+
+class ProtocolError(Exception):
+    """The server's answer broke the protocol: not a response map, or the id
+    of another request.  The connection can no longer be trusted."""
+
+
+class ClientError(Exception):
+    """An error status (4xx, 5xx) from the server."""
+
+    status = None
+
+    def __init__(self, response):
+        super().__init__(f"{response.status} {response.message}")
+        self.status = response.status
+        self.message = response.message
+        self.response = response
+
+
+class BadRequest(ClientError):
+    status = 400
+
+
+class NotLoggedIn(ClientError):
+    status = 401
+
+
+class Forbidden(ClientError):
+    status = 403
+
+
+class NotFound(ClientError):
+    status = 404
+
+
+class BadInvitation(ClientError):
+    status = 406
+
+
+class Conflict(ClientError):
+    status = 409
+
+
+class TooLarge(ClientError):
+    status = 413
+
+
+class Throttled(ClientError):
+    status = 429
+
+
+class ServerError(ClientError):
+    status = 500
+
+
+class Unavailable(ClientError):
+    status = 503
+
+
+ERRORS = {
+    cls.status: cls
+    for cls in (
+        BadRequest, NotLoggedIn, Forbidden, NotFound, BadInvitation,
+        Conflict, TooLarge, Throttled, ServerError, Unavailable,
+    )
+}
+
+
+def error_for(response):
+    """The exception for an error response (ClientError itself for a status
+    without a class of its own)."""
+    return ERRORS.get(response.status, ClientError)(response)
+
+
+# --- values -------------------------------------------------------------------
+
+
+def money(value):
+    """A money value as a Decimal: a server money string such as "19.99"
+    (exactly two fraction digits), an int or a Decimal.  Never a float."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str) and _MONEY.fullmatch(value):
+        return Decimal(value)
+    raise ValueError(f"not a money value: {value!r}")
+
+
+def _frame_of(data):
+    """A table's DataFrame, money as Decimal and times as UTC Timestamps."""
+    import pandas as pd  # only for tables: a plain call() does not need it
+
+    frame = pd.DataFrame(data["rows"], columns=data["columns"])
+    for name in MONEY_COLUMNS:
+        if name in frame.columns:
+            frame[name] = frame[name].map(money).astype(object)
+    for name in TIME_COLUMNS:
+        if name in frame.columns:
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+    return frame
+
+
+def is_table(data):
+    return isinstance(data, dict) and "columns" in data and "rows" in data
+
+
+@dataclass(frozen=True)
+class Response:
+    id: Any
+    status: int
+    message: str
+    data: Any = None
+
+    @property
+    def ok(self):
+        return 200 <= self.status < 300
+
+    @property
+    def frame(self):
+        """`data` as a pandas DataFrame when it is a table, else None."""
+        return _frame_of(self.data) if is_table(self.data) else None
+
+    def raise_for_status(self):
+        """Raise the status's ClientError unless ok; return self."""
+        if not self.ok:
+            raise error_for(self)
+        return self
+
+
+# --- encoding, shared with the Twisted client ---------------------------------
+
+
+def _encode_value(value):
+    if isinstance(value, Decimal):
+        return format(value, "f")  # a price: "19.99", never a float
+    raise TypeError(f"cannot send a {type(value).__name__}")
+
+
+def encode(request_id, op, args):
+    """A request body (without its length prefix)."""
+    message = {"id": request_id, "op": op}
+    if args:
+        message["args"] = args
+    return msgpack.packb(message, default=_encode_value, use_bin_type=True)
+
+
+def decode(body):
+    """A Response from a response body; ProtocolError if it is not one."""
+    try:
+        message = msgpack.unpackb(body, raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException) as e:
+        raise ProtocolError(f"response is not MessagePack: {e}") from None
+    if not (
+        isinstance(message, dict)
+        and type(message.get("status")) is int
+        and isinstance(message.get("message"), str)
+    ):
+        raise ProtocolError(f"not a response: {message!r:.200}")
+    return Response(message.get("id"), message["status"], message["message"], message.get("data"))
+
+
+def match(response, request_id):
+    """Check that `response` answers `request_id`.  An error answered with
+    id nil (a request the server could not read, or 413) matches too."""
+    if response.id == request_id or (response.id is None and not response.ok):
+        return response
+    raise ProtocolError(f"response id {response.id!r} does not match request id {request_id}")
+
+
+# --- the blocking client ------------------------------------------------------
+
+
+class Client:
+    """One connection to a cybermarket server.  Login state belongs to the
+    connection, as in the protocol.  Not thread-safe: one thread at a time.
+
+    After a ConnectionError, ProtocolError or timeout the client is closed,
+    since the stream can no longer be followed; make a new one.
+    """
+
+    # Requests in flight in a pipeline before reading answers, and their bytes.
+    # The server reads up to 64 waiting requests, and stops reading while we
+    # do not read its answers: staying under both keeps a long pipeline from
+    # stalling.
+    WINDOW = 64
+    WINDOW_BYTES = 64 * 1024
+
+    def __init__(
+        self, host=DEFAULT_HOST, port=DEFAULT_PORT, tls=False, timeout=30.0,
+        tls_verify=True, cafile=None,
+    ):
+        sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls:
+                context = ssl.create_default_context(cafile=cafile)
+                if not tls_verify:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                sock = context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._buffer = bytearray()
+        self._last_id = 0
+
+    # --- life ---------------------------------------------------------------
+
+    @property
+    def closed(self):
+        return self._sock is None
+
+    def close(self):
+        if self._sock is not None:
+            sock, self._sock = self._sock, None
+            sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- calls --------------------------------------------------------------
+
+    def call(self, op, check=False, **args):
+        """Send one request and return its Response.  With check=True an
+        error status raises its ClientError subclass."""
+        request_id, data = self._request(op, args)
+        self._write(data)
+        response = self._receive(request_id)
+        return response.raise_for_status() if check else response
+
+    def table(self, op, **args):
+        """The table an op returns, as a DataFrame (see Response.frame).
+        Error statuses raise.  A paged table is read to the end: while the
+        response's `next` is not nil, the call is repeated with after=next
+        (and the same `limit`, if given)."""
+        data = self.call(op, check=True, **args).data
+        if not is_table(data):
+            raise ValueError(f"{op} did not return a table")
+        columns, rows = data["columns"], list(data["rows"])
+        while data.get("next") is not None:
+            if data["next"] == args.get("after"):
+                raise ProtocolError(f"{op}: paging does not advance past {data['next']!r}")
+            args["after"] = data["next"]
+            data = self.call(op, check=True, **args).data
+            if not is_table(data) or data["columns"] != columns:
+                raise ProtocolError(f"{op}: a later page has other columns")
+            rows.extend(data["rows"])
+        return _frame_of({"columns": columns, "rows": rows})
+
+    def pipeline(self, check=False):
+        """A Pipeline: collect calls, then send them together and read the
+        answers in order (see Pipeline)."""
+        return Pipeline(self, check)
+
+    # --- frames -------------------------------------------------------------
+
+    def _request(self, op, args):
+        if self._sock is None:
+            raise ConnectionError("the connection is closed")
+        self._last_id += 1
+        body = encode(self._last_id, op, args)
+        if len(body) > 0xFFFFFFFF:
+            raise ValueError(f"{op}: request of {len(body)} bytes cannot be framed")
+        return self._last_id, _HEADER.pack(len(body)) + body
+
+    def _write(self, data):
+        if self._sock is None:
+            raise ConnectionError("the connection is closed")
+        try:
+            self._sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server closed the connection, perhaps after answering (413):
+            # reading tells what it said, or raises ConnectionError.
+            pass
+        except BaseException:
+            self.close()
+            raise
+
+    def _receive(self, request_id):
+        """The next response, which must answer `request_id`."""
+        try:
+            (length,) = _HEADER.unpack(self._read(_HEADER.size))
+            response = match(decode(self._read(length)), request_id)
+        except BaseException:
+            self.close()
+            raise
+        if response.status == TooLarge.status:
+            self.close()  # the server closes the connection after a 413
+        return response
+
+    def _read(self, n):
+        while len(self._buffer) < n:
+            if self._sock is None:
+                raise ConnectionError("the connection is closed")
+            try:
+                chunk = self._sock.recv(max(65536, n - len(self._buffer)))
+            except ConnectionResetError as e:
+                raise ConnectionError(f"the server reset the connection: {e}") from e
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self._buffer += chunk
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+
+class Pipeline:
+    """Calls collected, then sent in one write and answered in order:
+
+        with market.pipeline() as p:
+            p.call("PING")
+            p.call("LIST_PRODUCT", storename="corner")
+        statuses = [r.status for r in p.responses]
+
+    Nothing is sent until the `with` block ends (or send() is called), and
+    nothing at all if the block raises.  A long pipeline goes out in windows
+    of at most Client.WINDOW requests, reading answers in between.
+
+    With check=True, an error status raises its ClientError once every
+    answer has been read (the first error; `p.responses` holds them all),
+    so the connection stays in step.  If the connection breaks, the
+    ConnectionError propagates and `p.responses` holds the answers read
+    before it.
+    """
+
+    def __init__(self, client, check=False):
+        self.client = client
+        self.check = check
+        self.requests = []  # (request_id, framed bytes)
+        self.responses = None
+
+    def call(self, op, **args):
+        """Queue a call; its index in `responses`."""
+        if self.responses is not None:
+            raise RuntimeError("this pipeline has been sent")
+        self.requests.append(self.client._request(op, args))
+        return len(self.requests) - 1
+
+    def send(self):
+        """Send every queued call and read the answers: the Responses."""
+        if self.responses is not None:
+            raise RuntimeError("this pipeline has been sent")
+        self.responses = responses = []
+        pending = deque(self.requests)  # not sent yet
+        in_flight = deque()  # sent, not answered yet
+        in_flight_bytes = 0
+
+        def room(size, share=1):
+            return not in_flight or (
+                len(in_flight) < Client.WINDOW // share
+                and in_flight_bytes + size <= Client.WINDOW_BYTES // share
+            )
+
+        while pending or in_flight:
+            # Refill the window once it is at most half full.
+            if pending and room(0, share=2):
+                batch = []
+                while pending and room(len(pending[0][1])):
+                    request = pending.popleft()
+                    in_flight.append(request)
+                    in_flight_bytes += len(request[1])
+                    batch.append(request[1])
+                if batch:
+                    self.client._write(b"".join(batch))
+            request_id, data = in_flight.popleft()
+            in_flight_bytes -= len(data)
+            responses.append(self.client._receive(request_id))
+        if self.check:
+            for response in responses:
+                response.raise_for_status()
+        return responses
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.send()

@@ -1,0 +1,359 @@
+"""Operator reports: sales per day, sales per store, top products and
+counts, read from the database with SQLAlchemy and computed with pandas.
+
+Money stays whole cents in int64 columns from the database to the last
+step, and only then becomes a string with two fraction digits, by integer
+arithmetic (never through a float).  Only the chart, which needs numbers
+for its axis, divides cents into floats.
+
+Days are UTC days (orders.created_at is naive UTC).  `since` keeps the
+orders from the start of that day on; it applies to the sales tables and
+to the orders and revenue counts, while customers, merchants and products
+on shelf are counted as they are now.  Stores and products are named as
+they are now: sales made under an earlier name count under the current one.
+"""
+
+import re
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from cybermarket import database
+from cybermarket.models import clients, merchants, order_lines, orders, products
+
+TOP = 10  # products in "top products"
+INT64_MAX = 2**63 - 1
+
+# The integer columns of the order lines read from the database.
+INT_COLUMNS = ("order_id", "merchant_id", "product_id", "quantity", "price_cents")
+
+# Columns printed left-aligned in text; every other column is a number.
+TEXT_COLUMNS = {"date", "storename", "productname", "figure"}
+
+
+class ReportError(Exception):
+    """The report cannot be made; the message says why."""
+
+
+@dataclass
+class Report:
+    since: date | None
+    per_day: pd.DataFrame  # date, orders, units, revenue_cents
+    per_store: pd.DataFrame  # storename, orders, units, revenue_cents
+    top_products: pd.DataFrame  # storename, product_id, productname, units, revenue_cents
+    counts: dict  # customers, merchants, products_on_shelf, orders, revenue_cents
+
+    def tables(self):
+        """(title, DataFrame of strings) for each table, money as 0.00."""
+        counts = pd.DataFrame(
+            [
+                ("customers", str(self.counts["customers"])),
+                ("merchants", str(self.counts["merchants"])),
+                ("products on shelf", str(self.counts["products_on_shelf"])),
+                ("orders", str(self.counts["orders"])),
+                ("revenue", money(self.counts["revenue_cents"])),
+            ],
+            columns=["figure", "value"],
+        )
+        return [
+            ("sales per day", printable(self.per_day)),
+            ("sales per store", printable(self.per_store)),
+            ("top products", printable(self.top_products)),
+            ("counts", counts),
+        ]
+
+
+# --- reading and computing ------------------------------------------------
+
+
+def parse_date(text):
+    """A --since value: YYYY-MM-DD."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build(url, since=None):
+    """The report on the database at `url`, for orders from `since` on."""
+    check_exists(url)
+    engine = database.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # One snapshot for every query of the report.
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.info["write"] = False  # SQLite: a plain BEGIN, no write lock
+            database.check_schema(conn, url)
+            return compute(conn, since)
+    finally:
+        engine.dispose()
+
+
+def check_exists(url):
+    """SQLite would create a missing file; a report should not."""
+    url = make_url(url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    if not Path(url.database).is_file():
+        raise ReportError(f"no database file {url.database}")
+
+
+def compute(conn, since):
+    lines = read_lines(conn, since)
+    stores = read_storenames(conn)
+    return Report(
+        since=since,
+        per_day=sales_per_day(lines),
+        per_store=sales_per_store(lines, stores),
+        top_products=top_products(lines, stores, conn),
+        counts=count(conn, lines),
+    )
+
+
+def read_lines(conn, since):
+    """Every order line (of orders from `since` on) with its order's id and
+    UTC date and its revenue in cents."""
+    query = select(
+        orders.c.id.label("order_id"),
+        orders.c.created_at,
+        order_lines.c.merchant_id,
+        order_lines.c.product_id,
+        order_lines.c.quantity,
+        order_lines.c.price_cents,
+    ).join_from(order_lines, orders, order_lines.c.order_id == orders.c.id)
+    if since is not None:
+        start = datetime.combine(since, datetime.min.time())
+        query = query.where(orders.c.created_at >= start)
+    lines = pd.read_sql(query, conn)
+    lines = lines.astype({name: "int64" for name in INT_COLUMNS})
+    lines["date"] = pd.to_datetime(lines["created_at"]).dt.strftime("%Y-%m-%d")
+    lines["revenue_cents"] = line_revenue(lines)
+    return lines
+
+
+def line_revenue(lines):
+    """quantity * price_cents per line, refusing sums that int64 cannot hold
+    exactly: prices and quantities are positive, so when the exact total
+    fits, every product and every partial sum fits too."""
+    exact = sum(
+        price * quantity
+        for price, quantity in zip(
+            lines["price_cents"].tolist(), lines["quantity"].tolist()
+        )
+    )
+    if exact > INT64_MAX:
+        raise ReportError("revenue too large for 64-bit cents")
+    return lines["quantity"] * lines["price_cents"]
+
+
+def read_storenames(conn):
+    """merchant_id -> the store's current name."""
+    rows = conn.execute(select(merchants.c.id, merchants.c.storename))
+    return {merchant_id: storename for merchant_id, storename in rows}
+
+
+def read_productnames(conn, product_ids):
+    rows = conn.execute(
+        select(products.c.id, products.c.productname).where(products.c.id.in_(product_ids))
+    )
+    return {product_id: name for product_id, name in rows}
+
+
+def totals(lines, key):
+    """orders, units and revenue_cents per value of `key`."""
+    return lines.groupby(key, as_index=False).agg(
+        orders=("order_id", "nunique"),
+        units=("quantity", "sum"),
+        revenue_cents=("revenue_cents", "sum"),
+    )
+
+
+def sales_per_day(lines):
+    """One row per day with orders, oldest first."""
+    per_day = totals(lines, "date").sort_values("date")
+    return per_day[["date", "orders", "units", "revenue_cents"]].reset_index(drop=True)
+
+
+def sales_per_store(lines, stores):
+    """One row per store that sold, highest revenue first (storename breaks ties)."""
+    per_store = totals(lines, "merchant_id")
+    per_store["storename"] = per_store["merchant_id"].map(stores).astype(object)
+    per_store = per_store.sort_values(["revenue_cents", "storename"], ascending=[False, True])
+    return per_store[["storename", "orders", "units", "revenue_cents"]].reset_index(drop=True)
+
+
+def top_products(lines, stores, conn):
+    """The TOP products by revenue (product_id breaks ties)."""
+    sold = lines.groupby("product_id", as_index=False).agg(
+        merchant_id=("merchant_id", "first"),
+        units=("quantity", "sum"),
+        revenue_cents=("revenue_cents", "sum"),
+    )
+    sold = sold.sort_values(["revenue_cents", "product_id"], ascending=[False, True]).head(TOP)
+    names = read_productnames(conn, [int(pid) for pid in sold["product_id"]])
+    sold["storename"] = sold["merchant_id"].map(stores).astype(object)
+    sold["productname"] = sold["product_id"].map(names).astype(object)
+    columns = ["storename", "product_id", "productname", "units", "revenue_cents"]
+    return sold[columns].reset_index(drop=True)
+
+
+def count(conn, lines):
+    def rows(table, *where):
+        query = select(func.count()).select_from(table).where(*where)
+        return conn.execute(query).scalar_one()
+
+    return {
+        "customers": rows(clients),
+        "merchants": rows(merchants),
+        "products_on_shelf": rows(products, products.c.on_shelf),
+        "orders": int(lines["order_id"].nunique()),
+        "revenue_cents": int(lines["revenue_cents"].sum()),
+    }
+
+
+# --- output -----------------------------------------------------------------
+
+
+def money(cents):
+    """Whole cents as a decimal string with two fraction digits."""
+    cents = int(cents)
+    sign = "-" if cents < 0 else ""
+    units, rest = divmod(abs(cents), 100)
+    return f"{sign}{units}.{rest:02d}"
+
+
+def printable(frame):
+    """A table's cells as strings; revenue_cents becomes revenue, in 0.00."""
+    cells = {}
+    for name in frame.columns:
+        if name == "revenue_cents":
+            cells["revenue"] = [money(value) for value in frame[name]]
+        else:
+            cells[name] = [str(value) for value in frame[name]]
+    return pd.DataFrame(cells, columns=list(cells), dtype=object)
+
+
+def heading(report):
+    if report.since is None:
+        return "all orders"
+    return f"orders since {report.since.isoformat()} (UTC)"
+
+
+def render(report, fmt="text"):
+    renderers = {"text": render_text, "csv": render_csv, "markdown": render_markdown}
+    return renderers[fmt](report)
+
+
+def render_text(report):
+    parts = [f"cybermarket report, {heading(report)}\n"]
+    for title, frame in report.tables():
+        parts.append(f"\n{title}\n{'=' * len(title)}\n{text_table(frame)}")
+    return "".join(parts)
+
+
+def text_table(frame):
+    columns = list(frame.columns)
+    rows = frame.values.tolist()
+    widths = [
+        max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(columns)
+    ]
+
+    def line(cells):
+        padded = [
+            cell.ljust(width) if name in TEXT_COLUMNS else cell.rjust(width)
+            for name, cell, width in zip(columns, cells, widths)
+        ]
+        return "  ".join(padded).rstrip() + "\n"
+
+    body = [line(row) for row in rows] or ["(none)\n"]
+    return line(columns) + "".join(body)
+
+
+def render_csv(report):
+    """One section per table: a line `# TITLE`, the table as CSV with its
+    header line, and a blank line."""
+    parts = []
+    for title, frame in report.tables():
+        parts.append(f"# {title}\n{frame.to_csv(index=False, lineterminator=chr(10))}\n")
+    return "".join(parts)
+
+
+def render_markdown(report):
+    parts = [f"# cybermarket report\n\nCovers {heading(report)}.\n"]
+    for title, frame in report.tables():
+        parts.append(f"\n## {title}\n\n{markdown_table(frame)}")
+    return "".join(parts)
+
+
+def markdown_table(frame):
+    columns = list(frame.columns)
+    rule = ["---" if name in TEXT_COLUMNS else "--:" for name in columns]
+    rows = [[markdown_cell(cell) for cell in row] for row in frame.values.tolist()]
+    lines = [columns, rule] + rows
+    return "".join("| " + " | ".join(cells) + " |\n" for cells in lines)
+
+
+def markdown_cell(text):
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def plot(report, path):
+    """A PNG bar chart of daily revenue, drawn by matplotlib's Agg backend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import DateFormatter, DayLocator
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    days = [date.fromisoformat(day) for day in report.per_day["date"]]
+    amounts = [cents / 100 for cents in report.per_day["revenue_cents"].tolist()]
+    if days:
+        axes.bar(days, amounts, width=0.8)
+        span = (days[-1] - days[0]).days + 1
+        axes.xaxis.set_major_locator(DayLocator(interval=max(1, span // 10)))
+        axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
+        figure.autofmt_xdate()
+    else:
+        axes.text(0.5, 0.5, "no orders", ha="center", va="center", transform=axes.transAxes)
+        axes.set_xticks([])
+        axes.set_yticks([])
+    axes.set_title(f"Daily revenue, {heading(report)}")
+    axes.set_ylabel("revenue")
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+
+
+# --- the `cybermarket report` command ---------------------------------------
+
+
+def run(url, since=None, fmt="text", plot_path=None, out=None):
+    """Print the report to `out` (stdout) and draw the chart if asked; the
+    exit status."""
+    out = out or sys.stdout
+    try:
+        since_day = parse_date(since) if since else None
+    except ValueError as e:
+        print(f"cybermarket report: --since: {e}", file=sys.stderr)
+        return 2
+    try:
+        report = build(url, since_day)
+    except (ReportError, database.SchemaOutOfDate) as e:
+        print(f"cybermarket report: {e}", file=sys.stderr)
+        return 1
+    except OperationalError as e:
+        print(f"cybermarket report: cannot read the database: {e.orig}", file=sys.stderr)
+        return 1
+    out.write(render(report, fmt))
+    if plot_path:
+        plot(report, plot_path)
+    return 0

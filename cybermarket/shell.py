@@ -1,0 +1,628 @@
+"""`cybermarket call` and `cybermarket shell`: requests from the command line.
+
+    cybermarket call [--host H] [--port P] [--tls] [--insecure] [--json] OP key=value ...
+    cybermarket shell [--host H] [--port P] [--tls] [--insecure]
+
+`call` sends one request on a new connection and prints the answer; `shell`
+reads requests line by line and sends them all on one connection, so that a
+login lasts from one line to the next.
+
+Arguments are written key=value.  Each value is read by the argument's type
+in the op table (cybermarket/ops.py):
+
+- an integer argument (ids, quantities, stock, limit) must be written as an
+  integer, else the request is not sent;
+- text arguments and prices are sent as the string given: a price stays
+  "19.99", never a float;
+- `key=` sends the empty string;
+- `key=nil` sends nil for an optional (or nullable) argument; for a
+  required text argument it is the text "nil".
+
+A key the op table does not know for the op (or any key of an op it does
+not know) is still sent, as a string (`nil` as nil): the server is the judge,
+and answers 400 naming the key.  Op names may be given in any case; they
+are sent in upper case.
+
+Exit status of `call`: 0 for a 2xx answer, 1 for any other status (the
+status and message go to stderr), 2 for a request that could not be
+written (a bad key=value word), 3 when the server could not be reached or
+the connection failed.
+"""
+
+import getpass
+import json
+import os
+import re
+import shlex
+import sys
+import unicodedata
+
+from cybermarket.client import Client, ProtocolError
+from cybermarket.ops import OPS
+from cybermarket.values import Integer
+
+PASSWORD_ARGS = ("password", "old_password", "new_password")
+NIL = "nil"
+QUIT_WORDS = ("quit", "exit")
+HELP_WORDS = ("help", "?")
+HISTORY_FILE = "~/.cybermarket_history"
+HISTORY_LENGTH = 1000
+PROMPT = "cybermarket> "
+
+EXIT_OK = 0
+EXIT_STATUS = 1
+EXIT_USAGE = 2
+EXIT_CONNECTION = 3
+EXIT_INTERRUPTED = 130
+
+# Argument names client.call() takes for itself; they cannot be passed as
+# keyword arguments of a request.
+RESERVED_KEYS = ("op", "check")
+
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+_MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
+
+
+class UsageError(ValueError):
+    """A request that cannot be written from the words given."""
+
+
+# --- reading requests -----------------------------------------------------------
+
+
+def op_name(word):
+    """The op name as sent: upper case."""
+    return word.upper()
+
+
+def parse_value(spec, key, text):
+    """The value to send for `key=text`; spec is the op table's Arg for the
+    key, or None when the key is unknown."""
+    if spec is None:
+        return None if text == NIL else text
+    if text == NIL and (spec.optional or spec.nullable):
+        return None
+    if isinstance(spec.kind, Integer):
+        if not _INTEGER_TEXT.fullmatch(text):
+            raise UsageError(f"{key}: must be an integer, not {text!r}")
+        return int(text)
+    return text
+
+
+def split_word(word):
+    """(key, text) from a `key=value` word."""
+    key, sep, text = word.partition("=")
+    if not sep or not key:
+        raise UsageError(f"expected key=value, not {word!r}")
+    return key, text
+
+
+def parse_args(op, words):
+    """The args map for `op` (an ops.Op, or None for an op the table does
+    not know) from `key=value` words."""
+    specs = op.args if op is not None else {}
+    args = {}
+    for word in words:
+        key, text = split_word(word)
+        if key in args:
+            raise UsageError(f"{key}: given twice")
+        if key in RESERVED_KEYS:
+            raise UsageError(f"{key}: this client cannot send an argument of that name")
+        args[key] = parse_value(specs.get(key), key, text)
+    return args
+
+
+def parse_request(words):
+    """(op name, args) from the words of a request: OP key=value ..."""
+    if not words:
+        raise UsageError("no op given")
+    name = op_name(words[0])
+    return name, parse_args(OPS.get(name), words[1:])
+
+
+def split_line(line):
+    """The words of a shell line, quoted as in a POSIX shell; none for a
+    blank line or a comment (a line starting with #)."""
+    if line.lstrip().startswith("#"):
+        return []
+    try:
+        return shlex.split(line)
+    except ValueError as e:
+        raise UsageError(f"cannot read the line: {e}") from None
+
+
+def missing_passwords(name, args):
+    """The password arguments of op `name` that are not in args."""
+    op = OPS.get(name)
+    if op is None:
+        return []
+    return [key for key in PASSWORD_ARGS if key in op.args and key not in args]
+
+
+def mentions_password(line):
+    """True when a line holds a password argument (kept out of history)."""
+    return "password=" in line
+
+
+# --- printing answers -------------------------------------------------------------
+
+
+def printable(text):
+    """Text with control characters escaped, so that it keeps to one line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def scalar_text(value):
+    """A value as printed: strings as they are, nil, true/false, numbers."""
+    if value is None:
+        return NIL
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def cell_text(value):
+    return printable(scalar_text(value))
+
+
+def display_width(text):
+    """Columns taken on a terminal: wide East Asian characters take two,
+    combining marks none."""
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def is_number(value):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and bool(_MONEY_TEXT.fullmatch(value))
+
+
+def numeric_columns(rows, count):
+    """For each column, True when every cell is a number (an integer or a
+    money string): those columns are aligned to the right."""
+    return [
+        bool(rows) and all(i < len(row) and is_number(row[i]) for row in rows)
+        for i in range(count)
+    ]
+
+
+def pad(text, width, right):
+    gap = " " * (width - display_width(text))
+    return gap + text if right else text + gap
+
+
+def format_table(columns, rows):
+    """A table as aligned text: a header, a rule, one line per row."""
+    count = max([len(columns)] + [len(row) for row in rows])
+    header = [printable(str(c)) for c in columns] + [""] * (count - len(columns))
+    cells = [[cell_text(v) for v in row] + [""] * (count - len(row)) for row in rows]
+    widths = [max(display_width(line[i]) for line in [header] + cells) for i in range(count)]
+    right = numeric_columns(rows, count)
+
+    def line(texts):
+        return "  ".join(pad(t, w, r) for t, w, r in zip(texts, widths, right)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule] + [line(texts) for texts in cells])
+
+
+def table_footer(data):
+    count = len(data["rows"])
+    text = f"({count} row{'' if count == 1 else 's'}"
+    if data.get("next") is not None:
+        text += f"; more: after={scalar_text(data['next'])}"
+    return text + ")"
+
+
+def format_map(data):
+    return "\n".join(f"{printable(str(k))}: {cell_text(v)}" for k, v in data.items())
+
+
+def is_table(data):
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("columns"), list)
+        and isinstance(data.get("rows"), list)
+    )
+
+
+def format_data(data):
+    """The data of an answer as text: a table, key: value lines, or the
+    value itself."""
+    if is_table(data):
+        return format_table(data["columns"], data["rows"]) + "\n" + table_footer(data)
+    if isinstance(data, dict):
+        return format_map(data)
+    return scalar_text(data)
+
+
+def format_result(response):
+    """What a successful answer prints: its data, or its message when it
+    has none."""
+    if response.data is None:
+        return response.message
+    return format_data(response.data)
+
+
+def format_error(response):
+    return f"error {response.status}: {response.message}"
+
+
+def response_json(response):
+    whole = {"id": response.id, "status": response.status, "message": response.message}
+    if response.data is not None:
+        whole["data"] = response.data
+    return json.dumps(whole, indent=2, ensure_ascii=False, default=str)
+
+
+# --- help ---------------------------------------------------------------------------
+
+USAGE = """\
+Type an op and its arguments: OP key=value ...  (op names in any case)
+  key=          sends an empty string
+  key=nil       sends nil, for an optional argument
+  key='a b'     quotes a value with spaces (as in a POSIX shell)
+Integer arguments must be integers; other values are sent as written (a
+price stays a string).  Keys an op does not take are sent anyway, and the
+server names them in its 400 answer.
+Passwords left off the line are asked for, without echo.
+help OP shows one op; quit, exit or Ctrl-D leaves."""
+
+
+def describe_op(op):
+    """An op's name, role, purpose and arguments, from the op table."""
+    lines = [f"{op.name} ({op.role or 'anyone'}): {op.doc}"]
+    width = max([len(name) for name in op.args] + [0])
+    for name, spec in op.args.items():
+        lines.append(f"    {name.ljust(width)}  {spec.describe()}")
+    if not op.args:
+        lines.append("    (no arguments)")
+    if op.one_of:
+        lines.append(f"    give at least one of {', '.join(op.one_of)}")
+    return "\n".join(lines)
+
+
+def help_text(words=()):
+    """`help` lists every op; `help OP` shows one."""
+    if not words:
+        return USAGE + "\n\n" + "\n".join(describe_op(op) for op in OPS.values())
+    parts = []
+    for word in words:
+        op = OPS.get(op_name(word))
+        if op is None:
+            raise UsageError(f"no op named {word!r}; `help` lists them")
+        parts.append(describe_op(op))
+    return "\n".join(parts)
+
+
+# --- completion ---------------------------------------------------------------------
+
+
+def _matching(words, text):
+    """The words starting with text, case-insensitively, in text's case."""
+    lower = text.islower()
+    found = [w for w in words if w.upper().startswith(text.upper())]
+    return [w.lower() if lower else w for w in found]
+
+
+def completions(before, text):
+    """Completions of `text`, the word under the cursor, given the line
+    before it (`before`)."""
+    words = before.split()
+    if not words:
+        ops = _matching(list(OPS), text)
+        commands = [w for w in HELP_WORDS[:1] + QUIT_WORDS if w.startswith(text.lower())]
+        return sorted(w + " " for w in ops + commands)
+    if words[0].lower() in HELP_WORDS:
+        return sorted(w + " " for w in _matching(list(OPS), text))
+    op = OPS.get(op_name(words[0]))
+    if op is None or "=" in text:
+        return []
+    given = {w.partition("=")[0] for w in words[1:]}
+    return [f"{name}=" for name in op.args if name not in given and name.startswith(text)]
+
+
+class Completer:
+    """The readline completer: complete(text, state)."""
+
+    def __init__(self, readline):
+        self.readline = readline
+        self.matches = []
+
+    def complete(self, text, state):
+        if state == 0:
+            buffer = self.readline.get_line_buffer()
+            begin = self.readline.get_begidx()
+            self.matches = completions(buffer[:begin], text)
+        return self.matches[state] if state < len(self.matches) else None
+
+
+# --- the terminal ---------------------------------------------------------------------
+
+
+def history_path():
+    return os.path.expanduser(HISTORY_FILE)
+
+
+def setup_readline():
+    """History and tab completion, or None where readline is missing."""
+    try:
+        import readline
+    except ImportError:
+        return None
+    try:
+        readline.read_history_file(history_path())
+    except OSError:
+        pass
+    readline.set_history_length(HISTORY_LENGTH)
+    readline.set_completer_delims(" \t\n")
+    readline.set_completer(Completer(readline).complete)
+    if "libedit" in (readline.__doc__ or ""):
+        readline.parse_and_bind("bind ^I rl_complete")
+    else:
+        readline.parse_and_bind("tab: complete")
+    return readline
+
+
+def forget_last_line(readline):
+    """Drop the line just read from history (it held a password)."""
+    if readline is None:
+        return
+    length = readline.get_current_history_length()
+    if length:
+        readline.remove_history_item(length - 1)
+
+
+def save_history(readline):
+    if readline is None:
+        return
+    path = history_path()
+    try:
+        readline.write_history_file(path)
+        os.chmod(path, 0o600)
+    except OSError:
+        pass
+
+
+def read_password_line(prompt):
+    """A password from piped input: the next line, no prompt."""
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
+def ask_passwords(name, args, read_password):
+    """Fill in the password arguments left off, asking for each."""
+    for key in missing_passwords(name, args):
+        args[key] = read_password(f"{key}: ")
+    return args
+
+
+# --- connections ------------------------------------------------------------------------
+
+# The connection failed (refused, reset, closed, timed out, TLS) or the
+# answer could not be followed: the client is closed after any of these.
+CONNECTION_ERRORS = (OSError, EOFError, ProtocolError)
+
+
+def address(options):
+    return f"{options.host}:{options.port}"
+
+
+def make_client(options):
+    """A connected client for the command's --host, --port and TLS options."""
+    return Client(
+        host=options.host,
+        port=options.port,
+        tls=options.tls or options.insecure or bool(options.cafile),
+        timeout=options.timeout,
+        tls_verify=not options.insecure,
+        cafile=options.cafile,
+    )
+
+
+def say(text, stream=None):
+    print(text, file=stream or sys.stdout, flush=True)
+
+
+# --- cybermarket call ---------------------------------------------------------------------
+
+
+def run_call(options):
+    """`cybermarket call`: one request, its answer printed; the exit status."""
+    try:
+        name, args = parse_request([options.op, *options.args])
+    except UsageError as e:
+        say(f"cybermarket call: {e}", sys.stderr)
+        return EXIT_USAGE
+    if sys.stdin.isatty():
+        try:
+            ask_passwords(name, args, getpass.getpass)
+        except (EOFError, KeyboardInterrupt):
+            say("cybermarket call: cancelled", sys.stderr)
+            return EXIT_USAGE
+    try:
+        with make_client(options) as client:
+            response = client.call(name, **args)
+    except CONNECTION_ERRORS as e:
+        say(f"cybermarket call: {address(options)}: {e or type(e).__name__}", sys.stderr)
+        return EXIT_CONNECTION
+    except KeyboardInterrupt:
+        say("cybermarket call: interrupted; the request may or may not have been carried out",
+            sys.stderr)
+        return EXIT_INTERRUPTED
+    if options.json:
+        say(response_json(response))
+    elif response.ok:
+        say(format_result(response))
+    if not response.ok:
+        say(format_error(response), sys.stderr)
+        return EXIT_STATUS
+    return EXIT_OK
+
+
+# --- cybermarket shell ----------------------------------------------------------------------
+
+
+class Session:
+    """The shell's one connection: opened when first needed, and again on
+    the next command after it is lost."""
+
+    def __init__(self, options):
+        self.options = options
+        self.client = None
+        self.login = None  # (role, login name) after a login on this connection
+        self.connections = 0
+
+    def connect(self):
+        """True once connected; says why not otherwise."""
+        if self.client is not None:
+            return True
+        try:
+            self.client = make_client(self.options)
+        except CONNECTION_ERRORS as e:
+            say(f"cannot connect to {address(self.options)}: {e or type(e).__name__}", sys.stderr)
+            return False
+        self.connections += 1
+        if self.connections > 1:
+            say(f"reconnected to {address(self.options)} (not logged in)", sys.stderr)
+        return True
+
+    def close(self):
+        if self.client is not None:
+            try:
+                self.client.close()
+            except CONNECTION_ERRORS:
+                pass
+        self.client = None
+
+    def lost(self, reason):
+        """The connection failed mid-request: say so, and forget it."""
+        self.close()
+        self.say_gone(
+            f"connection lost ({reason}); the request may or may not have been carried out"
+        )
+
+    def say_gone(self, text):
+        if self.login is not None:
+            text += f"; the login as {self.login[0]} {self.login[1]!r} is gone"
+        say(text + "; the next command reconnects", sys.stderr)
+        self.login = None
+
+    def call(self, name, args):
+        """The response, or None when there was none."""
+        if not self.connect():
+            return None
+        try:
+            response = self.client.call(name, **args)
+        except CONNECTION_ERRORS as e:
+            self.lost(str(e) or type(e).__name__)
+            return None
+        except KeyboardInterrupt:
+            # An answer may still come: this connection is out of step.
+            self.lost("interrupted")
+            return None
+        self.track_login(name, args, response)
+        if getattr(self.client, "closed", False):  # the server closes after a 413
+            self.close()
+            self.say_gone("the server closed the connection")
+        return response
+
+    def track_login(self, name, args, response):
+        if not response.ok:
+            return
+        if name in ("CLIENT_LOGIN", "MERCHANT_LOGIN"):
+            self.login = (name.split("_")[0].lower(), args.get("login"))
+        elif name in ("CLIENT_LOGOUT", "MERCHANT_LOGOUT"):
+            self.login = None
+
+    @property
+    def prompt(self):
+        if self.login is None:
+            return PROMPT
+        return f"cybermarket ({self.login[0]} {self.login[1]})> "
+
+
+def show(response):
+    """Print an answer: the result on stdout, an error on stderr."""
+    if response.ok:
+        say(format_result(response))
+    else:
+        say(format_error(response), sys.stderr)
+
+
+def run_line(session, line, read_password):
+    """Carry out one shell line; False when the shell should end."""
+    try:
+        words = split_line(line)
+        if not words:
+            return True
+        command = words[0].lower()
+        if command in QUIT_WORDS:
+            return False
+        if command in HELP_WORDS:
+            say(help_text(words[1:]))
+            return True
+        name, args = parse_request(words)
+    except UsageError as e:
+        say(f"error: {e}", sys.stderr)
+        return True
+    try:
+        ask_passwords(name, args, read_password)
+    except (EOFError, KeyboardInterrupt):
+        say("\ncancelled", sys.stderr)
+        return True
+    response = session.call(name, args)
+    if response is not None:
+        show(response)
+    return True
+
+
+def read_line(prompt, interactive):
+    """The next line; EOFError at the end of input."""
+    return input(prompt if interactive else "")
+
+
+def run_shell(options):
+    """`cybermarket shell`: the interactive loop; the exit status."""
+    interactive = sys.stdin.isatty()
+    readline = setup_readline() if interactive else None
+    read_password = getpass.getpass if interactive else read_password_line
+    session = Session(options)
+    if interactive and session.connect():
+        say(f"connected to {address(options)}; `help` lists the ops, `quit` leaves")
+    try:
+        while True:
+            try:
+                line = read_line(session.prompt, interactive)
+            except EOFError:
+                if interactive:
+                    say("")
+                break
+            except KeyboardInterrupt:
+                say("")
+                continue
+            if mentions_password(line):
+                forget_last_line(readline)
+            if not run_line(session, line, read_password):
+                break
+    finally:
+        session.close()
+        save_history(readline)
+    return EXIT_OK

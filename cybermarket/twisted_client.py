@@ -1,0 +1,139 @@
+"""A Twisted client for the cybermarket protocol (wire contract version 1).
+
+    from twisted.internet import defer, task
+    from cybermarket.twisted_client import connect
+
+    async def main(reactor):
+        market = await connect(reactor, "127.0.0.1", 22333)
+        response = await market.call("PING")
+        await market.close()
+
+    task.react(lambda reactor: defer.ensureDeferred(main(reactor)))
+
+call() returns a Deferred that fires with a cybermarket.client.Response (or,
+with check=True, fails with the status's ClientError).  Calls may overlap:
+each is written at once, and the answers, which come in order, are matched
+to them by id.  See docs/client.md.
+"""
+
+from collections import deque
+
+from twisted.internet import defer
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.ssl import Certificate, CertificateOptions, optionsForClientTLS
+from twisted.protocols.basic import Int32StringReceiver
+from twisted.python.failure import Failure
+
+from cybermarket.client import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ProtocolError,
+    TooLarge,
+    decode,
+    encode,
+    error_for,
+    match,
+)
+
+
+class MarketClientProtocol(Int32StringReceiver):
+    # Responses have no size limit of their own (a page of products can be
+    # megabytes); the 4-byte length is the only bound.
+    MAX_LENGTH = 0xFFFFFFFF
+
+    def __init__(self):
+        self._last_id = 0
+        self._waiting = deque()  # (request_id, Deferred, check), in sending order
+        self._closing = None  # why no call may be made any more
+        self._lost = False
+        self._trusted = True  # False after a ProtocolError: no frame is read
+        self._closed = []  # Deferreds for close()
+
+    def call(self, op, check=False, **args):
+        """Send a request; a Deferred firing with its Response.  With
+        check=True an error status fails the Deferred with its ClientError.
+        On a lost connection it fails with ConnectionError."""
+        if self._closing is not None or self.transport is None:
+            return defer.fail(ConnectionError(f"the connection is closed: {self._closing}"))
+        self._last_id += 1
+        body = encode(self._last_id, op, args)
+        d = defer.Deferred()
+        self._waiting.append((self._last_id, d, check))
+        self.sendString(body)
+        return d
+
+    @property
+    def pending(self):
+        """How many calls wait for their answer."""
+        return len(self._waiting)
+
+    def close(self):
+        """Close the connection; a Deferred that fires once it is closed.
+        Calls still waiting fail with ConnectionError."""
+        if self._lost:
+            return defer.succeed(None)
+        d = defer.Deferred()
+        self._closed.append(d)
+        self._closing = self._closing or "closed by the client"
+        self.transport.loseConnection()
+        return d
+
+    # --- Int32StringReceiver ------------------------------------------------
+
+    def stringReceived(self, body):
+        if not self._trusted:
+            return  # dropping the connection: nothing more is trusted
+        if not self._waiting:
+            return self._break(ProtocolError("a response to no request"))
+        request_id, d, check = self._waiting.popleft()
+        try:
+            response = match(decode(body), request_id)
+        except ProtocolError as e:
+            d.errback(Failure(e))
+            return self._break(e)
+        if check and not response.ok:
+            d.errback(Failure(error_for(response)))
+        else:
+            d.callback(response)
+        if response.status == TooLarge.status:
+            # The server closes the connection after a 413.
+            self._closing = "the server refused a request as too large (413)"
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        self._lost = True
+        self._closing = why = self._closing or reason.getErrorMessage()
+        waiting, self._waiting = self._waiting, deque()
+        for _request_id, d, _check in waiting:
+            d.errback(Failure(ConnectionError(f"connection lost: {why}")))
+        closed, self._closed = self._closed, []
+        for d in closed:
+            d.callback(None)
+
+    def _break(self, error):
+        """The stream can no longer be followed: drop the connection (every
+        call still waiting then fails with ConnectionError)."""
+        self._closing = f"protocol error: {error}"
+        self._trusted = False
+        self.transport.abortConnection()
+
+
+def connect(
+    reactor, host=DEFAULT_HOST, port=DEFAULT_PORT, tls=False, timeout=30,
+    tls_verify=True, cafile=None,
+):
+    """Connect; a Deferred firing with a connected MarketClientProtocol.
+    With tls=True the server's certificate is checked against the system's
+    trust store, or against `cafile` (PEM) when given, and must name `host`;
+    tls_verify=False checks nothing (only for test certificates)."""
+    endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+    if tls:
+        if not tls_verify:
+            options = CertificateOptions()  # encrypts, verifies nothing
+        elif cafile is not None:
+            with open(cafile, "rb") as f:
+                options = optionsForClientTLS(host, trustRoot=Certificate.loadPEM(f.read()))
+        else:
+            options = optionsForClientTLS(host)
+        endpoint = wrapClientTLS(options, endpoint)
+    return connectProtocol(endpoint, MarketClientProtocol())

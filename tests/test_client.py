@@ -1,0 +1,794 @@
+"""The client library: cybermarket.client (blocking) against the real
+`twistd -n cybermarket` process, and cybermarket.twisted_client both over a
+StringTransport (frames fed by hand) and, in a child process, against the
+real server.
+
+Every server and fake server started here is stopped by a fixture,
+whatever the test's outcome; every wait has a deadline.
+"""
+
+import dataclasses
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+from decimal import Decimal
+
+import msgpack
+import pandas as pd
+import pytest
+from twisted.internet import defer, task
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from cybermarket.client import (
+    BadInvitation,
+    BadRequest,
+    Client,
+    ClientError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotLoggedIn,
+    ProtocolError,
+    Response,
+    Throttled,
+    TooLarge,
+    money,
+)
+from cybermarket.twisted_client import MarketClientProtocol
+from tests.server import HOST, Server, child_env
+
+PASSWORD = "correct horse battery"
+FAST = ("--hash-threads", "2")
+SUBPROCESS_TIMEOUT = 120
+
+
+class Market:
+    """A running server and the clients a test opened to it."""
+
+    def __init__(self, server):
+        self.server = server
+        self.clients = []
+
+    def connect(self, **options):
+        client = Client(HOST, self.server.port, **options)
+        self.clients.append(client)
+        return client
+
+    def close(self):
+        for client in self.clients:
+            client.close()
+
+    def merchant(self, storename):
+        """A new store, logged in on a new connection."""
+        conn = self.connect()
+        conn.call(
+            "MERCHANT_CREATE", check=True, storename=storename, description=f"the {storename} store",
+            email=f"{storename}@example.com", password=PASSWORD, inviter=None,
+            code=self.server.invite(),
+        )
+        conn.call("MERCHANT_LOGIN", check=True, login=storename, password=PASSWORD)
+        return conn
+
+    def customer(self, username):
+        """A new customer account, logged in on a new connection."""
+        conn = self.connect()
+        created = conn.call(
+            "CLIENT_CREATE", username=username, email=f"{username}@example.com", password=PASSWORD
+        )
+        assert created.status == 201, created
+        conn.call("CLIENT_LOGIN", check=True, login=username, password=PASSWORD)
+        return conn
+
+
+@pytest.fixture
+def start(tmp_path, database_url):
+    """start(*options, server_class=Server) -> Market: a server process on a
+    free loopback port, stopped at the end of the test."""
+    markets = []
+
+    def start_server(*options, server_class=Server, **kwargs):
+        server = server_class(database_url, *options, workdir=tmp_path, **kwargs)
+        market = Market(server)
+        markets.append(market)
+        server.start()
+        return market
+
+    yield start_server
+    for market in markets:
+        market.close()
+        market.server.kill()
+
+
+def add_products(shop, count, price="1.25"):
+    return [
+        shop.call(
+            "MERCHANT_ADD_PRODUCT", check=True, productname=f"item{i}", price=price,
+            description="", stock=100,
+        ).data["product_id"]
+        for i in range(count)
+    ]
+
+
+# --- call(), Response and the typed errors -----------------------------------------
+
+
+def test_call_returns_a_response(start):
+    market = start()
+    conn = market.connect()
+    ping = conn.call("PING")
+    assert ping == Response(id=ping.id, status=200, message="ok", data=None)
+    assert ping.ok and ping.frame is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ping.status = 500
+
+    unknown = conn.call("NO_SUCH_OP")
+    assert (unknown.id, unknown.status, unknown.ok) == (ping.id + 1, 400, False)
+    assert unknown.message.startswith("op:")
+    # An error status is only a response without check=True, and the
+    # connection carries on.
+    assert conn.call("PING", check=True).id == ping.id + 2
+
+    listing = conn.call("LIST_MERCHANT")
+    assert listing.ok and listing.data["rows"] == [] and listing.data["next"] is None
+    assert list(listing.frame.columns) == ["storename", "description", "email"]
+    assert listing.frame.empty
+
+
+def test_check_raises_one_exception_class_per_status(start):
+    market = start(*FAST)
+    north = market.merchant("north")
+    south = market.merchant("south")
+    (lamp,) = add_products(north, 1)
+    visitor = market.connect()
+    market.customer("taken")
+
+    cases = [
+        (BadRequest, 400, visitor, "LIST_PRODUCT", {"storename": "x", "extra": 1}),
+        (NotLoggedIn, 401, visitor, "CLIENT_GET_ITEMS", {}),
+        (NotLoggedIn, 401, visitor, "CLIENT_LOGIN", {"login": "taken", "password": "wrong pw"}),
+        (Forbidden, 403, south, "MERCHANT_DEL_PRODUCT", {"product_id": lamp}),
+        (NotFound, 404, visitor, "LIST_PRODUCT", {"storename": "nowhere"}),
+        (BadInvitation, 406, visitor, "MERCHANT_CREATE", {
+            "storename": "late", "description": "", "email": "late@example.com",
+            "password": PASSWORD, "inviter": None, "code": "not-a-code",
+        }),
+        (Conflict, 409, visitor, "CLIENT_CREATE", {
+            "username": "taken", "email": "other@example.com", "password": PASSWORD,
+        }),
+    ]
+    for error, status, conn, op, args in cases:
+        unchecked = conn.call(op, **args)
+        assert unchecked.status == status, (op, unchecked)
+        with pytest.raises(error) as caught:
+            conn.call(op, check=True, **args)
+        raised = caught.value
+        assert isinstance(raised, ClientError)
+        assert raised.status == status == raised.response.status
+        assert raised.message == raised.response.message == unchecked.message
+        assert raised.response.id == unchecked.id + 1
+        with pytest.raises(error):
+            unchecked.raise_for_status()
+        # A failed call never breaks the connection.
+        assert conn.call("PING", check=True).ok
+
+
+def test_throttled_and_too_large(start):
+    market = start(*FAST, "--login-failures", "2", "--max-frame", "1024")
+    market.customer("carol")
+    conn = market.connect()
+    for _ in range(2):
+        with pytest.raises(NotLoggedIn):
+            conn.call("CLIENT_LOGIN", check=True, login="carol", password="wrong password")
+    with pytest.raises(Throttled) as caught:
+        conn.call("CLIENT_LOGIN", check=True, login="carol", password=PASSWORD)
+    assert caught.value.status == 429
+
+    # A request over --max-frame: 413 with id nil, and the connection is gone.
+    big = "x" * 2000
+    with pytest.raises(TooLarge) as caught:
+        conn.call("SET_MERCHANT_DESCRIPTION", check=True, description=big)
+    assert (caught.value.status, caught.value.response.id) == (413, None)
+    assert conn.closed
+    with pytest.raises(ConnectionError):
+        conn.call("PING")
+
+    # In a pipeline the requests before it are answered; then the
+    # connection breaks, and the answers read so far are kept.
+    conn = market.connect()
+    pipeline = conn.pipeline()
+    with pytest.raises(ConnectionError), pipeline as p:
+        p.call("PING")
+        p.call("SET_MERCHANT_DESCRIPTION", description=big)
+        p.call("PING")
+    assert [(r.status, r.id is None) for r in pipeline.responses] == [(200, False), (413, True)]
+    assert market.connect().call("PING").ok
+
+
+# --- money, times and tables -----------------------------------------------------
+
+
+def test_money():
+    assert money("19.99") == Decimal("19.99")
+    assert money("0.00") == Decimal("0.00")
+    assert money(7) == Decimal(7)
+    assert money(Decimal("1.5")) == Decimal("1.5")
+    for bad in ("19.9", "1e3", "-1.00", " 1.00", "", 1.5, True, None):
+        with pytest.raises(ValueError):
+            money(bad)
+
+
+def test_frame_has_decimal_money_and_utc_timestamps(start):
+    market = start(*FAST)
+    shop = market.merchant("corner")
+    # A Decimal argument travels as a decimal string.
+    lamp = shop.call(
+        "MERCHANT_ADD_PRODUCT", check=True, productname="lamp", price=Decimal("19.99"),
+        description="", stock=10,
+    ).data["product_id"]
+    (bulb,) = add_products(shop, 1, price="0.10")
+    alice = market.customer("alice")
+    alice.call("CLIENT_ADD_ITEM", check=True, product_id=lamp, quantity=2)
+    alice.call("CLIENT_ADD_ITEM", check=True, product_id=bulb, quantity=3)
+
+    items = alice.call("CLIENT_GET_ITEMS", check=True).frame
+    assert list(items["price"]) == [Decimal("19.99"), Decimal("0.10")]
+    assert all(type(p) is Decimal for p in items["price"])
+    assert list(items["quantity"]) == [2, 3]
+    price = alice.call("CLIENT_GET_PRICE", check=True)
+    assert price.data == "40.28" and price.frame is None
+    assert money(price.data) == Decimal("40.28")
+
+    before = pd.Timestamp.now(tz="UTC").floor("s")
+    checkout = alice.call("CLIENT_CHECKOUT_ITEM", check=True)
+    assert checkout.data["total"] == "40.28" and checkout.frame is None
+
+    orders = alice.call("CLIENT_LIST_ORDERS", check=True).frame
+    assert list(orders.columns[:3]) == ["order_id", "created_at", "total"]
+    assert list(orders["order_id"]) == [checkout.data["order_id"]]
+    assert list(orders["total"]) == [Decimal("40.28")]
+    (created,) = orders["created_at"]
+    assert isinstance(created, pd.Timestamp)
+    assert created.utcoffset() == datetime.timedelta(0)
+    assert before <= created <= pd.Timestamp.now(tz="UTC")
+
+    lines = alice.call("CLIENT_GET_ORDER", check=True, order_id=checkout.data["order_id"]).frame
+    assert sum(lines["price"] * lines["quantity"]) == Decimal("40.28")
+    sales = shop.call("MERCHANT_GET_SALES", check=True).frame
+    assert list(sales["revenue"]) == [Decimal("39.98"), Decimal("0.30")]
+    assert money(shop.call("MERCHANT_GET_PROFIT", check=True).data) == Decimal("40.28")
+
+
+def requests_made(conn, action):
+    """How many requests `action()` sent on `conn`, by the ids of a PING
+    before and after; and its result."""
+    first = conn.call("PING").id
+    result = action()
+    return conn.call("PING").id - first - 1, result
+
+
+def test_table_follows_the_pages(start):
+    market = start(*FAST)
+    shop = market.merchant("corner")
+    market.merchant("another")
+    ids = add_products(shop, 5)
+    visitor = market.connect()
+
+    sent, frame = requests_made(
+        visitor, lambda: visitor.table("LIST_PRODUCT", storename="corner", limit=2)
+    )
+    assert list(frame["product_id"]) == ids
+    assert sent == 3  # pages of 2, 2 and 1
+    assert list(frame["price"]) == [Decimal("1.25")] * 5
+    sent, whole = requests_made(visitor, lambda: visitor.table("LIST_PRODUCT", storename="corner"))
+    assert sent == 1
+    pd.testing.assert_frame_equal(frame, whole)
+    # Starting after a key reads the rest.
+    assert list(visitor.table("LIST_PRODUCT", storename="corner", limit=2, after=ids[1])[
+        "product_id"]) == ids[2:]
+
+    shop.call("MERCHANT_DEL_PRODUCT", check=True, product_id=ids[0])
+    mine = shop.table("MERCHANT_LIST_PRODUCTS", limit=2)
+    assert list(mine["product_id"]) == ids
+    assert list(mine["on_shelf"]) == [False, True, True, True, True]
+    assert list(visitor.table("LIST_MERCHANT", limit=1)["storename"]) == ["another", "corner"]
+
+    bob = market.customer("bob")
+    orders = []
+    for product_id in ids[1:4]:
+        bob.call("CLIENT_ADD_ITEM", check=True, product_id=product_id, quantity=1)
+        orders.append(bob.call("CLIENT_CHECKOUT_ITEM", check=True).data["order_id"])
+    assert list(bob.table("CLIENT_LIST_ORDERS", limit=1)["order_id"]) == orders[::-1]
+
+    # A table that does not page, an empty one, and errors.
+    assert list(bob.table("CLIENT_GET_ITEMS").columns[:5]) == [
+        "storename", "product_id", "productname", "price", "quantity"
+    ]
+    assert len(bob.table("CLIENT_GET_ITEMS")) == 0
+    with pytest.raises(NotFound):
+        visitor.table("LIST_PRODUCT", storename="nowhere", limit=2)
+    with pytest.raises(ValueError):
+        bob.table("CLIENT_GET_PRICE")
+
+
+# --- pipelines ------------------------------------------------------------------
+
+
+def test_pipeline_answers_in_order(start):
+    market = start(*FAST)
+    market.customer("dora")
+    conn = market.connect()
+    plan = [
+        ("PING", {}, 200),
+        ("LIST_PRODUCT", {"storename": "nowhere"}, 404),
+        ("CLIENT_LOGIN", {"login": "dora", "password": PASSWORD}, 200),
+        ("CLIENT_GET_PRICE", {}, 200),  # needs the login just before it
+        ("NO_SUCH_OP", {}, 400),
+        ("CLIENT_LOGOUT", {}, 200),
+        ("CLIENT_GET_ITEMS", {}, 401),
+    ]
+    with conn.pipeline() as p:
+        indexes = [p.call(op, **args) for op, args, _ in plan]
+    assert indexes == list(range(len(plan)))
+    assert [r.status for r in p.responses] == [status for _, _, status in plan]
+    first = p.responses[0].id
+    assert [r.id for r in p.responses] == list(range(first, first + len(plan)))
+    assert p.responses[3].data == "0.00"
+
+    # check=True raises the first error once every answer is read, so the
+    # connection stays in step.
+    pipeline = conn.pipeline(check=True)
+    with pytest.raises(NotFound), pipeline as p:
+        p.call("PING")
+        p.call("LIST_PRODUCT", storename="nowhere")
+        p.call("CLIENT_GET_ITEMS")
+    assert [r.status for r in pipeline.responses] == [200, 404, 401]
+    assert conn.call("PING").id == pipeline.responses[-1].id + 1
+
+    # A block that raises sends nothing.
+    with pytest.raises(RuntimeError), conn.pipeline() as p:
+        p.call("CLIENT_LOGIN", login="dora", password=PASSWORD)
+        raise RuntimeError("changed my mind")
+    assert p.responses is None
+    assert conn.call("CLIENT_GET_ITEMS").status == 401
+
+
+def test_a_long_pipeline(start):
+    market = start()
+    conn = market.connect()
+    count = 5 * Client.WINDOW + 3
+    padding = "y" * 3000  # long requests too: more than the window's bytes
+    with conn.pipeline() as p:
+        for i in range(count):
+            if i % 2:
+                p.call("PING")
+            else:
+                p.call("LIST_PRODUCT", storename="nowhere", after=i + 1)
+                p.call("NO_SUCH_OP", padding=padding)
+    statuses = [r.status for r in p.responses]
+    assert len(statuses) == count + (count + 1) // 2
+    assert statuses[:5] == [404, 400, 200, 404, 400]
+    assert [r.id for r in p.responses] == sorted(r.id for r in p.responses)
+    assert conn.call("PING").ok
+
+
+# --- a misbehaving server ----------------------------------------------------------
+
+
+class FakeServer:
+    """A one-connection server on the loopback interface that reads one
+    request frame and then runs `reply(sock, request)`."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.requests = []
+        self.errors = []
+        self.done = threading.Event()  # set to let a silent server go
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            self.listener.settimeout(30)
+            sock, _ = self.listener.accept()
+            with sock:
+                sock.settimeout(30)
+                stream = sock.makefile("rb")
+                (length,) = struct.unpack(">I", stream.read(4))
+                request = msgpack.unpackb(stream.read(length), raw=False)
+                self.requests.append(request)
+                self.reply(sock, request)
+                self.done.wait(30)
+        except Exception as e:  # reported by the test
+            self.errors.append(e)
+
+    def stop(self):
+        self.done.set()
+        self.listener.close()
+        self.thread.join(35)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def fake_server():
+    servers = []
+
+    def make(reply):
+        server = FakeServer(reply)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def framed(message):
+    body = msgpack.packb(message)
+    return struct.pack(">I", len(body)) + body
+
+
+@pytest.mark.parametrize(
+    "reply, error",
+    [
+        (lambda sock, req: sock.sendall(framed({"id": req["id"] + 7, "status": 200, "message": "ok"})),
+         ProtocolError),
+        (lambda sock, req: sock.sendall(framed({"id": req["id"], "status": "200"})), ProtocolError),
+        (lambda sock, req: sock.sendall(framed([1, 2, 3])), ProtocolError),
+        (lambda sock, req: sock.sendall(struct.pack(">I", 2) + b"\xc1\xc1"), ProtocolError),
+        (lambda sock, req: sock.sendall(framed({"id": None, "status": 200, "message": "ok"})),
+         ProtocolError),
+        (lambda sock, req: None, ConnectionError),  # closes without a word
+        (lambda sock, req: sock.sendall(struct.pack(">I", 100) + b"\x83"), ConnectionError),
+    ],
+    ids=["other-id", "no-status", "not-a-map", "not-msgpack", "nil-id-success", "closed",
+         "closed-mid-frame"],
+)
+def test_a_broken_answer_raises_and_closes_the_client(fake_server, reply, error):
+    def reply_and_close(sock, request):
+        reply(sock, request)
+        sock.shutdown(socket.SHUT_WR)
+
+    server = fake_server(reply_and_close)
+    conn = Client(HOST, server.port, timeout=30)
+    try:
+        with pytest.raises(error):
+            conn.call("PING", note=Decimal("2.50"))
+        assert conn.closed
+        with pytest.raises(ConnectionError):
+            conn.call("PING")
+    finally:
+        conn.close()
+    assert not server.errors, server.errors
+    assert server.requests == [{"id": 1, "op": "PING", "args": {"note": "2.50"}}]
+
+
+def test_a_silent_server_times_out(fake_server):
+    server = fake_server(lambda sock, request: None)  # keeps the connection open
+    with Client(HOST, server.port, timeout=0.5) as conn:
+        with pytest.raises(TimeoutError):
+            conn.call("PING")
+        assert conn.closed
+    server.done.set()
+
+
+# --- TLS --------------------------------------------------------------------------
+
+
+def self_signed(directory):
+    """A self-signed certificate for localhost and 127.0.0.1: (cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class TLSServer(Server):
+    """The server on an ssl: endpoint."""
+
+    def __init__(self, database_url, *options, cert, key, **kwargs):
+        super().__init__(database_url, *options, **kwargs)
+        self.cert, self.key = cert, key
+
+    def command(self):
+        command = super().command()
+        where = command.index("--listen") + 1
+        command[where] = f"ssl:{self.port}:interface={HOST}:privateKey={self.key}:certKey={self.cert}"
+        return command
+
+    def _answers_ping(self):
+        try:
+            with Client(HOST, self.port, tls=True, tls_verify=False, timeout=5.0) as conn:
+                return conn.call("PING").ok
+        except Exception:  # not up yet
+            return False
+
+
+def test_tls(start, tmp_path):
+    cert, key = self_signed(tmp_path)
+    market = start(server_class=TLSServer, cert=cert, key=key)
+    with Client(HOST, market.server.port, tls=True, cafile=str(cert)) as conn:
+        assert conn.call("PING").ok
+        assert conn._sock.version().startswith("TLS")
+    with Client(HOST, market.server.port, tls=True, tls_verify=False) as conn:
+        assert conn.call("LIST_MERCHANT", check=True).data["rows"] == []
+    with pytest.raises(ssl.SSLCertVerificationError):
+        Client(HOST, market.server.port, tls=True)  # the system's trust store
+    result = run_twisted_script(TLS_SCRIPT, market.server.port, str(cert))
+    assert result == {"verified": 200, "unverified": 200, "untrusted": "failed"}
+
+
+# --- the Twisted client over a StringTransport --------------------------------------
+
+
+def connected():
+    protocol = MarketClientProtocol()
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def sent_requests(transport):
+    """The request maps written so far (and clear the transport)."""
+    data, requests = transport.value(), []
+    transport.clear()
+    while data:
+        (length,) = struct.unpack(">I", data[:4])
+        requests.append(msgpack.unpackb(data[4 : 4 + length], raw=False))
+        data = data[4 + length :]
+    return requests
+
+
+def outcome(d):
+    """[] while `d` has not fired, else [result or Failure]."""
+    results = []
+    d.addBoth(results.append)
+    return results
+
+
+def test_twisted_client_pipelines_and_matches_by_id():
+    protocol, transport = connected()
+    ping = outcome(protocol.call("PING"))
+    listing = outcome(protocol.call("LIST_PRODUCT", storename="corner", limit=2))
+    missing = outcome(protocol.call("LIST_PRODUCT", check=True, storename="nowhere"))
+    unchecked = outcome(protocol.call("LIST_PRODUCT", storename="nowhere"))
+    # Every request is written at once, before any answer.
+    assert sent_requests(transport) == [
+        {"id": 1, "op": "PING"},
+        {"id": 2, "op": "LIST_PRODUCT", "args": {"storename": "corner", "limit": 2}},
+        {"id": 3, "op": "LIST_PRODUCT", "args": {"storename": "nowhere"}},
+        {"id": 4, "op": "LIST_PRODUCT", "args": {"storename": "nowhere"}},
+    ]
+    assert protocol.pending == 4
+    assert ping == listing == missing == unchecked == []
+
+    protocol.dataReceived(framed({"id": 1, "status": 200, "message": "ok"}))
+    assert ping == [Response(1, 200, "ok")] and listing == []
+    table = {"columns": ["product_id", "price"], "rows": [[9, "2.50"]], "next": None}
+    gone = {"id": 3, "status": 404, "message": "storename: no store named 'nowhere'"}
+    data = (
+        framed({"id": 2, "status": 200, "message": "ok", "data": table})
+        + framed(gone)
+        + framed(dict(gone, id=4))
+    )
+    for i in range(len(data)):  # one byte at a time
+        protocol.dataReceived(data[i : i + 1])
+    assert listing == [Response(2, 200, "ok", table)]
+    assert list(listing[0].frame["price"]) == [Decimal("2.50")]
+    (failure,) = missing
+    assert failure.check(NotFound) and failure.value.status == 404
+    assert failure.value.response == Response(3, 404, gone["message"])
+    assert unchecked == [Response(4, 404, gone["message"])]
+    assert protocol.pending == 0 and not transport.disconnecting
+
+
+def test_twisted_client_takes_large_responses():
+    protocol, _transport = connected()
+    result = outcome(protocol.call("LIST_MERCHANT"))
+    rows = [[f"store{i}", "d" * 200, f"s{i}@example.com"] for i in range(2000)]
+    data = {"columns": ["storename", "description", "email"], "rows": rows, "next": None}
+    body = framed({"id": 1, "status": 200, "message": "ok", "data": data})
+    assert len(body) > 400_000
+    protocol.dataReceived(body)
+    assert len(result[0].frame) == 2000
+
+
+def test_twisted_client_drops_the_connection_on_a_wrong_id():
+    protocol, transport = connected()
+    first = outcome(protocol.call("PING"))
+    second = outcome(protocol.call("PING"))
+    protocol.dataReceived(
+        framed({"id": 2, "status": 200, "message": "ok"})
+        + framed({"id": 1, "status": 200, "message": "ok"})
+    )
+    (failure,) = first
+    assert failure.check(ProtocolError)
+    assert transport.disconnecting
+    assert second == []  # the next frame is not trusted either
+    assert outcome(protocol.call("PING"))[0].check(ConnectionError)
+    protocol.connectionLost(Failure(ConnectionDone()))
+    (failure,) = second
+    assert failure.check(ConnectionError)
+
+
+def test_twisted_client_fails_waiting_calls_on_connection_loss():
+    protocol, transport = connected()
+    waiting = [outcome(protocol.call("PING")) for _ in range(3)]
+    protocol.dataReceived(framed({"id": 1, "status": 200, "message": "ok"}))
+    closed = outcome(protocol.close())
+    assert transport.disconnecting and closed == []
+    protocol.connectionLost(Failure(ConnectionDone()))
+    assert closed == [None]
+    assert waiting[0] == [Response(1, 200, "ok")]
+    for result in waiting[1:]:
+        (failure,) = result
+        assert failure.check(ConnectionError)
+    assert protocol.pending == 0
+    transport.clear()
+    (failure,) = outcome(protocol.call("PING"))
+    assert failure.check(ConnectionError)
+    assert transport.value() == b""  # nothing written on a lost connection
+
+
+def test_twisted_client_on_a_413():
+    protocol, transport = connected()
+    before = outcome(protocol.call("PING"))
+    too_large = outcome(protocol.call("SET_MERCHANT_DESCRIPTION", check=True, description="x"))
+    protocol.dataReceived(
+        framed({"id": 1, "status": 200, "message": "ok"})
+        + framed({"id": None, "status": 413, "message": "request frame too large"})
+    )
+    assert before == [Response(1, 200, "ok")]
+    (failure,) = too_large
+    assert failure.check(TooLarge) and failure.value.response.id is None
+    assert transport.disconnecting
+
+
+def test_twisted_client_call_timed_out_keeps_the_connection_in_step():
+    protocol, transport = connected()
+    clock = task.Clock()
+    slow = outcome(protocol.call("PING").addTimeout(5, clock))
+    second = outcome(protocol.call("PING"))
+    clock.advance(5)
+    (failure,) = slow
+    assert failure.check(defer.TimeoutError)
+    # The late answer is read and dropped; the next one goes to its call.
+    protocol.dataReceived(
+        framed({"id": 1, "status": 200, "message": "ok"})
+        + framed({"id": 2, "status": 200, "message": "ok"})
+    )
+    assert second == [Response(2, 200, "ok")]
+    assert not transport.disconnecting
+
+
+# --- the Twisted client against the real server, in a child process ------------------
+
+TWISTED_SCRIPT = """
+import json, sys
+from twisted.internet import defer, task
+from cybermarket.client import ClientError
+from cybermarket.twisted_client import connect
+
+async def main(reactor, port):
+    market = await connect(reactor, "127.0.0.1", int(port))
+    calls = [
+        market.call("PING"),
+        market.call("LIST_PRODUCT", storename="corner", limit=2),
+        market.call("LIST_PRODUCT", storename="nowhere"),
+        market.call("NO_SUCH_OP"),
+    ]
+    pending = market.pending
+    responses = [await d for d in calls]
+    try:
+        await market.call("LIST_PRODUCT", check=True, storename="nowhere")
+        raised = None
+    except ClientError as e:
+        raised = [type(e).__name__, e.status]
+    page = responses[1]
+    await market.close()
+    try:
+        await market.call("PING")
+        after_close = None
+    except ConnectionError:
+        after_close = "ConnectionError"
+    print(json.dumps({
+        "pending": pending,
+        "answers": [[r.id, r.status] for r in responses],
+        "rows": page.data["rows"],
+        "next": page.data["next"],
+        "price_type": type(page.frame["price"][0]).__name__,
+        "raised": raised,
+        "after_close": after_close,
+    }))
+
+task.react(lambda reactor, port: defer.ensureDeferred(main(reactor, port)), sys.argv[1:])
+"""
+
+TLS_SCRIPT = """
+import json, sys
+from twisted.internet import defer, task
+from cybermarket.twisted_client import connect
+
+async def main(reactor, port, cafile):
+    result = {}
+    for name, options in (("verified", {"cafile": cafile}), ("unverified", {"tls_verify": False}),
+                          ("untrusted", {})):
+        try:
+            market = await connect(reactor, "127.0.0.1", int(port), tls=True, **options)
+            result[name] = (await market.call("PING")).status
+            await market.close()
+        except Exception:
+            result[name] = "failed"
+    print(json.dumps(result))
+
+task.react(lambda reactor, *argv: defer.ensureDeferred(main(reactor, *argv)), sys.argv[1:])
+"""
+
+
+def run_twisted_script(script, *argv):
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *map(str, argv)],
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_twisted_client_against_the_server(start):
+    market = start(*FAST)
+    shop = market.merchant("corner")
+    ids = add_products(shop, 3, price="4.20")
+    result = run_twisted_script(TWISTED_SCRIPT, market.server.port)
+    assert result["pending"] == 4
+    assert result["answers"] == [[1, 200], [2, 200], [3, 404], [4, 400]]
+    assert [row[0] for row in result["rows"]] == ids[:2]
+    assert result["next"] == ids[1]
+    assert result["price_type"] == "Decimal"
+    assert result["raised"] == ["NotFound", 404]
+    assert result["after_close"] == "ConnectionError"

@@ -1,0 +1,455 @@
+"""The operator report (`cybermarket report`): every figure is checked
+against the purchases the test made through the server, worked out here in
+Python with Decimal from the test's own list of purchases, and every output
+format is parsed back."""
+
+import io
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from cybermarket import cli, report
+from cybermarket.models import orders
+from tests.server import run_cli
+from tests.shop import add_product, buy
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TITLES = ["sales per day", "sales per store", "top products", "counts"]
+COLUMNS = {
+    "sales per day": ["date", "orders", "units", "revenue"],
+    "sales per store": ["storename", "orders", "units", "revenue"],
+    "top products": ["storename", "product_id", "productname", "units", "revenue"],
+    "counts": ["figure", "value"],
+}
+
+PRICES = {
+    ("fruit", "apple"): "1.50",
+    ("fruit", "pear"): "0.99",
+    ("fruit", "plum"): "2.25",
+    ("books", "novel"): "19.99",
+    ("books", "atlas"): "45.00",
+    ("tools", "hammer"): "12.34",  # never sold
+}
+CUSTOMERS = ["alice", "bob", "carol", "dave"]  # dave buys nothing
+# (customer, when the order was placed in UTC, [(store, product, quantity)])
+PURCHASES = [
+    ("bob", datetime(2026, 11, 19, 23, 59, 59, 999999), [("fruit", "apple", 4), ("fruit", "pear", 1)]),
+    ("alice", datetime(2026, 11, 20, 9, 15), [("books", "novel", 3)]),
+    ("alice", datetime(2026, 11, 21, 0, 0), [("fruit", "plum", 2), ("books", "atlas", 1)]),
+    ("carol", datetime(2026, 11, 21, 18, 0), [("books", "novel", 1), ("fruit", "apple", 10)]),
+    ("bob", datetime(2026, 11, 23, 12, 30), [("fruit", "pear", 3)]),
+]
+OFF_SHELF = [("fruit", "plum")]
+
+
+# --- setting up: sales through the server, then spread over days ----------
+
+
+class Shop:
+    """The market after PURCHASES: its URL, product ids and connections."""
+
+    def __init__(self, market):
+        self.url = market.url
+        self.merchants = {}
+        self.ids = {}
+        for store, product in PRICES:
+            if store not in self.merchants:
+                self.merchants[store] = market.merchant(store)
+            self.ids[store, product] = add_product(
+                self.merchants[store], product, PRICES[store, product], stock=1000
+            )
+        customers = {name: market.client(name) for name in CUSTOMERS}
+        placed = []
+        for customer, when, lines in PURCHASES:
+            wanted = [(self.ids[store, product], quantity) for store, product, quantity in lines]
+            placed.append((buy(customers[customer], *wanted)["order_id"], when))
+        backdate(self.url, placed)
+        for store, product in OFF_SHELF:
+            self.merchants[store].ok("MERCHANT_DEL_PRODUCT", product_id=self.ids[store, product])
+
+
+def backdate(url, placed):
+    """Set the created_at of each (order_id, when)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            for order_id, when in placed:
+                conn.execute(
+                    update(orders).where(orders.c.id == order_id).values(created_at=when)
+                )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def shop(market):
+    return Shop(market)
+
+
+# --- what the report must say, from the purchases alone --------------------
+
+
+def text(amount):
+    return f"{amount:.2f}"
+
+
+def revenue(lines, prices=PRICES):
+    return sum((Decimal(prices[s, p]) * q for s, p, q in lines), Decimal(0))
+
+
+def since(purchases, day):
+    start = datetime.combine(day, time())
+    return [purchase for purchase in purchases if purchase[1] >= start]
+
+
+def expected_per_day(purchases):
+    days = {}
+    for _, when, lines in purchases:
+        day = days.setdefault(when.date().isoformat(), [0, 0, Decimal(0)])
+        day[0] += 1
+        day[1] += sum(quantity for _, _, quantity in lines)
+        day[2] += revenue(lines)
+    return [[day, str(o), str(u), text(r)] for day, (o, u, r) in sorted(days.items())]
+
+
+def expected_per_store(purchases):
+    stores = {}
+    for _, _, lines in purchases:
+        for store in {s for s, _, _ in lines}:
+            mine = [line for line in lines if line[0] == store]
+            figures = stores.setdefault(store, [0, 0, Decimal(0)])
+            figures[0] += 1
+            figures[1] += sum(quantity for _, _, quantity in mine)
+            figures[2] += revenue(mine)
+    ranked = sorted(stores.items(), key=lambda item: (-item[1][2], item[0]))
+    return [[store, str(o), str(u), text(r)] for store, (o, u, r) in ranked]
+
+
+def expected_top_products(purchases, ids, prices=PRICES):
+    sold = {}
+    for _, _, lines in purchases:
+        for store, product, quantity in lines:
+            figures = sold.setdefault((store, product), [0, Decimal(0)])
+            figures[0] += quantity
+            figures[1] += Decimal(prices[store, product]) * quantity
+    ranked = sorted(sold.items(), key=lambda item: (-item[1][1], ids[item[0]]))[:10]
+    return [
+        [store, str(ids[store, product]), product, str(units), text(amount)]
+        for (store, product), (units, amount) in ranked
+    ]
+
+
+def expected_counts(purchases):
+    return [
+        ["customers", str(len(CUSTOMERS))],
+        ["merchants", str(len({store for store, _ in PRICES}))],
+        ["products on shelf", str(len(PRICES) - len(OFF_SHELF))],
+        ["orders", str(len(purchases))],
+        ["revenue", text(sum((revenue(lines) for _, _, lines in purchases), Decimal(0)))],
+    ]
+
+
+def expected_tables(purchases, ids):
+    return {
+        "sales per day": expected_per_day(purchases),
+        "sales per store": expected_per_store(purchases),
+        "top products": expected_top_products(purchases, ids),
+        "counts": expected_counts(purchases),
+    }
+
+
+# --- reading the outputs back -----------------------------------------------
+
+
+def rendered(url, fmt, since_day=None):
+    return report.render(report.build(url, since_day), fmt)
+
+
+def csv_tables(output):
+    """{title: DataFrame of strings}, each section read by pandas."""
+    tables = {}
+    for section in output.strip("\n").split("\n\n"):
+        title, _, body = section.partition("\n")
+        assert title.startswith("# "), section
+        tables[title[2:]] = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)
+    return tables
+
+
+def csv_rows(output):
+    """{title: rows}, after checking each section's header."""
+    tables = csv_tables(output)
+    assert list(tables) == TITLES
+    for title, frame in tables.items():
+        assert list(frame.columns) == COLUMNS[title], title
+    return {title: frame.values.tolist() for title, frame in tables.items()}
+
+
+def text_sections(output):
+    """{title: [lines of the table]} from the text format."""
+    first, *sections = output.split("\n\n")
+    sections = [section.splitlines() for section in sections]
+    return first, {lines[0]: lines for lines in sections}
+
+
+def markdown_tables(output):
+    """{title: [[cells] for each table line]} from the markdown format."""
+    tables = {}
+    for section in output.split("\n## ")[1:]:
+        title, _, body = section.partition("\n\n")
+        tables[title] = [
+            [cell.strip() for cell in line.strip("|").split(" | ")]
+            for line in body.strip("\n").splitlines()
+        ]
+    return tables
+
+
+def png_size(data):
+    """(width, height) from a PNG's IHDR chunk."""
+    assert data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+# --- the figures -------------------------------------------------------------
+
+
+def test_sales_per_day_match_the_purchases(shop):
+    rows = csv_rows(rendered(shop.url, "csv"))["sales per day"]
+    assert rows == expected_per_day(PURCHASES)
+    # 3 x 19.99, alone on its day; the day without orders has no row.
+    assert ["2026-11-20", "1", "3", "59.97"] in rows
+    assert [row[0] for row in rows] == ["2026-11-19", "2026-11-20", "2026-11-21", "2026-11-23"]
+
+
+def test_sales_per_store_match_the_purchases(shop):
+    rows = csv_rows(rendered(shop.url, "csv"))["sales per store"]
+    assert rows == expected_per_store(PURCHASES)
+    # books: 4 x 19.99 + 45.00; fruit: 14 x 1.50 + 4 x 0.99 + 2 x 2.25; no tools.
+    assert rows == [["books", "3", "5", "124.96"], ["fruit", "4", "20", "29.46"]]
+
+
+def test_top_products_rank_by_revenue(shop):
+    rows = csv_rows(rendered(shop.url, "csv"))["top products"]
+    assert rows == expected_top_products(PURCHASES, shop.ids)
+    assert [row[2] for row in rows] == ["novel", "atlas", "apple", "plum", "pear"]
+    assert rows[0] == ["books", str(shop.ids["books", "novel"]), "novel", "4", "79.96"]
+
+
+def test_top_products_keep_the_ten_best(market):
+    merchant = market.merchant("many")
+    customer = market.client("buyer")
+    # Ascending prices, so ids rise with price; the cheapest sells most.
+    prices = {("many", f"p{i:02d}"): price for i, price in enumerate(
+        ["1.00", "3.00", "4.00", "4.00"] + [f"{n}.00" for n in range(5, 13)]
+    )}
+    ids = {key: add_product(merchant, key[1], price, stock=100) for key, price in prices.items()}
+    quantities = {key: 20 if key[1] == "p00" else 1 for key in prices}
+    buy(customer, *[(ids[key], quantity) for key, quantity in quantities.items()])
+    purchases = [("buyer", None, [(s, p, q) for (s, p), q in quantities.items()])]
+
+    rows = csv_rows(rendered(market.url, "csv"))["top products"]
+
+    assert rows == expected_top_products(purchases, ids, prices)
+    assert len(rows) == 10
+    assert rows[0][2:] == ["p00", "20", "20.00"]  # first by revenue, not by price
+    # Of the two at 4.00, the lower product_id makes the cut.
+    assert rows[-1][1:] == [str(ids["many", "p02"]), "p02", "1", "4.00"]
+    assert str(ids["many", "p03"]) not in [row[1] for row in rows]
+
+
+def test_counts_match_the_market(shop):
+    rows = csv_rows(rendered(shop.url, "csv"))["counts"]
+    assert rows == expected_counts(PURCHASES)
+    assert rows == [
+        ["customers", "4"],
+        ["merchants", "3"],
+        ["products on shelf", "5"],
+        ["orders", "5"],
+        ["revenue", "154.42"],
+    ]
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 24)])
+def test_since_keeps_orders_from_that_day_on(shop, day):
+    tables = csv_rows(rendered(shop.url, "csv", day))
+    kept = since(PURCHASES, day)
+    assert tables == expected_tables(kept, shop.ids)
+    assert all(row[0] >= day.isoformat() for row in tables["sales per day"])
+    assert ["orders", str(len(kept))] in tables["counts"]
+
+
+def test_since_counts_an_order_at_midnight_on_its_day(shop):
+    # 2026-11-21 00:00:00 is kept, 2026-11-20 09:15 is not.
+    rows = csv_rows(rendered(shop.url, "csv", date(2026, 11, 21)))["sales per day"]
+    assert rows[0] == ["2026-11-21", "2", "14", "84.49"]
+
+
+def test_renames_and_price_changes_leave_past_sales_alone(shop):
+    books = shop.merchants["books"]
+    books.ok("SET_MERCHANT_STORENAME", storename="bookshop")
+    books.ok("SET_PRODUCT", product_id=shop.ids["books", "novel"], productname="novel, 2nd ed.")
+    books.ok("SET_PRODUCT", product_id=shop.ids["books", "novel"], price="25.00")
+
+    tables = csv_rows(rendered(shop.url, "csv"))
+
+    assert tables["sales per store"][0] == ["bookshop", "3", "5", "124.96"]
+    assert tables["top products"][0][0] == "bookshop"
+    assert tables["top products"][0][2:] == ["novel, 2nd ed.", "4", "79.96"]
+    assert tables["sales per day"] == expected_per_day(PURCHASES)
+
+
+def test_money_stays_exact_beyond_float_precision(market):
+    merchant = market.merchant("dear")
+    big = add_product(merchant, "yacht", "99999999.99", stock=1_000_000)
+    small = add_product(merchant, "sticker", "0.01", stock=1)
+    buy(market.client("rich"), (big, 1_000_000), (small, 1))
+    cents = 9_999_999_999 * 1_000_000 + 1
+    assert int(float(cents)) != cents  # a float sum would be off by a cent
+
+    tables = csv_rows(rendered(market.url, "csv"))
+
+    assert tables["sales per day"][0][1:] == ["1", "1000001", "99999999990000.01"]
+    assert tables["sales per store"] == [["dear", "1", "1000001", "99999999990000.01"]]
+    assert tables["top products"][0][2:] == ["yacht", "1000000", "99999999990000.00"]
+    assert tables["top products"][1][2:] == ["sticker", "1", "0.01"]
+    assert ["revenue", "99999999990000.01"] in tables["counts"]
+
+
+def test_revenue_beyond_64_bit_cents_is_refused():
+    lines = pd.DataFrame({"price_cents": [2**62, 1], "quantity": [1, 2**62]}, dtype="int64")
+    with pytest.raises(report.ReportError, match="64-bit"):
+        report.line_revenue(lines)
+
+
+# --- the formats ---------------------------------------------------------------
+
+
+def test_csv_has_one_titled_section_per_table(shop):
+    output = rendered(shop.url, "csv")
+    assert re.findall(r"^# (.*)$", output, re.M) == TITLES
+    assert csv_rows(output) == expected_tables(PURCHASES, shop.ids)
+
+
+def test_text_tables_are_titled_and_aligned(shop):
+    first, sections = text_sections(rendered(shop.url, "text"))
+    assert first == "cybermarket report, all orders"
+    assert list(sections) == TITLES
+    expected = expected_tables(PURCHASES, shop.ids)
+    for title, lines in sections.items():
+        underline, header, *rows = lines[1:]
+        assert underline == "=" * len(title)
+        assert re.split(r"\s{2,}", header) == COLUMNS[title]
+        assert [re.split(r"\s{2,}", row) for row in rows] == expected[title]
+        # The last column is a number, right-aligned: every line ends at the same place.
+        assert len({len(line) for line in [header, *rows]}) == 1, lines
+
+
+def test_text_names_the_period(shop):
+    first, _ = text_sections(rendered(shop.url, "text", date(2026, 11, 21)))
+    assert first == "cybermarket report, orders since 2026-11-21 (UTC)"
+
+
+def test_markdown_tables_parse(shop):
+    output = rendered(shop.url, "markdown")
+    assert output.startswith("# cybermarket report\n")
+    tables = markdown_tables(output)
+    assert list(tables) == TITLES
+    expected = expected_tables(PURCHASES, shop.ids)
+    for title, (header, rule, *rows) in tables.items():
+        assert header == COLUMNS[title]
+        assert all(re.fullmatch(r"-{3}|-{2}:", cell) for cell in rule)
+        assert rows == expected[title]
+
+
+def test_markdown_escapes_a_bar_in_a_name(market):
+    merchant = market.merchant("odds | ends")
+    buy(market.client("alice"), (add_product(merchant, "cup", "2.00"), 1))
+    tables = markdown_tables(rendered(market.url, "markdown"))
+    assert tables["sales per store"][2] == ["odds \\| ends", "1", "1", "2.00"]
+
+
+# --- the chart ------------------------------------------------------------------
+
+
+def test_plot_writes_a_png_of_daily_revenue(shop, tmp_path, capsys):
+    chart = tmp_path / "revenue.png"
+    assert cli.main(["report", "--database", shop.url, "--plot", str(chart)]) == 0
+    data = chart.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    assert png_size(data) == (800, 400)
+    assert 5_000 < len(data) < 1_000_000
+    assert capsys.readouterr().out.startswith("cybermarket report, all orders\n")
+
+
+# --- the command ------------------------------------------------------------------
+
+
+def test_command_prints_the_report(shop, tmp_path):
+    chart = tmp_path / "chart.png"
+    result = run_cli("report", "--database", shop.url, "--plot", chart, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == rendered(shop.url, "text")
+    _, sections = text_sections(result.stdout)
+    counts = [re.split(r"\s{2,}", row) for row in sections["counts"][3:]]
+    assert counts == expected_counts(PURCHASES)
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown"])
+def test_command_takes_format_and_since(shop, capsys, fmt):
+    args = ["report", "--database", shop.url, "--format", fmt, "--since", "2026-11-21"]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out == rendered(shop.url, fmt, date(2026, 11, 21))
+
+
+@pytest.mark.parametrize("value", ["2026-13-01", "2026-1-5", "yesterday", "2026-11-21T00:00"])
+def test_command_refuses_a_bad_since(migrated_url, capsys, value):
+    assert cli.main(["report", "--database", migrated_url, "--since", value]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--since" in captured.err and value in captured.err
+
+
+def test_command_refuses_a_database_without_the_schema(database_url, capsys):
+    assert cli.main(["report", "--database", database_url]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("cybermarket report: ")
+    if database_url.startswith("sqlite"):
+        assert "no database file" in captured.err
+        assert not Path(make_url(database_url).database).exists()  # not created either
+    else:
+        assert "schema" in captured.err
+
+
+# --- an empty market ---------------------------------------------------------------
+
+
+def test_empty_database_gives_zero_counts_and_empty_tables(migrated_url, tmp_path):
+    empty = report.build(migrated_url)
+    assert empty.counts == {
+        "customers": 0, "merchants": 0, "products_on_shelf": 0, "orders": 0, "revenue_cents": 0
+    }
+    assert empty.per_day.empty and empty.per_store.empty and empty.top_products.empty
+
+    tables = csv_rows(report.render(empty, "csv"))
+    assert tables["counts"] == [
+        ["customers", "0"], ["merchants", "0"], ["products on shelf", "0"],
+        ["orders", "0"], ["revenue", "0.00"],
+    ]
+    assert all(tables[title] == [] for title in TITLES[:3])
+
+    _, sections = text_sections(report.render(empty, "text"))
+    assert all(sections[title][3:] == ["(none)"] for title in TITLES[:3])
+    markdown = markdown_tables(report.render(empty, "markdown"))
+    assert all(len(markdown[title]) == 2 for title in TITLES[:3])  # header and rule only
+
+    chart = tmp_path / "empty.png"
+    report.plot(empty, chart)
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)

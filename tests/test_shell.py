@@ -1,0 +1,701 @@
+"""`cybermarket call` and `cybermarket shell`: value parsing and formatting
+as plain functions, then both commands against a real `twistd cybermarket`
+server, the shell fed through a pipe and driven through a pseudo-terminal.
+
+Every server and every shell process is stopped by a finalizer; every read
+from a process has a deadline.
+"""
+
+import fcntl
+import json
+import os
+import re
+import select
+import struct
+import subprocess
+import termios
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from cybermarket import shell
+from cybermarket.ops import OPS
+from tests.server import BIN, HOST, Server, child_env, free_port, run_cli
+
+PASSWORD = "correct horse battery"
+FAST = ("--hash-threads", "2")
+SHELL_TIMEOUT = 60.0  # seconds for a whole piped shell session
+READ_TIMEOUT = 20.0  # seconds for one expected output on the terminal
+
+
+# --- value parsing --------------------------------------------------------------------
+
+
+def test_integer_arguments_are_sent_as_integers():
+    args = shell.parse_args(OPS["CLIENT_ADD_ITEM"], ["product_id=42", "quantity=-3"])
+    assert args == {"product_id": 42, "quantity": -3}
+    assert type(args["product_id"]) is int
+
+
+@pytest.mark.parametrize("text", ["abc", "", "1.5", "1_000", " 7", "0x10", "nil"])
+def test_a_required_integer_must_be_written_as_one(text):
+    with pytest.raises(shell.UsageError, match="quantity: must be an integer"):
+        shell.parse_args(OPS["CLIENT_ADD_ITEM"], ["product_id=1", f"quantity={text}"])
+
+
+def test_text_and_money_are_sent_as_the_string_given():
+    args = shell.parse_args(
+        OPS["MERCHANT_ADD_PRODUCT"],
+        ["productname=123", "price=19", "description=a=b c", "stock=5"],
+    )
+    assert args == {"productname": "123", "price": "19", "description": "a=b c", "stock": 5}
+    money = shell.parse_args(OPS["SET_PRODUCT"], ["product_id=1", "price=19.90"])
+    assert money["price"] == "19.90"
+
+
+def test_empty_value_is_the_empty_string():
+    args = shell.parse_args(OPS["SET_MERCHANT_DESCRIPTION"], ["description="])
+    assert args == {"description": ""}
+
+
+def test_nil_is_none_for_optional_arguments_only():
+    listed = shell.parse_args(OPS["LIST_PRODUCT"], ["storename=nil", "after=nil", "limit=nil"])
+    # storename is required text: "nil" is then a name like any other.
+    assert listed == {"storename": "nil", "after": None, "limit": None}
+    created = shell.parse_args(OPS["MERCHANT_CREATE"], ["inviter=nil", "code=nil"])
+    assert created == {"inviter": None, "code": "nil"}
+
+
+def test_unknown_keys_and_unknown_ops_are_sent_as_strings():
+    assert shell.parse_args(OPS["PING"], ["extra=1", "other=nil"]) == {"extra": "1", "other": None}
+    assert shell.parse_request(["no_such_op", "x=5"]) == ("NO_SUCH_OP", {"x": "5"})
+
+
+def test_op_names_are_sent_in_upper_case():
+    assert shell.parse_request(["list_product", "storename=corner", "limit=2"]) == (
+        "LIST_PRODUCT",
+        {"storename": "corner", "limit": 2},
+    )
+    assert shell.parse_request(["Ping"]) == ("PING", {})
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        (["ping", "loose"], "expected key=value"),
+        (["ping", "=5"], "expected key=value"),
+        (["list_product", "storename=a", "storename=b"], "storename: given twice"),
+        (["ping", "check=1"], "check: this client cannot send"),
+        ([], "no op given"),
+    ],
+)
+def test_bad_words_are_refused(words, message):
+    with pytest.raises(shell.UsageError, match=message):
+        shell.parse_request(words)
+
+
+def test_lines_are_split_like_a_posix_shell():
+    line = "set_product product_id=3 'productname=big box' description=\"a #1\""
+    assert shell.split_line(line) == [
+        "set_product",
+        "product_id=3",
+        "productname=big box",
+        "description=a #1",
+    ]
+    assert shell.split_line("ping tag=a#b") == ["ping", "tag=a#b"]
+    assert shell.split_line("   # a comment") == []
+    assert shell.split_line("   ") == []
+    with pytest.raises(shell.UsageError, match="cannot read the line"):
+        shell.split_line("ping x='open")
+
+
+def test_missing_passwords_are_those_of_the_op_left_off():
+    assert shell.missing_passwords("MERCHANT_LOGIN", {"login": "a"}) == ["password"]
+    assert shell.missing_passwords("MERCHANT_LOGIN", {"login": "a", "password": ""}) == []
+    assert shell.missing_passwords("SET_CLIENT_PASSWORD", {}) == ["old_password", "new_password"]
+    assert shell.missing_passwords("PING", {}) == []
+    assert shell.missing_passwords("NO_SUCH_OP", {}) == []
+
+
+def test_ask_passwords_fills_in_each_one_asked_for():
+    asked = []
+
+    def answer(prompt):
+        asked.append(prompt)
+        return f"secret-{len(asked)}"
+
+    args = shell.ask_passwords("SET_MERCHANT_PASSWORD", {}, answer)
+    assert asked == ["old_password: ", "new_password: "]
+    assert args == {"old_password": "secret-1", "new_password": "secret-2"}
+
+
+# --- formatting -------------------------------------------------------------------------
+
+
+def spans(rule):
+    """(start, end) of each column, from the rule line of dashes."""
+    return [m.span() for m in re.finditer(r"-+", rule)]
+
+
+def test_a_table_is_aligned_under_its_header():
+    text = shell.format_table(
+        ["product_id", "productname", "price", "on_shelf"],
+        [[7, "kettle", "19.99", True], [1234, "tea", "3.50", False]],
+    )
+    header, rule, first, second = text.splitlines()
+    columns = spans(rule)
+    names = [header[a:b].strip() for a, b in columns]
+    assert names == ["product_id", "productname", "price", "on_shelf"]
+    assert [first[a:b].strip() for a, b in columns] == ["7", "kettle", "19.99", "true"]
+    assert [second[a:b].strip() for a, b in columns] == ["1234", "tea", "3.50", "false"]
+    # Numbers and money to the right, text to the left.
+    (id_start, id_end), (name_start, _), (_, price_end), _ = columns
+    assert first[id_end - 1] == "7" and second[id_start:id_end] == "      1234"
+    assert first[name_start:].startswith("kettle")
+    assert first[:price_end].endswith("19.99") and second[:price_end].endswith(" 3.50")
+    assert not any(line.endswith(" ") for line in text.splitlines())
+
+
+def test_a_table_keeps_cells_on_one_line_and_counts_wide_characters():
+    text = shell.format_table(["name", "note"], [["果物", "two\nlines\tand tab"], ["ab", None]])
+    header, rule, first, second = text.splitlines()
+    assert first == "果物  two\\nlines\\tand tab"
+    assert second == "ab    nil"
+    assert rule == "----  " + "-" * len("two\\nlines\\tand tab")
+    assert header == "name  note"
+
+
+def test_an_empty_table_still_shows_its_columns():
+    text = shell.format_data({"columns": ["storename", "email"], "rows": [], "next": None})
+    assert text.splitlines() == ["storename  email", "---------  -----", "(0 rows)"]
+
+
+def test_a_page_with_more_rows_tells_the_next_key():
+    data = {"columns": ["product_id"], "rows": [[5]], "next": 5}
+    assert shell.format_data(data).splitlines()[-1] == "(1 row; more: after=5)"
+
+
+def test_maps_print_as_key_value_lines_and_scalars_as_they_are():
+    assert shell.format_data({"order_id": 3, "total": "12.50"}) == "order_id: 3\ntotal: 12.50"
+    assert shell.format_data("0.00") == "0.00"
+    assert shell.format_data("Xy7-code") == "Xy7-code"
+    assert shell.format_data(12) == "12"
+
+
+def response(status, message, data=None):
+    return SimpleNamespace(id=4, status=status, message=message, data=data, ok=200 <= status < 300)
+
+
+def test_a_success_without_data_prints_its_message():
+    assert shell.format_result(response(200, "ok")) == "ok"
+    assert shell.format_result(response(201, "created")) == "created"
+    assert shell.format_result(response(200, "ok", {"product_id": 9})) == "product_id: 9"
+    assert shell.format_error(response(404, "storename: no store named 'x'")) == (
+        "error 404: storename: no store named 'x'"
+    )
+
+
+def test_response_json_is_the_whole_response():
+    table = {"columns": ["a"], "rows": [[1]]}
+    whole = json.loads(shell.response_json(response(200, "ok", table)))
+    assert whole == {"id": 4, "status": 200, "message": "ok", "data": table}
+    error = json.loads(shell.response_json(response(401, "no")))
+    assert error == {"id": 4, "status": 401, "message": "no"}
+
+
+# --- help and completion ----------------------------------------------------------------------
+
+
+def test_help_lists_every_op_with_its_role_and_arguments():
+    text = shell.help_text()
+    heads = re.findall(r"^([A-Z_]+) \((anyone|client|merchant)\): ", text, re.MULTILINE)
+    assert [name for name, _ in heads] == list(OPS)
+    for name, role in heads:
+        assert role == (OPS[name].role or "anyone")
+    for op in OPS.values():
+        for arg, spec in op.args.items():
+            assert re.search(rf"^    {arg} +{re.escape(spec.describe())}$", text, re.MULTILINE)
+
+
+def test_help_for_one_op_in_any_case():
+    text = shell.help_text(["merchant_add_product"])
+    assert text.splitlines()[0] == "MERCHANT_ADD_PRODUCT (merchant): put a new product on the shelf"
+    assert "stock        integer from 0 to 1000000000 (optional)" in text
+    one_of = shell.help_text(["SET_PRODUCT"])
+    assert "give at least one of productname, description, price" in one_of
+    assert "(no arguments)" in shell.help_text(["PING"])
+    with pytest.raises(shell.UsageError, match="no op named 'NOPE'"):
+        shell.help_text(["NOPE"])
+
+
+def test_completion_of_op_names_and_commands():
+    assert shell.completions("", "MERCHANT_ADD") == ["MERCHANT_ADD_PRODUCT "]
+    assert shell.completions("", "merchant_add") == ["merchant_add_product "]
+    assert shell.completions("", "CLIENT_LOG") == ["CLIENT_LOGIN ", "CLIENT_LOGOUT "]
+    everything = shell.completions("", "")
+    assert {w.strip() for w in everything} == set(OPS) | {"help", "quit", "exit"}
+    assert shell.completions("", "qu") == ["quit "]
+    assert shell.completions("help ", "PI") == ["PING "]
+
+
+def test_completion_of_argument_names():
+    assert shell.completions("MERCHANT_ADD_PRODUCT ", "") == [
+        "productname=", "price=", "description=", "stock=",
+    ]
+    assert shell.completions("merchant_add_product price=3 ", "") == [
+        "productname=", "description=", "stock=",
+    ]
+    assert shell.completions("MERCHANT_ADD_PRODUCT ", "pr") == ["productname=", "price="]
+    assert shell.completions("MERCHANT_ADD_PRODUCT ", "price=1") == []
+    assert shell.completions("NO_SUCH_OP ", "") == []
+
+
+# --- against a real server ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def server(tmp_path, database_url):
+    """A `twistd cybermarket` process on a fixed free port (so that it can
+    be restarted on the same one), stopped at the end."""
+    live = Server(database_url, *FAST, workdir=tmp_path, port=free_port())
+    try:
+        live.start()
+        yield live
+    finally:
+        live.kill()
+
+
+def create_store(server, storename, password=PASSWORD):
+    """A store opened with an operator code, through the raw wire client."""
+    with server.client() as conn:
+        created = conn.call(
+            "MERCHANT_CREATE",
+            storename=storename,
+            description=f"the {storename} store",
+            email=f"{storename}@example.com",
+            password=password,
+            inviter=None,
+            code=server.invite(),
+        )
+    assert created["status"] == 201, created
+    return storename
+
+
+@pytest.fixture
+def store(server):
+    return create_store(server, "corner")
+
+
+def call(server, *words):
+    return run_cli("call", "--port", str(server.port), *words, cwd=server.workdir)
+
+
+def shell_env(home):
+    env = child_env()
+    env["HOME"] = str(home)
+    env["TERM"] = "dumb"
+    return env
+
+
+def shell_command(server):
+    return [str(BIN / "cybermarket"), "shell", "--host", HOST, "--port", str(server.port)]
+
+
+def run_shell(server, lines, home):
+    """The shell with `lines` on its stdin (a pipe, no terminal)."""
+    return subprocess.run(
+        shell_command(server),
+        check=False,
+        input="".join(line + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=SHELL_TIMEOUT,
+        env=shell_env(home),
+        cwd=home,
+        start_new_session=True,  # no controlling terminal to prompt on
+    )
+
+
+# --- cybermarket call
+
+
+def test_call_ping_prints_ok(server):
+    result = call(server, "ping")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+    assert result.stderr == ""
+
+
+def test_call_creates_a_store_and_lists_it_as_an_aligned_table(server):
+    created = call(
+        server, "MERCHANT_CREATE", "storename=greengrocer", "description=fruit and veg",
+        "email=g@example.com", f"password={PASSWORD}", "inviter=nil", f"code={server.invite()}",
+    )
+    assert (created.returncode, created.stdout) == (0, "created\n"), created.stderr
+    create_store(server, "bakery")
+
+    result = call(server, "LIST_MERCHANT")
+    assert result.returncode == 0, result.stderr
+    header, rule, *rows, footer = result.stdout.splitlines()
+    columns = spans(rule)
+    assert [header[a:b].strip() for a, b in columns] == ["storename", "description", "email"]
+    cells = [[row[a:b].strip() for a, b in columns] for row in rows]
+    assert cells == [
+        ["bakery", "the bakery store", "bakery@example.com"],
+        ["greengrocer", "fruit and veg", "g@example.com"],
+    ]
+    for row in rows:  # text columns start where their header starts
+        assert all(row[a] != " " for a, _ in columns)
+    assert footer == "(2 rows)"
+
+
+def test_call_json_prints_the_whole_response(server, store):
+    result = call(server, "--json", "list_product", f"storename={store}")
+    assert result.returncode == 0, result.stderr
+    whole = json.loads(result.stdout)
+    assert whole["status"] == 200 and whole["message"] == "ok"
+    assert whole["data"]["columns"][:6] == [
+        "product_id", "storename", "productname", "description", "price", "stock",
+    ]
+    assert whole["data"]["rows"] == []
+
+    missing = call(server, "--json", "LIST_PRODUCT", "storename=nowhere")
+    assert missing.returncode == 1
+    assert json.loads(missing.stdout)["status"] == 404
+    assert "no store named 'nowhere'" in missing.stderr
+
+
+def test_call_error_status_exits_non_zero_with_the_message_on_stderr(server):
+    result = call(server, "LIST_PRODUCT", "storename=nowhere")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "error 404: storename: no store named 'nowhere'"
+
+    needs_login = call(server, "MERCHANT_GET_PROFIT")
+    assert needs_login.returncode == 1
+    assert "error 401: MERCHANT_GET_PROFIT: log in as a merchant first" in needs_login.stderr
+
+
+def test_call_values_reach_the_server_typed(server, store):
+    # Through the shell: a store and three products, with ints, strings,
+    # an empty string and money as written.
+    session = run_shell(
+        server,
+        [
+            f"MERCHANT_LOGIN login={store} 'password={PASSWORD}'",
+            "MERCHANT_ADD_PRODUCT productname=123 price=7 description= stock=4",
+            "MERCHANT_ADD_PRODUCT productname=nil price=0.5 description='x y'",
+            "MERCHANT_ADD_PRODUCT productname=third price=19.99 description=z stock=1",
+        ],
+        server.workdir,
+    )
+    assert session.returncode == 0 and session.stderr == "", session.stderr
+    ids = [int(n) for n in re.findall(r"^product_id: (\d+)$", session.stdout, re.MULTILINE)]
+    assert len(ids) == 3
+
+    listed = call(server, "--json", "list_product", f"storename={store}", "limit=2", "after=nil")
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)["data"]
+    assert data["rows"] == [
+        [ids[0], store, "123", "", "7.00", 4],
+        [ids[1], store, "nil", "x y", "0.50", 0],
+    ]
+    assert data["next"] == ids[1]
+    page = call(server, "list_product", f"storename={store}", f"after={ids[1]}")
+    assert page.returncode == 0, page.stderr
+    assert "third" in page.stdout and "123" not in page.stdout
+    assert page.stdout.splitlines()[-1] == "(1 row)"
+    text = call(server, "list_product", f"storename={store}", "limit=2")
+    assert text.stdout.splitlines()[-1] == f"(2 rows; more: after={ids[1]})"
+
+
+def test_call_checks_integers_before_sending_and_sends_unknown_keys(server):
+    not_int = call(server, "LIST_MERCHANT", "limit=ten")
+    assert not_int.returncode == 2
+    assert "limit: must be an integer, not 'ten'" in not_int.stderr
+    out_of_range = call(server, "LIST_MERCHANT", "limit=0")
+    assert out_of_range.returncode == 1
+    assert "error 400: limit: must be from 1 to 1000" in out_of_range.stderr
+    unknown = call(server, "PING", "extra=1")
+    assert unknown.returncode == 1
+    assert "error 400: extra: unknown argument for PING" in unknown.stderr
+    no_op = call(server, "no_such_op")
+    assert no_op.returncode == 1
+    assert "unknown op 'NO_SUCH_OP'" in no_op.stderr
+
+
+def test_call_without_a_server_exits_non_zero(tmp_path):
+    port = free_port()
+    result = run_cli("call", "--port", str(port), "--timeout", "5", "PING", cwd=tmp_path)
+    assert result.returncode == 3
+    assert f"{HOST}:{port}" in result.stderr
+
+
+# --- cybermarket shell through a pipe
+
+
+def test_shell_keeps_one_connection_so_a_login_lasts(server, store):
+    result = run_shell(
+        server,
+        [
+            "ping",
+            f"merchant_login login={store} 'password={PASSWORD}'",
+            "merchant_add_product productname=kettle price=24.5 'description=a tin kettle' stock=3",
+            "merchant_list_products",
+            "MERCHANT_LOGOUT",
+            "merchant_get_profit",
+            "# a comment, then a blank line",
+            "",
+            "list_product storename=corner",
+            "quit",
+            "list_product storename=after-quit",
+        ],
+        server.workdir,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    assert out[0:2] == ["ok", "ok"]
+    assert re.fullmatch(r"product_id: \d+", out[2])
+    header, rule, row, footer = out[3:7]
+    columns = spans(rule)
+    assert [header[a:b].strip() for a, b in columns] == [
+        "product_id", "productname", "description", "price", "stock", "on_shelf",
+    ]
+    cells = [row[a:b].strip() for a, b in columns]
+    assert cells[1:] == ["kettle", "a tin kettle", "24.50", "3", "true"]
+    assert footer == "(1 row)"
+    assert out[7] == "ok"  # the logout
+    # After the logout the next op is refused; the shell carries on.
+    assert result.stderr == "error 401: MERCHANT_GET_PROFIT: log in as a merchant first\n"
+    assert "kettle" in out[10] and out[-1] == "(1 row)"
+    assert "after-quit" not in result.stdout + result.stderr
+
+
+def test_shell_reads_a_missing_password_from_the_next_input_line(server, store):
+    result = run_shell(
+        server,
+        [f"MERCHANT_LOGIN login={store}", PASSWORD, "MERCHANT_GET_PROFIT"],
+        server.workdir,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n0.00\n"
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_shell_help_lists_every_op_and_one_op_in_detail(server):
+    lines = ["help", "help MERCHANT_ADD_PRODUCT", "help nope", "exit"]
+    result = run_shell(server, lines, server.workdir)
+    assert result.returncode == 0, result.stderr
+    listed = re.findall(r"^([A-Z_]+) \((?:anyone|client|merchant)\): ", result.stdout, re.MULTILINE)
+    assert listed[: len(OPS)] == list(OPS)
+    assert listed[len(OPS):] == ["MERCHANT_ADD_PRODUCT"]
+    detail = result.stdout[result.stdout.rindex("MERCHANT_ADD_PRODUCT (merchant)"):]
+    for name, spec in OPS["MERCHANT_ADD_PRODUCT"].args.items():
+        assert re.search(rf"^    {name} +{re.escape(spec.describe())}$", detail, re.MULTILINE)
+    assert "no op named 'nope'" in result.stderr
+
+
+def test_shell_errors_and_bad_lines_do_not_end_it(server):
+    result = run_shell(
+        server,
+        ["list_product storename=nowhere", "list_merchant limit=x", "ping x='open", "ping"],
+        server.workdir,
+    )
+    assert result.returncode == 0
+    assert result.stdout == "ok\n"
+    errors = result.stderr.splitlines()
+    assert errors[0] == "error 404: storename: no store named 'nowhere'"
+    assert errors[1] == "error: limit: must be an integer, not 'x'"
+    assert errors[2].startswith("error: cannot read the line")
+
+
+def test_shell_ends_at_end_of_input(server):
+    result = run_shell(server, ["ping"], server.workdir)
+    assert (result.returncode, result.stdout) == (0, "ok\n")
+
+
+# --- cybermarket shell on a terminal
+
+
+def take_terminal():
+    """In the child: a session of its own, with the pty as its terminal."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Terminal:
+    """A process on a pseudo-terminal; reads wait at most READ_TIMEOUT."""
+
+    def __init__(self, argv, env, cwd):
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        try:
+            self.process = subprocess.Popen(
+                argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                preexec_fn=take_terminal,  # the test process starts no threads of its own
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.master = master
+        self.pending = b""
+        self.transcript = b""
+
+    def send(self, text):
+        os.write(self.master, text.encode())
+
+    def expect(self, pattern, timeout=READ_TIMEOUT):
+        """Everything up to and including the first match of the regular
+        expression `pattern` (which is then consumed)."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern.encode())
+        while True:
+            found = regex.search(self.pending)
+            if found:
+                seen, self.pending = self.pending[: found.end()], self.pending[found.end():]
+                return seen.decode(errors="replace")
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(left):
+                raise AssertionError(
+                    f"no {pattern!r} on the terminal; it shows:\n"
+                    + self.transcript.decode(errors="replace")
+                )
+
+    def _read(self, timeout):
+        """False at end of output."""
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return True  # the caller checks the deadline
+        try:
+            chunk = os.read(self.master, 4096)
+        except OSError:  # EIO: the process closed the terminal
+            return False
+        self.pending += chunk
+        self.transcript += chunk
+        return bool(chunk)
+
+    def wait(self, timeout=READ_TIMEOUT):
+        return self.process.wait(timeout)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(READ_TIMEOUT)
+        os.close(self.master)
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    """terminal(server) -> a `cybermarket shell` on a pty, with HOME in a
+    temporary directory; killed at the end if still running."""
+    opened = []
+
+    def open_shell(server):
+        term = Terminal(shell_command(server), shell_env(tmp_path), tmp_path)
+        opened.append(term)
+        return term
+
+    yield open_shell
+    for term in opened:
+        term.close()
+
+
+PROMPT = r"cybermarket> $"
+
+
+def merchant_prompt(store):
+    return rf"cybermarket \(merchant {store}\)> $"
+
+
+def test_password_prompt_without_echo(server, store, terminal, tmp_path):
+    term = terminal(server)
+    term.expect(r"connected to .*\r\n" + PROMPT)
+    term.send(f"merchant_login login={store}\n")
+    term.expect(r"password: $")
+    term.send(PASSWORD + "\n")
+    after = term.expect(merchant_prompt(store))
+    assert after.strip().splitlines()[0] == "ok"
+    term.send("merchant_get_profit\n")
+    assert "0.00" in term.expect(merchant_prompt(store))
+    term.send("quit\n")
+    assert term.wait() == 0
+    assert PASSWORD not in term.transcript.decode(errors="replace")
+
+
+def test_password_on_the_line_stays_out_of_history(server, store, terminal, tmp_path):
+    term = terminal(server)
+    term.expect(PROMPT)
+    term.send(f"MERCHANT_LOGIN login={store} 'password={PASSWORD}'\n")
+    term.expect(merchant_prompt(store))
+    term.send("MERCHANT_GET_PROFIT\n")
+    term.expect(merchant_prompt(store))
+    term.send("exit\n")
+    assert term.wait() == 0
+    history = (tmp_path / ".cybermarket_history").read_text()
+    assert "MERCHANT_GET_PROFIT" in history
+    assert "MERCHANT_LOGIN" not in history and PASSWORD not in history
+
+
+def test_tab_completes_op_and_argument_names(server, store, terminal):
+    term = terminal(server)
+    term.expect(PROMPT)
+    term.send(f"merchant_login login={store} 'password={PASSWORD}'\n")
+    term.expect(merchant_prompt(store))
+    term.send("merchant_add_pr\t")
+    term.expect(r"merchant_add_product $")
+    term.send("produ\t")
+    term.expect(r"productname=$")
+    term.send("kettle price=3 desc\t")
+    term.expect(r"description=$")
+    term.send("tea\n")
+    term.expect(r"product_id: \d+\r\n" + merchant_prompt(store))
+    term.send("help MERCHANT_GET_PR\t")
+    term.expect(r"MERCHANT_GET_PROFIT $")
+    term.send("\n")
+    helped = term.expect(merchant_prompt(store))
+    assert "MERCHANT_GET_PROFIT (merchant): total credited" in helped
+    term.send("\x04")  # Ctrl-D on an empty line
+    assert term.wait() == 0
+
+
+def test_a_lost_connection_is_told_and_the_next_command_reconnects(server, store, terminal):
+    term = terminal(server)
+    term.expect(PROMPT)
+    term.send(f"merchant_login login={store} 'password={PASSWORD}'\n")
+    term.expect(merchant_prompt(store))
+    server.restart()
+    term.send("merchant_get_profit\n")
+    lost = term.expect(PROMPT)
+    assert "connection lost" in lost
+    assert f"the login as merchant '{store}' is gone" in lost
+    assert "the next command reconnects" in lost
+    term.send("ping\n")
+    assert re.search(r"reconnected to .*\(not logged in\)\r\nok\r\n", term.expect(PROMPT))
+    term.send("merchant_get_profit\n")
+    assert "error 401" in term.expect(PROMPT)
+    term.send("quit\n")
+    assert term.wait() == 0
+
+
+# --- cybermarket call over TLS
+
+
+def test_call_over_tls(tmp_path, database_url):
+    from tests.test_client import TLSServer, self_signed
+
+    cert, key = self_signed(tmp_path)
+    live = TLSServer(database_url, *FAST, workdir=tmp_path, cert=cert, key=key)
+    try:
+        live.start()
+        trusted = call(live, "--tls", "--cafile", str(cert), "PING")
+        assert (trusted.returncode, trusted.stdout) == (0, "ok\n"), trusted.stderr
+        unchecked = call(live, "--tls", "--insecure", "PING")
+        assert (unchecked.returncode, unchecked.stdout) == (0, "ok\n"), unchecked.stderr
+        untrusted = call(live, "--tls", "PING")  # the system's trust store
+        assert untrusted.returncode == 3
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+    finally:
+        live.kill()
