@@ -59,10 +59,10 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
-def run_cli(*args, cwd, bin_dir=BIN, timeout=CLI_TIMEOUT):
-    """Run the `cybermarket` operator command; the CompletedProcess."""
+def run_script(script, *args, cwd, bin_dir=BIN, timeout=CLI_TIMEOUT):
+    """Run one of the venv's scripts to completion; the CompletedProcess."""
     return subprocess.run(
-        [str(Path(bin_dir) / "cybermarket"), *args],
+        [str(Path(bin_dir) / script), *args],
         cwd=cwd,
         env=child_env(),
         stdin=subprocess.DEVNULL,
@@ -72,17 +72,14 @@ def run_cli(*args, cwd, bin_dir=BIN, timeout=CLI_TIMEOUT):
     )
 
 
-def run_twistd(*args, cwd, bin_dir=BIN, timeout=CLI_TIMEOUT):
+def run_cli(*args, **kwargs):
+    """Run the `cybermarket` operator command."""
+    return run_script("cybermarket", *args, **kwargs)
+
+
+def run_twistd(*args, **kwargs):
     """Run `twistd ARGS` to completion (for --help and the like)."""
-    return subprocess.run(
-        [str(Path(bin_dir) / "twistd"), *args],
-        cwd=cwd,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_script("twistd", *args, **kwargs)
 
 
 def invite(database_url, cwd, bin_dir=BIN):
