@@ -532,10 +532,19 @@ def test_sigkill_during_a_checkout_storm(launch, storm, database_url):
     live = launch(database_url, *FAST, processes=2)
     group = live.server
     catalog = Catalog()
-    products = catalog.open_shop(live, "north", [("apple", "3.00", 3000), ("bread", "1.25", 2000)])
+    # Stock enough that the storm cannot run out however long a busy
+    # machine makes it last: a sold-out product would stall the orders the
+    # test waits for.
+    products = catalog.open_shop(
+        live, "north", [("apple", "3.00", 300_000), ("bread", "1.25", 200_000)]
+    )
     code = catalog.shops["north"].ok("MERCHANT_CREATE_INVITATION")
     products += catalog.open_shop(
-        live, "south", [("dates", "7.50", 1500), ("eggs", "2.10", 4000)], code=code, inviter="north"
+        live,
+        "south",
+        [("dates", "7.50", 150_000), ("eggs", "2.10", 400_000)],
+        code=code,
+        inviter="north",
     )
     restocked = Counter()
     crowd = shoppers(live, 6, "storm")
