@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from cybermarket import database
+from cybermarket import database, values
 from cybermarket.models import clients, merchants, order_lines, orders, products
 
 TOP = 10  # products in "top products"
@@ -225,10 +225,7 @@ def count(conn, lines):
 
 def money(cents):
     """Whole cents as a decimal string with two fraction digits."""
-    cents = int(cents)
-    sign = "-" if cents < 0 else ""
-    units, rest = divmod(abs(cents), 100)
-    return f"{sign}{units}.{rest:02d}"
+    return values.money(values.from_cents(int(cents)))
 
 
 def printable(frame):
