@@ -99,7 +99,7 @@ def _retryable(error):
 class Database:
     """The engine, its thread pool, and run()."""
 
-    def __init__(self, url, threads=None, reactor=None, synchronous="FULL"):
+    def __init__(self, url, threads=None, reactor=None, synchronous="FULL", page_cache=256):
         if reactor is None:
             from twisted.internet import reactor
         self.url = make_url(url)
@@ -108,6 +108,7 @@ class Database:
         self.engine = make_engine(self.url, self.threads, synchronous)
         self.dbapi = self.engine.dialect.loaded_dbapi
         self.reactor = reactor
+        self.page_cache = page_cache  # pages kept per connection (pages.py)
         if self.sqlite and self.threads == 1:
             self.pool = None
             self.group = GroupCommitter(self, reactor)
@@ -192,7 +193,7 @@ class Database:
                 raise Unavailable("database unreachable") from e
             held = self._local.held = (
                 fairy,
-                Txn(fairy.dbapi_connection, not self.sqlite, self.dbapi),
+                Txn(fairy.dbapi_connection, not self.sqlite, self.dbapi, self.page_cache),
             )
             with self._lock:
                 self._all.append(fairy)

@@ -22,6 +22,13 @@ def _positive(kind):
     return convert
 
 
+def _not_negative(text):
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, not {text}")
+    return value
+
+
 def _choice(text, choices):
     value = text.upper()
     if value not in choices:
@@ -95,6 +102,15 @@ class Options(usage.Options):
             "commits can be lost if the machine loses power (not if only the "
             "process dies).",
             lambda text: _choice(text, ("FULL", "NORMAL")),
+        ],
+        [
+            "page-cache",
+            None,
+            256,
+            "SQLite only: public pages (LIST_PRODUCT, LIST_MERCHANT) kept "
+            "ready per database connection, while nothing in the database "
+            "changes; 0 turns the cache off.",
+            _not_negative,
         ],
         [
             "hash-threads",

@@ -8,8 +8,6 @@ database or hashing pools.  Errors become responses in one place, _answer.
 """
 
 from collections import deque
-from datetime import datetime
-from decimal import Decimal
 
 import msgpack
 from twisted.internet import defer
@@ -21,10 +19,10 @@ from twisted.protocols.basic import Int32StringReceiver
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
+from cybermarket.codec import encode
 from cybermarket.context import Call
 from cybermarket.errors import BadRequest, MarketError, NotLoggedIn, TooLarge, Unavailable
 from cybermarket.ops import OPS
-from cybermarket.values import CENT
 
 log = Logger()
 
@@ -37,19 +35,6 @@ LOW_WATER = 16
 MESSAGES = {200: "ok", 201: "created"}
 
 _TOO_LARGE = object()  # queue marker: answer 413, then close
-
-
-def _encode_value(value):
-    # Called by msgpack for every price in a table: kept to the bone.
-    if type(value) is Decimal:
-        return str(value.quantize(CENT))
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def encode(response):
-    return msgpack.packb(response, default=_encode_value, use_bin_type=True)
 
 
 def short(value, width=60):

@@ -82,7 +82,11 @@ class MarketService(MultiService):
 
 def make_app(options, reactor):
     db = database.Database(
-        options["database"], options["db-threads"], reactor, options["sqlite-synchronous"]
+        options["database"],
+        options["db-threads"],
+        reactor,
+        options["sqlite-synchronous"],
+        page_cache=options["page-cache"],
     )
     settings = Settings(
         max_frame=options["max-frame"],

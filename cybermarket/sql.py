@@ -13,6 +13,8 @@ every backend (SQLite's BINARY collation; PostgreSQL's "C").
 from contextlib import contextmanager
 from datetime import datetime
 
+from cybermarket.pages import PageCache
+
 
 class Query:
     __slots__ = ("qmark", "format")
@@ -28,17 +30,20 @@ class Txn:
     """One transaction's view of the database, handed to the handlers.
     Run only on its database worker thread."""
 
-    __slots__ = ("raw", "cursor", "postgres", "IntegrityError")
+    __slots__ = ("raw", "cursor", "postgres", "IntegrityError", "writing", "pages")
 
-    def __init__(self, raw, postgres, dbapi):
+    def __init__(self, raw, postgres, dbapi, pages=0):
         self.raw = raw
         self.cursor = raw.cursor()
         self.postgres = postgres
         self.IntegrityError = dbapi.IntegrityError
+        self.writing = False
+        self.pages = PageCache(pages)  # this connection's, see pages.py
 
     # --- transaction control (Database.run_sync) --------------------------
 
     def begin(self, write):
+        self.writing = write
         if not self.postgres:
             # BEGIN IMMEDIATE takes SQLite's write lock up front: concurrent
             # writers queue on the busy timeout instead of failing later
@@ -50,7 +55,16 @@ class Txn:
         self.raw.commit()
 
     def rollback(self):
+        self.pages.clear()  # it may hold what is being undone
         self.raw.rollback()
+
+    def stamp(self):
+        """What the database's state is known by, for the page cache
+        (pages.py); None where pages may not be cached."""
+        if self.postgres or self.writing or not self.pages.most:
+            return None
+        version = self.cursor.execute("PRAGMA data_version").fetchone()[0]
+        return version, self.raw.total_changes
 
     # --- statements ---------------------------------------------------------
 

@@ -358,6 +358,40 @@ def test_checkout_race_with_mixed_carts(start, database_url):
 # --- restart ------------------------------------------------------------------
 
 
+def test_two_servers_on_one_database_see_each_others_changes(start, database_url):
+    """Each server keeps the public pages it has answered, on SQLite; every
+    change made through the other process must show at once all the same."""
+    here = start(database_url, *FAST)
+    there = start(database_url, *FAST)
+    shop = there.merchant("corner")
+    lamp = shop.ok(
+        "MERCHANT_ADD_PRODUCT", productname="lamp", price="19.99", description="", stock=5
+    )["product_id"]
+    visitor = here.connect()
+
+    def listed():
+        return [(r["price"], r["stock"]) for r in rows(visitor.ok("LIST_PRODUCT", storename="corner"))]
+
+    assert listed() == listed() == [("19.99", 5)]
+    shop.ok("SET_PRODUCT", product_id=lamp, price="17.50")
+    assert listed() == [("17.50", 5)]
+    shop.ok("MERCHANT_RESTOCK_PRODUCT", product_id=lamp, quantity=3)
+    assert listed() == [("17.50", 8)]
+
+    (alice,) = here.clients(["alice"])
+    alice.ok("CLIENT_ADD_ITEM", product_id=lamp, quantity=2)
+    alice.ok("CLIENT_CHECKOUT_ITEM")
+    assert listed() == [("17.50", 6)]
+    assert product_stock(there.connect(), "corner") == {lamp: 6}
+
+    shop.ok("MERCHANT_DEL_PRODUCT", product_id=lamp)
+    assert listed() == []
+
+    assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["corner"]
+    there.merchant("annex")
+    assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["annex", "corner"]
+
+
 def test_restart_keeps_all_data(start, database_url):
     live = start(database_url, *FAST)
     shop = live.merchant("lasting")

@@ -2,6 +2,7 @@
 
 from cybermarket.errors import NotFound
 from cybermarket.handlers import FIRST_NAME, NO_ID, page
+from cybermarket.pages import cached
 from cybermarket.sql import Query
 from cybermarket.values import from_cents
 
@@ -25,11 +26,21 @@ def ping(txn, me):
 
 
 def list_merchant(txn, me, limit, after=None):
+    return cached(txn, ("LIST_MERCHANT", limit, after), _list_merchant, limit, after)
+
+
+def list_product(txn, me, storename, limit, after=None):
+    return cached(
+        txn, ("LIST_PRODUCT", storename, limit, after), _list_product, storename, limit, after
+    )
+
+
+def _list_merchant(txn, limit, after):
     rows = txn.rows(LIST_MERCHANT, FIRST_NAME if after is None else after, limit + 1)
     return page(["storename", "description", "email"], rows, limit)
 
 
-def list_product(txn, me, storename, limit, after=None):
+def _list_product(txn, storename, limit, after):
     rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, storename, limit + 1)
     if not rows:
         raise NotFound(f"storename: no store named {storename!r}")

@@ -1,0 +1,75 @@
+"""A cache of the public pages (LIST_PRODUCT, LIST_MERCHANT), kept packed,
+one cache per database connection, and valid only while nothing at all has
+changed in the database.
+
+Why: anyone may list a store without logging in, so it is the most frequent
+request, and every answer is the same until somebody changes something.
+Reading and converting a page of rows and packing it was most of the
+server's own work for it (docs/performance.md).
+
+How it stays right, with several threads or server processes on one file:
+- A page is stored with a stamp: SQLite's `PRAGMA data_version`, which moves
+  when any *other* connection (thread or process) commits, and this
+  connection's own `total_changes`, which moves when it changes any row.
+- The stamp is read before the page's query, in the same read transaction.
+  A commit that slips in between can only make the stamp older than the
+  page, which costs a miss later, never a stale answer.
+- Only read transactions use the cache.  A write transaction (or a group of
+  requests with a write in it, see groupcommit.py) may see changes that are
+  not committed yet, so it neither reads nor fills the cache; a rollback
+  empties it.
+- Any change empties the whole cache: no bookkeeping of which change
+  touches which page.
+
+PostgreSQL has no stamp this cheap, so there pages are not cached: Txn.stamp
+gives None and every request runs its query.
+"""
+
+from collections import OrderedDict
+
+from cybermarket.codec import Packed, pack
+
+MOST_BYTES = 64 * 1024  # a page bigger than this is not kept
+
+
+class PageCache:
+    __slots__ = ("most", "stamp", "pages")
+
+    def __init__(self, most):
+        self.most = most  # pages kept at most; 0: none
+        self.stamp = None
+        self.pages = OrderedDict()
+
+    def clear(self):
+        self.stamp = None
+        self.pages.clear()
+
+    def get(self, stamp, key):
+        if stamp != self.stamp:
+            self.pages.clear()
+            self.stamp = stamp
+            return None
+        page = self.pages.get(key)
+        if page is not None:
+            self.pages.move_to_end(key)
+        return page
+
+    def put(self, stamp, key, page):
+        if stamp != self.stamp or len(page) > MOST_BYTES:
+            return
+        self.pages[key] = page
+        if len(self.pages) > self.most:
+            self.pages.popitem(last=False)
+
+
+def cached(txn, key, compute, *args):
+    """compute(txn, *args), packed and kept while the database stays as it
+    is; or, where nothing may be cached, compute's plain value."""
+    stamp = txn.stamp()
+    if stamp is None:
+        return compute(txn, *args)
+    page = txn.pages.get(stamp, key)
+    if page is None:
+        page = Packed(pack(compute(txn, *args)))
+        txn.pages.put(stamp, key, page)
+    return page

@@ -1,0 +1,58 @@
+"""`twistd cybermarket`'s options: parsed and checked before anything
+starts, and handed to the parts they configure."""
+
+import pytest
+from twisted.internet import task
+from twisted.python import usage
+
+from cybermarket import service
+from cybermarket.options import Options
+
+
+def parse(*argv):
+    options = Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+def test_defaults():
+    options = parse()
+    assert options["page-cache"] == 256
+    assert options["sqlite-synchronous"] == "FULL"
+    assert options["db-threads"] is None
+    assert options["hash-threads"] == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--page-cache=-1",),
+        ("--page-cache=many",),
+        ("--db-threads=0",),
+        ("--sqlite-synchronous=OFF",),
+        ("--max-frame=-5",),
+    ],
+)
+def test_bad_values_are_refused(argv):
+    with pytest.raises(usage.UsageError):
+        parse(*argv)
+
+
+def test_settings_reach_the_database_and_the_protocol(tmp_path):
+    options = parse(
+        f"--database=sqlite:///{tmp_path / 'm.sqlite3'}",
+        "--page-cache=0",
+        "--sqlite-synchronous=normal",
+        "--max-frame=1024",
+        "--idle-timeout=5",
+    )
+    app = service.make_app(options, task.Clock())
+    try:
+        assert app.db.page_cache == 0
+        assert app.settings.max_frame == 1024
+        assert app.settings.idle_timeout == 5.0
+        with app.db.engine.connect() as conn:
+            # PRAGMA synchronous: 1 is NORMAL, 2 is FULL.
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    finally:
+        app.db.engine.dispose()
