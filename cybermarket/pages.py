@@ -2,8 +2,9 @@
 one cache per database connection, and valid only while nothing at all has
 changed in the database.
 
-Why: anyone may list a store without logging in, so it is the most frequent
-request, and every answer is the same until somebody changes something.
+Why: anyone may list a store without logging in, so browsing is likely the
+most frequent request, and every answer is the same until somebody changes
+something.
 Reading and converting a page of rows and packing it was most of the
 server's own work for it (docs/performance.md).
 
@@ -22,7 +23,8 @@ How it stays right, with several threads or server processes on one file:
   touches which page.
 
 PostgreSQL has no stamp this cheap, so there pages are not cached: Txn.stamp
-gives None and every request runs its query.
+gives None and every request runs its query.  `--page-cache` sets the pages
+kept per connection; 0 turns the cache off.
 """
 
 from collections import OrderedDict
