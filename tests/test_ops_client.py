@@ -25,22 +25,6 @@ ITEM_COLUMNS = ["storename", "product_id", "productname", "price", "quantity"]
 ORDER_COLUMNS = ["order_id", "created_at", "total"]
 PASSWORD = "client-pass"
 
-# Each customer op with arguments that would be valid once logged in.
-CLIENT_OPS = {
-    "CLIENT_LOGOUT": {},
-    "SET_CLIENT_USERNAME": {"username": "bob"},
-    "SET_CLIENT_EMAIL": {"email": "bob@example.com"},
-    "SET_CLIENT_PASSWORD": {"old_password": PASSWORD, "new_password": "another-pass"},
-    "CLIENT_ADD_ITEM": {"product_id": 1, "quantity": 1},
-    "CLIENT_REMOVE_ITEM": {"product_id": 1},
-    "CLIENT_GET_ITEMS": {},
-    "CLIENT_GET_PRICE": {},
-    "CLIENT_CHECKOUT_ITEM": {},
-    "CLIENT_LIST_ORDERS": {},
-    "CLIENT_GET_ORDER": {"order_id": 1},
-}
-
-
 @pytest.fixture
 def shop(market):
     return market.merchant("shop")
@@ -91,15 +75,8 @@ def everything(shop, client):
 
 # --- the role ----------------------------------------------------------------
 
-
-@pytest.mark.parametrize("op", sorted(CLIENT_OPS))
-def test_client_op_without_login_is_401(market, op):
-    expect(market.peer(), 401, op, **CLIENT_OPS[op])
-
-
-@pytest.mark.parametrize("op", sorted(CLIENT_OPS))
-def test_client_op_as_a_merchant_is_401(market, op):
-    expect(market.merchant("shop"), 401, op, **CLIENT_OPS[op])
+# Every op that needs a login answers 401 without it, or with the other
+# role: tests/test_protocol.py (test_role_op_without_login and the two after).
 
 
 def test_bad_argument_wins_over_missing_login(market):

@@ -27,24 +27,6 @@ SALES_COLUMNS = ["product_id", "productname", "quantity_sold", "revenue"]
 LIST_COLUMNS = ["product_id", "productname", "description", "price", "stock", "on_shelf"]
 MAX_STOCK = 1_000_000_000
 
-# Each merchant op with arguments that would be valid once logged in.
-MERCHANT_OPS = {
-    "MERCHANT_CREATE_INVITATION": {},
-    "MERCHANT_LOGOUT": {},
-    "SET_MERCHANT_STORENAME": {"storename": "renamed"},
-    "SET_MERCHANT_EMAIL": {"email": "renamed@example.com"},
-    "SET_MERCHANT_DESCRIPTION": {"description": "new"},
-    "SET_MERCHANT_PASSWORD": {"old_password": PASSWORD, "new_password": "another-pass"},
-    "MERCHANT_ADD_PRODUCT": {"productname": "apple", "price": "1.00", "description": ""},
-    "MERCHANT_DEL_PRODUCT": {"product_id": 1},
-    "MERCHANT_PUT_ON_SHELF": {"product_id": 1},
-    "MERCHANT_RESTOCK_PRODUCT": {"product_id": 1, "quantity": 1},
-    "MERCHANT_GET_PROFIT": {},
-    "MERCHANT_GET_SALES": {},
-    "MERCHANT_LIST_PRODUCTS": {},
-    "SET_PRODUCT": {"product_id": 1, "price": "2.00"},
-}
-
 # The product ops that need the caller to own the product, with their
 # other arguments.
 PRODUCT_OPS = {
@@ -116,15 +98,8 @@ def sales(merchant):
 
 # --- the role ----------------------------------------------------------------
 
-
-@pytest.mark.parametrize("op", sorted(MERCHANT_OPS))
-def test_merchant_op_without_login_is_401(market, op):
-    expect(market.peer(), 401, op, **MERCHANT_OPS[op])
-
-
-@pytest.mark.parametrize("op", sorted(MERCHANT_OPS))
-def test_merchant_op_as_a_client_is_401(market, op):
-    expect(market.client("alice"), 401, op, **MERCHANT_OPS[op])
+# Every op that needs a login answers 401 without it, or with the other
+# role: tests/test_protocol.py (test_role_op_without_login and the two after).
 
 
 def test_merchant_logout_logs_the_connection_out(shop):

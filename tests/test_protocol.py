@@ -603,24 +603,28 @@ def test_role_args_cover_every_role_op():
     assert set(ROLE_ARGS) == {name for name, op in OPS.items() if op.role is not None}
 
 
+def assert_not_logged_in(response, request_id):
+    assert response["id"] == request_id
+    assert response["status"] == 401, response
+    assert isinstance(response["message"], str)
+    assert "data" not in response
+
+
 @pytest.mark.parametrize("op", CLIENT_OPS + MERCHANT_OPS)
 def test_role_op_without_login(market, op):
-    response = call(market.peer(), op, 31, **ROLE_ARGS[op])
-    assert response["id"] == 31
-    assert response["status"] == 401
-    assert "data" not in response
+    assert_not_logged_in(call(market.peer(), op, 31, **ROLE_ARGS[op]), 31)
 
 
 @pytest.mark.parametrize("op", MERCHANT_OPS)
 def test_merchant_op_as_a_client(market, op):
     peer = market.client("ann")
-    assert call(peer, op, 32, **ROLE_ARGS[op])["status"] == 401
+    assert_not_logged_in(call(peer, op, 32, **ROLE_ARGS[op]), 32)
 
 
 @pytest.mark.parametrize("op", CLIENT_OPS)
 def test_client_op_as_a_merchant(market, op):
     peer = market.merchant("shop")
-    assert call(peer, op, 33, **ROLE_ARGS[op])["status"] == 401
+    assert_not_logged_in(call(peer, op, 33, **ROLE_ARGS[op]), 33)
 
 
 def test_role_op_as_the_wrong_role_changes_nothing(market):
