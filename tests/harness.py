@@ -13,6 +13,7 @@ from cybermarket.database import Database
 from cybermarket.passwords import Hasher
 from cybermarket.protocol import MarketFactory
 from cybermarket.throttle import Throttle
+from tests.shop import store_args
 from tests.wire import frame, request
 
 # Argon2id still, but cheap: the tests create many accounts.
@@ -112,15 +113,10 @@ class Market:
     def merchant(self, storename="shop", email=None, password="merchant-pass", peer=None):
         """A logged-in merchant connection (a new store)."""
         peer = peer or self.peer()
-        peer.ok(
-            "MERCHANT_CREATE",
-            storename=storename,
-            description=f"the {storename} store",
-            email=email or f"{storename}@example.com",
-            password=password,
-            inviter=None,
-            code=self.invite(),
-        )
+        args = store_args(storename, password, self.invite())
+        if email is not None:
+            args["email"] = email
+        peer.ok("MERCHANT_CREATE", **args)
         peer.ok("MERCHANT_LOGIN", login=storename, password=password)
         return peer
 

@@ -15,6 +15,21 @@ def expect(peer, status, op, **args):
     return response["message"]
 
 
+def store_args(storename, password, code, **override):
+    """MERCHANT_CREATE's arguments for a new store named `storename`, opened
+    with an operator's code unless `inviter` is overridden."""
+    args = {
+        "storename": storename,
+        "description": f"the {storename} store",
+        "email": f"{storename}@example.com",
+        "password": password,
+        "inviter": None,
+        "code": code,
+    }
+    args.update(override)
+    return args
+
+
 def log_in(market, op, login, password):
     """A login (CLIENT_LOGIN or MERCHANT_LOGIN) on a new connection; the
     response."""

@@ -45,6 +45,7 @@ from cybermarket.client import (
 )
 from cybermarket.twisted_client import MarketClientProtocol
 from tests.server import HOST, Server, child_env
+from tests.shop import store_args
 
 PASSWORD = "correct horse battery"
 FAST = ("--hash-threads", "2")
@@ -71,9 +72,7 @@ class Market:
         """A new store, logged in on a new connection."""
         conn = self.connect()
         conn.call(
-            "MERCHANT_CREATE", check=True, storename=storename, description=f"the {storename} store",
-            email=f"{storename}@example.com", password=PASSWORD, inviter=None,
-            code=self.server.invite(),
+            "MERCHANT_CREATE", check=True, **store_args(storename, PASSWORD, self.server.invite())
         )
         conn.call("MERCHANT_LOGIN", check=True, login=storename, password=PASSWORD)
         return conn

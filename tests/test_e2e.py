@@ -30,6 +30,7 @@ from tests.server import (
     run_twistd,
     wait_until,
 )
+from tests.shop import store_args
 from tests.wire import frame, request
 
 PASSWORD = "correct horse battery"
@@ -81,13 +82,7 @@ class Live:
             code = self.server.invite()
         conn = self.connect()
         created = conn.call(
-            "MERCHANT_CREATE",
-            storename=storename,
-            description=f"the {storename} store",
-            email=f"{storename}@example.com",
-            password=password,
-            inviter=inviter,
-            code=code,
+            "MERCHANT_CREATE", **store_args(storename, password, code, inviter=inviter)
         )
         assert created["status"] == 201, created
         conn.ok("MERCHANT_LOGIN", login=storename, password=password)

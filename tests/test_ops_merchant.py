@@ -50,17 +50,10 @@ def alice(market):
 def join(market, storename="newshop", **override):
     """A MERCHANT_CREATE on a new connection, by default with a fresh
     operator code; the response."""
-    args = {
-        "storename": storename,
-        "description": f"the {storename} store",
-        "email": f"{storename}@example.com",
-        "password": PASSWORD,
-        "inviter": None,
-    }
-    args.update(override)
-    if "code" not in args:
-        args["code"] = market.invite()
-    return market.peer().call("MERCHANT_CREATE", **args)
+    override.setdefault("password", PASSWORD)
+    if "code" not in override:
+        override["code"] = market.invite()
+    return market.peer().call("MERCHANT_CREATE", **steps.store_args(storename, **override))
 
 
 def log_in(market, login, password=PASSWORD):

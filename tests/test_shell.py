@@ -22,6 +22,7 @@ import pytest
 from cybermarket import shell
 from cybermarket.ops import OPS
 from tests.server import BIN, HOST, Server, child_env, free_port, run_cli
+from tests.shop import store_args
 
 PASSWORD = "correct horse battery"
 FAST = ("--hash-threads", "2")
@@ -269,15 +270,7 @@ def server(tmp_path, database_url):
 def create_store(server, storename, password=PASSWORD):
     """A store opened with an operator code, through the raw wire client."""
     with server.client() as conn:
-        created = conn.call(
-            "MERCHANT_CREATE",
-            storename=storename,
-            description=f"the {storename} store",
-            email=f"{storename}@example.com",
-            password=password,
-            inviter=None,
-            code=server.invite(),
-        )
+        created = conn.call("MERCHANT_CREATE", **store_args(storename, password, server.invite()))
     assert created["status"] == 201, created
     return storename
 
