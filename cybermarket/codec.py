@@ -38,14 +38,14 @@ _DATA_KEY = pack("data")
 
 def encode(response):
     """A response map's body.  Its "data" may be Packed: msgpack has no way
-    to take raw bytes as a value, so the map is written by hand around it:
-    a fixmap header (responses have four keys), the other entries,
-    then "data" and the packed bytes."""
+    to take raw bytes as a value, so the map is written out around it: the
+    map's header, the other entries, then "data" and the packed bytes."""
     data = response.get("data")
     if type(data) is not Packed:
         return pack(response)
-    rest = {key: value for key, value in response.items() if key != "data"}
-    if len(rest) >= 15:  # not a fixmap: let msgpack write it all
-        return pack({**rest, "data": msgpack.unpackb(data, raw=False)})
-    head = pack(rest)  # a fixmap: one header byte, then the entries
-    return bytes((0x80 | (len(rest) + 1),)) + head[1:] + _DATA_KEY + data
+    parts = [msgpack.Packer().pack_map_header(len(response))]
+    for key, value in response.items():
+        if key != "data":
+            parts += (pack(key), pack(value))
+    parts += (_DATA_KEY, data)
+    return b"".join(parts)

@@ -218,3 +218,10 @@ def test_packed_data_is_sent_exactly_as_if_encoded_with_the_response(data):
     assert codec.encode(packed) == codec.encode(plain)
     decoded = msgpack.unpackb(codec.encode(packed), raw=False)
     assert list(decoded) == ["id", "status", "message", "data"]
+
+
+def test_packed_data_in_a_map_too_big_for_msgpacks_short_header():
+    response = {f"key{i}": i for i in range(20)}
+    response["data"] = Packed(codec.pack([1, "two"]))
+    decoded = msgpack.unpackb(codec.encode(response), raw=False)
+    assert decoded == dict({f"key{i}": i for i in range(20)}, data=[1, "two"])
