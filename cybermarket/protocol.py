@@ -87,7 +87,7 @@ class _WriteBuffer:
 
 
 class MarketProtocol(Int32StringReceiver, TimeoutMixin):
-    def __init__(self, app, factory=None):
+    def __init__(self, app, factory):
         self.app = app
         self.factory = factory
         self.session = None
@@ -110,17 +110,15 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self.peer = getattr(self.transport.getPeer(), "host", None) or "local"
         self.transport.registerProducer(_WriteBuffer(self), True)
         self.setTimeout(self.app.settings.idle_timeout)
-        if self.factory is not None:
-            self.factory.connections.add(self)
+        self.factory.connections.add(self)
 
     def connectionLost(self, reason):
         self.setTimeout(None)
         self.session = None
         self._closing = True
         self._queue.clear()
-        if self.factory is not None:
-            self.factory.connections.discard(self)
-            self.factory.check_idle()
+        self.factory.connections.discard(self)
+        self.factory.check_idle()
 
     def dataReceived(self, data):
         if self._closing:
@@ -134,8 +132,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self._pump()
 
     def stringReceived(self, body):
-        stopping = self.factory is not None and self.factory.stopping
-        self._queue.append((body, stopping))
+        self._queue.append((body, self.factory.stopping))
         if len(self._queue) >= HIGH_WATER:
             self._set_pause("queue", True)
         self._pump()
@@ -187,7 +184,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
     def _finished(self, response):
         self._send(response)
         self._busy = False
-        if self.idle and self.factory is not None:
+        if self.idle:
             self.factory.check_idle()
         self._pump()
 
@@ -209,10 +206,9 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
                 raise Unavailable("the server is shutting down")
             if op.role is not None and (self.session is None or self.session.role != op.role):
                 raise NotLoggedIn(f"{op.name}: log in as a {op.role} first")
-        except BadRequest as e:
-            return defer.succeed(self._answer(getattr(e, "request_id", None), op, e))
         except MarketError as e:
-            return defer.succeed(self._answer(request_id, op, e))
+            # decode's BadRequest carries the request's id once it was read.
+            return defer.succeed(self._answer(getattr(e, "request_id", request_id), op, e))
         except Exception as e:
             return defer.succeed(self._answer(request_id, op, e, failure=Failure()))
         call = Call(self.app, self.session, self.peer)

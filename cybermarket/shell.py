@@ -15,7 +15,7 @@ in the op table (cybermarket/ops.py):
 - text arguments and prices are sent as the string given: a price stays
   "19.99", never a float;
 - `key=` sends the empty string;
-- `key=nil` sends nil for an optional (or nullable) argument; for a
+- `key=nil` sends nil for an optional argument; for a
   required text argument it is the text "nil".
 
 A key the op table does not know for the op (or any key of an op it does
@@ -80,7 +80,7 @@ def parse_value(spec, key, text):
     key, or None when the key is unknown."""
     if spec is None:
         return None if text == NIL else text
-    if text == NIL and (spec.optional or spec.nullable):
+    if text == NIL and spec.optional:
         return None
     if isinstance(spec.kind, Integer):
         if not _INTEGER_TEXT.fullmatch(text):

@@ -23,22 +23,18 @@ class Arg:
     """One argument: its type, whether it may be left out, and its default.
     A nil value counts as left out for an optional argument."""
 
-    def __init__(self, kind, optional=False, default=None, nullable=False):
+    def __init__(self, kind, optional=False, default=None):
         self.kind = kind
         self.optional = optional
         self.default = default
-        self.nullable = nullable
 
     def check(self, field, value):
-        if value is None and (self.optional or self.nullable):
+        if value is None and self.optional:
             return self.default
         return self.kind.check(field, value)
 
     def describe(self):
-        text = self.kind.describe()
-        if self.nullable:
-            text += " or nil"
-        return text + (" (optional)" if self.optional else "")
+        return self.kind.describe() + (" (optional)" if self.optional else "")
 
 
 class Text:
@@ -114,7 +110,7 @@ class Money:
                 f"{field}: must be a decimal string such as \"19.99\" or an "
                 f"integer, not a {type(value).__name__}"
             )
-        if not Decimal("0.01") <= amount <= MAX_PRICE:
+        if not CENT <= amount <= MAX_PRICE:
             raise BadRequest(f"{field}: must be from 0.01 to 99999999.99")
         return amount.quantize(CENT)
 

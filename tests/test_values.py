@@ -217,10 +217,6 @@ def test_required_arg_rejects_nil():
         v.Arg(v.Limit).check("limit", None)
 
 
-def test_nullable_arg_accepts_nil():
-    assert v.Arg(v.Storename, nullable=True).check("inviter", None) is None
-
-
 def test_arg_checks_a_present_value():
     with pytest.raises(BadRequest, match="^limit:"):
         v.Arg(v.Limit, optional=True, default=1000).check("limit", 0)

@@ -10,10 +10,12 @@ pool) between database calls or that change the connection's login.
 
 from datetime import datetime, timezone
 
+from cybermarket.values import MAX_ID
+
 # `after` when none is given: below every key, or above every id.
 FIRST_NAME = ""
 NO_ID = 0
-LAST_ID = 2**63 - 1
+LAST_ID = MAX_ID
 
 
 def now():
@@ -25,7 +27,7 @@ def page(columns, rows, limit, key=0):
     """A paged table: `rows` holds up to limit + 1 rows; the extra one only
     tells that more follow."""
     more = len(rows) > limit
-    rows = [list(row) for row in rows[:limit]]
+    rows = rows[:limit]  # rows stay tuples: msgpack sends them as arrays
     return {
         "columns": columns,
         "rows": rows,
@@ -34,4 +36,4 @@ def page(columns, rows, limit, key=0):
 
 
 def table(columns, rows):
-    return {"columns": columns, "rows": [list(row) for row in rows]}
+    return {"columns": columns, "rows": rows}
