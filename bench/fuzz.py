@@ -16,12 +16,8 @@ import asyncio
 import collections
 import os
 import random
-import signal
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +26,7 @@ import msgpack
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.servers import Servers  # noqa: E402
 from cybermarket.ops import OPS  # noqa: E402
 
 HUGE = [2**64 - 1, 2**63, 2**63 - 1, -(2**63), 2**31, -1, 0]
@@ -170,12 +167,6 @@ async def fuzz(port, frames, connections, seconds, seed):
     return tally, final
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, help="fuzz a server already running here")
@@ -185,34 +176,17 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    server = None
-    port = args.port
-    if port is None:
-        port = free_port()
-        workdir = tempfile.mkdtemp(prefix="cybermarket-fuzz-")
-        twistd = Path(sys.executable).parent / "twistd"
-        server = subprocess.Popen(
-            [str(twistd), "-n", "--pidfile=", "cybermarket",
-             "--listen", f"tcp:{port}:interface=127.0.0.1",
-             "--database", f"sqlite:///{workdir}/fuzz.sqlite3"],
-            cwd=workdir, stdout=open(f"{workdir}/server.log", "w"), stderr=subprocess.STDOUT,
-        )
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    server = Servers() if args.port is None else None
+    port = args.port if server is None else server.port
     started = time.monotonic()
     try:
         tally, final = asyncio.run(
             fuzz(port, args.frames, args.connections, args.seconds, args.seed)
         )
     finally:
-        alive = server is None or server.poll() is None
+        alive = server is None or server.procs[0].poll() is None
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(30)
+            server.stop()
     took = time.monotonic() - started
     print(f"frames sent: {tally.sent} in {took:.1f} s over {args.connections} connections + 1 dribbler")
     print("answers by status:", dict(sorted(tally.statuses.items())))

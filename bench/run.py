@@ -52,13 +52,15 @@ async def login(conn, i):
     await conn.call("CLIENT_LOGIN", login=f"user{i}", password=PASSWORD)
 
 
+async def ping(conn, i):
+    await conn.call("PING")
+
+
+async def listing(conn, i):
+    await conn.call("LIST_PRODUCT", storename="bench")
+
+
 def workloads(ids):
-    async def ping(conn, i):
-        await conn.call("PING")
-
-    async def listing(conn, i):
-        await conn.call("LIST_PRODUCT", storename="bench")
-
     async def cart(conn, i):
         await conn.call("CLIENT_ADD_ITEM", product_id=ids[i % 20], quantity=1)
         await conn.call("CLIENT_GET_PRICE")
@@ -81,7 +83,7 @@ async def login_storm(port, seconds, connections):
     ping_stats = loadgen.Stats()
 
     async def storm(conn, i):
-        await conn.call("CLIENT_LOGIN", login=f"user{i}", password=PASSWORD)
+        await login(conn, i)
         await conn.call("CLIENT_LOGOUT")
 
     async def pinger():
@@ -142,10 +144,6 @@ def main():
         wait_for_port(ceiling_port)
         port = servers.port
         ids = asyncio.run(seed(port, servers.invite(), args.connections))
-
-        async def ping(conn, i):
-            await conn.call("PING")
-
         top = asyncio.run(loadgen.run(ceiling_port, ping, args.connections, args.seconds))
         print(f"{args.connections} connections, {args.seconds:g} s per workload, "
               f"database {servers.database} {' '.join(args.server)}")

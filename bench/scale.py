@@ -18,14 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import loadgen  # noqa: E402
-from bench.run import login, seed  # noqa: E402
+from bench.run import listing, login, seed  # noqa: E402
 from bench.servers import Servers  # noqa: E402
 
 
 async def measure(port, ids, connections, seconds):
-    async def listing(conn, i):
-        await conn.call("LIST_PRODUCT", storename="bench")
-
     async def checkout(conn, i):
         await conn.call("CLIENT_ADD_ITEM", product_id=ids[i % len(ids)], quantity=1)
         await conn.call("CLIENT_CHECKOUT_ITEM")
