@@ -141,7 +141,11 @@ def _frame_of(data):
 
 
 def is_table(data):
-    return isinstance(data, dict) and "columns" in data and "rows" in data
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("columns"), list)
+        and isinstance(data.get("rows"), list)
+    )
 
 
 @dataclass(frozen=True)

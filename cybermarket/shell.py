@@ -37,7 +37,7 @@ import shlex
 import sys
 import unicodedata
 
-from cybermarket.client import Client, ProtocolError
+from cybermarket.client import Client, ProtocolError, is_table
 from cybermarket.ops import OPS
 from cybermarket.values import Integer
 
@@ -231,14 +231,6 @@ def table_footer(data):
 
 def format_map(data):
     return "\n".join(f"{printable(str(k))}: {cell_text(v)}" for k, v in data.items())
-
-
-def is_table(data):
-    return (
-        isinstance(data, dict)
-        and isinstance(data.get("columns"), list)
-        and isinstance(data.get("rows"), list)
-    )
 
 
 def format_data(data):
@@ -539,7 +531,7 @@ class Session:
             self.lost("interrupted")
             return None
         self.track_login(name, args, response)
-        if getattr(self.client, "closed", False):  # the server closes after a 413
+        if self.client.closed:  # the server closes after a 413
             self.close()
             self.say_gone("the server closed the connection")
         return response
