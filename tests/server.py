@@ -61,8 +61,14 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
 
 def run_script(script, *args, cwd, bin_dir=BIN, timeout=CLI_TIMEOUT):
     """Run one of the venv's scripts to completion; the CompletedProcess."""
+    return run_command([Path(bin_dir) / script, *args], cwd=cwd, timeout=timeout)
+
+
+def run_command(command, cwd, timeout=CLI_TIMEOUT):
+    """Run a command to completion, without a terminal or input, in the
+    tests' environment; the CompletedProcess, output as text."""
     return subprocess.run(
-        [str(Path(bin_dir) / script), *args],
+        [str(part) for part in command],
         cwd=cwd,
         env=child_env(),
         stdin=subprocess.DEVNULL,

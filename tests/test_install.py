@@ -14,14 +14,20 @@ import importlib.util
 import json
 import os
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import twisted
 
-from tests.server import ORDERLY_EXIT_CODES, Server, child_env, invite, run_cli, run_twistd
+from tests.server import (
+    ORDERLY_EXIT_CODES,
+    Server,
+    invite,
+    run_cli,
+    run_command,
+    run_twistd,
+)
 
 ROOT = Path(__file__).resolve().parent.parent  # the project
 BUILD_TIMEOUT = 300
@@ -47,15 +53,7 @@ print(json.dumps({
 
 
 def run(command, cwd, timeout=BUILD_TIMEOUT):
-    result = subprocess.run(
-        [str(c) for c in command],
-        cwd=cwd,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    result = run_command(command, cwd, timeout)
     assert result.returncode == 0, (
         f"{' '.join(map(str, command))} exited {result.returncode}\n"
         f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
