@@ -17,6 +17,15 @@ class Session:
 class Settings:
     max_frame: int = 65536
     idle_timeout: float = 900.0
+    # Seconds from a frame's first byte to its last: a client dribbling a
+    # frame cannot hold a connection for the whole idle timeout.
+    frame_timeout: float = 30.0
+    # Bytes of request bodies one connection may have waiting; reading
+    # pauses beyond it (and at HIGH_WATER requests, whichever comes first).
+    connection_buffer: int = 4 * 65536
+    # None: derived from the open-file limit (limits.connection_cap).
+    max_connections: int | None = None
+    max_connections_per_address: int = 256
     login_failures: int = 10
     login_window: float = 300.0
     invitation_days: float = 7.0

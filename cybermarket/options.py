@@ -86,6 +86,41 @@ class Options(usage.Options):
             _positive(float),
         ],
         [
+            "frame-timeout",
+            None,
+            30.0,
+            "Seconds from a request frame's first byte to its last; a client "
+            "slower than that is disconnected.",
+            _positive(float),
+        ],
+        [
+            "connection-buffer",
+            None,
+            None,
+            "Bytes of requests one connection may have waiting to be handled; "
+            "beyond it the server stops reading from that connection until "
+            "the queue drains (default: 4 times --max-frame; at least "
+            "--max-frame).",
+            _positive(int),
+        ],
+        [
+            "max-connections",
+            None,
+            None,
+            "Most connections open at once; more are closed as they arrive "
+            "(default: the open-file limit, raised to its hard limit at start, "
+            "less 64 for the database, logs and listeners).",
+            _positive(int),
+        ],
+        [
+            "max-connections-per-address",
+            None,
+            256,
+            "Most connections open at once from one IP address; more are "
+            "closed as they arrive.",
+            _positive(int),
+        ],
+        [
             "db-threads",
             None,
             None,
@@ -145,6 +180,10 @@ class Options(usage.Options):
     ]
 
     def postOptions(self):
+        if self["connection-buffer"] is None:
+            self["connection-buffer"] = 4 * self["max-frame"]
+        elif self["connection-buffer"] < self["max-frame"]:
+            raise usage.UsageError("--connection-buffer must be at least --max-frame")
         if self["reuse-port"]:
             from cybermarket.reuseport import parse_tcp
 

@@ -19,6 +19,7 @@ from twisted.protocols.basic import Int32StringReceiver
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
+from cybermarket import limits
 from cybermarket.codec import encode
 from cybermarket.context import Call
 from cybermarket.errors import BadRequest, MarketError, NotLoggedIn, TooLarge, Unavailable
@@ -28,7 +29,8 @@ log = Logger()
 
 # Reading pauses while this many requests wait on one connection, and
 # resumes below LOW_WATER: a client pipelining without end costs bounded
-# memory.
+# memory.  Their bytes are bounded too (Settings.connection_buffer): reading
+# resumes once they are below a quarter of it.
 HIGH_WATER = 64
 LOW_WATER = 16
 
@@ -87,16 +89,19 @@ class _WriteBuffer:
 
 
 class MarketProtocol(Int32StringReceiver, TimeoutMixin):
-    def __init__(self, app, factory):
+    def __init__(self, app, factory, peer="local"):
         self.app = app
         self.factory = factory
         self.session = None
-        self.peer = "unknown"
+        self.peer = peer
         self._queue = deque()
+        self._queued_bytes = 0
         self._busy = False
         self._pumping = False
         self._closing = False
         self._pauses = set()
+        self._write_buffer = _WriteBuffer(self)
+        self._frame_timer = None
 
     def callLater(self, delay, function):
         # TimeoutMixin's idle timer, on the app's clock rather than the
@@ -107,24 +112,49 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
 
     def connectionMade(self):
         self.MAX_LENGTH = self.app.settings.max_frame
-        self.peer = getattr(self.transport.getPeer(), "host", None) or "local"
-        self.transport.registerProducer(_WriteBuffer(self), True)
+        self.transport.registerProducer(self._write_buffer, True)
         self.setTimeout(self.app.settings.idle_timeout)
         self.factory.connections.add(self)
 
     def connectionLost(self, reason):
         self.setTimeout(None)
+        self._stop_frame_timer()
         self.session = None
         self._closing = True
         self._queue.clear()
-        self.factory.connections.discard(self)
-        self.factory.check_idle()
+        self._queued_bytes = 0
+        self.factory.connection_gone(self)
 
     def dataReceived(self, data):
         if self._closing:
             return  # after a 413 nothing more is read
         self.resetTimeout()
         super().dataReceived(data)
+        self._watch_frame()
+
+    def _watch_frame(self):
+        """Run the frame timer while a frame is partly received and the
+        client is the one to send the rest: not while reading is paused, when
+        the bytes held back are the server's delay, not the client's."""
+        partial = bool(self._unprocessed) and not self._pauses and not self._closing
+        if partial and self._frame_timer is None:
+            self._frame_timer = self.app.clock.callLater(
+                self.app.settings.frame_timeout, self._frame_timed_out
+            )
+        elif not partial:
+            self._stop_frame_timer()
+
+    def _stop_frame_timer(self):
+        if self._frame_timer is not None:
+            if self._frame_timer.active():
+                self._frame_timer.cancel()
+            self._frame_timer = None
+
+    def _frame_timed_out(self):
+        self._frame_timer = None
+        self.factory.bites["frame-timeout"](peer=self.peer)
+        self._closing = True
+        self.transport.abortConnection()
 
     def lengthLimitExceeded(self, length):
         self._closing = True
@@ -133,7 +163,8 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
 
     def stringReceived(self, body):
         self._queue.append((body, self.factory.stopping))
-        if len(self._queue) >= HIGH_WATER:
+        self._queued_bytes += len(body)
+        if len(self._queue) >= HIGH_WATER or self._queued_bytes >= self.app.settings.connection_buffer:
             self._set_pause("queue", True)
         self._pump()
 
@@ -149,6 +180,10 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
             else:
                 # Parses what was held back, which may queue more requests.
                 self.resumeProducing()
+            self._watch_frame()
+        if why == "writes" and not paused:
+            # Requests that waited for the client to read can run now.
+            self._pump()
 
     @property
     def idle(self):
@@ -165,21 +200,31 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self._pumping = True
         try:
             while True:
-                while self._queue and not self._busy:
+                # Nothing more is run while the client does not read what
+                # was answered: its answers would pile up in memory.
+                while self._queue and not self._busy and "writes" not in self._pauses:
                     body, stopping = self._queue.popleft()
                     if body is _TOO_LARGE:
                         self._send(self._answer(None, None, TooLarge()))
                         self._queue.clear()
+                        self._queued_bytes = 0
                         self.transport.loseConnection()
                         return
+                    self._queued_bytes -= len(body)
                     self._busy = True
                     self._handle(body, stopping).addCallback(self._finished)
-                if "queue" in self._pauses and len(self._queue) < LOW_WATER:
+                if "queue" in self._pauses and self._below_low_water():
                     self._set_pause("queue", False)  # may queue more: go on
                     continue
                 break
         finally:
             self._pumping = False
+
+    def _below_low_water(self):
+        return (
+            len(self._queue) < LOW_WATER
+            and self._queued_bytes < self.app.settings.connection_buffer // 4
+        )
 
     def _finished(self, response):
         self._send(response)
@@ -251,8 +296,29 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         return {"id": request_id, "status": 500, "message": "internal error"}
 
 
+# How each limit that closes connections is logged when it bites.
+BITES = [
+    (
+        "max-connections",
+        "refused a connection from {peer}: {open} connections open"
+        " (--max-connections); {count} refused since the last report",
+    ),
+    (
+        "max-connections-per-address",
+        "refused a connection from {peer}: {open} connections open from there"
+        " (--max-connections-per-address); {count} refused since the last report",
+    ),
+    (
+        "frame-timeout",
+        "closed the connection of {peer}: a frame took longer than"
+        " --frame-timeout; {count} closed since the last report",
+    ),
+]
+
+
 class MarketFactory(Factory):
-    """Builds a protocol per connection and knows them all, for shutdown."""
+    """Builds a protocol per connection, within the connection caps, and
+    knows them all, for shutdown."""
 
     def __init__(self, app):
         self.app = app
@@ -260,9 +326,38 @@ class MarketFactory(Factory):
         self.stopping = False
         self._idle_waiters = []
         self._closed_waiters = []
+        self._open = 0  # built and not yet lost: counted before connectionMade
+        self._per_address = {}
+        self.bites = {reason: limits.Bite(app.clock, reason, text) for reason, text in BITES}
 
     def buildProtocol(self, addr):
-        return MarketProtocol(self.app, self)
+        """The connection's protocol, or None (the port then closes the
+        socket at once) when a cap is reached."""
+        settings = self.app.settings
+        peer = getattr(addr, "host", None)
+        if settings.max_connections is not None and self._open >= settings.max_connections:
+            self.bites["max-connections"](peer=peer or "local", open=self._open)
+            return None
+        if peer is not None:
+            # Per IP address; a UNIX socket's peers have none to tell apart.
+            count = self._per_address.get(peer, 0)
+            if count >= settings.max_connections_per_address:
+                self.bites["max-connections-per-address"](peer=peer, open=count)
+                return None
+            self._per_address[peer] = count + 1
+        self._open += 1
+        return MarketProtocol(self.app, self, peer or "local")
+
+    def connection_gone(self, protocol):
+        self._open -= 1
+        count = self._per_address.get(protocol.peer)
+        if count is not None:
+            if count > 1:
+                self._per_address[protocol.peer] = count - 1
+            else:
+                del self._per_address[protocol.peer]
+        self.connections.discard(protocol)
+        self.check_idle()
 
     def begin_shutdown(self):
         """From now on new requests get 503; the Deferred fires once every

@@ -7,7 +7,7 @@ from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 
-from cybermarket import database
+from cybermarket import database, limits
 from cybermarket.context import App, Settings
 from cybermarket.passwords import Hasher
 from cybermarket.protocol import MarketFactory
@@ -48,6 +48,14 @@ class MarketService(MultiService):
         return True
 
     def startService(self):
+        settings = self.app.settings
+        if settings.max_connections is None:
+            settings.max_connections = limits.connection_cap(limits.raise_descriptor_limit())
+        log.info(
+            "connections: at most {total}, {per} per address",
+            total=settings.max_connections,
+            per=settings.max_connections_per_address,
+        )
         self.app.db.start()
         self.app.hasher.start()
         try:
@@ -91,6 +99,10 @@ def make_app(options, reactor):
     settings = Settings(
         max_frame=options["max-frame"],
         idle_timeout=options["idle-timeout"],
+        frame_timeout=options["frame-timeout"],
+        connection_buffer=options["connection-buffer"],
+        max_connections=options["max-connections"],
+        max_connections_per_address=options["max-connections-per-address"],
         login_failures=options["login-failures"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],

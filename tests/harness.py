@@ -45,14 +45,22 @@ def make_app(url, clock=None, **settings):
     )
 
 
+class Refused(Exception):
+    """The factory refused a connection (a connection cap)."""
+
+
 class Peer:
     """One connection to the in-process server."""
 
     def __init__(self, factory, host="10.0.0.1"):
         from twisted.internet.address import IPv4Address
 
-        self.protocol = factory.buildProtocol(None)
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, 4321))
+        address = IPv4Address("TCP", host, 4321)
+        self.protocol = factory.buildProtocol(address)
+        if self.protocol is None:
+            # Refused by a connection cap: a real port closes the socket.
+            raise Refused(host)
+        self.transport = StringTransport(peerAddress=address)
         self.protocol.makeConnection(self.transport)
         self.next_id = 0
         self._buffer = b""
@@ -88,6 +96,13 @@ class Peer:
     @property
     def closed(self):
         return self.transport.disconnecting
+
+    def lose(self):
+        """The client goes away."""
+        from twisted.internet.error import ConnectionDone
+        from twisted.python.failure import Failure
+
+        self.protocol.connectionLost(Failure(ConnectionDone()))
 
 
 class Market:

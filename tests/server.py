@@ -108,8 +108,12 @@ class Server:
     (stdout and stderr) to its log file.
     """
 
-    def __init__(self, database_url, *options, workdir=None, bin_dir=BIN, port=None):
+    def __init__(
+        self, database_url, *options, workdir=None, bin_dir=BIN, port=None, descriptors=None
+    ):
         self.database_url = database_url
+        # The open-file limit (soft and hard) to run the process under.
+        self.descriptors = descriptors
         self.options = [str(o) for o in options]
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="cm-e2e-"))
         self.bin_dir = Path(bin_dir)
@@ -146,7 +150,13 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_descriptors if self.descriptors else None,
         )
+
+    def _limit_descriptors(self):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.descriptors, self.descriptors))
 
     @property
     def log(self):

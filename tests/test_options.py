@@ -21,6 +21,14 @@ def test_defaults():
     assert options["sqlite-synchronous"] == "FULL"
     assert options["db-threads"] is None
     assert options["hash-threads"] == 1
+    assert options["frame-timeout"] == 30.0
+    assert options["connection-buffer"] == 4 * 65536
+    assert options["max-connections"] is None  # derived at start
+    assert options["max-connections-per-address"] == 256
+
+
+def test_connection_buffer_follows_the_frame_limit():
+    assert parse("--max-frame=1000000")["connection-buffer"] == 4_000_000
 
 
 @pytest.mark.parametrize(
@@ -31,6 +39,10 @@ def test_defaults():
         ("--db-threads=0",),
         ("--sqlite-synchronous=OFF",),
         ("--max-frame=-5",),
+        ("--frame-timeout=0",),
+        ("--max-connections=0",),
+        ("--max-connections-per-address=-1",),
+        ("--max-frame=2048", "--connection-buffer=1024"),
     ],
 )
 def test_bad_values_are_refused(argv):
@@ -45,12 +57,20 @@ def test_settings_reach_the_database_and_the_protocol(tmp_path):
         "--sqlite-synchronous=normal",
         "--max-frame=1024",
         "--idle-timeout=5",
+        "--frame-timeout=2",
+        "--connection-buffer=4096",
+        "--max-connections=50",
+        "--max-connections-per-address=7",
     )
     app = service.make_app(options, task.Clock())
     try:
         assert app.db.page_cache == 0
         assert app.settings.max_frame == 1024
         assert app.settings.idle_timeout == 5.0
+        assert app.settings.frame_timeout == 2.0
+        assert app.settings.connection_buffer == 4096
+        assert app.settings.max_connections == 50
+        assert app.settings.max_connections_per_address == 7
         with app.db.engine.connect() as conn:
             # PRAGMA synchronous: 1 is NORMAL, 2 is FULL.
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1

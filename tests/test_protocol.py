@@ -901,9 +901,12 @@ def test_reading_stays_paused_while_the_client_does_not_read(market, gates):
     assert peer.transport.producerState == "paused"
     peer.transport.producer.pauseProducing()
     gates[0].callback(None)
-    assert len(peer.responses()) == HIGH_WATER + 1
-    assert peer.transport.producerState == "paused"  # the queue is empty, the writes are not
+    # Only the request in flight is answered while the client does not read
+    # (tests/test_limits.py); the queue stays full, and reading paused.
+    assert [r["id"] for r in peer.responses()] == [0]
+    assert peer.transport.producerState == "paused"
     peer.transport.producer.resumeProducing()
+    assert len(peer.responses()) == HIGH_WATER
     assert peer.transport.producerState == "producing"
 
 

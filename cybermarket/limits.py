@@ -1,0 +1,60 @@
+"""What one peer may take of the server: connection caps, the file
+descriptor limit they are derived from, and logging a limit when it bites
+without letting a flood of refusals flood the log too."""
+
+import resource
+
+from twisted.logger import Logger
+
+log = Logger()
+
+# Descriptors kept back from connections when --max-connections is derived
+# from the limit: the listening sockets, the database's connections and
+# files (SQLite's database, WAL and shared memory), logs, the hashing and
+# database threads' wake-up pipes, with room to spare.
+RESERVED_DESCRIPTORS = 64
+# A hard limit of "unlimited" is not a number the soft limit can take.
+MOST_DESCRIPTORS = 1 << 20
+# Seconds between two log lines about the same limit.
+LOG_EVERY = 10.0
+
+
+def raise_descriptor_limit(getrlimit=resource.getrlimit, setrlimit=resource.setrlimit):
+    """Raise the soft limit on open files to the hard one, as far as the
+    system allows; the soft limit now in force."""
+    soft, hard = getrlimit(resource.RLIMIT_NOFILE)
+    target = MOST_DESCRIPTORS if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as e:
+            log.warn("cannot raise the open-file limit from {soft}: {error}", soft=soft, error=e)
+            return soft
+        return target
+    return min(soft, target) if soft != resource.RLIM_INFINITY else target
+
+
+def connection_cap(descriptors):
+    """The default --max-connections for a descriptor limit."""
+    return max(1, descriptors - RESERVED_DESCRIPTORS)
+
+
+class Bite:
+    """Logs that a limit refused something: the first time at once, then at
+    most once per LOG_EVERY seconds with the count refused meanwhile."""
+
+    def __init__(self, clock, reason, text):
+        self.clock = clock
+        self.reason = reason
+        self.text = text  # a twisted.logger format, given the event's fields
+        self._last = None
+        self._unlogged = 0
+
+    def __call__(self, **fields):
+        self._unlogged += 1
+        now = self.clock.seconds()
+        if self._last is not None and now - self._last < LOG_EVERY:
+            return
+        log.warn(self.text, reason=self.reason, count=self._unlogged, **fields)
+        self._last = now
+        self._unlogged = 0

@@ -1,0 +1,200 @@
+"""Hostile clients against the real server process: connection floods,
+dribbled frames and clients that send but never read.  Each test is an
+attack that took the server down, or made it hold memory without bound,
+before the defence it checks.  Nothing waits a fixed time: every wait polls
+with a deadline."""
+
+import resource
+import socket
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.server import HOST, Server, wait_until
+from tests.shop import store_args
+from tests.wire import Client, frame, request
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def serve(tmp_path, database_url):
+    """serve(*options, descriptors=None) -> a started Server, killed at the end."""
+    servers = []
+
+    def start(*options, descriptors=None):
+        server = Server(database_url, *options, workdir=tmp_path, descriptors=descriptors)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+def closed_by_server(sock, timeout=10.0):
+    """True once the server has closed `sock` (end of file or a reset)."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def ping_from(server, source):
+    with Client(server.port, HOST, timeout=10.0, source=source) as client:
+        return client.call("PING")["status"]
+
+
+def open_many(port, count, source="127.0.0.1"):
+    socks = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind((source, 0))
+        sock.connect((HOST, port))
+        socks.append(sock)
+    return socks
+
+
+# --- connection floods ---------------------------------------------------------
+
+
+def test_connections_over_the_per_address_cap_are_closed(serve):
+    server = serve("--max-connections-per-address", "3")
+    socks = open_many(server.port, 5)
+    try:
+        closed = [closed_by_server(s, timeout=0.5 if i < 3 else 10.0) for i, s in enumerate(socks)]
+        assert closed == [False, False, False, True, True]
+        assert ping_from(server, "127.0.0.2") == 200
+        wait_until(lambda: "--max-connections-per-address" in server.log, 10, what="a log line")
+    finally:
+        for sock in socks:
+            sock.close()
+    # The address's count goes down as its connections close.
+    wait_until(lambda: _pings(server, "127.0.0.1"), 10, what="127.0.0.1 served again")
+
+
+def _pings(server, source):
+    try:
+        return ping_from(server, source) == 200
+    except (ConnectionError, OSError):
+        return False
+
+
+def test_a_flood_from_one_address_cannot_exhaust_the_descriptors(serve):
+    """1,100 idle connections from one address under a 1,024 open-file
+    limit used to take every descriptor, after which nobody was answered."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1300:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    server = serve(descriptors=1024)
+    socks = open_many(server.port, 1100)
+    try:
+        assert ping_from(server, "127.0.0.2") == 200
+        assert server.running
+        wait_until(lambda: "refused a connection from 127.0.0.1" in server.log, 10, what="a log line")
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+# --- frames dribbled ---------------------------------------------------------------
+
+
+def test_a_frame_not_finished_in_time_closes_the_connection(serve):
+    server = serve("--frame-timeout", "1")
+    with Client(server.port, HOST, timeout=10.0) as client:
+        client.send_raw(frame(request("PING"))[:3])
+        started = time.monotonic()
+        assert closed_by_server(client.sock, timeout=15.0)
+        assert time.monotonic() - started < 10  # long before the idle timeout
+    wait_until(lambda: "--frame-timeout" in server.log, 10, what="a log line")
+
+
+# --- clients that do not read ---------------------------------------------------
+
+
+def _seed_big_store(database_url, storename, count=1000):
+    """`count` products with long descriptions: a LIST_PRODUCT of this store
+    is about 2 MB."""
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        merchant_id = conn.execute(
+            text("SELECT id FROM merchants WHERE storename = :s"), {"s": storename}
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO products (merchant_id, productname, description, price_cents,"
+                " stock, on_shelf, created_at)"
+                " VALUES (:m, :n, :d, 100, 5, :t, '2026-01-01 00:00:00')"
+            ),
+            [
+                {"m": merchant_id, "n": f"product {i}", "d": "d" * 2000, "t": True}
+                for i in range(count)
+            ],
+        )
+    engine.dispose()
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in ticks of 1/100 s
+
+
+def _until_quiet(pid, quiet=0.5, timeout=60.0):
+    """Wait until the process has used no CPU for `quiet` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = _cpu_seconds(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _cpu_seconds(pid)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+    raise AssertionError("the server kept working")
+
+
+def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url):
+    """A client pipelining big listings without reading used to have every
+    one of them built and kept in memory.  Now requests wait until the
+    client reads: the answers it finally reads are built after a change made
+    while it stalled."""
+    server = serve()
+    with server.client() as merchant:
+        code = server.invite()
+        assert merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
+        merchant.ok("MERCHANT_LOGIN", login="big", password=PASSWORD)
+        product_id = merchant.ok("MERCHANT_ADD_PRODUCT", productname="marker", price="1.00", description="")[
+            "product_id"
+        ]
+        _seed_big_store(database_url, "big")
+
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect((HOST, server.port))
+        try:
+            slow.sendall(b"".join(frame(request("LIST_PRODUCT", i, storename="big")) for i in range(1, 41)))
+            _until_quiet(server.pid)
+            # Meanwhile other connections are served.
+            assert ping_from(server, "127.0.0.3") == 200
+            merchant.ok("SET_PRODUCT", product_id=product_id, price="2.00")
+
+            reader = Client.__new__(Client)
+            reader.sock, reader.next_id = slow, 0
+            slow.settimeout(60)
+            prices = []
+            for _ in range(40):
+                page = reader.receive()["data"]
+                first = dict(zip(page["columns"], page["rows"][0]))
+                assert first["product_id"] == product_id
+                prices.append(first["price"])
+        finally:
+            slow.close()
+    # A few answers were made before the client's buffers filled; the rest
+    # waited for it and show the new price.
+    assert prices.count("2.00") >= 30, prices

@@ -1,0 +1,239 @@
+"""What one peer may cost the server, in process: requests handled while
+the client does not read, bytes held per connection, connection caps and
+the frame timeout.  Each test is an attack a hostile client can make."""
+
+from dataclasses import replace
+
+import msgpack
+import pytest
+from twisted.internet import defer
+from twisted.logger import globalLogPublisher
+
+from cybermarket import limits
+from cybermarket.ops import OPS
+from tests.harness import Market, Refused
+from tests.wire import frame, request
+
+PAD = "x" * 500  # a request of about 520 bytes: PING ignores envelope keys
+
+
+def padded_ping(request_id):
+    return frame(msgpack.packb({"id": request_id, "op": "PING", "pad": PAD}))
+
+
+@pytest.fixture
+def make_market(migrated_url):
+    made = []
+
+    def make(**settings):
+        market = Market(migrated_url, **settings)
+        made.append(market)
+        return market
+
+    yield make
+    for market in made:
+        market.close()
+
+
+@pytest.fixture
+def gates(monkeypatch):
+    """An op SLOW whose every call waits for a Deferred the test fires."""
+    waiting = []
+
+    async def slow(call):
+        gate = defer.Deferred()
+        waiting.append(gate)
+        return await gate
+
+    monkeypatch.setitem(OPS, "SLOW", replace(OPS["PING"], name="SLOW", handler=slow))
+    return waiting
+
+
+@pytest.fixture
+def logged():
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
+
+
+def refusals(events, reason):
+    return [e for e in events if e.get("reason") == reason]
+
+
+# --- a client that does not read ------------------------------------------------
+
+
+def test_no_request_is_handled_while_the_client_does_not_read(market, gates):
+    """Answers nobody reads are not made: a client pipelining big listings
+    without reading would otherwise hold every answer in server memory."""
+    peer = market.peer()
+    peer.feed(frame(request("SLOW", 0)) + b"".join(frame(request("PING", i)) for i in range(1, 11)))
+    peer.transport.producer.pauseProducing()  # the write buffer is full
+    gates[0].callback(None)
+    # The request in flight is answered; nothing queued behind it is run.
+    assert [r["id"] for r in peer.responses()] == [0]
+    assert len(peer.protocol._queue) == 10
+    peer.transport.producer.resumeProducing()
+    assert [r["id"] for r in peer.responses()] == list(range(1, 11))
+
+
+def test_handling_stops_as_soon_as_an_answer_fills_the_write_buffer(market):
+    peer = market.peer()
+    transport = peer.transport
+    written = []
+
+    def write(data):
+        written.append(data)
+        if len(written) == 2:  # the second answer fills the buffer
+            peer.protocol._write_buffer.pauseProducing()
+
+    transport.write = write
+    peer.feed(b"".join(frame(request("PING", i)) for i in range(1, 6)))
+    assert len(written) == 2
+    peer.protocol._write_buffer.resumeProducing()
+    assert len(written) == 5
+
+
+def test_queued_requests_are_bounded_in_bytes(make_market, gates):
+    market = make_market(connection_buffer=2048)
+    peer = market.peer()
+    peer.feed(frame(request("SLOW", 0)))
+    for i in range(1, 4):
+        peer.feed(padded_ping(i))
+    assert peer.transport.producerState == "producing"  # about 1,560 bytes queued
+    peer.feed(padded_ping(4))
+    assert peer.transport.producerState == "paused"  # over 2,048: stop reading
+    # Frames that arrive anyway stay unparsed: the queue does not grow.
+    peer.feed(b"".join(padded_ping(i) for i in range(5, 20)))
+    assert len(peer.protocol._queue) == 4
+    gates[0].callback(None)
+    assert [r["id"] for r in peer.responses()] == list(range(20))
+    assert peer.transport.producerState == "producing"
+
+
+def test_default_connection_buffer_holds_several_largest_frames(market):
+    assert market.app.settings.connection_buffer >= 4 * market.app.settings.max_frame
+
+
+# --- connection caps -------------------------------------------------------------
+
+
+def test_connections_over_the_cap_are_refused_and_logged(make_market, logged):
+    market = make_market(max_connections=3)
+    peers = [market.peer(host=f"10.0.0.{i}") for i in range(3)]
+    with pytest.raises(Refused):
+        market.peer(host="10.0.0.9")
+    assert refusals(logged, "max-connections")
+    peers[0].lose()
+    assert market.peer(host="10.0.0.9").ok("PING") is None
+
+
+def test_connections_per_address_are_capped(make_market, logged):
+    market = make_market(max_connections_per_address=2)
+    first = [market.peer(host="10.0.0.1") for _ in range(2)]
+    with pytest.raises(Refused):
+        market.peer(host="10.0.0.1")
+    assert refusals(logged, "max-connections-per-address")
+    # Another address is not held to the first one's count.
+    assert market.peer(host="10.0.0.2").ok("PING") is None
+    first[1].lose()
+    assert market.peer(host="10.0.0.1").ok("PING") is None
+
+
+def test_refusals_are_logged_without_flooding_the_log(make_market, logged):
+    market = make_market(max_connections_per_address=1)
+    market.peer(host="10.0.0.1")
+    for _ in range(50):
+        with pytest.raises(Refused):
+            market.peer(host="10.0.0.1")
+    assert 1 <= len(refusals(logged, "max-connections-per-address")) <= 2
+    market.clock.advance(limits.LOG_EVERY)
+    with pytest.raises(Refused):
+        market.peer(host="10.0.0.1")
+    last = refusals(logged, "max-connections-per-address")[-1]
+    assert last["count"] >= 49  # the refusals not logged one by one are counted
+
+
+def test_default_per_address_cap(market):
+    assert market.app.settings.max_connections_per_address == 256
+
+
+def test_default_connection_cap_leaves_room_for_the_database_and_logs():
+    assert limits.connection_cap(1024) == 1024 - limits.RESERVED_DESCRIPTORS
+    assert limits.connection_cap(100) >= 1  # never nothing at all
+
+
+def test_descriptor_limit_is_raised_to_the_hard_limit():
+    calls = []
+
+    def setrlimit(which, values):
+        calls.append(values)
+
+    soft = limits.raise_descriptor_limit(getrlimit=lambda which: (1024, 4096), setrlimit=setrlimit)
+    assert soft == 4096
+    assert calls == [(4096, 4096)]
+
+
+def test_unlimited_hard_descriptor_limit_is_not_taken_literally():
+    import resource
+
+    calls = []
+    soft = limits.raise_descriptor_limit(
+        getrlimit=lambda which: (1024, resource.RLIM_INFINITY),
+        setrlimit=lambda which, values: calls.append(values),
+    )
+    assert soft == limits.MOST_DESCRIPTORS
+    assert calls == [(limits.MOST_DESCRIPTORS, resource.RLIM_INFINITY)]
+
+
+def test_descriptor_limit_stays_when_it_cannot_be_raised():
+    def refuse(which, values):
+        raise ValueError("not allowed")
+
+    soft = limits.raise_descriptor_limit(getrlimit=lambda which: (1024, 4096), setrlimit=refuse)
+    assert soft == 1024
+
+
+# --- frame timeout ---------------------------------------------------------------
+
+
+def test_a_frame_must_be_complete_within_the_frame_timeout(make_market, logged):
+    market = make_market(frame_timeout=5, idle_timeout=100)
+    peer = market.peer()
+    data = frame(request("PING", 1))
+    # A byte every second keeps the idle timer from firing, but not this one.
+    for i in range(5):
+        peer.feed(data[i : i + 1])
+        assert not peer.closed
+        market.clock.advance(1)
+    assert peer.closed
+    assert refusals(logged, "frame-timeout")
+
+
+def test_frames_completed_in_time_keep_the_connection(make_market):
+    market = make_market(frame_timeout=5, idle_timeout=100)
+    peer = market.peer()
+    for i in range(1, 4):
+        data = frame(request("PING", i))
+        peer.feed(data[:3])
+        market.clock.advance(4)
+        peer.feed(data[3:])
+        assert peer.responses()[0]["id"] == i
+        market.clock.advance(4)  # between frames the frame timer does not run
+    assert not peer.closed
+
+
+def test_frame_timer_waits_while_the_server_does_not_read(make_market, gates):
+    """Bytes held back because the server paused reading are not the
+    client's delay."""
+    market = make_market(frame_timeout=5, idle_timeout=100)
+    peer = market.peer()
+    peer.transport.producer.pauseProducing()
+    peer.feed(frame(request("PING", 1)) + frame(request("PING", 2))[:3])
+    market.clock.advance(10)
+    assert not peer.closed
+    peer.transport.producer.resumeProducing()
+    assert [r["id"] for r in peer.responses()] == [1]
+    market.clock.advance(5)  # now the half frame is the client's to finish
+    assert peer.closed
