@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import loadgen  # noqa: E402
 from bench.run import listing, login, seed  # noqa: E402
-from bench.servers import Servers  # noqa: E402
+from bench.servers import Servers, fresh_database  # noqa: E402
 
 
 async def measure(port, ids, connections, seconds):
@@ -42,20 +42,8 @@ def main():
     args = parser.parse_args()
     if not args.database:
         parser.error("give --database or run under scripts/with-postgres")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     for n in args.processes:
-        url = args.database
-        if url.startswith("postgresql"):
-            # A fresh database per run, so every count starts alike.
-            name = f"bench_{n}_{os.getpid()}"
-            admin = create_engine(url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            url = make_url(url).set(database=name).render_as_string(False)
+        url = fresh_database(args.database, f"bench_{n}_{os.getpid()}")
         servers = Servers(url, count=n)
         try:
             ids = asyncio.run(seed(servers.port, servers.invite(), args.connections))

@@ -29,10 +29,26 @@ def wait_for_port(port, deadline=60.0):
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def fresh_database(url, name):
+    """`url` itself for SQLite (None: a new file per Servers); on PostgreSQL,
+    a new database `name` on that server, so that every run starts alike."""
+    if not url or not url.startswith("postgresql"):
+        return url
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(url).set(database=name).render_as_string(False)
+
+
 class Servers:
     """`count` server processes on one port (SO_REUSEPORT) and one database."""
 
-    def __init__(self, database=None, count=1, extra=()):
+    def __init__(self, database=None, count=1, extra=(), descriptors=None):
         self.workdir = tempfile.mkdtemp(prefix="cybermarket-bench-")
         self.database = database or f"sqlite:///{self.workdir}/bench.sqlite3"
         self.port = free_port()
@@ -44,11 +60,16 @@ class Servers:
         # Bring the schema up once, so the processes do not queue for it.
         subprocess.run([str(BIN / "cybermarket"), "db", "upgrade", "--database", self.database],
                        check=True, stdout=subprocess.DEVNULL, cwd=self.workdir)
+        def limit():  # the open-file limit, soft and hard, of each process
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
+
         for i in range(count):
             log = open(os.path.join(self.workdir, f"server{i}.log"), "w")
             self.procs.append(subprocess.Popen(
                 [str(BIN / "twistd"), "-n", "--pidfile=", "cybermarket", *args],
-                cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT))
+                cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=limit if descriptors else None))
         wait_for_port(self.port)
         time.sleep(0.5 if count > 1 else 0)  # let every process bind
 
@@ -56,6 +77,10 @@ class Servers:
         out = subprocess.run([str(BIN / "cybermarket"), "invite", "--database", self.database],
                              check=True, capture_output=True, text=True, cwd=self.workdir)
         return out.stdout.split()[-1]
+
+    def log(self, i=0):
+        with open(os.path.join(self.workdir, f"server{i}.log")) as f:
+            return f.read()
 
     def pids(self):
         return [p.pid for p in self.procs]

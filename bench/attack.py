@@ -1,0 +1,299 @@
+"""Attacks on a real server, with its memory and PING latency before and
+during each one.
+
+    .venv/bin/python bench/attack.py [--database URL] [--seconds 8] [ATTACK ...]
+
+ATTACK is any of: slow-readers, flood-one, flood-many, logins, old-password,
+hashes (default: all).  Each attack gets a fresh `twistd cybermarket` on a
+free loopback port.  While it runs, another connection (from its own
+loopback address) sends a PING every 10 ms; the line printed per attack
+gives the server's RSS before and at its peak during the attack, PING p50
+and p99 before and during, and what the attack achieved.  Traffic goes only
+to 127.0.0.0/8, and every attack stops by itself.
+"""
+
+import argparse
+import os
+import resource
+import socket
+import statistics
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+
+import msgpack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.servers import Servers, fresh_database  # noqa: E402
+
+PASSWORD = "attack-bench-password"
+HEADER = struct.Struct(">I")
+
+
+class Conn:
+    """A blocking connection from a chosen loopback address."""
+
+    def __init__(self, port, source="127.0.0.1", timeout=60.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout, (source, 0))
+        self.next_id = 0
+
+    def send(self, op, **args):
+        self.next_id += 1
+        body = msgpack.packb({"id": self.next_id, "op": op, "args": args})
+        self.sock.sendall(HEADER.pack(len(body)) + body)
+
+    def receive(self):
+        (length,) = HEADER.unpack(self._exactly(4))
+        return msgpack.unpackb(self._exactly(length), raw=False)
+
+    def _exactly(self, n):
+        data = bytearray()
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return bytes(data)
+
+    def call(self, op, **args):
+        self.send(op, **args)
+        return self.receive()
+
+    def close(self):
+        self.sock.close()
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Watch:
+    """PINGs every 10 ms from 127.0.0.250 and RSS samples, in a thread."""
+
+    def __init__(self, port, pid):
+        self.port, self.pid = port, pid
+        self.pings, self.peak, self.failed = [], 0.0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        conn = Conn(self.port, "127.0.0.250", timeout=5.0)
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            try:
+                conn.call("PING")
+                self.pings.append(time.perf_counter() - started)
+            except OSError:
+                self.failed += 1
+                conn = Conn(self.port, "127.0.0.250", timeout=5.0)
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(0.01)
+        conn.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def figures(self):
+        if not self.pings:
+            return float("nan"), float("nan")
+        ms = sorted(p * 1000 for p in self.pings)
+        return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+# --- setting the scene ---------------------------------------------------------
+
+
+def merchant(servers, storename="shop"):
+    conn = Conn(servers.port)
+    answer = conn.call("MERCHANT_CREATE", storename=storename, description="", email=f"{storename}@example.com",
+                       password=PASSWORD, inviter=None, code=servers.invite())
+    assert answer["status"] == 201, answer
+    assert conn.call("MERCHANT_LOGIN", login=storename, password=PASSWORD)["status"] == 200
+    return conn
+
+
+def big_store(servers, products=1000):
+    """A store whose LIST_PRODUCT is about 2 MB."""
+    conn = merchant(servers, "big")
+    for i in range(products):
+        conn.send("MERCHANT_ADD_PRODUCT", productname=f"product {i}", price="9.99",
+                  description="d" * 2000, stock=10)
+    for _ in range(products):
+        assert conn.receive()["status"] == 200
+    conn.close()
+
+
+def customer(servers, name="victim"):
+    conn = Conn(servers.port)
+    answer = conn.call("CLIENT_CREATE", username=name, email=f"{name}@example.com", password=PASSWORD)
+    assert answer["status"] == 201, answer
+    conn.close()
+
+
+# --- the attacks: each returns what it achieved, as text -----------------------
+
+
+def slow_readers(servers, seconds):
+    """6 connections pipeline 64 LIST_PRODUCT of a 1,000-product store each
+    and never read."""
+    socks = []
+    for i in range(6):
+        conn = Conn(servers.port, f"127.0.1.{i + 1}")
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        for _ in range(64):
+            conn.send("LIST_PRODUCT", storename="big")
+        socks.append(conn)
+    time.sleep(seconds)
+    for conn in socks:
+        conn.close()
+    return "6 readers x 64 listings of ~2 MB, never read"
+
+
+def _flood(servers, seconds, sources, per_source):
+    socks, refused = [], 0
+    for source in sources:
+        for _ in range(per_source):
+            try:
+                sock = socket.socket()
+                sock.bind((source, 0))
+                sock.settimeout(5)
+                sock.connect(("127.0.0.1", servers.port))
+                socks.append(sock)
+            except OSError:
+                refused += 1
+    time.sleep(seconds)
+    held = 0
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            held += sock.recv(1) != b""
+        except BlockingIOError:
+            held += 1  # still open: nothing to read, no end of file
+        except OSError:
+            pass
+        sock.close()
+    victim = Conn(servers.port, "127.0.0.251", timeout=5.0)
+    status = victim.call("PING")["status"]
+    victim.close()
+    return f"{len(socks) + refused} opened, {held} held by the server; newcomer's PING {status}"
+
+
+def flood_one(servers, seconds):
+    """1,100 idle connections from one address, server limited to 1,024 files."""
+    return _flood(servers, seconds, ["127.0.2.1"], 1100)
+
+
+def flood_many(servers, seconds):
+    """300 idle connections from each of 8 addresses."""
+    return _flood(servers, seconds, [f"127.0.3.{i}" for i in range(1, 9)], 300)
+
+
+def logins(servers, seconds):
+    """40 wrong logins for one account sent at once from one address."""
+    customer(servers)
+    conns = [Conn(servers.port, "127.0.4.1") for _ in range(40)]
+    for conn in conns:
+        conn.send("CLIENT_LOGIN", login="victim", password="wrong password")
+    statuses = [conn.receive()["status"] for conn in conns]
+    for conn in conns:
+        conn.close()
+    return f"answers that were not 429: {sum(s != 429 for s in statuses)} of 40"
+
+
+def old_password(servers, seconds):
+    """20 wrong old passwords on one logged-in connection."""
+    customer(servers)
+    conn = Conn(servers.port, "127.0.5.1")
+    assert conn.call("CLIENT_LOGIN", login="victim", password=PASSWORD)["status"] == 200
+    statuses = [
+        conn.call("SET_CLIENT_PASSWORD", old_password=f"guess {i}", new_password="new password 1")["status"]
+        for i in range(20)
+    ]
+    conn.close()
+    return f"guesses checked (403): {statuses.count(403)} of 20, then 429: {statuses.count(429)}"
+
+
+def hashes(servers, seconds):
+    """One address queues 60 account creations with fresh names (each a
+    password hash) while another logs in."""
+    customer(servers)
+    floods = [Conn(servers.port, "127.0.6.1") for _ in range(6)]
+    for i, conn in enumerate(floods):
+        for j in range(10):
+            conn.send("CLIENT_CREATE", username=f"flood{i}x{j}", email=f"flood{i}x{j}@example.com",
+                      password=PASSWORD)
+    time.sleep(0.2)
+    victim = Conn(servers.port, "127.0.6.2")
+    started = time.perf_counter()
+    status = victim.call("CLIENT_LOGIN", login="victim", password=PASSWORD)["status"]
+    waited = time.perf_counter() - started
+    statuses = [conn.receive()["status"] for conn in floods for _ in range(10)]
+    for conn in floods + [victim]:
+        conn.close()
+    return (f"victim's login {status} in {waited:.2f} s; flood: {statuses.count(201)} created, "
+            f"{statuses.count(503)} refused busy")
+
+
+# name: (function, setup, server options, open-file limit)
+ATTACKS = {
+    "slow-readers": (slow_readers, big_store, (), None),
+    "flood-one": (flood_one, None, (), 1024),
+    "flood-many": (flood_many, None, (), None),
+    "logins": (logins, None, (), None),
+    "old-password": (old_password, None, (), None),
+    "hashes": (hashes, None, (), None),
+}
+
+
+def run(name, database, seconds):
+    attack, setup, options, descriptors = ATTACKS[name]
+    database = fresh_database(database, f"attack_{name.replace('-', '_')}_{os.getpid()}")
+    servers = Servers(database, extra=options, descriptors=descriptors)
+    try:
+        if setup:
+            setup(servers)
+        pid = servers.pids()[0]
+        with Watch(servers.port, pid) as before:
+            time.sleep(2)
+        rss_before = rss_mb(pid)
+        with Watch(servers.port, pid) as during:
+            outcome = attack(servers, seconds)
+        p50a, p99a = before.figures()
+        p50b, p99b = during.figures()
+        print(f"| {name} | {rss_before:.0f} | {during.peak:.0f} | {p50a:.2f} / {p99a:.2f} | "
+              f"{p50b:.2f} / {p99b:.2f} | {outcome} |", flush=True)
+    finally:
+        servers.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("attacks", nargs="*", choices=[*ATTACKS, []], default=list(ATTACKS))
+    parser.add_argument("--database", default=os.environ.get("CYBERMARKET_TEST_DATABASE"),
+                        help="a PostgreSQL server's URL, where each attack gets a fresh "
+                             "database (default: a fresh SQLite file per attack)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="how long each attack holds")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+    print("| attack | RSS before (MB) | RSS peak during (MB) | PING p50 / p99 before (ms) "
+          "| PING p50 / p99 during (ms) | outcome |")
+    print("|---|---|---|---|---|---|")
+    for name in args.attacks:
+        run(name, args.database, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
