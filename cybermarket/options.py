@@ -121,6 +121,30 @@ class Options(usage.Options):
             _positive(int),
         ],
         [
+            "hash-threads-per-address",
+            None,
+            2,
+            "Most hashing threads the requests of one peer address may use "
+            "at once; the peer addresses waiting take turns at the others.",
+            _positive(int),
+        ],
+        [
+            "hash-queue",
+            None,
+            64,
+            "Most password hashes waiting for a thread, from all peer "
+            "addresses together; beyond it requests that need a hash get 503.",
+            _positive(int),
+        ],
+        [
+            "hash-queue-per-address",
+            None,
+            16,
+            "Most password hashes waiting for a thread for one peer address; "
+            "beyond it that address's requests that need a hash get 503.",
+            _positive(int),
+        ],
+        [
             "login-failures",
             None,
             10,

@@ -97,7 +97,13 @@ def make_app(options, reactor):
     )
     return App(
         db=db,
-        hasher=Hasher(options["hash-threads"], reactor),
+        hasher=Hasher(
+            options["hash-threads"],
+            reactor,
+            per_address=options["hash-threads-per-address"],
+            queue=options["hash-queue"],
+            queue_per_address=options["hash-queue-per-address"],
+        ),
         throttle=Throttle(reactor, settings.login_failures, settings.login_window),
         clock=reactor,
         settings=settings,

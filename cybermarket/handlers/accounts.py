@@ -140,17 +140,29 @@ def create_merchant(txn, code, inviter, values):
 # --- flows ----------------------------------------------------------------
 
 
+def check_new_store(txn, code, inviter, storename, email):
+    invitations.check(txn, code, inviter)  # 406 comes before 409
+    check_free(txn, MERCHANT, storename, email)
+
+
 async def client_create(call, username, email, password):
-    hashed = await call.app.hasher.hash(password)
+    # A hash costs a core for a quarter of a second: spend none on a
+    # request bound to fail.  The transaction that inserts checks again.
+    await call.app.db.run(
+        "CLIENT_CREATE check", check_free, CLIENT, username, email, write=False
+    )
+    hashed = await call.app.hasher.hash(password, call.peer)
     values = {"username": username, "email": email, "password_hash": hashed}
     await call.app.db.run("CLIENT_CREATE", insert_account, CLIENT, values)
 
 
 async def merchant_create(call, storename, description, email, password, code, inviter=None):
-    # Check the code before spending a password hash on the request, and
-    # again (for real) in the transaction that uses it.
-    await call.app.db.run("MERCHANT_CREATE check", invitations.check, code, inviter, write=False)
-    hashed = await call.app.hasher.hash(password)
+    # Check the code and the names before spending a password hash on the
+    # request, and again (for real) in the transaction that uses the code.
+    await call.app.db.run(
+        "MERCHANT_CREATE check", check_new_store, code, inviter, storename, email, write=False
+    )
+    hashed = await call.app.hasher.hash(password, call.peer)
     values = {
         "storename": storename,
         "description": description,
@@ -169,7 +181,7 @@ async def log_in(call, kind, login, password):
     if throttle.blocked(name_key, peer_key):
         raise Throttled()
     account = await call.app.db.run(f"{kind.role} login", find_login, kind, login, write=False)
-    ok = await call.app.hasher.verify(account[1] if account else None, password)
+    ok = await call.app.hasher.verify(account[1] if account else None, password, call.peer)
     if not ok:
         throttle.failed(name_key, peer_key)
         raise NotLoggedIn(BAD_LOGIN)
@@ -179,9 +191,9 @@ async def log_in(call, kind, login, password):
 async def set_password(call, kind, old_password, new_password):
     db, hasher = call.app.db, call.app.hasher
     old = await db.run(f"{kind.role} password", password_hash, kind, call.me, write=False)
-    if not await hasher.verify(old, old_password):
+    if not await hasher.verify(old, old_password, call.peer):
         raise Forbidden("old_password: wrong password")
-    new = await hasher.hash(new_password)
+    new = await hasher.hash(new_password, call.peer)
     await db.run(f"{kind.role} password", replace_password_hash, kind, call.me, old, new)
 
 
