@@ -148,8 +148,10 @@ class Options(usage.Options):
             "login-failures",
             None,
             10,
-            "Failed logins allowed per login name, and per peer address, "
-            "within --login-window before further logins get 429.",
+            "Failed logins allowed per account (or unknown login name), and "
+            "per peer address, within --login-window before further logins "
+            "get 429; a wrong old password in a password change counts too. "
+            "Counted in the database, shared by every server process.",
             _positive(int),
         ],
         [

@@ -104,7 +104,7 @@ def make_app(options, reactor):
             queue=options["hash-queue"],
             queue_per_address=options["hash-queue-per-address"],
         ),
-        throttle=Throttle(reactor, settings.login_failures, settings.login_window),
+        throttle=Throttle(db, reactor, settings.login_failures, settings.login_window),
         clock=reactor,
         settings=settings,
     )

@@ -103,10 +103,11 @@ def held_hasher(market, threads=1, **limits):
 def make_app(url, clock=None, **settings):
     clock = clock or task.Clock()
     settings = Settings(**settings)
+    db = InlineDatabase(url, threads=1, reactor=clock)
     return App(
-        db=InlineDatabase(url, threads=1, reactor=clock),
+        db=db,
         hasher=InlineHasher(),
-        throttle=Throttle(clock, settings.login_failures, settings.login_window),
+        throttle=Throttle(db, clock, settings.login_failures, settings.login_window),
         clock=clock,
         settings=settings,
     )

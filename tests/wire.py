@@ -16,8 +16,12 @@ def request(op, request_id=1, **args):
 
 
 class Client:
-    def __init__(self, port, host="127.0.0.1", timeout=30.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=30.0, source=None):
+        # `source`: the local address to connect from, such as 127.0.0.2,
+        # for tests that need the server to see several peer addresses.
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         self.next_id = 0
 
     def close(self):
