@@ -151,6 +151,27 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
 
 
+class LoginAttempt(Base):
+    """One login attempt that counts toward the failed-login limit (429):
+    a failure, or an attempt whose password is being checked (pending).
+    Kept in the database so that every server process sees every other's
+    (throttle.py)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_key", "key", "at"),
+        Index("ix_login_attempts_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    # SHA-256 (hex) of what is counted, such as an account or a peer
+    # address: a login name typed by mistake (a password, say) is not kept.
+    key: Mapped[str] = mapped_column(String(64))
+    # Milliseconds since the epoch, by the server's clock.
+    at: Mapped[int] = mapped_column(BigInteger)
+    pending: Mapped[bool] = mapped_column(Boolean)
+
+
 clients = Client.__table__
 merchants = Merchant.__table__
 invitations = Invitation.__table__
@@ -158,3 +179,4 @@ products = Product.__table__
 cart_lines = CartLine.__table__
 orders = Order.__table__
 order_lines = OrderLine.__table__
+login_attempts = LoginAttempt.__table__

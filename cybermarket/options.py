@@ -156,11 +156,37 @@ class Options(usage.Options):
             _positive(int),
         ],
         [
+            "hash-threads-per-address",
+            None,
+            2,
+            "Most hashing threads the requests of one peer address may use "
+            "at once; the peer addresses waiting take turns at the others.",
+            _positive(int),
+        ],
+        [
+            "hash-queue",
+            None,
+            64,
+            "Most password hashes waiting for a thread, from all peer "
+            "addresses together; beyond it requests that need a hash get 503.",
+            _positive(int),
+        ],
+        [
+            "hash-queue-per-address",
+            None,
+            16,
+            "Most password hashes waiting for a thread for one peer address; "
+            "beyond it that address's requests that need a hash get 503.",
+            _positive(int),
+        ],
+        [
             "login-failures",
             None,
             10,
-            "Failed logins allowed per login name, and per peer address, "
-            "within --login-window before further logins get 429.",
+            "Failed logins allowed per account (or unknown login name), and "
+            "per peer address, within --login-window before further logins "
+            "get 429; a wrong old password in a password change counts too. "
+            "Counted in the database, shared by every server process.",
             _positive(int),
         ],
         [

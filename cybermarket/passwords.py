@@ -1,4 +1,5 @@
-"""Password hashing on a small thread pool of its own.
+"""Password hashing on a small thread pool of its own, shared out fairly
+between peer addresses.
 
 Argon2id is deliberately slow and memory-hungry: 64 MiB and 3 passes
 (argon2-cffi's defaults, RFC 9106's second recommended option), but one
@@ -8,38 +9,104 @@ hash on one core.  Hashing releases the GIL, and it gets its own pool
 (1 thread by default) apart from the database's: a login storm queues behind
 itself and cannot starve database work or the reactor.  Hashes made with
 other parameters still verify: each PHC string carries its own.
+
+A hash is the one thing a client can make the server spend a quarter of a
+second of a core on, so it is rationed.  Each job comes with the peer
+address it is for and waits in that address's own queue; the pool is fed
+only as threads come free, taking the next job from the address served
+longest ago (round robin), and never running more than `per_address` jobs of
+one address at once.  So an address that queues sixty hashes delays
+another's login by the hash already running, not by sixty.  The queues are
+bounded, per address and in all: beyond that a job is refused at once with
+503, which is cheaper for everyone than an answer minutes later.  All of
+this runs on the reactor thread, so it needs no lock.
 """
+
+import itertools
+from collections import deque
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
+
+from cybermarket import limits
+from cybermarket.errors import Unavailable
+
+BUSY = "server busy hashing passwords; try again"
+
+# Defaults of the options --hash-threads-per-address, --hash-queue and
+# --hash-queue-per-address.
+PER_ADDRESS = 2
+QUEUE = 64
+# Above the default failed-login limit (10): a burst of logins from one
+# address is answered by the throttle (429) rather than by a full queue.
+QUEUE_PER_ADDRESS = 16
 
 
 class Hasher:
-    def __init__(self, threads=1, reactor=None, hasher=None):
+    def __init__(
+        self,
+        threads=1,
+        reactor=None,
+        hasher=None,
+        per_address=PER_ADDRESS,
+        queue=QUEUE,
+        queue_per_address=QUEUE_PER_ADDRESS,
+    ):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
         self.hasher = hasher or PasswordHasher(parallelism=1)
+        self.threads = threads
         self.pool = ThreadPool(minthreads=0, maxthreads=threads, name="cybermarket-hash")
+        self.per_address = per_address
+        self.queue = queue
+        self.queue_per_address = queue_per_address
         self._dummy = None
+        self._waiting = {}  # peer -> deque of (Deferred, function, args)
+        self._waiting_total = 0
+        self._running = {}  # peer -> jobs of that peer on the pool
+        self._running_total = 0
+        # peer -> when it was last given a thread, for peers with jobs
+        # waiting or running; the smallest goes next.
+        self._served = {}
+        self._ticks = itertools.count()
+        self._dispatching = False
+        # Logged through a Bite: a refusal is cheap to cause, and one line
+        # each would let a client flood the log.
+        self._refused = limits.Bite(
+            self.reactor,
+            "hash-queue",
+            "refused a password {what} for {peer}: hashing queue full ({why});"
+            " {count} refused since the last report",
+        )
 
     def start(self):
         self.pool.start()
 
     def stop(self):
+        # Jobs still waiting will never run: answer them rather than leave
+        # their requests hanging.
+        waiting, self._waiting = self._waiting, {}
+        self._waiting_total = 0
+        for jobs in waiting.values():
+            for d, _, _ in jobs:
+                d.errback(Unavailable("the server is shutting down"))
         self.pool.stop()
 
-    def hash(self, password):
-        """Deferred firing with the PHC string ($argon2id$...)."""
-        return deferToThreadPool(self.reactor, self.pool, self.hasher.hash, password)
+    def hash(self, password, peer=None):
+        """Deferred firing with the PHC string ($argon2id$...).  `peer`: the
+        address the work is done for."""
+        return self._submit(peer, "hash", self.hasher.hash, password)
 
-    def verify(self, stored, password):
+    def verify(self, stored, password, peer=None):
         """Deferred firing with True or False.  With stored None (no such
         account) a dummy hash is checked, so that an unknown login costs as
         long as a wrong password and timing reveals nothing."""
-        return deferToThreadPool(self.reactor, self.pool, self.verify_sync, stored, password)
+        return self._submit(peer, "verify", self.verify_sync, stored, password)
 
     def verify_sync(self, stored, password):
         if stored is None:
@@ -51,3 +118,85 @@ class Hasher:
             return self.hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return False
+
+    # --- the queues (reactor thread) -------------------------------------
+
+    def _can_start(self, peer):
+        return (
+            self._running_total < self.threads
+            and self._running.get(peer, 0) < self.per_address
+            and peer not in self._waiting
+        )
+
+    def _submit(self, peer, what, function, *args):
+        jobs = self._waiting.get(peer)
+        waiting = len(jobs) if jobs else 0
+        # The bounds are on jobs that would wait; one that starts at once
+        # is never refused.
+        if not self._can_start(peer):
+            if waiting >= self.queue_per_address:
+                return self._refuse(peer, what, f"{waiting} jobs of this address waiting")
+            if self._waiting_total >= self.queue:
+                return self._refuse(peer, what, f"{self._waiting_total} jobs waiting in all")
+        d = defer.Deferred()
+        if jobs is None:
+            jobs = self._waiting[peer] = deque()
+        jobs.append((d, function, args))
+        self._waiting_total += 1
+        self._dispatch()
+        return d
+
+    def _refuse(self, peer, what, reason):
+        self._refused(what=what, peer=peer, why=reason)
+        return defer.fail(Unavailable(BUSY))
+
+    def _next_peer(self):
+        """The waiting peer to run next: of those under their share of
+        threads, the one given a thread longest ago (never: first)."""
+        best = None
+        for peer in self._waiting:
+            if self._running.get(peer, 0) >= self.per_address:
+                continue
+            served = self._served.get(peer, -1)
+            if best is None or served < best[0]:
+                best = (served, peer)
+        return None if best is None else best[1]
+
+    def _dispatch(self):
+        # Re-entered when a job finishes at once (a pool that runs inline);
+        # the loop below carries on, so there is no recursion.
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._running_total < self.threads:
+                peer = self._next_peer()
+                if peer is None:
+                    break
+                jobs = self._waiting[peer]
+                d, function, args = jobs.popleft()
+                if not jobs:
+                    del self._waiting[peer]
+                self._waiting_total -= 1
+                self._running[peer] = self._running.get(peer, 0) + 1
+                self._running_total += 1
+                self._served[peer] = next(self._ticks)
+                done = deferToThreadPool(self.reactor, self.pool, function, *args)
+                done.addBoth(self._finished, peer, d)
+        finally:
+            self._dispatching = False
+
+    def _finished(self, result, peer, d):
+        self._running_total -= 1
+        self._running[peer] -= 1
+        if not self._running[peer]:
+            del self._running[peer]
+            if peer not in self._waiting:
+                del self._served[peer]  # forget addresses that are done
+        # Feed the pool before handing the result on: the answer may queue
+        # this peer's next job, which must not jump ahead of the others.
+        self._dispatch()
+        if isinstance(result, Failure):
+            d.errback(result)
+        else:
+            d.callback(result)

@@ -109,8 +109,14 @@ def make_app(options, reactor):
     )
     return App(
         db=db,
-        hasher=Hasher(options["hash-threads"], reactor),
-        throttle=Throttle(reactor, settings.login_failures, settings.login_window),
+        hasher=Hasher(
+            options["hash-threads"],
+            reactor,
+            per_address=options["hash-threads-per-address"],
+            queue=options["hash-queue"],
+            queue_per_address=options["hash-queue-per-address"],
+        ),
+        throttle=Throttle(db, reactor, settings.login_failures, settings.login_window),
         clock=reactor,
         settings=settings,
     )

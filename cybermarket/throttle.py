@@ -1,53 +1,178 @@
-"""Failed-login throttling: a sliding window of failure times per key.
+"""Failed-login throttling (429), counted in the database.
 
-Keys are a login name (per role) and a peer address.  Once a key has `limit`
-failures inside `window` seconds, logins for it are refused (429) until the
-oldest of those failures leaves the window.  A successful login forgives
-nothing: otherwise the owner's own logins would hand a guesser fresh tries.  Runs on the reactor thread only,
-so it needs no lock; each server process keeps its own counts.
+What is counted: an account (per role), or for a login that names no
+account the name as given (case-folded; an email lower-cased), so that
+unknown names are throttled too; and the peer address, across both roles.
+Once a key has `limit` attempts inside `window` seconds, logins for it are
+refused until the oldest of those leaves the window.  A successful login
+forgives nothing: otherwise the owner's own logins would hand a guesser
+fresh tries.
+
+The counts live in the login_attempts table, so that every server process
+on the database sees every other's: with N processes an attacker still gets
+one budget, not N.  And an attempt takes its place in the count *before*
+its password is checked (a pending row), in the same transaction that
+counts, so that logins sent all at once cannot all pass the count while
+their slow checks run: the budget holds under any concurrency.  Afterwards
+the pending rows become failures, or are deleted on success.  Rows left
+pending by a process that died just age out with the window.
+
+Counting and reserving must be one step across processes.  On SQLite the
+transaction is a write transaction (BEGIN IMMEDIATE), which already
+serialises every writer of the file.  On PostgreSQL the transaction takes an
+advisory lock per key first, in a fixed order (no deadlock), and then
+counts; at READ COMMITTED, PostgreSQL's default and this server's, the
+count sees every reservation committed before the lock was granted.
+
+Keys are stored as SHA-256 digests: a login name is sometimes a password
+typed in the wrong field, and the table need not keep it.
 """
 
-from collections import deque
+import hashlib
+import math
+import unicodedata
+
+from twisted.logger import Logger
+
+from cybermarket import limits
+from cybermarket.errors import Throttled
+from cybermarket.sql import Query
+
+log = Logger()
+
+# The first key of PostgreSQL's two-key advisory locks taken here, apart
+# from the one-key lock the migrations take.
+LOCK_CLASS = 22333
+
+LOCK = Query("SELECT pg_advisory_xact_lock(CAST(? AS integer), CAST(? AS integer))")
+RECENT = Query(
+    "SELECT at, pending FROM login_attempts WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?"
+)
+RESERVE = Query("INSERT INTO login_attempts (key, at, pending) VALUES (?, ?, ?) RETURNING id")
+FAIL = Query("UPDATE login_attempts SET pending = ? WHERE id = ?")
+RELEASE = Query("DELETE FROM login_attempts WHERE id = ?")
+SWEEP = Query("DELETE FROM login_attempts WHERE at <= ?")
+
+
+def account_key(role, account_id):
+    return f"{role} account {account_id}"
+
+
+def name_key(role, login):
+    """The key of a login that names no account."""
+    if "@" in login:
+        return f"{role} email {login.lower()}"
+    # How names compare when looking like one another (NFKC, case-folded):
+    # "Bob" and "BOB" share their count.
+    return f"{role} name {unicodedata.normalize('NFKC', login).casefold()}"
+
+
+def peer_key(peer):
+    return f"peer {peer}"
+
+
+def digest(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def lock_id(key_digest):
+    """A signed 32-bit number for the key's advisory lock.  Two keys that
+    share one only wait for each other now and then."""
+    return int.from_bytes(bytes.fromhex(key_digest[:8]), "big", signed=True)
+
+
+def seconds(n):
+    return "1 second" if n == 1 else f"{n} seconds"
+
+
+# While logins are being checked their attempts count (pending), so a burst
+# of more logins than the limit at one moment, from one address or for one
+# account, is refused even if they are right.  Those checks end within
+# moments, so such a refusal says to try again soon, not after the window.
+IN_FLIGHT_WAIT = 1
+IN_FLIGHT = f"too many logins at once; try again in {seconds(IN_FLIGHT_WAIT)}"
 
 
 class Throttle:
-    def __init__(self, clock, limit=10, window=300.0):
+    def __init__(self, db, clock, limit=10, window=300.0):
+        self.db = db
         self.clock = clock
         self.limit = limit
         self.window = window
-        self._failures = {}
+        self.window_ms = int(window * 1000)
+        self.refused = limits.Bite(
+            clock,
+            "login-throttle",
+            "{what} from {peer} refused (429), limit reached for the {blocked}:"
+            " {message}; {count} refused since the last report",
+        )
 
-    def _recent(self, key):
-        times = self._failures.get(key)
-        if times is None:
-            return None
-        cutoff = self.clock.seconds() - self.window
-        while times and times[0] <= cutoff:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return None
-        return times
+    def now(self):
+        """Milliseconds by the app's clock (the reactor's wall clock, which
+        processes share; a task.Clock in tests).  Read on the reactor
+        thread and handed to the transactions."""
+        return int(self.clock.seconds() * 1000)
 
-    def blocked(self, *keys):
-        for key in keys:
-            times = self._recent(key)
-            if times is not None and len(times) >= self.limit:
-                return True
-        return False
+    # --- inside a write transaction, on a database thread --------------
 
-    def failed(self, *keys):
-        now = self.clock.seconds()
-        for key in keys:
-            times = self._recent(key)
-            if times is None:
-                times = self._failures[key] = deque()
-            times.append(now)
-            # Keep memory bounded under a flood: only `limit` entries matter.
-            while len(times) > self.limit:
-                times.popleft()
+    def reserve(self, txn, now, keys):
+        """Count the recent attempts of each key of `keys` (what is counted
+        -> key, such as {"account": ..., "address": ...}); raise Throttled
+        if any is at the limit, else reserve an attempt (a pending row) for
+        each.  The row ids, for fail() or release() once the password has
+        been checked."""
+        digests = {what: digest(key) for what, key in keys.items()}
+        if txn.postgres:
+            for number in sorted({lock_id(d) for d in digests.values()}):
+                txn.value(LOCK, LOCK_CLASS, number)
+        cutoff = now - self.window_ms
+        wait, blocked = None, []
+        for what, key_digest in digests.items():
+            recent = txn.rows(RECENT, key_digest, cutoff, self.limit)
+            if len(recent) < self.limit:
+                continue
+            blocked.append(what)
+            if not any(pending for _, pending in recent):
+                # Failures only: the block lifts when the oldest of the
+                # newest `limit` leaves the window.
+                wait = max(wait or 0, recent[-1][0] + self.window_ms - now)
+        if blocked:
+            if wait is None:
+                error = Throttled(IN_FLIGHT)
+            else:
+                n = max(1, math.ceil(wait / 1000))
+                error = Throttled(f"too many failed logins; try again in {seconds(n)}")
+            error.blocked = blocked
+            raise error
+        return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
+
+    # --- on the reactor thread ------------------------------------------
+
+    def fail(self, tries):
+        """The password was wrong: the reserved attempts become failures."""
+        return self.db.run("login failed", _settle, FAIL, [(False, i) for i in tries])
+
+    def release(self, tries):
+        """The password was right, or never checked: the attempts do not
+        count."""
+        return self.db.run("login settled", _settle, RELEASE, [(i,) for i in tries])
 
     def sweep(self):
-        """Forget keys whose failures have all left the window."""
-        for key in list(self._failures):
-            self._recent(key)
+        """Delete attempts that have left the window (a TimerService calls
+        this every minute).  Never fails: a database that cannot be reached
+        now is swept next time."""
+        d = self.db.run("login attempts sweep", _sweep, self.now() - self.window_ms)
+        d.addErrback(
+            lambda failure: log.warn(
+                "could not sweep old login attempts: {error}", error=failure.value
+            )
+        )
+        return d
+
+
+def _settle(txn, query, params):
+    txn.run_many(query, params)
+
+
+def _sweep(txn, cutoff):
+    return txn.run(SWEEP, cutoff)

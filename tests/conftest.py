@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from twisted.logger import formatEvent, globalLogPublisher
 
 from cybermarket import database
 from tests.harness import Market
@@ -67,3 +68,17 @@ def market(migrated_url):
     m = Market(migrated_url)
     yield m
     m.close()
+
+
+@pytest.fixture
+def logged():
+    """Every log event from now on (texts() gives them as text)."""
+    events = []
+    observer = events.append
+    globalLogPublisher.addObserver(observer)
+    yield events
+    globalLogPublisher.removeObserver(observer)
+
+
+def texts(events):
+    return [formatEvent(event) for event in events]

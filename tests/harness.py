@@ -7,6 +7,7 @@ import msgpack
 from argon2 import PasswordHasher
 from twisted.internet import defer, task
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 
 from cybermarket.context import App, Settings
 from cybermarket.database import Database
@@ -25,21 +26,94 @@ class InlineDatabase(Database):
         return defer.maybeDeferred(self.run_sync, desc, func, args, kwargs, write)
 
 
-class InlineHasher(Hasher):
-    def hash(self, password):
-        return defer.maybeDeferred(self.hasher.hash, password)
+class Immediately:
+    """A reactor stand-in for deferToThreadPool: what a worker thread hands
+    back to the reactor runs at once.  Its time is the test's clock."""
 
-    def verify(self, stored, password):
-        return defer.maybeDeferred(self.verify_sync, stored, password)
+    def __init__(self, clock=None):
+        self.clock = clock or task.Clock()
+
+    @staticmethod
+    def callFromThread(function, *args, **kwargs):
+        function(*args, **kwargs)
+
+    def seconds(self):
+        return self.clock.seconds()
+
+
+class HeldPool:
+    """A hashing thread pool that runs nothing until the test says so: jobs
+    wait in the order they were handed in, as on a real pool's queue, and
+    finish() runs the oldest, as its one thread would."""
+
+    def __init__(self):
+        self.jobs = []  # (onResult, function, args, kwargs)
+        self.finished = []  # the functions run, in order
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def callInThreadWithCallback(self, onResult, function, *args, **kwargs):
+        self.jobs.append((onResult, function, args, kwargs))
+
+    def finish(self, index=0):
+        onResult, function, args, kwargs = self.jobs.pop(index)
+        self.finished.append(function)
+        try:
+            result = function(*args, **kwargs)
+        except BaseException:
+            onResult(False, Failure())
+        else:
+            onResult(True, result)
+
+    def finish_all(self):
+        """Run jobs until none is left (finishing one may hand in more)."""
+        while self.jobs:
+            self.finish()
+
+
+class InlinePool(HeldPool):
+    """A hashing thread pool that runs each job at once, on the caller's
+    thread."""
+
+    def callInThreadWithCallback(self, onResult, function, *args, **kwargs):
+        try:
+            result = function(*args, **kwargs)
+        except BaseException:
+            onResult(False, Failure())
+        else:
+            onResult(True, result)
+
+
+class InlineHasher(Hasher):
+    """The real Hasher, queues and all, on a pool that runs jobs inline."""
+
+    def __init__(self, hasher=FAST_HASHER, clock=None, **kwargs):
+        super().__init__(reactor=Immediately(clock), hasher=hasher, **kwargs)
+        self.pool = InlinePool()
+
+
+def held_hasher(market, threads=1, **limits):
+    """Give `market` a real Hasher (threads, limits) whose jobs wait on a
+    HeldPool; the pool."""
+    pool = HeldPool()
+    hasher = Hasher(threads, reactor=Immediately(market.clock), hasher=FAST_HASHER, **limits)
+    hasher.pool = pool
+    market.app.hasher = hasher
+    return pool
 
 
 def make_app(url, clock=None, **settings):
     clock = clock or task.Clock()
     settings = Settings(**settings)
+    db = InlineDatabase(url, threads=1, reactor=clock)
     return App(
-        db=InlineDatabase(url, threads=1, reactor=clock),
-        hasher=InlineHasher(reactor=clock, hasher=FAST_HASHER),
-        throttle=Throttle(clock, settings.login_failures, settings.login_window),
+        db=db,
+        hasher=InlineHasher(clock=clock),
+        throttle=Throttle(db, clock, settings.login_failures, settings.login_window),
         clock=clock,
         settings=settings,
     )

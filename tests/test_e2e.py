@@ -31,7 +31,7 @@ from tests.server import (
     wait_until,
 )
 from tests.shop import store_args
-from tests.wire import frame, request
+from tests.wire import Client, frame, request
 
 PASSWORD = "correct horse battery"
 # Hashing is Argon2id at full cost in the real server: two threads make the
@@ -476,6 +476,44 @@ def test_login_works_again_after_the_window(start, database_url):
     wait_until(logged_in, timeout=30, interval=0.2, what="the login window to pass")
     assert set(seen) <= {429, 200}, seen
     assert carol.ok("CLIENT_LIST_ORDERS")["rows"] == []
+
+
+def test_two_processes_share_one_login_budget(start, database_url):
+    """The failed-login counts live in the database: two processes on one
+    database give an attacker one budget, not two."""
+    budget = ("--login-failures", "4")
+    here = start(database_url, *FAST, *budget)
+    there = start(database_url, *FAST, *budget)
+    here.clients(["victim", "target"])
+    servers = (here, there)
+
+    def connect(server, source):
+        # Each part of the test from its own loopback address, so that
+        # the peer address's count of one part does not block the next.
+        return Client(server.port, HOST, source=source)
+
+    # Failures spread over both processes count together.
+    for i in range(4):
+        conn = connect(servers[i % 2], "127.0.0.2")
+        assert conn.call("CLIENT_LOGIN", login="victim", password="wrong password")["status"] == 401
+        conn.close()
+    for server in servers:
+        with connect(server, "127.0.0.3") as conn:
+            refused = conn.call("CLIENT_LOGIN", login="victim", password=PASSWORD)
+            assert refused["status"] == 429, refused
+
+    # Wrong logins sent at once through both processes: at most the budget
+    # of them is checked; the rest are refused before their password is.
+    conns = [connect(servers[i % 2], "127.0.0.4") for i in range(12)]
+    try:
+        responses = send_all_then_read_all(
+            conns, "CLIENT_LOGIN", login="target", password="wrong password"
+        )
+    finally:
+        for conn in conns:
+            conn.close()
+    statuses = sorted(response["status"] for response in responses)
+    assert statuses == [401] * 4 + [429] * 8, statuses
 
 
 # --- framing over TCP ----------------------------------------------------------

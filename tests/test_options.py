@@ -25,6 +25,9 @@ def test_defaults():
     assert options["connection-buffer"] == 4 * 65536
     assert options["max-connections"] is None  # derived at start
     assert options["max-connections-per-address"] == 256
+    assert options["hash-threads-per-address"] == 2
+    assert options["hash-queue"] == 64
+    assert options["hash-queue-per-address"] == 16
 
 
 def test_connection_buffer_follows_the_frame_limit():
@@ -43,6 +46,9 @@ def test_connection_buffer_follows_the_frame_limit():
         ("--max-connections=0",),
         ("--max-connections-per-address=-1",),
         ("--max-frame=2048", "--connection-buffer=1024"),
+        ("--hash-queue=0",),
+        ("--hash-queue-per-address=-1",),
+        ("--hash-threads-per-address=0",),
     ],
 )
 def test_bad_values_are_refused(argv):
@@ -74,5 +80,22 @@ def test_settings_reach_the_database_and_the_protocol(tmp_path):
         with app.db.engine.connect() as conn:
             # PRAGMA synchronous: 1 is NORMAL, 2 is FULL.
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    finally:
+        app.db.engine.dispose()
+
+
+def test_hashing_limits_reach_the_hasher(tmp_path):
+    options = parse(
+        f"--database=sqlite:///{tmp_path / 'm.sqlite3'}",
+        "--hash-threads=3",
+        "--hash-threads-per-address=1",
+        "--hash-queue=20",
+        "--hash-queue-per-address=5",
+    )
+    app = service.make_app(options, task.Clock())
+    try:
+        hasher = app.hasher
+        assert (hasher.threads, hasher.per_address) == (3, 1)
+        assert (hasher.queue, hasher.queue_per_address) == (20, 5)
     finally:
         app.db.engine.dispose()

@@ -1,9 +1,21 @@
 """Failed-login throttling (status 429): by default 10 failures for one
 login name, or from one peer address, within 300 seconds."""
 
-import pytest
+import threading
 
-from tests.harness import Market
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.pool import NullPool
+from twisted.internet import defer, task
+
+from cybermarket import limits
+from cybermarket.database import Database
+from cybermarket.errors import Throttled, Unavailable
+from cybermarket.models import login_attempts
+from cybermarket.throttle import Throttle
+from tests.conftest import texts
+from tests.harness import Market, held_hasher, make_app
+from tests.wire import frame, request
 
 PASSWORD = "right-password"
 WRONG = "wrong-password"
@@ -187,3 +199,317 @@ def test_login_window_setting_sets_the_window(small_market):
     assert attempt(small_market, "CLIENT_LOGIN", "alice", host=PEER) == 429
     small_market.clock.advance(2)
     assert attempt(small_market, "CLIENT_LOGIN", "alice", host=PEER) == 200
+
+
+# --- logins in flight ------------------------------------------------------------
+#
+# The budget must hold however many logins arrive at once: a login takes its
+# place in the count before its password is checked, not after.
+
+SPREADS = {
+    # (address of attempt i, login name of attempt i)
+    "one name from one address": (lambda i: PEER, lambda i: "alice"),
+    "one name from many addresses": (lambda i: f"10.3.0.{i + 1}", lambda i: "alice"),
+    "many names from one address": (lambda i: PEER, lambda i: f"user{i}"),
+}
+
+
+def send_at_once(market, op, count, host_of, args_of):
+    """`count` requests on as many new connections, all sent before any
+    password check finishes; the connections."""
+    peers = []
+    for i in range(count):
+        peer = market.peer(host=host_of(i))
+        peer.feed(frame(request(op, 1, **args_of(i))))
+        peers.append(peer)
+    return peers
+
+
+def statuses(peers):
+    out = []
+    for peer in peers:
+        (response,) = peer.responses()
+        out.append(response["status"])
+    return out
+
+
+@pytest.mark.parametrize("spread", sorted(SPREADS))
+def test_simultaneous_wrong_logins_stay_within_the_budget(market, login_op, spread):
+    host_of, name_of = SPREADS[spread]
+    pool = held_hasher(market)
+    peers = send_at_once(
+        market, login_op, 40, host_of, lambda i: {"login": name_of(i), "password": WRONG}
+    )
+    pool.finish_all()
+    answered = [status for status in statuses(peers) if status != 429]
+    assert len(answered) <= 10, answered
+    assert set(answered) <= {401}
+    assert len(pool.finished) <= 10
+
+
+def test_simultaneous_wrong_logins_leave_the_account_blocked(market, login_op):
+    pool = held_hasher(market)
+    send_at_once(
+        market, login_op, 40, lambda i: f"10.3.0.{i + 1}",
+        lambda i: {"login": "alice", "password": WRONG},
+    )
+    pool.finish_all()
+    assert attempt(market, login_op, "alice", host="10.2.0.1") == 429
+
+
+# --- wrong old passwords -------------------------------------------------------------
+
+PASSWORD_OPS = {"client": "SET_CLIENT_PASSWORD", "merchant": "SET_MERCHANT_PASSWORD"}
+
+
+@pytest.mark.parametrize("role", sorted(PASSWORD_OPS))
+def test_wrong_old_passwords_count_as_failed_logins(market, role):
+    owner = getattr(market, role)("alice", password=PASSWORD, peer=market.peer(host=PEER))
+    op = PASSWORD_OPS[role]
+    for _ in range(10):
+        assert owner.call(op, old_password=WRONG, new_password="new-password")["status"] == 403
+    # The budget is spent: the right old password is refused too, and so
+    # is a login to the account from anywhere.
+    refused = owner.call(op, old_password=PASSWORD, new_password="new-password")
+    assert refused["status"] == 429
+    assert attempt(market, LOGIN_OPS[role], "alice", host="10.2.0.1") == 429
+
+
+@pytest.mark.parametrize("role", sorted(PASSWORD_OPS))
+def test_failed_logins_throttle_password_changes(market, role):
+    owner = getattr(market, role)("alice", password=PASSWORD, peer=market.peer(host=PEER))
+    fail_by_name(market, LOGIN_OPS[role], "alice", 10)
+    refused = owner.call(PASSWORD_OPS[role], old_password=PASSWORD, new_password="new-password")
+    assert refused["status"] == 429
+
+
+@pytest.mark.parametrize("role", sorted(PASSWORD_OPS))
+def test_simultaneous_wrong_old_passwords_stay_within_the_budget(market, role):
+    owners = [getattr(market, role)("alice", password=PASSWORD, peer=market.peer("10.4.0.1"))]
+    for i in range(2, 41):
+        owner = market.peer(host=f"10.4.0.{i}")
+        owner.ok(LOGIN_OPS[role], login="alice", password=PASSWORD)
+        owners.append(owner)
+    pool = held_hasher(market)
+    for owner in owners:
+        owner.feed(frame(request(PASSWORD_OPS[role], 99, old_password=WRONG, new_password="x" * 8)))
+    pool.finish_all()
+    answered = [status for status in statuses(owners) if status != 429]
+    assert len(answered) <= 10, answered
+    assert set(answered) <= {403}
+
+
+# --- one budget per account ---------------------------------------------------------
+
+
+def test_a_name_and_its_email_share_one_budget(market, login_op):
+    fail_by_name(market, login_op, "alice", 5)
+    fail_by_name(market, login_op, "alice@example.com", 5, first_host=6)
+    assert attempt(market, login_op, "alice", host="10.2.0.1") == 429
+    assert attempt(market, login_op, "ALICE@example.com", host="10.2.0.2") == 429
+
+
+def test_a_renamed_account_keeps_its_failures(market):
+    owner = market.client("alice", password=PASSWORD)
+    fail_by_name(market, "CLIENT_LOGIN", "alice", 10)
+    owner.ok("SET_CLIENT_USERNAME", username="alicia")
+    assert attempt(market, "CLIENT_LOGIN", "alicia", host="10.2.0.1") == 429
+
+
+def test_unknown_names_are_counted_case_folded(market, login_op):
+    fail_by_name(market, login_op, "Nobody", 5)
+    fail_by_name(market, login_op, "NOBODY", 5, first_host=6)
+    assert attempt(market, login_op, "nobody", WRONG, host="10.2.0.1") == 429
+
+
+# --- what a 429 says -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_the_429_says_how_many_seconds_to_wait(market, login_op, block):
+    block(market, login_op)
+    market.clock.advance(100)
+    refused = market.peer(host=PEER).call(login_op, login="alice", password=PASSWORD)
+    assert refused["status"] == 429
+    assert refused["message"] == "too many failed logins; try again in 200 seconds"
+    market.clock.advance(199.5)
+    refused = market.peer(host=PEER).call(login_op, login="alice", password=PASSWORD)
+    assert refused["message"] == "too many failed logins; try again in 1 second"
+    market.clock.advance(0.5)
+    assert attempt(market, login_op, "alice") == 200
+
+
+# --- several server processes ----------------------------------------------------------
+
+
+@pytest.fixture
+def twin(migrated_url):
+    """A second in-process server on the same database: another process."""
+    m = Market(migrated_url)
+    yield m
+    m.close()
+
+
+def test_failures_through_two_servers_share_one_budget(market, twin, login_op):
+    for i in range(10):
+        server = (market, twin)[i % 2]
+        assert attempt(server, login_op, "alice", WRONG, host=f"10.1.0.{i}") == 401
+    assert attempt(market, login_op, "alice", host="10.2.0.1") == 429
+    assert attempt(twin, login_op, "alice", host="10.2.0.1") == 429
+
+
+def test_failures_from_a_peer_through_two_servers_share_one_budget(market, twin, login_op):
+    fail_from_peer(market, login_op, PEER, 5)
+    fail_from_peer(twin, login_op, PEER, 5)
+    assert attempt(market, login_op, "alice", host=PEER) == 429
+    assert attempt(twin, login_op, "alice", host=PEER) == 429
+
+
+def test_simultaneous_wrong_logins_through_two_servers(market, twin, login_op):
+    pools = [held_hasher(market), held_hasher(twin)]
+    peers = []
+    for server in (market, twin):
+        peers += send_at_once(
+            server, login_op, 20, lambda i: f"10.3.0.{i + 1}",
+            lambda i: {"login": "alice", "password": WRONG},
+        )
+    for pool in pools:
+        pool.finish_all()
+    answered = [status for status in statuses(peers) if status != 429]
+    assert len(answered) <= 10, answered
+
+
+# --- what is logged -----------------------------------------------------------------
+
+
+def test_failed_logins_and_429s_are_logged_without_secrets(market, logged):
+    owner = market.client("alice", password=PASSWORD, peer=market.peer(host="10.8.8.8"))
+    for _ in range(5):
+        assert attempt(market, "CLIENT_LOGIN", "alice", WRONG, host="10.8.8.8") == 401
+    for _ in range(5):
+        changed = owner.call("SET_CLIENT_PASSWORD", old_password=WRONG, new_password=WRONG)
+        assert changed["status"] == 403
+    assert attempt(market, "CLIENT_LOGIN", "alice", host="10.8.8.8") == 429
+    lines = texts(logged)
+    mine = [line for line in lines if "10.8.8.8" in line and "client" in line]
+    assert any("alice" in line and "wrong password" in line for line in mine), lines
+    assert any("wrong old password" in line for line in mine), lines
+    assert any("alice" in line and "429" in line for line in mine), lines
+    everything = " ".join(lines + [repr(event) for event in logged])
+    for secret in (WRONG, PASSWORD, "$argon2"):
+        assert secret not in everything
+
+
+# --- the table ---------------------------------------------------------------------
+
+
+def attempts_left(market):
+    with create_engine(market.url, poolclass=NullPool).connect() as conn:
+        return conn.execute(select(func.count()).select_from(login_attempts)).scalar_one()
+
+
+def test_sweep_deletes_what_left_the_window(market, login_op):
+    fail_by_name(market, login_op, "alice", 3)
+    market.clock.advance(200)
+    fail_by_name(market, login_op, "alice", 2, first_host=4)
+    assert attempts_left(market) == 10  # each failure: the name and the address
+    market.clock.advance(100)
+    market.app.throttle.sweep()
+    assert attempts_left(market) == 4
+    market.clock.advance(200)
+    market.app.throttle.sweep()
+    assert attempts_left(market) == 0
+
+
+def test_a_successful_login_leaves_no_row(market, login_op):
+    assert attempt(market, login_op, "alice") == 200
+    assert attempts_left(market) == 0
+
+
+def test_a_login_whose_check_never_ends_ages_out(market, login_op):
+    """A process that dies in the middle of a check leaves its reservation
+    pending: it counts until it leaves the window, then no more."""
+    pool = held_hasher(market)
+    send_at_once(
+        market, login_op, 10, lambda i: PEER, lambda i: {"login": "alice", "password": WRONG}
+    )
+    assert len(pool.jobs) == 1  # one check running, nine waiting; none ends
+    market.app.hasher = make_app(market.url, market.clock).hasher
+    assert attempt(market, login_op, "alice", host="10.2.0.1") == 429
+    market.clock.advance(300)
+    assert attempt(market, login_op, "alice", host="10.2.0.1") == 200
+
+
+def test_a_sweep_that_fails_is_logged_and_tried_again(market, logged, monkeypatch):
+    monkeypatch.setattr(
+        market.app.db, "run", lambda *args, **kwargs: defer.fail(Unavailable("database unreachable"))
+    )
+    # The failure does not reach the TimerService, which would stop.
+    outcome = []
+    market.app.throttle.sweep().addBoth(outcome.append)
+    assert outcome == [None]
+    assert any("sweep" in line and "unreachable" in line for line in texts(logged))
+
+
+def test_reservations_from_many_threads_keep_the_limit(migrated_url):
+    """The count and the reservation are one step, whoever else reserves
+    at the same moment: threads with their own database connections, as
+    several processes would have."""
+    db = Database(migrated_url, threads=8)
+    throttle = Throttle(db, task.Clock(), limit=10)
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def worker():
+        barrier.wait()
+        for _ in range(5):
+            try:
+                db.run_sync("reserve", throttle.reserve, (1000, {"address": "peer 10.5.5.5"}))
+            except Throttled:
+                outcomes.append(429)
+            else:
+                outcomes.append(200)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        db.stop()
+    assert sorted(outcomes) == [200] * 10 + [429] * 30
+
+
+def test_more_logins_at_once_than_the_limit_are_told_to_retry_soon(market, login_op):
+    """Right or wrong cannot be known before the check: a burst of more
+    logins than the limit from one address has the excess refused, with a
+    short wait, and they get in when they try again."""
+    pool = held_hasher(market)
+    peers = send_at_once(
+        market, login_op, 12, lambda i: PEER, lambda i: {"login": "alice", "password": PASSWORD}
+    )
+    refused = [response for peer in peers for response in peer.responses()]
+    assert [r["status"] for r in refused] == [429, 429]
+    assert {r["message"] for r in refused} == {"too many logins at once; try again in 1 second"}
+    pool.finish_all()
+    assert statuses(peers[:10]) == [200] * 10
+    retry = market.peer(host=PEER)
+    retry.feed(frame(request(login_op, 1, login="alice", password=PASSWORD)))
+    pool.finish_all()
+    assert statuses([retry]) == [200]
+
+
+def test_a_flood_of_refused_logins_does_not_flood_the_log(market, logged):
+    """A 429 costs the attacker nothing; a log line per 429 would let one
+    client write the log as fast as it can send."""
+    market.client("alice", password=PASSWORD)
+    fail_by_name(market, "CLIENT_LOGIN", "alice", 10)
+    for _ in range(200):
+        assert attempt(market, "CLIENT_LOGIN", "alice", WRONG, host="10.3.3.3") == 429
+    refused = [line for line in texts(logged) if "429" in line]
+    assert 1 <= len(refused) <= 2, refused
+    market.clock.advance(limits.LOG_EVERY)
+    assert attempt(market, "CLIENT_LOGIN", "alice", WRONG, host="10.3.3.3") == 429
+    last = [line for line in texts(logged) if "429" in line][-1]
+    assert "200 refused" in last or "199 refused" in last, last

@@ -17,10 +17,11 @@ def request(op, request_id=1, **args):
 
 class Client:
     def __init__(self, port, host="127.0.0.1", timeout=30.0, source=None):
-        # source: the local address to connect from (any of 127.0.0.0/8
-        # works on loopback), so that a test can be several peers.
-        address = None if source is None else (source, 0)
-        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=address)
+        # `source`: the local address to connect from, such as 127.0.0.2,
+        # for tests that need the server to see several peer addresses.
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         self.next_id = 0
 
     def close(self):

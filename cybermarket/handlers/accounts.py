@@ -4,6 +4,9 @@ Customers ("client" accounts) and merchants share the mechanics; a Kind
 names the table and the columns that differ.
 """
 
+from twisted.logger import Logger
+
+from cybermarket import throttle as throttle_keys
 from cybermarket.context import Session
 from cybermarket.errors import (
     BAD_LOGIN,
@@ -15,6 +18,13 @@ from cybermarket.errors import (
 )
 from cybermarket.handlers import invitations, now
 from cybermarket.sql import Query
+
+log = Logger()
+
+
+def short(text, width=60):
+    """A name from a request, cut to fit in a log line."""
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class Kind:
@@ -140,17 +150,29 @@ def create_merchant(txn, code, inviter, values):
 # --- flows ----------------------------------------------------------------
 
 
+def check_new_store(txn, code, inviter, storename, email):
+    invitations.check(txn, code, inviter)  # 406 comes before 409
+    check_free(txn, MERCHANT, storename, email)
+
+
 async def client_create(call, username, email, password):
-    hashed = await call.app.hasher.hash(password)
+    # A hash costs a core for a quarter of a second: spend none on a
+    # request bound to fail.  The transaction that inserts checks again.
+    await call.app.db.run(
+        "CLIENT_CREATE check", check_free, CLIENT, username, email, write=False
+    )
+    hashed = await call.app.hasher.hash(password, call.peer)
     values = {"username": username, "email": email, "password_hash": hashed}
     await call.app.db.run("CLIENT_CREATE", insert_account, CLIENT, values)
 
 
 async def merchant_create(call, storename, description, email, password, code, inviter=None):
-    # Check the code before spending a password hash on the request, and
-    # again (for real) in the transaction that uses it.
-    await call.app.db.run("MERCHANT_CREATE check", invitations.check, code, inviter, write=False)
-    hashed = await call.app.hasher.hash(password)
+    # Check the code and the names before spending a password hash on the
+    # request, and again (for real) in the transaction that uses the code.
+    await call.app.db.run(
+        "MERCHANT_CREATE check", check_new_store, code, inviter, storename, email, write=False
+    )
+    hashed = await call.app.hasher.hash(password, call.peer)
     values = {
         "storename": storename,
         "description": description,
@@ -160,28 +182,106 @@ async def merchant_create(call, storename, description, email, password, code, i
     await call.app.db.run("MERCHANT_CREATE", create_merchant, code, inviter, values)
 
 
+def reserve_login(txn, throttle, now, kind, login, peer):
+    """The account a login names (or None) and the attempt reserved for it
+    (429 when the account, or the name, or the peer is at its limit).  The
+    account is counted as one however it is named: by name or by email."""
+    account = find_login(txn, kind, login)
+    if account is None:
+        keys = {"login name": throttle_keys.name_key(kind.role, login)}
+    else:
+        keys = {"account": throttle_keys.account_key(kind.role, account[0])}
+    keys["address"] = throttle_keys.peer_key(peer)
+    return account, throttle.reserve(txn, now, keys)
+
+
+def reserve_password_check(txn, throttle, now, kind, me, peer):
+    """The account's password hash, and an attempt reserved for checking
+    the old password against it: a guess at it is a guess at a login."""
+    keys = {
+        "account": throttle_keys.account_key(kind.role, me),
+        "address": throttle_keys.peer_key(peer),
+    }
+    return password_hash(txn, kind, me), throttle.reserve(txn, now, keys)
+
+
+async def checked(call, stored, password, tries):
+    """Check a password for which an attempt is reserved, then settle the
+    attempt: a failure if wrong, forgotten if right or never checked."""
+    throttle = call.app.throttle
+    try:
+        ok = await call.app.hasher.verify(stored, password, call.peer)
+    except Exception:
+        # Not checked at all (the hashing queue was full, say): not a
+        # failure of the owner's, so it must not count as one.
+        await throttle.release(tries)
+        raise
+    if ok:
+        await throttle.release(tries)
+    else:
+        await throttle.fail(tries)
+    return ok
+
+
+def log_refused(call, error, what):
+    # Through the throttle's Bite: a 429 costs the client nothing, so one
+    # line per 429 would let it write the log as fast as it can send.
+    call.app.throttle.refused(
+        what=what,
+        peer=call.peer,
+        blocked=" and the ".join(getattr(error, "blocked", ())),
+        message=error.message,
+    )
+
+
 async def log_in(call, kind, login, password):
     if call.session is not None:
         raise BadRequest("login: this connection is already logged in; log out first")
     throttle = call.app.throttle
-    name_key = (kind.role, login.lower() if "@" in login else login)
-    peer_key = ("peer", call.peer)
-    if throttle.blocked(name_key, peer_key):
-        raise Throttled()
-    account = await call.app.db.run(f"{kind.role} login", find_login, kind, login, write=False)
-    ok = await call.app.hasher.verify(account[1] if account else None, password)
-    if not ok:
-        throttle.failed(name_key, peer_key)
+    try:
+        account, tries = await call.app.db.run(
+            f"{kind.role} login", reserve_login, throttle, throttle.now(), kind, login, call.peer
+        )
+    except Throttled as e:
+        log_refused(call, e, f"{kind.role} login {short(login)!r}")
+        raise
+    if not await checked(call, account[1] if account else None, password, tries):
+        log.info(
+            "failed {role} login {login!r} from {peer}: {reason}",
+            role=kind.role,
+            login=short(login),
+            peer=call.peer,
+            reason="wrong password" if account else "no such account",
+        )
         raise NotLoggedIn(BAD_LOGIN)
     call.session = Session(kind.role, account[0])
 
 
 async def set_password(call, kind, old_password, new_password):
-    db, hasher = call.app.db, call.app.hasher
-    old = await db.run(f"{kind.role} password", password_hash, kind, call.me, write=False)
-    if not await hasher.verify(old, old_password):
+    db, hasher, throttle = call.app.db, call.app.hasher, call.app.throttle
+    try:
+        old, tries = await db.run(
+            f"{kind.role} password",
+            reserve_password_check,
+            throttle,
+            throttle.now(),
+            kind,
+            call.me,
+            call.peer,
+        )
+    except Throttled as e:
+        log_refused(call, e, f"{kind.role} password change for account {call.me}")
+        raise
+    if not await checked(call, old, old_password, tries):
+        log.info(
+            "failed {role} password change for account {account} from {peer}: "
+            "wrong old password",
+            role=kind.role,
+            account=call.me,
+            peer=call.peer,
+        )
         raise Forbidden("old_password: wrong password")
-    new = await hasher.hash(new_password)
+    new = await hasher.hash(new_password, call.peer)
     await db.run(f"{kind.role} password", replace_password_hash, kind, call.me, old, new)
 
 
