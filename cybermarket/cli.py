@@ -1,15 +1,60 @@
 """The `cybermarket` command: operator tasks beside `twistd cybermarket`."""
 
 import argparse
+import math
+import re
 import sys
 
 from cybermarket.options import DEFAULT_DATABASE
+
+MAX_INVITATION_DAYS = 365
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class Failed(Exception):
+    """The command cannot be carried out; the message says why, in one line."""
+
+
+def database_url(text):
+    """A --database value: a URL.  A bare file name is the usual slip, and
+    SQLAlchemy's answer to it is a traceback."""
+    if not _URL_SCHEME.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a database URL; for a SQLite file write sqlite:///{text}"
+        )
+    return text
+
+
+def invitation_days(text):
+    """An --days value: from 1 to 365.  Fewer would issue a code that has
+    expired, or nearly, by the time it is passed on."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not 1 <= days <= MAX_INVITATION_DAYS:  # false for nan too
+        raise argparse.ArgumentTypeError(
+            f"must be from 1 to {MAX_INVITATION_DAYS}, not {text!r}"
+        )
+    return days
+
+
+def existing_database(url):
+    """Refuse a SQLite file that is not there: connecting would create an
+    empty database, and the command would work on that instead."""
+    from cybermarket import database
+
+    try:
+        database.check_exists(url)
+    except database.NoDatabase as e:
+        raise Failed(str(e)) from None
 
 
 def _invite(args):
     from cybermarket import database
     from cybermarket.handlers import invitations
 
+    existing_database(args.database)
     database.upgrade(args.database)
     db = database.Database(args.database, threads=1)
     try:
@@ -30,6 +75,7 @@ def _db_upgrade(args):
 def _db_current(args):
     from cybermarket import database
 
+    existing_database(args.database)
     engine = database.make_engine(args.database)
     try:
         with engine.connect() as conn:
@@ -71,6 +117,7 @@ def parser():
         p.add_argument(
             "--database",
             default=DEFAULT_DATABASE,
+            type=database_url,
             help=f"SQLAlchemy database URL (default: {DEFAULT_DATABASE})",
         )
         return p
@@ -79,7 +126,10 @@ def parser():
         commands.add_parser("invite", help="print a new operator invitation code")
     )
     invite.add_argument(
-        "--days", type=float, default=7.0, help="days until the code expires (default 7)"
+        "--days",
+        type=invitation_days,
+        default=7.0,
+        help=f"days until the code expires, 1 to {MAX_INVITATION_DAYS} (default 7)",
     )
     invite.set_defaults(run=_invite)
 
@@ -147,9 +197,18 @@ def parser():
     return top
 
 
+def command_name(args):
+    words = ["cybermarket", args.command, getattr(args, "db_command", None)]
+    return " ".join(word for word in words if word)
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
-    return args.run(args) or 0
+    try:
+        return args.run(args) or 0
+    except Failed as e:
+        print(f"{command_name(args)}: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -17,11 +17,9 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from cybermarket import database, values
@@ -84,7 +82,7 @@ def parse_date(text):
 
 def build(url, since=None):
     """The report on the database at `url`, for orders from `since` on."""
-    check_exists(url)
+    database.check_exists(url)  # SQLite would create a missing file
     engine = database.make_engine(url)
     try:
         with engine.connect() as conn:
@@ -96,15 +94,6 @@ def build(url, since=None):
             return compute(conn, since)
     finally:
         engine.dispose()
-
-
-def check_exists(url):
-    """SQLite would create a missing file; a report should not."""
-    url = make_url(url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return
-    if not Path(url.database).is_file():
-        raise ReportError(f"no database file {url.database}")
 
 
 def compute(conn, since):
@@ -344,7 +333,7 @@ def run(url, since=None, fmt="text", plot_path=None, out=None):
         return 2
     try:
         report = build(url, since_day)
-    except (ReportError, database.SchemaOutOfDate) as e:
+    except (ReportError, database.NoDatabase, database.SchemaOutOfDate) as e:
         print(f"cybermarket report: {e}", file=sys.stderr)
         return 1
     except OperationalError as e:
