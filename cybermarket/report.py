@@ -17,6 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -331,6 +332,12 @@ def run(url, since=None, fmt="text", plot_path=None, out=None):
     except ValueError as e:
         print(f"cybermarket report: --since: {e}", file=sys.stderr)
         return 2
+    if plot_path:
+        # Found out before the report is printed, not after.
+        folder = Path(plot_path).absolute().parent
+        if not folder.is_dir():
+            print(f"cybermarket report: --plot: no folder {folder}", file=sys.stderr)
+            return 1
     try:
         report = build(url, since_day)
     except (ReportError, database.NoDatabase, database.SchemaOutOfDate) as e:
@@ -341,5 +348,10 @@ def run(url, since=None, fmt="text", plot_path=None, out=None):
         return 1
     out.write(render(report, fmt))
     if plot_path:
-        plot(report, plot_path)
+        try:
+            plot(report, plot_path)
+        except OSError as e:
+            print(f"cybermarket report: cannot write {plot_path}: {e.strerror or e}",
+                  file=sys.stderr)
+            return 1
     return 0
