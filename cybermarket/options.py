@@ -5,6 +5,8 @@ parse the command line, and an import error here would show as "Unknown
 command".
 """
 
+import re
+
 from twisted.python import usage
 
 DEFAULT_LISTEN = "tcp:22333:interface=127.0.0.1"
@@ -27,6 +29,35 @@ def _not_negative(text):
     if value < 0:
         raise ValueError(f"must be 0 or more, not {text}")
     return value
+
+
+def _listen_example(text):
+    """A tcp: description for what `text` seems to mean: a bare port, or
+    HOST:PORT."""
+    port, interface = "22333", "127.0.0.1"
+    if re.fullmatch(r"[0-9]+", text):
+        port = text
+    elif found := re.fullmatch(r"([0-9.]+|localhost):([0-9]+)", text):
+        interface, port = found.groups()
+    return f"tcp:{port}:interface={interface}"
+
+
+def check_listen(description):
+    """UsageError unless `description` is a server endpoint description
+    Twisted can make an endpoint of.  The endpoint is made and dropped: no
+    reactor is needed until it listens, and a stand-in keeps this from
+    importing (and so installing) the default reactor before twistd has
+    installed the one it was asked for."""
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        serverFromString(None, description)
+    except Exception as e:  # ValueError, TypeError, OSError: all mean the same here
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise usage.UsageError(
+            f"--listen: {description!r} is not an endpoint description ({reason}); "
+            f"for TCP write tcp:PORT:interface=ADDR, such as {_listen_example(description)}"
+        ) from None
 
 
 def _choice(text, choices):
@@ -145,6 +176,7 @@ class Options(usage.Options):
     ]
 
     def postOptions(self):
+        check_listen(self["listen"])
         if self["reuse-port"]:
             from cybermarket.reuseport import parse_tcp
 
