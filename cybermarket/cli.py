@@ -181,7 +181,8 @@ def parser():
             "call",
             help="send one request to a server and print the answer",
             epilog="Values: integers for integer arguments, text and prices as given; "
-            "key= is an empty string, key=nil is nil (optional arguments); "
+            "key= is an empty string, key=nil is nil, and 'key=\"nil\"' (quotes that "
+            "reach the command) is the text nil; nil for a required argument is refused; "
             "keys the op does not take are sent, for the server to refuse. "
             "Exit status: 0 for a 2xx answer, 1 for an error status, "
             "2 for a bad key=value, 3 when the connection fails.",
