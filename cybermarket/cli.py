@@ -4,6 +4,7 @@ import argparse
 import math
 import re
 import sys
+from pathlib import Path
 
 from cybermarket.options import DEFAULT_DATABASE
 
@@ -87,6 +88,42 @@ def _db_current(args):
     return 0 if current == head else 1
 
 
+def _db_backup(args):
+    import sqlite3
+
+    from cybermarket import database
+
+    source = database.sqlite_file(args.database)
+    if source is None:
+        raise Failed("backs up only SQLite databases; for PostgreSQL use pg_dump")
+    existing_database(args.database)
+    source = Path(source).absolute()
+    target = Path(args.file).absolute()
+    if target.exists():
+        raise Failed(f"{target} exists; give a file that does not")
+    if not target.parent.is_dir():
+        raise Failed(f"no folder {target.parent}")
+    # SQLite's online backup: a consistent copy taken in one read
+    # transaction, commits still in the -wal file included, while servers
+    # go on writing.  Copying the main file alone would miss those commits.
+    live = sqlite3.connect(source, timeout=database.SQLITE_BUSY_TIMEOUT)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            live.backup(copy)
+            # The copy leaves WAL mode: one self-contained file, with no
+            # -wal or -shm beside it.  A server opening it turns WAL on.
+            copy.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            copy.close()
+    except sqlite3.Error as e:
+        target.unlink(missing_ok=True)  # ours: it did not exist before
+        raise Failed(f"cannot back up {source}: {e}") from None
+    finally:
+        live.close()
+    print(f"backed up {source} to {target}")
+
+
 def _report(args):
     from cybermarket import report
 
@@ -141,6 +178,17 @@ def parser():
     with_database(
         db_commands.add_parser("current", help="show the schema revision")
     ).set_defaults(run=_db_current)
+    backup = with_database(
+        db_commands.add_parser(
+            "backup",
+            help="copy a SQLite database, also while servers use it",
+            description="Copy a SQLite database with SQLite's online backup, "
+            "which includes the commits still in its -wal file and may run "
+            "while servers write to it.  FILE must not exist yet.",
+        )
+    )
+    backup.add_argument("file", metavar="FILE", help="the copy to write")
+    backup.set_defaults(run=_db_backup)
 
     report = with_database(
         commands.add_parser(

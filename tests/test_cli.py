@@ -93,3 +93,73 @@ def test_an_absolute_database_path_is_shown_as_an_absolute_url(tmp_path):
     assert result.returncode == 2
     assert f"sqlite:///{path}" in result.stderr  # four slashes: sqlite:////tmp/...
     assert f"sqlite:////{str(path).lstrip('/')}" in result.stderr
+
+
+# --- db backup -----------------------------------------------------------------------
+
+
+def test_db_backup_keeps_commits_that_are_still_in_the_wal(tmp_path):
+    assert run_cli("db", "upgrade", "--database", "sqlite:///market.sqlite3", cwd=tmp_path).returncode == 0
+    live = sqlite3.connect(tmp_path / "market.sqlite3")
+    try:
+        # A server holding the database open: its latest commit is in the
+        # -wal file, not yet in the main file.
+        assert live.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        live.execute("PRAGMA wal_autocheckpoint=0")
+        live.execute("CREATE TABLE recent (note TEXT)")
+        live.execute("INSERT INTO recent VALUES ('committed a moment ago')")
+        live.commit()
+        assert (tmp_path / "market.sqlite3-wal").stat().st_size > 0
+
+        # Copying the main file alone loses that commit...
+        (tmp_path / "plain-copy.sqlite3").write_bytes((tmp_path / "market.sqlite3").read_bytes())
+        plain = sqlite3.connect(tmp_path / "plain-copy.sqlite3")
+        assert plain.execute("SELECT name FROM sqlite_master WHERE name = 'recent'").fetchall() == []
+        plain.close()
+
+        # ...the backup, made while the database is open, keeps it.
+        result = run_cli(
+            "db", "backup", "--database", "sqlite:///market.sqlite3", "copy.sqlite3", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"backed up {tmp_path / 'market.sqlite3'} to {tmp_path / 'copy.sqlite3'}\n"
+    finally:
+        live.close()
+    assert not (tmp_path / "copy.sqlite3-wal").exists()  # one file, complete on its own
+    copy = sqlite3.connect(tmp_path / "copy.sqlite3")
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT note FROM recent").fetchall() == [("committed a moment ago",)]
+    finally:
+        copy.close()
+    current = run_cli("db", "current", "--database", "sqlite:///copy.sqlite3", cwd=tmp_path)
+    assert current.returncode == 0, current.stdout + current.stderr
+
+
+def test_db_backup_of_the_default_database(tmp_path):
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    result = run_cli("db", "backup", tmp_path / "saved.sqlite3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "saved.sqlite3").is_file()
+
+
+@pytest.mark.parametrize(
+    "database, target, message",
+    [
+        ("sqlite:///missing.sqlite3", "copy.sqlite3", "no database file {tmp}/missing.sqlite3;"),
+        ("sqlite:///market.sqlite3", "market.sqlite3", "{tmp}/market.sqlite3 exists; give a file that does not"),
+        ("sqlite:///market.sqlite3", "no/such/copy.sqlite3", "no folder {tmp}/no/such"),
+        ("postgresql+psycopg://market@127.0.0.1:1/market", "copy.sqlite3",
+         "only SQLite databases; for PostgreSQL use pg_dump"),
+    ],
+)
+def test_db_backup_refuses_in_one_line(tmp_path, database, target, message):
+    sqlite3.connect(tmp_path / "market.sqlite3").close()
+    before = sorted(tmp_path.iterdir())
+    result = run_cli("db", "backup", "--database", database, target, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    line = one_line(result.stderr)
+    assert line.startswith("cybermarket db backup: ")
+    assert message.format(tmp=tmp_path) in line
+    assert sorted(tmp_path.iterdir()) == before
