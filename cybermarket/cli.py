@@ -2,14 +2,13 @@
 
 import argparse
 import math
-import re
 import sys
 from pathlib import Path
 
+from cybermarket import options
 from cybermarket.options import DEFAULT_DATABASE
 
 MAX_INVITATION_DAYS = 365
-_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class Failed(Exception):
@@ -17,13 +16,11 @@ class Failed(Exception):
 
 
 def database_url(text):
-    """A --database value: a URL.  A bare file name is the usual slip, and
-    SQLAlchemy's answer to it is a traceback."""
-    if not _URL_SCHEME.match(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a database URL; for a SQLite file write sqlite:///{text}"
-        )
-    return text
+    """A --database value: a URL, as for `twistd cybermarket`."""
+    try:
+        return options.database_url(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def invitation_days(text):

@@ -12,6 +12,18 @@ from twisted.python import usage
 DEFAULT_LISTEN = "tcp:22333:interface=127.0.0.1"
 DEFAULT_DATABASE = "sqlite:///cybermarket.sqlite3"
 
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def database_url(text):
+    """A --database value, which must be a URL.  A bare file name is the
+    usual slip, and SQLAlchemy's answer to it is a traceback."""
+    if not _URL_SCHEME.match(text):
+        raise ValueError(
+            f"{text!r} is not a database URL; for a SQLite file write sqlite:///{text}"
+        )
+    return text
+
 
 def _positive(kind):
     def convert(text):
@@ -176,6 +188,10 @@ class Options(usage.Options):
     ]
 
     def postOptions(self):
+        try:
+            database_url(self["database"])
+        except ValueError as e:
+            raise usage.UsageError(f"--database: {e}") from None
         check_listen(self["listen"])
         if self["reuse-port"]:
             from cybermarket.reuseport import parse_tcp

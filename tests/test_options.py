@@ -116,3 +116,13 @@ def test_parsing_options_leaves_the_reactor_alone(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert result.stdout.split() == ["UsageError", "False", "False"], result.stderr
+
+
+def test_database_must_be_a_url():
+    with pytest.raises(usage.UsageError) as raised:
+        parse("--database", "market.sqlite3")
+    assert str(raised.value) == (
+        "--database: 'market.sqlite3' is not a database URL; "
+        "for a SQLite file write sqlite:///market.sqlite3"
+    )
+    assert parse("--database", "sqlite:///market.sqlite3")["database"] == "sqlite:///market.sqlite3"
