@@ -248,13 +248,30 @@ def command_name(args):
     return " ".join(word for word in words if word)
 
 
+def unreachable(error):
+    """The one line to say for a database that cannot be opened (a folder
+    that is not there, a PostgreSQL server that does not answer), or None
+    for any other error."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(error, OperationalError):
+        return None
+    reason = str(error.orig).strip().splitlines()
+    return f"cannot open the database: {reason[0] if reason else type(error.orig).__name__}"
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.run(args) or 0
     except Failed as e:
-        print(f"{command_name(args)}: {e}", file=sys.stderr)
-        return 1
+        message = str(e)
+    except Exception as e:
+        message = unreachable(e)
+        if message is None:
+            raise
+    print(f"{command_name(args)}: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -163,3 +163,22 @@ def test_db_backup_refuses_in_one_line(tmp_path, database, target, message):
     assert line.startswith("cybermarket db backup: ")
     assert message.format(tmp=tmp_path) in line
     assert sorted(tmp_path.iterdir()) == before
+
+
+# --- a database that cannot be opened ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "upgrade", "--database", "sqlite:///no/such/folder/market.sqlite3"],
+        ["invite", "--database", "postgresql+psycopg://market@127.0.0.1:1/market"],
+        ["db", "current", "--database", "postgresql+psycopg://market@127.0.0.1:1/market"],
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path, command):
+    result = run_cli(*command, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    line = one_line(result.stderr)
+    assert line.startswith(f"cybermarket {' '.join(command[:-2])}: cannot open the database: ")
