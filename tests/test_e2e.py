@@ -780,7 +780,8 @@ def test_port_in_use_is_an_error(tmp_path, database_url):
         assert "already in use" in text or "Couldn't listen" in text, text[-2000:]
 
 
-def test_port_in_use_is_one_line_without_a_traceback(tmp_path, database_url):
+@pytest.mark.parametrize("options", [(), ("--reuse-port",)])
+def test_port_in_use_is_one_line_without_a_traceback(tmp_path, database_url, options):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind((HOST, 0))
         taken.listen()
@@ -788,7 +789,7 @@ def test_port_in_use_is_one_line_without_a_traceback(tmp_path, database_url):
         listen = f"tcp:{port}:interface={HOST}"
         result = run_twistd(
             "-n", "--pidfile=", "cybermarket", "--listen", listen, "--database", database_url,
-            cwd=tmp_path, timeout=60,
+            *options, cwd=tmp_path, timeout=60,
         )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
