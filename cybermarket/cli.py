@@ -1,15 +1,58 @@
 """The `cybermarket` command: operator tasks beside `twistd cybermarket`."""
 
 import argparse
+import math
 import sys
+from pathlib import Path
 
+from cybermarket import options
 from cybermarket.options import DEFAULT_DATABASE
+
+MAX_INVITATION_DAYS = 365
+
+
+class Failed(Exception):
+    """The command cannot be carried out; the message says why, in one line."""
+
+
+def database_url(text):
+    """A --database value: a URL, as for `twistd cybermarket`."""
+    try:
+        return options.database_url(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def invitation_days(text):
+    """An --days value: from 1 to 365.  Fewer would issue a code that has
+    expired, or nearly, by the time it is passed on."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not 1 <= days <= MAX_INVITATION_DAYS:  # false for nan too
+        raise argparse.ArgumentTypeError(
+            f"must be from 1 to {MAX_INVITATION_DAYS}, not {text!r}"
+        )
+    return days
+
+
+def existing_database(url):
+    """Refuse a SQLite file that is not there: connecting would create an
+    empty database, and the command would work on that instead."""
+    from cybermarket import database
+
+    try:
+        database.check_exists(url)
+    except database.NoDatabase as e:
+        raise Failed(str(e)) from None
 
 
 def _invite(args):
     from cybermarket import database
     from cybermarket.handlers import invitations
 
+    existing_database(args.database)
     database.upgrade(args.database)
     db = database.Database(args.database, threads=1)
     try:
@@ -30,6 +73,7 @@ def _db_upgrade(args):
 def _db_current(args):
     from cybermarket import database
 
+    existing_database(args.database)
     engine = database.make_engine(args.database)
     try:
         with engine.connect() as conn:
@@ -39,6 +83,42 @@ def _db_current(args):
     head = database.head_revision(args.database)
     print(f"current: {current}  newest: {head}")
     return 0 if current == head else 1
+
+
+def _db_backup(args):
+    import sqlite3
+
+    from cybermarket import database
+
+    source = database.sqlite_file(args.database)
+    if source is None:
+        raise Failed("backs up only SQLite databases; for PostgreSQL use pg_dump")
+    existing_database(args.database)
+    source = Path(source).absolute()
+    target = Path(args.file).absolute()
+    if target.exists():
+        raise Failed(f"{target} exists; give a file that does not")
+    if not target.parent.is_dir():
+        raise Failed(f"no folder {target.parent}")
+    # SQLite's online backup: a consistent copy taken in one read
+    # transaction, commits still in the -wal file included, while servers
+    # go on writing.  Copying the main file alone would miss those commits.
+    live = sqlite3.connect(source, timeout=database.SQLITE_BUSY_TIMEOUT)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            live.backup(copy)
+            # The copy leaves WAL mode: one self-contained file, with no
+            # -wal or -shm beside it.  A server opening it turns WAL on.
+            copy.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            copy.close()
+    except sqlite3.Error as e:
+        target.unlink(missing_ok=True)  # ours: it did not exist before
+        raise Failed(f"cannot back up {source}: {e}") from None
+    finally:
+        live.close()
+    print(f"backed up {source} to {target}")
 
 
 def _report(args):
@@ -71,6 +151,7 @@ def parser():
         p.add_argument(
             "--database",
             default=DEFAULT_DATABASE,
+            type=database_url,
             help=f"SQLAlchemy database URL (default: {DEFAULT_DATABASE})",
         )
         return p
@@ -79,7 +160,10 @@ def parser():
         commands.add_parser("invite", help="print a new operator invitation code")
     )
     invite.add_argument(
-        "--days", type=float, default=7.0, help="days until the code expires (default 7)"
+        "--days",
+        type=invitation_days,
+        default=7.0,
+        help=f"days until the code expires, 1 to {MAX_INVITATION_DAYS} (default 7)",
     )
     invite.set_defaults(run=_invite)
 
@@ -91,6 +175,17 @@ def parser():
     with_database(
         db_commands.add_parser("current", help="show the schema revision")
     ).set_defaults(run=_db_current)
+    backup = with_database(
+        db_commands.add_parser(
+            "backup",
+            help="copy a SQLite database, also while servers use it",
+            description="Copy a SQLite database with SQLite's online backup, "
+            "which includes the commits still in its -wal file and may run "
+            "while servers write to it.  FILE must not exist yet.",
+        )
+    )
+    backup.add_argument("file", metavar="FILE", help="the copy to write")
+    backup.set_defaults(run=_db_backup)
 
     report = with_database(
         commands.add_parser(
@@ -131,7 +226,8 @@ def parser():
             "call",
             help="send one request to a server and print the answer",
             epilog="Values: integers for integer arguments, text and prices as given; "
-            "key= is an empty string, key=nil is nil (optional arguments); "
+            "key= is an empty string, key=nil is nil, and 'key=\"nil\"' (quotes that "
+            "reach the command) is the text nil; nil for a required argument is refused; "
             "keys the op does not take are sent, for the server to refuse. "
             "Exit status: 0 for a 2xx answer, 1 for an error status, "
             "2 for a bad key=value, 3 when the connection fails.",
@@ -147,9 +243,35 @@ def parser():
     return top
 
 
+def command_name(args):
+    words = ["cybermarket", args.command, getattr(args, "db_command", None)]
+    return " ".join(word for word in words if word)
+
+
+def unreachable(error):
+    """The one line to say for a database that cannot be opened (a folder
+    that is not there, a PostgreSQL server that does not answer), or None
+    for any other error."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(error, OperationalError):
+        return None
+    reason = str(error.orig).strip().splitlines()
+    return f"cannot open the database: {reason[0] if reason else type(error.orig).__name__}"
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
-    return args.run(args) or 0
+    try:
+        return args.run(args) or 0
+    except Failed as e:
+        message = str(e)
+    except Exception as e:
+        message = unreachable(e)
+        if message is None:
+            raise
+    print(f"{command_name(args)}: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -43,6 +43,31 @@ class SchemaOutOfDate(Exception):
     """The database's schema is not the one this code was written for."""
 
 
+class NoDatabase(Exception):
+    """A SQLite database file that a command needs is not there."""
+
+
+def sqlite_file(url):
+    """The file of a SQLite URL, as written; None for another database or an
+    in-memory one."""
+    url = make_url(url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
+def check_exists(url):
+    """NoDatabase when `url` is a SQLite file that does not exist.  SQLite
+    creates a missing file on connecting, so a command pointed at the wrong
+    directory would otherwise work on a new, empty database."""
+    path = sqlite_file(url)
+    if path is not None and not Path(path).is_file():
+        raise NoDatabase(
+            f"no database file {Path(path).absolute()}; "
+            f"`cybermarket db upgrade --database {url}` creates it"
+        )
+
+
 def make_engine(url, threads=1, synchronous="FULL"):
     """An engine with as many connections as there are worker threads."""
     url = make_url(url)

@@ -5,10 +5,24 @@ parse the command line, and an import error here would show as "Unknown
 command".
 """
 
+import re
+
 from twisted.python import usage
 
 DEFAULT_LISTEN = "tcp:22333:interface=127.0.0.1"
 DEFAULT_DATABASE = "sqlite:///cybermarket.sqlite3"
+
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def database_url(text):
+    """A --database value, which must be a URL.  A bare file name is the
+    usual slip, and SQLAlchemy's answer to it is a traceback."""
+    if not _URL_SCHEME.match(text):
+        raise ValueError(
+            f"{text!r} is not a database URL; for a SQLite file write sqlite:///{text}"
+        )
+    return text
 
 
 def _positive(kind):
@@ -27,6 +41,35 @@ def _not_negative(text):
     if value < 0:
         raise ValueError(f"must be 0 or more, not {text}")
     return value
+
+
+def _listen_example(text):
+    """A tcp: description for what `text` seems to mean: a bare port, or
+    HOST:PORT."""
+    port, interface = "22333", "127.0.0.1"
+    if re.fullmatch(r"[0-9]+", text):
+        port = text
+    elif found := re.fullmatch(r"([0-9.]+|localhost):([0-9]+)", text):
+        interface, port = found.groups()
+    return f"tcp:{port}:interface={interface}"
+
+
+def check_listen(description):
+    """UsageError unless `description` is a server endpoint description
+    Twisted can make an endpoint of.  The endpoint is made and dropped: no
+    reactor is needed until it listens, and a stand-in keeps this from
+    importing (and so installing) the default reactor before twistd has
+    installed the one it was asked for."""
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        serverFromString(None, description)
+    except Exception as e:  # ValueError, TypeError, OSError: all mean the same here
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise usage.UsageError(
+            f"--listen: {description!r} is not an endpoint description ({reason}); "
+            f"for TCP write tcp:PORT:interface=ADDR, such as {_listen_example(description)}"
+        ) from None
 
 
 def _choice(text, choices):
@@ -210,6 +253,11 @@ class Options(usage.Options):
             self["connection-buffer"] = 4 * self["max-frame"]
         elif self["connection-buffer"] < self["max-frame"]:
             raise usage.UsageError("--connection-buffer must be at least --max-frame")
+        try:
+            database_url(self["database"])
+        except ValueError as e:
+            raise usage.UsageError(f"--database: {e}") from None
+        check_listen(self["listen"])
         if self["reuse-port"]:
             from cybermarket.reuseport import parse_tcp
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from cybermarket import database, values
@@ -84,7 +83,7 @@ def parse_date(text):
 
 def build(url, since=None):
     """The report on the database at `url`, for orders from `since` on."""
-    check_exists(url)
+    database.check_exists(url)  # SQLite would create a missing file
     engine = database.make_engine(url)
     try:
         with engine.connect() as conn:
@@ -96,15 +95,6 @@ def build(url, since=None):
             return compute(conn, since)
     finally:
         engine.dispose()
-
-
-def check_exists(url):
-    """SQLite would create a missing file; a report should not."""
-    url = make_url(url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return
-    if not Path(url.database).is_file():
-        raise ReportError(f"no database file {url.database}")
 
 
 def compute(conn, since):
@@ -342,9 +332,15 @@ def run(url, since=None, fmt="text", plot_path=None, out=None):
     except ValueError as e:
         print(f"cybermarket report: --since: {e}", file=sys.stderr)
         return 2
+    if plot_path:
+        # Found out before the report is printed, not after.
+        folder = Path(plot_path).absolute().parent
+        if not folder.is_dir():
+            print(f"cybermarket report: --plot: no folder {folder}", file=sys.stderr)
+            return 1
     try:
         report = build(url, since_day)
-    except (ReportError, database.SchemaOutOfDate) as e:
+    except (ReportError, database.NoDatabase, database.SchemaOutOfDate) as e:
         print(f"cybermarket report: {e}", file=sys.stderr)
         return 1
     except OperationalError as e:
@@ -352,5 +348,10 @@ def run(url, since=None, fmt="text", plot_path=None, out=None):
         return 1
     out.write(render(report, fmt))
     if plot_path:
-        plot(report, plot_path)
+        try:
+            plot(report, plot_path)
+        except OSError as e:
+            print(f"cybermarket report: cannot write {plot_path}: {e.strerror or e}",
+                  file=sys.stderr)
+            return 1
     return 0

@@ -1,10 +1,13 @@
 """The running server: database and hashing pools, the listening endpoint,
 and an orderly shutdown."""
 
+import sys
+
 from twisted.application.internet import StreamServerEndpointService, TimerService
 from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 from cybermarket import database, limits
@@ -18,6 +21,44 @@ log = Logger()
 
 SHUTDOWN_GRACE = 30.0  # seconds to finish requests already read
 CLOSE_GRACE = 5.0  # seconds for the last answers to reach slow readers
+
+
+class StartError(Exception):
+    """The server cannot start, for a reason its message gives in full.
+
+    twistd lets an exception from starting the service end the process as
+    an uncaught exception, after it has removed its pid file and told a
+    daemon's parent; Python would then print the traceback (some forty
+    lines) where one line is the whole story.  raise_start_error() makes
+    Python print just the message for this class."""
+
+
+def _print_start_errors(previous):
+    def hook(kind, value, traceback):
+        if isinstance(value, StartError):
+            print(value, file=sys.stderr)
+        else:
+            previous(kind, value, traceback)
+
+    hook.prints_start_errors = True
+    return hook
+
+
+def raise_start_error(message):
+    if not getattr(sys.excepthook, "prints_start_errors", False):
+        sys.excepthook = _print_start_errors(sys.excepthook)
+    raise StartError(message)
+
+
+def listen_failure(error):
+    """Why listening failed, as the socket error says it ("address already
+    in use"), or None when `error` is not about listening."""
+    if isinstance(error, CannotListenError):
+        error = error.socketError
+    if not isinstance(error, OSError):
+        return None
+    reason = error.strerror or str(error) or type(error).__name__
+    return reason[:1].lower() + reason[1:]
 
 
 class MarketService(MultiService):
@@ -61,12 +102,15 @@ class MarketService(MultiService):
         try:
             super().startService()
             self.listener.startService()
-        except BaseException:
+        except BaseException as e:
             # A port already taken: stop the pools' threads, or the process
             # would never exit.
             self.app.hasher.stop()
             self.app.db.stop()
-            raise
+            reason = listen_failure(e)
+            if reason is None:
+                raise
+            raise_start_error(f"cannot listen on {self.listen}: {reason}")
         log.info("cybermarket serving on {listen}", listen=self.listen)
 
     @defer.inlineCallbacks

@@ -15,13 +15,22 @@ in the op table (cybermarket/ops.py):
 - text arguments and prices are sent as the string given: a price stays
   "19.99", never a float;
 - `key=` sends the empty string;
-- `key=nil` sends nil for an optional argument; for a
-  required text argument it is the text "nil".
+- `key=nil`, the bare word, sends nil, for any key; nil in quotes sends the
+  text "nil": `key="nil"` or `key='nil'` on a shell line, and for `call`,
+  whose command line has lost its quotes to the shell it was typed in,
+  `'key="nil"'` (a value that is "nil" with its quotes).  nil for a
+  required argument is refused before sending, since the server would
+  refuse it anyway and the text was more likely meant.
 
 A key the op table does not know for the op (or any key of an op it does
-not know) is still sent, as a string (`nil` as nil): the server is the judge,
-and answers 400 naming the key.  Op names may be given in any case; they
-are sent in upper case.
+not know) is still sent, as a string (bare `nil` as nil): the server is the
+judge, and answers 400 naming the key.  Op names may be given in any case;
+they are sent in upper case.
+
+Without a terminal (input from a pipe or a file), the shell asks for
+nothing: a line that leaves a password off is refused.  Its exit status is
+then 0 when every line went well, else the highest of: 1 for an error
+status, 2 for a refused line, 3 when the connection failed.
 
 Exit status of `call`: 0 for a 2xx answer, 1 for any other status (the
 status and message go to stderr), 2 for a request that could not be
@@ -33,7 +42,6 @@ import getpass
 import json
 import os
 import re
-import shlex
 import sys
 import unicodedata
 
@@ -43,6 +51,9 @@ from cybermarket.values import Integer
 
 PASSWORD_ARGS = ("password", "old_password", "new_password")
 NIL = "nil"
+# A value "nil" still in its quotes: how `call`, whose arguments a shell has
+# already unquoted, is told the text nil.
+QUOTED_NILS = ('"nil"', "'nil'")
 QUIT_WORDS = ("quit", "exit")
 HELP_WORDS = ("help", "?")
 HISTORY_FILE = "~/.cybermarket_history"
@@ -67,6 +78,30 @@ class UsageError(ValueError):
     """A request that cannot be written from the words given."""
 
 
+class RequiredNil(UsageError):
+    """Bare nil for a required argument.  The hint differs by command: on a
+    shell line quotes reach the shell, on `call`'s command line they must
+    get past the user's own shell."""
+
+    def __init__(self, key):
+        self.key = key
+        super().__init__(self.hint(f'{key}="nil"'))
+
+    def hint(self, quoted):
+        return f"{self.key}: nil is only for optional arguments; for the text, quote it: {quoted}"
+
+    def for_call(self):
+        return self.hint(f"""'{self.key}="nil"'""")
+
+
+class Word(str):
+    """A word of a shell line, which remembers whether any part of its value
+    (after the first "=") was quoted or escaped: `key=nil` is nil,
+    `key="nil"` the text."""
+
+    quoted_value = False
+
+
 # --- reading requests -----------------------------------------------------------
 
 
@@ -75,14 +110,19 @@ def op_name(word):
     return word.upper()
 
 
-def parse_value(spec, key, text):
+def parse_value(spec, key, text, quoted=False):
     """The value to send for `key=text`; spec is the op table's Arg for the
-    key, or None when the key is unknown."""
-    if spec is None:
-        return None if text == NIL else text
-    if text == NIL and spec.optional:
-        return None
-    if isinstance(spec.kind, Integer):
+    key, or None when the key is unknown.  `quoted`: the value was written
+    in quotes (or with a backslash) on a shell line."""
+    if text == NIL and not quoted:
+        if spec is None or spec.optional:
+            return None
+        if isinstance(spec.kind, Integer):
+            raise UsageError(f"{key}: must be an integer, not nil")
+        raise RequiredNil(key)
+    if text in QUOTED_NILS:
+        text = NIL
+    if spec is not None and isinstance(spec.kind, Integer):
         if not _INTEGER_TEXT.fullmatch(text):
             raise UsageError(f"{key}: must be an integer, not {text!r}")
         return int(text)
@@ -108,7 +148,8 @@ def parse_args(op, words):
             raise UsageError(f"{key}: given twice")
         if key in RESERVED_KEYS:
             raise UsageError(f"{key}: this client cannot send an argument of that name")
-        args[key] = parse_value(specs.get(key), key, text)
+        quoted = getattr(word, "quoted_value", False)
+        args[key] = parse_value(specs.get(key), key, text, quoted)
     return args
 
 
@@ -120,13 +161,80 @@ def parse_request(words):
     return name, parse_args(OPS.get(name), words[1:])
 
 
+_BLANKS = " \t\r\n"
+
+
+def lex(line):
+    """The words of a line, split as shlex.split() splits them (POSIX rules:
+    '...' takes everything literally, "..." lets a backslash escape " and itself,
+    a backslash outside quotes escapes any character), each word a list of
+    (text, quoted) pieces.  shlex itself cannot tell which parts of a word
+    were quoted, and that decides what `key=nil` means."""
+    words, pieces, i = [], None, 0
+    while i < len(line):
+        ch = line[i]
+        if ch in _BLANKS:
+            if pieces is not None:
+                words.append(pieces)
+                pieces = None
+            i += 1
+            continue
+        if pieces is None:
+            pieces = []
+        if ch == "'":
+            end = line.find("'", i + 1)
+            if end < 0:
+                raise ValueError("No closing quotation")
+            pieces.append((line[i + 1 : end], True))
+            i = end + 1
+        elif ch == '"':
+            text, i = [], i + 1
+            while True:
+                if i >= len(line):
+                    raise ValueError("No closing quotation")
+                if line[i] == '"':
+                    i += 1
+                    break
+                if line[i] == "\\" and i + 1 < len(line) and line[i + 1] in '"\\':
+                    i += 1
+                text.append(line[i])
+                i += 1
+            pieces.append(("".join(text), True))
+        elif ch == "\\":
+            if i + 1 >= len(line):
+                raise ValueError("No escaped character")
+            pieces.append((line[i + 1], True))
+            i += 2
+        else:
+            pieces.append((ch, False))
+            i += 1
+    if pieces is not None:
+        words.append(pieces)
+    return words
+
+
+def make_word(pieces):
+    """A Word from (text, quoted) pieces: quoted_value when quotes or a
+    backslash touched the value, even an empty pair (`key=nil""`), but not
+    when they end at the "=" (`'key='nil` is bare nil)."""
+    word = Word("".join(text for text, _ in pieces))
+    seen_equals = False
+    for text, quoted in pieces:
+        if seen_equals:
+            word.quoted_value = word.quoted_value or quoted
+        elif "=" in text:
+            seen_equals = True
+            word.quoted_value = quoted and text.partition("=")[2] != ""
+    return word
+
+
 def split_line(line):
     """The words of a shell line, quoted as in a POSIX shell; none for a
     blank line or a comment (a line starting with #)."""
     if line.lstrip().startswith("#"):
         return []
     try:
-        return shlex.split(line)
+        return [make_word(pieces) for pieces in lex(line)]
     except ValueError as e:
         raise UsageError(f"cannot read the line: {e}") from None
 
@@ -225,7 +333,7 @@ def table_footer(data):
     count = len(data["rows"])
     text = f"({count} row{'' if count == 1 else 's'}"
     if data.get("next") is not None:
-        text += f"; more: after={scalar_text(data['next'])}"
+        text += f"; more: after={cell_text(data['next'])}"
     return text + ")"
 
 
@@ -240,26 +348,40 @@ def format_data(data):
         return format_table(data["columns"], data["rows"]) + "\n" + table_footer(data)
     if isinstance(data, dict):
         return format_map(data)
-    return scalar_text(data)
+    return cell_text(data)
+
+
+# Everything the server sends is printed through printable() (or, as JSON,
+# through escape_json()): a message or value holding ESC, CR, BEL or a bidi
+# override could otherwise rewrite what the terminal shows.
 
 
 def format_result(response):
     """What a successful answer prints: its data, or its message when it
     has none."""
     if response.data is None:
-        return response.message
+        return printable(str(response.message))
     return format_data(response.data)
 
 
 def format_error(response):
-    return f"error {response.status}: {response.message}"
+    return f"error {response.status}: {printable(str(response.message))}"
+
+
+def escape_json(text):
+    """JSON text with every character a terminal would act on written as a
+    \\u escape, as json.dumps(ensure_ascii=True) would; the rest stays as
+    it is, so that names in other scripts stay readable."""
+    return "".join(
+        ch if ch.isprintable() or ch == "\n" else json.dumps(ch)[1:-1] for ch in text
+    )
 
 
 def response_json(response):
     whole = {"id": response.id, "status": response.status, "message": response.message}
     if response.data is not None:
         whole["data"] = response.data
-    return json.dumps(whole, indent=2, ensure_ascii=False, default=str)
+    return escape_json(json.dumps(whole, indent=2, ensure_ascii=False, default=str))
 
 
 # --- help ---------------------------------------------------------------------------
@@ -267,12 +389,14 @@ def response_json(response):
 USAGE = """\
 Type an op and its arguments: OP key=value ...  (op names in any case)
   key=          sends an empty string
-  key=nil       sends nil, for an optional argument
+  key=nil       sends nil (refused for a required argument)
+  key="nil"     sends the text nil, as does key='nil': quoted, nil is text
   key='a b'     quotes a value with spaces (as in a POSIX shell)
 Integer arguments must be integers; other values are sent as written (a
 price stays a string).  Keys an op does not take are sent anyway, and the
 server names them in its 400 answer.
-Passwords left off the line are asked for, without echo.
+Passwords left off the line are asked for, without echo (on a terminal;
+input from a pipe must give them on the line).
 help OP shows one op; quit, exit or Ctrl-D leaves."""
 
 
@@ -391,12 +515,15 @@ def save_history(readline):
         pass
 
 
-def read_password_line(prompt):
-    """A password from piped input: the next line, no prompt."""
-    line = sys.stdin.readline()
-    if not line:
-        raise EOFError
-    return line.rstrip("\n")
+def refuse_missing_passwords(name, args):
+    """Without a terminal there is nobody to ask, and taking the next input
+    line as the password would send the next request as one."""
+    missing = missing_passwords(name, args)
+    if missing:
+        raise UsageError(
+            f"{', '.join(missing)}: not given, and without a terminal the shell cannot "
+            f"ask for it; write {' '.join(key + '=...' for key in missing)} on the line"
+        )
 
 
 def ask_passwords(name, args, read_password):
@@ -429,6 +556,11 @@ def make_client(options):
     )
 
 
+def reason(error):
+    """An exception as one line of text (it may quote the server)."""
+    return printable(str(error) or type(error).__name__)
+
+
 def say(text, stream=None):
     print(text, file=stream or sys.stdout, flush=True)
 
@@ -440,6 +572,9 @@ def run_call(options):
     """`cybermarket call`: one request, its answer printed; the exit status."""
     try:
         name, args = parse_request([options.op, *options.args])
+    except RequiredNil as e:
+        say(f"cybermarket call: {e.for_call()}", sys.stderr)
+        return EXIT_USAGE
     except UsageError as e:
         say(f"cybermarket call: {e}", sys.stderr)
         return EXIT_USAGE
@@ -453,7 +588,7 @@ def run_call(options):
         with make_client(options) as client:
             response = client.call(name, **args)
     except CONNECTION_ERRORS as e:
-        say(f"cybermarket call: {address(options)}: {e or type(e).__name__}", sys.stderr)
+        say(f"cybermarket call: {address(options)}: {reason(e)}", sys.stderr)
         return EXIT_CONNECTION
     except KeyboardInterrupt:
         say("cybermarket call: interrupted; the request may or may not have been carried out",
@@ -481,6 +616,10 @@ class Session:
         self.client = None
         self.login = None  # (role, login name) after a login on this connection
         self.connections = 0
+        self.status = EXIT_OK  # the worst outcome so far, as an exit status
+
+    def failed(self, status):
+        self.status = max(self.status, status)
 
     def connect(self):
         """True once connected; says why not otherwise."""
@@ -489,7 +628,8 @@ class Session:
         try:
             self.client = make_client(self.options)
         except CONNECTION_ERRORS as e:
-            say(f"cannot connect to {address(self.options)}: {e or type(e).__name__}", sys.stderr)
+            say(f"cannot connect to {address(self.options)}: {reason(e)}", sys.stderr)
+            self.failed(EXIT_CONNECTION)
             return False
         self.connections += 1
         if self.connections > 1:
@@ -507,6 +647,7 @@ class Session:
     def lost(self, reason):
         """The connection failed mid-request: say so, and forget it."""
         self.close()
+        self.failed(EXIT_CONNECTION)
         self.say_gone(
             f"connection lost ({reason}); the request may or may not have been carried out"
         )
@@ -524,7 +665,7 @@ class Session:
         try:
             response = self.client.call(name, **args)
         except CONNECTION_ERRORS as e:
-            self.lost(str(e) or type(e).__name__)
+            self.lost(reason(e))
             return None
         except KeyboardInterrupt:
             # An answer may still come: this connection is out of step.
@@ -560,7 +701,9 @@ def show(response):
 
 
 def run_line(session, line, read_password):
-    """Carry out one shell line; False when the shell should end."""
+    """Carry out one shell line; False when the shell should end.  A line
+    that fails is counted in session.status.  read_password asks for a
+    password left off the line; None when there is no terminal to ask on."""
     try:
         words = split_line(line)
         if not words:
@@ -572,17 +715,24 @@ def run_line(session, line, read_password):
             say(help_text(words[1:]))
             return True
         name, args = parse_request(words)
+        if read_password is None:
+            refuse_missing_passwords(name, args)
     except UsageError as e:
         say(f"error: {e}", sys.stderr)
+        session.failed(EXIT_USAGE)
         return True
-    try:
-        ask_passwords(name, args, read_password)
-    except (EOFError, KeyboardInterrupt):
-        say("\ncancelled", sys.stderr)
-        return True
+    if read_password is not None:
+        try:
+            ask_passwords(name, args, read_password)
+        except (EOFError, KeyboardInterrupt):
+            say("\ncancelled", sys.stderr)
+            session.failed(EXIT_USAGE)
+            return True
     response = session.call(name, args)
     if response is not None:
         show(response)
+        if not response.ok:
+            session.failed(EXIT_STATUS)
     return True
 
 
@@ -595,7 +745,7 @@ def run_shell(options):
     """`cybermarket shell`: the interactive loop; the exit status."""
     interactive = sys.stdin.isatty()
     readline = setup_readline() if interactive else None
-    read_password = getpass.getpass if interactive else read_password_line
+    read_password = getpass.getpass if interactive else None
     session = Session(options)
     if interactive and session.connect():
         say(f"connected to {address(options)}; `help` lists the ops, `quit` leaves")
@@ -617,4 +767,6 @@ def run_shell(options):
     finally:
         session.close()
         save_history(readline)
-    return EXIT_OK
+    # A script learns from the status whether every line went well; a
+    # person at the terminal has seen each answer.
+    return EXIT_OK if interactive else session.status

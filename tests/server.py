@@ -212,7 +212,7 @@ class Server:
             code = self.process.poll()
             if code is not None:
                 self._close_log()
-                if "Address already in use" in self.log and retry_port:
+                if "address already in use" in self.log.lower() and retry_port:
                     return False  # lost the port to another process
                 raise ServerFailed(
                     f"the server exited with status {code} before serving:\n{self.log}"

@@ -818,6 +818,39 @@ def test_port_in_use_is_an_error(tmp_path, database_url):
         assert "already in use" in text or "Couldn't listen" in text, text[-2000:]
 
 
+@pytest.mark.parametrize("options", [(), ("--reuse-port",)])
+def test_port_in_use_is_one_line_without_a_traceback(tmp_path, database_url, options):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        listen = f"tcp:{port}:interface={HOST}"
+        result = run_twistd(
+            "-n", "--pidfile=", "cybermarket", "--listen", listen, "--database", database_url,
+            *options, cwd=tmp_path, timeout=60,
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output
+    problems = [line for line in output.splitlines() if "#info]" not in line]
+    assert len(problems) == 1, output
+    assert problems[0].endswith(f"cannot listen on {listen}: address already in use"), output
+
+
+def test_listen_without_an_endpoint_type_is_a_usage_error(tmp_path, database_url):
+    result = run_twistd(
+        "-n", "--pidfile=", "cybermarket", "--listen", "37269", "--database", database_url,
+        cwd=tmp_path, timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output
+    last = output.splitlines()[-1]
+    assert "--listen: '37269' is not an endpoint description" in last
+    assert "tcp:PORT:interface=ADDR" in last and "tcp:37269:interface=127.0.0.1" in last
+    assert not list(tmp_path.iterdir()), "nothing may start before the options are checked"
+
+
 def test_twistd_help_lists_the_options(tmp_path):
     result = run_twistd("cybermarket", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

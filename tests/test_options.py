@@ -1,12 +1,16 @@
 """`twistd cybermarket`'s options: parsed and checked before anything
 starts, and handed to the parts they configure."""
 
+import subprocess
+import sys
+
 import pytest
 from twisted.internet import task
 from twisted.python import usage
 
 from cybermarket import service
 from cybermarket.options import Options
+from tests.server import child_env
 
 
 def parse(*argv):
@@ -99,3 +103,69 @@ def test_hashing_limits_reach_the_hasher(tmp_path):
         assert (hasher.queue, hasher.queue_per_address) == (20, 5)
     finally:
         app.db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "listen, example",
+    [
+        ("37269", "tcp:37269:interface=127.0.0.1"),
+        ("tcp:abc", "tcp:22333:interface=127.0.0.1"),
+        ("tcp:22333:bogus=1", "tcp:22333:interface=127.0.0.1"),
+        ("", "tcp:22333:interface=127.0.0.1"),
+        ("127.0.0.1:22333", "tcp:22333:interface=127.0.0.1"),
+    ],
+)
+def test_listen_must_be_an_endpoint_description(listen, example):
+    with pytest.raises(usage.UsageError) as raised:
+        parse("--listen", listen)
+    message = str(raised.value)
+    assert message.startswith(f"--listen: {listen!r} is not an endpoint description")
+    assert "tcp:PORT:interface=ADDR" in message
+    assert example in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "listen",
+    ["tcp:22333", "tcp:0:interface=127.0.0.1", r"tcp:port=22333:interface=\:\:1",
+     "haproxy:tcp:22333:interface=127.0.0.1", "unix:/tmp/cybermarket.sock"],
+)
+def test_endpoint_descriptions_are_taken_as_given(listen):
+    assert parse("--listen", listen)["listen"] == listen
+
+
+def test_a_missing_tls_key_is_refused_when_options_are_parsed(tmp_path):
+    missing = tmp_path / "key.pem"
+    with pytest.raises(usage.UsageError, match=rf"--listen: .*{missing}"):
+        parse("--listen", f"ssl:22333:privateKey={missing}:certKey={missing}")
+
+
+def test_parsing_options_leaves_the_reactor_alone(tmp_path):
+    # twistd installs the reactor it is told to (--reactor) after parsing;
+    # one imported while parsing would be the default one, too early.
+    probe = (
+        "import sys\n"
+        "from twisted.plugins.cybermarket_plugin import serviceMaker\n"
+        "options = serviceMaker.options()\n"
+        "options.parseOptions(['--listen', 'tcp:22333:interface=127.0.0.1'])\n"
+        "try:\n"
+        "    serviceMaker.options().parseOptions(['--listen', '22333'])\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__)\n"
+        "print('twisted.internet.reactor' in sys.modules, 'sqlalchemy' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=child_env(),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.stdout.split() == ["UsageError", "False", "False"], result.stderr
+
+
+def test_database_must_be_a_url():
+    with pytest.raises(usage.UsageError) as raised:
+        parse("--database", "market.sqlite3")
+    assert str(raised.value) == (
+        "--database: 'market.sqlite3' is not a database URL; "
+        "for a SQLite file write sqlite:///market.sqlite3"
+    )
+    assert parse("--database", "sqlite:///market.sqlite3")["database"] == "sqlite:///market.sqlite3"

@@ -453,3 +453,22 @@ def test_empty_database_gives_zero_counts_and_empty_tables(migrated_url, tmp_pat
     chart = tmp_path / "empty.png"
     report.plot(empty, chart)
     assert chart.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_command_refuses_a_chart_in_a_missing_folder(migrated_url, tmp_path):
+    chart = tmp_path / "no" / "such" / "chart.png"
+    result = run_cli("report", "--database", migrated_url, "--plot", chart, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stdout == ""  # refused before any of the report is printed
+    assert result.stderr == f"cybermarket report: --plot: no folder {chart.parent}\n"
+    assert not chart.parent.exists()
+
+
+def test_command_reports_a_chart_that_cannot_be_written(migrated_url, tmp_path):
+    chart = tmp_path / "taken"
+    chart.mkdir()  # a folder where the file should go
+    result = run_cli("report", "--database", migrated_url, "--plot", chart, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"cybermarket report: cannot write {chart}: ")

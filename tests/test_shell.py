@@ -11,18 +11,25 @@ import json
 import os
 import re
 import select
+import shlex
+import socket
 import struct
 import subprocess
 import termios
+import threading
 import time
 from types import SimpleNamespace
 
+import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cybermarket import shell
+from cybermarket import cli, shell
 from cybermarket.ops import OPS
 from tests.server import BIN, HOST, Server, child_env, free_port, run_cli
 from tests.shop import store_args
+from tests.wire import frame
 
 PASSWORD = "correct horse battery"
 FAST = ("--hash-threads", "2")
@@ -60,12 +67,68 @@ def test_empty_value_is_the_empty_string():
     assert args == {"description": ""}
 
 
-def test_nil_is_none_for_optional_arguments_only():
-    listed = shell.parse_args(OPS["LIST_PRODUCT"], ["storename=nil", "after=nil", "limit=nil"])
-    # storename is required text: "nil" is then a name like any other.
-    assert listed == {"storename": "nil", "after": None, "limit": None}
-    created = shell.parse_args(OPS["MERCHANT_CREATE"], ["inviter=nil", "code=nil"])
-    assert created == {"inviter": None, "code": "nil"}
+def test_bare_nil_is_nil_and_quoted_nil_is_the_text():
+    # One rule for every argument: the bare word nil is nil; nil in quotes
+    # is the three letters.  A shell line's own quotes count...
+    line = shell.split_line("""SET_PRODUCT product_id=1 description="nil" productname=nil""")
+    assert shell.parse_request(line) == (
+        "SET_PRODUCT", {"product_id": 1, "description": "nil", "productname": None}
+    )
+    line = shell.split_line("""list_merchant after='nil' limit=nil""")
+    assert shell.parse_request(line) == ("LIST_MERCHANT", {"after": "nil", "limit": None})
+    line = shell.split_line(r"""merchant_create storename=n\il code=ni"l" inviter=nil""")
+    assert shell.parse_request(line)[1] == {"storename": "nil", "code": "nil", "inviter": None}
+    # ...and quotes that reach the program in the value, as `call` gets
+    # them from '"nil"' on its command line.
+    for quoted in ['"nil"', "'nil'"]:
+        args = shell.parse_args(OPS["SET_PRODUCT"], [f"description={quoted}", "price=nil"])
+        assert args == {"description": "nil", "price": None}
+    # Keys the op does not take follow the same rule.
+    assert shell.parse_request(shell.split_line("ping a=nil b='nil'"))[1] == {"a": None, "b": "nil"}
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        (["productname=nil", "price=1", "description=x"],
+         'productname: nil is only for optional arguments; for the text, quote it: productname="nil"'),
+        (["productname=a", "price=nil", "description=x"], "price: nil is only for optional"),
+    ],
+)
+def test_nil_for_a_required_argument_is_refused_before_sending(words, message):
+    with pytest.raises(shell.UsageError) as raised:
+        shell.parse_args(OPS["MERCHANT_ADD_PRODUCT"], words)
+    assert str(raised.value).startswith(message)
+
+
+def test_nil_for_a_required_integer_says_it_must_be_an_integer():
+    with pytest.raises(shell.UsageError, match="^quantity: must be an integer, not nil"):
+        shell.parse_args(OPS["CLIENT_ADD_ITEM"], ["product_id=1", "quantity=nil"])
+    with pytest.raises(shell.UsageError, match="^limit: must be an integer, not 'nil'"):
+        shell.parse_request(shell.split_line('list_merchant limit="nil"'))
+
+
+def test_help_and_call_help_state_the_nil_rule(capsys):
+    assert "key=nil       sends nil" in shell.USAGE
+    assert 'key="nil"     sends the text nil' in shell.USAGE
+    with pytest.raises(SystemExit):
+        cli.main(["call", "--help"])
+    call_help = " ".join(capsys.readouterr().out.split())
+    assert """key=nil is nil, and 'key="nil"' (quotes that reach the command) is the text nil""" in call_help
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=" a=nil'\"\\\t", max_size=24))
+def test_lines_split_exactly_as_shlex_splits_them(line):
+    try:
+        expected = shlex.split(line)
+    except ValueError:
+        with pytest.raises(shell.UsageError, match="cannot read the line"):
+            shell.split_line(line)
+        return
+    if line.lstrip().startswith("#"):
+        expected = []
+    assert shell.split_line(line) == expected
 
 
 def test_unknown_keys_and_unknown_ops_are_sent_as_strings():
@@ -378,7 +441,7 @@ def test_call_values_reach_the_server_typed(server, store):
         [
             f"MERCHANT_LOGIN login={store} 'password={PASSWORD}'",
             "MERCHANT_ADD_PRODUCT productname=123 price=7 description= stock=4",
-            "MERCHANT_ADD_PRODUCT productname=nil price=0.5 description='x y'",
+            "MERCHANT_ADD_PRODUCT productname='nil' price=0.5 description='x y'",
             "MERCHANT_ADD_PRODUCT productname=third price=19.99 description=z stock=1",
         ],
         server.workdir,
@@ -401,6 +464,63 @@ def test_call_values_reach_the_server_typed(server, store):
     assert page.stdout.splitlines()[-1] == "(1 row)"
     text = call(server, "list_product", f"storename={store}", "limit=2")
     assert text.stdout.splitlines()[-1] == f"(2 rows; more: after={ids[1]})"
+
+
+def test_call_nil_is_nil_and_quoted_nil_is_the_text(server):
+    code = server.invite()
+    created = call(
+        server, "MERCHANT_CREATE", "storename=nilshop", 'description="nil"',
+        "email=n@example.com", f"password={PASSWORD}", "inviter=nil", f"code={code}",
+    )
+    assert (created.returncode, created.stdout) == (0, "created\n"), created.stderr
+    create_store(server, "bakery")
+    create_store(server, "zoo")
+
+    def listed(*words):
+        result = call(server, "--json", "LIST_MERCHANT", *words)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)["data"]["rows"]
+
+    assert listed("after=nil") == listed()  # nil: from the first store
+    assert [row[0] for row in listed("after=nil")] == ["bakery", "nilshop", "zoo"]
+    assert [row[0] for row in listed('after="nil"')] == ["nilshop", "zoo"]  # after the text
+    assert listed()[1][1] == "nil"  # nilshop's description
+
+    refused = call(
+        server, "MERCHANT_CREATE", "storename=other", "description=nil",
+        "email=o@example.com", f"password={PASSWORD}", "inviter=nil", f"code={server.invite()}",
+    )
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "cybermarket call: description: nil is only for optional arguments;"
+        """ for the text, quote it: 'description="nil"'\n"""
+    )
+    assert "other" not in [row[0] for row in listed()]  # not sent
+
+
+def test_shell_nil_is_nil_and_quoted_nil_is_the_text(server, store):
+    session = run_shell(
+        server,
+        [
+            f"MERCHANT_LOGIN login={store} 'password={PASSWORD}'",
+            """MERCHANT_ADD_PRODUCT productname="nil" price=1 description='first' stock=1""",
+            "SET_PRODUCT product_id=1 description=nil price=2",  # description unchanged
+            "MERCHANT_ADD_PRODUCT productname=nil price=1 description=x",  # refused
+            "MERCHANT_LIST_PRODUCTS",
+            'SET_PRODUCT product_id=1 description="nil"',
+            "MERCHANT_LIST_PRODUCTS limit=nil",
+        ],
+        server.workdir,
+    )
+    assert session.returncode == 2, session.stderr
+    assert session.stderr.startswith("error: productname: nil is only for optional arguments")
+    out = session.stdout.splitlines()
+    assert out[:3] == ["ok", "product_id: 1", "ok"]
+    first_listing, second_listing = out[5], out[10]
+    assert first_listing.split() == ["1", "nil", "first", "2.00", "1", "true"]
+    assert out[6] == "(1 row)"  # the refused product was not sent
+    assert out[7] == "ok"
+    assert second_listing.split() == ["1", "nil", "nil", "2.00", "1", "true"]
 
 
 def test_call_checks_integers_before_sending_and_sends_unknown_keys(server):
@@ -446,7 +566,7 @@ def test_shell_keeps_one_connection_so_a_login_lasts(server, store):
         ],
         server.workdir,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the 401, below
     out = result.stdout.splitlines()
     assert out[0:2] == ["ok", "ok"]
     assert re.fullmatch(r"product_id: \d+", out[2])
@@ -465,21 +585,59 @@ def test_shell_keeps_one_connection_so_a_login_lasts(server, store):
     assert "after-quit" not in result.stdout + result.stderr
 
 
-def test_shell_reads_a_missing_password_from_the_next_input_line(server, store):
+def test_shell_on_a_pipe_refuses_a_login_without_its_password(server, store):
+    # Without a terminal there is nobody to ask: the next line is the next
+    # request, never the password.
     result = run_shell(
         server,
-        [f"MERCHANT_LOGIN login={store}", PASSWORD, "MERCHANT_GET_PROFIT"],
+        [f"MERCHANT_LOGIN login={store}", "MERCHANT_GET_PROFIT", "ping"],
         server.workdir,
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "ok\n0.00\n"
-    assert PASSWORD not in result.stdout + result.stderr
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "ok\n"  # the ping
+    assert result.stderr.splitlines() == [
+        "error: password: not given, and without a terminal the shell cannot ask for it;"
+        " write password=... on the line",
+        "error 401: MERCHANT_GET_PROFIT: log in as a merchant first",
+    ]
+
+
+def test_shell_on_a_pipe_sends_a_login_with_its_password(server, store):
+    result = run_shell(
+        server,
+        [f"MERCHANT_LOGIN login={store} 'password={PASSWORD}'", "MERCHANT_GET_PROFIT"],
+        server.workdir,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n0.00\n", "")
+
+
+@pytest.mark.parametrize(
+    "lines, status",
+    [
+        (["ping", "list_product storename=nowhere", "ping"], 1),  # an error status
+        (["ping", "ping x='open", "ping"], 2),  # a line that could not be read
+        (["ping", "no_such_op", "help nope", "ping"], 2),  # the worst of both
+        (["ping", "ping"], 0),
+    ],
+)
+def test_shell_on_a_pipe_exits_non_zero_after_any_failure(server, lines, status):
+    result = run_shell(server, lines, server.workdir)
+    assert result.returncode == status, result.stderr
+    assert result.stdout.count("ok\n") == lines.count("ping")  # it went on to the end
+
+
+def test_shell_on_a_pipe_without_a_server_exits_non_zero(tmp_path):
+    port = free_port()
+    result = run_shell(SimpleNamespace(port=port), ["ping", "ping"], tmp_path)
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert f"cannot connect to {HOST}:{port}" in result.stderr
 
 
 def test_shell_help_lists_every_op_and_one_op_in_detail(server):
     lines = ["help", "help MERCHANT_ADD_PRODUCT", "help nope", "exit"]
     result = run_shell(server, lines, server.workdir)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2, result.stderr  # `help nope`
     listed = re.findall(r"^([A-Z_]+) \((?:anyone|client|merchant)\): ", result.stdout, re.MULTILINE)
     assert listed[: len(OPS)] == list(OPS)
     assert listed[len(OPS):] == ["MERCHANT_ADD_PRODUCT"]
@@ -495,7 +653,7 @@ def test_shell_errors_and_bad_lines_do_not_end_it(server):
         ["list_product storename=nowhere", "list_merchant limit=x", "ping x='open", "ping"],
         server.workdir,
     )
-    assert result.returncode == 0
+    assert result.returncode == 2  # lines refused, and a 404
     assert result.stdout == "ok\n"
     errors = result.stderr.splitlines()
     assert errors[0] == "error 404: storename: no store named 'nowhere'"
@@ -506,6 +664,107 @@ def test_shell_errors_and_bad_lines_do_not_end_it(server):
 def test_shell_ends_at_end_of_input(server):
     result = run_shell(server, ["ping"], server.workdir)
     assert (result.returncode, result.stdout) == (0, "ok\n")
+
+
+# --- text from the server reaches the terminal escaped
+
+# Clear the screen, back to the line's start, bell, right-to-left override,
+# a C1 control (CSI) and a line break: each could rewrite what the terminal
+# shows.
+HOSTILE = "\x1b[2J\r\x07\u202e\x9b\nx"
+ESCAPED = "\\x1b[2J\\r\\x07\\u202e\\x9b\\nx"
+
+
+def assert_no_control_characters(text):
+    assert all(ch == "\n" or ch.isprintable() for ch in text), repr(text)
+
+
+def test_call_escapes_control_characters_in_the_server_s_message(server):
+    result = call(server, "PING", f"{HOSTILE}=1")
+    assert result.returncode == 1
+    assert result.stderr == f"error 400: {ESCAPED}: unknown argument for PING\n"
+    assert_no_control_characters(result.stdout + result.stderr)
+
+
+def test_shell_escapes_control_characters_in_the_server_s_message(server):
+    result = run_shell(server, [f"PING '{HOSTILE.replace(chr(10), '')}=1'"], server.workdir)
+    assert result.returncode == 1
+    escaped = ESCAPED.replace("\\n", "")
+    assert result.stderr == f"error 400: {escaped}: unknown argument for PING\n"
+    assert_no_control_characters(result.stdout + result.stderr)
+
+
+class CannedServer:
+    """A stand-in server on a loopback port that answers every request with
+    the canned (status, message, data) of its op: for answers no real
+    server gives."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            with conn, conn.makefile("rb") as stream:
+                while header := stream.read(4):
+                    request = msgpack.unpackb(stream.read(struct.unpack(">I", header)[0]))
+                    status, message, data = self.answers[request["op"]]
+                    answer = {"id": request["id"], "status": status, "message": message}
+                    if data is not None:
+                        answer["data"] = data
+                    conn.sendall(frame(msgpack.packb(answer)))
+
+    def close(self):
+        self.listener.close()
+        self.thread.join(READ_TIMEOUT)
+
+
+@pytest.fixture
+def canned():
+    server = CannedServer({
+        "PING": (200, HOSTILE, None),
+        "MERCHANT_GET_PROFIT": (200, "ok", HOSTILE),
+        "LIST_MERCHANT": (200, "ok", {"columns": ["storename"], "rows": [], "next": HOSTILE}),
+        "CLIENT_GET_PRICE": (404, HOSTILE, None),
+    })
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize(
+    "op, status, out, err",
+    [
+        ("PING", 0, f"{ESCAPED}\n", ""),
+        ("MERCHANT_GET_PROFIT", 0, f"{ESCAPED}\n", ""),
+        ("LIST_MERCHANT", 0, f"storename\n---------\n(0 rows; more: after={ESCAPED})\n", ""),
+        ("CLIENT_GET_PRICE", 1, "", f"error 404: {ESCAPED}\n"),
+    ],
+)
+def test_call_escapes_control_characters_in_answers(canned, tmp_path, op, status, out, err):
+    result = run_cli("call", "--port", str(canned.port), op, cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (status, out, err)
+
+
+def test_call_json_escapes_control_characters_and_still_parses(canned, tmp_path):
+    result = run_cli("call", "--json", "--port", str(canned.port), "PING", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_no_control_characters(result.stdout)
+    assert json.loads(result.stdout)["message"] == HOSTILE
+
+
+def test_shell_escapes_control_characters_in_answers(canned, tmp_path):
+    lines = ["PING", "MERCHANT_GET_PROFIT", "CLIENT_GET_PRICE"]
+    result = run_shell(canned, lines, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == f"{ESCAPED}\n{ESCAPED}\n"
+    assert result.stderr == f"error 404: {ESCAPED}\n"
 
 
 # --- cybermarket shell on a terminal

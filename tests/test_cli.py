@@ -1,0 +1,184 @@
+"""The `cybermarket` operator command as a new user meets it: run as a real
+process from a directory of its own, judged by its exit status and by what
+it writes to stdout and stderr."""
+
+import sqlite3
+
+import pytest
+
+from cybermarket import cli
+from tests.server import run_cli
+
+
+def one_line(text):
+    """The text, which must be exactly one line."""
+    lines = text.splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+# --- a database that is not there ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["invite"],
+        ["invite", "--database", "sqlite:///market.sqlite3"],
+        ["db", "current"],
+        ["db", "current", "--database", "sqlite:///market.sqlite3"],
+    ],
+)
+def test_commands_on_an_existing_database_refuse_a_missing_file(tmp_path, command):
+    result = run_cli(*command, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    message = one_line(result.stderr)
+    name = "market.sqlite3" if "--database" in command else "cybermarket.sqlite3"
+    assert f"no database file {tmp_path / name}" in message
+    assert "`cybermarket db upgrade" in message and "creates it" in message
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_db_upgrade_creates_the_database_then_invite_works(tmp_path):
+    upgraded = run_cli("db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (tmp_path / "cybermarket.sqlite3").is_file()
+    invited = run_cli("invite", cwd=tmp_path)
+    assert invited.returncode == 0, invited.stderr
+    assert invited.stdout.startswith("Invitation code (valid 7 days, inviter nil):\n")
+
+
+# --- invite --days ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", ["0", "-1", "365.5", "366", "nan", "inf", "soon"])
+def test_invite_days_must_be_from_1_to_365(tmp_path, days):
+    result = run_cli("invite", "--days", days, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"argument --days: must be from 1 to 365, not {days!r}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("days", ["1", "365", "2.5"])
+def test_invite_days_in_range_are_taken(migrated_url, capsys, days):
+    assert cli.main(["invite", "--database", migrated_url, "--days", days]) == 0
+    assert capsys.readouterr().out.startswith(f"Invitation code (valid {days} days, inviter nil):")
+
+
+# --- a path where a URL belongs ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["invite"], ["db", "upgrade"], ["db", "current"], ["report"]],
+)
+def test_a_database_path_is_refused_with_the_url_form(tmp_path, command):
+    sqlite3.connect(tmp_path / "market.sqlite3").close()
+    result = run_cli(*command, "--database", "market.sqlite3", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert "--database: 'market.sqlite3' is not a database URL" in last
+    assert "sqlite:///market.sqlite3" in last
+
+
+def test_an_absolute_database_path_is_shown_as_an_absolute_url(tmp_path):
+    path = tmp_path / "market.sqlite3"
+    result = run_cli("report", "--database", path, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"sqlite:///{path}" in result.stderr  # four slashes: sqlite:////tmp/...
+    assert f"sqlite:////{str(path).lstrip('/')}" in result.stderr
+
+
+# --- db backup -----------------------------------------------------------------------
+
+
+def test_db_backup_keeps_commits_that_are_still_in_the_wal(tmp_path):
+    assert run_cli("db", "upgrade", "--database", "sqlite:///market.sqlite3", cwd=tmp_path).returncode == 0
+    live = sqlite3.connect(tmp_path / "market.sqlite3")
+    try:
+        # A server holding the database open: its latest commit is in the
+        # -wal file, not yet in the main file.
+        assert live.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        live.execute("PRAGMA wal_autocheckpoint=0")
+        live.execute("CREATE TABLE recent (note TEXT)")
+        live.execute("INSERT INTO recent VALUES ('committed a moment ago')")
+        live.commit()
+        assert (tmp_path / "market.sqlite3-wal").stat().st_size > 0
+
+        # Copying the main file alone loses that commit...
+        (tmp_path / "plain-copy.sqlite3").write_bytes((tmp_path / "market.sqlite3").read_bytes())
+        plain = sqlite3.connect(tmp_path / "plain-copy.sqlite3")
+        assert plain.execute("SELECT name FROM sqlite_master WHERE name = 'recent'").fetchall() == []
+        plain.close()
+
+        # ...the backup, made while the database is open, keeps it.
+        result = run_cli(
+            "db", "backup", "--database", "sqlite:///market.sqlite3", "copy.sqlite3", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"backed up {tmp_path / 'market.sqlite3'} to {tmp_path / 'copy.sqlite3'}\n"
+    finally:
+        live.close()
+    assert not (tmp_path / "copy.sqlite3-wal").exists()  # one file, complete on its own
+    copy = sqlite3.connect(tmp_path / "copy.sqlite3")
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT note FROM recent").fetchall() == [("committed a moment ago",)]
+    finally:
+        copy.close()
+    current = run_cli("db", "current", "--database", "sqlite:///copy.sqlite3", cwd=tmp_path)
+    assert current.returncode == 0, current.stdout + current.stderr
+
+
+def test_db_backup_of_the_default_database(tmp_path):
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    result = run_cli("db", "backup", tmp_path / "saved.sqlite3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "saved.sqlite3").is_file()
+
+
+@pytest.mark.parametrize(
+    "database, target, message",
+    [
+        ("sqlite:///missing.sqlite3", "copy.sqlite3", "no database file {tmp}/missing.sqlite3;"),
+        ("sqlite:///market.sqlite3", "market.sqlite3", "{tmp}/market.sqlite3 exists; give a file that does not"),
+        ("sqlite:///market.sqlite3", "no/such/copy.sqlite3", "no folder {tmp}/no/such"),
+        ("postgresql+psycopg://market@127.0.0.1:1/market", "copy.sqlite3",
+         "only SQLite databases; for PostgreSQL use pg_dump"),
+    ],
+)
+def test_db_backup_refuses_in_one_line(tmp_path, database, target, message):
+    sqlite3.connect(tmp_path / "market.sqlite3").close()
+    before = sorted(tmp_path.iterdir())
+    result = run_cli("db", "backup", "--database", database, target, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    line = one_line(result.stderr)
+    assert line.startswith("cybermarket db backup: ")
+    assert message.format(tmp=tmp_path) in line
+    assert sorted(tmp_path.iterdir()) == before
+
+
+# --- a database that cannot be opened ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "upgrade", "--database", "sqlite:///no/such/folder/market.sqlite3"],
+        ["invite", "--database", "postgresql+psycopg://market@127.0.0.1:1/market"],
+        ["db", "current", "--database", "postgresql+psycopg://market@127.0.0.1:1/market"],
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path, command):
+    result = run_cli(*command, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    line = one_line(result.stderr)
+    assert line.startswith(f"cybermarket {' '.join(command[:-2])}: cannot open the database: ")
