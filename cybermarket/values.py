@@ -15,6 +15,9 @@ MAX_ID = 2**63 - 1
 MAX_QUANTITY = 1_000_000
 MAX_STOCK = 1_000_000_000
 MAX_PRICE = Decimal("99999999.99")
+# What a BIGINT column of cents holds: no total (an order's, a store's
+# profit) may pass it, on any backend.
+MAX_CENTS = 2**63 - 1
 _PRICE_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 CENT = Decimal("0.01")
 
