@@ -2,93 +2,25 @@
 of cents, so it can count up to 2^63 - 1 cents.  Checkout must refuse an
 order that would take a total past that (409, nothing changed), and every
 amount read back must be exact: never a float, never a negative, never a
-500.
-
-Getting a store near the limit through the protocol takes about ninety
-maximal orders, each a slow round trip; the tests write those sales into
-the database directly, as checkouts would have left them.
+500.  The sales that bring a store near the limit are written into the
+database directly (tests/seed.py).
 """
 
-from datetime import datetime
-
 import pytest
-from sqlalchemy import create_engine, insert, select, update
-from sqlalchemy.pool import NullPool
 
-from cybermarket.models import clients, merchants, order_lines, orders
 from tests.conftest import on_postgresql
+from tests.seed import (
+    MAX_CENTS,
+    MAX_ORDER_CENTS,
+    MAX_PRICE,
+    MAX_PRICE_CENTS,
+    ORDER_YACHTS,
+    SEEDED_CENTS,
+    SEEDED_ORDERS,
+    Seeder,
+    money_text,
+)
 from tests.shop import add_product, expect, fill_cart, head, products_by_id
-
-MAX_CENTS = 2**63 - 1  # what a BIGINT holds
-MAX_PRICE = "99999999.99"
-MAX_PRICE_CENTS = 9_999_999_999
-# The largest order the server takes, in yachts at the largest price: the
-# order total is capped at 10^17 cents.
-ORDER_YACHTS = 10_000_000
-MAX_ORDER_CENTS = MAX_PRICE_CENTS * ORDER_YACHTS  # 99,999,999,990,000,000
-SEEDED_ORDERS = 92  # the 93rd maximal order would pass MAX_CENTS
-SEEDED_CENTS = SEEDED_ORDERS * MAX_ORDER_CENTS
-assert SEEDED_CENTS <= MAX_CENTS < SEEDED_CENTS + MAX_ORDER_CENTS
-
-
-def text(cents):
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-class Seeder:
-    """Direct writes to the market's database."""
-
-    def __init__(self, url):
-        self.engine = create_engine(url, poolclass=NullPool)
-
-    def close(self):
-        self.engine.dispose()
-
-    def id_of(self, table, column, name):
-        with self.engine.connect() as conn:
-            return conn.execute(select(table.c.id).where(column == name)).scalar_one()
-
-    def sales(
-        self, storename, username, product_id, productname, price_cents, quantity, count,
-        credit=True,
-    ):
-        """`count` orders by `username`, each of one line of `quantity` units
-        of the product at `price_cents`, credited to the store as checkout
-        does (unless `credit` is false)."""
-        merchant_id = self.id_of(merchants, merchants.c.storename, storename)
-        client_id = self.id_of(clients, clients.c.username, username)
-        line_cents = price_cents * quantity
-        with self.engine.begin() as conn:
-            for _ in range(count):
-                order_id = conn.execute(
-                    insert(orders)
-                    .values(client_id=client_id, created_at=datetime(2026, 11, 20), total_cents=line_cents)
-                    .returning(orders.c.id)
-                ).scalar_one()
-                conn.execute(
-                    insert(order_lines).values(
-                        order_id=order_id,
-                        product_id=product_id,
-                        merchant_id=merchant_id,
-                        storename=storename,
-                        productname=productname,
-                        price_cents=price_cents,
-                        quantity=quantity,
-                    )
-                )
-            if not credit:
-                return
-            conn.execute(
-                update(merchants)
-                .where(merchants.c.id == merchant_id)
-                .values(profit_cents=merchants.c.profit_cents + line_cents * count)
-            )
-
-    def set_profit(self, storename, cents):
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(merchants).where(merchants.c.storename == storename).values(profit_cents=cents)
-            )
 
 
 @pytest.fixture
@@ -130,9 +62,9 @@ def state(shop, alice):
 def test_checkout_past_the_largest_profit_is_409_and_changes_nothing(shop, alice, seeder):
     yacht = add_product(shop, "yacht", MAX_PRICE, stock=1_000_000_000)
     seeder.sales("shop", "alice", yacht, "yacht", MAX_PRICE_CENTS, ORDER_YACHTS, SEEDED_ORDERS)
-    assert shop.ok("MERCHANT_GET_PROFIT") == text(SEEDED_CENTS) == "91999999990800000.00"
+    assert shop.ok("MERCHANT_GET_PROFIT") == money_text(SEEDED_CENTS) == "91999999990800000.00"
     assert head(shop.ok("MERCHANT_GET_SALES"), 4) == [
-        [yacht, "yacht", SEEDED_ORDERS * ORDER_YACHTS, text(SEEDED_CENTS)]
+        [yacht, "yacht", SEEDED_ORDERS * ORDER_YACHTS, money_text(SEEDED_CENTS)]
     ]
 
     add_units(alice, yacht, ORDER_YACHTS)  # a maximal order: 93 of them pass the limit
@@ -146,9 +78,9 @@ def test_checkout_past_the_largest_profit_is_409_and_changes_nothing(shop, alice
     add_units(alice, yacht, 2_000_000)
     alice.ok("CLIENT_CHECKOUT_ITEM")
     total = SEEDED_CENTS + 2_000_000 * MAX_PRICE_CENTS
-    assert shop.ok("MERCHANT_GET_PROFIT") == text(total) == "92199999990780000.00"
+    assert shop.ok("MERCHANT_GET_PROFIT") == money_text(total) == "92199999990780000.00"
     assert head(shop.ok("MERCHANT_GET_SALES"), 4) == [
-        [yacht, "yacht", SEEDED_ORDERS * ORDER_YACHTS + 2_000_000, text(total)]
+        [yacht, "yacht", SEEDED_ORDERS * ORDER_YACHTS + 2_000_000, money_text(total)]
     ]
 
 
@@ -157,7 +89,7 @@ def test_checkout_may_take_a_profit_to_exactly_the_largest_amount(shop, alice, s
     seeder.set_profit("shop", MAX_CENTS - 150)
     fill_cart(alice, (boat, 1))
     alice.ok("CLIENT_CHECKOUT_ITEM")
-    assert shop.ok("MERCHANT_GET_PROFIT") == text(MAX_CENTS) == "92233720368547758.07"
+    assert shop.ok("MERCHANT_GET_PROFIT") == money_text(MAX_CENTS) == "92233720368547758.07"
 
     penny = add_product(shop, "penny sweet", "0.01", stock=10)
     fill_cart(alice, (penny, 1))
@@ -177,7 +109,7 @@ def test_a_refused_checkout_credits_no_other_store(market, shop, alice, seeder):
     before = state(other, alice)
     assert expect(alice, 409, "CLIENT_CHECKOUT_ITEM").startswith("cart:")
     assert state(other, alice) == before
-    assert shop.ok("MERCHANT_GET_PROFIT") == text(MAX_CENTS - 100)
+    assert shop.ok("MERCHANT_GET_PROFIT") == money_text(MAX_CENTS - 100)
     assert products_by_id(shop)[boat]["stock"] == 10
 
 
