@@ -47,6 +47,10 @@ class Text:
     def check(self, field, value):
         if type(value) is not str:
             raise BadRequest(f"{field}: must be a string")
+        # PostgreSQL cannot store NUL in text (and SQLite cuts text at it in
+        # places): refused here, the same on every backend.
+        if "\x00" in value:
+            raise BadRequest(f"{field}: must not contain the NUL character")
         if not self.low <= len(value) <= self.high:
             raise BadRequest(
                 f"{field}: must be {self.low} to {self.high} characters long"
