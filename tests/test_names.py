@@ -204,6 +204,22 @@ def test_a_productname_beginning_or_ending_with_white_space_is_refused(space):
     rejects(v.Productname, f"apple{space}", "productname")
 
 
+def test_productnames_and_descriptions_refuse_exactly_controls_and_bidi_controls():
+    """Checked over every character: the checks go by code point ranges,
+    which must be Unicode's category Cc plus the bidirectional controls."""
+    for code in range(sys.maxunicode + 1):
+        character = chr(code)
+        refused = unicodedata.category(character) == "Cc" or character in BIDI_CONTROLS
+        text = f"a{character}b"
+        for kind, allowed in ((v.Productname, ""), (v.Description, "\t\n\r")):
+            try:
+                kind.check("text", text)
+            except BadRequest:
+                assert refused and character not in allowed, f"U+{code:04X}"
+            else:
+                assert not refused or character in allowed, f"U+{code:04X}"
+
+
 def test_a_description_may_hold_line_breaks_and_tabs():
     text = "  Fresh apples.\nPicked daily.\r\n\tOrganic.  "
     assert v.Description.check("description", text) == text
