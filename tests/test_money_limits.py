@@ -11,7 +11,6 @@ import pytest
 from tests.conftest import on_postgresql
 from tests.seed import (
     MAX_CENTS,
-    MAX_ORDER_CENTS,
     MAX_PRICE,
     MAX_PRICE_CENTS,
     ORDER_YACHTS,
