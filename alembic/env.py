@@ -11,7 +11,11 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from cybermarket.database import make_engine
+from cybermarket.database import (
+    check_foreign_keys,
+    foreign_keys_off_for_migrations,
+    make_engine,
+)
 from cybermarket.models import Base
 
 config = context.config
@@ -27,6 +31,7 @@ def run_with(connection):
     )
     with context.begin_transaction():
         context.run_migrations()
+        check_foreign_keys(connection)
 
 
 def run_offline():
@@ -52,6 +57,7 @@ def run_online():
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
+            foreign_keys_off_for_migrations(connection)
             run_with(connection)
     finally:
         engine.dispose()

@@ -276,10 +276,11 @@ def head_revision(url):
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def upgrade(url):
-    """Bring the schema to the newest revision.  Safe when several server
-    processes start at once: they take turns (SQLite's write lock, a
-    PostgreSQL advisory lock) and all but the first find nothing to do."""
+def upgrade(url, revision="head"):
+    """Bring the schema to the newest revision (or to `revision`).  Safe
+    when several server processes start at once: they take turns (SQLite's
+    write lock, a PostgreSQL advisory lock) and all but the first find
+    nothing to do."""
     from alembic import command
 
     cfg = alembic_config(url)
@@ -287,15 +288,40 @@ def upgrade(url):
     try:
         with engine.connect() as conn:
             conn.info["write"] = True
+            foreign_keys_off_for_migrations(conn)
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(223330001)")
                 cfg.attributes["connection"] = conn
                 # A revision this code does not know stops it here, with
                 # Alembic's "Can't locate revision".
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, revision)
     finally:
         engine.dispose()
+
+
+def foreign_keys_off_for_migrations(conn):
+    """SQLite: a migration that changes a column rebuilds the table (copy,
+    drop, rename; Alembic's batch mode), and dropping a table that others
+    refer to fails while foreign keys are enforced.  SQLite's documented
+    way is to turn enforcement off around the migrations' transaction (the
+    pragma is ignored inside one) and check the keys before committing
+    (check_foreign_keys, in alembic/env.py).  The connection is the
+    migration's own and is closed afterwards."""
+    if conn.dialect.name == "sqlite":
+        # On the driver's connection: through SQLAlchemy the statement would
+        # begin the transaction first.
+        conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+
+
+def check_foreign_keys(conn):
+    """SQLite, with enforcement off for the migrations: stop, before the
+    commit, if they left a reference to a row that does not exist."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migrations broke foreign keys: {broken[:10]}")
 
 
 def current_revision(conn):

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cybermarket.values import EMAIL_KEY_LENGTH, NAME_KEY_LENGTH
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid); elsewhere
 # ids are 64-bit.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
@@ -46,11 +48,15 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # values.fold(username): the unique key under which names that look
+    # alike are one name, and by which a login finds the account.  Computed
+    # in Python, the same on every backend.
+    username_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH), unique=True)
     email: Mapped[str] = mapped_column(String(254))
     # Lower-cased email: the unique key that makes emails case-insensitive
     # the same way on every backend (SQLite's lower() and collations differ
-    # from PostgreSQL's).
-    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    # from PostgreSQL's).  Wider than an email: lower-casing can lengthen.
+    email_key: Mapped[str] = mapped_column(String(EMAIL_KEY_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime())
 
@@ -61,9 +67,10 @@ class Merchant(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     storename: Mapped[str] = mapped_column(String(64), unique=True)
+    storename_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH), unique=True)
     description: Mapped[str] = mapped_column(String(2000))
     email: Mapped[str] = mapped_column(String(254))
-    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    email_key: Mapped[str] = mapped_column(String(EMAIL_KEY_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     profit_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     invited_by: Mapped[int | None] = mapped_column(

@@ -70,7 +70,7 @@ TABLE = [
     Op(
         "LIST_MERCHANT",
         None,
-        {"limit": LIMIT, "after": Arg(v.Storename, optional=True)},
+        {"limit": LIMIT, "after": Arg(v.StorenameKey, optional=True)},
         catalog.list_merchant,
         write=False,
         doc="list the stores, by storename",
@@ -79,7 +79,7 @@ TABLE = [
         "LIST_PRODUCT",
         None,
         {
-            "storename": _req(v.Storename),
+            "storename": _req(v.StoreLookup),
             "limit": LIMIT,
             "after": Arg(v.Id, optional=True),
         },
@@ -175,7 +175,7 @@ TABLE = [
             "description": _req(v.Description),
             "email": _req(v.Email),
             "password": _req(v.Password),
-            "inviter": Arg(v.Storename, optional=True),
+            "inviter": Arg(v.StoreLookup, optional=True),
             "code": _req(v.Code),
         },
         accounts.merchant_create,

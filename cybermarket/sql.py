@@ -30,13 +30,16 @@ class Txn:
     """One transaction's view of the database, handed to the handlers.
     Run only on its database worker thread."""
 
-    __slots__ = ("raw", "cursor", "postgres", "IntegrityError", "writing", "pages")
+    __slots__ = (
+        "raw", "cursor", "postgres", "IntegrityError", "OperationalError", "writing", "pages"
+    )
 
     def __init__(self, raw, postgres, dbapi, pages=0):
         self.raw = raw
         self.cursor = raw.cursor()
         self.postgres = postgres
         self.IntegrityError = dbapi.IntegrityError
+        self.OperationalError = dbapi.OperationalError
         self.writing = False
         self.pages = PageCache(pages)  # this connection's, see pages.py
 

@@ -30,13 +30,13 @@ typed in the wrong field, and the table need not keep it.
 
 import hashlib
 import math
-import unicodedata
 
 from twisted.logger import Logger
 
 from cybermarket import limits
 from cybermarket.errors import Throttled
 from cybermarket.sql import Query
+from cybermarket.values import fold
 
 log = Logger()
 
@@ -62,9 +62,8 @@ def name_key(role, login):
     """The key of a login that names no account."""
     if "@" in login:
         return f"{role} email {login.lower()}"
-    # How names compare when looking like one another (NFKC, case-folded):
-    # "Bob" and "BOB" share their count.
-    return f"{role} name {unicodedata.normalize('NFKC', login).casefold()}"
+    # As names compare (values.fold): "Bob" and "BOB" share their count.
+    return f"{role} name {fold(login)}"
 
 
 def peer_key(peer):

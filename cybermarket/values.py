@@ -7,6 +7,7 @@ the client sent (bool is an int in Python, floats, bytes, huge ints, ...).
 """
 
 import re
+import unicodedata
 from decimal import Decimal
 
 from cybermarket.errors import BadRequest
@@ -15,6 +16,9 @@ MAX_ID = 2**63 - 1
 MAX_QUANTITY = 1_000_000
 MAX_STOCK = 1_000_000_000
 MAX_PRICE = Decimal("99999999.99")
+# What a BIGINT column of cents holds: no total (an order's, a store's
+# profit) may pass it, on any backend.
+MAX_CENTS = 2**63 - 1
 _PRICE_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 CENT = Decimal("0.01")
 
@@ -38,22 +42,168 @@ class Arg:
 
 
 class Text:
+    """A string of low to high characters, taken as given."""
+
     def __init__(self, low, high, no_at=False):
         self.low, self.high, self.no_at = low, high, no_at
 
     def check(self, field, value):
         if type(value) is not str:
             raise BadRequest(f"{field}: must be a string")
+        # PostgreSQL cannot store NUL in text (and SQLite cuts text at it in
+        # places): refused here, the same on every backend.
+        if "\x00" in value:
+            raise BadRequest(f"{field}: must not contain the NUL character")
+        value = self.normal(value)
         if not self.low <= len(value) <= self.high:
             raise BadRequest(
                 f"{field}: must be {self.low} to {self.high} characters long"
             )
         if self.no_at and "@" in value:
             raise BadRequest(f"{field}: must not contain '@'")
+        self.check_characters(field, value)
         return value
+
+    def normal(self, value):
+        """The form stored and measured: the text as given, here."""
+        return value
+
+    def check_characters(self, field, value):
+        pass
 
     def describe(self):
         return f"string of {self.low} to {self.high} characters"
+
+
+# --- names people can trust (contract 1.1) -------------------------------
+
+# Characters with the Unicode White_Space property (PropList.txt), which
+# the contract names.  str.isspace() goes by other properties and also
+# takes U+001C to U+001F.
+WHITE_SPACE = frozenset(
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# Control, format, private-use and surrogate characters and the line and
+# paragraph separators: invisible, or shown differently by every font, so
+# two names holding them can look alike (zero-width spaces, right-to-left
+# overrides).
+NOT_IN_NAMES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
+# Control characters (category Cc, which is exactly U+0000 to U+001F and
+# U+007F to U+009F) and the bidirectional embeddings, overrides and
+# isolates (U+202A to U+202E, U+2066 to U+2069), which reorder the text
+# around them.  Searched with a pattern: descriptions are long, and a
+# pattern is far cheaper there than a category lookup per character.
+_CONTROL_OR_BIDI = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The same but for tab, line feed and carriage return, which a description
+# may hold.
+_DESCRIPTION_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+# The longest fold of one character is 18 characters (U+FDFA, an Arabic
+# ligature, under NFKC; no case folding is longer), so a name of 64 folds
+# to at most 1152.  The rest leaves room for the "@" and id that the 0002
+# migration appends to the keys of names that had come to collide.
+NAME_KEY_LENGTH = 1200
+# str.lower() makes at most two characters of one (U+0130), so an email of
+# 254 has a key of at most 508.
+EMAIL_KEY_LENGTH = 1024
+
+
+def fold(name):
+    """The key under which two usernames (or two storenames) are the same
+    name: NFKC, then full case folding (str.casefold), then NFKC again,
+    because case folding can leave text that is not in NFKC (the case fold
+    of U+0390 is decomposed), and a key should have one form.
+    fold(fold(x)) == fold(x)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def _code(character):
+    return f"U+{ord(character):04X}"
+
+
+class Name(Text):
+    """A username or storename: stored in NFC, measured in NFC, and free of
+    what makes names look alike or hide.  No '@', nor any character that
+    folds to one (U+FF20, U+FE6B): a login with '@' is an email, and the
+    keys of names that collided before these rules hold one."""
+
+    def __init__(self):
+        super().__init__(1, 64, no_at=True)
+
+    def normal(self, value):
+        return unicodedata.normalize("NFC", value)
+
+    def check_characters(self, field, value):
+        for character in value:
+            if unicodedata.category(character) in NOT_IN_NAMES:
+                raise BadRequest(
+                    f"{field}: must not contain {_code(character)}"
+                    f" (a control, format or separator character)"
+                )
+        if value[0] in WHITE_SPACE or value[-1] in WHITE_SPACE:
+            raise BadRequest(f"{field}: must not begin or end with white space")
+        if "@" in fold(value):
+            raise BadRequest(f"{field}: must not contain '@' or a character that folds to it")
+
+    def describe(self):
+        return "name of 1 to 64 characters, no '@' (compared ignoring case and width)"
+
+
+class NameLookup(Text):
+    """A username or storename given to find an account or store: measured
+    in NFC like a new name, but not held to the rules for new ones, which
+    some names kept from before them break; one that names nothing is
+    simply not found."""
+
+    def __init__(self):
+        super().__init__(1, 64, no_at=True)
+
+    def normal(self, value):
+        return unicodedata.normalize("NFC", value)
+
+    def describe(self):
+        return "name of 1 to 64 characters (any spelling that folds alike)"
+
+
+class ProductnameText(Text):
+    """Stored in NFC; no control character and no bidirectional control,
+    no white space at either end.  Other format characters stay allowed:
+    the zero-width joiner holds emoji together."""
+
+    def __init__(self):
+        super().__init__(1, 200)
+
+    def normal(self, value):
+        return unicodedata.normalize("NFC", value)
+
+    def check_characters(self, field, value):
+        found = _CONTROL_OR_BIDI.search(value)
+        if found:
+            raise BadRequest(
+                f"{field}: must not contain {_code(found.group())}"
+                f" (a control or bidirectional control character)"
+            )
+        if value[0] in WHITE_SPACE or value[-1] in WHITE_SPACE:
+            raise BadRequest(f"{field}: must not begin or end with white space")
+
+
+class DescriptionText(Text):
+    """Free text, taken as given: line breaks and tabs, but no other control
+    character and no bidirectional control."""
+
+    def __init__(self):
+        super().__init__(0, 2000)
+
+    def check_characters(self, field, value):
+        found = _DESCRIPTION_FORBIDDEN.search(value)
+        if found:
+            raise BadRequest(
+                f"{field}: must not contain {_code(found.group())} (a control or"
+                f" bidirectional control character; line breaks and tabs are fine)"
+            )
 
 
 class EmailText(Text):
@@ -137,10 +287,15 @@ def from_cents(value):
 
 
 # The argument types of the contract.
-Username = Text(1, 64, no_at=True)
-Storename = Text(1, 64, no_at=True)
-Description = Text(0, 2000)
-Productname = Text(1, 200)
+Username = Name()
+Storename = Name()
+# LIST_PRODUCT's storename, MERCHANT_CREATE's inviter: found by fold.
+StoreLookup = NameLookup()
+# LIST_MERCHANT's `after`: the last storename of a page, compared with the
+# stored names by code point, so taken exactly as given.
+StorenameKey = Text(1, 64, no_at=True)
+Description = DescriptionText()
+Productname = ProductnameText()
 Password = Text(8, 128)
 # A password given to be checked (login, old password) is not held to the
 # rules for new ones, so a wrong one is a 401/403 rather than a 400.

@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import create_engine, insert
 
 from cybermarket.models import clients
+from cybermarket.values import fold
 from tests.conftest import fresh_postgresql_database, on_postgresql
 from tests.harness import FAST_HASHER
 from tests.ledger import check_ledger
@@ -153,9 +154,9 @@ def customers(live, database_url, names):
             db.execute(
                 insert(clients),
                 [
-                    {"username": name, "email": f"{name}@example.com",
-                     "email_key": f"{name}@example.com", "password_hash": hashed,
-                     "created_at": created}
+                    {"username": name, "username_key": fold(name),
+                     "email": f"{name}@example.com", "email_key": f"{name}@example.com",
+                     "password_hash": hashed, "created_at": created}
                     for name in names
                 ],
             )

@@ -161,12 +161,13 @@ def test_client_create_accepts_the_longest_and_shortest_values(market, username,
 # --- identity rules ---------------------------------------------------------
 
 
-def test_usernames_are_exact_case(market):
+def test_usernames_differing_in_case_are_one_name(market):
+    # Contract 1.1: names compare by NFKC and case folding (tests/test_names.py).
     market.client("bob", email="bob@example.com", password="lower-pass")
-    market.client("Bob", email="big.bob@example.com", password="upper-pass")
-    assert can_log_in(market, "Bob", "upper-pass")
-    assert can_log_in(market, "bob", "lower-pass")
-    assert not can_log_in(market, "Bob", "lower-pass")
+    assert create(market.peer(), "Bob", email="big.bob@example.com")["status"] == 409
+    assert can_log_in(market, "Bob", "lower-pass")
+    assert can_log_in(market, "BOB", "lower-pass")
+    assert not can_log_in(market, "Bob", PASSWORD)
 
 
 def test_one_person_may_be_client_and_merchant_with_one_email(market):
@@ -206,7 +207,7 @@ def test_client_login_failures_all_give_one_401_message(market):
         ("bob@example.com", "wrong-password"),
         ("nobody", PASSWORD),
         ("nobody@example.com", PASSWORD),
-        ("Bob", PASSWORD),
+        ("bob\u200b", PASSWORD),  # looks like bob, is not bob
     ]
     assert len(steps.login_failure_messages(market, "CLIENT_LOGIN", attempts)) == 1
 
@@ -255,9 +256,9 @@ def test_set_client_username_taken_is_409(market, alice):
     assert can_log_in(market, "alice")
 
 
-def test_set_client_username_differing_in_case_is_free(market, alice):
+def test_set_client_username_differing_in_case_is_taken(market, alice):
     market.client("bob")
-    expect(alice, 200, "SET_CLIENT_USERNAME", username="Bob")
+    assert "username" in expect(alice, 409, "SET_CLIENT_USERNAME", username="Bob")
 
 
 @pytest.mark.parametrize("username", ["", "a@b", "x" * 65])

@@ -161,9 +161,11 @@ def test_list_product_unknown_store_is_404(market):
     assert "storename" in message
 
 
-def test_list_product_storename_is_exact_case(market):
+def test_list_product_storename_in_another_case_finds_the_store(market):
+    # Contract 1.1: names compare by NFKC and case folding (tests/test_names.py).
     market.merchant("shop")
-    expect(market.peer(), 404, "LIST_PRODUCT", storename="Shop")
+    assert store_rows(market.peer(), "Shop") == []
+    expect(market.peer(), 404, "LIST_PRODUCT", storename="shop\u200b")
 
 
 def test_list_product_hides_off_shelf_products(market):

@@ -161,7 +161,7 @@ def test_merchant_create_code_that_has_since_expired_is_406(market, shop):
         ("shop", None),  # a store's code claimed for the operator
         ("shop", "other"),  # a store's code claimed for another store
         ("shop", "nowhere"),  # ... or for a store that does not exist
-        ("shop", "Shop"),  # storenames are exact
+        ("shop", "shop\u200b"),  # ... or for one that only looks like it
     ],
 )
 def test_merchant_create_inviter_mismatch_is_406(market, issuer, inviter):
@@ -194,9 +194,17 @@ def test_merchant_create_taken_storename_is_409(market, shop):
     assert not can_log_in(market, "elsewhere@example.com")
 
 
-def test_merchant_create_storename_differing_in_case_is_free(market, shop):
-    assert join(market, "Shop", email="big.shop@example.com")["status"] == 201
-    assert storenames(market) == ["Shop", "shop"]
+def test_merchant_create_storename_differing_in_case_is_taken(market, shop):
+    # Contract 1.1: names compare by NFKC and case folding (tests/test_names.py).
+    response = join(market, "Shop", email="big.shop@example.com")
+    assert response["status"] == 409
+    assert "storename" in response["message"]
+    assert storenames(market) == ["shop"]
+
+
+def test_merchant_create_inviter_in_another_case_names_the_inviter(market, shop):
+    code = shop.ok("MERCHANT_CREATE_INVITATION")
+    assert join(market, "newshop", code=code, inviter="SHOP")["status"] == 201
 
 
 @pytest.mark.parametrize("email", ["shop@example.com", "SHOP@EXAMPLE.COM"])
@@ -251,7 +259,7 @@ def test_merchant_login_failures_all_give_one_401_message(market, shop):
         ("shop@example.com", "wrong-password"),
         ("nowhere", PASSWORD),
         ("nowhere@example.com", PASSWORD),
-        ("Shop", PASSWORD),
+        ("shop\u200b", PASSWORD),  # looks like shop, is not shop
     ]
     assert len(steps.login_failure_messages(market, "MERCHANT_LOGIN", attempts)) == 1
 

@@ -99,9 +99,9 @@ def test_a_new_store_from_another_connection_shows_in_the_store_list(market, oth
         "add store",
         lambda txn: txn.run(
             Query(
-                "INSERT INTO merchants (storename, description, email, email_key,"
-                " password_hash, profit_cents, created_at)"
-                " SELECT 'beta', '', 'beta@example.com', 'beta@example.com',"
+                "INSERT INTO merchants (storename, storename_key, description, email,"
+                " email_key, password_hash, profit_cents, created_at)"
+                " SELECT 'beta', 'beta', '', 'beta@example.com', 'beta@example.com',"
                 " password_hash, 0, created_at FROM merchants"
             )
         ),

@@ -17,6 +17,15 @@ from sqlalchemy.pool import NullPool
 
 from cybermarket import cli, report
 from cybermarket.models import orders
+from tests.seed import (
+    MAX_ORDER_CENTS,
+    MAX_PRICE,
+    MAX_PRICE_CENTS,
+    ORDER_YACHTS,
+    SEEDED_ORDERS,
+    Seeder,
+    money_text,
+)
 from tests.server import run_cli
 from tests.shop import add_product, buy
 
@@ -325,6 +334,34 @@ def test_revenue_beyond_64_bit_cents_is_refused():
     lines = pd.DataFrame({"price_cents": [2**62, 1], "quantity": [1, 2**62]}, dtype="int64")
     with pytest.raises(report.ReportError, match="64-bit"):
         report.line_revenue(lines)
+
+
+def test_stores_at_the_profit_limit_report_exactly_or_refuse(market, capsys):
+    """Each store may hold up to 2^63 - 1 cents, so a market's revenue can
+    pass what int64 columns hold: the report is exact up to there, and
+    refuses past it rather than wrap."""
+    seeder = Seeder(market.url)
+    try:
+        market.client("rich")
+        for storename in ("dock", "marina"):
+            yacht = add_product(market.merchant(storename), "yacht", MAX_PRICE, stock=1)
+            seeder.sales(
+                storename, "rich", yacht, "yacht", MAX_PRICE_CENTS, ORDER_YACHTS, SEEDED_ORDERS
+            )
+            if storename == "dock":
+                store_cents = SEEDED_ORDERS * MAX_ORDER_CENTS
+                tables = csv_rows(rendered(market.url, "csv"))
+                assert tables["sales per store"] == [
+                    ["dock", str(SEEDED_ORDERS), "920000000", money_text(store_cents)]
+                ]
+                assert ["revenue", money_text(store_cents)] in tables["counts"]
+    finally:
+        seeder.close()
+
+    assert cli.main(["report", "--database", market.url]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "64-bit" in captured.err
 
 
 # --- the formats ---------------------------------------------------------------

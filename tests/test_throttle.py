@@ -99,6 +99,14 @@ def test_failures_by_email_count_for_one_login_whatever_the_case(market, login_o
     assert attempt(market, login_op, "Alice@example.COM", host="10.2.0.1") == 429
 
 
+def test_failures_by_name_count_for_one_login_whatever_the_spelling(market, login_op):
+    # Names that fold alike are one name, so they share one limit.
+    fail_by_name(market, login_op, "alice", 4)
+    fail_by_name(market, login_op, "ALICE", 3, first_host=5)
+    fail_by_name(market, login_op, "ａｌｉｃｅ", 3, first_host=8)
+    assert attempt(market, login_op, "Alice", host="10.2.0.1") == 429
+
+
 # --- one peer address --------------------------------------------------------------
 
 

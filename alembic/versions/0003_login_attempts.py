@@ -1,7 +1,7 @@
 """Failed-login counts in the database, shared by every server process.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -13,7 +13,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

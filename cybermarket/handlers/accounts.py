@@ -18,6 +18,7 @@ from cybermarket.errors import (
 )
 from cybermarket.handlers import invitations, now
 from cybermarket.sql import Query
+from cybermarket.values import fold
 
 log = Logger()
 
@@ -29,24 +30,30 @@ def short(text, width=60):
 
 class Kind:
     """One role's accounts: its table, its login-name column, and the
-    statements on them."""
+    statements on them.
+
+    Names are compared by their key, values.fold(name), kept in the
+    {name}_key column: "ALICE" is taken when "Alice" is, and finds it.
+    Emails are compared by their lower-cased key, email_key."""
 
     def __init__(self, role, table, name, columns):
         self.role = role
         self.name = name  # the login name column: username or storename
-        self.columns = columns  # what an insert gives, besides email_key and created_at
-        names = ", ".join(columns + ("email_key", "created_at"))
-        marks = ", ".join("?" * (len(columns) + 2))
+        key = f"{name}_key"
+        # What an insert gives, besides the two keys and created_at.
+        self.columns = columns
+        names = ", ".join(columns + (key, "email_key", "created_at"))
+        marks = ", ".join("?" * (len(columns) + 3))
         self.insert = Query(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id")
-        self.name_taken = Query(f"SELECT 1 FROM {table} WHERE {name} = ? AND id <> ?")
+        self.name_taken = Query(f"SELECT 1 FROM {table} WHERE {key} = ? AND id <> ?")
         self.email_taken = Query(f"SELECT 1 FROM {table} WHERE email_key = ? AND id <> ?")
-        self.by_name = Query(f"SELECT id, password_hash FROM {table} WHERE {name} = ?")
+        self.by_name = Query(f"SELECT id, password_hash FROM {table} WHERE {key} = ?")
         self.by_email = Query(f"SELECT id, password_hash FROM {table} WHERE email_key = ?")
         self.hash = Query(f"SELECT password_hash FROM {table} WHERE id = ?")
         self.set_hash = Query(
             f"UPDATE {table} SET password_hash = ? WHERE id = ? AND password_hash = ?"
         )
-        self.set_name = Query(f"UPDATE {table} SET {name} = ? WHERE id = ?")
+        self.set_name = Query(f"UPDATE {table} SET {name} = ?, {key} = ? WHERE id = ?")
         self.set_email = Query(f"UPDATE {table} SET email = ?, email_key = ? WHERE id = ?")
 
 
@@ -65,8 +72,8 @@ SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
 
 def check_free(txn, kind, name=None, email=None, me=0):
     """409 naming the field when another account of this kind has the name
-    or the email (emails compared case-insensitively)."""
-    if name is not None and txn.row(kind.name_taken, name, me):
+    (compared by fold) or the email (compared case-insensitively)."""
+    if name is not None and txn.row(kind.name_taken, fold(name), me):
         raise Conflict(f"{kind.name}: already taken")
     if email is not None and txn.row(kind.email_taken, email.lower(), me):
         raise Conflict("email: already taken")
@@ -85,16 +92,20 @@ def _unique(txn, fields, execute, statement, *params):
 def insert_account(txn, kind, values):
     check_free(txn, kind, values[kind.name], values["email"])
     params = [values[column] for column in kind.columns]
-    params += [values["email"].lower(), txn.time(now())]
+    params += [fold(values[kind.name]), values["email"].lower(), txn.time(now())]
     return _unique(txn, f"{kind.name} or email", txn.value, kind.insert, *params)
 
 
+def login_key(login):
+    """What a login is looked up (and throttled) by.  A login with '@' is
+    an email, else a user/store name (which cannot hold '@')."""
+    return login.lower() if "@" in login else fold(login)
+
+
 def find_login(txn, kind, login):
-    """(id, password hash) of the account a login names, or None.  A login
-    with '@' is an email, else a user/store name (which cannot hold '@')."""
-    if "@" in login:
-        return txn.row(kind.by_email, login.lower())
-    return txn.row(kind.by_name, login)
+    """(id, password hash) of the account a login names, or None."""
+    by = kind.by_email if "@" in login else kind.by_name
+    return txn.row(by, login_key(login))
 
 
 def password_hash(txn, kind, me):
@@ -109,7 +120,7 @@ def replace_password_hash(txn, kind, me, old, new):
 
 def set_name(txn, me, kind, value):
     check_free(txn, kind, name=value, me=me)
-    _unique(txn, kind.name, txn.run, kind.set_name, value, me)
+    _unique(txn, kind.name, txn.run, kind.set_name, value, fold(value), me)
 
 
 def set_email(txn, me, kind, value):

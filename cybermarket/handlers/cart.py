@@ -3,10 +3,10 @@
 from cybermarket.errors import BadRequest, Conflict, NotFound
 from cybermarket.handlers import LAST_ID, now, page, table
 from cybermarket.sql import Query
-from cybermarket.values import MAX_STOCK, from_cents
+from cybermarket.values import MAX_CENTS, MAX_STOCK, from_cents, money
 
 # An order's total must fit a BIGINT of cents with room to spare for the
-# merchants' running profit.
+# merchants' running profit (which CREDIT keeps within MAX_CENTS).
 MAX_TOTAL_CENTS = 10**17
 
 # One statement adds to the line or creates it, and only for a product on
@@ -51,7 +51,12 @@ ORDER_LINE = Query(
     " (order_id, product_id, merchant_id, storename, productname, price_cents, quantity)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-CREDIT = Query("UPDATE merchants SET profit_cents = profit_cents + ? WHERE id = ?")
+# Conditional, like TAKE: the sum is checked against what the column holds in
+# the same step that adds to it.  Unchecked, SQLite turns an overflowing
+# sum into a float and PostgreSQL stops with an error.
+CREDIT = Query(
+    "UPDATE merchants SET profit_cents = profit_cents + ? WHERE id = ? AND profit_cents <= ?"
+)
 EMPTY = Query("DELETE FROM cart_lines WHERE client_id = ?")
 ORDERS = Query(
     "SELECT id, created_at, total_cents FROM orders"
@@ -114,11 +119,17 @@ def checkout(txn, me):
         )
     total = sum(quantity * price for _, quantity, _, _, price in taken)
     if total > MAX_TOTAL_CENTS:
-        raise BadRequest("cart: the order total is too large")
+        raise Conflict("cart: the order total is too large")
     credit = {}
     for _, quantity, merchant_id, _, price in taken:
         credit[merchant_id] = credit.get(merchant_id, 0) + quantity * price
     stores = {merchant_id: txn.value(STORENAME, merchant_id) for merchant_id in credit}
+    for merchant_id in sorted(credit):
+        if txn.run(CREDIT, credit[merchant_id], merchant_id, MAX_CENTS - credit[merchant_id]) != 1:
+            raise Conflict(
+                f"cart: store {stores[merchant_id]!r} cannot take this order: its profit"
+                f" would pass {money(from_cents(MAX_CENTS))}, the most this server holds"
+            )
     created = now()
     order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
     txn.run_many(
@@ -128,8 +139,6 @@ def checkout(txn, me):
             for product_id, quantity, merchant_id, name, price in taken
         ],
     )
-    for merchant_id in sorted(credit):
-        txn.run(CREDIT, credit[merchant_id], merchant_id)
     txn.run(EMPTY, me)
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 

@@ -4,19 +4,20 @@ from cybermarket.errors import NotFound
 from cybermarket.handlers import FIRST_NAME, NO_ID, page
 from cybermarket.pages import cached
 from cybermarket.sql import Query
-from cybermarket.values import from_cents
+from cybermarket.values import fold, from_cents
 
 LIST_MERCHANT = Query(
     "SELECT storename, description, email FROM merchants"
     " WHERE storename{C} > ? ORDER BY storename{C} LIMIT ?"
 )
 # One statement: the store and its page of products.  A store without
-# products (on this page) still yields one row, with NULLs.
+# products (on this page) still yields one row, with NULLs.  The store is
+# found by its name's fold, whatever the spelling asked for.
 LIST_PRODUCT = Query(
     "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock"
     " FROM merchants m LEFT JOIN products p"
     " ON p.merchant_id = m.id AND p.on_shelf AND p.id > ?"
-    " WHERE m.storename = ? ORDER BY p.id LIMIT ?"
+    " WHERE m.storename_key = ? ORDER BY p.id LIMIT ?"
 )
 PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "price", "stock"]
 
@@ -30,8 +31,10 @@ def list_merchant(txn, me, limit, after=None):
 
 
 def list_product(txn, me, storename, limit, after=None):
+    # Cached by the key: every spelling of the name gets the same page.
+    key = fold(storename)
     return cached(
-        txn, ("LIST_PRODUCT", storename, limit, after), _list_product, storename, limit, after
+        txn, ("LIST_PRODUCT", key, limit, after), _list_product, storename, key, limit, after
     )
 
 
@@ -40,8 +43,8 @@ def _list_merchant(txn, limit, after):
     return page(["storename", "description", "email"], rows, limit)
 
 
-def _list_product(txn, storename, limit, after):
-    rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, storename, limit + 1)
+def _list_product(txn, storename, key, limit, after):
+    rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, key, limit + 1)
     if not rows:
         raise NotFound(f"storename: no store named {storename!r}")
     if rows[0][0] is None:

@@ -13,13 +13,14 @@ from datetime import timedelta
 from cybermarket.errors import BadInvitation
 from cybermarket.handlers import now
 from cybermarket.sql import Query
+from cybermarket.values import fold
 
 INSERT = Query(
     "INSERT INTO invitations (code_hash, inviter_id, created_at, expires_at)"
     " VALUES (?, ?, ?, ?)"
 )
 FIND = Query(
-    "SELECT i.id, i.inviter_id, i.expires_at, i.used_at, m.storename"
+    "SELECT i.id, i.inviter_id, i.expires_at, i.used_at, m.storename_key"
     " FROM invitations i LEFT JOIN merchants m ON m.id = i.inviter_id"
     " WHERE i.code_hash = ?"
 )
@@ -47,16 +48,17 @@ def create(txn, inviter_id, days):
 
 def check(txn, code, inviter):
     """(invitation id, inviter id) for a usable code whose inviter matches
-    `inviter` (a storename, or None for an operator's code); else 406."""
+    `inviter` (a storename, in any spelling that folds alike, or None for an
+    operator's code); else 406."""
     row = txn.row(FIND, digest(code))
     if row is None:
         raise BadInvitation("code: unknown invitation code")
-    invitation_id, inviter_id, expires_at, used_at, storename = row
+    invitation_id, inviter_id, expires_at, used_at, storename_key = row
     if used_at is not None:
         raise BadInvitation("code: invitation code already used")
     if txn.read_time(expires_at) <= now():
         raise BadInvitation("code: invitation code expired")
-    if storename != inviter:
+    if storename_key != (None if inviter is None else fold(inviter)):
         raise BadInvitation("inviter: the invitation code was not issued by this inviter")
     return invitation_id, inviter_id
 

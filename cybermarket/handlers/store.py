@@ -1,9 +1,9 @@
 """A merchant's shelf: products, stock, profit and sales."""
 
-from cybermarket.errors import BadRequest, Forbidden, NotFound
+from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
 from cybermarket.handlers import NO_ID, now, page, table
 from cybermarket.sql import Query
-from cybermarket.values import MAX_STOCK, cents, from_cents
+from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
 
 OWNER = Query("SELECT merchant_id FROM products WHERE id = ?")
 ADD = Query(
@@ -25,8 +25,21 @@ MINE = Query(
     " WHERE merchant_id = ? AND id > ? ORDER BY id LIMIT ?"
 )
 PROFIT = Query("SELECT profit_cents FROM merchants WHERE id = ?")
-SOLD = Query("SELECT product_id, quantity, price_cents FROM order_lines WHERE merchant_id = ?")
-NAMES = Query("SELECT id, productname FROM products WHERE merchant_id = ?")
+# Summed by the database.  PostgreSQL's SUM of a BIGINT is a NUMERIC, exact
+# at any size; SQLite's stops with "integer overflow" past 2^63 - 1 rather
+# than round (get_sales).
+SALES = Query(
+    "SELECT l.product_id, p.productname, SUM(l.quantity) AS sold,"
+    " SUM(l.quantity * l.price_cents) AS revenue"
+    " FROM order_lines l JOIN products p ON p.id = l.product_id"
+    " WHERE l.merchant_id = ?"
+    " GROUP BY l.product_id, p.productname"
+    " ORDER BY revenue DESC, l.product_id"
+)
+# Past this, an amount read back was not written by a checkout that kept
+# within the limit: only SQLite could have stored it, before the limit was
+# checked, as a float or an overflowing sum.
+PAST_LIMIT = f"past {money(from_cents(MAX_CENTS))}, the most this server can count exactly"
 
 
 def own_product(txn, me, product_id):
@@ -82,7 +95,10 @@ def list_products(txn, me, limit, after=None):
 
 
 def get_profit(txn, me):
-    return from_cents(txn.value(PROFIT, me))
+    profit = txn.value(PROFIT, me)
+    if type(profit) is not int:  # SQLite's float for a sum that overflowed
+        raise Conflict(f"profit: {PAST_LIMIT}")
+    return from_cents(profit)
 
 
 SALES_COLUMNS = ["product_id", "productname", "quantity_sold", "revenue"]
@@ -90,27 +106,23 @@ SALES_COLUMNS = ["product_id", "productname", "quantity_sold", "revenue"]
 
 def get_sales(txn, me):
     """One row per product ever sold, revenue descending (product_id breaks
-    ties).  The grouping is pandas' job; amounts stay whole cents (int64)
-    until the end."""
-    import pandas as pd  # here, not at start: it is big, and only reports need it
-
-    lines = pd.DataFrame(
-        txn.rows(SOLD, me), columns=["product_id", "quantity", "price_cents"], dtype="int64"
-    )
-    if lines.empty:
-        return table(SALES_COLUMNS, [])
-    lines["revenue_cents"] = lines["quantity"] * lines["price_cents"]
-    sales = lines.groupby("product_id", as_index=False).agg(
-        quantity_sold=("quantity", "sum"), revenue_cents=("revenue_cents", "sum")
-    )
-    sales = sales.sort_values(["revenue_cents", "product_id"], ascending=[False, True])
-    names = dict(txn.rows(NAMES, me))
+    ties).  Sales taken by checkout never sum past the store's profit,
+    which stays within MAX_CENTS; older SQLite data may, and is refused
+    rather than shown wrong."""
+    try:
+        rows = txn.rows(SALES, me)
+    except txn.OperationalError as e:
+        if txn.postgres or "integer overflow" not in str(e):
+            raise
+        raise Conflict(f"sales: revenue {PAST_LIMIT}") from None
+    # int(): PostgreSQL's SUMs are Decimals.  A float is SQLite's product
+    # of a quantity and a price that overflowed.
+    if any(isinstance(revenue, float) for _, _, _, revenue in rows):
+        raise Conflict(f"sales: revenue {PAST_LIMIT}")
     return table(
         SALES_COLUMNS,
         [
-            (int(pid), names[int(pid)], int(sold), from_cents(int(revenue)))
-            for pid, sold, revenue in sales[
-                ["product_id", "quantity_sold", "revenue_cents"]
-            ].itertuples(index=False)
+            (pid, name, int(sold), from_cents(int(revenue)))
+            for pid, name, sold, revenue in rows
         ],
     )

@@ -1,0 +1,186 @@
+"""The migrations: the schema they build is the one cybermarket/models.py
+describes, and 0002 (names compared by their fold, wider email keys)
+brings an existing database along without losing a row."""
+
+import logging
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.pool import NullPool
+
+from cybermarket import database
+from cybermarket.models import Base
+from tests.harness import FAST_HASHER, Market
+from tests.shop import column, expect
+
+PASSWORD = "an-old-password"
+WHEN = "2026-11-20 10:00:00"
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = create_engine(database_url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+def test_the_migrated_schema_is_the_models(migrated_url, engine):
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+# Names that were all different under v1's exact comparison, in id order.
+CLIENTS = {
+    1: "Alice",
+    2: "bob",
+    3: "ALICE",
+    4: "ａｌｉｃｅ",  # full width
+    5: "Cafe\u0301",  # decomposed ...
+    6: "Café",  # ... and composed
+}
+CLIENT_KEYS = {1: "alice", 2: "bob", 3: "alice@3", 4: "alice@4", 5: "café", 6: "café@6"}
+MERCHANTS = {1: "Shop", 2: "SHOP", 3: "other"}
+MERCHANT_KEYS = {1: "shop", 2: "shop@2", 3: "other"}
+
+
+def fill_at_0001(engine):
+    """Accounts at revision 0001, with rows in every table that refers to
+    them, so that the migration has to keep those references whole."""
+    hashed = FAST_HASHER.hash(PASSWORD)
+    with engine.begin() as conn:
+        for client_id, username in CLIENTS.items():
+            conn.execute(
+                text(
+                    "INSERT INTO clients (id, username, email, email_key, password_hash,"
+                    " created_at) VALUES (:id, :name, :email, :email, :hash, :when)"
+                ),
+                {"id": client_id, "name": username, "email": f"c{client_id}@example.com",
+                 "hash": hashed, "when": WHEN},
+            )
+        for merchant_id, storename in MERCHANTS.items():
+            conn.execute(
+                text(
+                    "INSERT INTO merchants (id, storename, description, email, email_key,"
+                    " password_hash, profit_cents, invited_by, created_at) VALUES (:id, :name,"
+                    " '', :email, :email, :hash, 300, :inviter, :when)"
+                ),
+                {"id": merchant_id, "name": storename, "email": f"m{merchant_id}@example.com",
+                 "hash": hashed, "inviter": None if merchant_id == 1 else 1, "when": WHEN},
+            )
+        conn.execute(text(
+            "INSERT INTO invitations (id, code_hash, inviter_id, created_at, expires_at, used_at,"
+            " used_by) VALUES (1, 'x', 1, :when, :when, :when, 2)"
+        ), {"when": WHEN})
+        conn.execute(text(
+            "INSERT INTO products (id, merchant_id, productname, description, price_cents, stock,"
+            " on_shelf, created_at) VALUES (1, 2, 'apple', '', 100, 5, :yes, :when)"
+        ), {"yes": True, "when": WHEN})
+        conn.execute(text(
+            "INSERT INTO orders (id, client_id, created_at, total_cents) VALUES (1, 3, :when, 300)"
+        ), {"when": WHEN})
+        conn.execute(text(
+            "INSERT INTO order_lines (order_id, product_id, merchant_id, storename, productname,"
+            " price_cents, quantity) VALUES (1, 1, 2, 'SHOP', 'apple', 100, 3)"
+        ))
+        conn.execute(text(
+            "INSERT INTO cart_lines (client_id, product_id, quantity) VALUES (3, 1, 2)"
+        ))
+        if engine.dialect.name == "postgresql":
+            # The ids were given: move the sequences past them.
+            for table in ("clients", "merchants", "invitations", "products", "orders"):
+                conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                    f" (SELECT max(id) FROM {table}))"
+                ))
+
+
+def rows(engine, query):
+    with engine.connect() as conn:
+        return {row[0]: tuple(row[1:]) for row in conn.execute(text(query))}
+
+
+def test_0002_keeps_names_that_now_collide_and_logs_them(database_url, engine, caplog):
+    database.upgrade(database_url, "0001")
+    fill_at_0001(engine)
+    with caplog.at_level(logging.INFO, logger="alembic"):
+        database.upgrade(database_url)
+
+    assert rows(engine, "SELECT id, username, username_key FROM clients") == {
+        client_id: (CLIENTS[client_id], key) for client_id, key in CLIENT_KEYS.items()
+    }
+    assert rows(engine, "SELECT id, storename, storename_key FROM merchants") == {
+        merchant_id: (MERCHANTS[merchant_id], key) for merchant_id, key in MERCHANT_KEYS.items()
+    }
+    # Everything that referred to the accounts still does.
+    assert rows(engine, "SELECT id, merchant_id FROM products") == {1: (2,)}
+    assert rows(engine, "SELECT id, invited_by FROM merchants WHERE id > 1") == {2: (1,), 3: (1,)}
+    assert rows(engine, "SELECT order_id, merchant_id FROM order_lines") == {1: (2,)}
+    assert rows(engine, "SELECT client_id, product_id FROM cart_lines") == {3: (1,)}
+    assert rows(engine, "SELECT id, inviter_id, used_by FROM invitations") == {1: (1, 2)}
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    referred = {
+        (fk["referred_table"], tuple(fk["constrained_columns"]))
+        for table in ("products", "order_lines", "invitations", "merchants", "orders")
+        for fk in inspect(engine).get_foreign_keys(table)
+    }
+    assert ("merchants", ("merchant_id",)) in referred
+    assert ("merchants", ("invited_by",)) in referred
+    assert ("clients", ("client_id",)) in referred
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    for table, kept, renamed in [
+        ("clients", (1, "Alice"), [(3, "ALICE"), (4, "ａｌｉｃｅ")]),
+        ("clients", (5, "Cafe\u0301"), [(6, "Café")]),
+        ("merchants", (1, "Shop"), [(2, "SHOP")]),
+    ]:
+        for account_id, name in renamed:
+            assert any(
+                table in message and repr(name) in message and f"id {account_id}" in message
+                and repr(kept[1]) in message and f"id {kept[0]}" in message
+                for message in warnings
+            ), (table, name, warnings)
+    assert not any("'bob'" in message or "'other'" in message for message in warnings)
+
+
+def test_after_0002_the_first_of_colliding_names_keeps_the_name(database_url, engine):
+    database.upgrade(database_url, "0001")
+    fill_at_0001(engine)
+    database.upgrade(database_url)
+    market = Market(database_url)
+    try:
+        peer = market.peer()
+        expect(peer, 200, "CLIENT_LOGIN", login="alice", password=PASSWORD)
+        expect(peer, 200, "CLIENT_LOGOUT")
+        # The later ones log in by email, and may take a name of their own.
+        expect(peer, 200, "CLIENT_LOGIN", login="c3@example.com", password=PASSWORD)
+        expect(peer, 409, "SET_CLIENT_USERNAME", username="aLiCe")
+        expect(peer, 200, "SET_CLIENT_USERNAME", username="ALICE 2")
+        assert rows(engine, "SELECT id, username_key FROM clients WHERE id = 3") == {
+            3: ("alice 2",)
+        }
+        # No new account can take any of the names.
+        for name in ("ALICE", "Ａlice", "café", "CAFE\u0301"):
+            response = market.peer().call(
+                "CLIENT_CREATE", username=name, email="new@example.com", password=PASSWORD
+            )
+            assert response["status"] == 409, (name, response)
+        # The store with the lowest id answers to the name.
+        assert column(market.peer().ok("LIST_PRODUCT", storename="SHOP"), "storename") == []
+        shop2 = market.peer()
+        expect(shop2, 200, "MERCHANT_LOGIN", login="m2@example.com", password=PASSWORD)
+        expect(shop2, 200, "SET_MERCHANT_STORENAME", storename="SHOP two")
+        listed = market.peer().ok("LIST_PRODUCT", storename="shop two")
+        assert column(listed, "product_id") == [1]
+    finally:
+        market.close()
+
+
+def test_0002_widens_the_email_keys(migrated_url, engine):
+    for table in ("clients", "merchants"):
+        columns = {c["name"]: c for c in inspect(engine).get_columns(table)}
+        assert columns["email_key"]["type"].length == 1024
