@@ -9,14 +9,17 @@ it for the test and dropped afterwards.
 import os
 import uuid
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from twisted.internet import defer
 from twisted.logger import formatEvent, globalLogPublisher
 
 from cybermarket import database
+from cybermarket.ops import OPS
 from tests.harness import Market
 
 TEST_DATABASE = os.environ.get("CYBERMARKET_TEST_DATABASE", "")
@@ -68,6 +71,36 @@ def market(migrated_url):
     m = Market(migrated_url)
     yield m
     m.close()
+
+
+@pytest.fixture
+def make_market(migrated_url):
+    """Markets with settings of the test's choosing, on one database."""
+    made = []
+
+    def make(**settings):
+        market = Market(migrated_url, **settings)
+        made.append(market)
+        return market
+
+    yield make
+    for market in made:
+        market.close()
+
+
+@pytest.fixture
+def gates(monkeypatch):
+    """An op SLOW (no args) whose every call waits for a Deferred the test
+    fires; the list holds them in call order."""
+    waiting = []
+
+    async def slow(call):
+        gate = defer.Deferred()
+        waiting.append(gate)
+        return await gate
+
+    monkeypatch.setitem(OPS, "SLOW", replace(OPS["PING"], name="SLOW", handler=slow))
+    return waiting
 
 
 @pytest.fixture

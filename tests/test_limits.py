@@ -2,16 +2,11 @@
 the client does not read, bytes held per connection, connection caps and
 the frame timeout.  Each test is an attack a hostile client can make."""
 
-from dataclasses import replace
-
 import msgpack
 import pytest
-from twisted.internet import defer
-from twisted.logger import globalLogPublisher
 
 from cybermarket import limits
-from cybermarket.ops import OPS
-from tests.harness import Market, Refused
+from tests.harness import Refused
 from tests.wire import frame, request
 
 PAD = "x" * 500  # a request of about 520 bytes: PING ignores envelope keys
@@ -19,42 +14,6 @@ PAD = "x" * 500  # a request of about 520 bytes: PING ignores envelope keys
 
 def padded_ping(request_id):
     return frame(msgpack.packb({"id": request_id, "op": "PING", "pad": PAD}))
-
-
-@pytest.fixture
-def make_market(migrated_url):
-    made = []
-
-    def make(**settings):
-        market = Market(migrated_url, **settings)
-        made.append(market)
-        return market
-
-    yield make
-    for market in made:
-        market.close()
-
-
-@pytest.fixture
-def gates(monkeypatch):
-    """An op SLOW whose every call waits for a Deferred the test fires."""
-    waiting = []
-
-    async def slow(call):
-        gate = defer.Deferred()
-        waiting.append(gate)
-        return await gate
-
-    monkeypatch.setitem(OPS, "SLOW", replace(OPS["PING"], name="SLOW", handler=slow))
-    return waiting
-
-
-@pytest.fixture
-def logged():
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 def refusals(events, reason):

@@ -9,13 +9,12 @@ from decimal import Decimal
 import msgpack
 import pytest
 from twisted.internet import defer
-from twisted.logger import eventAsText, globalLogPublisher
+from twisted.logger import eventAsText
 
 from cybermarket import protocol
 from cybermarket.handlers import accounts
 from cybermarket.ops import CLIENT, MERCHANT, OPS
 from cybermarket.protocol import HIGH_WATER, LOW_WATER
-from tests.harness import Market
 from tests.wire import frame, request
 
 MONEY = re.compile(r"[0-9]+\.[0-9]{2}")
@@ -52,45 +51,6 @@ def assert_money(value, expected):
 def assert_alive(peer):
     assert not peer.closed
     assert call(peer, "PING", 999) == {"id": 999, "status": 200, "message": "ok"}
-
-
-@pytest.fixture
-def make_market(migrated_url):
-    """Markets with settings of the test's choosing, on one database."""
-    made = []
-
-    def make(**settings):
-        market = Market(migrated_url, **settings)
-        made.append(market)
-        return market
-
-    yield make
-    for market in made:
-        market.close()
-
-
-@pytest.fixture
-def gates(monkeypatch):
-    """An op SLOW (no args) whose every call waits for a Deferred the test
-    fires; the list holds them in call order."""
-    waiting = []
-
-    async def slow(call):
-        gate = defer.Deferred()
-        waiting.append(gate)
-        return await gate
-
-    monkeypatch.setitem(OPS, "SLOW", replace(OPS["PING"], name="SLOW", handler=slow))
-    return waiting
-
-
-@pytest.fixture
-def logged():
-    """Every log event emitted during the test."""
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 # --- framing ----------------------------------------------------------------
