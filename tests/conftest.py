@@ -74,6 +74,18 @@ def market(migrated_url):
 
 
 @pytest.fixture
+def shop(market):
+    """A logged-in merchant connection of a new store "shop"."""
+    return market.merchant("shop")
+
+
+@pytest.fixture
+def alice(market):
+    """A logged-in customer connection of a new account "alice"."""
+    return market.client("alice")
+
+
+@pytest.fixture
 def make_market(migrated_url):
     """Markets with settings of the test's choosing, on one database."""
     made = []

@@ -41,6 +41,16 @@ class Immediately:
         return self.clock.seconds()
 
 
+def run_job(onResult, function, args, kwargs):
+    """Run a thread pool's job here and now, reporting as the pool would."""
+    try:
+        result = function(*args, **kwargs)
+    except BaseException:
+        onResult(False, Failure())
+    else:
+        onResult(True, result)
+
+
 class HeldPool:
     """A hashing thread pool that runs nothing until the test says so: jobs
     wait in the order they were handed in, as on a real pool's queue, and
@@ -62,12 +72,7 @@ class HeldPool:
     def finish(self, index=0):
         onResult, function, args, kwargs = self.jobs.pop(index)
         self.finished.append(function)
-        try:
-            result = function(*args, **kwargs)
-        except BaseException:
-            onResult(False, Failure())
-        else:
-            onResult(True, result)
+        run_job(onResult, function, args, kwargs)
 
     def finish_all(self):
         """Run jobs until none is left (finishing one may hand in more)."""
@@ -80,12 +85,7 @@ class InlinePool(HeldPool):
     thread."""
 
     def callInThreadWithCallback(self, onResult, function, *args, **kwargs):
-        try:
-            result = function(*args, **kwargs)
-        except BaseException:
-            onResult(False, Failure())
-        else:
-            onResult(True, result)
+        run_job(onResult, function, args, kwargs)
 
 
 class InlineHasher(Hasher):

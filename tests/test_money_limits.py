@@ -29,16 +29,6 @@ def seeder(market):
     s.close()
 
 
-@pytest.fixture
-def shop(market):
-    return market.merchant("shop")
-
-
-@pytest.fixture
-def alice(market):
-    return market.client("alice")
-
-
 def add_units(client, product_id, units):
     """CLIENT_ADD_ITEM takes at most 1,000,000 units a request."""
     while units:

@@ -25,16 +25,6 @@ ITEM_COLUMNS = ["storename", "product_id", "productname", "price", "quantity"]
 ORDER_COLUMNS = ["order_id", "created_at", "total"]
 PASSWORD = "client-pass"
 
-@pytest.fixture
-def shop(market):
-    return market.merchant("shop")
-
-
-@pytest.fixture
-def alice(market):
-    return market.client("alice")
-
-
 def create(peer, username="bob", email=None, password=PASSWORD):
     return peer.call(
         "CLIENT_CREATE",

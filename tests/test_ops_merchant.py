@@ -37,16 +37,6 @@ PRODUCT_OPS = {
 }
 
 
-@pytest.fixture
-def shop(market):
-    return market.merchant("shop")
-
-
-@pytest.fixture
-def alice(market):
-    return market.client("alice")
-
-
 def join(market, storename="newshop", **override):
     """A MERCHANT_CREATE on a new connection, by default with a fresh
     operator code; the response."""
