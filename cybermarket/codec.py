@@ -15,7 +15,7 @@ from cybermarket.values import CENT
 
 class Packed(bytes):
     """A value already encoded as MessagePack, to be sent without decoding
-    and encoding it again (see cybermarket/pages.py)."""
+    and encoding it again (see cybermarket/server/pages.py)."""
 
     __slots__ = ()
 

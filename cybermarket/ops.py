@@ -3,7 +3,7 @@ its arguments, its handler, and how the handler runs.
 
 The protocol validates a request against this table before any handler or
 database work, and the shell's help and docs/protocol.md describe the same
-table.  See cybermarket/handlers/__init__.py for the two kinds of handler.
+table.  See cybermarket/server/handlers/__init__.py for the two kinds of handler.
 """
 
 import inspect
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from cybermarket import values as v
 from cybermarket.errors import BadRequest
-from cybermarket.handlers import accounts, cart, catalog, invitations, store
+from cybermarket.server.handlers import accounts, cart, catalog, invitations, store
 from cybermarket.values import Arg
 
 CLIENT = "client"

@@ -18,7 +18,7 @@ from sqlalchemy.pool import NullPool
 from twisted.internet import defer
 from twisted.logger import formatEvent, globalLogPublisher
 
-from cybermarket import database
+from cybermarket.storage import database
 from cybermarket.ops import OPS
 from tests.harness import Market
 

@@ -9,11 +9,11 @@ from twisted.internet import defer, task
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from cybermarket.context import App, Settings
-from cybermarket.database import Database
-from cybermarket.passwords import Hasher
-from cybermarket.protocol import MarketFactory
-from cybermarket.throttle import Throttle
+from cybermarket.server.context import App, Settings
+from cybermarket.storage.database import Database
+from cybermarket.server.passwords import Hasher
+from cybermarket.server.protocol import MarketFactory
+from cybermarket.server.throttle import Throttle
 from tests.shop import store_args
 from tests.wire import frame, request
 
@@ -195,7 +195,7 @@ class Market:
         return Peer(self.factory, host)
 
     def invite(self, inviter_id=None, days=7):
-        from cybermarket.handlers import invitations
+        from cybermarket.server.handlers import invitations
 
         return self.app.db.run_sync("invite", invitations.create, (inviter_id, days))
 

@@ -1,5 +1,5 @@
 """The books of a market, read with SQLAlchemy straight from its database
-(tables in cybermarket/models.py, money in whole cents), and checked for
+(tables in cybermarket/storage/models.py, money in whole cents), and checked for
 the invariants every fault must leave intact:
 
 - per product: initial stock + restocks = current stock + units in order lines,
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import create_engine, func, select
 
-from cybermarket.models import merchants, order_lines, orders, products
+from cybermarket.storage.models import merchants, order_lines, orders, products
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import create_engine, insert, select, update
 from sqlalchemy.pool import NullPool
 
-from cybermarket.models import clients, merchants, order_lines, orders
+from cybermarket.storage.models import clients, merchants, order_lines, orders
 
 MAX_CENTS = 2**63 - 1  # what a BIGINT holds
 MAX_PRICE = "99999999.99"

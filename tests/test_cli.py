@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from cybermarket import cli
+from cybermarket.tools import cli
 from tests.server import run_cli
 
 

@@ -1,5 +1,5 @@
 """The client library: cybermarket.client (blocking) against the real
-`twistd -n cybermarket` process, and cybermarket.twisted_client both over a
+`twistd -n cybermarket` process, and cybermarket.client.twisted_client both over a
 StringTransport (frames fed by hand) and, in a child process, against the
 real server.
 
@@ -28,7 +28,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from cybermarket.client import (
+from cybermarket.client.blocking import (
     BadInvitation,
     BadRequest,
     Client,
@@ -43,7 +43,7 @@ from cybermarket.client import (
     TooLarge,
     money,
 )
-from cybermarket.twisted_client import MarketClientProtocol
+from cybermarket.client.twisted_client import MarketClientProtocol
 from tests.server import HOST, Server, child_env
 from tests.shop import store_args
 
@@ -706,8 +706,8 @@ def test_twisted_client_call_timed_out_keeps_the_connection_in_step():
 TWISTED_SCRIPT = """
 import json, sys
 from twisted.internet import defer, task
-from cybermarket.client import ClientError
-from cybermarket.twisted_client import connect
+from cybermarket.client.blocking import ClientError
+from cybermarket.client.twisted_client import connect
 
 async def main(reactor, port):
     market = await connect(reactor, "127.0.0.1", int(port))
@@ -747,7 +747,7 @@ task.react(lambda reactor, port: defer.ensureDeferred(main(reactor, port)), sys.
 TLS_SCRIPT = """
 import json, sys
 from twisted.internet import defer, task
-from cybermarket.twisted_client import connect
+from cybermarket.client.twisted_client import connect
 
 async def main(reactor, port, cafile):
     result = {}

@@ -18,7 +18,7 @@ import msgpack
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from cybermarket.models import merchants, order_lines, orders, products
+from cybermarket.storage.models import merchants, order_lines, orders, products
 from tests.server import (
     BIN,
     HOST,

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import create_engine, insert
 
-from cybermarket.models import clients
+from cybermarket.storage.models import clients
 from cybermarket.values import fold
 from tests.conftest import fresh_postgresql_database, on_postgresql
 from tests.harness import FAST_HASHER

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from cybermarket import sql
-from cybermarket.database import Database
+from cybermarket.storage import txn as sql
+from cybermarket.storage.database import Database
 from cybermarket.errors import Conflict, Unavailable
-from cybermarket.sql import Query
+from cybermarket.storage.txn import Query
 from tests.conftest import on_postgresql
 
 pytestmark = pytest.mark.skipif(on_postgresql(), reason="group commit is SQLite's")

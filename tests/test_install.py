@@ -37,7 +37,7 @@ import json, sys
 from twisted.application.service import IServiceMaker
 from twisted.plugin import getPlugins
 import cybermarket
-from cybermarket.database import migrations_dir
+from cybermarket.storage.database import migrations_dir
 
 plugins = {
     p.tapname: getattr(sys.modules.get(type(p).__module__), "__file__", None)
@@ -144,8 +144,8 @@ def test_wheel_carries_the_plugin_and_the_migrations(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "twisted/plugins/cybermarket_plugin.py" in names
     assert "twisted/plugins/__init__.py" not in names  # must not shadow Twisted's
-    assert "cybermarket/migrations/env.py" in names
-    assert any(n.startswith("cybermarket/migrations/versions/") and n.endswith(".py") for n in names)
+    assert "cybermarket/storage/migrations/env.py" in names
+    assert any(n.startswith("cybermarket/storage/migrations/versions/") and n.endswith(".py") for n in names)
 
 
 def test_normal_install_imports_from_the_new_venv_and_lists_the_plugin(normal, tmp_path):

@@ -5,7 +5,7 @@ the frame timeout.  Each test is an attack a hostile client can make."""
 import msgpack
 import pytest
 
-from cybermarket import limits
+from cybermarket.server import limits
 from tests.harness import Refused
 from tests.wire import frame, request
 

@@ -1,4 +1,4 @@
-"""The migrations: the schema they build is the one cybermarket/models.py
+"""The migrations: the schema they build is the one cybermarket/storage/models.py
 describes, and 0002 (names compared by their fold, wider email keys)
 brings an existing database along without losing a row."""
 
@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from cybermarket import database
-from cybermarket.models import Base
+from cybermarket.storage import database
+from cybermarket.storage.models import Base
 from tests.harness import FAST_HASHER, Market
 from tests.shop import column, expect
 

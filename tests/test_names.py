@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from cybermarket import values as v
 from cybermarket.errors import BadRequest
-from cybermarket.models import clients, merchants
+from cybermarket.storage.models import clients, merchants
 from tests.shop import add_product, column, expect, records, store_args
 
 PASSWORD = "a-good-password"

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine, update
 
-from cybermarket.models import invitations
+from cybermarket.storage.models import invitations
 from tests import shop as steps
 from tests.shop import (
     add_product,

@@ -8,8 +8,8 @@ import pytest
 from twisted.internet import task
 from twisted.python import usage
 
-from cybermarket import service
-from cybermarket.options import Options
+from cybermarket.server import service
+from cybermarket.server.options import Options
 from tests.server import child_env
 
 

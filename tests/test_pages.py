@@ -1,4 +1,4 @@
-"""The cache of public pages (cybermarket/pages.py): a page is served from
+"""The cache of public pages (cybermarket/server/pages.py): a page is served from
 it only while nothing in the database has changed, whoever changed it."""
 
 from decimal import Decimal
@@ -6,11 +6,13 @@ from decimal import Decimal
 import msgpack
 import pytest
 
-from cybermarket import codec, pages
+from cybermarket import codec
+
+from cybermarket.server import pages
 from cybermarket.codec import Packed
-from cybermarket.database import Database
-from cybermarket.handlers import catalog
-from cybermarket.sql import Query
+from cybermarket.storage.database import Database
+from cybermarket.server.handlers import catalog
+from cybermarket.storage.txn import Query
 from tests.conftest import on_postgresql
 from tests.harness import Market
 from tests.shop import add_product

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from cybermarket.errors import BadRequest
 from cybermarket.ops import OPS
-from cybermarket.protocol import decode
+from cybermarket.server.protocol import decode
 from tests.wire import frame
 
 # Every MessagePack value Python can build, nested.

@@ -11,10 +11,10 @@ import pytest
 from twisted.internet import defer
 from twisted.logger import eventAsText
 
-from cybermarket import protocol
-from cybermarket.handlers import accounts
+from cybermarket.server import protocol
+from cybermarket.server.handlers import accounts
 from cybermarket.ops import CLIENT, MERCHANT, OPS
-from cybermarket.protocol import HIGH_WATER, LOW_WATER
+from cybermarket.server.protocol import HIGH_WATER, LOW_WATER
 from tests.wire import frame, request
 
 MONEY = re.compile(r"[0-9]+\.[0-9]{2}")

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cybermarket import cli, shell
+from cybermarket.tools import cli, shell
 from cybermarket.ops import OPS
 from tests.server import BIN, HOST, Server, child_env, free_port, run_cli
 from tests.shop import store_args

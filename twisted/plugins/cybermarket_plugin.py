@@ -8,7 +8,7 @@ from twisted.application.service import IServiceMaker
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from cybermarket.options import Options
+from cybermarket.server.options import Options
 
 
 @implementer(IServiceMaker, IPlugin)
@@ -18,7 +18,7 @@ class CybermarketServiceMaker:
     options = Options
 
     def makeService(self, options):
-        from cybermarket.service import make_service
+        from cybermarket.server.service import make_service
 
         return make_service(options)
 

@@ -259,7 +259,7 @@ class Options(usage.Options):
             raise usage.UsageError(f"--database: {e}") from None
         check_listen(self["listen"])
         if self["reuse-port"]:
-            from cybermarket.reuseport import parse_tcp
+            from cybermarket.server.reuseport import parse_tcp
 
             try:
                 parse_tcp(self["listen"])

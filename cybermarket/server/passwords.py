@@ -32,7 +32,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from cybermarket import limits
+from cybermarket.server import limits
 from cybermarket.errors import Unavailable
 
 BUSY = "server busy hashing passwords; try again"

@@ -11,12 +11,12 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from cybermarket.database import (
+from cybermarket.storage.database import (
     check_foreign_keys,
     foreign_keys_off_for_migrations,
     make_engine,
 )
-from cybermarket.models import Base
+from cybermarket.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

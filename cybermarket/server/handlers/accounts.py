@@ -6,8 +6,8 @@ names the table and the columns that differ.
 
 from twisted.logger import Logger
 
-from cybermarket import throttle as throttle_keys
-from cybermarket.context import Session
+from cybermarket.server import throttle as throttle_keys
+from cybermarket.server.context import Session
 from cybermarket.errors import (
     BAD_LOGIN,
     BadRequest,
@@ -16,8 +16,8 @@ from cybermarket.errors import (
     NotLoggedIn,
     Throttled,
 )
-from cybermarket.handlers import invitations, now
-from cybermarket.sql import Query
+from cybermarket.server.handlers import invitations, now
+from cybermarket.storage.txn import Query
 from cybermarket.values import fold
 
 log = Logger()

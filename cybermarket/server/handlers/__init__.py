@@ -1,7 +1,7 @@
 """The ops' handlers.
 
 Transaction handlers are plain functions f(txn, me, **args) that run inside
-one database transaction on a database worker thread (txn: cybermarket.sql.
+one database transaction on a database worker thread (txn: cybermarket.storage.txn.
 Txn) and return plain values (str, int, Decimal, datetime, lists, dicts);
 `me` is the caller's account id.  Flows are coroutines f(call, **args) on the
 reactor thread, for the few ops that must hash a password (on the hashing

@@ -1,8 +1,8 @@
 """A customer's cart, checkout and orders."""
 
 from cybermarket.errors import BadRequest, Conflict, NotFound
-from cybermarket.handlers import LAST_ID, now, page, table
-from cybermarket.sql import Query
+from cybermarket.server.handlers import LAST_ID, now, page, table
+from cybermarket.storage.txn import Query
 from cybermarket.values import MAX_CENTS, MAX_STOCK, from_cents, money
 
 # An order's total must fit a BIGINT of cents with room to spare for the

@@ -29,8 +29,8 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from cybermarket.errors import MarketError, Unavailable
-from cybermarket.groupcommit import GroupCommitter
-from cybermarket.sql import Txn
+from cybermarket.storage.groupcommit import GroupCommitter
+from cybermarket.storage.txn import Txn
 
 log = Logger()
 
@@ -253,9 +253,9 @@ class Database:
 
 
 def migrations_dir():
-    here = Path(__file__).resolve().parent
-    packaged = here / "migrations"  # a normal install (see pyproject.toml)
-    return packaged if packaged.is_dir() else here.parent / "alembic"
+    # Inside the package, so that normal and editable installs alike carry
+    # them; alembic.ini at the top points here too.
+    return Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(url):

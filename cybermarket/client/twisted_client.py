@@ -1,7 +1,7 @@
 """A Twisted client for the cybermarket protocol (wire contract version 1).
 
     from twisted.internet import defer, task
-    from cybermarket.twisted_client import connect
+    from cybermarket.client.twisted_client import connect
 
     async def main(reactor):
         market = await connect(reactor, "127.0.0.1", 22333)
@@ -24,7 +24,7 @@ from twisted.internet.ssl import Certificate, CertificateOptions, optionsForClie
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.python.failure import Failure
 
-from cybermarket.client import (
+from cybermarket.client.blocking import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     ProtocolError,

@@ -45,7 +45,7 @@ import re
 import sys
 import unicodedata
 
-from cybermarket.client import Client, ProtocolError, is_table
+from cybermarket.client.blocking import Client, ProtocolError, is_table
 from cybermarket.ops import OPS
 from cybermarket.values import Integer
 

@@ -1,6 +1,6 @@
 """A blocking client for the cybermarket protocol (wire contract version 1).
 
-    from cybermarket.client import Client
+    from cybermarket.client.blocking import Client
 
     with Client("127.0.0.1", 22333) as market:
         market.call("PING", check=True)
@@ -9,7 +9,7 @@
 call() returns a Response; with check=True an error status raises the
 ClientError subclass for that status.  pipeline() sends several requests
 before reading their answers.  The encoding, decoding and error helpers here
-are shared with the Twisted client in cybermarket/twisted_client.py.
+are shared with the Twisted client in cybermarket/client/twisted_client.py.
 
 See docs/client.md.
 """

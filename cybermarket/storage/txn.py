@@ -13,7 +13,7 @@ every backend (SQLite's BINARY collation; PostgreSQL's "C").
 from contextlib import contextmanager
 from datetime import datetime
 
-from cybermarket.pages import PageCache
+from cybermarket.server.pages import PageCache
 
 
 class Query:

@@ -33,9 +33,9 @@ import math
 
 from twisted.logger import Logger
 
-from cybermarket import limits
+from cybermarket.server import limits
 from cybermarket.errors import Throttled
-from cybermarket.sql import Query
+from cybermarket.storage.txn import Query
 from cybermarket.values import fold
 
 log = Logger()

@@ -10,12 +10,14 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
-from cybermarket import database, limits
-from cybermarket.context import App, Settings
-from cybermarket.passwords import Hasher
-from cybermarket.protocol import MarketFactory
-from cybermarket.reuseport import ReusePortEndpoint
-from cybermarket.throttle import Throttle
+from cybermarket.storage import database
+
+from cybermarket.server import limits
+from cybermarket.server.context import App, Settings
+from cybermarket.server.passwords import Hasher
+from cybermarket.server.protocol import MarketFactory
+from cybermarket.server.reuseport import ReusePortEndpoint
+from cybermarket.server.throttle import Throttle
 
 log = Logger()
 

@@ -11,8 +11,8 @@ import secrets
 from datetime import timedelta
 
 from cybermarket.errors import BadInvitation
-from cybermarket.handlers import now
-from cybermarket.sql import Query
+from cybermarket.server.handlers import now
+from cybermarket.storage.txn import Query
 from cybermarket.values import fold
 
 INSERT = Query(

@@ -5,8 +5,8 @@ import math
 import sys
 from pathlib import Path
 
-from cybermarket import options
-from cybermarket.options import DEFAULT_DATABASE
+from cybermarket.server import options
+from cybermarket.server.options import DEFAULT_DATABASE
 
 MAX_INVITATION_DAYS = 365
 
@@ -40,7 +40,7 @@ def invitation_days(text):
 def existing_database(url):
     """Refuse a SQLite file that is not there: connecting would create an
     empty database, and the command would work on that instead."""
-    from cybermarket import database
+    from cybermarket.storage import database
 
     try:
         database.check_exists(url)
@@ -49,8 +49,8 @@ def existing_database(url):
 
 
 def _invite(args):
-    from cybermarket import database
-    from cybermarket.handlers import invitations
+    from cybermarket.storage import database
+    from cybermarket.server.handlers import invitations
 
     existing_database(args.database)
     database.upgrade(args.database)
@@ -64,14 +64,14 @@ def _invite(args):
 
 
 def _db_upgrade(args):
-    from cybermarket import database
+    from cybermarket.storage import database
 
     database.upgrade(args.database)
     print(f"schema at revision {database.head_revision(args.database)}")
 
 
 def _db_current(args):
-    from cybermarket import database
+    from cybermarket.storage import database
 
     existing_database(args.database)
     engine = database.make_engine(args.database)
@@ -88,7 +88,7 @@ def _db_current(args):
 def _db_backup(args):
     import sqlite3
 
-    from cybermarket import database
+    from cybermarket.storage import database
 
     source = database.sqlite_file(args.database)
     if source is None:
@@ -122,19 +122,19 @@ def _db_backup(args):
 
 
 def _report(args):
-    from cybermarket import report
+    from cybermarket.tools import report
 
     return report.run(args.database, args.since, args.format, args.plot)
 
 
 def _call(args):
-    from cybermarket import shell
+    from cybermarket.tools import shell
 
     return shell.run_call(args)
 
 
 def _shell(args):
-    from cybermarket import shell
+    from cybermarket.tools import shell
 
     return shell.run_shell(args)
 

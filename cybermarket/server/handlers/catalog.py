@@ -1,9 +1,9 @@
 """What anyone may see without logging in."""
 
 from cybermarket.errors import NotFound
-from cybermarket.handlers import FIRST_NAME, NO_ID, page
-from cybermarket.pages import cached
-from cybermarket.sql import Query
+from cybermarket.server.handlers import FIRST_NAME, NO_ID, page
+from cybermarket.server.pages import cached
+from cybermarket.storage.txn import Query
 from cybermarket.values import fold, from_cents
 
 LIST_MERCHANT = Query(

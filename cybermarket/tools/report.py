@@ -23,8 +23,10 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from cybermarket import database, values
-from cybermarket.models import clients, merchants, order_lines, orders, products
+from cybermarket.storage import database
+
+from cybermarket import values
+from cybermarket.storage.models import clients, merchants, order_lines, orders, products
 
 TOP = 10  # products in "top products"
 INT64_MAX = 2**63 - 1

@@ -19,9 +19,9 @@ from twisted.protocols.basic import Int32StringReceiver
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
-from cybermarket import limits
+from cybermarket.server import limits
 from cybermarket.codec import encode
-from cybermarket.context import Call
+from cybermarket.server.context import Call
 from cybermarket.errors import BadRequest, MarketError, NotLoggedIn, TooLarge, Unavailable
 from cybermarket.ops import OPS
 

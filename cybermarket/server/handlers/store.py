@@ -1,8 +1,8 @@
 """A merchant's shelf: products, stock, profit and sales."""
 
 from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
-from cybermarket.handlers import NO_ID, now, page, table
-from cybermarket.sql import Query
+from cybermarket.server.handlers import NO_ID, now, page, table
+from cybermarket.storage.txn import Query
 from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
 
 OWNER = Query("SELECT merchant_id FROM products WHERE id = ?")
