@@ -1,17 +1,16 @@
 """Every op of the protocol, declared as data: its name, the role it needs,
-its arguments, its handler, and how the handler runs.
-
-The protocol validates a request against this table before any handler or
-database work, and the shell's help and docs/protocol.md describe the same
-table.  See cybermarket/server/handlers/__init__.py for the two kinds of handler.
+its arguments and their rules, the status of its success, and a line of
+help.  This is wire vocabulary, shared by the server and the clients: the
+shell's help and checks come from it, docs/protocol.md's table of ops is
+checked against it (tests/test_docs.py), and the server binds one handler
+to each op (cybermarket/server/optable.py), refusing to start if any op has
+none or any handler no op.
 """
 
-import inspect
 from dataclasses import dataclass, field
 
 from cybermarket import values as v
 from cybermarket.errors import BadRequest
-from cybermarket.server.handlers import accounts, cart, catalog, invitations, store
 from cybermarket.values import Arg
 
 CLIENT = "client"
@@ -23,15 +22,9 @@ class Op:
     name: str
     role: str | None  # None: anyone, logged in or not
     args: dict = field(default_factory=dict)
-    handler: object = None
-    write: bool = True  # SQLite: a write transaction takes the lock up front
     status: int = 200
     doc: str = ""
     one_of: tuple = ()  # optional arguments of which at least one is needed
-
-    def __post_init__(self):
-        # Looked up once, not per request.
-        object.__setattr__(self, "flow", inspect.iscoroutinefunction(self.handler))
 
     def check_args(self, args):
         """The validated arguments, or BadRequest naming the first bad field."""
@@ -66,13 +59,11 @@ LOGIN = {"login": _req(v.Login), "password": _req(v.GivenPassword)}
 
 TABLE = [
     # --- anyone ---
-    Op("PING", None, {}, catalog.ping, write=False, doc="check the server is up"),
+    Op("PING", None, {}, doc="check the server is up"),
     Op(
         "LIST_MERCHANT",
         None,
         {"limit": LIMIT, "after": Arg(v.StorenameKey, optional=True)},
-        catalog.list_merchant,
-        write=False,
         doc="list the stores, by storename",
     ),
     Op(
@@ -83,8 +74,6 @@ TABLE = [
             "limit": LIMIT,
             "after": Arg(v.Id, optional=True),
         },
-        catalog.list_product,
-        write=False,
         doc="list a store's products on the shelf, by product_id",
     ),
     # --- customers ---
@@ -92,71 +81,59 @@ TABLE = [
         "CLIENT_CREATE",
         None,
         {"username": _req(v.Username), "email": _req(v.Email), "password": _req(v.Password)},
-        accounts.client_create,
         status=201,
         doc="create a customer account",
     ),
-    Op("CLIENT_LOGIN", None, LOGIN, accounts.client_login, doc="log in by username or email"),
-    Op("CLIENT_LOGOUT", CLIENT, {}, accounts.logout, doc="log out"),
+    Op("CLIENT_LOGIN", None, LOGIN, doc="log in by username or email"),
+    Op("CLIENT_LOGOUT", CLIENT, {}, doc="log out"),
     Op(
         "SET_CLIENT_USERNAME",
         CLIENT,
         {"username": _req(v.Username)},
-        accounts.set_client_username,
         doc="change your username",
     ),
     Op(
         "SET_CLIENT_EMAIL",
         CLIENT,
         {"email": _req(v.Email)},
-        accounts.set_client_email,
         doc="change your email",
     ),
     Op(
         "SET_CLIENT_PASSWORD",
         CLIENT,
         NEW_PASSWORD,
-        accounts.set_client_password,
         doc="change your password",
     ),
     Op(
         "CLIENT_ADD_ITEM",
         CLIENT,
         {"product_id": _req(v.Id), "quantity": _req(v.Quantity)},
-        cart.add_item,
         doc="add units of a product to your cart",
     ),
     Op(
         "CLIENT_REMOVE_ITEM",
         CLIENT,
         PRODUCT,
-        cart.remove_item,
         doc="remove a product's line from your cart",
     ),
-    Op("CLIENT_GET_ITEMS", CLIENT, {}, cart.get_items, write=False, doc="list your cart"),
+    Op("CLIENT_GET_ITEMS", CLIENT, {}, doc="list your cart"),
     Op(
         "CLIENT_GET_PRICE",
         CLIENT,
         {},
-        cart.get_price,
-        write=False,
         doc="your cart's total at current prices",
     ),
-    Op("CLIENT_CHECKOUT_ITEM", CLIENT, {}, cart.checkout, doc="buy everything in your cart"),
+    Op("CLIENT_CHECKOUT_ITEM", CLIENT, {}, doc="buy everything in your cart"),
     Op(
         "CLIENT_LIST_ORDERS",
         CLIENT,
         {"limit": LIMIT, "after": Arg(v.Id, optional=True)},
-        cart.list_orders,
-        write=False,
         doc="your orders, newest first",
     ),
     Op(
         "CLIENT_GET_ORDER",
         CLIENT,
         {"order_id": _req(v.Id)},
-        cart.get_order,
-        write=False,
         doc="the lines of one of your orders",
     ),
     # --- merchants ---
@@ -164,7 +141,6 @@ TABLE = [
         "MERCHANT_CREATE_INVITATION",
         MERCHANT,
         {},
-        invitations.merchant_create_invitation,
         doc="a new single-use invitation code for another store",
     ),
     Op(
@@ -178,7 +154,6 @@ TABLE = [
             "inviter": Arg(v.StoreLookup, optional=True),
             "code": _req(v.Code),
         },
-        accounts.merchant_create,
         status=201,
         doc="open a store with an invitation code",
     ),
@@ -186,36 +161,31 @@ TABLE = [
         "MERCHANT_LOGIN",
         None,
         LOGIN,
-        accounts.merchant_login,
         doc="log in by storename or email",
     ),
-    Op("MERCHANT_LOGOUT", MERCHANT, {}, accounts.logout, doc="log out"),
+    Op("MERCHANT_LOGOUT", MERCHANT, {}, doc="log out"),
     Op(
         "SET_MERCHANT_STORENAME",
         MERCHANT,
         {"storename": _req(v.Storename)},
-        accounts.set_merchant_storename,
         doc="rename your store",
     ),
     Op(
         "SET_MERCHANT_EMAIL",
         MERCHANT,
         {"email": _req(v.Email)},
-        accounts.set_merchant_email,
         doc="change your store's email",
     ),
     Op(
         "SET_MERCHANT_DESCRIPTION",
         MERCHANT,
         {"description": _req(v.Description)},
-        accounts.set_merchant_description,
         doc="change your store's description",
     ),
     Op(
         "SET_MERCHANT_PASSWORD",
         MERCHANT,
         NEW_PASSWORD,
-        accounts.set_merchant_password,
         doc="change your password",
     ),
     Op(
@@ -227,52 +197,42 @@ TABLE = [
             "description": _req(v.Description),
             "stock": Arg(v.Stock, optional=True, default=0),
         },
-        store.add_product,
         doc="put a new product on the shelf",
     ),
     Op(
         "MERCHANT_DEL_PRODUCT",
         MERCHANT,
         PRODUCT,
-        store.del_product,
         doc="take a product off the shelf (its history stays)",
     ),
     Op(
         "MERCHANT_PUT_ON_SHELF",
         MERCHANT,
         PRODUCT,
-        store.put_on_shelf,
         doc="put a product back on the shelf",
     ),
     Op(
         "MERCHANT_RESTOCK_PRODUCT",
         MERCHANT,
         {"product_id": _req(v.Id), "quantity": _req(v.Quantity)},
-        store.restock,
         doc="add units to a product's stock",
     ),
     Op(
         "MERCHANT_GET_PROFIT",
         MERCHANT,
         {},
-        store.get_profit,
-        write=False,
         doc="total credited to your store by checkouts",
     ),
     Op(
         "MERCHANT_GET_SALES",
         MERCHANT,
         {},
-        store.get_sales,
-        write=False,
         doc="units sold and revenue per product",
     ),
     Op(
         "MERCHANT_LIST_PRODUCTS",
         MERCHANT,
         {"limit": LIMIT, "after": Arg(v.Id, optional=True)},
-        store.list_products,
-        write=False,
         doc="all your products, on or off the shelf",
     ),
     Op(
@@ -284,7 +244,6 @@ TABLE = [
             "description": Arg(v.Description, optional=True),
             "price": Arg(v.Price, optional=True),
         },
-        store.set_product,
         one_of=("productname", "description", "price"),
         doc="change a product's name, description or price",
     ),

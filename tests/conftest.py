@@ -9,7 +9,6 @@ it for the test and dropped afterwards.
 import os
 import uuid
 from contextlib import contextmanager
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,8 +17,8 @@ from sqlalchemy.pool import NullPool
 from twisted.internet import defer
 from twisted.logger import formatEvent, globalLogPublisher
 
+from cybermarket.server.optable import SERVED
 from cybermarket.storage import database
-from cybermarket.ops import OPS
 from tests.harness import Market
 
 TEST_DATABASE = os.environ.get("CYBERMARKET_TEST_DATABASE", "")
@@ -111,7 +110,7 @@ def gates(monkeypatch):
         waiting.append(gate)
         return await gate
 
-    monkeypatch.setitem(OPS, "SLOW", replace(OPS["PING"], name="SLOW", handler=slow))
+    monkeypatch.setitem(SERVED, "SLOW", SERVED["PING"].with_function(slow, name="SLOW"))
     return waiting
 
 

@@ -10,10 +10,11 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from cybermarket.server.context import App, Settings
-from cybermarket.storage.database import Database
+from cybermarket.server.pages import per_connection
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
 from cybermarket.server.throttle import Throttle
+from cybermarket.storage.database import Database
 from tests.shop import store_args
 from tests.wire import frame, request
 
@@ -109,7 +110,7 @@ def held_hasher(market, threads=1, **limits):
 def make_app(url, clock=None, **settings):
     clock = clock or task.Clock()
     settings = Settings(**settings)
-    db = InlineDatabase(url, threads=1, reactor=clock)
+    db = InlineDatabase(url, threads=1, reactor=clock, connection_cache=per_connection(256))
     return App(
         db=db,
         hasher=InlineHasher(clock=clock),
@@ -195,7 +196,7 @@ class Market:
         return Peer(self.factory, host)
 
     def invite(self, inviter_id=None, days=7):
-        from cybermarket.server.handlers import invitations
+        from cybermarket.storage import invitations
 
         return self.app.db.run_sync("invite", invitations.create, (inviter_id, days))
 

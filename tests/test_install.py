@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import twisted
 
+import twisted
 from tests.server import (
     ORDERLY_EXIT_CODES,
     Server,

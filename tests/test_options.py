@@ -74,7 +74,7 @@ def test_settings_reach_the_database_and_the_protocol(tmp_path):
     )
     app = service.make_app(options, task.Clock())
     try:
-        assert app.db.page_cache == 0
+        assert app.db.connection_cache is None  # --page-cache=0: no cache
         assert app.settings.max_frame == 1024
         assert app.settings.idle_timeout == 5.0
         assert app.settings.frame_timeout == 2.0

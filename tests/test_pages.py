@@ -7,11 +7,10 @@ import msgpack
 import pytest
 
 from cybermarket import codec
-
-from cybermarket.server import pages
 from cybermarket.codec import Packed
-from cybermarket.storage.database import Database
+from cybermarket.server import pages
 from cybermarket.server.handlers import catalog
+from cybermarket.storage.database import Database
 from cybermarket.storage.txn import Query
 from tests.conftest import on_postgresql
 from tests.harness import Market
@@ -24,7 +23,7 @@ SET_PRICE = Query("UPDATE products SET price_cents = ? WHERE id = ?")
 def other(migrated_url):
     """A second connection to the same database, as another server process
     would have."""
-    db = Database(migrated_url, threads=1)
+    db = Database(migrated_url, threads=1, connection_cache=pages.per_connection(256))
     yield db
     db.stop()
 
@@ -62,7 +61,7 @@ def test_an_unchanged_page_is_read_once_on_sqlite_and_every_time_on_postgresql(
 
 def test_the_page_cache_can_be_turned_off(migrated_url, computed):
     market = Market(migrated_url)
-    market.app.db.page_cache = 0
+    market.app.db.connection_cache = None
     try:
         add_product(market.merchant("shop"), "apple")
         prices(market)
@@ -161,12 +160,12 @@ def test_a_rolled_back_read_empties_the_cache(market):
     db = market.app.db
     _fairy, txn = db._connection()
     if on_postgresql():
-        assert not txn.pages.pages
+        assert not txn.cache.pages
         return
-    assert txn.pages.pages
+    assert txn.cache.pages
     with pytest.raises(Undone):
         db.run_sync("fails", lambda txn: (_ for _ in ()).throw(Undone()), write=False)
-    assert not txn.pages.pages
+    assert not txn.cache.pages
 
 
 # --- the cache itself -----------------------------------------------------------

@@ -3,7 +3,6 @@ ordering, limits, timeouts, shutdown and backpressure."""
 
 import re
 import struct
-from dataclasses import replace
 from decimal import Decimal
 
 import msgpack
@@ -11,9 +10,10 @@ import pytest
 from twisted.internet import defer
 from twisted.logger import eventAsText
 
+from cybermarket.ops import CLIENT, MERCHANT, OPS
 from cybermarket.server import protocol
 from cybermarket.server.handlers import accounts
-from cybermarket.ops import CLIENT, MERCHANT, OPS
+from cybermarket.server.optable import SERVED
 from cybermarket.server.protocol import HIGH_WATER, LOW_WATER
 from tests.wire import frame, request
 
@@ -457,7 +457,7 @@ def test_handler_exception_is_a_bare_500(market, monkeypatch, logged):
     def broken(conn, me, limit, after=None):
         raise RuntimeError("storage layer exploded at /var/lib/secret")
 
-    monkeypatch.setitem(OPS, "LIST_MERCHANT", replace(OPS["LIST_MERCHANT"], handler=broken))
+    monkeypatch.setitem(SERVED, "LIST_MERCHANT", SERVED["LIST_MERCHANT"].with_function(broken))
     peer = market.peer()
     response = call(peer, "LIST_MERCHANT", 21)
     assert response == {"id": 21, "status": 500, "message": "internal error"}
@@ -473,7 +473,7 @@ def test_flow_exception_is_a_bare_500(market, monkeypatch, logged):
     async def broken(call, login, password):
         raise KeyError("session table")
 
-    monkeypatch.setitem(OPS, "CLIENT_LOGIN", replace(OPS["CLIENT_LOGIN"], handler=broken))
+    monkeypatch.setitem(SERVED, "CLIENT_LOGIN", SERVED["CLIENT_LOGIN"].with_function(broken))
     peer = market.peer()
     response = call(peer, "CLIENT_LOGIN", 22, login="ann", password="hunter2-and-more")
     assert response == {"id": 22, "status": 500, "message": "internal error"}
@@ -493,7 +493,7 @@ def test_failed_login_flow_is_not_logged_in(market, monkeypatch):
         await accounts.client_login(call, login, password)
         raise RuntimeError("after the session was set")
 
-    monkeypatch.setitem(OPS, "CLIENT_LOGIN", replace(OPS["CLIENT_LOGIN"], handler=fails_after_login))
+    monkeypatch.setitem(SERVED, "CLIENT_LOGIN", SERVED["CLIENT_LOGIN"].with_function(fails_after_login))
     peer = market.peer()
     assert call(peer, "CLIENT_LOGIN", 1, login="ann", password="secret-pass")["status"] == 500
     # A failed op changes nothing: the connection did not adopt the login.
@@ -504,7 +504,7 @@ def test_unencodable_answer_is_a_bare_500(market, monkeypatch, logged):
     def odd(conn, me):
         return {"value": object()}
 
-    monkeypatch.setitem(OPS, "PING", replace(OPS["PING"], handler=odd))
+    monkeypatch.setitem(SERVED, "PING", SERVED["PING"].with_function(odd))
     peer = market.peer()
     assert call(peer, "PING", 23) == {"id": 23, "status": 500, "message": "internal error"}
     assert call(peer, "LIST_MERCHANT", 24)["status"] == 200
@@ -515,7 +515,7 @@ def test_handler_failing_when_called_is_a_bare_500(market, monkeypatch, logged):
     async def wrong_signature(call):  # LIST_MERCHANT passes limit and after
         return None
 
-    monkeypatch.setitem(OPS, "LIST_MERCHANT", replace(OPS["LIST_MERCHANT"], handler=wrong_signature))
+    monkeypatch.setitem(SERVED, "LIST_MERCHANT", SERVED["LIST_MERCHANT"].with_function(wrong_signature))
     peer = market.peer()
     peer.feed(frame(request("LIST_MERCHANT", 25)))
     assert peer.responses() == [{"id": 25, "status": 500, "message": "internal error"}]

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from cybermarket.tools import cli, report
 from cybermarket.storage.models import orders
+from cybermarket.tools import cli, report
 from tests.seed import (
     MAX_ORDER_CENTS,
     MAX_PRICE,

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cybermarket.tools import cli, shell
 from cybermarket.ops import OPS
+from cybermarket.tools import cli, shell
 from tests.server import BIN, HOST, Server, child_env, free_port, run_cli
 from tests.shop import store_args
 from tests.wire import frame

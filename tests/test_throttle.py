@@ -8,11 +8,11 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 from twisted.internet import defer, task
 
-from cybermarket.server import limits
-from cybermarket.storage.database import Database
 from cybermarket.errors import Throttled, Unavailable
-from cybermarket.storage.models import login_attempts
+from cybermarket.server import limits
 from cybermarket.server.throttle import Throttle
+from cybermarket.storage.database import Database
+from cybermarket.storage.models import login_attempts
 from tests.conftest import texts
 from tests.harness import Market, held_hasher, make_app
 from tests.wire import frame, request

@@ -9,20 +9,9 @@ import re
 
 from twisted.python import usage
 
+from cybermarket.storage.urls import DEFAULT_DATABASE, database_url
+
 DEFAULT_LISTEN = "tcp:22333:interface=127.0.0.1"
-DEFAULT_DATABASE = "sqlite:///cybermarket.sqlite3"
-
-_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def database_url(text):
-    """A --database value, which must be a URL.  A bare file name is the
-    usual slip, and SQLAlchemy's answer to it is a traceback."""
-    if not _URL_SCHEME.match(text):
-        raise ValueError(
-            f"{text!r} is not a database URL; for a SQLite file write sqlite:///{text}"
-        )
-    return text
 
 
 def _positive(kind):

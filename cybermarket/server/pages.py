@@ -24,7 +24,9 @@ How it stays right, with several threads or server processes on one file:
 
 PostgreSQL has no stamp this cheap, so there pages are not cached: Txn.stamp
 gives None and every request runs its query.  `--page-cache` sets the pages
-kept per connection; 0 turns the cache off.
+kept per connection; 0 turns the cache off.  The storage layer only holds
+each connection's cache (Txn.cache) and empties it on rollback: it knows
+nothing of pages or of the codec.
 """
 
 from collections import OrderedDict
@@ -32,6 +34,11 @@ from collections import OrderedDict
 from cybermarket.codec import Packed, pack
 
 MOST_BYTES = 64 * 1024  # a page bigger than this is not kept
+
+
+def per_connection(most):
+    """The Database's connection_cache for --page-cache `most`."""
+    return (lambda: PageCache(most)) if most else None
 
 
 class PageCache:
@@ -70,8 +77,8 @@ def cached(txn, key, compute, *args):
     stamp = txn.stamp()
     if stamp is None:
         return compute(txn, *args)
-    page = txn.pages.get(stamp, key)
+    page = txn.cache.get(stamp, key)
     if page is None:
         page = Packed(pack(compute(txn, *args)))
-        txn.pages.put(stamp, key, page)
+        txn.cache.put(stamp, key, page)
     return page

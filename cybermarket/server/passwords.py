@@ -32,8 +32,8 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from cybermarket.server import limits
 from cybermarket.errors import Unavailable
+from cybermarket.server import limits
 
 BUSY = "server busy hashing passwords; try again"
 

@@ -14,16 +14,22 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from cybermarket.server import limits
 from cybermarket.codec import encode
+from cybermarket.errors import (
+    BadRequest,
+    MarketError,
+    NotLoggedIn,
+    TooLarge,
+    Unavailable,
+)
+from cybermarket.server import limits
 from cybermarket.server.context import Call
-from cybermarket.errors import BadRequest, MarketError, NotLoggedIn, TooLarge, Unavailable
-from cybermarket.ops import OPS
+from cybermarket.server.optable import SERVED
 
 log = Logger()
 
@@ -61,7 +67,7 @@ def decode(body):
         name = message.get("op")
         if type(name) is not str:
             raise BadRequest("op: must be a string")
-        op = OPS.get(name)
+        op = SERVED.get(name)
         if op is None:
             raise BadRequest(f"op: unknown op {short(name)!r}")
         return request_id, op, op.check_args(message.get("args"))
@@ -259,9 +265,9 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         call = Call(self.app, self.session, self.peer)
         try:
             if op.flow:
-                d = defer.ensureDeferred(op.handler(call, **args))
+                d = defer.ensureDeferred(op.function(call, **args))
             else:
-                d = self.app.db.run(op.name, op.handler, call.me, write=op.write, **args)
+                d = self.app.db.run(op.name, op.function, call.me, write=op.write, **args)
         except Exception:
             d = defer.fail()
 

@@ -10,14 +10,13 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
-from cybermarket.storage import database
-
-from cybermarket.server import limits
+from cybermarket.server import limits, pages
 from cybermarket.server.context import App, Settings
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
 from cybermarket.server.reuseport import ReusePortEndpoint
 from cybermarket.server.throttle import Throttle
+from cybermarket.storage import database
 
 log = Logger()
 
@@ -140,7 +139,7 @@ def make_app(options, reactor):
         options["db-threads"],
         reactor,
         options["sqlite-synchronous"],
-        page_cache=options["page-cache"],
+        connection_cache=pages.per_connection(options["page-cache"]),
     )
     settings = Settings(
         max_frame=options["max-frame"],

@@ -33,8 +33,8 @@ import math
 
 from twisted.logger import Logger
 
-from cybermarket.server import limits
 from cybermarket.errors import Throttled
+from cybermarket.server import limits
 from cybermarket.storage.txn import Query
 from cybermarket.values import fold
 

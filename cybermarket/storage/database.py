@@ -120,7 +120,9 @@ def _retryable(error):
 class Database:
     """The engine, its thread pool, and run()."""
 
-    def __init__(self, url, threads=None, reactor=None, synchronous="FULL", page_cache=256):
+    def __init__(
+        self, url, threads=None, reactor=None, synchronous="FULL", connection_cache=None
+    ):
         if reactor is None:
             from twisted.internet import reactor
         self.url = make_url(url)
@@ -129,7 +131,9 @@ class Database:
         self.engine = make_engine(self.url, self.threads, synchronous)
         self.dbapi = self.engine.dialect.loaded_dbapi
         self.reactor = reactor
-        self.page_cache = page_cache  # pages kept per connection (pages.py)
+        # Makes what each connection's Txn keeps for the layer above (the
+        # server's page cache); None: nothing.
+        self.connection_cache = connection_cache
         if self.sqlite and self.threads == 1:
             self.pool = None
             self.group = GroupCommitter(self, reactor)
@@ -214,7 +218,12 @@ class Database:
                 raise Unavailable("database unreachable") from e
             held = self._local.held = (
                 fairy,
-                Txn(fairy.dbapi_connection, not self.sqlite, self.dbapi, self.page_cache),
+                Txn(
+                    fairy.dbapi_connection,
+                    not self.sqlite,
+                    self.dbapi,
+                    self.connection_cache() if self.connection_cache else None,
+                ),
             )
             with self._lock:
                 self._all.append(fairy)

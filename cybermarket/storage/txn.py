@@ -11,9 +11,12 @@ every backend (SQLite's BINARY collation; PostgreSQL's "C").
 """
 
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 
-from cybermarket.server.pages import PageCache
+
+def now():
+    """The current UTC time, naive, as stored in the database."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class Query:
@@ -31,17 +34,19 @@ class Txn:
     Run only on its database worker thread."""
 
     __slots__ = (
-        "raw", "cursor", "postgres", "IntegrityError", "OperationalError", "writing", "pages"
+        "raw", "cursor", "postgres", "IntegrityError", "OperationalError", "writing", "cache"
     )
 
-    def __init__(self, raw, postgres, dbapi, pages=0):
+    def __init__(self, raw, postgres, dbapi, cache=None):
         self.raw = raw
         self.cursor = raw.cursor()
         self.postgres = postgres
         self.IntegrityError = dbapi.IntegrityError
         self.OperationalError = dbapi.OperationalError
         self.writing = False
-        self.pages = PageCache(pages)  # this connection's, see pages.py
+        # What the layer above keeps per connection (the server's page
+        # cache): anything with clear(), emptied on rollback.  None: nothing.
+        self.cache = cache
 
     # --- transaction control (Database.run_sync) --------------------------
 
@@ -58,13 +63,14 @@ class Txn:
         self.raw.commit()
 
     def rollback(self):
-        self.pages.clear()  # it may hold what is being undone
+        if self.cache is not None:
+            self.cache.clear()  # it may hold what is being undone
         self.raw.rollback()
 
     def stamp(self):
         """What the database's state is known by, for the page cache
-        (pages.py); None where pages may not be cached."""
-        if self.postgres or self.writing or not self.pages.most:
+        (cybermarket/server/pages.py); None where nothing may be cached."""
+        if self.postgres or self.writing or self.cache is None:
             return None
         version = self.cursor.execute("PRAGMA data_version").fetchone()[0]
         return version, self.raw.total_changes

@@ -5,8 +5,8 @@ import math
 import sys
 from pathlib import Path
 
-from cybermarket.server import options
-from cybermarket.server.options import DEFAULT_DATABASE
+from cybermarket.storage import urls
+from cybermarket.storage.urls import DEFAULT_DATABASE
 
 MAX_INVITATION_DAYS = 365
 
@@ -18,7 +18,7 @@ class Failed(Exception):
 def database_url(text):
     """A --database value: a URL, as for `twistd cybermarket`."""
     try:
-        return options.database_url(text)
+        return urls.database_url(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -49,8 +49,7 @@ def existing_database(url):
 
 
 def _invite(args):
-    from cybermarket.storage import database
-    from cybermarket.server.handlers import invitations
+    from cybermarket.storage import database, invitations
 
     existing_database(args.database)
     database.upgrade(args.database)

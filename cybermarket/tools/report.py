@@ -23,9 +23,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from cybermarket.storage import database
-
 from cybermarket import values
+from cybermarket.storage import database
 from cybermarket.storage.models import clients, merchants, order_lines, orders, products
 
 TOP = 10  # products in "top products"

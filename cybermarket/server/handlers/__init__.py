@@ -6,9 +6,14 @@ Txn) and return plain values (str, int, Decimal, datetime, lists, dicts);
 `me` is the caller's account id.  Flows are coroutines f(call, **args) on the
 reactor thread, for the few ops that must hash a password (on the hashing
 pool) between database calls or that change the connection's login.
+
+Each handler names the ops it answers with @handles; the server binds them
+to the op table's declarations (cybermarket/server/optable.py).
 """
 
-from datetime import datetime, timezone
+import inspect
+from dataclasses import dataclass
+from typing import Callable
 
 from cybermarket.values import MAX_ID
 
@@ -18,9 +23,35 @@ NO_ID = 0
 LAST_ID = MAX_ID
 
 
-def now():
-    """The current UTC time, naive, as stored in the database."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+@dataclass(frozen=True)
+class Handler:
+    """How the server runs one op: its function, and whether it writes (on
+    SQLite a write transaction takes the lock up front)."""
+
+    function: Callable
+    write: bool = True
+
+    def __post_init__(self):
+        # A flow (a coroutine) or a transaction handler: looked up once,
+        # not per request.
+        object.__setattr__(self, "flow", inspect.iscoroutinefunction(self.function))
+
+
+# Op name -> Handler, filled by @handles as the handler modules are imported.
+HANDLERS = {}
+
+
+def handles(*names, write=True):
+    """Make the decorated function the handler of the ops `names`."""
+
+    def register(function):
+        for name in names:
+            if name in HANDLERS:
+                raise ValueError(f"{name}: a second handler, {function.__qualname__}")
+            HANDLERS[name] = Handler(function, write)
+        return function
+
+    return register
 
 
 def page(columns, rows, limit, key=0):

@@ -6,8 +6,6 @@ names the table and the columns that differ.
 
 from twisted.logger import Logger
 
-from cybermarket.server import throttle as throttle_keys
-from cybermarket.server.context import Session
 from cybermarket.errors import (
     BAD_LOGIN,
     BadRequest,
@@ -16,8 +14,10 @@ from cybermarket.errors import (
     NotLoggedIn,
     Throttled,
 )
-from cybermarket.server.handlers import invitations, now
-from cybermarket.storage.txn import Query
+from cybermarket.server import throttle as throttle_keys
+from cybermarket.server.context import Session
+from cybermarket.server.handlers import handles, invitations
+from cybermarket.storage.txn import Query, now
 from cybermarket.values import fold
 
 log = Logger()
@@ -128,22 +128,27 @@ def set_email(txn, me, kind, value):
     _unique(txn, "email", txn.run, kind.set_email, value, value.lower(), me)
 
 
+@handles("SET_CLIENT_USERNAME")
 def set_client_username(txn, me, username):
     set_name(txn, me, CLIENT, username)
 
 
+@handles("SET_CLIENT_EMAIL")
 def set_client_email(txn, me, email):
     set_email(txn, me, CLIENT, email)
 
 
+@handles("SET_MERCHANT_STORENAME")
 def set_merchant_storename(txn, me, storename):
     set_name(txn, me, MERCHANT, storename)
 
 
+@handles("SET_MERCHANT_EMAIL")
 def set_merchant_email(txn, me, email):
     set_email(txn, me, MERCHANT, email)
 
 
+@handles("SET_MERCHANT_DESCRIPTION")
 def set_merchant_description(txn, me, description):
     txn.run(SET_DESCRIPTION, description, me)
 
@@ -166,6 +171,7 @@ def check_new_store(txn, code, inviter, storename, email):
     check_free(txn, MERCHANT, storename, email)
 
 
+@handles("CLIENT_CREATE")
 async def client_create(call, username, email, password):
     # A hash costs a core for a quarter of a second: spend none on a
     # request bound to fail.  The transaction that inserts checks again.
@@ -177,6 +183,7 @@ async def client_create(call, username, email, password):
     await call.app.db.run("CLIENT_CREATE", insert_account, CLIENT, values)
 
 
+@handles("MERCHANT_CREATE")
 async def merchant_create(call, storename, description, email, password, code, inviter=None):
     # Check the code and the names before spending a password hash on the
     # request, and again (for real) in the transaction that uses the code.
@@ -296,21 +303,26 @@ async def set_password(call, kind, old_password, new_password):
     await db.run(f"{kind.role} password", replace_password_hash, kind, call.me, old, new)
 
 
+@handles("CLIENT_LOGOUT", "MERCHANT_LOGOUT")
 async def logout(call):
     call.session = None
 
 
+@handles("CLIENT_LOGIN")
 async def client_login(call, login, password):
     await log_in(call, CLIENT, login, password)
 
 
+@handles("MERCHANT_LOGIN")
 async def merchant_login(call, login, password):
     await log_in(call, MERCHANT, login, password)
 
 
+@handles("SET_CLIENT_PASSWORD")
 async def set_client_password(call, old_password, new_password):
     await set_password(call, CLIENT, old_password, new_password)
 
 
+@handles("SET_MERCHANT_PASSWORD")
 async def set_merchant_password(call, old_password, new_password):
     await set_password(call, MERCHANT, old_password, new_password)

@@ -1,8 +1,8 @@
 """A customer's cart, checkout and orders."""
 
 from cybermarket.errors import BadRequest, Conflict, NotFound
-from cybermarket.server.handlers import LAST_ID, now, page, table
-from cybermarket.storage.txn import Query
+from cybermarket.server.handlers import LAST_ID, handles, page, table
+from cybermarket.storage.txn import Query, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, from_cents, money
 
 # An order's total must fit a BIGINT of cents with room to spare for the
@@ -69,6 +69,7 @@ ORDER_LINES = Query(
 )
 
 
+@handles("CLIENT_ADD_ITEM")
 def add_item(txn, me, product_id, quantity):
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
@@ -77,11 +78,13 @@ def add_item(txn, me, product_id, quantity):
     raise BadRequest(f"quantity: a cart line holds at most {MAX_STOCK} units")
 
 
+@handles("CLIENT_REMOVE_ITEM")
 def remove_item(txn, me, product_id):
     if txn.run(REMOVE, me, product_id) != 1:
         raise NotFound(f"product_id: product {product_id} is not in the cart")
 
 
+@handles("CLIENT_GET_ITEMS", write=False)
 def get_items(txn, me):
     rows = [
         (store, pid, name, from_cents(price), quantity, bool(on_shelf))
@@ -92,11 +95,13 @@ def get_items(txn, me):
     )
 
 
+@handles("CLIENT_GET_PRICE", write=False)
 def get_price(txn, me):
     # Summed in Python: exact whatever the sizes, where SQL would overflow.
     return from_cents(sum(price * quantity for price, quantity in txn.rows(PRICES, me)))
 
 
+@handles("CLIENT_CHECKOUT_ITEM")
 def checkout(txn, me):
     """All or nothing.  Each line takes its stock with one conditional
     UPDATE, in product order so that concurrent checkouts on PostgreSQL lock
@@ -143,12 +148,14 @@ def checkout(txn, me):
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 
 
+@handles("CLIENT_LIST_ORDERS", write=False)
 def list_orders(txn, me, limit, after=None):
     rows = txn.rows(ORDERS, me, LAST_ID if after is None else after, limit + 1)
     rows = [(oid, txn.read_time(created), from_cents(total)) for oid, created, total in rows]
     return page(["order_id", "created_at", "total"], rows, limit)
 
 
+@handles("CLIENT_GET_ORDER", write=False)
 def get_order(txn, me, order_id):
     if txn.row(MY_ORDER, order_id, me) is None:
         raise NotFound(f"order_id: no order {order_id} of yours")

@@ -1,7 +1,7 @@
 """What anyone may see without logging in."""
 
 from cybermarket.errors import NotFound
-from cybermarket.server.handlers import FIRST_NAME, NO_ID, page
+from cybermarket.server.handlers import FIRST_NAME, NO_ID, handles, page
 from cybermarket.server.pages import cached
 from cybermarket.storage.txn import Query
 from cybermarket.values import fold, from_cents
@@ -22,14 +22,17 @@ LIST_PRODUCT = Query(
 PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "price", "stock"]
 
 
+@handles("PING", write=False)
 def ping(txn, me):
     return None
 
 
+@handles("LIST_MERCHANT", write=False)
 def list_merchant(txn, me, limit, after=None):
     return cached(txn, ("LIST_MERCHANT", limit, after), _list_merchant, limit, after)
 
 
+@handles("LIST_PRODUCT", write=False)
 def list_product(txn, me, storename, limit, after=None):
     # Cached by the key: every spelling of the name gets the same page.
     key = fold(storename)

@@ -1,24 +1,16 @@
 """Invitation codes: how a merchant joins.
 
-A code is 24 URL-safe characters from `secrets` (144 random bits), single
-use, expiring, and bound to the store that issued it (or to nobody, for a
-code the operator issued from the command line).  Only its SHA-256 is
-stored, so a copy of the database hands out no usable codes.
+A code is single use, expiring, and bound to the store that issued it (or
+to nobody, for a code the operator issued from the command line).  Codes
+are made and stored by cybermarket/storage/invitations.py.
 """
 
-import hashlib
-import secrets
-from datetime import timedelta
-
 from cybermarket.errors import BadInvitation
-from cybermarket.server.handlers import now
-from cybermarket.storage.txn import Query
+from cybermarket.server.handlers import handles
+from cybermarket.storage.invitations import create, digest
+from cybermarket.storage.txn import Query, now
 from cybermarket.values import fold
 
-INSERT = Query(
-    "INSERT INTO invitations (code_hash, inviter_id, created_at, expires_at)"
-    " VALUES (?, ?, ?, ?)"
-)
 FIND = Query(
     "SELECT i.id, i.inviter_id, i.expires_at, i.used_at, m.storename_key"
     " FROM invitations i LEFT JOIN merchants m ON m.id = i.inviter_id"
@@ -27,23 +19,6 @@ FIND = Query(
 USE = Query(
     "UPDATE invitations SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL"
 )
-
-
-def digest(code):
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
-
-
-def create(txn, inviter_id, days):
-    code = secrets.token_urlsafe(18)
-    created = now()
-    txn.run(
-        INSERT,
-        digest(code),
-        inviter_id,
-        txn.time(created),
-        txn.time(created + timedelta(days=days)),
-    )
-    return code
 
 
 def check(txn, code, inviter):
@@ -69,6 +44,7 @@ def use(txn, invitation_id, merchant_id):
         raise BadInvitation("code: invitation code already used")
 
 
+@handles("MERCHANT_CREATE_INVITATION")
 async def merchant_create_invitation(call):
     days = call.app.settings.invitation_days
     return await call.app.db.run("MERCHANT_CREATE_INVITATION", create, call.me, days)

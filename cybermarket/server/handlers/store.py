@@ -1,8 +1,8 @@
 """A merchant's shelf: products, stock, profit and sales."""
 
 from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
-from cybermarket.server.handlers import NO_ID, now, page, table
-from cybermarket.storage.txn import Query
+from cybermarket.server.handlers import NO_ID, handles, page, table
+from cybermarket.storage.txn import Query, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
 
 OWNER = Query("SELECT merchant_id FROM products WHERE id = ?")
@@ -51,6 +51,7 @@ def own_product(txn, me, product_id):
         raise Forbidden(f"product_id: product {product_id} belongs to another store")
 
 
+@handles("MERCHANT_ADD_PRODUCT")
 def add_product(txn, me, productname, price, description, stock=0):
     product_id = txn.value(
         ADD, me, productname, description, cents(price), stock, True, txn.time(now())
@@ -58,28 +59,33 @@ def add_product(txn, me, productname, price, description, stock=0):
     return {"product_id": product_id}
 
 
+@handles("MERCHANT_DEL_PRODUCT")
 def del_product(txn, me, product_id):
     own_product(txn, me, product_id)
     txn.run(SHELVE, False, product_id)
 
 
+@handles("MERCHANT_PUT_ON_SHELF")
 def put_on_shelf(txn, me, product_id):
     own_product(txn, me, product_id)
     txn.run(SHELVE, True, product_id)
 
 
+@handles("MERCHANT_RESTOCK_PRODUCT")
 def restock(txn, me, product_id, quantity):
     own_product(txn, me, product_id)
     if txn.run(RESTOCK, quantity, product_id, MAX_STOCK - quantity) != 1:
         raise BadRequest(f"quantity: stock would exceed {MAX_STOCK}")
 
 
+@handles("SET_PRODUCT")
 def set_product(txn, me, product_id, productname=None, description=None, price=None):
     # Op.one_of has made sure at least one field is given.
     own_product(txn, me, product_id)
     txn.run(EDIT, productname, description, None if price is None else cents(price), product_id)
 
 
+@handles("MERCHANT_LIST_PRODUCTS", write=False)
 def list_products(txn, me, limit, after=None):
     rows = [
         (pid, name, text, from_cents(price), stock, bool(on_shelf))
@@ -94,6 +100,7 @@ def list_products(txn, me, limit, after=None):
     )
 
 
+@handles("MERCHANT_GET_PROFIT", write=False)
 def get_profit(txn, me):
     profit = txn.value(PROFIT, me)
     if type(profit) is not int:  # SQLite's float for a sum that overflowed
@@ -104,6 +111,7 @@ def get_profit(txn, me):
 SALES_COLUMNS = ["product_id", "productname", "quantity_sold", "revenue"]
 
 
+@handles("MERCHANT_GET_SALES", write=False)
 def get_sales(txn, me):
     """One row per product ever sold, revenue descending (product_id breaks
     ties).  Sales taken by checkout never sum past the store's profit,

@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-25 11:03:08.279907
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # SQLite auto-increments only an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
 ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')

@@ -5,8 +5,8 @@ Revises: 0002
 Create Date: 2026-12-02 10:00:00.000000
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # SQLite auto-increments only an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
 ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
