@@ -722,8 +722,15 @@ class CannedServer:
                     conn.sendall(frame(msgpack.packb(answer)))
 
     def close(self):
+        # close() alone does not wake a thread blocked in accept(); a
+        # shutdown does (accept then fails), so the join is immediate.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         self.thread.join(READ_TIMEOUT)
+        assert not self.thread.is_alive()
 
 
 @pytest.fixture
