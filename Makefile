@@ -9,23 +9,33 @@ BIN := $(VENV)/bin
 
 .PHONY: run test test-sqlite test-postgres venv clean
 
-venv: $(VENV)/.installed
+# `make venv`: everything, the test suite's extras included (what `make
+# test` needs); `make run` installs only the server and its clients.
+venv: $(VENV)/.installed-test
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.created
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The [test] extra brings the report's pandas and matplotlib too.
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-run: venv
+run: $(VENV)/.installed
 	$(BIN)/twistd -n --pidfile= cybermarket
 
 test: test-sqlite test-postgres
 
-test-sqlite: venv
+test-sqlite: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-test-postgres: venv
+test-postgres: $(VENV)/.installed-test
 	scripts/with-postgres $(BIN)/python -m pytest
 
 clean:

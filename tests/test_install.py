@@ -148,6 +148,33 @@ def test_wheel_carries_the_plugin_and_the_migrations(wheel):
     assert any(n.startswith("cybermarket/storage/migrations/versions/") and n.endswith(".py") for n in names)
 
 
+def requirements(wheel):
+    """{extra or None: set of distribution names} from the wheel's METADATA."""
+    import re
+    import zipfile
+    from email.parser import Parser
+
+    archive = zipfile.ZipFile(wheel)
+    (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    metadata = Parser().parsestr(archive.read(name).decode())
+    found = {}
+    for line in metadata.get_all("Requires-Dist"):
+        requirement, _, marker = line.partition(";")
+        extra = re.search(r"""extra\s*==\s*['"]([^'"]+)['"]""", marker)
+        distribution = re.match(r"[A-Za-z0-9._-]+", requirement.strip()).group().lower()
+        found.setdefault(extra.group(1) if extra else None, set()).add(distribution)
+    return found
+
+
+def test_wheel_leaves_pandas_and_matplotlib_to_the_report_extra(wheel):
+    needs = requirements(wheel)
+    assert not {"pandas", "matplotlib"} & needs[None], needs[None]
+    assert {"twisted", "sqlalchemy", "tabulate", "wcwidth"} <= needs[None]
+    assert needs["report"] == {"pandas", "matplotlib"}
+    # The suite tests the report: [test] brings what [report] does.
+    assert {"pandas", "matplotlib", "pytest", "hypothesis"} <= needs["test"]
+
+
 def test_normal_install_imports_from_the_new_venv_and_lists_the_plugin(normal, tmp_path):
     found = probe(normal / "bin" / "python", tmp_path)
     assert is_under(found["cybermarket"], normal), found["cybermarket"]

@@ -126,10 +126,25 @@ def money(value):
     raise ValueError(f"not a money value: {value!r}")
 
 
+# pandas is the report's extra (pyproject.toml), not a dependency of the
+# client: only DataFrames need it, and call() works without.
+NEEDS_PANDAS = "tables as DataFrames need pandas: pip install 'cybermarket[report]'"
+
+
+def _pandas():
+    """The pandas module, or ImportError saying what to install."""
+    try:
+        import pandas
+    except ImportError as e:
+        if (e.name or "").split(".")[0] != "pandas":
+            raise
+        raise ImportError(NEEDS_PANDAS, name="pandas") from None
+    return pandas
+
+
 def _frame_of(data):
     """A table's DataFrame, money as Decimal and times as UTC Timestamps."""
-    import pandas as pd  # only for tables: a plain call() does not need it
-
+    pd = _pandas()
     frame = pd.DataFrame(data["rows"], columns=data["columns"])
     for name in MONEY_COLUMNS:
         if name in frame.columns:
@@ -281,6 +296,7 @@ class Client:
         Error statuses raise.  A paged table is read to the end: while the
         response's `next` is not nil, the call is repeated with after=next
         (and the same `limit`, if given)."""
+        _pandas()  # before any request: without it the pages would be wasted
         data = self.call(op, check=True, **args).data
         if not is_table(data):
             raise ValueError(f"{op} did not return a table")

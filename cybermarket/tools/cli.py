@@ -120,9 +120,29 @@ def _db_backup(args):
     print(f"backed up {source} to {target}")
 
 
-def _report(args):
-    from cybermarket.tools import report
+# The report's libraries are an extra (pyproject.toml), not installed with
+# the server: without them the command says what to install, in one line.
+REPORT_LIBRARIES = ("pandas", "matplotlib")
+REPORT_NEEDS = "the report needs pandas and matplotlib: pip install 'cybermarket[report]'"
 
+
+def missing_report_library(error):
+    """True when an ImportError is about pandas or matplotlib themselves (or
+    one of their own modules), not about something else failing to import."""
+    return (error.name or "").split(".")[0] in REPORT_LIBRARIES
+
+
+def _report(args):
+    try:
+        # matplotlib is only used for --plot, but both come with the one
+        # extra: checked up front, before anything is read or printed.
+        import matplotlib  # noqa: F401
+
+        from cybermarket.tools import report
+    except ImportError as e:
+        if not missing_report_library(e):
+            raise
+        raise Failed(REPORT_NEEDS) from None
     return report.run(args.database, args.since, args.format, args.plot)
 
 
