@@ -38,6 +38,9 @@ COLUMNS = {
     "counts": ["figure", "value"],
 }
 
+# The columns of names and dates, aligned to the left; the others hold numbers.
+TEXT_COLUMNS = {"date", "storename", "productname", "figure"}
+
 PRICES = {
     ("fruit", "apple"): "1.50",
     ("fruit", "pear"): "0.99",
@@ -212,9 +215,13 @@ def markdown_tables(output):
     tables = {}
     for section in output.split("\n## ")[1:]:
         title, _, body = section.partition("\n\n")
+        lines = body.strip("\n").splitlines()
+        assert all(line.startswith("| ") or line.startswith("|-") or line.startswith("|:")
+                   for line in lines), body
+        assert all(line.endswith("|") for line in lines), body
+        # Cells end at a bar that is not escaped; a cell's own bar is "\|".
         tables[title] = [
-            [cell.strip() for cell in line.strip("|").split(" | ")]
-            for line in body.strip("\n").splitlines()
+            [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines
         ]
     return tables
 
@@ -387,6 +394,29 @@ def test_text_tables_are_titled_and_aligned(shop):
         assert len({len(line) for line in [header, *rows]}) == 1, lines
 
 
+def test_text_lines_up_wide_names(market):
+    """Store and product names in wide (East Asian) characters take two
+    terminal columns each: the numbers after them still line up."""
+    from wcwidth import wcswidth
+
+    grocer = market.merchant("八百屋")
+    buy(market.client("alice"), (add_product(grocer, "りんご", "2.00"), 3),
+        (add_product(market.merchant("shop"), "tea", "10.00"), 1))
+    _, sections = text_sections(rendered(market.url, "text"))
+    for title in ("sales per store", "top products"):
+        header, *rows = sections[title][2:]
+        assert any("八百屋" in row for row in rows)
+        # The last column is a number, right-aligned: every line ends at the
+        # same terminal column.
+        assert len({wcswidth(line) for line in [header, *rows]}) == 1, sections[title]
+        # And the units end under their header, after a wide name too.
+        units_end = wcswidth(header[: header.index("units") + len("units")])
+        for row in rows:
+            units, revenue = re.split(r"\s{2,}", row)[-2:]
+            at = row.rindex(units, 0, row.rindex(revenue))
+            assert wcswidth(row[: at + len(units)]) == units_end, sections[title]
+
+
 def test_text_names_the_period(shop):
     first, _ = text_sections(rendered(shop.url, "text", date(2026, 11, 21)))
     assert first == "cybermarket report, orders since 2026-11-21 (UTC)"
@@ -400,7 +430,11 @@ def test_markdown_tables_parse(shop):
     expected = expected_tables(PURCHASES, shop.ids)
     for title, (header, rule, *rows) in tables.items():
         assert header == COLUMNS[title]
-        assert all(re.fullmatch(r"-{3}|-{2}:", cell) for cell in rule)
+        # Names and dates to the left, numbers to the right.
+        assert [re.fullmatch(r":-{3,}|-{3,}:", cell) is not None for cell in rule] == [True] * len(rule)
+        assert [cell.endswith(":") for cell in rule] == [
+            name not in TEXT_COLUMNS for name in COLUMNS[title]
+        ]
         assert rows == expected[title]
 
 

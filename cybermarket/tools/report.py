@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from cybermarket import values
 from cybermarket.storage import database
 from cybermarket.storage.models import clients, merchants, order_lines, orders, products
+from cybermarket.tools import tables
 
 TOP = 10  # products in "top products"
 INT64_MAX = 2**63 - 1
@@ -248,22 +249,17 @@ def render_text(report):
     return "".join(parts)
 
 
+def numbers(frame):
+    """The indexes of a table's number columns, aligned to the right."""
+    return {i for i, name in enumerate(frame.columns) if name not in TEXT_COLUMNS}
+
+
 def text_table(frame):
-    columns = list(frame.columns)
+    """A header line and one line per row (no rule: the title is
+    underlined), or the header and (none)."""
     rows = frame.values.tolist()
-    widths = [
-        max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(columns)
-    ]
-
-    def line(cells):
-        padded = [
-            cell.ljust(width) if name in TEXT_COLUMNS else cell.rjust(width)
-            for name, cell, width in zip(columns, cells, widths)
-        ]
-        return "  ".join(padded).rstrip() + "\n"
-
-    body = [line(row) for row in rows] or ["(none)\n"]
-    return line(columns) + "".join(body)
+    text = tables.text_table(list(frame.columns), rows, numbers(frame), rule=False)
+    return text + "\n" + ("" if rows else "(none)\n")
 
 
 def render_csv(report):
@@ -283,15 +279,8 @@ def render_markdown(report):
 
 
 def markdown_table(frame):
-    columns = list(frame.columns)
-    rule = ["---" if name in TEXT_COLUMNS else "--:" for name in columns]
-    rows = [[markdown_cell(cell) for cell in row] for row in frame.values.tolist()]
-    lines = [columns, rule] + rows
-    return "".join("| " + " | ".join(cells) + " |\n" for cells in lines)
-
-
-def markdown_cell(text):
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    rows = frame.values.tolist()
+    return tables.markdown_table(list(frame.columns), rows, numbers(frame)) + "\n"
 
 
 def plot(report, path):

@@ -43,10 +43,10 @@ import json
 import os
 import re
 import sys
-import unicodedata
 
 from cybermarket.client.blocking import Client, ProtocolError, is_table
 from cybermarket.ops import OPS
+from cybermarket.tools.tables import printable, text_table
 from cybermarket.values import Integer
 
 PASSWORD_ARGS = ("password", "old_password", "new_password")
@@ -255,13 +255,6 @@ def mentions_password(line):
 # --- printing answers -------------------------------------------------------------
 
 
-def printable(text):
-    """Text with control characters escaped, so that it keeps to one line."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
 def scalar_text(value):
     """A value as printed: strings as they are, nil, true/false, numbers."""
     if value is None:
@@ -281,17 +274,6 @@ def cell_text(value):
     return printable(scalar_text(value))
 
 
-def display_width(text):
-    """Columns taken on a terminal: wide East Asian characters take two,
-    combining marks none."""
-    width = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return width
-
-
 def is_number(value):
     if isinstance(value, bool):
         return False
@@ -309,24 +291,12 @@ def numeric_columns(rows, count):
     ]
 
 
-def pad(text, width, right):
-    gap = " " * (width - display_width(text))
-    return gap + text if right else text + gap
-
-
 def format_table(columns, rows):
-    """A table as aligned text: a header, a rule, one line per row."""
+    """A table as aligned text: a header, a rule, one line per row; cells
+    escaped (cell_text) before they are laid out."""
     count = max([len(columns)] + [len(row) for row in rows])
-    header = [printable(str(c)) for c in columns] + [""] * (count - len(columns))
-    cells = [[cell_text(v) for v in row] + [""] * (count - len(row)) for row in rows]
-    widths = [max(display_width(line[i]) for line in [header] + cells) for i in range(count)]
-    right = numeric_columns(rows, count)
-
-    def line(texts):
-        return "  ".join(pad(t, w, r) for t, w, r in zip(texts, widths, right)).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule] + [line(texts) for texts in cells])
+    right = {i for i, numeric in enumerate(numeric_columns(rows, count)) if numeric}
+    return text_table(columns, [[cell_text(v) for v in row] for row in rows], right)
 
 
 def table_footer(data):
