@@ -35,18 +35,21 @@ BUILD_TIMEOUT = 300
 PROBE = r"""
 import json, sys
 from twisted.application.service import IServiceMaker
+from twisted.internet.interfaces import IStreamServerEndpointStringParser
 from twisted.plugin import getPlugins
 import cybermarket
 from cybermarket.storage.database import migrations_dir
 
-plugins = {
-    p.tapname: getattr(sys.modules.get(type(p).__module__), "__file__", None)
-    for p in getPlugins(IServiceMaker)
-}
+def where(plugin):
+    return getattr(sys.modules.get(type(plugin).__module__), "__file__", None)
+
+plugins = {p.tapname: where(p) for p in getPlugins(IServiceMaker)}
+parsers = {p.prefix: where(p) for p in getPlugins(IStreamServerEndpointStringParser)}
 print(json.dumps({
     "cybermarket": cybermarket.__file__,
     "migrations": str(migrations_dir()),
     "plugins": plugins,
+    "parsers": parsers,
     "path": sys.path,
 }))
 """
@@ -80,6 +83,8 @@ def test_editable_install_plugin_is_found_from_another_directory(tmp_path):
     assert "cybermarket" in found["plugins"], sorted(found["plugins"])
     assert is_under(found["plugins"]["cybermarket"], ROOT / "twisted" / "plugins")
     assert is_under(found["cybermarket"], ROOT / "cybermarket")
+    assert "reuseport" in found["parsers"], sorted(found["parsers"])
+    assert is_under(found["parsers"]["reuseport"], ROOT / "twisted" / "plugins")
 
 
 def test_editable_install_twistd_lists_the_plugin(tmp_path):
@@ -143,6 +148,7 @@ def test_wheel_carries_the_plugin_and_the_migrations(wheel):
 
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "twisted/plugins/cybermarket_plugin.py" in names
+    assert "twisted/plugins/cybermarket_reuseport.py" in names
     assert "twisted/plugins/__init__.py" not in names  # must not shadow Twisted's
     assert "cybermarket/storage/migrations/env.py" in names
     assert any(n.startswith("cybermarket/storage/migrations/versions/") and n.endswith(".py") for n in names)
@@ -181,6 +187,8 @@ def test_normal_install_imports_from_the_new_venv_and_lists_the_plugin(normal, t
     assert str(ROOT) not in found["path"], "the editable install leaked in"
     assert "cybermarket" in found["plugins"], sorted(found["plugins"])
     assert is_under(found["plugins"]["cybermarket"], normal)
+    assert "reuseport" in found["parsers"], sorted(found["parsers"])
+    assert is_under(found["parsers"]["reuseport"], normal)
     migrations = Path(found["migrations"])
     assert is_under(migrations, normal) and migrations.name == "migrations"
     assert list((migrations / "versions").glob("*.py"))

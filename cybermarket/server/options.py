@@ -61,6 +61,23 @@ def check_listen(description):
         ) from None
 
 
+def reuse_port_listen(description):
+    """The reuseport: description (cybermarket/server/reuseport.py) for a
+    tcp: one, which --reuse-port asks for; ValueError for any other kind of
+    endpoint.  A reuseport: description stays as it is."""
+    kind, colon, rest = description.partition(":")
+    if not colon or kind not in ("tcp", "reuseport"):
+        raise ValueError("--reuse-port needs a tcp: endpoint, such as tcp:22333")
+    return f"reuseport:{rest}"
+
+
+def endpoint_description(options):
+    """What the server listens on: --listen, as --reuse-port wants it."""
+    if options["reuse-port"]:
+        return reuse_port_listen(options["listen"])
+    return options["listen"]
+
+
 def _choice(text, choices):
     value = text.upper()
     if value not in choices:
@@ -81,7 +98,8 @@ class Options(usage.Options):
             None,
             "Set SO_REUSEPORT on the listening socket (tcp: endpoints only), "
             "so that several server processes can listen on one port and the "
-            "kernel spreads connections over them.",
+            "kernel spreads connections over them: tcp:PORT:... is served as "
+            "reuseport:PORT:..., which --listen also takes.",
         ],
     ]
 
@@ -92,7 +110,8 @@ class Options(usage.Options):
             DEFAULT_LISTEN,
             "Where to listen: a Twisted server endpoint description, e.g. "
             "tcp:22333:interface=0.0.0.0, or "
-            "ssl:22333:privateKey=key.pem:certKey=cert.pem for TLS.",
+            "ssl:22333:privateKey=key.pem:certKey=cert.pem for TLS, or "
+            "reuseport:22333:interface=127.0.0.1 for TCP with SO_REUSEPORT.",
         ],
         [
             "database",
@@ -248,9 +267,8 @@ class Options(usage.Options):
             raise usage.UsageError(f"--database: {e}") from None
         check_listen(self["listen"])
         if self["reuse-port"]:
-            from cybermarket.server.reuseport import parse_tcp
-
             try:
-                parse_tcp(self["listen"])
+                listen = reuse_port_listen(self["listen"])
             except ValueError as e:
-                raise usage.UsageError(str(e))
+                raise usage.UsageError(str(e)) from None
+            check_listen(listen)

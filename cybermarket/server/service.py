@@ -3,7 +3,7 @@ and an orderly shutdown."""
 
 import sys
 
-from twisted.application.internet import StreamServerEndpointService, TimerService
+from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
@@ -12,9 +12,9 @@ from twisted.logger import Logger
 
 from cybermarket.server import limits, pages
 from cybermarket.server.context import App, Settings
+from cybermarket.server.options import reuse_port_listen
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
-from cybermarket.server.reuseport import ReusePortEndpoint
 from cybermarket.server.throttle import Throttle
 from cybermarket.storage import database
 
@@ -68,15 +68,47 @@ class MarketService(MultiService):
         self.app = app
         self.reactor = reactor
         self.factory = MarketFactory(app)
-        self.listen = listen
+        self.listen = listen  # as given, for messages
         if reuse_port:
-            endpoint = ReusePortEndpoint(reactor, listen)
-        else:
-            endpoint = serverFromString(reactor, listen)
-        self.listener = StreamServerEndpointService(endpoint, self.factory)
-        # A port already taken is an error at start, not a log line.
-        self.listener._raiseSynchronously = True
+            listen = reuse_port_listen(listen)
+        # Twisted parses the description; `reuseport:` is our plugin's
+        # (twisted/plugins/cybermarket_reuseport.py).
+        self.endpoint = serverFromString(reactor, listen)
+        self.port = None  # the listening port, while there is one
+        self._listening = None  # the endpoint's Deferred, until it fires
         TimerService(60, app.throttle.sweep).setServiceParent(self)
+
+    def _start_listening(self):
+        """Listen on the endpoint.  A failure (a port already taken) is
+        raised from here, so that the start fails with it, rather than
+        logged while a server that is not listening runs on.  Every
+        endpoint this server is used with answers at once; should one
+        answer later, its failure can only be logged."""
+        failures = []
+
+        def listening(port):
+            self._listening = None
+            self.port = port
+
+        def failed(failure):
+            self._listening = None
+            if starting:
+                failures.append(failure)
+            elif not failure.check(defer.CancelledError):  # not stopped meanwhile
+                log.failure("cannot listen on {listen}", failure, listen=self.listen)
+
+        starting = True
+        self._listening = self.endpoint.listen(self.factory)
+        self._listening.addCallbacks(listening, failed)
+        starting = False
+        if failures:
+            failures[0].raiseException()
+
+    def _stop_listening(self):
+        if self._listening is not None:
+            self._listening.cancel()
+        port, self.port = self.port, None
+        return defer.maybeDeferred(port.stopListening) if port else defer.succeed(None)
 
     @defer.inlineCallbacks
     def _within(self, seconds, d):
@@ -102,7 +134,7 @@ class MarketService(MultiService):
         self.app.hasher.start()
         try:
             super().startService()
-            self.listener.startService()
+            self._start_listening()
         except BaseException as e:
             # A port already taken: stop the pools' threads, or the process
             # would never exit.
@@ -118,7 +150,7 @@ class MarketService(MultiService):
     def stopService(self):
         # Stop accepting, answer what was read (503 for anything later),
         # then close the connections and stop the pools.
-        yield defer.maybeDeferred(self.listener.stopService)
+        yield self._stop_listening()
         if not (yield self._within(SHUTDOWN_GRACE, self.factory.begin_shutdown())):
             log.warn("shutdown: requests still running after {s} s", s=SHUTDOWN_GRACE)
         # Close gently and wait, so that the last answers are written out
