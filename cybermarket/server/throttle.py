@@ -44,7 +44,12 @@ log = Logger()
 # from the one-key lock the migrations take.
 LOCK_CLASS = 22333
 
-LOCK = Query("SELECT pg_advisory_xact_lock(CAST(? AS integer), CAST(? AS integer))")
+# PostgreSQL's alone: SQLite needs no lock, its write transactions hold
+# the one write lock.
+LOCK = Query(
+    "SELECT pg_advisory_xact_lock(CAST(? AS integer), CAST(? AS integer))",
+    backend="postgresql",
+)
 RECENT = Query(
     "SELECT at, pending FROM login_attempts WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?"
 )

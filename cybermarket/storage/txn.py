@@ -20,9 +20,14 @@ def now():
 
 
 class Query:
-    __slots__ = ("qmark", "format")
+    """One statement, in both paramstyles.  `backend` names the one backend
+    it is written for ("postgresql"), when it is not for both: the code
+    runs it only there, and tests/test_statements.py checks it only there."""
 
-    def __init__(self, text):
+    __slots__ = ("qmark", "format", "backend")
+
+    def __init__(self, text, backend=None):
+        self.backend = backend
         self.qmark = text.replace("{C}", " COLLATE BINARY")
         self.format = (
             text.replace("%", "%%").replace("{C}", ' COLLATE "C"').replace("?", "%s")
