@@ -147,6 +147,7 @@ def make_app(options, reactor):
         connection_buffer=options["connection-buffer"],
         max_connections=options["max-connections"],
         max_connections_per_address=options["max-connections-per-address"],
+        proxied=options["listen"].strip().lower().startswith("haproxy:"),
         login_failures=options["login-failures"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],

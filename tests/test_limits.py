@@ -196,3 +196,31 @@ def test_frame_timer_waits_while_the_server_does_not_read(make_market, gates):
     assert [r["id"] for r in peer.responses()] == [1]
     market.clock.advance(5)  # now the half frame is the client's to finish
     assert peer.closed
+
+
+# --- behind a balancer (haproxy: endpoints) -----------------------------------------
+
+
+def proxied_peer(market, client_host):
+    """A connection accepted from the balancer (127.0.0.1) whose PROXY
+    header named `client_host`: what the transport's getPeer() then says."""
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+
+    protocol = market.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
+    transport = StringTransport(peerAddress=IPv4Address("TCP", client_host, 4321))
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def test_behind_a_balancer_the_cap_counts_the_clients_address(make_market, logged):
+    market = make_market(proxied=True, max_connections_per_address=1)
+    first, _ = proxied_peer(market, "10.0.0.1")
+    other, other_transport = proxied_peer(market, "10.0.0.2")
+    first.dataReceived(frame(request("PING", 1)))
+    other.dataReceived(frame(request("PING", 1)))
+    assert other.peer == "10.0.0.2" and not other_transport.disconnecting
+    again, again_transport = proxied_peer(market, "10.0.0.1")
+    again.dataReceived(frame(request("PING", 1)))
+    assert again_transport.disconnecting
+    assert refusals(logged, "max-connections-per-address")[-1]["peer"] == "10.0.0.1"
