@@ -137,6 +137,16 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         super().dataReceived(data)
         self._watch_frame()
 
+    def timeoutConnection(self):
+        # TimeoutMixin's loseConnection waits until the answers already
+        # written are sent, which a client that does not read never lets
+        # happen: the connection and its answer would stay for ever.
+        if "writes" in self._pauses:
+            self._closing = True
+            self.transport.abortConnection()
+        else:
+            self.transport.loseConnection()
+
     def _learn_peer(self):
         """Behind a balancer: the address the PROXY header named (parsed by
         the transport before any of our bytes arrive), held to its cap."""

@@ -429,6 +429,13 @@ def listens(pid, port):
     return bool(listening & socket_inodes(pid))
 
 
+def holds_connection_from(pid, client_port):
+    """True while process `pid` holds the server end of the connection whose
+    client end is on local port `client_port`."""
+    ends = {inode for _, remote, _, inode in _tcp_sockets() if remote == client_port and inode}
+    return bool(ends & socket_inodes(pid))
+
+
 def serving_pid(sock, pids):
     """The process, among `pids`, holding the server end of the connected
     client socket `sock` (which must have been answered once, so that the

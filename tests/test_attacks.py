@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.server import HOST, Server, wait_until
+from tests.server import HOST, Server, holds_connection_from, wait_until
 from tests.shop import store_args
 from tests.wire import Client, frame, request
 
@@ -226,3 +226,26 @@ def test_behind_a_balancer_each_client_has_its_own_address(serve):
         for client in clients:
             client.close()
     wait_until(lambda: "from 10.1.0.3" in server.log, 10, what="the client's address in the log")
+
+
+def test_a_client_that_stops_reading_is_dropped_at_the_idle_timeout(serve, database_url):
+    """Closing gently waits for the written answers to go out, which never
+    happens while the client does not read: such connections, and the
+    answers they hold, used to stay for good."""
+    server = serve("--idle-timeout", "2")
+    code = server.invite()
+    with server.client() as merchant:
+        assert merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
+    _seed_big_store(database_url, "big")
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect((HOST, server.port))
+    try:
+        slow.sendall(b"".join(frame(request("LIST_PRODUCT", i, storename="big")) for i in range(3)))
+        client_port = slow.getsockname()[1]
+        wait_until(lambda: holds_connection_from(server.pid, client_port), 10, what="the connection")
+        wait_until(
+            lambda: not holds_connection_from(server.pid, client_port), 30, what="the server to drop it"
+        )
+    finally:
+        slow.close()

@@ -224,3 +224,23 @@ def test_behind_a_balancer_the_cap_counts_the_clients_address(make_market, logge
     again.dataReceived(frame(request("PING", 1)))
     assert again_transport.disconnecting
     assert refusals(logged, "max-connections-per-address")[-1]["peer"] == "10.0.0.1"
+
+
+def test_a_client_that_stops_reading_is_dropped_at_the_idle_timeout(make_market):
+    """Closing gently waits for the answers to be written, which a client
+    that does not read never allows: the connection (and the answer it
+    holds) would stay for ever."""
+    market = make_market(idle_timeout=5)
+    peer = market.peer()
+    peer.feed(frame(request("PING", 1)) + frame(request("PING", 2)))
+    peer.transport.producer.pauseProducing()  # nothing drains any more
+    market.clock.advance(5)
+    assert peer.transport.disconnected  # aborted, not just asked to close
+
+
+def test_an_idle_client_that_reads_is_closed_gently(make_market):
+    market = make_market(idle_timeout=5)
+    peer = market.peer()
+    peer.ok("PING")
+    market.clock.advance(5)
+    assert peer.closed and not peer.transport.disconnected
