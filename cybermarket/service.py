@@ -10,7 +10,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
-from cybermarket import database, limits
+from cybermarket import database, handlers, limits
 from cybermarket.context import App, Settings
 from cybermarket.passwords import Hasher
 from cybermarket.protocol import MarketFactory
@@ -133,6 +133,9 @@ class MarketService(MultiService):
 
 
 def make_app(options, reactor):
+    # Process-wide, like the options themselves: read by page() on the
+    # database threads.
+    handlers.PAGE_BYTES = options["max-page-bytes"]
     db = database.Database(
         options["database"],
         options["db-threads"],

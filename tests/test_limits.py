@@ -244,3 +244,48 @@ def test_an_idle_client_that_reads_is_closed_gently(make_market):
     peer.ok("PING")
     market.clock.advance(5)
     assert peer.closed and not peer.transport.disconnected
+
+
+# --- big pages ----------------------------------------------------------------
+
+
+def test_a_page_of_long_rows_ends_early_and_paging_still_finds_every_row(market, monkeypatch):
+    """An answer is what a client that does not read leaves in the server's
+    memory: a page of 1,000 products with 2,000-character descriptions (up
+    to 8 MB) is cut to about --max-page-bytes, with `next` to go on."""
+    from cybermarket import handlers
+
+    monkeypatch.setattr(handlers, "PAGE_BYTES", 10_000)
+    shop = market.merchant("shop")
+    ids = [
+        shop.ok("MERCHANT_ADD_PRODUCT", productname=f"p{i}", price="1", description="é" * 2000)[
+            "product_id"
+        ]
+        for i in range(12)
+    ]
+    seen, after, pages = [], None, 0
+    while True:
+        data = market.peer().ok("LIST_PRODUCT", storename="shop", after=after)
+        pages += 1
+        assert 1 <= len(data["rows"]) <= 3  # 4,000 bytes a row
+        seen += [row[0] for row in data["rows"]]
+        after = data["next"]
+        if after is None:
+            break
+    assert seen == ids and pages >= 4
+
+
+def test_a_single_row_bigger_than_the_budget_still_comes(market, monkeypatch):
+    from cybermarket import handlers
+
+    monkeypatch.setattr(handlers, "PAGE_BYTES", 100)
+    shop = market.merchant("shop")
+    shop.ok("MERCHANT_ADD_PRODUCT", productname="p", price="1", description="x" * 500)
+    data = market.peer().ok("LIST_PRODUCT", storename="shop")
+    assert len(data["rows"]) == 1 and data["next"] is None
+
+
+def test_the_default_page_budget_is_a_mebibyte():
+    from cybermarket import handlers
+
+    assert handlers.PAGE_BYTES == 1 << 20
