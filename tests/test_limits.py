@@ -289,3 +289,24 @@ def test_the_default_page_budget_is_a_mebibyte():
     from cybermarket import handlers
 
     assert handlers.PAGE_BYTES == 1 << 20
+
+
+# --- floods of tiny requests ---------------------------------------------------------
+
+
+def test_one_read_answers_at_most_a_burst_before_others_get_a_turn(market):
+    """A 64 KiB read can hold 13,000 tiny requests; answering them all in
+    one go stalled every other connection for a quarter of a second."""
+    from cybermarket.protocol import BURST
+
+    peer = market.peer()
+    count = 3 * BURST + 7
+    peer.feed(b"".join(frame(b"\xc1") for _ in range(count)))  # each a 400
+    assert len(peer.responses()) == BURST
+    assert peer.transport.producerState == "paused"
+    other = market.peer(host="10.0.0.2")
+    assert other.call("PING")["status"] == 200  # served meanwhile
+    # The rest comes at the reactor's next turns.
+    market.clock.advance(0)
+    assert len(peer.responses()) == count - BURST
+    assert peer.transport.producerState == "producing"
