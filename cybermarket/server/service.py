@@ -10,7 +10,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
-from cybermarket.server import limits, pages
+from cybermarket.server import handlers, limits, pages
 from cybermarket.server.context import App, Settings
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
@@ -134,6 +134,9 @@ class MarketService(MultiService):
 
 
 def make_app(options, reactor):
+    # Process-wide, like the options themselves: read by page() on the
+    # database threads.
+    handlers.PAGE_BYTES = options["max-page-bytes"]
     db = database.Database(
         options["database"],
         options["db-threads"],
@@ -148,6 +151,7 @@ def make_app(options, reactor):
         connection_buffer=options["connection-buffer"],
         max_connections=options["max-connections"],
         max_connections_per_address=options["max-connections-per-address"],
+        proxied=options["listen"].strip().lower().startswith("haproxy:"),
         login_failures=options["login-failures"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],
