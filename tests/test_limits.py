@@ -310,3 +310,15 @@ def test_one_read_answers_at_most_a_burst_before_others_get_a_turn(market):
     market.clock.advance(0)
     assert len(peer.responses()) == count - BURST
     assert peer.transport.producerState == "producing"
+
+
+def test_refusals_after_the_last_log_line_are_reported_later(make_market, logged):
+    market = make_market(max_connections_per_address=1)
+    market.peer(host="10.0.0.1")
+    for _ in range(30):
+        with pytest.raises(Refused):
+            market.peer(host="10.0.0.1")
+    assert len(refusals(logged, "max-connections-per-address")) == 1
+    market.clock.advance(limits.LOG_EVERY)  # no further refusal comes
+    late = refusals(logged, "max-connections-per-address")
+    assert len(late) == 2 and late[-1]["count"] == 29

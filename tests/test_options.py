@@ -183,3 +183,9 @@ def test_page_budget_reaches_the_handlers(tmp_path, monkeypatch):
         assert handlers.PAGE_BYTES == 5000
     finally:
         app.db.engine.dispose()
+
+
+def test_a_port_past_65535_is_a_listen_failure_of_one_line():
+    error = OverflowError("bind(): port must be 0-65535.")
+    assert service.listen_failure(error) == "bind(): port must be 0-65535."
+    assert service.listen_failure(ValueError("other")) is None

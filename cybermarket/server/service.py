@@ -56,6 +56,8 @@ def listen_failure(error):
     in use"), or None when `error` is not about listening."""
     if isinstance(error, CannotListenError):
         error = error.socketError
+    if isinstance(error, OverflowError):
+        return str(error)  # a port past 65535: "bind(): port must be 0-65535"
     if not isinstance(error, OSError):
         return None
     reason = error.strerror or str(error) or type(error).__name__
