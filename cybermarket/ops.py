@@ -13,6 +13,17 @@ from cybermarket import values as v
 from cybermarket.errors import BadRequest
 from cybermarket.values import Arg
 
+def shown(key, width=60):
+    """A client's argument name, fit to repeat in a message: cut short, and
+    with anything unprintable (terminal escapes, bidi controls) escaped."""
+    text = key if isinstance(key, str) else repr(key)
+    if len(text) > width:
+        text = text[: width - 3] + "..."
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text
+
+
 CLIENT = "client"
 MERCHANT = "merchant"
 
@@ -34,7 +45,7 @@ class Op:
             raise BadRequest("args: must be a map")
         for key in args:
             if key not in self.args:
-                raise BadRequest(f"{key}: unknown argument for {self.name}")
+                raise BadRequest(f"{shown(key)}: unknown argument for {self.name}")
         checked = {}
         for name, spec in self.args.items():
             if name in args:

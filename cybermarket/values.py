@@ -103,7 +103,7 @@ _DESCRIPTION_FORBIDDEN = re.compile(
 
 # The longest fold of one character is 18 characters (U+FDFA, an Arabic
 # ligature, under NFKC; no case folding is longer), so a name of 64 folds
-# to at most 1152.  The rest leaves room for the "@" and id that the 0002
+# to at most 1152.  The rest leaves room for the "@ID" and id that the 0002
 # migration appends to the keys of names that had come to collide.
 NAME_KEY_LENGTH = 1200
 # str.lower() makes at most two characters of one (U+0130), so an email of

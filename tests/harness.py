@@ -41,6 +41,9 @@ class Immediately:
     def seconds(self):
         return self.clock.seconds()
 
+    def callLater(self, delay, function, *args, **kwargs):
+        return self.clock.callLater(delay, function, *args, **kwargs)
+
 
 def run_job(onResult, function, args, kwargs):
     """Run a thread pool's job here and now, reporting as the pool would."""

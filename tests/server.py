@@ -109,9 +109,19 @@ class Server:
     """
 
     def __init__(
-        self, database_url, *options, workdir=None, bin_dir=BIN, port=None, descriptors=None
+        self,
+        database_url,
+        *options,
+        workdir=None,
+        bin_dir=BIN,
+        port=None,
+        descriptors=None,
+        haproxy=False,
     ):
         self.database_url = database_url
+        # Listen on haproxy:tcp:..., as behind a balancer that sends the
+        # PROXY protocol: every connection must begin with its header.
+        self.haproxy = haproxy
         # The open-file limit (soft and hard) to run the process under.
         self.descriptors = descriptors
         self.options = [str(o) for o in options]
@@ -133,7 +143,7 @@ class Server:
             "--pidfile=",
             "cybermarket",
             "--listen",
-            f"tcp:{self.port}:interface={HOST}",
+            f"{'haproxy:' if self.haproxy else ''}tcp:{self.port}:interface={HOST}",
             "--database",
             self.database_url,
             *self.options,
@@ -170,7 +180,7 @@ class Server:
 
     def _answers_ping(self):
         try:
-            with Client(self.port, HOST, timeout=5.0) as client:
+            with self.client(timeout=5.0) as client:
                 return client.call("PING")["status"] == 200
         except Exception:  # not up yet, or not our server on that port
             return False
@@ -287,8 +297,14 @@ class Server:
 
     # --- talking to it ----------------------------------------------------
 
-    def client(self, timeout=30.0):
-        return Client(self.port, HOST, timeout=timeout)
+    def client(self, timeout=30.0, claim="10.255.0.1"):
+        """A connection; behind the (pretended) balancer, one whose PROXY
+        header names the client address `claim`."""
+        client = Client(self.port, HOST, timeout=timeout)
+        if self.haproxy:
+            header = f"PROXY TCP4 {claim} {HOST} 40000 {self.port}\r\n"
+            client.send_raw(header.encode())
+        return client
 
     def invite(self):
         return invite(self.database_url, self.workdir, self.bin_dir)
@@ -411,6 +427,13 @@ def listens(pid, port):
         inode for lport, _, state, inode in _tcp_sockets() if lport == port and state == "0A"
     }
     return bool(listening & socket_inodes(pid))
+
+
+def holds_connection_from(pid, client_port):
+    """True while process `pid` holds the server end of the connection whose
+    client end is on local port `client_port`."""
+    ends = {inode for _, remote, _, inode in _tcp_sockets() if remote == client_port and inode}
+    return bool(ends & socket_inodes(pid))
 
 
 def serving_pid(sock, pids):

@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.server import HOST, Server, wait_until
+from tests.server import HOST, Server, holds_connection_from, wait_until
 from tests.shop import store_args
 from tests.wire import Client, frame, request
 
@@ -23,8 +23,10 @@ def serve(tmp_path, database_url):
     """serve(*options, descriptors=None) -> a started Server, killed at the end."""
     servers = []
 
-    def start(*options, descriptors=None):
-        server = Server(database_url, *options, workdir=tmp_path, descriptors=descriptors)
+    def start(*options, descriptors=None, haproxy=False):
+        server = Server(
+            database_url, *options, workdir=tmp_path, descriptors=descriptors, haproxy=haproxy
+        )
         servers.append(server)
         return server.start()
 
@@ -198,3 +200,52 @@ def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url
     # A few answers were made before the client's buffers filled; the rest
     # waited for it and show the new price.
     assert prices.count("2.00") >= 30, prices
+
+
+# --- behind a balancer that sends the PROXY protocol ----------------------------
+
+
+def test_behind_a_balancer_each_client_has_its_own_address(serve):
+    """Every connection comes from the balancer's address; the limits must
+    count the addresses the PROXY headers name, or a few wrong logins lock
+    out every user and a few connections fill the per-address cap."""
+    server = serve("--login-failures", "3", "--max-connections-per-address", "20", haproxy=True)
+    with server.client(claim="10.0.0.1") as owner:
+        code = server.invite()
+        assert owner.call("MERCHANT_CREATE", **store_args("shop", PASSWORD, code))["status"] == 201
+    for i in range(1, 4):
+        with server.client(claim=f"10.1.0.{i}") as guesser:
+            assert guesser.call("CLIENT_LOGIN", login=f"nobody{i}", password="wrong")["status"] == 401
+    with server.client(claim="10.9.9.9") as other:
+        assert other.call("MERCHANT_LOGIN", login="shop", password=PASSWORD)["status"] == 200
+    # 30 clients, each from its own address, all served.
+    clients = [server.client(claim=f"10.2.0.{i}") for i in range(1, 31)]
+    try:
+        assert [c.call("PING")["status"] for c in clients] == [200] * 30
+    finally:
+        for client in clients:
+            client.close()
+    wait_until(lambda: "from 10.1.0.3" in server.log, 10, what="the client's address in the log")
+
+
+def test_a_client_that_stops_reading_is_dropped_at_the_idle_timeout(serve, database_url):
+    """Closing gently waits for the written answers to go out, which never
+    happens while the client does not read: such connections, and the
+    answers they hold, used to stay for good."""
+    server = serve("--idle-timeout", "2")
+    code = server.invite()
+    with server.client() as merchant:
+        assert merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
+    _seed_big_store(database_url, "big")
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect((HOST, server.port))
+    try:
+        slow.sendall(b"".join(frame(request("LIST_PRODUCT", i, storename="big")) for i in range(3)))
+        client_port = slow.getsockname()[1]
+        wait_until(lambda: holds_connection_from(server.pid, client_port), 10, what="the connection")
+        wait_until(
+            lambda: not holds_connection_from(server.pid, client_port), 30, what="the server to drop it"
+        )
+    finally:
+        slow.close()

@@ -172,3 +172,20 @@ def test_a_login_refused_for_hashing_does_not_count_as_a_failure(market):
     login = send(market, "CLIENT_LOGIN", FLOODER, login="alice", password=PASSWORD)
     pool.finish_all()
     assert answer(login)["status"] == 200
+
+
+def test_a_few_busy_addresses_cannot_fill_the_queue_for_everyone(market):
+    """Five addresses queueing hashes used to fill the shared queue, after
+    which every other address's login was refused 503.  A full queue now
+    sheds the newest job of the address with the most waiting instead."""
+    market.client("alice", password=PASSWORD)
+    pool = held_hasher(market, queue=8, queue_per_address=4)
+    floods = [
+        send(market, "CLIENT_CREATE", f"10.7.0.{i % 3}", **create_args(i)) for i in range(12)
+    ]
+    victim = send(market, "CLIENT_LOGIN", "10.9.9.9", login="alice", password=PASSWORD)
+    assert answer(victim) is None  # waiting, not refused
+    shed = [a for a in (answer(peer) for peer in floods) if a is not None]
+    assert shed and all((a["status"], a["message"]) == (503, BUSY) for a in shed)
+    pool.finish_all()
+    assert answer(victim)["status"] == 200

@@ -196,3 +196,129 @@ def test_frame_timer_waits_while_the_server_does_not_read(make_market, gates):
     assert [r["id"] for r in peer.responses()] == [1]
     market.clock.advance(5)  # now the half frame is the client's to finish
     assert peer.closed
+
+
+# --- behind a balancer (haproxy: endpoints) -----------------------------------------
+
+
+def proxied_peer(market, client_host):
+    """A connection accepted from the balancer (127.0.0.1) whose PROXY
+    header named `client_host`: what the transport's getPeer() then says."""
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+
+    protocol = market.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
+    transport = StringTransport(peerAddress=IPv4Address("TCP", client_host, 4321))
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def test_behind_a_balancer_the_cap_counts_the_clients_address(make_market, logged):
+    market = make_market(proxied=True, max_connections_per_address=1)
+    first, _ = proxied_peer(market, "10.0.0.1")
+    other, other_transport = proxied_peer(market, "10.0.0.2")
+    first.dataReceived(frame(request("PING", 1)))
+    other.dataReceived(frame(request("PING", 1)))
+    assert other.peer == "10.0.0.2" and not other_transport.disconnecting
+    again, again_transport = proxied_peer(market, "10.0.0.1")
+    again.dataReceived(frame(request("PING", 1)))
+    assert again_transport.disconnecting
+    assert refusals(logged, "max-connections-per-address")[-1]["peer"] == "10.0.0.1"
+
+
+def test_a_client_that_stops_reading_is_dropped_at_the_idle_timeout(make_market):
+    """Closing gently waits for the answers to be written, which a client
+    that does not read never allows: the connection (and the answer it
+    holds) would stay for ever."""
+    market = make_market(idle_timeout=5)
+    peer = market.peer()
+    peer.feed(frame(request("PING", 1)) + frame(request("PING", 2)))
+    peer.transport.producer.pauseProducing()  # nothing drains any more
+    market.clock.advance(5)
+    assert peer.transport.disconnected  # aborted, not just asked to close
+
+
+def test_an_idle_client_that_reads_is_closed_gently(make_market):
+    market = make_market(idle_timeout=5)
+    peer = market.peer()
+    peer.ok("PING")
+    market.clock.advance(5)
+    assert peer.closed and not peer.transport.disconnected
+
+
+# --- big pages ----------------------------------------------------------------
+
+
+def test_a_page_of_long_rows_ends_early_and_paging_still_finds_every_row(market, monkeypatch):
+    """An answer is what a client that does not read leaves in the server's
+    memory: a page of 1,000 products with 2,000-character descriptions (up
+    to 8 MB) is cut to about --max-page-bytes, with `next` to go on."""
+    from cybermarket.server import handlers
+
+    monkeypatch.setattr(handlers, "PAGE_BYTES", 10_000)
+    shop = market.merchant("shop")
+    ids = [
+        shop.ok("MERCHANT_ADD_PRODUCT", productname=f"p{i}", price="1", description="é" * 2000)[
+            "product_id"
+        ]
+        for i in range(12)
+    ]
+    seen, after, pages = [], None, 0
+    while True:
+        data = market.peer().ok("LIST_PRODUCT", storename="shop", after=after)
+        pages += 1
+        assert 1 <= len(data["rows"]) <= 3  # 4,000 bytes a row
+        seen += [row[0] for row in data["rows"]]
+        after = data["next"]
+        if after is None:
+            break
+    assert seen == ids and pages >= 4
+
+
+def test_a_single_row_bigger_than_the_budget_still_comes(market, monkeypatch):
+    from cybermarket.server import handlers
+
+    monkeypatch.setattr(handlers, "PAGE_BYTES", 100)
+    shop = market.merchant("shop")
+    shop.ok("MERCHANT_ADD_PRODUCT", productname="p", price="1", description="x" * 500)
+    data = market.peer().ok("LIST_PRODUCT", storename="shop")
+    assert len(data["rows"]) == 1 and data["next"] is None
+
+
+def test_the_default_page_budget_is_a_mebibyte():
+    from cybermarket.server import handlers
+
+    assert handlers.PAGE_BYTES == 1 << 20
+
+
+# --- floods of tiny requests ---------------------------------------------------------
+
+
+def test_one_read_answers_at_most_a_burst_before_others_get_a_turn(market):
+    """A 64 KiB read can hold 13,000 tiny requests; answering them all in
+    one go stalled every other connection for a quarter of a second."""
+    from cybermarket.server.protocol import BURST
+
+    peer = market.peer()
+    count = 3 * BURST + 7
+    peer.feed(b"".join(frame(b"\xc1") for _ in range(count)))  # each a 400
+    assert len(peer.responses()) == BURST
+    assert peer.transport.producerState == "paused"
+    other = market.peer(host="10.0.0.2")
+    assert other.call("PING")["status"] == 200  # served meanwhile
+    # The rest comes at the reactor's next turns.
+    market.clock.advance(0)
+    assert len(peer.responses()) == count - BURST
+    assert peer.transport.producerState == "producing"
+
+
+def test_refusals_after_the_last_log_line_are_reported_later(make_market, logged):
+    market = make_market(max_connections_per_address=1)
+    market.peer(host="10.0.0.1")
+    for _ in range(30):
+        with pytest.raises(Refused):
+            market.peer(host="10.0.0.1")
+    assert len(refusals(logged, "max-connections-per-address")) == 1
+    market.clock.advance(limits.LOG_EVERY)  # no further refusal comes
+    late = refusals(logged, "max-connections-per-address")
+    assert len(late) == 2 and late[-1]["count"] == 29

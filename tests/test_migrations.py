@@ -40,10 +40,23 @@ CLIENTS = {
     4: "ａｌｉｃｅ",  # full width
     5: "Cafe\u0301",  # decomposed ...
     6: "Café",  # ... and composed
+    # v1 refused only a literal "@"; this full-width one folds to "@", so
+    # its key is what a careless suffix for "ALICE" (id 3) would be.
+    7: "alice\uff203",
+    8: "alice\uff20id3",  # and what a lower-case suffix would be
 }
-CLIENT_KEYS = {1: "alice", 2: "bob", 3: "alice@3", 4: "alice@4", 5: "café", 6: "café@6"}
+CLIENT_KEYS = {
+    1: "alice",
+    2: "bob",
+    3: "alice@ID3",
+    4: "alice@ID4",
+    5: "café",
+    6: "café@ID6",
+    7: "alice@3",
+    8: "alice@id3",
+}
 MERCHANTS = {1: "Shop", 2: "SHOP", 3: "other"}
-MERCHANT_KEYS = {1: "shop", 2: "shop@2", 3: "other"}
+MERCHANT_KEYS = {1: "shop", 2: "shop@ID2", 3: "other"}
 
 
 def fill_at_0001(engine):

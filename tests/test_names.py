@@ -445,3 +445,15 @@ def test_a_productname_is_stored_in_nfc(market):
     assert rows[latte]["productname"] == "Café au lait"
     assert rows[latte]["description"] == "line one\n\tline two"
     assert rows[emoji]["productname"] == "👩\u200d💻 sticker, large"
+
+
+def test_no_fold_holds_an_upper_case_ascii_letter():
+    """Migration 0002 gives names that had come to collide the key
+    fold + "@ID" + id; that no name can fold to it rests on this."""
+    upper = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    found = [
+        hex(cp)
+        for cp in range(0x110000)
+        if not 0xD800 <= cp <= 0xDFFF and upper & set(v.fold(chr(cp)))
+    ]
+    assert found == []

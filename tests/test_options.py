@@ -29,6 +29,7 @@ def test_defaults():
     assert options["connection-buffer"] == 4 * 65536
     assert options["max-connections"] is None  # derived at start
     assert options["max-connections-per-address"] == 256
+    assert options["max-page-bytes"] == 1 << 20
     assert options["hash-threads-per-address"] == 2
     assert options["hash-queue"] == 64
     assert options["hash-queue-per-address"] == 16
@@ -48,6 +49,7 @@ def test_connection_buffer_follows_the_frame_limit():
         ("--max-frame=-5",),
         ("--frame-timeout=0",),
         ("--max-connections=0",),
+        ("--max-page-bytes=0",),
         ("--max-connections-per-address=-1",),
         ("--max-frame=2048", "--connection-buffer=1024"),
         ("--hash-queue=0",),
@@ -169,3 +171,21 @@ def test_database_must_be_a_url():
         "for a SQLite file write sqlite:///market.sqlite3"
     )
     assert parse("--database", "sqlite:///market.sqlite3")["database"] == "sqlite:///market.sqlite3"
+
+
+def test_page_budget_reaches_the_handlers(tmp_path, monkeypatch):
+    from cybermarket.server import handlers
+
+    monkeypatch.setattr(handlers, "PAGE_BYTES", handlers.PAGE_BYTES)  # restored after
+    options = parse(f"--database=sqlite:///{tmp_path / 'm.sqlite3'}", "--max-page-bytes=5000")
+    app = service.make_app(options, task.Clock())
+    try:
+        assert handlers.PAGE_BYTES == 5000
+    finally:
+        app.db.engine.dispose()
+
+
+def test_a_port_past_65535_is_a_listen_failure_of_one_line():
+    error = OverflowError("bind(): port must be 0-65535.")
+    assert service.listen_failure(error) == "bind(): port must be 0-65535."
+    assert service.listen_failure(ValueError("other")) is None

@@ -959,3 +959,13 @@ def test_money_travels_as_two_decimal_strings(market):
 def test_encoded_decimal_is_a_money_string():
     body = protocol.encode({"id": 1, "status": 200, "message": "ok", "data": [Decimal("5"), {"x": Decimal("0.1")}]})
     assert msgpack.unpackb(body)["data"] == ["5.00", {"x": "0.10"}]
+
+
+def test_an_unknown_argument_is_named_short_and_escaped(market):
+    """The name of an unknown argument is the client's text: repeated raw,
+    a 60,000-character name with terminal escapes came back whole."""
+    response = call(market.peer(), "PING", 1, **{"\x1b[2J" + "k" * 60_000: 1})
+    assert response["status"] == 400
+    assert len(response["message"]) < 120
+    assert "\x1b" not in response["message"] and response["message"].startswith("\\x1b[2J")
+    assert_bad(call(market.peer(), "PING", 1, extra=1), "extra")

@@ -26,6 +26,9 @@ class Settings:
     # None: derived from the open-file limit (limits.connection_cap).
     max_connections: int | None = None
     max_connections_per_address: int = 256
+    # Listening behind a balancer that sends the PROXY protocol (haproxy:):
+    # clients' addresses come from its header.
+    proxied: bool = False
     login_failures: int = 10
     login_window: float = 300.0
     invitation_days: float = 7.0

@@ -41,7 +41,9 @@ def connection_cap(descriptors):
 
 class Bite:
     """Logs that a limit refused something: the first time at once, then at
-    most once per LOG_EVERY seconds with the count refused meanwhile."""
+    most once per LOG_EVERY seconds with the count refused meanwhile.  A
+    count left over when the refusals stop is logged LOG_EVERY seconds
+    after the last line, so no refusal goes unreported."""
 
     def __init__(self, clock, reason, text):
         self.clock = clock
@@ -49,12 +51,25 @@ class Bite:
         self.text = text  # a twisted.logger format, given the event's fields
         self._last = None
         self._unlogged = 0
+        self._fields = {}
+        self._flush = None
 
     def __call__(self, **fields):
         self._unlogged += 1
+        self._fields = fields
         now = self.clock.seconds()
         if self._last is not None and now - self._last < LOG_EVERY:
+            if self._flush is None:
+                self._flush = self.clock.callLater(self._last + LOG_EVERY - now, self._report)
             return
-        log.warn(self.text, reason=self.reason, count=self._unlogged, **fields)
-        self._last = now
+        self._report()
+
+    def _report(self):
+        if self._flush is not None and self._flush.active():
+            self._flush.cancel()
+        self._flush = None
+        if not self._unlogged:
+            return
+        log.warn(self.text, reason=self.reason, count=self._unlogged, **self._fields)
+        self._last = self.clock.seconds()
         self._unlogged = 0

@@ -31,7 +31,7 @@ class Served:
     # The protocol reads these for every request: plain attributes, not
     # properties.
     def __post_init__(self):
-        for name in ("name", "role", "status", "check_args"):
+        for name in ("name", "role", "args", "status", "check_args"):
             object.__setattr__(self, name, getattr(self.op, name))
         for name in ("function", "write", "flow"):
             object.__setattr__(self, name, getattr(self.handler, name))

@@ -155,6 +155,15 @@ class Options(usage.Options):
             _positive(int),
         ],
         [
+            "max-page-bytes",
+            None,
+            1 << 20,
+            "Bytes of text one page of a listing may hold; a page of long rows "
+            "ends early, with `next` set to go on.  Bounds what one answer "
+            "costs in memory.",
+            _positive(int),
+        ],
+        [
             "max-connections",
             None,
             None,

@@ -18,7 +18,10 @@ longest ago (round robin), and never running more than `per_address` jobs of
 one address at once.  So an address that queues sixty hashes delays
 another's login by the hash already running, not by sixty.  The queues are
 bounded, per address and in all: beyond that a job is refused at once with
-503, which is cheaper for everyone than an answer minutes later.  All of
+503, which is cheaper for everyone than an answer minutes later.  When the
+whole queue is full, the address with the most jobs waiting gives up its
+newest to make room for an address with fewer, so a few busy addresses
+cannot shut everyone else out.  All of
 this runs on the reactor thread, so it needs no lock.
 """
 
@@ -136,7 +139,7 @@ class Hasher:
         if not self._can_start(peer):
             if waiting >= self.queue_per_address:
                 return self._refuse(peer, what, f"{waiting} jobs of this address waiting")
-            if self._waiting_total >= self.queue:
+            if self._waiting_total >= self.queue and not self._shed_for(waiting):
                 return self._refuse(peer, what, f"{self._waiting_total} jobs waiting in all")
         d = defer.Deferred()
         if jobs is None:
@@ -145,6 +148,21 @@ class Hasher:
         self._waiting_total += 1
         self._dispatch()
         return d
+
+    def _shed_for(self, waiting):
+        """Make room in a full queue for a job of an address with `waiting`
+        jobs waiting: refuse the newest job of the address with the most,
+        if it has more.  So a few busy addresses cannot fill the queue for
+        everyone else; they share it down to equal shares."""
+        hog = max(self._waiting, key=lambda p: len(self._waiting[p]), default=None)
+        if hog is None or len(self._waiting[hog]) <= waiting + 1:
+            return False
+        jobs = self._waiting[hog]
+        d, _, _ = jobs.pop()
+        self._waiting_total -= 1
+        self._refused(what="job", peer=hog, why="shed for another address")
+        d.errback(Unavailable(BUSY))
+        return True
 
     def _refuse(self, peer, what, reason):
         self._refused(what=what, peer=peer, why=reason)

@@ -39,6 +39,10 @@ log = Logger()
 # resumes once they are below a quarter of it.
 HIGH_WATER = 64
 LOW_WATER = 16
+# Requests one read may have answered before the connection waits for the
+# reactor's next turn: a read of 64 KiB can hold 13,000 tiny requests, and
+# answering them all at once would stall every other connection.
+BURST = 100
 
 MESSAGES = {200: "ok", 201: "created"}
 
@@ -95,11 +99,14 @@ class _WriteBuffer:
 
 
 class MarketProtocol(Int32StringReceiver, TimeoutMixin):
-    def __init__(self, app, factory, peer="local"):
+    def __init__(self, app, factory, peer=None):
         self.app = app
         self.factory = factory
         self.session = None
+        # The client's IP address, counted against its cap (admitted); None
+        # behind a balancer until the PROXY header has named it.
         self.peer = peer
+        self.admitted = peer is not None
         self._queue = deque()
         self._queued_bytes = 0
         self._busy = False
@@ -108,6 +115,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self._pauses = set()
         self._write_buffer = _WriteBuffer(self)
         self._frame_timer = None
+        self._burst = 0  # requests started since the last read
 
     def callLater(self, delay, function):
         # TimeoutMixin's idle timer, on the app's clock rather than the
@@ -134,9 +142,37 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
     def dataReceived(self, data):
         if self._closing:
             return  # after a 413 nothing more is read
+        if self.peer is None and not self._learn_peer():
+            return
+        self._burst = 0
         self.resetTimeout()
         super().dataReceived(data)
         self._watch_frame()
+
+    def timeoutConnection(self):
+        # TimeoutMixin's loseConnection waits until the answers already
+        # written are sent, which a client that does not read never lets
+        # happen: the connection and its answer would stay for ever.
+        if "writes" in self._pauses:
+            self._closing = True
+            self.transport.abortConnection()
+        else:
+            self.transport.loseConnection()
+
+    def _learn_peer(self):
+        """Behind a balancer: the address the PROXY header named (parsed by
+        the transport before any of our bytes arrive), held to its cap."""
+        host = getattr(self.transport.getPeer(), "host", None)
+        if host is None:
+            self.peer = "local"  # a UNIX socket: no address to tell apart
+            return True
+        self.peer = host
+        if not self.factory.admit(host):
+            self._closing = True
+            self.transport.abortConnection()
+            return False
+        self.admitted = True
+        return True
 
     def _watch_frame(self):
         """Run the frame timer while a frame is partly received and the
@@ -218,13 +254,25 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
                         return
                     self._queued_bytes -= len(body)
                     self._busy = True
+                    self._burst += 1
                     self._handle(body, stopping).addCallback(self._finished)
+                    if self._burst >= BURST and "turn" not in self._pauses:
+                        # Let other connections have the reactor; read on
+                        # at its next turn.
+                        self._set_pause("turn", True)
+                        self.app.clock.callLater(0, self._next_turn)
                 if "queue" in self._pauses and self._below_low_water():
                     self._set_pause("queue", False)  # may queue more: go on
                     continue
                 break
         finally:
             self._pumping = False
+
+    def _next_turn(self):
+        self._burst = 0
+        if self.transport is not None and not self._closing:
+            self._set_pause("turn", False)
+            self._pump()
 
     def _below_low_water(self):
         return (
@@ -344,20 +392,30 @@ class MarketFactory(Factory):
         if settings.max_connections is not None and self._open >= settings.max_connections:
             self.bites["max-connections"](peer=peer or "local", open=self._open)
             return None
-        if peer is not None:
-            # Per IP address; a UNIX socket's peers have none to tell apart.
-            count = self._per_address.get(peer, 0)
-            if count >= settings.max_connections_per_address:
-                self.bites["max-connections-per-address"](peer=peer, open=count)
-                return None
-            self._per_address[peer] = count + 1
+        if settings.proxied:
+            # Behind a balancer every addr is the balancer's; the client's
+            # own comes in the PROXY header, before the first request
+            # (MarketProtocol.dataReceived admits it then).
+            peer = None
+        elif peer is not None and not self.admit(peer):
+            return None
         self._open += 1
-        return MarketProtocol(self.app, self, peer or "local")
+        return MarketProtocol(self.app, self, peer)
+
+    def admit(self, peer):
+        """Count one more connection from the IP address `peer`, unless its
+        cap is reached (then False, logged)."""
+        count = self._per_address.get(peer, 0)
+        if count >= self.app.settings.max_connections_per_address:
+            self.bites["max-connections-per-address"](peer=peer, open=count)
+            return False
+        self._per_address[peer] = count + 1
+        return True
 
     def connection_gone(self, protocol):
         self._open -= 1
         count = self._per_address.get(protocol.peer)
-        if count is not None:
+        if count is not None and protocol.admitted:
             if count > 1:
                 self._per_address[protocol.peer] = count - 1
             else:

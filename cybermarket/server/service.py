@@ -10,7 +10,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
-from cybermarket.server import limits, pages
+from cybermarket.server import handlers, limits, pages
 from cybermarket.server.context import App, Settings
 from cybermarket.server.options import reuse_port_listen
 from cybermarket.server.passwords import Hasher
@@ -56,6 +56,8 @@ def listen_failure(error):
     in use"), or None when `error` is not about listening."""
     if isinstance(error, CannotListenError):
         error = error.socketError
+    if isinstance(error, OverflowError):
+        return str(error)  # a port past 65535: "bind(): port must be 0-65535"
     if not isinstance(error, OSError):
         return None
     reason = error.strerror or str(error) or type(error).__name__
@@ -166,6 +168,9 @@ class MarketService(MultiService):
 
 
 def make_app(options, reactor):
+    # Process-wide, like the options themselves: read by page() on the
+    # database threads.
+    handlers.PAGE_BYTES = options["max-page-bytes"]
     db = database.Database(
         options["database"],
         options["db-threads"],
@@ -180,6 +185,7 @@ def make_app(options, reactor):
         connection_buffer=options["connection-buffer"],
         max_connections=options["max-connections"],
         max_connections_per_address=options["max-connections-per-address"],
+        proxied=options["listen"].strip().lower().startswith("haproxy:"),
         login_failures=options["login-failures"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],

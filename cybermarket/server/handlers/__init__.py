@@ -54,11 +54,35 @@ def handles(*names, write=True):
     return register
 
 
+# Bytes of text one page may hold (--max-page-bytes).  A page of long rows
+# stops early, with `next` set, so that one answer (which a client that
+# does not read leaves in the server's memory) stays about this size.
+PAGE_BYTES = 1 << 20
+
+
+def _row_bytes(row):
+    # The encoded size of the row's text, near enough: what makes a row big.
+    size = 0
+    for value in row:
+        if type(value) is str:
+            size += len(value) if value.isascii() else len(value.encode())
+        else:
+            size += 9
+    return size
+
+
 def page(columns, rows, limit, key=0):
     """A paged table: `rows` holds up to limit + 1 rows; the extra one only
-    tells that more follow."""
+    tells that more follow.  A page whose text passes PAGE_BYTES ends early
+    (never before its first row), and `next` then points past its last row."""
     more = len(rows) > limit
     rows = rows[:limit]  # rows stay tuples: msgpack sends them as arrays
+    total = 0
+    for count, row in enumerate(rows):
+        total += _row_bytes(row)
+        if total > PAGE_BYTES and count > 0:
+            rows, more = rows[:count], True
+            break
     return {
         "columns": columns,
         "rows": rows,

@@ -4,9 +4,11 @@ Usernames and storenames become one name when they fold alike (NFKC and
 full case folding, cybermarket.values.fold), through a unique key column
 beside each.  Names that were different under the old exact comparison
 but fold alike are all kept: the one with the lowest id gets the plain key
-and answers to the name; each later one gets the key with "@" and its id
-appended, which no valid name folds to (names hold no '@', nor anything
-that folds to one), and is reported in the log.  Such an account still
+and answers to the name; each later one gets the key with "@ID" and its id
+appended, and is reported in the log.  No name folds to such a key: a fold
+never holds an upper-case ASCII letter (case folding lowers them, and no
+character's NFKC form brings one back), so not even a v1 name holding a
+full-width "＠" can take it.  Such an account still
 logs in by email and can take a name of its own.
 
 Lower-casing can lengthen an email ("İ" becomes two characters), so the
@@ -73,7 +75,7 @@ def fill_keys(table, name, key):
                 " name finds id %d, and id %d logs in by email until it takes another name",
                 table, name, value, account_id, holder[1], holder[0], holder[0], account_id,
             )
-            account_key = f"{account_key}@{account_id}"
+            account_key = f"{account_key}@ID{account_id}"
         keys.append({"account_id": account_id, "account_key": account_key})
     if keys:
         conn.execute(
