@@ -3,7 +3,7 @@ during each one.
 
     .venv/bin/python bench/attack.py [--database URL] [--seconds 8] [ATTACK ...]
 
-ATTACK is any of: slow-readers, flood-one, flood-many, logins, old-password,
+ATTACK is any of: slow-readers, slow-readers-100, flood-one, flood-many, logins, old-password,
 hashes (default: all).  Each attack gets a fresh `twistd cybermarket` on a
 free loopback port.  While it runs, another connection (from its own
 loopback address) sends a PING every 10 ms; the line printed per attack
@@ -145,20 +145,30 @@ def customer(servers, name="victim"):
 # --- the attacks: each returns what it achieved, as text -----------------------
 
 
-def slow_readers(servers, seconds):
-    """6 connections pipeline 64 LIST_PRODUCT of a 1,000-product store each
-    and never read."""
+def _slow_readers(servers, seconds, readers, requests):
     socks = []
-    for i in range(6):
-        conn = Conn(servers.port, f"127.0.1.{i + 1}")
+    for i in range(readers):
+        conn = Conn(servers.port, f"127.0.1.{i % 200 + 1}")
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        for _ in range(64):
+        for _ in range(requests):
             conn.send("LIST_PRODUCT", storename="big")
         socks.append(conn)
     time.sleep(seconds)
     for conn in socks:
         conn.close()
-    return "6 readers x 64 listings of ~2 MB, never read"
+    return (f"{readers} readers x {requests} listings of a store with 2 MB of text,"
+            " never read")
+
+
+def slow_readers(servers, seconds):
+    """6 connections pipeline 64 LIST_PRODUCT of a 1,000-product store each
+    and never read."""
+    return _slow_readers(servers, seconds, 6, 64)
+
+
+def slow_readers_100(servers, seconds):
+    """100 connections pipeline 2 such listings each and never read."""
+    return _slow_readers(servers, seconds, 100, 2)
 
 
 def _flood(servers, seconds, sources, per_source):
@@ -174,6 +184,13 @@ def _flood(servers, seconds, sources, per_source):
             except OSError:
                 refused += 1
     time.sleep(seconds)
+    # A newcomer from another address, while the flood holds its connections.
+    try:
+        victim = Conn(servers.port, "127.0.0.251", timeout=5.0)
+        status = victim.call("PING")["status"]
+        victim.close()
+    except OSError as e:
+        status = type(e).__name__
     held = 0
     for sock in socks:
         sock.setblocking(False)
@@ -184,9 +201,6 @@ def _flood(servers, seconds, sources, per_source):
         except OSError:
             pass
         sock.close()
-    victim = Conn(servers.port, "127.0.0.251", timeout=5.0)
-    status = victim.call("PING")["status"]
-    victim.close()
     return f"{len(socks) + refused} opened, {held} held by the server; newcomer's PING {status}"
 
 
@@ -249,6 +263,7 @@ def hashes(servers, seconds):
 # name: (function, setup, server options, open-file limit)
 ATTACKS = {
     "slow-readers": (slow_readers, big_store, (), None),
+    "slow-readers-100": (slow_readers_100, big_store, (), None),
     "flood-one": (flood_one, None, (), 1024),
     "flood-many": (flood_many, None, (), None),
     "logins": (logins, None, (), None),
@@ -280,12 +295,17 @@ def run(name, database, seconds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("attacks", nargs="*", choices=[*ATTACKS, []], default=list(ATTACKS))
+    parser.add_argument("attacks", nargs="*", metavar="ATTACK",
+                        help=f"any of {', '.join(ATTACKS)} (default: all)")
     parser.add_argument("--database", default=os.environ.get("CYBERMARKET_TEST_DATABASE"),
                         help="a PostgreSQL server's URL, where each attack gets a fresh "
                              "database (default: a fresh SQLite file per attack)")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long each attack holds")
     args = parser.parse_args()
+    unknown = [name for name in args.attacks if name not in ATTACKS]
+    if unknown:
+        parser.error(f"unknown attack {', '.join(unknown)}; choose from {', '.join(ATTACKS)}")
+    args.attacks = args.attacks or list(ATTACKS)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     print("| attack | RSS before (MB) | RSS peak during (MB) | PING p50 / p99 before (ms) "
