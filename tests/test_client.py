@@ -52,7 +52,7 @@ FAST = ("--hash-threads", "2")
 SUBPROCESS_TIMEOUT = 120
 
 
-class Market:
+class LiveMarket:
     """A running server and the clients a test opened to it."""
 
     def __init__(self, server):
@@ -90,13 +90,13 @@ class Market:
 
 @pytest.fixture
 def start(tmp_path, database_url):
-    """start(*options, server_class=Server) -> Market: a server process on a
+    """start(*options, server_class=Server) -> LiveMarket: a server process on a
     free loopback port, stopped at the end of the test."""
     markets = []
 
     def start_server(*options, server_class=Server, **kwargs):
         server = server_class(database_url, *options, workdir=tmp_path, **kwargs)
-        market = Market(server)
+        market = LiveMarket(server)
         markets.append(market)
         server.start()
         return market

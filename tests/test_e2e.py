@@ -12,7 +12,6 @@ import struct
 import subprocess
 import threading
 import time
-from decimal import Decimal
 
 import msgpack
 import pytest
@@ -30,82 +29,8 @@ from tests.server import (
     run_twistd,
     wait_until,
 )
-from tests.shop import store_args
+from tests.live import FAST, ISO_UTC, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.wire import Client, frame, request
-
-PASSWORD = "correct horse battery"
-# Hashing is Argon2id at full cost in the real server: two threads make the
-# many account creations and logins of a test go faster on two cores.
-FAST = ("--hash-threads", "2")
-ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def rows(data):
-    """A table as a list of dicts, by column name."""
-    return [dict(zip(data["columns"], row)) for row in data["rows"]]
-
-
-def money(text):
-    assert re.fullmatch(r"\d+\.\d\d", text), text
-    return Decimal(text)
-
-
-def cents(text):
-    return int(money(text) * 100)
-
-
-class Live:
-    """A running server and the connections a test opened to it."""
-
-    def __init__(self, server):
-        self.server = server
-        self.connections = []
-
-    @property
-    def port(self):
-        return self.server.port
-
-    def connect(self, timeout=30.0):
-        client = self.server.client(timeout)
-        self.connections.append(client)
-        return client
-
-    def close_connections(self):
-        for client in self.connections:
-            client.close()
-        self.connections.clear()
-
-    def merchant(self, storename, code=None, inviter=None, password=PASSWORD):
-        """A new store, logged in on a new connection.  Without a code, the
-        code comes from the operator's `cybermarket invite`."""
-        if code is None:
-            code = self.server.invite()
-        conn = self.connect()
-        created = conn.call(
-            "MERCHANT_CREATE", **store_args(storename, password, code, inviter=inviter)
-        )
-        assert created["status"] == 201, created
-        conn.ok("MERCHANT_LOGIN", login=storename, password=password)
-        return conn
-
-    def clients(self, names, password=PASSWORD):
-        """New customer accounts, each logged in on its own connection; the
-        accounts are created and logged in concurrently."""
-        conns = [self.connect() for _ in names]
-        for op, status in (("CLIENT_CREATE", 201), ("CLIENT_LOGIN", 200)):
-            sent = []
-            for conn, name in zip(conns, names):
-                if op == "CLIENT_CREATE":
-                    args = {"username": name, "email": f"{name}@example.com", "password": password}
-                else:
-                    args = {"login": name, "password": password}
-                sent.append(conn.send(op, **args))
-            for conn, request_id in zip(conns, sent):
-                response = conn.receive()
-                assert response["id"] == request_id, response
-                assert response["status"] == status, (op, response)
-        return conns
-
 
 @pytest.fixture
 def start(tmp_path):
@@ -124,17 +49,6 @@ def start(tmp_path):
     for live in lives:
         live.close_connections()
         live.server.kill()
-
-
-def send_all_then_read_all(conns, op, **args):
-    """Send one request on every connection first, then read every answer."""
-    ids = [conn.send(op, **args) for conn in conns]
-    responses = []
-    for conn, request_id in zip(conns, ids):
-        response = conn.receive()
-        assert response["id"] == request_id, response
-        responses.append(response)
-    return responses
 
 
 def product_stock(conn, storename):

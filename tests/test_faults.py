@@ -37,7 +37,7 @@ from tests.server import (
     serving_pid,
     wait_until,
 )
-from tests.test_e2e import FAST, PASSWORD, Live, cents, rows, send_all_then_read_all
+from tests.live import FAST, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.wire import Client, frame, request
 
 PGCTL = os.environ.get("CYBERMARKET_TEST_PGCTL", "")
