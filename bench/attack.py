@@ -117,8 +117,15 @@ class Watch:
 
 def merchant(servers, storename="shop"):
     conn = Conn(servers.port)
-    answer = conn.call("MERCHANT_CREATE", storename=storename, description="", email=f"{storename}@example.com",
-                       password=PASSWORD, inviter=None, code=servers.invite())
+    answer = conn.call(
+        "MERCHANT_CREATE",
+        storename=storename,
+        description="",
+        email=f"{storename}@example.com",
+        password=PASSWORD,
+        inviter=None,
+        code=servers.invite(),
+    )
     assert answer["status"] == 201, answer
     assert conn.call("MERCHANT_LOGIN", login=storename, password=PASSWORD)["status"] == 200
     return conn
@@ -128,8 +135,13 @@ def big_store(servers, products=1000):
     """A store whose LIST_PRODUCT is about 2 MB."""
     conn = merchant(servers, "big")
     for i in range(products):
-        conn.send("MERCHANT_ADD_PRODUCT", productname=f"product {i}", price="9.99",
-                  description="d" * 2000, stock=10)
+        conn.send(
+            "MERCHANT_ADD_PRODUCT",
+            productname=f"product {i}",
+            price="9.99",
+            description="d" * 2000,
+            stock=10,
+        )
     for _ in range(products):
         assert conn.receive()["status"] == 200
     conn.close()
@@ -137,7 +149,9 @@ def big_store(servers, products=1000):
 
 def customer(servers, name="victim"):
     conn = Conn(servers.port)
-    answer = conn.call("CLIENT_CREATE", username=name, email=f"{name}@example.com", password=PASSWORD)
+    answer = conn.call(
+        "CLIENT_CREATE", username=name, email=f"{name}@example.com", password=PASSWORD
+    )
     assert answer["status"] == 201, answer
     conn.close()
 
@@ -156,8 +170,7 @@ def _slow_readers(servers, seconds, readers, requests):
     time.sleep(seconds)
     for conn in socks:
         conn.close()
-    return (f"{readers} readers x {requests} listings of a store with 2 MB of text,"
-            " never read")
+    return f"{readers} readers x {requests} listings of a store with 2 MB of text, never read"
 
 
 def slow_readers(servers, seconds):
@@ -232,7 +245,9 @@ def old_password(servers, seconds):
     conn = Conn(servers.port, "127.0.5.1")
     assert conn.call("CLIENT_LOGIN", login="victim", password=PASSWORD)["status"] == 200
     statuses = [
-        conn.call("SET_CLIENT_PASSWORD", old_password=f"guess {i}", new_password="new password 1")["status"]
+        conn.call("SET_CLIENT_PASSWORD", old_password=f"guess {i}", new_password="new password 1")[
+            "status"
+        ]
         for i in range(20)
     ]
     conn.close()
@@ -246,8 +261,12 @@ def hashes(servers, seconds):
     floods = [Conn(servers.port, "127.0.6.1") for _ in range(6)]
     for i, conn in enumerate(floods):
         for j in range(10):
-            conn.send("CLIENT_CREATE", username=f"flood{i}x{j}", email=f"flood{i}x{j}@example.com",
-                      password=PASSWORD)
+            conn.send(
+                "CLIENT_CREATE",
+                username=f"flood{i}x{j}",
+                email=f"flood{i}x{j}@example.com",
+                password=PASSWORD,
+            )
     time.sleep(0.2)
     victim = Conn(servers.port, "127.0.6.2")
     started = time.perf_counter()
@@ -256,8 +275,10 @@ def hashes(servers, seconds):
     statuses = [conn.receive()["status"] for conn in floods for _ in range(10)]
     for conn in floods + [victim]:
         conn.close()
-    return (f"victim's login {status} in {waited:.2f} s; flood: {statuses.count(201)} created, "
-            f"{statuses.count(503)} refused busy")
+    return (
+        f"victim's login {status} in {waited:.2f} s; flood: {statuses.count(201)} created, "
+        f"{statuses.count(503)} refused busy"
+    )
 
 
 # name: (function, setup, server options, open-file limit)
@@ -287,19 +308,26 @@ def run(name, database, seconds):
             outcome = attack(servers, seconds)
         p50a, p99a = before.figures()
         p50b, p99b = during.figures()
-        print(f"| {name} | {rss_before:.0f} | {during.peak:.0f} | {p50a:.2f} / {p99a:.2f} | "
-              f"{p50b:.2f} / {p99b:.2f} | {outcome} |", flush=True)
+        print(
+            f"| {name} | {rss_before:.0f} | {during.peak:.0f} | {p50a:.2f} / {p99a:.2f} | "
+            f"{p50b:.2f} / {p99b:.2f} | {outcome} |",
+            flush=True,
+        )
     finally:
         servers.stop()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("attacks", nargs="*", metavar="ATTACK",
-                        help=f"any of {', '.join(ATTACKS)} (default: all)")
-    parser.add_argument("--database", default=os.environ.get("CYBERMARKET_TEST_DATABASE"),
-                        help="a PostgreSQL server's URL, where each attack gets a fresh "
-                             "database (default: a fresh SQLite file per attack)")
+    parser.add_argument(
+        "attacks", nargs="*", metavar="ATTACK", help=f"any of {', '.join(ATTACKS)} (default: all)"
+    )
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("CYBERMARKET_TEST_DATABASE"),
+        help="a PostgreSQL server's URL, where each attack gets a fresh "
+        "database (default: a fresh SQLite file per attack)",
+    )
     parser.add_argument("--seconds", type=float, default=8.0, help="how long each attack holds")
     args = parser.parse_args()
     unknown = [name for name in args.attacks if name not in ATTACKS]
@@ -308,8 +336,10 @@ def main():
     args.attacks = args.attacks or list(ATTACKS)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
-    print("| attack | RSS before (MB) | RSS peak during (MB) | PING p50 / p99 before (ms) "
-          "| PING p50 / p99 during (ms) | outcome |")
+    print(
+        "| attack | RSS before (MB) | RSS peak during (MB) | PING p50 / p99 before (ms) "
+        "| PING p50 / p99 during (ms) | outcome |"
+    )
     print("|---|---|---|---|---|---|")
     for name in args.attacks:
         run(name, args.database, args.seconds)

@@ -24,8 +24,11 @@ class Ceiling(Int32StringReceiver):
     def stringReceived(self, body):
         request = msgpack.unpackb(body)
         d = threads.deferToThread(nothing)
-        d.addCallback(lambda _: self.sendString(
-            msgpack.packb({"id": request["id"], "status": 200, "message": "ok"})))
+        d.addCallback(
+            lambda _: self.sendString(
+                msgpack.packb({"id": request["id"], "status": 200, "message": "ok"})
+            )
+        )
 
 
 def main():

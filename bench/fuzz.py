@@ -50,7 +50,9 @@ def random_value(rng, depth=0):
         return os.urandom(rng.randrange(0, 20))
     if kind in (7, 8):
         return [random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
-    return {str(random_value(rng, 3)): random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))}
+    return {
+        str(random_value(rng, 3)): random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))
+    }
 
 
 def random_body(rng):
@@ -188,7 +190,9 @@ def main():
         if server is not None:
             server.stop()
     took = time.monotonic() - started
-    print(f"frames sent: {tally.sent} in {took:.1f} s over {args.connections} connections + 1 dribbler")
+    print(
+        f"frames sent: {tally.sent} in {took:.1f} s over {args.connections} connections + 1 dribbler"
+    )
     print("answers by status:", dict(sorted(tally.statuses.items())))
     print("server alive at the end:", alive, "| final PING:", final["status"])
     for item in tally.bad[:10]:

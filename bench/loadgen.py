@@ -57,8 +57,13 @@ class Stats:
         def pct(p):
             return lat[min(n - 1, int(p * n))] * 1000 if n else float("nan")
 
-        return {"ops": n / duration, "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-                "errors": self.errors, "count": n}
+        return {
+            "ops": n / duration,
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "errors": self.errors,
+            "count": n,
+        }
 
 
 async def run(port, workload, connections=8, seconds=5.0, warmup=1.0, setup=None):

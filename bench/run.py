@@ -31,19 +31,32 @@ PASSWORD = "bench-password"
 async def seed(port, code, clients):
     stats = loadgen.Stats()
     m = await loadgen.Conn.open(port, stats)
-    await m.call("MERCHANT_CREATE", storename="bench", description="the bench store",
-                 email="bench@example.com", password=PASSWORD, inviter=None, code=code)
+    await m.call(
+        "MERCHANT_CREATE",
+        storename="bench",
+        description="the bench store",
+        email="bench@example.com",
+        password=PASSWORD,
+        inviter=None,
+        code=code,
+    )
     await m.call("MERCHANT_LOGIN", login="bench", password=PASSWORD)
     ids = []
     for i in range(20):
-        r = await m.call("MERCHANT_ADD_PRODUCT", productname=f"product {i}", price="9.99",
-                         description="something to buy", stock=10**9)
+        r = await m.call(
+            "MERCHANT_ADD_PRODUCT",
+            productname=f"product {i}",
+            price="9.99",
+            description="something to buy",
+            stock=10**9,
+        )
         ids.append(r["data"]["product_id"])
     m.close()
     for i in range(clients):
         c = await loadgen.Conn.open(port, stats)
-        await c.call("CLIENT_CREATE", username=f"user{i}", email=f"user{i}@example.com",
-                     password=PASSWORD)
+        await c.call(
+            "CLIENT_CREATE", username=f"user{i}", email=f"user{i}@example.com", password=PASSWORD
+        )
         c.close()
     return ids
 
@@ -120,8 +133,10 @@ async def idle_connections(port, count):
 
 def line(name, r, ceiling=None):
     ratio = f"  ratio {r['ops'] / ceiling:4.2f}" if ceiling else ""
-    return (f"{name:<32} {r['ops']:8.0f} ops/s  p50 {r['p50_ms']:6.2f} ms  "
-            f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}{ratio}")
+    return (
+        f"{name:<32} {r['ops']:8.0f} ops/s  p50 {r['p50_ms']:6.2f} ms  "
+        f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}{ratio}"
+    )
 
 
 def main():
@@ -129,27 +144,39 @@ def main():
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database", help="default: a fresh SQLite file")
-    parser.add_argument("--idle", type=int, default=2000, help="idle connections for the RSS figure")
-    parser.add_argument("--server", action="append", default=[], metavar="OPTION",
-                        help="an option for twistd cybermarket, e.g. --server=--sqlite-synchronous=NORMAL")
+    parser.add_argument(
+        "--idle", type=int, default=2000, help="idle connections for the RSS figure"
+    )
+    parser.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="an option for twistd cybermarket, e.g. --server=--sqlite-synchronous=NORMAL",
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 200)), hard))
 
     ceiling_port = free_port()
-    ceiling = subprocess.Popen([sys.executable, str(Path(__file__).parent / "ceiling.py"),
-                                str(ceiling_port)])
+    ceiling = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "ceiling.py"), str(ceiling_port)]
+    )
     servers = Servers(args.database, extra=args.server)
     try:
         wait_for_port(ceiling_port)
         port = servers.port
         ids = asyncio.run(seed(port, servers.invite(), args.connections))
         top = asyncio.run(loadgen.run(ceiling_port, ping, args.connections, args.seconds))
-        print(f"{args.connections} connections, {args.seconds:g} s per workload, "
-              f"database {servers.database} {' '.join(args.server)}")
+        print(
+            f"{args.connections} connections, {args.seconds:g} s per workload, "
+            f"database {servers.database} {' '.join(args.server)}"
+        )
         print(line("ceiling: PING after one hop", top))
         for name, workload, setup in workloads(ids):
-            r = asyncio.run(loadgen.run(port, workload, args.connections, args.seconds, setup=setup))
+            r = asyncio.run(
+                loadgen.run(port, workload, args.connections, args.seconds, setup=setup)
+            )
             print(line(name, r, top["ops"]))
         storm, pings = asyncio.run(login_storm(port, args.seconds, args.connections))
         print(line("login storm (login + logout)", storm))
@@ -164,8 +191,10 @@ def main():
 
         before = rss_kb(servers.pids()[0])
         after = asyncio.run(measure_idle())
-        print(f"server RSS: {before / 1024:.1f} MB before, {after / 1024:.1f} MB "
-              f"with {args.idle} idle connections")
+        print(
+            f"server RSS: {before / 1024:.1f} MB before, {after / 1024:.1f} MB "
+            f"with {args.idle} idle connections"
+        )
     finally:
         servers.stop()
         ceiling.terminate()

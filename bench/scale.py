@@ -29,7 +29,9 @@ async def measure(port, ids, connections, seconds):
 
     return {
         "LIST_PRODUCT": await loadgen.run(port, listing, connections, seconds),
-        "checkout (add+checkout)": await loadgen.run(port, checkout, connections, seconds, setup=login),
+        "checkout (add+checkout)": await loadgen.run(
+            port, checkout, connections, seconds, setup=login
+        ),
     }
 
 
@@ -51,8 +53,10 @@ def main():
         finally:
             servers.stop()
         for name, r in results.items():
-            print(f"processes={n:<2} {name:<24} {r['ops']:8.0f} ops/s  p50 {r['p50_ms']:6.2f} ms"
-                  f"  p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}")
+            print(
+                f"processes={n:<2} {name:<24} {r['ops']:8.0f} ops/s  p50 {r['p50_ms']:6.2f} ms"
+                f"  p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}"
+            )
 
 
 if __name__ == "__main__":

@@ -53,29 +53,50 @@ class Servers:
         self.database = database or f"sqlite:///{self.workdir}/bench.sqlite3"
         self.port = free_port()
         self.procs = []
-        args = ["--listen", f"tcp:{self.port}:interface=127.0.0.1",
-                "--database", self.database, *extra]
+        args = [
+            "--listen",
+            f"tcp:{self.port}:interface=127.0.0.1",
+            "--database",
+            self.database,
+            *extra,
+        ]
         if count > 1:
             args.append("--reuse-port")
         # Bring the schema up once, so the processes do not queue for it.
-        subprocess.run([str(BIN / "cybermarket"), "db", "upgrade", "--database", self.database],
-                       check=True, stdout=subprocess.DEVNULL, cwd=self.workdir)
+        subprocess.run(
+            [str(BIN / "cybermarket"), "db", "upgrade", "--database", self.database],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=self.workdir,
+        )
+
         def limit():  # the open-file limit, soft and hard, of each process
             import resource
+
             resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
 
         for i in range(count):
             log = open(os.path.join(self.workdir, f"server{i}.log"), "w")
-            self.procs.append(subprocess.Popen(
-                [str(BIN / "twistd"), "-n", "--pidfile=", "cybermarket", *args],
-                cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=limit if descriptors else None))
+            self.procs.append(
+                subprocess.Popen(
+                    [str(BIN / "twistd"), "-n", "--pidfile=", "cybermarket", *args],
+                    cwd=self.workdir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=limit if descriptors else None,
+                )
+            )
         wait_for_port(self.port)
         time.sleep(0.5 if count > 1 else 0)  # let every process bind
 
     def invite(self):
-        out = subprocess.run([str(BIN / "cybermarket"), "invite", "--database", self.database],
-                             check=True, capture_output=True, text=True, cwd=self.workdir)
+        out = subprocess.run(
+            [str(BIN / "cybermarket"), "invite", "--database", self.database],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=self.workdir,
+        )
         return out.stdout.split()[-1]
 
     def log(self, i=0):

@@ -13,6 +13,7 @@ from cybermarket import values as v
 from cybermarket.errors import BadRequest
 from cybermarket.values import Arg
 
+
 def shown(key, width=60):
     """A client's argument name, fit to repeat in a message: cut short, and
     with anything unprintable (terminal escapes, bidi controls) escaped."""

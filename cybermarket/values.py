@@ -56,9 +56,7 @@ class Text:
             raise BadRequest(f"{field}: must not contain the NUL character")
         value = self.normal(value)
         if not self.low <= len(value) <= self.high:
-            raise BadRequest(
-                f"{field}: must be {self.low} to {self.high} characters long"
-            )
+            raise BadRequest(f"{field}: must be {self.low} to {self.high} characters long")
         if self.no_at and "@" in value:
             raise BadRequest(f"{field}: must not contain '@'")
         self.check_characters(field, value)
@@ -252,12 +250,12 @@ class Money:
             if not _PRICE_TEXT.fullmatch(value):
                 raise BadRequest(
                     f"{field}: must be a decimal string with at most two "
-                    f"fraction digits, such as \"19.99\", or an integer"
+                    f'fraction digits, such as "19.99", or an integer'
                 )
             amount = Decimal(value)
         else:
             raise BadRequest(
-                f"{field}: must be a decimal string such as \"19.99\" or an "
+                f'{field}: must be a decimal string such as "19.99" or an '
                 f"integer, not a {type(value).__name__}"
             )
         if not CENT <= amount <= MAX_PRICE:

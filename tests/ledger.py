@@ -45,18 +45,21 @@ def read_books(database_url):
             return Books(
                 stock=as_dict(select(products.c.id, products.c.stock)),
                 sold=as_dict(
-                    select(order_lines.c.product_id, func.sum(order_lines.c.quantity))
-                    .group_by(order_lines.c.product_id)
+                    select(order_lines.c.product_id, func.sum(order_lines.c.quantity)).group_by(
+                        order_lines.c.product_id
+                    )
                 ),
                 profit=as_dict(select(merchants.c.id, merchants.c.profit_cents)),
                 earned=as_dict(
-                    select(order_lines.c.merchant_id, func.sum(line_value))
-                    .group_by(order_lines.c.merchant_id)
+                    select(order_lines.c.merchant_id, func.sum(line_value)).group_by(
+                        order_lines.c.merchant_id
+                    )
                 ),
                 totals=as_dict(select(orders.c.id, orders.c.total_cents)),
                 line_sums=as_dict(
-                    select(order_lines.c.order_id, func.sum(line_value))
-                    .group_by(order_lines.c.order_id)
+                    select(order_lines.c.order_id, func.sum(line_value)).group_by(
+                        order_lines.c.order_id
+                    )
                 ),
             )
     finally:

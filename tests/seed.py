@@ -43,7 +43,14 @@ class Seeder:
             return conn.execute(select(table.c.id).where(column == name)).scalar_one()
 
     def sales(
-        self, storename, username, product_id, productname, price_cents, quantity, count,
+        self,
+        storename,
+        username,
+        product_id,
+        productname,
+        price_cents,
+        quantity,
+        count,
         credit=True,
     ):
         """`count` orders by `username`, each of one line of `quantity` units

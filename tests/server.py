@@ -229,9 +229,7 @@ class Server:
                 )
             if time.monotonic() >= deadline:
                 self.kill()
-                raise ServerFailed(
-                    f"the server did not answer within {timeout:g} s:\n{self.log}"
-                )
+                raise ServerFailed(f"the server did not answer within {timeout:g} s:\n{self.log}")
             time.sleep(0.05)
 
     def terminate(self):
@@ -326,8 +324,12 @@ class ServerGroup:
         self.port = free_port()
         self.servers = [
             Server(
-                database_url, "--reuse-port", *options,
-                workdir=self.workdir, bin_dir=bin_dir, port=self.port,
+                database_url,
+                "--reuse-port",
+                *options,
+                workdir=self.workdir,
+                bin_dir=bin_dir,
+                port=self.port,
             )
             for _ in range(count)
         ]
@@ -397,8 +399,12 @@ def _tcp_sockets():
             fields = line.split()
             local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
             sockets.append(
-                (int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16),
-                 state, int(inode))
+                (
+                    int(local.rsplit(":", 1)[1], 16),
+                    int(remote.rsplit(":", 1)[1], 16),
+                    state,
+                    int(inode),
+                )
             )
     return sockets
 
@@ -417,7 +423,7 @@ def socket_inodes(pid):
         except OSError:  # closed meanwhile
             continue
         if target.startswith("socket:["):
-            inodes.add(int(target[len("socket:["):-1]))
+            inodes.add(int(target[len("socket:[") : -1]))
     return inodes
 
 

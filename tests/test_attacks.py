@@ -97,7 +97,9 @@ def test_a_flood_from_one_address_cannot_exhaust_the_descriptors(serve):
     try:
         assert ping_from(server, "127.0.0.2") == 200
         assert server.running
-        wait_until(lambda: "refused a connection from 127.0.0.1" in server.log, 10, what="a log line")
+        wait_until(
+            lambda: "refused a connection from 127.0.0.1" in server.log, 10, what="a log line"
+        )
     finally:
         for sock in socks:
             sock.close()
@@ -169,18 +171,22 @@ def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url
     server = serve()
     with server.client() as merchant:
         code = server.invite()
-        assert merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
+        assert (
+            merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
+        )
         merchant.ok("MERCHANT_LOGIN", login="big", password=PASSWORD)
-        product_id = merchant.ok("MERCHANT_ADD_PRODUCT", productname="marker", price="1.00", description="")[
-            "product_id"
-        ]
+        product_id = merchant.ok(
+            "MERCHANT_ADD_PRODUCT", productname="marker", price="1.00", description=""
+        )["product_id"]
         _seed_big_store(database_url, "big")
 
         slow = socket.socket()
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.connect((HOST, server.port))
         try:
-            slow.sendall(b"".join(frame(request("LIST_PRODUCT", i, storename="big")) for i in range(1, 41)))
+            slow.sendall(
+                b"".join(frame(request("LIST_PRODUCT", i, storename="big")) for i in range(1, 41))
+            )
             _until_quiet(server.pid)
             # Meanwhile other connections are served.
             assert ping_from(server, "127.0.0.3") == 200
@@ -215,7 +221,9 @@ def test_behind_a_balancer_each_client_has_its_own_address(serve):
         assert owner.call("MERCHANT_CREATE", **store_args("shop", PASSWORD, code))["status"] == 201
     for i in range(1, 4):
         with server.client(claim=f"10.1.0.{i}") as guesser:
-            assert guesser.call("CLIENT_LOGIN", login=f"nobody{i}", password="wrong")["status"] == 401
+            assert (
+                guesser.call("CLIENT_LOGIN", login=f"nobody{i}", password="wrong")["status"] == 401
+            )
     with server.client(claim="10.9.9.9") as other:
         assert other.call("MERCHANT_LOGIN", login="shop", password=PASSWORD)["status"] == 200
     # 30 clients, each from its own address, all served.
@@ -235,7 +243,9 @@ def test_a_client_that_stops_reading_is_dropped_at_the_idle_timeout(serve, datab
     server = serve("--idle-timeout", "2")
     code = server.invite()
     with server.client() as merchant:
-        assert merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
+        assert (
+            merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
+        )
     _seed_big_store(database_url, "big")
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -243,9 +253,13 @@ def test_a_client_that_stops_reading_is_dropped_at_the_idle_timeout(serve, datab
     try:
         slow.sendall(b"".join(frame(request("LIST_PRODUCT", i, storename="big")) for i in range(3)))
         client_port = slow.getsockname()[1]
-        wait_until(lambda: holds_connection_from(server.pid, client_port), 10, what="the connection")
         wait_until(
-            lambda: not holds_connection_from(server.pid, client_port), 30, what="the server to drop it"
+            lambda: holds_connection_from(server.pid, client_port), 10, what="the connection"
+        )
+        wait_until(
+            lambda: not holds_connection_from(server.pid, client_port),
+            30,
+            what="the server to drop it",
         )
     finally:
         slow.close()

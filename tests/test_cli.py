@@ -99,7 +99,10 @@ def test_an_absolute_database_path_is_shown_as_an_absolute_url(tmp_path):
 
 
 def test_db_backup_keeps_commits_that_are_still_in_the_wal(tmp_path):
-    assert run_cli("db", "upgrade", "--database", "sqlite:///market.sqlite3", cwd=tmp_path).returncode == 0
+    assert (
+        run_cli("db", "upgrade", "--database", "sqlite:///market.sqlite3", cwd=tmp_path).returncode
+        == 0
+    )
     live = sqlite3.connect(tmp_path / "market.sqlite3")
     try:
         # A server holding the database open: its latest commit is in the
@@ -114,7 +117,9 @@ def test_db_backup_keeps_commits_that_are_still_in_the_wal(tmp_path):
         # Copying the main file alone loses that commit...
         (tmp_path / "plain-copy.sqlite3").write_bytes((tmp_path / "market.sqlite3").read_bytes())
         plain = sqlite3.connect(tmp_path / "plain-copy.sqlite3")
-        assert plain.execute("SELECT name FROM sqlite_master WHERE name = 'recent'").fetchall() == []
+        assert (
+            plain.execute("SELECT name FROM sqlite_master WHERE name = 'recent'").fetchall() == []
+        )
         plain.close()
 
         # ...the backup, made while the database is open, keeps it.
@@ -122,7 +127,10 @@ def test_db_backup_keeps_commits_that_are_still_in_the_wal(tmp_path):
             "db", "backup", "--database", "sqlite:///market.sqlite3", "copy.sqlite3", cwd=tmp_path
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout == f"backed up {tmp_path / 'market.sqlite3'} to {tmp_path / 'copy.sqlite3'}\n"
+        assert (
+            result.stdout
+            == f"backed up {tmp_path / 'market.sqlite3'} to {tmp_path / 'copy.sqlite3'}\n"
+        )
     finally:
         live.close()
     assert not (tmp_path / "copy.sqlite3-wal").exists()  # one file, complete on its own
@@ -147,10 +155,17 @@ def test_db_backup_of_the_default_database(tmp_path):
     "database, target, message",
     [
         ("sqlite:///missing.sqlite3", "copy.sqlite3", "no database file {tmp}/missing.sqlite3;"),
-        ("sqlite:///market.sqlite3", "market.sqlite3", "{tmp}/market.sqlite3 exists; give a file that does not"),
+        (
+            "sqlite:///market.sqlite3",
+            "market.sqlite3",
+            "{tmp}/market.sqlite3 exists; give a file that does not",
+        ),
         ("sqlite:///market.sqlite3", "no/such/copy.sqlite3", "no folder {tmp}/no/such"),
-        ("postgresql+psycopg://market@127.0.0.1:1/market", "copy.sqlite3",
-         "only SQLite databases; for PostgreSQL use pg_dump"),
+        (
+            "postgresql+psycopg://market@127.0.0.1:1/market",
+            "copy.sqlite3",
+            "only SQLite databases; for PostgreSQL use pg_dump",
+        ),
     ],
 )
 def test_db_backup_refuses_in_one_line(tmp_path, database, target, message):

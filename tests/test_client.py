@@ -110,8 +110,12 @@ def start(tmp_path, database_url):
 def add_products(shop, count, price="1.25"):
     return [
         shop.call(
-            "MERCHANT_ADD_PRODUCT", check=True, productname=f"item{i}", price=price,
-            description="", stock=100,
+            "MERCHANT_ADD_PRODUCT",
+            check=True,
+            productname=f"item{i}",
+            price=price,
+            description="",
+            stock=100,
         ).data["product_id"]
         for i in range(count)
     ]
@@ -156,13 +160,31 @@ def test_check_raises_one_exception_class_per_status(start):
         (NotLoggedIn, 401, visitor, "CLIENT_LOGIN", {"login": "taken", "password": "wrong pw"}),
         (Forbidden, 403, south, "MERCHANT_DEL_PRODUCT", {"product_id": lamp}),
         (NotFound, 404, visitor, "LIST_PRODUCT", {"storename": "nowhere"}),
-        (BadInvitation, 406, visitor, "MERCHANT_CREATE", {
-            "storename": "late", "description": "", "email": "late@example.com",
-            "password": PASSWORD, "inviter": None, "code": "not-a-code",
-        }),
-        (Conflict, 409, visitor, "CLIENT_CREATE", {
-            "username": "taken", "email": "other@example.com", "password": PASSWORD,
-        }),
+        (
+            BadInvitation,
+            406,
+            visitor,
+            "MERCHANT_CREATE",
+            {
+                "storename": "late",
+                "description": "",
+                "email": "late@example.com",
+                "password": PASSWORD,
+                "inviter": None,
+                "code": "not-a-code",
+            },
+        ),
+        (
+            Conflict,
+            409,
+            visitor,
+            "CLIENT_CREATE",
+            {
+                "username": "taken",
+                "email": "other@example.com",
+                "password": PASSWORD,
+            },
+        ),
     ]
     for error, status, conn, op, args in cases:
         unchecked = conn.call(op, **args)
@@ -230,8 +252,12 @@ def test_frame_has_decimal_money_and_utc_timestamps(start):
     shop = market.merchant("corner")
     # A Decimal argument travels as a decimal string.
     lamp = shop.call(
-        "MERCHANT_ADD_PRODUCT", check=True, productname="lamp", price=Decimal("19.99"),
-        description="", stock=10,
+        "MERCHANT_ADD_PRODUCT",
+        check=True,
+        productname="lamp",
+        price=Decimal("19.99"),
+        description="",
+        stock=10,
     ).data["product_id"]
     (bulb,) = add_products(shop, 1, price="0.10")
     alice = market.customer("alice")
@@ -291,8 +317,10 @@ def test_table_follows_the_pages(start):
     assert sent == 1
     pd.testing.assert_frame_equal(frame, whole)
     # Starting after a key reads the rest.
-    assert list(visitor.table("LIST_PRODUCT", storename="corner", limit=2, after=ids[1])[
-        "product_id"]) == ids[2:]
+    assert (
+        list(visitor.table("LIST_PRODUCT", storename="corner", limit=2, after=ids[1])["product_id"])
+        == ids[2:]
+    )
 
     shop.call("MERCHANT_DEL_PRODUCT", check=True, product_id=ids[0])
     mine = shop.table("MERCHANT_LIST_PRODUCTS", limit=2)
@@ -309,7 +337,11 @@ def test_table_follows_the_pages(start):
 
     # A table that does not page, an empty one, and errors.
     assert list(bob.table("CLIENT_GET_ITEMS").columns[:5]) == [
-        "storename", "product_id", "productname", "price", "quantity"
+        "storename",
+        "product_id",
+        "productname",
+        "price",
+        "quantity",
     ]
     assert len(bob.table("CLIENT_GET_ITEMS")) == 0
     with pytest.raises(NotFound):
@@ -440,18 +472,31 @@ def framed(message):
 @pytest.mark.parametrize(
     "reply, error",
     [
-        (lambda sock, req: sock.sendall(framed({"id": req["id"] + 7, "status": 200, "message": "ok"})),
-         ProtocolError),
+        (
+            lambda sock, req: sock.sendall(
+                framed({"id": req["id"] + 7, "status": 200, "message": "ok"})
+            ),
+            ProtocolError,
+        ),
         (lambda sock, req: sock.sendall(framed({"id": req["id"], "status": "200"})), ProtocolError),
         (lambda sock, req: sock.sendall(framed([1, 2, 3])), ProtocolError),
         (lambda sock, req: sock.sendall(struct.pack(">I", 2) + b"\xc1\xc1"), ProtocolError),
-        (lambda sock, req: sock.sendall(framed({"id": None, "status": 200, "message": "ok"})),
-         ProtocolError),
+        (
+            lambda sock, req: sock.sendall(framed({"id": None, "status": 200, "message": "ok"})),
+            ProtocolError,
+        ),
         (lambda sock, req: None, ConnectionError),  # closes without a word
         (lambda sock, req: sock.sendall(struct.pack(">I", 100) + b"\x83"), ConnectionError),
     ],
-    ids=["other-id", "no-status", "not-a-map", "not-msgpack", "nil-id-success", "closed",
-         "closed-mid-frame"],
+    ids=[
+        "other-id",
+        "no-status",
+        "not-a-map",
+        "not-msgpack",
+        "nil-id-success",
+        "closed",
+        "closed-mid-frame",
+    ],
 )
 def test_a_broken_answer_raises_and_closes_the_client(fake_server, reply, error):
     def reply_and_close(sock, request):
@@ -533,7 +578,9 @@ class TLSServer(Server):
     def command(self):
         command = super().command()
         where = command.index("--listen") + 1
-        command[where] = f"ssl:{self.port}:interface={HOST}:privateKey={self.key}:certKey={self.cert}"
+        command[where] = (
+            f"ssl:{self.port}:interface={HOST}:privateKey={self.key}:certKey={self.cert}"
+        )
         return command
 
     def _answers_ping(self):

@@ -109,9 +109,13 @@ def differences(declared, documented):
         required = {a for a, spec in op.args.items() if not spec.optional}
         optional = {a for a, spec in op.args.items() if spec.optional}
         if set(doc.required) != required:
-            found.append(f"{name}: required {sorted(required)}, the doc says {sorted(doc.required)}")
+            found.append(
+                f"{name}: required {sorted(required)}, the doc says {sorted(doc.required)}"
+            )
         if set(doc.optional) != optional:
-            found.append(f"{name}: optional {sorted(optional)}, the doc says {sorted(doc.optional)}")
+            found.append(
+                f"{name}: optional {sorted(optional)}, the doc says {sorted(doc.optional)}"
+            )
         if len(doc.required + doc.optional) != len(set(doc.required + doc.optional)):
             found.append(f"{name}: the doc names an argument twice")
         if doc.at_least_one != bool(op.one_of):

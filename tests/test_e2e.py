@@ -32,6 +32,7 @@ from tests.server import (
 from tests.live import FAST, ISO_UTC, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.wire import Client, frame, request
 
+
 @pytest.fixture
 def start(tmp_path):
     """start(database_url, *options) -> Live: a server process on a free
@@ -92,7 +93,12 @@ def test_happy_path_over_tcp(start, database_url):
     assert [r["storename"] for r in rows(stores)] == ["corner"]
     listing = visitor.ok("LIST_PRODUCT", storename="corner")
     assert listing["columns"][:6] == [
-        "product_id", "storename", "productname", "description", "price", "stock"
+        "product_id",
+        "storename",
+        "productname",
+        "description",
+        "price",
+        "stock",
     ]
     (lamp,) = rows(listing)
     assert {k: lamp[k] for k in listing["columns"][:6]} == {
@@ -119,8 +125,10 @@ def test_happy_path_over_tcp(start, database_url):
     assert [(o["order_id"], o["total"]) for o in listed] == [(order["order_id"], "59.97")]
     assert ISO_UTC.match(listed[0]["created_at"]), listed[0]
     lines = rows(alice.ok("CLIENT_GET_ORDER", order_id=order["order_id"]))
-    assert [(l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
-            for l in lines] == [("corner", product_id, "lamp", "19.99", 3)]
+    assert [
+        (l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
+        for l in lines
+    ] == [("corner", product_id, "lamp", "19.99", 3)]
 
     assert product_stock(visitor, "corner") == {product_id: 7}
     assert shop.ok("MERCHANT_GET_PROFIT") == "59.97"
@@ -133,7 +141,9 @@ def test_happy_path_over_tcp(start, database_url):
 # --- races between connections ----------------------------------------------
 
 
-@pytest.mark.parametrize("db_options", [(), ("--db-threads", "4")], ids=["default-db-threads", "4-db-threads"])
+@pytest.mark.parametrize(
+    "db_options", [(), ("--db-threads", "4")], ids=["default-db-threads", "4-db-threads"]
+)
 def test_checkout_race_for_the_last_units(start, database_url, db_options):
     live = start(database_url, *FAST, *db_options)
     shop = live.merchant("scarce")
@@ -155,9 +165,9 @@ def test_checkout_race_for_the_last_units(start, database_url, db_options):
         else:
             assert "widget" in response["message"], response
             # All or nothing: the cart is as it was, and no order exists.
-            assert [(r["product_id"], r["quantity"]) for r in rows(buyer.ok("CLIENT_GET_ITEMS"))] == [
-                (product_id, 1)
-            ]
+            assert [
+                (r["product_id"], r["quantity"]) for r in rows(buyer.ok("CLIENT_GET_ITEMS"))
+            ] == [(product_id, 1)]
             assert rows(buyer.ok("CLIENT_LIST_ORDERS")) == []
     assert product_stock(shop, "scarce") == {product_id: 0}
     assert shop.ok("MERCHANT_GET_PROFIT") == "61.70"
@@ -238,7 +248,9 @@ def test_checkout_race_with_mixed_carts(start, database_url):
     ids_to_names = {pid: name for name, (pid, *_ignored) in catalog.items()}
     for i in lost:
         buyer, cart, response = buyers[i], carts[i], responses[i]
-        in_cart = {ids_to_names[r["product_id"]]: r["quantity"] for r in rows(buyer.ok("CLIENT_GET_ITEMS"))}
+        in_cart = {
+            ids_to_names[r["product_id"]]: r["quantity"] for r in rows(buyer.ok("CLIENT_GET_ITEMS"))
+        }
         assert in_cart == cart, "a failed checkout must leave the cart as it was"
         assert rows(buyer.ok("CLIENT_LIST_ORDERS")) == []
         named = [name for name in cart if name in response["message"]]
@@ -279,7 +291,9 @@ def test_two_servers_on_one_database_see_each_others_changes(start, database_url
     visitor = here.connect()
 
     def listed():
-        return [(r["price"], r["stock"]) for r in rows(visitor.ok("LIST_PRODUCT", storename="corner"))]
+        return [
+            (r["price"], r["stock"]) for r in rows(visitor.ok("LIST_PRODUCT", storename="corner"))
+        ]
 
     assert listed() == listed() == [("19.99", 5)]
     shop.ok("SET_PRODUCT", product_id=lamp, price="17.50")
@@ -468,8 +482,11 @@ def closed_by_server(sock, timeout=15.0):
 def request_of_size(size, request_id=1):
     """A LIST_PRODUCT request body of exactly `size` bytes (its storename is
     far too long, so it is a 400 once read)."""
+
     def body(n):
-        return msgpack.packb({"id": request_id, "op": "LIST_PRODUCT", "args": {"storename": "x" * n}})
+        return msgpack.packb(
+            {"id": request_id, "op": "LIST_PRODUCT", "args": {"storename": "x" * n}}
+        )
 
     n = size
     while len(body(n)) > size:
@@ -493,7 +510,9 @@ def test_pipelined_requests_are_answered_in_order(start, database_url):
     plan = [(1000 - i, *kinds[i % len(kinds)]) for i in range(50)]
     conn.send_raw(b"".join(frame(request(op, rid, **args)) for rid, op, args, _ in plan))
     answers = [conn.receive() for _ in plan]
-    assert [(a["id"], a["status"]) for a in answers] == [(rid, status) for rid, _, _, status in plan]
+    assert [(a["id"], a["status"]) for a in answers] == [
+        (rid, status) for rid, _, _, status in plan
+    ]
     assert conn.call("PING")["status"] == 200
 
 
@@ -609,7 +628,11 @@ def test_sigterm_under_load(start, database_url):
             first_id = conn.next_id + 1
             for _ in range(pairs):
                 conn.next_id += 1
-                batch.append(frame(request("CLIENT_ADD_ITEM", conn.next_id, product_id=product_id, quantity=1)))
+                batch.append(
+                    frame(
+                        request("CLIENT_ADD_ITEM", conn.next_id, product_id=product_id, quantity=1)
+                    )
+                )
                 conn.next_id += 1
                 batch.append(frame(request("CLIENT_CHECKOUT_ITEM", conn.next_id)))
             conn.send_raw(b"".join(batch))
@@ -628,7 +651,9 @@ def test_sigterm_under_load(start, database_url):
         finally:
             answered[index].set()
 
-    threads = [threading.Thread(target=load, args=(i, c), daemon=True) for i, c in enumerate(buyers)]
+    threads = [
+        threading.Thread(target=load, args=(i, c), daemon=True) for i, c in enumerate(buyers)
+    ]
     for t in threads:
         t.start()
     for event in answered:
@@ -661,7 +686,9 @@ def test_sigterm_under_load(start, database_url):
     engine = create_engine(database_url)
     try:
         with engine.connect() as db:
-            stock = db.execute(select(products.c.stock).where(products.c.id == product_id)).scalar_one()
+            stock = db.execute(
+                select(products.c.stock).where(products.c.id == product_id)
+            ).scalar_one()
             sold = db.execute(
                 select(func.coalesce(func.sum(order_lines.c.quantity), 0)).where(
                     order_lines.c.product_id == product_id
@@ -671,7 +698,9 @@ def test_sigterm_under_load(start, database_url):
                 select(merchants.c.profit_cents).where(merchants.c.storename == "busy")
             ).scalar_one()
             line_sum = db.execute(
-                select(func.coalesce(func.sum(order_lines.c.price_cents * order_lines.c.quantity), 0))
+                select(
+                    func.coalesce(func.sum(order_lines.c.price_cents * order_lines.c.quantity), 0)
+                )
             ).scalar_one()
             order_rows = db.execute(select(orders.c.id, orders.c.total_cents)).all()
             per_order = dict(
@@ -686,7 +715,9 @@ def test_sigterm_under_load(start, database_url):
         engine.dispose()
     assert stock + sold == initial
     assert profit == line_sum == 250 * sold
-    assert all(per_order.get(oid) == total for oid, total in order_rows), "an order without its lines"
+    assert all(per_order.get(oid) == total for oid, total in order_rows), (
+        "an order without its lines"
+    )
     stored = dict(order_rows)
     for order_id, total in checkouts.items():
         assert stored.get(order_id) == cents(total), "an answered checkout was lost"
@@ -705,8 +736,14 @@ def test_port_in_use_is_an_error(tmp_path, database_url):
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [
-                    str(BIN / "twistd"), "-n", "--pidfile=", "cybermarket",
-                    "--listen", f"tcp:{port}:interface={HOST}", "--database", database_url,
+                    str(BIN / "twistd"),
+                    "-n",
+                    "--pidfile=",
+                    "cybermarket",
+                    "--listen",
+                    f"tcp:{port}:interface={HOST}",
+                    "--database",
+                    database_url,
                 ],
                 cwd=tmp_path,
                 env=child_env(),
@@ -740,8 +777,16 @@ def test_port_in_use_is_one_line_without_a_traceback(tmp_path, database_url, opt
         port = taken.getsockname()[1]
         listen = f"tcp:{port}:interface={HOST}"
         result = run_twistd(
-            "-n", "--pidfile=", "cybermarket", "--listen", listen, "--database", database_url,
-            *options, cwd=tmp_path, timeout=60,
+            "-n",
+            "--pidfile=",
+            "cybermarket",
+            "--listen",
+            listen,
+            "--database",
+            database_url,
+            *options,
+            cwd=tmp_path,
+            timeout=60,
         )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
@@ -753,8 +798,15 @@ def test_port_in_use_is_one_line_without_a_traceback(tmp_path, database_url, opt
 
 def test_listen_without_an_endpoint_type_is_a_usage_error(tmp_path, database_url):
     result = run_twistd(
-        "-n", "--pidfile=", "cybermarket", "--listen", "37269", "--database", database_url,
-        cwd=tmp_path, timeout=60,
+        "-n",
+        "--pidfile=",
+        "cybermarket",
+        "--listen",
+        "37269",
+        "--database",
+        database_url,
+        cwd=tmp_path,
+        timeout=60,
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output

@@ -15,7 +15,9 @@ from cybermarket.tools import cli
 from tests.server import BIN, child_env
 
 REPORT_LIBRARIES = ("pandas", "matplotlib")
-NEEDS = "cybermarket report: the report needs pandas and matplotlib: pip install 'cybermarket[report]'"
+NEEDS = (
+    "cybermarket report: the report needs pandas and matplotlib: pip install 'cybermarket[report]'"
+)
 
 # What a server, a client or the `cybermarket` command imports to start.
 LIGHT_MODULES = [
@@ -64,7 +66,11 @@ def test_the_report_command_without_pandas_is_one_line(migrated_url, tmp_path):
     env["PYTHONPATH"] = str(shadow)
     result = subprocess.run(
         [BIN / "cybermarket", "report", "--database", migrated_url],
-        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert result.returncode == 1, result.stdout + result.stderr
@@ -72,9 +78,7 @@ def test_the_report_command_without_pandas_is_one_line(migrated_url, tmp_path):
     assert result.stderr == NEEDS + "\n"
 
 
-def test_another_import_error_is_not_taken_for_a_missing_library(
-    migrated_url, monkeypatch
-):
+def test_another_import_error_is_not_taken_for_a_missing_library(migrated_url, monkeypatch):
     """Only pandas and matplotlib themselves missing get the message; any
     other broken import keeps its own error."""
     monkeypatch.setitem(sys.modules, "cybermarket.storage.models", None)
@@ -94,8 +98,13 @@ def test_the_server_and_the_clients_import_neither_pandas_nor_matplotlib(tmp_pat
         f" if m.split('.')[0] in {REPORT_LIBRARIES!r})))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=child_env(),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

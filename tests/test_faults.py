@@ -133,7 +133,9 @@ def fill_carts(buyers, carts):
     sent = []
     for buyer, cart in zip(buyers, carts):
         for product_id, quantity in cart.items():
-            sent.append((buyer, buyer.send("CLIENT_ADD_ITEM", product_id=product_id, quantity=quantity)))
+            sent.append(
+                (buyer, buyer.send("CLIENT_ADD_ITEM", product_id=product_id, quantity=quantity))
+            )
     for buyer, request_id in sent:
         response = buyer.receive()
         assert (response["id"], response["status"]) == (request_id, 200), response
@@ -154,16 +156,23 @@ def customers(live, database_url, names):
             db.execute(
                 insert(clients),
                 [
-                    {"username": name, "username_key": fold(name),
-                     "email": f"{name}@example.com", "email_key": f"{name}@example.com",
-                     "password_hash": hashed, "created_at": created}
+                    {
+                        "username": name,
+                        "username_key": fold(name),
+                        "email": f"{name}@example.com",
+                        "email_key": f"{name}@example.com",
+                        "password_hash": hashed,
+                        "created_at": created,
+                    }
                     for name in names
                 ],
             )
     finally:
         engine.dispose()
     conns = [live.connect() for _ in names]
-    sent = [conn.send("CLIENT_LOGIN", login=name, password=PASSWORD) for conn, name in zip(conns, names)]
+    sent = [
+        conn.send("CLIENT_LOGIN", login=name, password=PASSWORD) for conn, name in zip(conns, names)
+    ]
     for conn, request_id in zip(conns, sent):
         response = conn.receive()
         assert (response["id"], response["status"]) == (request_id, 200), response
@@ -319,9 +328,16 @@ class Storm:
                 for _ in range(self.batch):
                     for product_id, quantity in self.cart(index, rounds).items():
                         conn.next_id += 1
-                        frames.append(frame(request(
-                            "CLIENT_ADD_ITEM", conn.next_id, product_id=product_id, quantity=quantity
-                        )))
+                        frames.append(
+                            frame(
+                                request(
+                                    "CLIENT_ADD_ITEM",
+                                    conn.next_id,
+                                    product_id=product_id,
+                                    quantity=quantity,
+                                )
+                            )
+                        )
                         expected.append((conn.next_id, "CLIENT_ADD_ITEM"))
                     conn.next_id += 1
                     frames.append(frame(request("CLIENT_CHECKOUT_ITEM", conn.next_id)))
@@ -370,7 +386,9 @@ class Storm:
             if conn is not None:
                 conn.close()
             if time.monotonic() >= deadline:
-                raise AssertionError(f"{name}: could not log in again within {self.reconnect_timeout:g} s")
+                raise AssertionError(
+                    f"{name}: could not log in again within {self.reconnect_timeout:g} s"
+                )
             time.sleep(0.05)
         return None
 
@@ -481,7 +499,9 @@ def test_four_processes_race_for_the_last_ten_units(launch, database_url):
     won, answered = check_race(live, catalog, buyers, carts, responses)
     assert len(won) == 10
     shop = catalog.shops["scarce"]
-    assert {r["product_id"]: r["stock"] for r in rows(shop.ok("MERCHANT_LIST_PRODUCTS"))} == {product_id: 0}
+    assert {r["product_id"]: r["stock"] for r in rows(shop.ok("MERCHANT_LIST_PRODUCTS"))} == {
+        product_id: 0
+    }
     order_sum = sum(
         cents(price) * quantity
         for i in won
@@ -503,7 +523,10 @@ def test_four_processes_race_with_mixed_carts(launch, database_url):
     }
     rng = random.Random(20261125)
     count = sum(len(items) for items in shelves.values())
-    wanted = [{k: rng.randint(1, 3) for k in rng.sample(range(count), rng.randint(2, 4))} for _ in range(40)]
+    wanted = [
+        {k: rng.randint(1, 3) for k in rng.sample(range(count), rng.randint(2, 4))}
+        for _ in range(40)
+    ]
     demand = Counter()
     for cart in wanted:
         demand.update(cart)
@@ -513,7 +536,11 @@ def test_four_processes_race_with_mixed_carts(launch, database_url):
     ids = catalog.open_shop(live, "north", [(n, p, next(stocks)) for n, p in shelves["north"]])
     code = catalog.shops["north"].ok("MERCHANT_CREATE_INVITATION")
     ids += catalog.open_shop(
-        live, "south", [(n, p, next(stocks)) for n, p in shelves["south"]], code=code, inviter="north"
+        live,
+        "south",
+        [(n, p, next(stocks)) for n, p in shelves["south"]],
+        code=code,
+        inviter="north",
     )
     carts = [{ids[k]: q for k, q in cart.items()} for cart in wanted]
     buyers = customers(live, database_url, [f"shopper{i}" for i in range(len(carts))])
@@ -705,7 +732,9 @@ def test_database_down_then_back(launch, outage_database_url):
     assert second["total"] == "8.00"
     carol = live.connect()
     create_customer(carol, "carol")
-    assert [r["productname"] for r in rows(carol.ok("LIST_PRODUCT", storename="lasting"))] == ["lamp"]
+    assert [r["productname"] for r in rows(carol.ok("LIST_PRODUCT", storename="lasting"))] == [
+        "lamp"
+    ]
     assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["lasting"]
     assert public_stock(visitor, "lasting") == {lamp: 2}
     assert shop.ok("MERCHANT_GET_PROFIT") == "12.00"

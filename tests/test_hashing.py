@@ -180,9 +180,7 @@ def test_a_few_busy_addresses_cannot_fill_the_queue_for_everyone(market):
     sheds the newest job of the address with the most waiting instead."""
     market.client("alice", password=PASSWORD)
     pool = held_hasher(market, queue=8, queue_per_address=4)
-    floods = [
-        send(market, "CLIENT_CREATE", f"10.7.0.{i % 3}", **create_args(i)) for i in range(12)
-    ]
+    floods = [send(market, "CLIENT_CREATE", f"10.7.0.{i % 3}", **create_args(i)) for i in range(12)]
     victim = send(market, "CLIENT_LOGIN", "10.9.9.9", login="alice", password=PASSWORD)
     assert answer(victim) is None  # waiting, not refused
     shed = [a for a in (answer(peer) for peer in floods) if a is not None]

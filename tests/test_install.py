@@ -102,8 +102,17 @@ def wheel(tmp_path_factory):
     backend is importable here; else pip fetches it into an isolated build
     environment."""
     out = tmp_path_factory.mktemp("wheel")
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-input",
-               "--disable-pip-version-check", "-w", out]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-input",
+        "--disable-pip-version-check",
+        "-w",
+        out,
+    ]
     if importlib.util.find_spec("hatchling") is not None:
         command.append("--no-build-isolation")
     run([*command, ROOT], cwd=out)
@@ -119,11 +128,27 @@ def normal(tmp_path_factory, wheel):
     venv = tmp_path_factory.mktemp("normal") / "venv"
     run([sys.executable, "-m", "venv", venv], cwd=venv.parent)
     python = venv / "bin" / "python"
-    run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--no-input",
-         "--disable-pip-version-check", wheel], cwd=venv.parent)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--no-input",
+            "--disable-pip-version-check",
+            wheel,
+        ],
+        cwd=venv.parent,
+    )
 
-    site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                    cwd=venv.parent).stdout.strip())
+    site = Path(
+        run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            cwd=venv.parent,
+        ).stdout.strip()
+    )
     dependencies = Path(twisted.__file__).resolve().parent.parent
     # It must not be able to supply cybermarket itself.
     assert dependencies != ROOT and not (dependencies / "cybermarket" / "__init__.py").exists()
@@ -151,7 +176,10 @@ def test_wheel_carries_the_plugin_and_the_migrations(wheel):
     assert "twisted/plugins/cybermarket_reuseport.py" in names
     assert "twisted/plugins/__init__.py" not in names  # must not shadow Twisted's
     assert "cybermarket/storage/migrations/env.py" in names
-    assert any(n.startswith("cybermarket/storage/migrations/versions/") and n.endswith(".py") for n in names)
+    assert any(
+        n.startswith("cybermarket/storage/migrations/versions/") and n.endswith(".py")
+        for n in names
+    )
 
 
 def requirements(wheel):
@@ -203,10 +231,14 @@ def test_normal_install_twistd_help(normal, tmp_path):
 
 def test_normal_install_db_upgrade(normal, tmp_path):
     bin_dir = normal / "bin"
-    upgraded = run_cli("db", "upgrade", "--database", "sqlite:///x.sqlite3", cwd=tmp_path, bin_dir=bin_dir)
+    upgraded = run_cli(
+        "db", "upgrade", "--database", "sqlite:///x.sqlite3", cwd=tmp_path, bin_dir=bin_dir
+    )
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
     assert (tmp_path / "x.sqlite3").is_file()
-    current = run_cli("db", "current", "--database", "sqlite:///x.sqlite3", cwd=tmp_path, bin_dir=bin_dir)
+    current = run_cli(
+        "db", "current", "--database", "sqlite:///x.sqlite3", cwd=tmp_path, bin_dir=bin_dir
+    )
     assert current.returncode == 0, current.stdout + current.stderr
 
 

@@ -55,9 +55,7 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "versions" not in p.parts)
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_imports_point_down(path):
-    wrong = {
-        name for name in imported(path) if name.split(".")[0] in FORBIDDEN[layer(path)]
-    }
+    wrong = {name for name in imported(path) if name.split(".")[0] in FORBIDDEN[layer(path)]}
     assert not wrong, f"{layer(path)} imports {sorted(wrong)}"
 
 

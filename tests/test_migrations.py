@@ -70,8 +70,13 @@ def fill_at_0001(engine):
                     "INSERT INTO clients (id, username, email, email_key, password_hash,"
                     " created_at) VALUES (:id, :name, :email, :email, :hash, :when)"
                 ),
-                {"id": client_id, "name": username, "email": f"c{client_id}@example.com",
-                 "hash": hashed, "when": WHEN},
+                {
+                    "id": client_id,
+                    "name": username,
+                    "email": f"c{client_id}@example.com",
+                    "hash": hashed,
+                    "when": WHEN,
+                },
             )
         for merchant_id, storename in MERCHANTS.items():
             conn.execute(
@@ -80,34 +85,53 @@ def fill_at_0001(engine):
                     " password_hash, profit_cents, invited_by, created_at) VALUES (:id, :name,"
                     " '', :email, :email, :hash, 300, :inviter, :when)"
                 ),
-                {"id": merchant_id, "name": storename, "email": f"m{merchant_id}@example.com",
-                 "hash": hashed, "inviter": None if merchant_id == 1 else 1, "when": WHEN},
+                {
+                    "id": merchant_id,
+                    "name": storename,
+                    "email": f"m{merchant_id}@example.com",
+                    "hash": hashed,
+                    "inviter": None if merchant_id == 1 else 1,
+                    "when": WHEN,
+                },
             )
-        conn.execute(text(
-            "INSERT INTO invitations (id, code_hash, inviter_id, created_at, expires_at, used_at,"
-            " used_by) VALUES (1, 'x', 1, :when, :when, :when, 2)"
-        ), {"when": WHEN})
-        conn.execute(text(
-            "INSERT INTO products (id, merchant_id, productname, description, price_cents, stock,"
-            " on_shelf, created_at) VALUES (1, 2, 'apple', '', 100, 5, :yes, :when)"
-        ), {"yes": True, "when": WHEN})
-        conn.execute(text(
-            "INSERT INTO orders (id, client_id, created_at, total_cents) VALUES (1, 3, :when, 300)"
-        ), {"when": WHEN})
-        conn.execute(text(
-            "INSERT INTO order_lines (order_id, product_id, merchant_id, storename, productname,"
-            " price_cents, quantity) VALUES (1, 1, 2, 'SHOP', 'apple', 100, 3)"
-        ))
-        conn.execute(text(
-            "INSERT INTO cart_lines (client_id, product_id, quantity) VALUES (3, 1, 2)"
-        ))
+        conn.execute(
+            text(
+                "INSERT INTO invitations (id, code_hash, inviter_id, created_at, expires_at, used_at,"
+                " used_by) VALUES (1, 'x', 1, :when, :when, :when, 2)"
+            ),
+            {"when": WHEN},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO products (id, merchant_id, productname, description, price_cents, stock,"
+                " on_shelf, created_at) VALUES (1, 2, 'apple', '', 100, 5, :yes, :when)"
+            ),
+            {"yes": True, "when": WHEN},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO orders (id, client_id, created_at, total_cents) VALUES (1, 3, :when, 300)"
+            ),
+            {"when": WHEN},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO order_lines (order_id, product_id, merchant_id, storename, productname,"
+                " price_cents, quantity) VALUES (1, 1, 2, 'SHOP', 'apple', 100, 3)"
+            )
+        )
+        conn.execute(
+            text("INSERT INTO cart_lines (client_id, product_id, quantity) VALUES (3, 1, 2)")
+        )
         if engine.dialect.name == "postgresql":
             # The ids were given: move the sequences past them.
             for table in ("clients", "merchants", "invitations", "products", "orders"):
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                    f" (SELECT max(id) FROM {table}))"
-                ))
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f" (SELECT max(id) FROM {table}))"
+                    )
+                )
 
 
 def rows(engine, query):
@@ -153,8 +177,11 @@ def test_0002_keeps_names_that_now_collide_and_logs_them(database_url, engine, c
     ]:
         for account_id, name in renamed:
             assert any(
-                table in message and repr(name) in message and f"id {account_id}" in message
-                and repr(kept[1]) in message and f"id {kept[0]}" in message
+                table in message
+                and repr(name) in message
+                and f"id {account_id}" in message
+                and repr(kept[1]) in message
+                and f"id {kept[0]}" in message
                 for message in warnings
             ), (table, name, warnings)
     assert not any("'bob'" in message or "'other'" in message for message in warnings)

@@ -129,7 +129,13 @@ def test_sales_stored_past_the_limit_are_refused_not_wrapped(shop, alice, seeder
     64-bit cents hold: the answer is a clear refusal, not a negative."""
     yacht = add_product(shop, "yacht", MAX_PRICE, stock=10)
     seeder.sales(
-        "shop", "alice", yacht, "yacht", MAX_PRICE_CENTS, ORDER_YACHTS, SEEDED_ORDERS + 2,
+        "shop",
+        "alice",
+        yacht,
+        "yacht",
+        MAX_PRICE_CENTS,
+        ORDER_YACHTS,
+        SEEDED_ORDERS + 2,
         credit=False,
     )
     message = expect(shop, 409, "MERCHANT_GET_SALES")

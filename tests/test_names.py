@@ -344,9 +344,10 @@ def test_an_inviter_is_found_by_any_spelling_of_its_name(market):
 def test_a_storename_is_stored_in_nfc(market):
     assert join(market, "Cafe\u0301")["status"] == 201
     assert column(market.peer().ok("LIST_MERCHANT"), "storename") == ["Café"]
-    assert stored(
-        market, merchants, merchants.c.storename, merchants.c.storename_key, "café"
-    ) == "Café"
+    assert (
+        stored(market, merchants, merchants.c.storename, merchants.c.storename_key, "café")
+        == "Café"
+    )
 
 
 def test_set_merchant_storename_that_folds_like_another_is_409(market):

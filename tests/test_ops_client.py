@@ -25,6 +25,7 @@ ITEM_COLUMNS = ["storename", "product_id", "productname", "price", "quantity"]
 ORDER_COLUMNS = ["order_id", "created_at", "total"]
 PASSWORD = "client-pass"
 
+
 def create(peer, username="bob", email=None, password=PASSWORD):
     return peer.call(
         "CLIENT_CREATE",

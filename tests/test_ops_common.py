@@ -91,9 +91,7 @@ def test_list_merchant_columns_in_contract_order(market):
     shop.ok("SET_MERCHANT_DESCRIPTION", description="fruit and veg")
     data = market.peer().ok("LIST_MERCHANT")
     assert_columns(data, MERCHANT_COLUMNS)
-    assert head(data, 3) == [
-        ["corner", "fruit and veg", "corner@example.com"]
-    ]
+    assert head(data, 3) == [["corner", "fruit and veg", "corner@example.com"]]
 
 
 def test_list_merchant_orders_by_storename(market):
@@ -133,9 +131,7 @@ def test_list_product_row_in_contract_column_order(market):
     product_id = add_product(shop, "apple", price="1.5", description="crisp", stock=7)
     data = market.peer().ok("LIST_PRODUCT", storename="shop")
     assert_columns(data, PRODUCT_COLUMNS)
-    assert head(data, 6) == [
-        [product_id, "shop", "apple", "crisp", "1.50", 7]
-    ]
+    assert head(data, 6) == [[product_id, "shop", "apple", "crisp", "1.50", 7]]
     assert data["next"] is None
 
 

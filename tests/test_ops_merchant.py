@@ -335,7 +335,10 @@ def test_merchant_add_product_returns_an_id_and_shelves_it(market, shop):
     assert type(first) is int and type(second) is int and first != second
     record = on_sale(market)[first]
     assert (record["productname"], record["description"], record["price"], record["stock"]) == (
-        "apple", "red", "1.25", 4
+        "apple",
+        "red",
+        "1.25",
+        4,
     )
 
 
@@ -364,8 +367,24 @@ def test_merchant_add_product_price_forms(market, shop, price, shown):
 @pytest.mark.parametrize(
     "price",
     [
-        "0", "0.00", 0, "-1", -1, "19.999", "abc", "", " 19", "1e3",
-        "NaN", "Infinity", "100000000", 100_000_000, 19.5, 19.0, True, None,
+        "0",
+        "0.00",
+        0,
+        "-1",
+        -1,
+        "19.999",
+        "abc",
+        "",
+        " 19",
+        "1e3",
+        "NaN",
+        "Infinity",
+        "100000000",
+        100_000_000,
+        19.5,
+        19.0,
+        True,
+        None,
     ],
 )
 def test_merchant_add_product_bad_price_is_400(shop, price):
@@ -508,7 +527,9 @@ def test_set_product_changes_several_fields_at_once(market, shop):
     shop.ok("SET_PRODUCT", product_id=apple, productname="pear", description="green", price="4")
     record = on_sale(market)[apple]
     assert (record["productname"], record["description"], record["price"]) == (
-        "pear", "green", "4.00"
+        "pear",
+        "green",
+        "4.00",
     )
 
 

@@ -46,7 +46,10 @@ def test_the_declarations_know_nothing_of_the_server():
     from cybermarket import ops
 
     tree = ast.parse(inspect.getsource(ops))
-    imported = {
-        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-    } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
     assert not any(name.startswith("cybermarket.server") for name in imported), imported

@@ -129,8 +129,13 @@ def test_listen_must_be_an_endpoint_description(listen, example):
 
 @pytest.mark.parametrize(
     "listen",
-    ["tcp:22333", "tcp:0:interface=127.0.0.1", r"tcp:port=22333:interface=\:\:1",
-     "haproxy:tcp:22333:interface=127.0.0.1", "unix:/tmp/cybermarket.sock"],
+    [
+        "tcp:22333",
+        "tcp:0:interface=127.0.0.1",
+        r"tcp:port=22333:interface=\:\:1",
+        "haproxy:tcp:22333:interface=127.0.0.1",
+        "unix:/tmp/cybermarket.sock",
+    ],
 )
 def test_endpoint_descriptions_are_taken_as_given(listen):
     assert parse("--listen", listen)["listen"] == listen
@@ -157,8 +162,12 @@ def test_parsing_options_leaves_the_reactor_alone(tmp_path):
         "print('twisted.internet.reactor' in sys.modules, 'sqlalchemy' in sys.modules)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=child_env(),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.stdout.split() == ["UsageError", "False", "False"], result.stderr
 

@@ -51,9 +51,7 @@ def computed(monkeypatch):
     return count
 
 
-def test_an_unchanged_page_is_read_once_on_sqlite_and_every_time_on_postgresql(
-    market, computed
-):
+def test_an_unchanged_page_is_read_once_on_sqlite_and_every_time_on_postgresql(market, computed):
     add_product(market.merchant("shop"), "apple", price="1.50")
     assert prices(market) == prices(market) == prices(market) == ["1.50"]
     assert len(computed) == (3 if on_postgresql() else 1)

@@ -20,8 +20,9 @@ values = st.recursive(
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=80)
     | st.binary(max_size=40),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 op_names = st.sampled_from(sorted(OPS)) | st.text(max_size=20)
@@ -174,9 +175,7 @@ def peer(market):
 def test_protocol_never_answers_500_to_malformed_input(peer, requests):
     """A connection fed arbitrary frames answers each with a status below
     500 (or 503/others never) and still answers PING afterwards."""
-    data = b"".join(
-        frame(msgpack.packb(r) if isinstance(r, dict) else r) for r in requests
-    )
+    data = b"".join(frame(msgpack.packb(r) if isinstance(r, dict) else r) for r in requests)
     peer.feed(data)
     answers = peer.responses()
     assert len(answers) == len(requests)

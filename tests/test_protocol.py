@@ -90,7 +90,11 @@ def test_pipelined_mixed_ops_answer_in_request_order(market):
         frame(request("PING", 1))
         + raw({"id": 2, "op": "NO_SUCH_OP"})
         + frame(request("LIST_MERCHANT", 3, limit=5))
-        + frame(request("CLIENT_CREATE", 4, username="ann", email="ann@example.com", password="secret-pass"))
+        + frame(
+            request(
+                "CLIENT_CREATE", 4, username="ann", email="ann@example.com", password="secret-pass"
+            )
+        )
         + frame(request("CLIENT_ADD_ITEM", 5, product_id=1, quantity=0))
         + frame(b"\xc1")
         + frame(request("CLIENT_GET_PRICE", 6))
@@ -245,7 +249,9 @@ def test_missing_arg(market, missing):
 def test_missing_arg_creates_nothing(market):
     peer = market.peer()
     call(peer, "CLIENT_CREATE", 1, username="ann", password="secret-pass")
-    response = call(peer, "CLIENT_CREATE", 2, username="ann", email="ann@example.com", password="secret-pass")
+    response = call(
+        peer, "CLIENT_CREATE", 2, username="ann", email="ann@example.com", password="secret-pass"
+    )
     assert response["status"] == 201
 
 
@@ -259,10 +265,22 @@ def test_missing_arg_creates_nothing(market):
         ("CLIENT_ADD_ITEM", {"product_id": 1, "quantity": None}, "quantity"),
         ("MERCHANT_ADD_PRODUCT", {"productname": "p", "price": 19.99, "description": ""}, "price"),
         ("MERCHANT_ADD_PRODUCT", {"productname": "p", "price": True, "description": ""}, "price"),
-        ("MERCHANT_ADD_PRODUCT", {"productname": "p", "price": "1", "description": 5}, "description"),
+        (
+            "MERCHANT_ADD_PRODUCT",
+            {"productname": "p", "price": "1", "description": 5},
+            "description",
+        ),
         ("MERCHANT_RESTOCK_PRODUCT", {"product_id": 1, "quantity": "3"}, "quantity"),
-        ("CLIENT_CREATE", {"username": 5, "email": "a@b.co", "password": "secret-pass"}, "username"),
-        ("CLIENT_CREATE", {"username": "ann", "email": ["a@b.co"], "password": "secret-pass"}, "email"),
+        (
+            "CLIENT_CREATE",
+            {"username": 5, "email": "a@b.co", "password": "secret-pass"},
+            "username",
+        ),
+        (
+            "CLIENT_CREATE",
+            {"username": "ann", "email": ["a@b.co"], "password": "secret-pass"},
+            "email",
+        ),
         ("CLIENT_CREATE", {"username": "ann", "email": "a@b.co", "password": 12345678}, "password"),
         ("CLIENT_LOGIN", {"login": b"ann", "password": "secret-pass"}, "login"),
         ("LIST_MERCHANT", {"limit": "10"}, "limit"),
@@ -288,29 +306,89 @@ LONG = "x" * 5000
         ("CLIENT_ADD_ITEM", {"product_id": -1, "quantity": 1}, "product_id"),
         ("MERCHANT_RESTOCK_PRODUCT", {"product_id": 1, "quantity": 0}, "quantity"),
         ("MERCHANT_RESTOCK_PRODUCT", {"product_id": 1, "quantity": 1_000_001}, "quantity"),
-        ("MERCHANT_ADD_PRODUCT", {"productname": "p", "price": "1", "description": "", "stock": -1}, "stock"),
-        ("MERCHANT_ADD_PRODUCT", {"productname": "p", "price": "1", "description": "", "stock": 10**9 + 1}, "stock"),
+        (
+            "MERCHANT_ADD_PRODUCT",
+            {"productname": "p", "price": "1", "description": "", "stock": -1},
+            "stock",
+        ),
+        (
+            "MERCHANT_ADD_PRODUCT",
+            {"productname": "p", "price": "1", "description": "", "stock": 10**9 + 1},
+            "stock",
+        ),
         ("MERCHANT_ADD_PRODUCT", {"productname": "p", "price": "0", "description": ""}, "price"),
-        ("MERCHANT_ADD_PRODUCT", {"productname": "p", "price": "19.999", "description": ""}, "price"),
-        ("MERCHANT_ADD_PRODUCT", {"productname": "", "price": "1", "description": ""}, "productname"),
-        ("MERCHANT_ADD_PRODUCT", {"productname": "p" * 201, "price": "1", "description": ""}, "productname"),
+        (
+            "MERCHANT_ADD_PRODUCT",
+            {"productname": "p", "price": "19.999", "description": ""},
+            "price",
+        ),
+        (
+            "MERCHANT_ADD_PRODUCT",
+            {"productname": "", "price": "1", "description": ""},
+            "productname",
+        ),
+        (
+            "MERCHANT_ADD_PRODUCT",
+            {"productname": "p" * 201, "price": "1", "description": ""},
+            "productname",
+        ),
         ("LIST_MERCHANT", {"limit": 0}, "limit"),
         ("LIST_MERCHANT", {"limit": 1001}, "limit"),
         ("LIST_PRODUCT", {"storename": "shop", "limit": 1001}, "limit"),
         ("CLIENT_LIST_ORDERS", {"limit": 0}, "limit"),
-        ("CLIENT_CREATE", {"username": "u" * 65, "email": "a@b.co", "password": "secret-pass"}, "username"),
-        ("CLIENT_CREATE", {"username": "", "email": "a@b.co", "password": "secret-pass"}, "username"),
-        ("CLIENT_CREATE", {"username": "ann@home", "email": "a@b.co", "password": "secret-pass"}, "username"),
-        ("CLIENT_CREATE", {"username": LONG, "email": "a@b.co", "password": "secret-pass"}, "username"),
+        (
+            "CLIENT_CREATE",
+            {"username": "u" * 65, "email": "a@b.co", "password": "secret-pass"},
+            "username",
+        ),
+        (
+            "CLIENT_CREATE",
+            {"username": "", "email": "a@b.co", "password": "secret-pass"},
+            "username",
+        ),
+        (
+            "CLIENT_CREATE",
+            {"username": "ann@home", "email": "a@b.co", "password": "secret-pass"},
+            "username",
+        ),
+        (
+            "CLIENT_CREATE",
+            {"username": LONG, "email": "a@b.co", "password": "secret-pass"},
+            "username",
+        ),
         ("CLIENT_CREATE", {"username": "ann", "email": "ann", "password": "secret-pass"}, "email"),
-        ("CLIENT_CREATE", {"username": "ann", "email": "ann@example", "password": "secret-pass"}, "email"),
-        ("CLIENT_CREATE", {"username": "ann", "email": "@example.com", "password": "secret-pass"}, "email"),
-        ("CLIENT_CREATE", {"username": "ann", "email": "a@b@c.co", "password": "secret-pass"}, "email"),
-        ("CLIENT_CREATE", {"username": "ann", "email": "a@" + "b" * 250 + ".co", "password": "secret-pass"}, "email"),
+        (
+            "CLIENT_CREATE",
+            {"username": "ann", "email": "ann@example", "password": "secret-pass"},
+            "email",
+        ),
+        (
+            "CLIENT_CREATE",
+            {"username": "ann", "email": "@example.com", "password": "secret-pass"},
+            "email",
+        ),
+        (
+            "CLIENT_CREATE",
+            {"username": "ann", "email": "a@b@c.co", "password": "secret-pass"},
+            "email",
+        ),
+        (
+            "CLIENT_CREATE",
+            {"username": "ann", "email": "a@" + "b" * 250 + ".co", "password": "secret-pass"},
+            "email",
+        ),
         ("CLIENT_CREATE", {"username": "ann", "email": "a@b.co", "password": "p" * 7}, "password"),
-        ("CLIENT_CREATE", {"username": "ann", "email": "a@b.co", "password": "p" * 129}, "password"),
+        (
+            "CLIENT_CREATE",
+            {"username": "ann", "email": "a@b.co", "password": "p" * 129},
+            "password",
+        ),
         ("CLIENT_LOGIN", {"login": "ann", "password": "p" * 129}, "password"),
-        ("SET_CLIENT_PASSWORD", {"old_password": "secret-pass", "new_password": "p" * 7}, "new_password"),
+        (
+            "SET_CLIENT_PASSWORD",
+            {"old_password": "secret-pass", "new_password": "p" * 7},
+            "new_password",
+        ),
         ("SET_MERCHANT_DESCRIPTION", {"description": "d" * 2001}, "description"),
         ("SET_MERCHANT_STORENAME", {"storename": "s" * 65}, "storename"),
         (
@@ -361,7 +439,9 @@ def sized_request(size):
     """A valid LIST_MERCHANT request body of exactly `size` bytes."""
     for request_id in range(1, 70000):
         for n in range(1, 65):
-            body = msgpack.packb({"id": request_id, "op": "LIST_MERCHANT", "args": {"after": "a" * n}})
+            body = msgpack.packb(
+                {"id": request_id, "op": "LIST_MERCHANT", "args": {"after": "a" * n}}
+            )
             if len(body) == size:
                 return body
     raise AssertionError(f"no request of {size} bytes")
@@ -426,7 +506,12 @@ def test_oversized_frame_after_pipelined_requests(market):
         + frame(request("PING", 4))
     )
     responses = peer.responses()
-    assert [(r["id"], r["status"]) for r in responses] == [(1, 200), (2, 200), (3, 400), (None, 413)]
+    assert [(r["id"], r["status"]) for r in responses] == [
+        (1, 200),
+        (2, 200),
+        (3, 400),
+        (None, 413),
+    ]
     assert peer.closed
 
 
@@ -493,7 +578,9 @@ def test_failed_login_flow_is_not_logged_in(market, monkeypatch):
         await accounts.client_login(call, login, password)
         raise RuntimeError("after the session was set")
 
-    monkeypatch.setitem(SERVED, "CLIENT_LOGIN", SERVED["CLIENT_LOGIN"].with_function(fails_after_login))
+    monkeypatch.setitem(
+        SERVED, "CLIENT_LOGIN", SERVED["CLIENT_LOGIN"].with_function(fails_after_login)
+    )
     peer = market.peer()
     assert call(peer, "CLIENT_LOGIN", 1, login="ann", password="secret-pass")["status"] == 500
     # A failed op changes nothing: the connection did not adopt the login.
@@ -515,7 +602,9 @@ def test_handler_failing_when_called_is_a_bare_500(market, monkeypatch, logged):
     async def wrong_signature(call):  # LIST_MERCHANT passes limit and after
         return None
 
-    monkeypatch.setitem(SERVED, "LIST_MERCHANT", SERVED["LIST_MERCHANT"].with_function(wrong_signature))
+    monkeypatch.setitem(
+        SERVED, "LIST_MERCHANT", SERVED["LIST_MERCHANT"].with_function(wrong_signature)
+    )
     peer = market.peer()
     peer.feed(frame(request("LIST_MERCHANT", 25)))
     assert peer.responses() == [{"id": 25, "status": 500, "message": "internal error"}]
@@ -624,7 +713,9 @@ def test_logging_in_twice(market):
 def test_logging_in_twice_as_the_other_role(market):
     market.merchant("shop", password="merchant-pass")
     peer = market.client("ann")
-    assert_bad(call(peer, "MERCHANT_LOGIN", 43, login="shop", password="merchant-pass"), "login", 43)
+    assert_bad(
+        call(peer, "MERCHANT_LOGIN", 43, login="shop", password="merchant-pass"), "login", 43
+    )
     # Still the customer, not the merchant.
     assert call(peer, "CLIENT_GET_PRICE", 44)["status"] == 200
     assert call(peer, "MERCHANT_GET_PROFIT", 45)["status"] == 401
@@ -721,7 +812,10 @@ def test_shutdown_answers_what_was_read_first(market, gates):
     peer.feed(frame(request("SLOW", 1)) + frame(request("PING", 2)))
     drained = []
     market.factory.begin_shutdown().addCallback(drained.append)
-    peer.feed(frame(request("PING", 3)) + frame(request("CLIENT_LOGIN", 4, login="ann", password="secret-pass")))
+    peer.feed(
+        frame(request("PING", 3))
+        + frame(request("CLIENT_LOGIN", 4, login="ann", password="secret-pass"))
+    )
     assert peer.responses() == []
     assert drained == []
     gates[0].callback("done")
@@ -757,7 +851,9 @@ def test_shutdown_is_not_held_up_by_a_closed_connection(market, gates):
 
 def test_requests_wait_for_a_slow_one(market, gates):
     peer = market.peer()
-    peer.feed(b"".join(frame(request(op, i)) for i, op in enumerate(["SLOW", "PING", "SLOW", "PING"], 1)))
+    peer.feed(
+        b"".join(frame(request(op, i)) for i, op in enumerate(["SLOW", "PING", "SLOW", "PING"], 1))
+    )
     assert peer.responses() == []
     assert len(gates) == 1  # the second SLOW has not started
     gates[0].callback("first")
@@ -769,10 +865,20 @@ def test_requests_wait_for_a_slow_one(market, gates):
 
 def test_error_while_a_request_is_in_flight_keeps_its_place(market, gates):
     peer = market.peer()
-    peer.feed(frame(request("SLOW", 1)) + frame(b"\xc1") + raw({"id": 3, "op": "NOPE"}) + frame(request("PING", 4)))
+    peer.feed(
+        frame(request("SLOW", 1))
+        + frame(b"\xc1")
+        + raw({"id": 3, "op": "NOPE"})
+        + frame(request("PING", 4))
+    )
     assert peer.responses() == []
     gates[0].callback(None)
-    assert [(r["id"], r["status"]) for r in peer.responses()] == [(1, 200), (None, 400), (3, 400), (4, 200)]
+    assert [(r["id"], r["status"]) for r in peer.responses()] == [
+        (1, 200),
+        (None, 400),
+        (3, 400),
+        (4, 200),
+    ]
 
 
 def test_connections_do_not_wait_for_each_other(market, gates):
@@ -835,7 +941,9 @@ def test_reading_resumes_below_the_low_water_mark(market, gates):
 def test_flood_in_one_chunk_is_parsed_only_up_to_the_high_water_mark(market, gates):
     peer = market.peer()
     count = 3 * HIGH_WATER
-    peer.feed(frame(request("SLOW", 0)) + b"".join(frame(request("PING", i)) for i in range(1, count + 1)))
+    peer.feed(
+        frame(request("SLOW", 0)) + b"".join(frame(request("PING", i)) for i in range(1, count + 1))
+    )
     assert peer.transport.producerState == "paused"
     assert len(peer.protocol._queue) == HIGH_WATER  # the rest stays unparsed
     gates[0].callback(None)
@@ -857,7 +965,10 @@ def test_nothing_is_read_while_the_client_does_not_read(market):
 
 def test_reading_stays_paused_while_the_client_does_not_read(market, gates):
     peer = market.peer()
-    peer.feed(frame(request("SLOW", 0)) + b"".join(frame(request("PING", i)) for i in range(1, HIGH_WATER + 1)))
+    peer.feed(
+        frame(request("SLOW", 0))
+        + b"".join(frame(request("PING", i)) for i in range(1, HIGH_WATER + 1))
+    )
     assert peer.transport.producerState == "paused"
     peer.transport.producer.pauseProducing()
     gates[0].callback(None)
@@ -883,7 +994,9 @@ def test_no_data_for_client_ops_that_return_nothing(market, op):
     shop = market.merchant("shop")
     product = shop.ok("MERCHANT_ADD_PRODUCT", productname="pen", price="2", description="", stock=5)
     peer = market.peer()
-    assert call(peer, "CLIENT_CREATE", 1, username="ann", email="ann@example.com", password="secret-pass") == {
+    assert call(
+        peer, "CLIENT_CREATE", 1, username="ann", email="ann@example.com", password="secret-pass"
+    ) == {
         "id": 1,
         "status": 201,
         "message": "created",
@@ -921,7 +1034,9 @@ def test_money_travels_as_two_decimal_strings(market):
     shop = market.merchant("shop")
     assert_money(shop.ok("MERCHANT_GET_PROFIT"), "0.00")
     ids = [
-        shop.ok("MERCHANT_ADD_PRODUCT", productname=name, price=price, description="", stock=10)["product_id"]
+        shop.ok("MERCHANT_ADD_PRODUCT", productname=name, price=price, description="", stock=10)[
+            "product_id"
+        ]
         for name, price in [("whole", 19), ("tenths", "19.9"), ("cent", "0.01")]
     ]
     listing = shop.ok("LIST_PRODUCT", storename="shop")
@@ -957,7 +1072,9 @@ def test_money_travels_as_two_decimal_strings(market):
 
 
 def test_encoded_decimal_is_a_money_string():
-    body = protocol.encode({"id": 1, "status": 200, "message": "ok", "data": [Decimal("5"), {"x": Decimal("0.1")}]})
+    body = protocol.encode(
+        {"id": 1, "status": 200, "message": "ok", "data": [Decimal("5"), {"x": Decimal("0.1")}]}
+    )
     assert msgpack.unpackb(body)["data"] == ["5.00", {"x": "0.10"}]
 
 

@@ -52,7 +52,11 @@ PRICES = {
 CUSTOMERS = ["alice", "bob", "carol", "dave"]  # dave buys nothing
 # (customer, when the order was placed in UTC, [(store, product, quantity)])
 PURCHASES = [
-    ("bob", datetime(2026, 11, 19, 23, 59, 59, 999999), [("fruit", "apple", 4), ("fruit", "pear", 1)]),
+    (
+        "bob",
+        datetime(2026, 11, 19, 23, 59, 59, 999999),
+        [("fruit", "apple", 4), ("fruit", "pear", 1)],
+    ),
     ("alice", datetime(2026, 11, 20, 9, 15), [("books", "novel", 3)]),
     ("alice", datetime(2026, 11, 21, 0, 0), [("fruit", "plum", 2), ("books", "atlas", 1)]),
     ("carol", datetime(2026, 11, 21, 18, 0), [("books", "novel", 1), ("fruit", "apple", 10)]),
@@ -93,9 +97,7 @@ def backdate(url, placed):
     try:
         with engine.begin() as conn:
             for order_id, when in placed:
-                conn.execute(
-                    update(orders).where(orders.c.id == order_id).values(created_at=when)
-                )
+                conn.execute(update(orders).where(orders.c.id == order_id).values(created_at=when))
     finally:
         engine.dispose()
 
@@ -216,8 +218,10 @@ def markdown_tables(output):
     for section in output.split("\n## ")[1:]:
         title, _, body = section.partition("\n\n")
         lines = body.strip("\n").splitlines()
-        assert all(line.startswith("| ") or line.startswith("|-") or line.startswith("|:")
-                   for line in lines), body
+        assert all(
+            line.startswith("| ") or line.startswith("|-") or line.startswith("|:")
+            for line in lines
+        ), body
         assert all(line.endswith("|") for line in lines), body
         # Cells end at a bar that is not escaped; a cell's own bar is "\|".
         tables[title] = [
@@ -261,9 +265,12 @@ def test_top_products_keep_the_ten_best(market):
     merchant = market.merchant("many")
     customer = market.client("buyer")
     # Ascending prices, so ids rise with price; the cheapest sells most.
-    prices = {("many", f"p{i:02d}"): price for i, price in enumerate(
-        ["1.00", "3.00", "4.00", "4.00"] + [f"{n}.00" for n in range(5, 13)]
-    )}
+    prices = {
+        ("many", f"p{i:02d}"): price
+        for i, price in enumerate(
+            ["1.00", "3.00", "4.00", "4.00"] + [f"{n}.00" for n in range(5, 13)]
+        )
+    }
     ids = {key: add_product(merchant, key[1], price, stock=100) for key, price in prices.items()}
     quantities = {key: 20 if key[1] == "p00" else 1 for key in prices}
     buy(customer, *[(ids[key], quantity) for key, quantity in quantities.items()])
@@ -400,8 +407,11 @@ def test_text_lines_up_wide_names(market):
     from wcwidth import wcswidth
 
     grocer = market.merchant("八百屋")
-    buy(market.client("alice"), (add_product(grocer, "りんご", "2.00"), 3),
-        (add_product(market.merchant("shop"), "tea", "10.00"), 1))
+    buy(
+        market.client("alice"),
+        (add_product(grocer, "りんご", "2.00"), 3),
+        (add_product(market.merchant("shop"), "tea", "10.00"), 1),
+    )
     _, sections = text_sections(rendered(market.url, "text"))
     for title in ("sales per store", "top products"):
         header, *rows = sections[title][2:]
@@ -431,7 +441,9 @@ def test_markdown_tables_parse(shop):
     for title, (header, rule, *rows) in tables.items():
         assert header == COLUMNS[title]
         # Names and dates to the left, numbers to the right.
-        assert [re.fullmatch(r":-{3,}|-{3,}:", cell) is not None for cell in rule] == [True] * len(rule)
+        assert [re.fullmatch(r":-{3,}|-{3,}:", cell) is not None for cell in rule] == [True] * len(
+            rule
+        )
         assert [cell.endswith(":") for cell in rule] == [
             name not in TEXT_COLUMNS for name in COLUMNS[title]
         ]
@@ -505,14 +517,21 @@ def test_command_refuses_a_database_without_the_schema(database_url, capsys):
 def test_empty_database_gives_zero_counts_and_empty_tables(migrated_url, tmp_path):
     empty = report.build(migrated_url)
     assert empty.counts == {
-        "customers": 0, "merchants": 0, "products_on_shelf": 0, "orders": 0, "revenue_cents": 0
+        "customers": 0,
+        "merchants": 0,
+        "products_on_shelf": 0,
+        "orders": 0,
+        "revenue_cents": 0,
     }
     assert empty.per_day.empty and empty.per_store.empty and empty.top_products.empty
 
     tables = csv_rows(report.render(empty, "csv"))
     assert tables["counts"] == [
-        ["customers", "0"], ["merchants", "0"], ["products on shelf", "0"],
-        ["orders", "0"], ["revenue", "0.00"],
+        ["customers", "0"],
+        ["merchants", "0"],
+        ["products on shelf", "0"],
+        ["orders", "0"],
+        ["revenue", "0.00"],
     ]
     assert all(tables[title] == [] for title in TITLES[:3])
 

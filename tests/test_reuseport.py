@@ -61,7 +61,9 @@ def test_the_plugin_is_found_in_the_project(tmp_path):
     parsers = {p.prefix: p for p in getPlugins(IStreamServerEndpointStringParser)}
     assert "reuseport" in parsers
     module = __import__(type(parsers["reuseport"]).__module__, fromlist=["_"])
-    assert Path(module.__file__).resolve() == ROOT / "twisted" / "plugins" / "cybermarket_reuseport.py"
+    assert (
+        Path(module.__file__).resolve() == ROOT / "twisted" / "plugins" / "cybermarket_reuseport.py"
+    )
 
 
 def test_twisted_parses_the_description(reactor):

@@ -72,7 +72,8 @@ def test_bare_nil_is_nil_and_quoted_nil_is_the_text():
     # is the three letters.  A shell line's own quotes count...
     line = shell.split_line("""SET_PRODUCT product_id=1 description="nil" productname=nil""")
     assert shell.parse_request(line) == (
-        "SET_PRODUCT", {"product_id": 1, "description": "nil", "productname": None}
+        "SET_PRODUCT",
+        {"product_id": 1, "description": "nil", "productname": None},
     )
     line = shell.split_line("""list_merchant after='nil' limit=nil""")
     assert shell.parse_request(line) == ("LIST_MERCHANT", {"after": "nil", "limit": None})
@@ -90,8 +91,10 @@ def test_bare_nil_is_nil_and_quoted_nil_is_the_text():
 @pytest.mark.parametrize(
     "words, message",
     [
-        (["productname=nil", "price=1", "description=x"],
-         'productname: nil is only for optional arguments; for the text, quote it: productname="nil"'),
+        (
+            ["productname=nil", "price=1", "description=x"],
+            'productname: nil is only for optional arguments; for the text, quote it: productname="nil"',
+        ),
         (["productname=a", "price=nil", "description=x"], "price: nil is only for optional"),
     ],
 )
@@ -114,7 +117,10 @@ def test_help_and_call_help_state_the_nil_rule(capsys):
     with pytest.raises(SystemExit):
         cli.main(["call", "--help"])
     call_help = " ".join(capsys.readouterr().out.split())
-    assert """key=nil is nil, and 'key="nil"' (quotes that reach the command) is the text nil""" in call_help
+    assert (
+        """key=nil is nil, and 'key="nil"' (quotes that reach the command) is the text nil"""
+        in call_help
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -307,10 +313,15 @@ def test_completion_of_op_names_and_commands():
 
 def test_completion_of_argument_names():
     assert shell.completions("MERCHANT_ADD_PRODUCT ", "") == [
-        "productname=", "price=", "description=", "stock=",
+        "productname=",
+        "price=",
+        "description=",
+        "stock=",
     ]
     assert shell.completions("merchant_add_product price=3 ", "") == [
-        "productname=", "description=", "stock=",
+        "productname=",
+        "description=",
+        "stock=",
     ]
     assert shell.completions("MERCHANT_ADD_PRODUCT ", "pr") == ["productname=", "price="]
     assert shell.completions("MERCHANT_ADD_PRODUCT ", "price=1") == []
@@ -387,8 +398,14 @@ def test_call_ping_prints_ok(server):
 
 def test_call_creates_a_store_and_lists_it_as_an_aligned_table(server):
     created = call(
-        server, "MERCHANT_CREATE", "storename=greengrocer", "description=fruit and veg",
-        "email=g@example.com", f"password={PASSWORD}", "inviter=nil", f"code={server.invite()}",
+        server,
+        "MERCHANT_CREATE",
+        "storename=greengrocer",
+        "description=fruit and veg",
+        "email=g@example.com",
+        f"password={PASSWORD}",
+        "inviter=nil",
+        f"code={server.invite()}",
     )
     assert (created.returncode, created.stdout) == (0, "created\n"), created.stderr
     create_store(server, "bakery")
@@ -414,7 +431,12 @@ def test_call_json_prints_the_whole_response(server, store):
     whole = json.loads(result.stdout)
     assert whole["status"] == 200 and whole["message"] == "ok"
     assert whole["data"]["columns"][:6] == [
-        "product_id", "storename", "productname", "description", "price", "stock",
+        "product_id",
+        "storename",
+        "productname",
+        "description",
+        "price",
+        "stock",
     ]
     assert whole["data"]["rows"] == []
 
@@ -471,8 +493,14 @@ def test_call_values_reach_the_server_typed(server, store):
 def test_call_nil_is_nil_and_quoted_nil_is_the_text(server):
     code = server.invite()
     created = call(
-        server, "MERCHANT_CREATE", "storename=nilshop", 'description="nil"',
-        "email=n@example.com", f"password={PASSWORD}", "inviter=nil", f"code={code}",
+        server,
+        "MERCHANT_CREATE",
+        "storename=nilshop",
+        'description="nil"',
+        "email=n@example.com",
+        f"password={PASSWORD}",
+        "inviter=nil",
+        f"code={code}",
     )
     assert (created.returncode, created.stdout) == (0, "created\n"), created.stderr
     create_store(server, "bakery")
@@ -489,8 +517,14 @@ def test_call_nil_is_nil_and_quoted_nil_is_the_text(server):
     assert listed()[1][1] == "nil"  # nilshop's description
 
     refused = call(
-        server, "MERCHANT_CREATE", "storename=other", "description=nil",
-        "email=o@example.com", f"password={PASSWORD}", "inviter=nil", f"code={server.invite()}",
+        server,
+        "MERCHANT_CREATE",
+        "storename=other",
+        "description=nil",
+        "email=o@example.com",
+        f"password={PASSWORD}",
+        "inviter=nil",
+        f"code={server.invite()}",
     )
     assert refused.returncode == 2
     assert refused.stderr == (
@@ -575,7 +609,12 @@ def test_shell_keeps_one_connection_so_a_login_lasts(server, store):
     header, rule, row, footer = out[3:7]
     columns = spans(rule)
     assert [header[a:b].strip() for a, b in columns] == [
-        "product_id", "productname", "description", "price", "stock", "on_shelf",
+        "product_id",
+        "productname",
+        "description",
+        "price",
+        "stock",
+        "on_shelf",
     ]
     cells = [row[a:b].strip() for a, b in columns]
     assert cells[1:] == ["kettle", "a tin kettle", "24.50", "3", "true"]
@@ -642,8 +681,8 @@ def test_shell_help_lists_every_op_and_one_op_in_detail(server):
     assert result.returncode == 2, result.stderr  # `help nope`
     listed = re.findall(r"^([A-Z_]+) \((?:anyone|client|merchant)\): ", result.stdout, re.MULTILINE)
     assert listed[: len(OPS)] == list(OPS)
-    assert listed[len(OPS):] == ["MERCHANT_ADD_PRODUCT"]
-    detail = result.stdout[result.stdout.rindex("MERCHANT_ADD_PRODUCT (merchant)"):]
+    assert listed[len(OPS) :] == ["MERCHANT_ADD_PRODUCT"]
+    detail = result.stdout[result.stdout.rindex("MERCHANT_ADD_PRODUCT (merchant)") :]
     for name, spec in OPS["MERCHANT_ADD_PRODUCT"].args.items():
         assert re.search(rf"^    {name} +{re.escape(spec.describe())}$", detail, re.MULTILINE)
     assert "no op named 'nope'" in result.stderr
@@ -737,12 +776,14 @@ class CannedServer:
 
 @pytest.fixture
 def canned():
-    server = CannedServer({
-        "PING": (200, HOSTILE, None),
-        "MERCHANT_GET_PROFIT": (200, "ok", HOSTILE),
-        "LIST_MERCHANT": (200, "ok", {"columns": ["storename"], "rows": [], "next": HOSTILE}),
-        "CLIENT_GET_PRICE": (404, HOSTILE, None),
-    })
+    server = CannedServer(
+        {
+            "PING": (200, HOSTILE, None),
+            "MERCHANT_GET_PROFIT": (200, "ok", HOSTILE),
+            "LIST_MERCHANT": (200, "ok", {"columns": ["storename"], "rows": [], "next": HOSTILE}),
+            "CLIENT_GET_PRICE": (404, HOSTILE, None),
+        }
+    )
     yield server
     server.close()
 
@@ -793,7 +834,12 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
         try:
             self.process = subprocess.Popen(
-                argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=env,
+                cwd=cwd,
                 preexec_fn=take_terminal,  # the test process starts no threads of its own
             )
         except BaseException:
@@ -816,7 +862,7 @@ class Terminal:
         while True:
             found = regex.search(self.pending)
             if found:
-                seen, self.pending = self.pending[: found.end()], self.pending[found.end():]
+                seen, self.pending = self.pending[: found.end()], self.pending[found.end() :]
                 return seen.decode(errors="replace")
             left = deadline - time.monotonic()
             if left <= 0 or not self._read(left):

@@ -4,7 +4,9 @@ def test_ping(market):
 
 def test_merchant_and_client_flow(market):
     shop = market.merchant("shop")
-    product = shop.ok("MERCHANT_ADD_PRODUCT", productname="apple", price="1.50", description="", stock=3)
+    product = shop.ok(
+        "MERCHANT_ADD_PRODUCT", productname="apple", price="1.50", description="", stock=3
+    )
     alice = market.client("alice")
     alice.ok("CLIENT_ADD_ITEM", product_id=product["product_id"], quantity=2)
     order = alice.ok("CLIENT_CHECKOUT_ITEM")

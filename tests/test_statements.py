@@ -151,5 +151,7 @@ def test_a_renamed_column_or_table_fails(cursor, name, old, new):
         explain(cursor, broken)
     assert type(failed.value).__name__ in (
         "OperationalError",  # sqlite3
-        "UndefinedColumn", "UndefinedTable", "InvalidColumnReference",  # psycopg
+        "UndefinedColumn",
+        "UndefinedTable",
+        "InvalidColumnReference",  # psycopg
     ), repr(failed.value)

@@ -41,8 +41,18 @@ def with_nul(kind):
 def test_every_text_argument_is_covered():
     fields = {field for _, field in TEXT_ARGS}
     assert {
-        "username", "storename", "email", "password", "new_password", "old_password",
-        "login", "code", "inviter", "description", "productname", "after",
+        "username",
+        "storename",
+        "email",
+        "password",
+        "new_password",
+        "old_password",
+        "login",
+        "code",
+        "inviter",
+        "description",
+        "productname",
+        "after",
     } <= fields
 
 
@@ -72,7 +82,11 @@ def test_client_with_an_email_that_grows_when_lower_cased(market):
     expect(peer, 201, "CLIENT_CREATE", username="dot", email=DOTTED, password=PASSWORD)
     expect(peer, 200, "CLIENT_LOGIN", login=DOTTED.upper(), password=PASSWORD)
     taken = expect(
-        market.peer(), 409, "CLIENT_CREATE", username="dot2", email=DOTTED.upper(),
+        market.peer(),
+        409,
+        "CLIENT_CREATE",
+        username="dot2",
+        email=DOTTED.upper(),
         password=PASSWORD,
     )
     assert taken.startswith("email:")

@@ -258,7 +258,10 @@ def test_simultaneous_wrong_logins_stay_within_the_budget(market, login_op, spre
 def test_simultaneous_wrong_logins_leave_the_account_blocked(market, login_op):
     pool = held_hasher(market)
     send_at_once(
-        market, login_op, 40, lambda i: f"10.3.0.{i + 1}",
+        market,
+        login_op,
+        40,
+        lambda i: f"10.3.0.{i + 1}",
         lambda i: {"login": "alice", "password": WRONG},
     )
     pool.finish_all()
@@ -378,7 +381,10 @@ def test_simultaneous_wrong_logins_through_two_servers(market, twin, login_op):
     peers = []
     for server in (market, twin):
         peers += send_at_once(
-            server, login_op, 20, lambda i: f"10.3.0.{i + 1}",
+            server,
+            login_op,
+            20,
+            lambda i: f"10.3.0.{i + 1}",
             lambda i: {"login": "alice", "password": WRONG},
         )
     for pool in pools:
@@ -450,7 +456,9 @@ def test_a_login_whose_check_never_ends_ages_out(market, login_op):
 
 def test_a_sweep_that_fails_is_logged_and_tried_again(market, logged, monkeypatch):
     monkeypatch.setattr(
-        market.app.db, "run", lambda *args, **kwargs: defer.fail(Unavailable("database unreachable"))
+        market.app.db,
+        "run",
+        lambda *args, **kwargs: defer.fail(Unavailable("database unreachable")),
     )
     # The failure does not reach the TimerService, which would stop.
     outcome = []

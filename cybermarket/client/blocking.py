@@ -99,8 +99,16 @@ class Unavailable(ClientError):
 ERRORS = {
     cls.status: cls
     for cls in (
-        BadRequest, NotLoggedIn, Forbidden, NotFound, BadInvitation,
-        Conflict, TooLarge, Throttled, ServerError, Unavailable,
+        BadRequest,
+        NotLoggedIn,
+        Forbidden,
+        NotFound,
+        BadInvitation,
+        Conflict,
+        TooLarge,
+        Throttled,
+        ServerError,
+        Unavailable,
     )
 }
 
@@ -245,8 +253,13 @@ class Client:
     WINDOW_BYTES = 64 * 1024
 
     def __init__(
-        self, host=DEFAULT_HOST, port=DEFAULT_PORT, tls=False, timeout=30.0,
-        tls_verify=True, cafile=None,
+        self,
+        host=DEFAULT_HOST,
+        port=DEFAULT_PORT,
+        tls=False,
+        timeout=30.0,
+        tls_verify=True,
+        cafile=None,
     ):
         sock = socket.create_connection((host, port), timeout=timeout)
         try:

@@ -119,8 +119,13 @@ class MarketClientProtocol(Int32StringReceiver):
 
 
 def connect(
-    reactor, host=DEFAULT_HOST, port=DEFAULT_PORT, tls=False, timeout=30,
-    tls_verify=True, cafile=None,
+    reactor,
+    host=DEFAULT_HOST,
+    port=DEFAULT_PORT,
+    tls=False,
+    timeout=30,
+    tls_verify=True,
+    cafile=None,
 ):
     """Connect; a Deferred firing with a connected MarketClientProtocol.
     With tls=True the server's certificate is checked against the system's

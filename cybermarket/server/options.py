@@ -176,8 +176,7 @@ class Options(usage.Options):
             "max-connections-per-address",
             None,
             256,
-            "Most connections open at once from one IP address; more are "
-            "closed as they arrive.",
+            "Most connections open at once from one IP address; more are closed as they arrive.",
             _positive(int),
         ],
         [

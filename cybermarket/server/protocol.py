@@ -206,7 +206,10 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
     def stringReceived(self, body):
         self._queue.append((body, self.factory.stopping))
         self._queued_bytes += len(body)
-        if len(self._queue) >= HIGH_WATER or self._queued_bytes >= self.app.settings.connection_buffer:
+        if (
+            len(self._queue) >= HIGH_WATER
+            or self._queued_bytes >= self.app.settings.connection_buffer
+        ):
             self._set_pause("queue", True)
         self._pump()
 

@@ -86,4 +86,3 @@ def parse(reactor, *args, **kwargs):
         interface=options.get("interface", ""),
         backlog=_integer("backlog", options.get("backlog", DEFAULT_BACKLOG)),
     )
-

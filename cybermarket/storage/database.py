@@ -120,9 +120,7 @@ def _retryable(error):
 class Database:
     """The engine, its thread pool, and run()."""
 
-    def __init__(
-        self, url, threads=None, reactor=None, synchronous="FULL", connection_cache=None
-    ):
+    def __init__(self, url, threads=None, reactor=None, synchronous="FULL", connection_cache=None):
         if reactor is None:
             from twisted.internet import reactor
         self.url = make_url(url)
@@ -139,9 +137,7 @@ class Database:
             self.group = GroupCommitter(self, reactor)
         else:
             self.group = None
-            self.pool = ThreadPool(
-                minthreads=1, maxthreads=self.threads, name="cybermarket-db"
-            )
+            self.pool = ThreadPool(minthreads=1, maxthreads=self.threads, name="cybermarket-db")
         self._local = threading.local()
         self._all = []
         self._lock = threading.Lock()
@@ -273,9 +269,7 @@ def alembic_config(url):
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     # ConfigParser interpolation: a literal % in a password must be doubled.
-    cfg.set_main_option(
-        "sqlalchemy.url", make_url(url).render_as_string(False).replace("%", "%%")
-    )
+    cfg.set_main_option("sqlalchemy.url", make_url(url).render_as_string(False).replace("%", "%%"))
     return cfg
 
 
@@ -343,6 +337,4 @@ def check_schema(conn, url):
     head = head_revision(url)
     current = current_revision(conn)
     if current != head:
-        raise SchemaOutOfDate(
-            f"database schema is at revision {current}, this server needs {head}"
-        )
+        raise SchemaOutOfDate(f"database schema is at revision {current}, this server needs {head}")

@@ -38,9 +38,7 @@ class GroupCommitter:
         self._thread = None
 
     def start(self):
-        self._thread = threading.Thread(
-            target=self._loop, name="cybermarket-db-0", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name="cybermarket-db-0", daemon=True)
         self._thread.start()
 
     def stop(self):

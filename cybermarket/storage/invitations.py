@@ -12,8 +12,7 @@ from datetime import timedelta
 from cybermarket.storage.txn import Query, now
 
 INSERT = Query(
-    "INSERT INTO invitations (code_hash, inviter_id, created_at, expires_at)"
-    " VALUES (?, ?, ?, ?)"
+    "INSERT INTO invitations (code_hash, inviter_id, created_at, expires_at) VALUES (?, ?, ?, ?)"
 )
 
 

@@ -73,9 +73,7 @@ class Merchant(Base):
     email_key: Mapped[str] = mapped_column(String(EMAIL_KEY_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     profit_cents: Mapped[int] = mapped_column(BigInteger, default=0)
-    invited_by: Mapped[int | None] = mapped_column(
-        IdType, ForeignKey("merchants.id")
-    )
+    invited_by: Mapped[int | None] = mapped_column(IdType, ForeignKey("merchants.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime())
 
 
@@ -86,9 +84,7 @@ class Invitation(Base):
     # SHA-256 of the code: a copy of the database does not hand out codes.
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # NULL: issued by the operator's CLI.
-    inviter_id: Mapped[int | None] = mapped_column(
-        IdType, ForeignKey("merchants.id")
-    )
+    inviter_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("merchants.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime())
     expires_at: Mapped[datetime] = mapped_column(DateTime())
     used_at: Mapped[datetime | None] = mapped_column(DateTime())
@@ -117,12 +113,8 @@ class CartLine(Base):
     __tablename__ = "cart_lines"
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),)
 
-    client_id: Mapped[int] = mapped_column(
-        IdType, ForeignKey("clients.id"), primary_key=True
-    )
-    product_id: Mapped[int] = mapped_column(
-        IdType, ForeignKey("products.id"), primary_key=True
-    )
+    client_id: Mapped[int] = mapped_column(IdType, ForeignKey("clients.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(IdType, ForeignKey("products.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -143,12 +135,8 @@ class OrderLine(Base):
         Index("ix_order_lines_merchant", "merchant_id", "product_id"),
     )
 
-    order_id: Mapped[int] = mapped_column(
-        IdType, ForeignKey("orders.id"), primary_key=True
-    )
-    product_id: Mapped[int] = mapped_column(
-        IdType, ForeignKey("products.id"), primary_key=True
-    )
+    order_id: Mapped[int] = mapped_column(IdType, ForeignKey("orders.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(IdType, ForeignKey("products.id"), primary_key=True)
     merchant_id: Mapped[int] = mapped_column(IdType, ForeignKey("merchants.id"))
     # What the customer saw at purchase: later renames and price changes
     # leave past orders as they were.

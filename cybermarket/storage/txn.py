@@ -29,9 +29,7 @@ class Query:
     def __init__(self, text, backend=None):
         self.backend = backend
         self.qmark = text.replace("{C}", " COLLATE BINARY")
-        self.format = (
-            text.replace("%", "%%").replace("{C}", ' COLLATE "C"').replace("?", "%s")
-        )
+        self.format = text.replace("%", "%%").replace("{C}", ' COLLATE "C"').replace("?", "%s")
 
 
 class Txn:
@@ -39,7 +37,13 @@ class Txn:
     Run only on its database worker thread."""
 
     __slots__ = (
-        "raw", "cursor", "postgres", "IntegrityError", "OperationalError", "writing", "cache"
+        "raw",
+        "cursor",
+        "postgres",
+        "IntegrityError",
+        "OperationalError",
+        "writing",
+        "cache",
     )
 
     def __init__(self, raw, postgres, dbapi, cache=None):

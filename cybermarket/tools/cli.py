@@ -31,9 +31,7 @@ def invitation_days(text):
     except ValueError:
         days = math.nan
     if not 1 <= days <= MAX_INVITATION_DAYS:  # false for nan too
-        raise argparse.ArgumentTypeError(
-            f"must be from 1 to {MAX_INVITATION_DAYS}, not {text!r}"
-        )
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_INVITATION_DAYS}, not {text!r}")
     return days
 
 
@@ -191,9 +189,9 @@ def parser():
     with_database(
         db_commands.add_parser("upgrade", help="bring the schema to the newest revision")
     ).set_defaults(run=_db_upgrade)
-    with_database(
-        db_commands.add_parser("current", help="show the schema revision")
-    ).set_defaults(run=_db_current)
+    with_database(db_commands.add_parser("current", help="show the schema revision")).set_defaults(
+        run=_db_current
+    )
     backup = with_database(
         db_commands.add_parser(
             "backup",
@@ -230,12 +228,15 @@ def parser():
         p.add_argument("--port", type=int, default=22333, help="server port (default 22333)")
         p.add_argument("--tls", action="store_true", help="connect with TLS")
         p.add_argument(
-            "--insecure", action="store_true",
+            "--insecure",
+            action="store_true",
             help="TLS without checking the server's certificate (implies --tls)",
         )
         p.add_argument("--cafile", help="CA certificates for TLS (implies --tls)")
         p.add_argument(
-            "--timeout", type=float, default=30.0,
+            "--timeout",
+            type=float,
+            default=30.0,
             help="seconds to wait to connect and for each answer (default 30)",
         )
         return p

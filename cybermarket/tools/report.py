@@ -138,9 +138,7 @@ def line_revenue(lines):
     fits, every product and every partial sum fits too."""
     exact = sum(
         price * quantity
-        for price, quantity in zip(
-            lines["price_cents"].tolist(), lines["quantity"].tolist()
-        )
+        for price, quantity in zip(lines["price_cents"].tolist(), lines["quantity"].tolist())
     )
     if exact > INT64_MAX:
         raise ReportError("revenue too large for 64-bit cents")
@@ -341,7 +339,8 @@ def run(url, since=None, fmt="text", plot_path=None, out=None):
         try:
             plot(report, plot_path)
         except OSError as e:
-            print(f"cybermarket report: cannot write {plot_path}: {e.strerror or e}",
-                  file=sys.stderr)
+            print(
+                f"cybermarket report: cannot write {plot_path}: {e.strerror or e}", file=sys.stderr
+            )
             return 1
     return 0

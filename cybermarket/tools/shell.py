@@ -286,8 +286,7 @@ def numeric_columns(rows, count):
     """For each column, True when every cell is a number (an integer or a
     money string): those columns are aligned to the right."""
     return [
-        bool(rows) and all(i < len(row) and is_number(row[i]) for row in rows)
-        for i in range(count)
+        bool(rows) and all(i < len(row) and is_number(row[i]) for row in rows) for i in range(count)
     ]
 
 
@@ -342,9 +341,7 @@ def escape_json(text):
     """JSON text with every character a terminal would act on written as a
     \\u escape, as json.dumps(ensure_ascii=True) would; the rest stays as
     it is, so that names in other scripts stay readable."""
-    return "".join(
-        ch if ch.isprintable() or ch == "\n" else json.dumps(ch)[1:-1] for ch in text
-    )
+    return "".join(ch if ch.isprintable() or ch == "\n" else json.dumps(ch)[1:-1] for ch in text)
 
 
 def response_json(response):
@@ -561,8 +558,10 @@ def run_call(options):
         say(f"cybermarket call: {address(options)}: {reason(e)}", sys.stderr)
         return EXIT_CONNECTION
     except KeyboardInterrupt:
-        say("cybermarket call: interrupted; the request may or may not have been carried out",
-            sys.stderr)
+        say(
+            "cybermarket call: interrupted; the request may or may not have been carried out",
+            sys.stderr,
+        )
         return EXIT_INTERRUPTED
     if options.json:
         say(response_json(response))

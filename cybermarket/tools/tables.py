@@ -66,5 +66,6 @@ def markdown_table(columns, rows, right=()):
         [markdown_cell(str(c)) for c in columns],
         [[markdown_cell(str(c)) for c in row] for row in rows],
     )
-    return tabulate(body, headers=header, tablefmt="pipe", colalign=_alignments(count, right),
-                    **_AS_GIVEN)
+    return tabulate(
+        body, headers=header, tablefmt="pipe", colalign=_alignments(count, right), **_AS_GIVEN
+    )

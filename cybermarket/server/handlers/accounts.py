@@ -157,9 +157,7 @@ def create_merchant(txn, code, inviter, values):
     """Use the invitation and create the store in one transaction: if the
     store cannot be created the code stays unused."""
     invitation_id, inviter_id = invitations.check(txn, code, inviter)
-    merchant_id = insert_account(
-        txn, MERCHANT, dict(values, profit_cents=0, invited_by=inviter_id)
-    )
+    merchant_id = insert_account(txn, MERCHANT, dict(values, profit_cents=0, invited_by=inviter_id))
     invitations.use(txn, invitation_id, merchant_id)
 
 
@@ -175,9 +173,7 @@ def check_new_store(txn, code, inviter, storename, email):
 async def client_create(call, username, email, password):
     # A hash costs a core for a quarter of a second: spend none on a
     # request bound to fail.  The transaction that inserts checks again.
-    await call.app.db.run(
-        "CLIENT_CREATE check", check_free, CLIENT, username, email, write=False
-    )
+    await call.app.db.run("CLIENT_CREATE check", check_free, CLIENT, username, email, write=False)
     hashed = await call.app.hasher.hash(password, call.peer)
     values = {"username": username, "email": email, "password_hash": hashed}
     await call.app.db.run("CLIENT_CREATE", insert_account, CLIENT, values)
@@ -292,8 +288,7 @@ async def set_password(call, kind, old_password, new_password):
         raise
     if not await checked(call, old, old_password, tries):
         log.info(
-            "failed {role} password change for account {account} from {peer}: "
-            "wrong old password",
+            "failed {role} password change for account {account} from {peer}: wrong old password",
             role=kind.role,
             account=call.me,
             peer=call.peer,

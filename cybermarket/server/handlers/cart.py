@@ -90,9 +90,7 @@ def get_items(txn, me):
         (store, pid, name, from_cents(price), quantity, bool(on_shelf))
         for store, pid, name, price, quantity, on_shelf in txn.rows(ITEMS, me)
     ]
-    return table(
-        ["storename", "product_id", "productname", "price", "quantity", "on_shelf"], rows
-    )
+    return table(["storename", "product_id", "productname", "price", "quantity", "on_shelf"], rows)
 
 
 @handles("CLIENT_GET_PRICE", write=False)

@@ -54,7 +54,9 @@ def _list_product(txn, storename, key, limit, after):
         rows = []
     return page(
         PRODUCT_COLUMNS,
-        [(pid, store, name, text, from_cents(price), stock)
-         for pid, store, name, text, price, stock in rows],
+        [
+            (pid, store, name, text, from_cents(price), stock)
+            for pid, store, name, text, price, stock in rows
+        ],
         limit,
     )

@@ -16,9 +16,7 @@ FIND = Query(
     " FROM invitations i LEFT JOIN merchants m ON m.id = i.inviter_id"
     " WHERE i.code_hash = ?"
 )
-USE = Query(
-    "UPDATE invitations SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL"
-)
+USE = Query("UPDATE invitations SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL")
 
 
 def check(txn, code, inviter):

@@ -129,8 +129,5 @@ def get_sales(txn, me):
         raise Conflict(f"sales: revenue {PAST_LIMIT}")
     return table(
         SALES_COLUMNS,
-        [
-            (pid, name, int(sold), from_cents(int(revenue)))
-            for pid, name, sold, revenue in rows
-        ],
+        [(pid, name, int(sold), from_cents(int(revenue))) for pid, name, sold, revenue in rows],
     )

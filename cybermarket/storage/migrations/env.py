@@ -51,9 +51,7 @@ def run_online():
         return
     if config.config_file_name is not None:
         fileConfig(config.config_file_name)
-    url = os.environ.get("CYBERMARKET_DATABASE") or config.get_main_option(
-        "sqlalchemy.url"
-    )
+    url = os.environ.get("CYBERMARKET_DATABASE") or config.get_main_option("sqlalchemy.url")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:

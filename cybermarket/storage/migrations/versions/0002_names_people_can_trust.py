@@ -73,7 +73,14 @@ def fill_keys(table, name, key):
             log.warning(
                 "%s: %s %r (id %d) is now the same name as %r (id %d); both are kept, the"
                 " name finds id %d, and id %d logs in by email until it takes another name",
-                table, name, value, account_id, holder[1], holder[0], holder[0], account_id,
+                table,
+                name,
+                value,
+                account_id,
+                holder[1],
+                holder[0],
+                holder[0],
+                account_id,
             )
             account_key = f"{account_key}@ID{account_id}"
         keys.append({"account_id": account_id, "account_key": account_key})
@@ -95,8 +102,9 @@ def report_broken_rules(table, name, account_id, value):
     except BadRequest as e:
         ok, reason = False, e.message
     if not ok:
-        log.warning("%s: %s %r (id %d) is kept as it is, though %s", table, name, value,
-                    account_id, reason)
+        log.warning(
+            "%s: %s %r (id %d) is kept as it is, though %s", table, name, value, account_id, reason
+        )
 
 
 def downgrade() -> None:

@@ -9,28 +9,29 @@ import sqlalchemy as sa
 from alembic import op
 
 # SQLite auto-increments only an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
-ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('login_attempts',
-    sa.Column('id', ID, nullable=False),
-    sa.Column('key', sa.String(length=64), nullable=False),
-    sa.Column('at', sa.BigInteger(), nullable=False),
-    sa.Column('pending', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts'))
+    op.create_table(
+        "login_attempts",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+        sa.Column("pending", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
     )
-    op.create_index('ix_login_attempts_key', 'login_attempts', ['key', 'at'])
-    op.create_index('ix_login_attempts_at', 'login_attempts', ['at'])
+    op.create_index("ix_login_attempts_key", "login_attempts", ["key", "at"])
+    op.create_index("ix_login_attempts_at", "login_attempts", ["at"])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_login_attempts_at', table_name='login_attempts')
-    op.drop_index('ix_login_attempts_key', table_name='login_attempts')
-    op.drop_table('login_attempts')
+    op.drop_index("ix_login_attempts_at", table_name="login_attempts")
+    op.drop_index("ix_login_attempts_key", table_name="login_attempts")
+    op.drop_table("login_attempts")
