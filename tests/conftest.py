@@ -1,66 +1,84 @@
 """Shared fixtures.
 
-Every test that needs a database gets a fresh one: a temporary SQLite file
-by default, or, when CYBERMARKET_TEST_DATABASE names a PostgreSQL server
-(postgresql+psycopg://user@host:port/postgres), a new database created on
-it for the test and dropped afterwards.
+Every test that needs a database gets a fresh one (tests/databases.py): a
+temporary SQLite file by default, or, when CYBERMARKET_TEST_DATABASE names a
+PostgreSQL server (postgresql+psycopg://user@host:port/postgres), a new
+database of its own on it.  A migrated one starts as a copy of a database
+migrated once per session.
+
+The PostgreSQL run (scripts/with-postgres) runs only the tests that use a
+database: those that ask for `database_url` or `databases` (directly or
+through another fixture, such as migrated_url or market) or are marked
+`database`.  The others do the same on either backend, and the SQLite run
+has run them.
 """
 
-import os
-import uuid
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 from twisted.internet import defer
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import globalLogPublisher
 
 from cybermarket.server.optable import SERVED
-from cybermarket.storage import database
-from tests.harness import Market
+from tests.databases import (  # noqa: F401 (also imported from here)
+    TEST_DATABASE,
+    SessionDatabases,
+    fresh_postgresql_database,
+    on_postgresql,
+)
+from tests.harness import Market, texts  # noqa: F401 (also imported from here)
 
-TEST_DATABASE = os.environ.get("CYBERMARKET_TEST_DATABASE", "")
+# The fixtures every test database comes from.
+DATABASE_FIXTURES = {"database_url", "databases"}
 
 
-def on_postgresql():
-    return TEST_DATABASE.startswith("postgresql")
+def uses_database(item):
+    """True for a test that reads or writes a database."""
+    return not DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())) or bool(
+        item.get_closest_marker("database")
+    )
 
 
-@contextmanager
-def fresh_postgresql_database(before_drop=None):
-    """A new database on the PostgreSQL server of CYBERMARKET_TEST_DATABASE,
-    dropped afterwards (before_drop runs first)."""
-    # No pool: a test may restart the server, which breaks kept connections.
-    admin = create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"cm_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(TEST_DATABASE).set(database=name).render_as_string(False)
-    finally:
-        if before_drop is not None:
-            before_drop()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def pytest_collection_modifyitems(config, items):
+    if not on_postgresql():
+        return
+    kept, left_out = [], []
+    for item in items:
+        (kept if uses_database(item) else left_out).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+def pytest_report_header(config):
+    if on_postgresql():
+        return "database: PostgreSQL; only the tests that use a database run"
+    return "database: SQLite"
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory):
+    """Where every test database comes from (tests/databases.py)."""
+    made = SessionDatabases(tmp_path_factory.mktemp("databases"))
+    yield made
+    made.close()
 
 
 @pytest.fixture
-def database_url(tmp_path):
-    """The URL of a fresh, empty database."""
-    if not on_postgresql():
-        yield f"sqlite:///{tmp_path / 'market.sqlite3'}"
-        return
-    with fresh_postgresql_database() as url:
+def database_url(request, databases, tmp_path):
+    """The URL of a fresh, empty database (migrated, when the test also
+    asks for migrated_url)."""
+    path = tmp_path / "market.sqlite3"
+    if "migrated_url" in request.fixturenames:
+        made = databases.migrated(path)
+    else:
+        made = databases.empty(path)
+    with made as url:
         yield url
 
 
 @pytest.fixture
 def migrated_url(database_url):
-    """A fresh database with the schema at the newest revision."""
-    database.upgrade(database_url)
+    """A fresh database with the schema at the newest revision: a copy of
+    the one migrated for the session."""
     return database_url
 
 
@@ -122,7 +140,3 @@ def logged():
     globalLogPublisher.addObserver(observer)
     yield events
     globalLogPublisher.removeObserver(observer)
-
-
-def texts(events):
-    return [formatEvent(event) for event in events]

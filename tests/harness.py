@@ -7,6 +7,7 @@ import msgpack
 from argon2 import PasswordHasher
 from twisted.internet import defer, task
 from twisted.internet.testing import StringTransport
+from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 
 from cybermarket.server.context import App, Settings
@@ -224,3 +225,8 @@ class Market:
         )
         peer.ok("CLIENT_LOGIN", login=username, password=password)
         return peer
+
+
+def texts(events):
+    """Log events (the `logged` fixture's) as text."""
+    return [formatEvent(event) for event in events]

@@ -26,9 +26,10 @@ from sqlalchemy import create_engine, insert
 
 from cybermarket.storage.models import clients
 from cybermarket.values import fold
-from tests.conftest import fresh_postgresql_database, on_postgresql
+from tests.databases import fresh_postgresql_database, on_postgresql
 from tests.harness import FAST_HASHER
 from tests.ledger import check_ledger
+from tests.live import FAST, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.server import (
     HOST,
     ORDERLY_EXIT_CODES,
@@ -37,7 +38,6 @@ from tests.server import (
     serving_pid,
     wait_until,
 )
-from tests.live import FAST, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.wire import Client, frame, request
 
 PGCTL = os.environ.get("CYBERMARKET_TEST_PGCTL", "")
@@ -677,6 +677,7 @@ def outage_database_url():
         yield url
 
 
+@pytest.mark.database
 def test_database_down_then_back(launch, outage_database_url):
     database_url = outage_database_url
     live = launch(database_url, *FAST)

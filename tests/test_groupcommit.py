@@ -11,7 +11,7 @@ from cybermarket.server.pages import per_connection
 from cybermarket.storage import txn as sql
 from cybermarket.storage.database import Database
 from cybermarket.storage.txn import Query
-from tests.conftest import on_postgresql
+from tests.databases import on_postgresql
 
 pytestmark = pytest.mark.skipif(on_postgresql(), reason="group commit is SQLite's")
 

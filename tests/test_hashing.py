@@ -4,8 +4,7 @@ login waits behind it."""
 
 import pytest
 
-from tests.conftest import texts
-from tests.harness import FAST_HASHER, held_hasher
+from tests.harness import FAST_HASHER, held_hasher, texts
 from tests.shop import store_args
 from tests.wire import frame, request
 

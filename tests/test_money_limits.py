@@ -8,7 +8,7 @@ database directly (tests/seed.py).
 
 import pytest
 
-from tests.conftest import on_postgresql
+from tests.databases import on_postgresql
 from tests.seed import (
     MAX_CENTS,
     MAX_PRICE,

@@ -12,7 +12,7 @@ from cybermarket.server import pages
 from cybermarket.server.handlers import catalog
 from cybermarket.storage.database import Database
 from cybermarket.storage.txn import Query
-from tests.conftest import on_postgresql
+from tests.databases import on_postgresql
 from tests.harness import Market
 from tests.shop import add_product
 

@@ -25,7 +25,7 @@ import pytest
 import cybermarket
 from cybermarket.storage import database
 from cybermarket.storage.txn import Query
-from tests.conftest import fresh_postgresql_database, on_postgresql
+from tests.databases import on_postgresql
 
 PACKAGE = Path(cybermarket.__file__).parent
 # The modules that hold SQL, as globs under the package.
@@ -68,26 +68,18 @@ BACKEND = "postgresql" if on_postgresql() else "sqlite"
 
 
 @pytest.fixture(scope="module")
-def cursor(tmp_path_factory):
+def cursor(databases, tmp_path_factory):
     """A DBAPI cursor on a database migrated to the newest revision, shared
     by the module's tests (EXPLAIN changes nothing)."""
-    if on_postgresql():
-        with fresh_postgresql_database() as url:
-            yield from _cursor(url)
-    else:
-        yield from _cursor(f"sqlite:///{tmp_path_factory.mktemp('statements') / 'market.sqlite3'}")
-
-
-def _cursor(url):
-    database.upgrade(url)
-    engine = database.make_engine(url)
-    raw = engine.raw_connection()
-    try:
-        yield raw.cursor()
-    finally:
-        raw.rollback()
-        raw.close()
-        engine.dispose()
+    with databases.migrated(tmp_path_factory.mktemp("statements") / "market.sqlite3") as url:
+        engine = database.make_engine(url)
+        raw = engine.raw_connection()
+        try:
+            yield raw.cursor()
+        finally:
+            raw.rollback()
+            raw.close()
+            engine.dispose()
 
 
 def explain(cursor, query):

@@ -13,8 +13,7 @@ from cybermarket.server import limits
 from cybermarket.server.throttle import Throttle
 from cybermarket.storage.database import Database
 from cybermarket.storage.models import login_attempts
-from tests.conftest import texts
-from tests.harness import Market, held_hasher, make_app
+from tests.harness import Market, held_hasher, make_app, texts
 from tests.wire import frame, request
 
 PASSWORD = "right-password"

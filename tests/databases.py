@@ -1,0 +1,263 @@
+"""Where the tests' databases come from.
+
+A temporary SQLite file by default, or, when CYBERMARKET_TEST_DATABASE names
+a PostgreSQL server (postgresql+psycopg://user@host:port/postgres), a
+database of its own on that server.
+
+Migrating costs far more than most tests do, so the schema is built once
+per test session (per worker), in a template, and a migrated test database
+starts as a copy of it: on SQLite a copy of the template's file.  On
+PostgreSQL even `CREATE DATABASE ... TEMPLATE` takes most of a second, so
+the databases are kept for the session and handed from one test to the
+next: before a database is handed out again every session on it is ended
+and it is brought back to its first state (a migrated one's rows deleted
+and sequences restarted, an empty one's schema dropped), after a check
+that its schema is still the first one; one that is not is dropped.
+Cleaning happens when the next test asks, after everything the previous
+test started (servers included) has been stopped.
+"""
+
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from cybermarket.storage import database
+
+TEST_DATABASE = os.environ.get("CYBERMARKET_TEST_DATABASE", "")
+
+
+def on_postgresql():
+    return TEST_DATABASE.startswith("postgresql")
+
+
+def _admin():
+    # No pool: a test may restart the server, which breaks kept connections.
+    return create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _url(name):
+    return make_url(TEST_DATABASE).set(database=name).render_as_string(False)
+
+
+def _create(admin, template=None):
+    name = f"cm_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    return name
+
+
+def _drop(admin, name):
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def fresh_postgresql_database(before_drop=None, template=None):
+    """A new database on the PostgreSQL server of CYBERMARKET_TEST_DATABASE
+    (a copy of the database `template` when given, otherwise empty),
+    dropped afterwards (before_drop runs first)."""
+    admin = _admin()
+    try:
+        name = _create(admin, template)
+        try:
+            yield _url(name)
+        finally:
+            if before_drop is not None:
+                before_drop()
+            _drop(admin, name)
+    finally:
+        admin.dispose()
+
+
+# What a database holds, beyond rows: every relation, column, index and
+# constraint of its own schemas.
+SCHEMA = """
+SELECT c.relkind::text || ' ' || n.nspname || '.' || c.relname || ' ' || coalesce(
+         (SELECT string_agg(a.attname || ':' || format_type(a.atttypid, a.atttypmod)
+                            || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,
+                            ', ' ORDER BY a.attnum)
+            FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+                                  AND NOT a.attisdropped), '')
+       || coalesce(' ' || pg_get_indexdef(c.oid), '')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace NOT IN
+       (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema'))
+UNION ALL
+SELECT 'schema ' || nspname FROM pg_namespace
+ WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg_%'
+ORDER BY 1
+"""
+# Ends every other session on the database; how many were still there.
+END_OTHER_SESSIONS = """
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid()
+"""
+# Every row deleted (foreign keys not enforced meanwhile), every sequence
+# back at its start: the state the migrations left.  Cheaper than TRUNCATE
+# on the few rows a test writes.
+EMPTY = """
+DO $$
+DECLARE r record;
+BEGIN
+  SET LOCAL session_replication_role = replica;
+  FOR r IN SELECT tablename FROM pg_tables
+            WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
+    EXECUTE format('DELETE FROM %I', r.tablename);
+  END LOOP;
+  FOR r IN SELECT seqrelid, seqstart FROM pg_sequence LOOP
+    PERFORM setval(r.seqrelid, r.seqstart, false);
+  END LOOP;
+END $$
+"""
+
+
+class PostgreSQLDatabases:
+    """The session's databases on the PostgreSQL server, of one first state
+    (`template`: a database to copy; None: empty), reused from test to
+    test."""
+
+    def __init__(self, admin, template=None):
+        self.admin = admin
+        self.template = template
+        self.schema = None  # the first state's, read from the first database
+        self.free = []  # names of databases ready to hand out
+        self.used = []  # names of databases handed back, to clean
+        self.all = set()
+
+    def _schema(self, conn):
+        return [row[0] for row in conn.execute(text(SCHEMA))]
+
+    def _clean(self, name):
+        """Bring `name` back to the first state; False when it cannot be."""
+        engine = create_engine(_url(name), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                deadline = time.monotonic() + 10
+                while conn.execute(text(END_OTHER_SESSIONS)).scalar():
+                    if time.monotonic() > deadline:
+                        return False
+                    time.sleep(0.01)
+                if self.template is None:
+                    conn.execute(text("DROP SCHEMA public CASCADE"))
+                    conn.execute(text("CREATE SCHEMA public"))
+                    return self._schema(conn) == self.schema
+                if self._schema(conn) != self.schema:
+                    return False  # a test changed the schema itself
+                conn.execute(text(EMPTY))
+                return True
+        except Exception:  # the database is gone or broken: make another
+            return False
+        finally:
+            engine.dispose()
+
+    def take(self):
+        """The URL of a database in the first state."""
+        while self.used:
+            name = self.used.pop()
+            if self._clean(name):
+                self.free.append(name)
+            else:
+                self.all.discard(name)
+                _drop(self.admin, name)
+        if self.free:
+            name = self.free.pop()
+        else:
+            name = _create(self.admin, self.template)
+            self.all.add(name)
+            if self.schema is None:
+                engine = create_engine(_url(name), poolclass=NullPool)
+                with engine.connect() as conn:
+                    self.schema = self._schema(conn)
+                engine.dispose()
+        return _url(name)
+
+    def give_back(self, url):
+        self.used.append(make_url(url).database)
+
+    def close(self):
+        for name in self.all:
+            _drop(self.admin, name)
+        self.all.clear()
+
+
+class SessionDatabases:
+    """The databases of one test session: new empty ones, and migrated
+    ones copied from a template migrated once (see the module's doc)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self._template_path = None
+        if on_postgresql():
+            self.admin = _admin()
+            self._empty = PostgreSQLDatabases(self.admin)
+            self._migrated = None
+            self._template_name = None
+
+    def _postgresql_migrated(self):
+        if self._migrated is None:
+            self._template_name = _create(self.admin)
+            database.upgrade(_url(self._template_name))  # closes its connections
+            self._migrated = PostgreSQLDatabases(self.admin, self._template_name)
+        return self._migrated
+
+    def _sqlite_template(self):
+        if self._template_path is None:
+            path = self.folder / "migrated.sqlite3"
+            database.upgrade(sqlite_url(path))
+            # Everything in the main file, so that copying it is enough.
+            conn = sqlite3.connect(path)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            self._template_path = path
+        return self._template_path
+
+    @contextmanager
+    def empty(self, path):
+        """A new, empty database (on SQLite, the file `path`, not yet
+        created): its URL."""
+        if not on_postgresql():
+            yield sqlite_url(path)
+            return
+        url = self._empty.take()
+        try:
+            yield url
+        finally:
+            self._empty.give_back(url)
+
+    @contextmanager
+    def migrated(self, path):
+        """A new database at the newest revision (on SQLite, the file
+        `path`): its URL."""
+        if not on_postgresql():
+            shutil.copyfile(self._sqlite_template(), path)
+            yield sqlite_url(path)
+            return
+        databases = self._postgresql_migrated()
+        url = databases.take()
+        try:
+            yield url
+        finally:
+            databases.give_back(url)
+
+    def close(self):
+        if on_postgresql():
+            self._empty.close()
+            if self._migrated is not None:
+                self._migrated.close()
+                _drop(self.admin, self._template_name)
+            self.admin.dispose()
+
+
+def sqlite_url(path):
+    return f"sqlite:///{path}"
