@@ -25,6 +25,8 @@ from tests.databases import (  # noqa: F401 (also imported from here)
     on_postgresql,
 )
 from tests.harness import Market, texts  # noqa: F401 (also imported from here)
+from tests.live import FAST, Live
+from tests.server import Server, ServerGroup
 
 # The fixtures every test database comes from.
 DATABASE_FIXTURES = {"database_url", "databases"}
@@ -115,6 +117,75 @@ def make_market(migrated_url):
     yield make
     for market in made:
         market.close()
+
+
+# --- live servers: real `twistd cybermarket` processes ----------------------------------
+
+
+@pytest.fixture
+def launch(tmp_path):
+    """launch(database_url, *options, processes=1, server_class=Server,
+    **kwargs) -> Live: a server process of its own on a free loopback port
+    (or `processes` of them sharing one port with --reuse-port), stopped at
+    the end of the test, whatever its outcome; kwargs go to the Server
+    (port=, descriptors=, haproxy=, ...).  For the tests that need a server
+    alone: special options, a whole market to themselves, or a server to
+    stop; the others use shared_live."""
+    lives = []
+
+    def launch_servers(database_url, *options, processes=1, server_class=Server, **kwargs):
+        if processes == 1:
+            server = server_class(database_url, *options, workdir=tmp_path, **kwargs)
+        else:
+            server = ServerGroup(database_url, processes, *options, workdir=tmp_path, **kwargs)
+        live = Live(server)
+        lives.append(live)
+        server.start()
+        return live
+
+    yield launch_servers
+    for live in lives:
+        live.close_connections()
+        live.server.kill()
+
+
+# The tests on the shared server all connect from 127.0.0.1, and some log in
+# with a wrong password on purpose: the per-address budget must hold them all.
+SHARED_OPTIONS = (*FAST, "--login-failures", "100")
+
+
+@pytest.fixture(scope="session")
+def shared_server_process(databases, tmp_path_factory):
+    """One server process for the whole session (per worker), on a migrated
+    database of its own, with SHARED_OPTIONS; see shared_live."""
+    folder = tmp_path_factory.mktemp("shared-server")
+    with databases.migrated(folder / "market.sqlite3") as url:
+        server = Server(url, *SHARED_OPTIONS, workdir=folder)
+        try:
+            yield server.start()
+        finally:
+            server.kill()
+
+
+@pytest.fixture
+def shared_server(shared_server_process):
+    """The session's shared server (a Server): starting a server costs more
+    than most of the tests on it.  A test on it must leave the others
+    alone: names of its own (tests.live.unique), no claim about the market
+    as a whole (every store, every account), no option of its own, and the
+    server left running."""
+    if not shared_server_process.running:  # stopped by a test that should not have
+        shared_server_process.start()
+    return shared_server_process
+
+
+@pytest.fixture
+def shared_live(shared_server):
+    """A Live on the session's shared server (see shared_server); the
+    connections the test opened are closed at the end."""
+    live = Live(shared_server)
+    yield live
+    live.close_connections()
 
 
 @pytest.fixture

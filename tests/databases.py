@@ -90,7 +90,8 @@ SELECT c.relkind::text || ' ' || n.nspname || '.' || c.relname || ' ' || coalesc
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 UNION ALL
-SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' '
+       || pg_get_constraintdef(oid)
   FROM pg_constraint WHERE connamespace NOT IN
        (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema'))
 UNION ALL

@@ -2,9 +2,11 @@
 options they use, a running server with the connections a test opened to
 it (Live), and small readers of its answers."""
 
+import itertools
 import re
 from decimal import Decimal
 
+from tests.seed import invitation, seed_customers, seed_stores
 from tests.shop import store_args
 
 PASSWORD = "correct horse battery"
@@ -12,6 +14,15 @@ PASSWORD = "correct horse battery"
 # many account creations and logins of a test go faster on two cores.
 FAST = ("--hash-threads", "2")
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+_serial = itertools.count(1)
+
+
+def unique(name):
+    """`name` with a number no other call in this process gives: the names
+    of a test on the shared server (conftest's shared_live)."""
+    return f"{name}{next(_serial)}"
 
 
 def rows(data):
@@ -49,11 +60,16 @@ class Live:
             client.close()
         self.connections.clear()
 
+    @property
+    def database_url(self):
+        return self.server.database_url
+
     def merchant(self, storename, code=None, inviter=None, password=PASSWORD):
-        """A new store, logged in on a new connection.  Without a code, the
-        code comes from the operator's `cybermarket invite`."""
+        """A new store, signed up (MERCHANT_CREATE) and logged in on a new
+        connection.  Without a code, the code is one from the operator (as
+        `cybermarket invite` makes them: tests/seed.py)."""
         if code is None:
-            code = self.server.invite()
+            code = invitation(self.database_url)
         conn = self.connect()
         created = conn.call(
             "MERCHANT_CREATE", **store_args(storename, password, code, inviter=inviter)
@@ -62,9 +78,33 @@ class Live:
         conn.ok("MERCHANT_LOGIN", login=storename, password=password)
         return conn
 
+    def store(self, storename, password=PASSWORD):
+        """A new store written into the database (tests/seed.py), logged in
+        on a new connection: for tests not about signing up."""
+        seed_stores(self.database_url, [storename], password)
+        conn = self.connect()
+        conn.ok("MERCHANT_LOGIN", login=storename, password=password)
+        return conn
+
+    def customers(self, names, password=PASSWORD):
+        """New customer accounts written into the database (tests/seed.py),
+        each logged in on its own connection, the logins written before any
+        answer is read: for tests not about signing up."""
+        seed_customers(self.database_url, names, password)
+        conns = [self.connect() for _ in names]
+        sent = [
+            conn.send("CLIENT_LOGIN", login=name, password=password)
+            for conn, name in zip(conns, names, strict=True)
+        ]
+        for conn, request_id in zip(conns, sent, strict=True):
+            response = conn.receive()
+            assert (response["id"], response["status"]) == (request_id, 200), response
+        return conns
+
     def clients(self, names, password=PASSWORD):
-        """New customer accounts, each logged in on its own connection; the
-        accounts are created and logged in concurrently."""
+        """New customer accounts, signed up (CLIENT_CREATE) and logged in,
+        each on its own connection; the accounts are created and logged in
+        concurrently."""
         conns = [self.connect() for _ in names]
         for op, status in (("CLIENT_CREATE", 201), ("CLIENT_LOGIN", 200)):
             sent = []

@@ -1,13 +1,20 @@
-"""Sales written into a market's database directly, as checkouts would
-have left them: bringing a store near the largest profit through the
-protocol takes about ninety maximal orders, each a slow round trip."""
+"""Rows written into a market's database directly.
+
+Sales as checkouts would have left them: bringing a store near the largest
+profit through the protocol takes about ninety maximal orders, each a slow
+round trip.  And accounts and invitation codes (below)."""
 
 from datetime import datetime
 
 from sqlalchemy import create_engine, insert, select, update
 from sqlalchemy.pool import NullPool
+from twisted.internet import task
 
+from cybermarket.server.handlers.accounts import CLIENT, create_merchant, insert_account
+from cybermarket.storage import invitations
+from cybermarket.storage.database import Database
 from cybermarket.storage.models import clients, merchants, order_lines, orders
+from tests.harness import FAST_HASHER
 
 MAX_CENTS = 2**63 - 1  # what a BIGINT holds
 MAX_PRICE = "99999999.99"
@@ -92,3 +99,59 @@ class Seeder:
                 .where(merchants.c.storename == storename)
                 .values(profit_cents=cents)
             )
+
+
+# --- accounts and invitation codes ---------------------------------------------
+#
+# Signing up over the wire costs two full-cost password hashes per account
+# (creation and login) and, for a store, an operator's `cybermarket invite`
+# (a new process); the tests about signing up and about that command do
+# both, and the others write their accounts here instead: the server's own
+# statements in the server's one transaction, with a cheap Argon2id hash
+# (the server verifies a hash with the parameters it carries).
+
+
+def in_transaction(url, func, *args):
+    """func(txn, *args) in one transaction on the database at `url`, as the
+    server runs a request's; its result."""
+    db = Database(url, threads=1, reactor=task.Clock())
+    try:
+        return db.run_sync("tests", func, args)
+    finally:
+        db.stop()
+
+
+def invitation(url, inviter_id=None, days=7):
+    """A new invitation code, made as `cybermarket invite` makes one (from
+    the operator when `inviter_id` is None)."""
+    return in_transaction(url, invitations.create, inviter_id, days)
+
+
+def _customers(txn, names, hashed):
+    for name in names:
+        values = {"username": name, "email": f"{name}@example.com", "password_hash": hashed}
+        insert_account(txn, CLIENT, values)
+
+
+def _stores(txn, names, hashed):
+    for name in names:
+        values = {
+            "storename": name,
+            "description": f"the {name} store",
+            "email": f"{name}@example.com",
+            "password_hash": hashed,
+        }
+        create_merchant(txn, invitations.create(txn, None, 7), None, values)
+
+
+def seed_customers(url, names, password):
+    """Customer accounts `names` (email NAME@example.com), as CLIENT_CREATE
+    makes them."""
+    in_transaction(url, _customers, list(names), FAST_HASHER.hash(password))
+
+
+def seed_stores(url, names, password):
+    """Stores `names`, each opened with an operator's code, as MERCHANT_CREATE
+    makes them (description "the NAME store", email NAME@example.com, as
+    tests/shop.py's store_args)."""
+    in_transaction(url, _stores, list(names), FAST_HASHER.hash(password))

@@ -6,6 +6,8 @@ running interpreter, i.e. the virtualenv the tests run in, unless another
 bin directory is given (the install tests run a second environment).
 """
 
+import datetime
+import ipaddress
 import os
 import signal
 import socket
@@ -306,6 +308,73 @@ class Server:
 
     def invite(self):
         return invite(self.database_url, self.workdir, self.bin_dir)
+
+
+# --- TLS ------------------------------------------------------------------------
+
+
+def self_signed(directory):
+    """A self-signed certificate for localhost and 127.0.0.1: (cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class TLSServer(Server):
+    """The server on an ssl: endpoint."""
+
+    def __init__(self, database_url, *options, cert, key, **kwargs):
+        super().__init__(database_url, *options, **kwargs)
+        self.cert, self.key = cert, key
+
+    def command(self):
+        command = super().command()
+        where = command.index("--listen") + 1
+        command[where] = (
+            f"ssl:{self.port}:interface={HOST}:privateKey={self.key}:certKey={self.cert}"
+        )
+        return command
+
+    def _answers_ping(self):
+        from cybermarket.client.blocking import Client as TLSClient
+
+        try:
+            with TLSClient(HOST, self.port, tls=True, tls_verify=False, timeout=5.0) as conn:
+                return conn.call("PING").ok
+        except Exception:  # not up yet
+            return False
 
 
 # --- several processes on one port -------------------------------------------

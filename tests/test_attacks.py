@@ -11,28 +11,23 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.server import HOST, Server, holds_connection_from, wait_until
+from tests.live import PASSWORD
+from tests.seed import invitation, seed_stores
+from tests.server import HOST, holds_connection_from, wait_until
 from tests.shop import store_args
 from tests.wire import Client, frame, request
 
-PASSWORD = "correct horse battery"
-
 
 @pytest.fixture
-def serve(tmp_path, database_url):
-    """serve(*options, descriptors=None) -> a started Server, killed at the end."""
-    servers = []
+def serve(launch, migrated_url):
+    """serve(*options, descriptors=None, haproxy=False) -> a started Server
+    of its own on a migrated database, killed at the end (conftest's
+    launch)."""
 
     def start(*options, descriptors=None, haproxy=False):
-        server = Server(
-            database_url, *options, workdir=tmp_path, descriptors=descriptors, haproxy=haproxy
-        )
-        servers.append(server)
-        return server.start()
+        return launch(migrated_url, *options, descriptors=descriptors, haproxy=haproxy).server
 
-    yield start
-    for server in servers:
-        server.kill()
+    return start
 
 
 def closed_by_server(sock, timeout=10.0):
@@ -169,11 +164,8 @@ def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url
     client reads: the answers it finally reads are built after a change made
     while it stalled."""
     server = serve()
+    seed_stores(database_url, ["big"], PASSWORD)
     with server.client() as merchant:
-        code = server.invite()
-        assert (
-            merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
-        )
         merchant.ok("MERCHANT_LOGIN", login="big", password=PASSWORD)
         product_id = merchant.ok(
             "MERCHANT_ADD_PRODUCT", productname="marker", price="1.00", description=""
@@ -211,13 +203,13 @@ def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url
 # --- behind a balancer that sends the PROXY protocol ----------------------------
 
 
-def test_behind_a_balancer_each_client_has_its_own_address(serve):
+def test_behind_a_balancer_each_client_has_its_own_address(serve, database_url):
     """Every connection comes from the balancer's address; the limits must
     count the addresses the PROXY headers name, or a few wrong logins lock
     out every user and a few connections fill the per-address cap."""
     server = serve("--login-failures", "3", "--max-connections-per-address", "20", haproxy=True)
     with server.client(claim="10.0.0.1") as owner:
-        code = server.invite()
+        code = invitation(database_url)
         assert owner.call("MERCHANT_CREATE", **store_args("shop", PASSWORD, code))["status"] == 201
     for i in range(1, 4):
         with server.client(claim=f"10.1.0.{i}") as guesser:
@@ -241,11 +233,7 @@ def test_a_client_that_stops_reading_is_dropped_at_the_idle_timeout(serve, datab
     happens while the client does not read: such connections, and the
     answers they hold, used to stay for good."""
     server = serve("--idle-timeout", "2")
-    code = server.invite()
-    with server.client() as merchant:
-        assert (
-            merchant.call("MERCHANT_CREATE", **store_args("big", PASSWORD, code))["status"] == 201
-        )
+    seed_stores(database_url, ["big"], PASSWORD)
     _seed_big_store(database_url, "big")
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -3,13 +3,13 @@
 StringTransport (frames fed by hand) and, in a child process, against the
 real server.
 
-Every server and fake server started here is stopped by a fixture,
-whatever the test's outcome; every wait has a deadline.
+Every server (conftest's launch and shared_live) and fake server started
+here is stopped by a fixture, whatever the test's outcome; every wait has a
+deadline.
 """
 
 import dataclasses
 import datetime
-import ipaddress
 import json
 import socket
 import ssl
@@ -44,11 +44,10 @@ from cybermarket.client.blocking import (
     money,
 )
 from cybermarket.client.twisted_client import MarketClientProtocol
-from tests.server import HOST, Server, child_env
-from tests.shop import store_args
+from tests.live import FAST, PASSWORD, unique
+from tests.seed import seed_customers, seed_stores
+from tests.server import HOST, Server, TLSServer, child_env, self_signed
 
-PASSWORD = "correct horse battery"
-FAST = ("--hash-threads", "2")
 SUBPROCESS_TIMEOUT = 120
 
 
@@ -69,42 +68,49 @@ class LiveMarket:
             client.close()
 
     def merchant(self, storename):
-        """A new store, logged in on a new connection."""
+        """A new store, logged in on a new connection.  The store is written
+        into the database (tests/seed.py): signing up is tested over the
+        wire elsewhere, and costs two full password hashes."""
+        seed_stores(self.server.database_url, [storename], PASSWORD)
         conn = self.connect()
-        conn.call(
-            "MERCHANT_CREATE", check=True, **store_args(storename, PASSWORD, self.server.invite())
-        )
         conn.call("MERCHANT_LOGIN", check=True, login=storename, password=PASSWORD)
         return conn
 
     def customer(self, username):
-        """A new customer account, logged in on a new connection."""
+        """A new customer account (written into the database, as a store
+        is), logged in on a new connection."""
+        seed_customers(self.server.database_url, [username], PASSWORD)
         conn = self.connect()
-        created = conn.call(
-            "CLIENT_CREATE", username=username, email=f"{username}@example.com", password=PASSWORD
-        )
-        assert created.status == 201, created
         conn.call("CLIENT_LOGIN", check=True, login=username, password=PASSWORD)
         return conn
 
 
 @pytest.fixture
-def start(tmp_path, database_url):
-    """start(*options, server_class=Server) -> LiveMarket: a server process on a
-    free loopback port, stopped at the end of the test."""
+def start(launch, database_url):
+    """start(*options, server_class=Server) -> LiveMarket: a server process
+    of its own on a free loopback port (conftest's launch), stopped at the
+    end of the test."""
     markets = []
 
     def start_server(*options, server_class=Server, **kwargs):
-        server = server_class(database_url, *options, workdir=tmp_path, **kwargs)
-        market = LiveMarket(server)
+        market = LiveMarket(
+            launch(database_url, *options, server_class=server_class, **kwargs).server
+        )
         markets.append(market)
-        server.start()
         return market
 
     yield start_server
     for market in markets:
         market.close()
-        market.server.kill()
+
+
+@pytest.fixture
+def shared_market(shared_live):
+    """A LiveMarket on the session's shared server (conftest's shared_live:
+    names of the test's own, no claim about the whole market)."""
+    market = LiveMarket(shared_live.server)
+    yield market
+    market.close()
 
 
 def add_products(shop, count, price="1.25"):
@@ -146,18 +152,19 @@ def test_call_returns_a_response(start):
     assert listing.frame.empty
 
 
-def test_check_raises_one_exception_class_per_status(start):
-    market = start(*FAST)
-    north = market.merchant("north")
-    south = market.merchant("south")
+def test_check_raises_one_exception_class_per_status(shared_market):
+    market = shared_market
+    north = market.merchant(unique("north"))
+    south = market.merchant(unique("south"))
     (lamp,) = add_products(north, 1)
     visitor = market.connect()
-    market.customer("taken")
+    taken = unique("taken")
+    market.customer(taken)
 
     cases = [
         (BadRequest, 400, visitor, "LIST_PRODUCT", {"storename": "x", "extra": 1}),
         (NotLoggedIn, 401, visitor, "CLIENT_GET_ITEMS", {}),
-        (NotLoggedIn, 401, visitor, "CLIENT_LOGIN", {"login": "taken", "password": "wrong pw"}),
+        (NotLoggedIn, 401, visitor, "CLIENT_LOGIN", {"login": taken, "password": "wrong pw"}),
         (Forbidden, 403, south, "MERCHANT_DEL_PRODUCT", {"product_id": lamp}),
         (NotFound, 404, visitor, "LIST_PRODUCT", {"storename": "nowhere"}),
         (
@@ -180,8 +187,8 @@ def test_check_raises_one_exception_class_per_status(start):
             visitor,
             "CLIENT_CREATE",
             {
-                "username": "taken",
-                "email": "other@example.com",
+                "username": taken,
+                "email": f"other-{taken}@example.com",
                 "password": PASSWORD,
             },
         ),
@@ -247,9 +254,9 @@ def test_money():
             money(bad)
 
 
-def test_frame_has_decimal_money_and_utc_timestamps(start):
-    market = start(*FAST)
-    shop = market.merchant("corner")
+def test_frame_has_decimal_money_and_utc_timestamps(shared_market):
+    market = shared_market
+    shop = market.merchant(unique("corner"))
     # A Decimal argument travels as a decimal string.
     lamp = shop.call(
         "MERCHANT_ADD_PRODUCT",
@@ -260,7 +267,7 @@ def test_frame_has_decimal_money_and_utc_timestamps(start):
         stock=10,
     ).data["product_id"]
     (bulb,) = add_products(shop, 1, price="0.10")
-    alice = market.customer("alice")
+    alice = market.customer(unique("alice"))
     alice.call("CLIENT_ADD_ITEM", check=True, product_id=lamp, quantity=2)
     alice.call("CLIENT_ADD_ITEM", check=True, product_id=bulb, quantity=3)
 
@@ -353,14 +360,15 @@ def test_table_follows_the_pages(start):
 # --- pipelines ------------------------------------------------------------------
 
 
-def test_pipeline_answers_in_order(start):
-    market = start(*FAST)
-    market.customer("dora")
+def test_pipeline_answers_in_order(shared_market):
+    market = shared_market
+    dora = unique("dora")
+    market.customer(dora)
     conn = market.connect()
     plan = [
         ("PING", {}, 200),
         ("LIST_PRODUCT", {"storename": "nowhere"}, 404),
-        ("CLIENT_LOGIN", {"login": "dora", "password": PASSWORD}, 200),
+        ("CLIENT_LOGIN", {"login": dora, "password": PASSWORD}, 200),
         ("CLIENT_GET_PRICE", {}, 200),  # needs the login just before it
         ("NO_SUCH_OP", {}, 400),
         ("CLIENT_LOGOUT", {}, 200),
@@ -386,15 +394,14 @@ def test_pipeline_answers_in_order(start):
 
     # A block that raises sends nothing.
     with pytest.raises(RuntimeError), conn.pipeline() as p:
-        p.call("CLIENT_LOGIN", login="dora", password=PASSWORD)
+        p.call("CLIENT_LOGIN", login=dora, password=PASSWORD)
         raise RuntimeError("changed my mind")
     assert p.responses is None
     assert conn.call("CLIENT_GET_ITEMS").status == 401
 
 
-def test_a_long_pipeline(start):
-    market = start()
-    conn = market.connect()
+def test_a_long_pipeline(shared_market):
+    conn = shared_market.connect()
     count = 5 * Client.WINDOW + 3
     padding = "y" * 3000  # long requests too: more than the window's bytes
     with conn.pipeline() as p:
@@ -527,68 +534,6 @@ def test_a_silent_server_times_out(fake_server):
 
 
 # --- TLS --------------------------------------------------------------------------
-
-
-def self_signed(directory):
-    """A self-signed certificate for localhost and 127.0.0.1: (cert, key) paths."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-class TLSServer(Server):
-    """The server on an ssl: endpoint."""
-
-    def __init__(self, database_url, *options, cert, key, **kwargs):
-        super().__init__(database_url, *options, **kwargs)
-        self.cert, self.key = cert, key
-
-    def command(self):
-        command = super().command()
-        where = command.index("--listen") + 1
-        command[where] = (
-            f"ssl:{self.port}:interface={HOST}:privateKey={self.key}:certKey={self.cert}"
-        )
-        return command
-
-    def _answers_ping(self):
-        try:
-            with Client(HOST, self.port, tls=True, tls_verify=False, timeout=5.0) as conn:
-                return conn.call("PING").ok
-        except Exception:  # not up yet
-            return False
 
 
 def test_tls(start, tmp_path):
@@ -756,11 +701,11 @@ from twisted.internet import defer, task
 from cybermarket.client.blocking import ClientError
 from cybermarket.client.twisted_client import connect
 
-async def main(reactor, port):
+async def main(reactor, port, storename):
     market = await connect(reactor, "127.0.0.1", int(port))
     calls = [
         market.call("PING"),
-        market.call("LIST_PRODUCT", storename="corner", limit=2),
+        market.call("LIST_PRODUCT", storename=storename, limit=2),
         market.call("LIST_PRODUCT", storename="nowhere"),
         market.call("NO_SUCH_OP"),
     ]
@@ -788,7 +733,7 @@ async def main(reactor, port):
         "after_close": after_close,
     }))
 
-task.react(lambda reactor, port: defer.ensureDeferred(main(reactor, port)), sys.argv[1:])
+task.react(lambda reactor, *argv: defer.ensureDeferred(main(reactor, *argv)), sys.argv[1:])
 """
 
 TLS_SCRIPT = """
@@ -826,11 +771,12 @@ def run_twisted_script(script, *argv):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_twisted_client_against_the_server(start):
-    market = start(*FAST)
-    shop = market.merchant("corner")
+def test_twisted_client_against_the_server(shared_market):
+    market = shared_market
+    corner = unique("corner")
+    shop = market.merchant(corner)
     ids = add_products(shop, 3, price="4.20")
-    result = run_twisted_script(TWISTED_SCRIPT, market.server.port)
+    result = run_twisted_script(TWISTED_SCRIPT, market.server.port, corner)
     assert result["pending"] == 4
     assert result["answers"] == [[1, 200], [2, 200], [3, 404], [4, 400]]
     assert [row[0] for row in result["rows"]] == ids[:2]

@@ -2,8 +2,9 @@
 TCP on the loopback interface by the blocking client in tests/wire.py,
 written from the wire contract (shared wire-contract-v1.md).
 
-Every server started here is stopped by the fixture, whatever the test's
-outcome.  Nothing waits a fixed time: every wait polls with a deadline.
+Every server started here is stopped by a fixture (conftest's launch and
+shared_live), whatever the test's outcome.  Nothing waits a fixed time:
+every wait polls with a deadline.
 """
 
 import re
@@ -18,38 +19,27 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from cybermarket.storage.models import merchants, order_lines, orders, products
+from tests.live import FAST, ISO_UTC, PASSWORD, cents, rows, send_all_then_read_all, unique
+from tests.seed import seed_stores
 from tests.server import (
     BIN,
     HOST,
     ORDERLY_EXIT_CODES,
-    Server,
     child_env,
     invite,
     run_cli,
     run_twistd,
     wait_until,
 )
-from tests.live import FAST, ISO_UTC, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.wire import Client, frame, request
 
 
 @pytest.fixture
-def start(tmp_path):
-    """start(database_url, *options) -> Live: a server process on a free
-    loopback port, stopped at the end of the test."""
-    lives = []
-
-    def start_server(database_url, *options):
-        server = Server(database_url, *options, workdir=tmp_path)
-        live = Live(server)
-        lives.append(live)
-        server.start()
-        return live
-
-    yield start_server
-    for live in lives:
-        live.close_connections()
-        live.server.kill()
+def start(launch):
+    """start(database_url, *options) -> Live: a server process of its own
+    on a free loopback port, stopped at the end of the test (conftest's
+    launch)."""
+    return launch
 
 
 def product_stock(conn, storename):
@@ -144,13 +134,13 @@ def test_happy_path_over_tcp(start, database_url):
 @pytest.mark.parametrize(
     "db_options", [(), ("--db-threads", "4")], ids=["default-db-threads", "4-db-threads"]
 )
-def test_checkout_race_for_the_last_units(start, database_url, db_options):
-    live = start(database_url, *FAST, *db_options)
-    shop = live.merchant("scarce")
+def test_checkout_race_for_the_last_units(start, migrated_url, db_options):
+    live = start(migrated_url, *FAST, *db_options)
+    shop = live.store("scarce")
     product_id = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="widget", price="12.34", description="", stock=5
     )["product_id"]
-    buyers = live.clients([f"buyer{i}" for i in range(10)])
+    buyers = live.customers([f"buyer{i}" for i in range(10)])
     for buyer in buyers:
         buyer.ok("CLIENT_ADD_ITEM", product_id=product_id, quantity=1)
 
@@ -177,18 +167,19 @@ def test_checkout_race_for_the_last_units(start, database_url, db_options):
     ]
 
 
-def test_checkout_race_with_mixed_carts(start, database_url):
-    live = start(database_url, *FAST)
-    north = live.merchant("north")
+def test_checkout_race_with_mixed_carts(shared_live):
+    live = shared_live
+    north_name, south_name = unique("north"), unique("south")
+    north = live.store(north_name)
     code = north.ok("MERCHANT_CREATE_INVITATION")
-    south = live.merchant("south", code=code, inviter="north")
+    south = live.merchant(south_name, code=code, inviter=north_name)
 
     catalog = {}  # name -> (product_id, store, price, initial stock)
     for conn, store, name, price, stock in (
-        (north, "north", "apple", "3.00", 4),
-        (north, "north", "bread", "1.25", 6),
-        (south, "south", "cheese", "7.50", 3),
-        (south, "south", "dates", "0.99", 100),
+        (north, north_name, "apple", "3.00", 4),
+        (north, north_name, "bread", "1.25", 6),
+        (south, south_name, "cheese", "7.50", 3),
+        (south, south_name, "dates", "0.99", 100),
     ):
         pid = conn.ok(
             "MERCHANT_ADD_PRODUCT", productname=name, price=price, description="", stock=stock
@@ -209,7 +200,7 @@ def test_checkout_race_with_mixed_carts(start, database_url):
         {"apple": 1, "bread": 1},
         {"bread": 1, "cheese": 1, "dates": 1},
     ]
-    buyers = live.clients([f"shopper{i}" for i in range(len(carts))])
+    buyers = live.customers([unique("shopper") for _ in carts])
     for buyer, cart in zip(buyers, carts):
         for name, quantity in cart.items():
             buyer.ok("CLIENT_ADD_ITEM", product_id=catalog[name][0], quantity=quantity)
@@ -223,9 +214,9 @@ def test_checkout_race_with_mixed_carts(start, database_url):
     assert len(lost) >= 4, "seven carts want cheese and only three exist"
 
     visitor = live.connect()
-    stock = {**product_stock(visitor, "north"), **product_stock(visitor, "south")}
+    stock = {**product_stock(visitor, north_name), **product_stock(visitor, south_name)}
     sold = {name: 0 for name in catalog}
-    revenue = {"north": 0, "south": 0}
+    revenue = {north_name: 0, south_name: 0}
     for i in won:
         buyer, cart, response = buyers[i], carts[i], responses[i]
         lines = rows(buyer.ok("CLIENT_GET_ORDER", order_id=response["data"]["order_id"]))
@@ -262,9 +253,9 @@ def test_checkout_race_with_mixed_carts(start, database_url):
     for name, (pid, _store, _price, initial) in catalog.items():
         assert stock[pid] >= 0
         assert stock[pid] == initial - sold[name], name
-    assert cents(north.ok("MERCHANT_GET_PROFIT")) == revenue["north"]
-    assert cents(south.ok("MERCHANT_GET_PROFIT")) == revenue["south"]
-    for conn, store in ((north, "north"), (south, "south")):
+    assert cents(north.ok("MERCHANT_GET_PROFIT")) == revenue[north_name]
+    assert cents(south.ok("MERCHANT_GET_PROFIT")) == revenue[south_name]
+    for conn, store in ((north, north_name), (south, south_name)):
         sales = {s["product_id"]: s for s in rows(conn.ok("MERCHANT_GET_SALES"))}
         for name, (pid, owner, price, _initial) in catalog.items():
             if owner != store:
@@ -279,12 +270,12 @@ def test_checkout_race_with_mixed_carts(start, database_url):
 # --- restart ------------------------------------------------------------------
 
 
-def test_two_servers_on_one_database_see_each_others_changes(start, database_url):
+def test_two_servers_on_one_database_see_each_others_changes(start, migrated_url):
     """Each server keeps the public pages it has answered, on SQLite; every
     change made through the other process must show at once all the same."""
-    here = start(database_url, *FAST)
-    there = start(database_url, *FAST)
-    shop = there.merchant("corner")
+    here = start(migrated_url, *FAST)
+    there = start(migrated_url, *FAST)
+    shop = there.store("corner")
     lamp = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="lamp", price="19.99", description="", stock=5
     )["product_id"]
@@ -301,7 +292,7 @@ def test_two_servers_on_one_database_see_each_others_changes(start, database_url
     shop.ok("MERCHANT_RESTOCK_PRODUCT", product_id=lamp, quantity=3)
     assert listed() == [("17.50", 8)]
 
-    (alice,) = here.clients(["alice"])
+    (alice,) = here.customers(["alice"])
     alice.ok("CLIENT_ADD_ITEM", product_id=lamp, quantity=2)
     alice.ok("CLIENT_CHECKOUT_ITEM")
     assert listed() == [("17.50", 6)]
@@ -311,13 +302,13 @@ def test_two_servers_on_one_database_see_each_others_changes(start, database_url
     assert listed() == []
 
     assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["corner"]
-    there.merchant("annex")
+    there.merchant("annex")  # signed up through the other process
     assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["annex", "corner"]
 
 
 def test_restart_keeps_all_data(start, database_url):
     live = start(database_url, *FAST)
-    shop = live.merchant("lasting")
+    shop = live.merchant("lasting")  # signed up: the hash it keeps is the server's
     lamp = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="lamp", price="5.50", description="d", stock=10
     )["product_id"]
@@ -369,9 +360,9 @@ def test_restart_keeps_all_data(start, database_url):
 # --- the login throttle -------------------------------------------------------
 
 
-def test_login_throttle_with_the_defaults(start, database_url):
-    live = start(database_url, *FAST)
-    live.clients(["victim", "bystander"])
+def test_login_throttle_with_the_defaults(start, migrated_url):
+    live = start(migrated_url, *FAST)
+    live.customers(["victim", "bystander"])
     attacker = live.connect()
     for _ in range(10):
         response = attacker.call("CLIENT_LOGIN", login="victim", password="wrong password")
@@ -386,9 +377,9 @@ def test_login_throttle_with_the_defaults(start, database_url):
     assert fresh.call("PING")["status"] == 200
 
 
-def test_login_works_again_after_the_window(start, database_url):
-    live = start(database_url, *FAST, "--login-failures", "3", "--login-window", "4")
-    (carol,) = live.clients(["carol"])
+def test_login_works_again_after_the_window(start, migrated_url):
+    live = start(migrated_url, *FAST, "--login-failures", "3", "--login-window", "4")
+    (carol,) = live.customers(["carol"])
     carol.ok("CLIENT_LOGOUT")
     for _ in range(3):
         assert carol.call("CLIENT_LOGIN", login="carol", password="wrong password")["status"] == 401
@@ -406,13 +397,13 @@ def test_login_works_again_after_the_window(start, database_url):
     assert carol.ok("CLIENT_LIST_ORDERS")["rows"] == []
 
 
-def test_two_processes_share_one_login_budget(start, database_url):
+def test_two_processes_share_one_login_budget(start, migrated_url):
     """The failed-login counts live in the database: two processes on one
     database give an attacker one budget, not two."""
     budget = ("--login-failures", "4")
-    here = start(database_url, *FAST, *budget)
-    there = start(database_url, *FAST, *budget)
-    here.clients(["victim", "target"])
+    here = start(migrated_url, *FAST, *budget)
+    there = start(migrated_url, *FAST, *budget)
+    here.customers(["victim", "target"])
     servers = (here, there)
 
     def connect(server, source):
@@ -495,9 +486,8 @@ def request_of_size(size, request_id=1):
     return body(n)
 
 
-def test_pipelined_requests_are_answered_in_order(start, database_url):
-    live = start(database_url)
-    conn = live.connect()
+def test_pipelined_requests_are_answered_in_order(shared_live):
+    conn = shared_live.connect()
     # Fifty requests of several kinds in one write; ids descending, so that
     # answering in id order would show.
     kinds = [
@@ -516,11 +506,12 @@ def test_pipelined_requests_are_answered_in_order(start, database_url):
     assert conn.call("PING")["status"] == 200
 
 
-def test_a_frame_written_one_byte_at_a_time(start, database_url):
-    live = start(database_url)
-    conn = live.connect()
+def test_a_frame_written_one_byte_at_a_time(shared_live):
+    empty = unique("empty")
+    seed_stores(shared_live.database_url, [empty], PASSWORD)
+    conn = shared_live.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    data = frame(request("PING", 7)) + frame(request("LIST_MERCHANT", 8, limit=5))
+    data = frame(request("PING", 7)) + frame(request("LIST_PRODUCT", 8, storename=empty, limit=5))
     for i in range(len(data)):
         conn.send_raw(data[i : i + 1])
     first, second = conn.receive(), conn.receive()
@@ -529,9 +520,8 @@ def test_a_frame_written_one_byte_at_a_time(start, database_url):
     assert second["data"]["rows"] == []
 
 
-def test_garbage_then_ping_on_the_same_connection(start, database_url):
-    live = start(database_url)
-    conn = live.connect()
+def test_garbage_then_ping_on_the_same_connection(shared_live):
+    conn = shared_live.connect()
     conn.send_raw(frame(b"\xc1\xc1 this is not msgpack"))
     answer = conn.receive()
     assert (answer["id"], answer["status"]) == (None, 400), answer
@@ -544,8 +534,8 @@ def test_garbage_then_ping_on_the_same_connection(start, database_url):
     assert conn.call("PING") == {"id": conn.next_id, "status": 200, "message": "ok"}
 
 
-def test_oversized_frame_gets_413_and_the_connection_is_closed(start, database_url):
-    live = start(database_url)
+def test_oversized_frame_gets_413_and_the_connection_is_closed(shared_live):
+    live = shared_live
     conn = live.connect()
     # A frame of exactly the default limit is read (and is a plain 400).
     conn.send_raw(frame(request_of_size(65536, request_id=3)))
@@ -606,14 +596,15 @@ def test_idle_connection_is_closed(start, database_url):
     assert busy.call("PING")["status"] == 200
 
 
-def test_sigterm_under_load(start, database_url):
+def test_sigterm_under_load(start, migrated_url):
+    database_url = migrated_url
     live = start(database_url, *FAST)
-    shop = live.merchant("busy")
+    shop = live.store("busy")
     initial = 100_000
     product_id = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="bolt", price="2.50", description="", stock=initial
     )["product_id"]
-    buyers = live.clients([f"loader{i}" for i in range(5)])
+    buyers = live.customers([f"loader{i}" for i in range(5)])
     live.connections.remove(shop)
     shop.close()
 

@@ -7,8 +7,8 @@ interface by the blocking client in tests/wire.py, written from the wire
 contract (shared wire-contract-v1.md).  After each fault the books are read
 straight from the database and checked (tests/ledger.py).
 
-Every process and every load thread started here is stopped by a fixture,
-whatever the test's outcome; nothing waits a fixed time: every wait polls
+Every process (conftest's launch) and every load thread started here is
+stopped by a fixture, whatever the test's outcome; nothing waits a fixed time: every wait polls
 with a deadline.
 """
 
@@ -19,29 +19,22 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, insert
 
-from cybermarket.storage.models import clients
-from cybermarket.values import fold
 from tests.databases import fresh_postgresql_database, on_postgresql
-from tests.harness import FAST_HASHER
 from tests.ledger import check_ledger
-from tests.live import FAST, PASSWORD, Live, cents, rows, send_all_then_read_all
+from tests.live import FAST, PASSWORD, cents, rows, send_all_then_read_all
 from tests.server import (
     HOST,
     ORDERLY_EXIT_CODES,
-    Server,
-    ServerGroup,
     serving_pid,
     wait_until,
 )
 from tests.wire import Client, frame, request
 
 PGCTL = os.environ.get("CYBERMARKET_TEST_PGCTL", "")
-# customers() logs 40 shoppers in at once, all from the tests' one address.
+# Live.customers() logs 40 shoppers in at once, all from the tests' one address.
 # A login counts toward the address's failed-login limit while its password
 # is checked, so the limit must let 40 be checked at once.
 CROWD = ("--login-failures", "40")
@@ -51,29 +44,6 @@ ANSWER_TIMEOUT = 10.0
 
 
 # --- fixtures -------------------------------------------------------------------
-
-
-@pytest.fixture
-def launch(tmp_path):
-    """launch(database_url, *options, processes=1) -> Live: one server
-    process on a free loopback port, or `processes` of them sharing one
-    port with --reuse-port; all stopped at the end of the test."""
-    lives = []
-
-    def launch_servers(database_url, *options, processes=1):
-        if processes == 1:
-            server = Server(database_url, *options, workdir=tmp_path)
-        else:
-            server = ServerGroup(database_url, processes, *options, workdir=tmp_path)
-        live = Live(server)
-        lives.append(live)
-        server.start()
-        return live
-
-    yield launch_servers
-    for live in lives:
-        live.close_connections()
-        live.server.kill()
 
 
 @pytest.fixture
@@ -105,8 +75,13 @@ class Catalog:
         self.shops = {}
 
     def open_shop(self, live, storename, items, code=None, inviter=None):
-        """A new store with `items` [(productname, price, stock)] on sale."""
-        conn = live.merchant(storename, code=code, inviter=inviter)
+        """A new store with `items` [(productname, price, stock)] on sale:
+        signed up with the invitation `code` of `inviter` when given, else
+        written into the database (tests/seed.py)."""
+        if code is None:
+            conn = live.store(storename)
+        else:
+            conn = live.merchant(storename, code=code, inviter=inviter)
         self.shops[storename] = conn
         ids = []
         for name, price, stock in items:
@@ -139,44 +114,6 @@ def fill_carts(buyers, carts):
     for buyer, request_id in sent:
         response = buyer.receive()
         assert (response["id"], response["status"]) == (request_id, 200), response
-
-
-def customers(live, database_url, names):
-    """Customers `names`, each logged in on its own connection (the logins
-    written before any answer is read).  The accounts are put straight
-    into the database, with an Argon2id hash of cheap parameters (the
-    server verifies a hash with the parameters it carries): forty
-    full-cost hashes would take most of a test's time on two cores, and
-    creating accounts over the wire is tests/test_e2e.py's business."""
-    hashed = FAST_HASHER.hash(PASSWORD)
-    created = datetime.now(timezone.utc).replace(tzinfo=None)
-    engine = create_engine(database_url)
-    try:
-        with engine.begin() as db:
-            db.execute(
-                insert(clients),
-                [
-                    {
-                        "username": name,
-                        "username_key": fold(name),
-                        "email": f"{name}@example.com",
-                        "email_key": f"{name}@example.com",
-                        "password_hash": hashed,
-                        "created_at": created,
-                    }
-                    for name in names
-                ],
-            )
-    finally:
-        engine.dispose()
-    conns = [live.connect() for _ in names]
-    sent = [
-        conn.send("CLIENT_LOGIN", login=name, password=PASSWORD) for conn, name in zip(conns, names)
-    ]
-    for conn, request_id in zip(conns, sent):
-        response = conn.receive()
-        assert (response["id"], response["status"]) == (request_id, 200), response
-    return conns
 
 
 def cart_of(conn):
@@ -453,7 +390,7 @@ def shoppers(live, count, prefix):
     (username, connection) pairs for a Storm.  The connections are the
     storm's to close."""
     names = [f"{prefix}{i}" for i in range(count)]
-    conns = live.clients(names)
+    conns = live.customers(names)
     for conn in conns:
         live.connections.remove(conn)
     return list(zip(names, conns))
@@ -481,10 +418,12 @@ def restock(shop, product_id, quantity, restocked):
 
 
 def test_four_processes_race_for_the_last_ten_units(launch, database_url):
+    # On an empty database: the four processes bring the schema up to date
+    # at once as they start, which must be safe.
     live = launch(database_url, *FAST, *CROWD, processes=4)
     catalog = Catalog()
     (product_id,) = catalog.open_shop(live, "scarce", [("widget", "12.34", 10)])
-    buyers = customers(live, database_url, [f"buyer{i}" for i in range(40)])
+    buyers = live.customers([f"buyer{i}" for i in range(40)])
 
     pids = spread(live, buyers)
     assert len(set(pids)) > 1, f"all 40 connections went to one process of {live.server.pids}"
@@ -512,7 +451,8 @@ def test_four_processes_race_for_the_last_ten_units(launch, database_url):
     assert "Traceback" not in live.server.log, live.server.log
 
 
-def test_four_processes_race_with_mixed_carts(launch, database_url):
+def test_four_processes_race_with_mixed_carts(launch, migrated_url):
+    database_url = migrated_url
     live = launch(database_url, *FAST, *CROWD, processes=4)
     # Several products per cart, from two stores.  Each stock is about a
     # third of what the carts ask for together, and at least every single
@@ -543,7 +483,7 @@ def test_four_processes_race_with_mixed_carts(launch, database_url):
         inviter="north",
     )
     carts = [{ids[k]: q for k, q in cart.items()} for cart in wanted]
-    buyers = customers(live, database_url, [f"shopper{i}" for i in range(len(carts))])
+    buyers = live.customers([f"shopper{i}" for i in range(len(carts))])
     pids = spread(live, buyers)
     assert len(set(pids)) > 1, f"all 40 connections went to one process of {live.server.pids}"
     fill_carts(buyers, carts)
@@ -560,7 +500,8 @@ def test_four_processes_race_with_mixed_carts(launch, database_url):
 # --- 2. a process killed in the middle of a checkout storm --------------------------
 
 
-def test_sigkill_during_a_checkout_storm(launch, storm, database_url):
+def test_sigkill_during_a_checkout_storm(launch, storm, migrated_url):
+    database_url = migrated_url
     live = launch(database_url, *FAST, processes=2)
     group = live.server
     catalog = Catalog()
@@ -755,7 +696,8 @@ def test_database_down_then_back(launch, outage_database_url):
 # and checks the whole ledger.
 
 
-def test_sigterm_during_a_checkout_storm_with_scarce_stock(launch, storm, database_url):
+def test_sigterm_during_a_checkout_storm_with_scarce_stock(launch, storm, migrated_url):
+    database_url = migrated_url
     live = launch(database_url, *FAST)
     server = live.server
     catalog = Catalog()

@@ -27,12 +27,11 @@ from hypothesis import strategies as st
 
 from cybermarket.ops import OPS
 from cybermarket.tools import cli, shell
-from tests.server import BIN, HOST, Server, child_env, free_port, run_cli
-from tests.shop import store_args
+from tests.live import FAST, PASSWORD, unique
+from tests.seed import invitation, seed_stores
+from tests.server import BIN, HOST, TLSServer, child_env, free_port, run_cli, self_signed
 from tests.wire import frame
 
-PASSWORD = "correct horse battery"
-FAST = ("--hash-threads", "2")
 SHELL_TIMEOUT = 60.0  # seconds for a whole piped shell session
 READ_TIMEOUT = 20.0  # seconds for one expected output on the terminal
 
@@ -332,28 +331,31 @@ def test_completion_of_argument_names():
 
 
 @pytest.fixture
-def server(tmp_path, database_url):
-    """A `twistd cybermarket` process on a fixed free port (so that it can
-    be restarted on the same one), stopped at the end."""
-    live = Server(database_url, *FAST, workdir=tmp_path, port=free_port())
-    try:
-        live.start()
-        yield live
-    finally:
-        live.kill()
+def server(launch, database_url):
+    """A `twistd cybermarket` process of its own on a fixed free port (so
+    that it can be restarted on the same one), stopped at the end
+    (conftest's launch): for the tests that need a whole market, or stop
+    the server.  The others use shared_server (conftest), with a
+    shared_store."""
+    return launch(database_url, *FAST, port=free_port()).server
 
 
 def create_store(server, storename, password=PASSWORD):
-    """A store opened with an operator code, through the raw wire client."""
-    with server.client() as conn:
-        created = conn.call("MERCHANT_CREATE", **store_args(storename, password, server.invite()))
-    assert created["status"] == 201, created
+    """A store opened with an operator code, written into the server's
+    database (tests/seed.py): signing up is tested over the wire elsewhere."""
+    seed_stores(server.database_url, [storename], password)
     return storename
 
 
 @pytest.fixture
 def store(server):
     return create_store(server, "corner")
+
+
+@pytest.fixture
+def shared_store(shared_server):
+    """A store of the test's own on the shared server."""
+    return create_store(shared_server, unique("corner"))
 
 
 def call(server, *words):
@@ -389,8 +391,8 @@ def run_shell(server, lines, home):
 # --- cybermarket call
 
 
-def test_call_ping_prints_ok(server):
-    result = call(server, "ping")
+def test_call_ping_prints_ok(shared_server):
+    result = call(shared_server, "ping")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"
     assert result.stderr == ""
@@ -405,7 +407,7 @@ def test_call_creates_a_store_and_lists_it_as_an_aligned_table(server):
         "email=g@example.com",
         f"password={PASSWORD}",
         "inviter=nil",
-        f"code={server.invite()}",
+        f"code={invitation(server.database_url)}",
     )
     assert (created.returncode, created.stdout) == (0, "created\n"), created.stderr
     create_store(server, "bakery")
@@ -425,8 +427,8 @@ def test_call_creates_a_store_and_lists_it_as_an_aligned_table(server):
     assert footer == "(2 rows)"
 
 
-def test_call_json_prints_the_whole_response(server, store):
-    result = call(server, "--json", "list_product", f"storename={store}")
+def test_call_json_prints_the_whole_response(shared_server, shared_store):
+    result = call(shared_server, "--json", "list_product", f"storename={shared_store}")
     assert result.returncode == 0, result.stderr
     whole = json.loads(result.stdout)
     assert whole["status"] == 200 and whole["message"] == "ok"
@@ -440,58 +442,60 @@ def test_call_json_prints_the_whole_response(server, store):
     ]
     assert whole["data"]["rows"] == []
 
-    missing = call(server, "--json", "LIST_PRODUCT", "storename=nowhere")
+    missing = call(shared_server, "--json", "LIST_PRODUCT", "storename=nowhere")
     assert missing.returncode == 1
     assert json.loads(missing.stdout)["status"] == 404
     assert "no store named 'nowhere'" in missing.stderr
 
 
-def test_call_error_status_exits_non_zero_with_the_message_on_stderr(server):
-    result = call(server, "LIST_PRODUCT", "storename=nowhere")
+def test_call_error_status_exits_non_zero_with_the_message_on_stderr(shared_server):
+    result = call(shared_server, "LIST_PRODUCT", "storename=nowhere")
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.strip() == "error 404: storename: no store named 'nowhere'"
 
-    needs_login = call(server, "MERCHANT_GET_PROFIT")
+    needs_login = call(shared_server, "MERCHANT_GET_PROFIT")
     assert needs_login.returncode == 1
     assert "error 401: MERCHANT_GET_PROFIT: log in as a merchant first" in needs_login.stderr
 
 
-def test_call_values_reach_the_server_typed(server, store):
+def test_call_values_reach_the_server_typed(shared_server, shared_store):
     # Through the shell: a store and three products, with ints, strings,
     # an empty string and money as written.
     session = run_shell(
-        server,
+        shared_server,
         [
-            f"MERCHANT_LOGIN login={store} 'password={PASSWORD}'",
+            f"MERCHANT_LOGIN login={shared_store} 'password={PASSWORD}'",
             "MERCHANT_ADD_PRODUCT productname=123 price=7 description= stock=4",
             "MERCHANT_ADD_PRODUCT productname='nil' price=0.5 description='x y'",
             "MERCHANT_ADD_PRODUCT productname=third price=19.99 description=z stock=1",
         ],
-        server.workdir,
+        shared_server.workdir,
     )
     assert session.returncode == 0 and session.stderr == "", session.stderr
     ids = [int(n) for n in re.findall(r"^product_id: (\d+)$", session.stdout, re.MULTILINE)]
     assert len(ids) == 3
 
-    listed = call(server, "--json", "list_product", f"storename={store}", "limit=2", "after=nil")
+    listed = call(
+        shared_server, "--json", "list_product", f"storename={shared_store}", "limit=2", "after=nil"
+    )
     assert listed.returncode == 0, listed.stderr
     data = json.loads(listed.stdout)["data"]
     assert data["rows"] == [
-        [ids[0], store, "123", "", "7.00", 4],
-        [ids[1], store, "nil", "x y", "0.50", 0],
+        [ids[0], shared_store, "123", "", "7.00", 4],
+        [ids[1], shared_store, "nil", "x y", "0.50", 0],
     ]
     assert data["next"] == ids[1]
-    page = call(server, "list_product", f"storename={store}", f"after={ids[1]}")
+    page = call(shared_server, "list_product", f"storename={shared_store}", f"after={ids[1]}")
     assert page.returncode == 0, page.stderr
     assert "third" in page.stdout and "123" not in page.stdout
     assert page.stdout.splitlines()[-1] == "(1 row)"
-    text = call(server, "list_product", f"storename={store}", "limit=2")
+    text = call(shared_server, "list_product", f"storename={shared_store}", "limit=2")
     assert text.stdout.splitlines()[-1] == f"(2 rows; more: after={ids[1]})"
 
 
 def test_call_nil_is_nil_and_quoted_nil_is_the_text(server):
-    code = server.invite()
+    code = invitation(server.database_url)
     created = call(
         server,
         "MERCHANT_CREATE",
@@ -524,7 +528,7 @@ def test_call_nil_is_nil_and_quoted_nil_is_the_text(server):
         "email=o@example.com",
         f"password={PASSWORD}",
         "inviter=nil",
-        f"code={server.invite()}",
+        f"code={invitation(server.database_url)}",
     )
     assert refused.returncode == 2
     assert refused.stderr == (
@@ -559,17 +563,17 @@ def test_shell_nil_is_nil_and_quoted_nil_is_the_text(server, store):
     assert second_listing.split() == ["1", "nil", "nil", "2.00", "1", "true"]
 
 
-def test_call_checks_integers_before_sending_and_sends_unknown_keys(server):
-    not_int = call(server, "LIST_MERCHANT", "limit=ten")
+def test_call_checks_integers_before_sending_and_sends_unknown_keys(shared_server):
+    not_int = call(shared_server, "LIST_MERCHANT", "limit=ten")
     assert not_int.returncode == 2
     assert "limit: must be an integer, not 'ten'" in not_int.stderr
-    out_of_range = call(server, "LIST_MERCHANT", "limit=0")
+    out_of_range = call(shared_server, "LIST_MERCHANT", "limit=0")
     assert out_of_range.returncode == 1
     assert "error 400: limit: must be from 1 to 1000" in out_of_range.stderr
-    unknown = call(server, "PING", "extra=1")
+    unknown = call(shared_server, "PING", "extra=1")
     assert unknown.returncode == 1
     assert "error 400: extra: unknown argument for PING" in unknown.stderr
-    no_op = call(server, "no_such_op")
+    no_op = call(shared_server, "no_such_op")
     assert no_op.returncode == 1
     assert "unknown op 'NO_SUCH_OP'" in no_op.stderr
 
@@ -584,23 +588,23 @@ def test_call_without_a_server_exits_non_zero(tmp_path):
 # --- cybermarket shell through a pipe
 
 
-def test_shell_keeps_one_connection_so_a_login_lasts(server, store):
+def test_shell_keeps_one_connection_so_a_login_lasts(shared_server, shared_store):
     result = run_shell(
-        server,
+        shared_server,
         [
             "ping",
-            f"merchant_login login={store} 'password={PASSWORD}'",
+            f"merchant_login login={shared_store} 'password={PASSWORD}'",
             "merchant_add_product productname=kettle price=24.5 'description=a tin kettle' stock=3",
             "merchant_list_products",
             "MERCHANT_LOGOUT",
             "merchant_get_profit",
             "# a comment, then a blank line",
             "",
-            "list_product storename=corner",
+            f"list_product storename={shared_store}",
             "quit",
             "list_product storename=after-quit",
         ],
-        server.workdir,
+        shared_server.workdir,
     )
     assert result.returncode == 1, result.stderr  # the 401, below
     out = result.stdout.splitlines()
@@ -626,13 +630,13 @@ def test_shell_keeps_one_connection_so_a_login_lasts(server, store):
     assert "after-quit" not in result.stdout + result.stderr
 
 
-def test_shell_on_a_pipe_refuses_a_login_without_its_password(server, store):
+def test_shell_on_a_pipe_refuses_a_login_without_its_password(shared_server, shared_store):
     # Without a terminal there is nobody to ask: the next line is the next
     # request, never the password.
     result = run_shell(
-        server,
-        [f"MERCHANT_LOGIN login={store}", "MERCHANT_GET_PROFIT", "ping"],
-        server.workdir,
+        shared_server,
+        [f"MERCHANT_LOGIN login={shared_store}", "MERCHANT_GET_PROFIT", "ping"],
+        shared_server.workdir,
     )
     assert result.returncode == 2, result.stderr
     assert result.stdout == "ok\n"  # the ping
@@ -643,11 +647,11 @@ def test_shell_on_a_pipe_refuses_a_login_without_its_password(server, store):
     ]
 
 
-def test_shell_on_a_pipe_sends_a_login_with_its_password(server, store):
+def test_shell_on_a_pipe_sends_a_login_with_its_password(shared_server, shared_store):
     result = run_shell(
-        server,
-        [f"MERCHANT_LOGIN login={store} 'password={PASSWORD}'", "MERCHANT_GET_PROFIT"],
-        server.workdir,
+        shared_server,
+        [f"MERCHANT_LOGIN login={shared_store} 'password={PASSWORD}'", "MERCHANT_GET_PROFIT"],
+        shared_server.workdir,
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n0.00\n", "")
 
@@ -661,8 +665,8 @@ def test_shell_on_a_pipe_sends_a_login_with_its_password(server, store):
         (["ping", "ping"], 0),
     ],
 )
-def test_shell_on_a_pipe_exits_non_zero_after_any_failure(server, lines, status):
-    result = run_shell(server, lines, server.workdir)
+def test_shell_on_a_pipe_exits_non_zero_after_any_failure(shared_server, lines, status):
+    result = run_shell(shared_server, lines, shared_server.workdir)
     assert result.returncode == status, result.stderr
     assert result.stdout.count("ok\n") == lines.count("ping")  # it went on to the end
 
@@ -675,9 +679,9 @@ def test_shell_on_a_pipe_without_a_server_exits_non_zero(tmp_path):
     assert f"cannot connect to {HOST}:{port}" in result.stderr
 
 
-def test_shell_help_lists_every_op_and_one_op_in_detail(server):
+def test_shell_help_lists_every_op_and_one_op_in_detail(shared_server):
     lines = ["help", "help MERCHANT_ADD_PRODUCT", "help nope", "exit"]
-    result = run_shell(server, lines, server.workdir)
+    result = run_shell(shared_server, lines, shared_server.workdir)
     assert result.returncode == 2, result.stderr  # `help nope`
     listed = re.findall(r"^([A-Z_]+) \((?:anyone|client|merchant)\): ", result.stdout, re.MULTILINE)
     assert listed[: len(OPS)] == list(OPS)
@@ -688,11 +692,11 @@ def test_shell_help_lists_every_op_and_one_op_in_detail(server):
     assert "no op named 'nope'" in result.stderr
 
 
-def test_shell_errors_and_bad_lines_do_not_end_it(server):
+def test_shell_errors_and_bad_lines_do_not_end_it(shared_server):
     result = run_shell(
-        server,
+        shared_server,
         ["list_product storename=nowhere", "list_merchant limit=x", "ping x='open", "ping"],
-        server.workdir,
+        shared_server.workdir,
     )
     assert result.returncode == 2  # lines refused, and a 404
     assert result.stdout == "ok\n"
@@ -702,8 +706,8 @@ def test_shell_errors_and_bad_lines_do_not_end_it(server):
     assert errors[2].startswith("error: cannot read the line")
 
 
-def test_shell_ends_at_end_of_input(server):
-    result = run_shell(server, ["ping"], server.workdir)
+def test_shell_ends_at_end_of_input(shared_server):
+    result = run_shell(shared_server, ["ping"], shared_server.workdir)
     assert (result.returncode, result.stdout) == (0, "ok\n")
 
 
@@ -720,15 +724,17 @@ def assert_no_control_characters(text):
     assert all(ch == "\n" or ch.isprintable() for ch in text), repr(text)
 
 
-def test_call_escapes_control_characters_in_the_server_s_message(server):
-    result = call(server, "PING", f"{HOSTILE}=1")
+def test_call_escapes_control_characters_in_the_server_s_message(shared_server):
+    result = call(shared_server, "PING", f"{HOSTILE}=1")
     assert result.returncode == 1
     assert result.stderr == f"error 400: {ESCAPED}: unknown argument for PING\n"
     assert_no_control_characters(result.stdout + result.stderr)
 
 
-def test_shell_escapes_control_characters_in_the_server_s_message(server):
-    result = run_shell(server, [f"PING '{HOSTILE.replace(chr(10), '')}=1'"], server.workdir)
+def test_shell_escapes_control_characters_in_the_server_s_message(shared_server):
+    result = run_shell(
+        shared_server, [f"PING '{HOSTILE.replace(chr(10), '')}=1'"], shared_server.workdir
+    )
     assert result.returncode == 1
     escaped = ESCAPED.replace("\\n", "")
     assert result.stderr == f"error 400: {escaped}: unknown argument for PING\n"
@@ -917,28 +923,28 @@ def merchant_prompt(store):
     return rf"cybermarket \(merchant {store}\)> $"
 
 
-def test_password_prompt_without_echo(server, store, terminal, tmp_path):
-    term = terminal(server)
+def test_password_prompt_without_echo(shared_server, shared_store, terminal, tmp_path):
+    term = terminal(shared_server)
     term.expect(r"connected to .*\r\n" + PROMPT)
-    term.send(f"merchant_login login={store}\n")
+    term.send(f"merchant_login login={shared_store}\n")
     term.expect(r"password: $")
     term.send(PASSWORD + "\n")
-    after = term.expect(merchant_prompt(store))
+    after = term.expect(merchant_prompt(shared_store))
     assert after.strip().splitlines()[0] == "ok"
     term.send("merchant_get_profit\n")
-    assert "0.00" in term.expect(merchant_prompt(store))
+    assert "0.00" in term.expect(merchant_prompt(shared_store))
     term.send("quit\n")
     assert term.wait() == 0
     assert PASSWORD not in term.transcript.decode(errors="replace")
 
 
-def test_password_on_the_line_stays_out_of_history(server, store, terminal, tmp_path):
-    term = terminal(server)
+def test_password_on_the_line_stays_out_of_history(shared_server, shared_store, terminal, tmp_path):
+    term = terminal(shared_server)
     term.expect(PROMPT)
-    term.send(f"MERCHANT_LOGIN login={store} 'password={PASSWORD}'\n")
-    term.expect(merchant_prompt(store))
+    term.send(f"MERCHANT_LOGIN login={shared_store} 'password={PASSWORD}'\n")
+    term.expect(merchant_prompt(shared_store))
     term.send("MERCHANT_GET_PROFIT\n")
-    term.expect(merchant_prompt(store))
+    term.expect(merchant_prompt(shared_store))
     term.send("exit\n")
     assert term.wait() == 0
     history = (tmp_path / ".cybermarket_history").read_text()
@@ -946,11 +952,11 @@ def test_password_on_the_line_stays_out_of_history(server, store, terminal, tmp_
     assert "MERCHANT_LOGIN" not in history and PASSWORD not in history
 
 
-def test_tab_completes_op_and_argument_names(server, store, terminal):
-    term = terminal(server)
+def test_tab_completes_op_and_argument_names(shared_server, shared_store, terminal):
+    term = terminal(shared_server)
     term.expect(PROMPT)
-    term.send(f"merchant_login login={store} 'password={PASSWORD}'\n")
-    term.expect(merchant_prompt(store))
+    term.send(f"merchant_login login={shared_store} 'password={PASSWORD}'\n")
+    term.expect(merchant_prompt(shared_store))
     term.send("merchant_add_pr\t")
     term.expect(r"merchant_add_product $")
     term.send("produ\t")
@@ -958,11 +964,11 @@ def test_tab_completes_op_and_argument_names(server, store, terminal):
     term.send("kettle price=3 desc\t")
     term.expect(r"description=$")
     term.send("tea\n")
-    term.expect(r"product_id: \d+\r\n" + merchant_prompt(store))
+    term.expect(r"product_id: \d+\r\n" + merchant_prompt(shared_store))
     term.send("help MERCHANT_GET_PR\t")
     term.expect(r"MERCHANT_GET_PROFIT $")
     term.send("\n")
-    helped = term.expect(merchant_prompt(store))
+    helped = term.expect(merchant_prompt(shared_store))
     assert "MERCHANT_GET_PROFIT (merchant): total credited" in helped
     term.send("\x04")  # Ctrl-D on an empty line
     assert term.wait() == 0
@@ -990,19 +996,13 @@ def test_a_lost_connection_is_told_and_the_next_command_reconnects(server, store
 # --- cybermarket call over TLS
 
 
-def test_call_over_tls(tmp_path, database_url):
-    from tests.test_client import TLSServer, self_signed
-
+def test_call_over_tls(launch, tmp_path, migrated_url):
     cert, key = self_signed(tmp_path)
-    live = TLSServer(database_url, *FAST, workdir=tmp_path, cert=cert, key=key)
-    try:
-        live.start()
-        trusted = call(live, "--tls", "--cafile", str(cert), "PING")
-        assert (trusted.returncode, trusted.stdout) == (0, "ok\n"), trusted.stderr
-        unchecked = call(live, "--tls", "--insecure", "PING")
-        assert (unchecked.returncode, unchecked.stdout) == (0, "ok\n"), unchecked.stderr
-        untrusted = call(live, "--tls", "PING")  # the system's trust store
-        assert untrusted.returncode == 3
-        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
-    finally:
-        live.kill()
+    live = launch(migrated_url, *FAST, server_class=TLSServer, cert=cert, key=key).server
+    trusted = call(live, "--tls", "--cafile", str(cert), "PING")
+    assert (trusted.returncode, trusted.stdout) == (0, "ok\n"), trusted.stderr
+    unchecked = call(live, "--tls", "--insecure", "PING")
+    assert (unchecked.returncode, unchecked.stdout) == (0, "ok\n"), unchecked.stderr
+    untrusted = call(live, "--tls", "PING")  # the system's trust store
+    assert untrusted.returncode == 3
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
