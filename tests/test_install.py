@@ -126,13 +126,17 @@ def normal(tmp_path_factory, wheel):
     test environment's site-packages importable through a plain .pth line,
     and a twistd launcher of its own.  Returns the venv's directory."""
     venv = tmp_path_factory.mktemp("normal") / "venv"
-    run([sys.executable, "-m", "venv", venv], cwd=venv.parent)
+    # Without a pip of its own (ensurepip takes longer than all the rest):
+    # the test environment's pip installs into it, as into any other.
+    run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=venv.parent)
     python = venv / "bin" / "python"
     run(
         [
-            python,
+            sys.executable,
             "-m",
             "pip",
+            "--python",
+            python,
             "install",
             "--no-deps",
             "--no-index",
