@@ -97,6 +97,10 @@ def invite(database_url, cwd, bin_dir=BIN):
     return result.stdout.strip().splitlines()[-1].strip()
 
 
+# What the server logs once it listens.
+SERVING = "cybermarket serving on "
+
+
 class ServerFailed(AssertionError):
     """The server process did not start, or did not stop, as it should."""
 
@@ -198,7 +202,10 @@ class Server:
     def _ready(self):
         # With --reuse-port another process on the port may answer the
         # PING: this one is ready once it holds a listening socket itself.
-        if self.shares_port and not listens(self.pid, self.port):
+        # Looked up only once the process says it serves: reading the
+        # kernel's socket table takes tens of milliseconds while many
+        # recently closed connections are in it.
+        if self.shares_port and not (SERVING in self.log and listens(self.pid, self.port)):
             return False
         return self._answers_ping()
 
@@ -515,14 +522,19 @@ def serving_pid(sock, pids):
     """The process, among `pids`, holding the server end of the connected
     client socket `sock` (which must have been answered once, so that the
     server has accepted it), or None."""
-    server_port = sock.getpeername()[1]
-    client_port = sock.getsockname()[1]
-    inodes = {
-        inode
-        for lport, rport, state, inode in _tcp_sockets()
-        if lport == server_port and rport == client_port and inode
-    }
-    for pid in pids:
-        if inodes & socket_inodes(pid):
-            return pid
-    return None
+    return serving_pids([sock], pids)[0]
+
+
+def serving_pids(socks, pids):
+    """serving_pid() of each socket of `socks`, the kernel's tables read
+    once for all."""
+    by_ends = {}
+    for lport, rport, _, inode in _tcp_sockets():
+        if inode:
+            by_ends.setdefault((lport, rport), set()).add(inode)
+    held = {pid: socket_inodes(pid) for pid in pids}
+    found = []
+    for sock in socks:
+        inodes = by_ends.get((sock.getpeername()[1], sock.getsockname()[1]), set())
+        found.append(next((pid for pid in pids if inodes & held[pid]), None))
+    return found

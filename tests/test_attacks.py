@@ -4,7 +4,10 @@ attack that took the server down, or made it hold memory without bound,
 before the defence it checks.  Nothing waits a fixed time: every wait polls
 with a deadline."""
 
+import errno
+import os
 import resource
+import select
 import socket
 import time
 
@@ -46,13 +49,40 @@ def ping_from(server, source):
         return client.call("PING")["status"]
 
 
-def open_many(port, count, source="127.0.0.1"):
-    socks = []
-    for _ in range(count):
-        sock = socket.socket()
-        sock.bind((source, 0))
-        sock.connect((HOST, port))
-        socks.append(sock)
+def open_many(port, count, source="127.0.0.1", timeout=60.0):
+    """`count` connections from `source`, all connected when this returns.
+    Their handshakes are started at once, as a flood's are: one at a time,
+    each one the server's full accept queue holds back waits out a SYN
+    retransmission before the next can start."""
+    socks, waiting = [], {}
+    poller = select.poll()
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            socks.append(sock)
+            sock.bind((source, 0))
+            sock.setblocking(False)
+            error = sock.connect_ex((HOST, port))
+            if error not in (0, errno.EINPROGRESS):
+                raise OSError(error, os.strerror(error))
+            waiting[sock.fileno()] = sock
+            poller.register(sock, select.POLLOUT)
+        deadline = time.monotonic() + timeout
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{len(waiting)} connections not made within {timeout:g} s")
+            for fd, _ in poller.poll(left * 1000):
+                sock = waiting.pop(fd)
+                poller.unregister(fd)
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if error:
+                    raise OSError(error, os.strerror(error))
+                sock.setblocking(True)
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
     return socks
 
 

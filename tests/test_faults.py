@@ -29,6 +29,7 @@ from tests.server import (
     HOST,
     ORDERLY_EXIT_CODES,
     serving_pid,
+    serving_pids,
     wait_until,
 )
 from tests.wire import Client, frame, request
@@ -144,7 +145,7 @@ def order_lines_of(conn, order_id):
 def spread(live, conns):
     """The server process of each connection (each must have been answered
     at least once); asserts that every one was found."""
-    pids = [serving_pid(conn.sock, live.server.pids) for conn in conns]
+    pids = serving_pids([conn.sock for conn in conns], live.server.pids)
     assert None not in pids, (pids, live.server.pids)
     return pids
 
