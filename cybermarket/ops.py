@@ -11,19 +11,7 @@ from dataclasses import dataclass, field
 
 from cybermarket import values as v
 from cybermarket.errors import BadRequest
-from cybermarket.values import Arg
-
-
-def shown(key, width=60):
-    """A client's argument name, fit to repeat in a message: cut short, and
-    with anything unprintable (terminal escapes, bidi controls) escaped."""
-    text = key if isinstance(key, str) else repr(key)
-    if len(text) > width:
-        text = text[: width - 3] + "..."
-    if not text.isprintable():
-        text = text.encode("unicode_escape").decode("ascii")
-    return text
-
+from cybermarket.values import Arg, shown
 
 CLIENT = "client"
 MERCHANT = "merchant"

@@ -118,6 +118,20 @@ def fold(name):
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
+def shown(value, width=60):
+    """A client's value, fit to repeat in a message or a log line: its text
+    (a value of another type as its repr), cut short to `width` characters,
+    and with anything unprintable (terminal escapes, bidi controls)
+    escaped.  Whatever a client sends, what comes back is one line of at
+    most a few hundred characters."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > width:
+        text = text[: width - 3] + "..."
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text
+
+
 def _code(character):
     return f"U+{ord(character):04X}"
 

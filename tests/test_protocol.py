@@ -1078,6 +1078,15 @@ def test_encoded_decimal_is_a_money_string():
     assert msgpack.unpackb(body)["data"] == ["5.00", {"x": "0.10"}]
 
 
+def test_an_unknown_op_is_named_short_and_escaped(market):
+    response = call(market.peer(), "\x1b[2J" + "O" * 60_000, 1)
+    assert response["status"] == 400
+    assert len(response["message"]) < 120
+    assert response["message"].startswith("op: unknown op '\\x1b[2J")
+    assert "\x1b" not in response["message"] and response["message"].endswith("...'")
+    assert call(market.peer(), "NO_SUCH_OP", 1)["message"] == "op: unknown op 'NO_SUCH_OP'"
+
+
 def test_an_unknown_argument_is_named_short_and_escaped(market):
     """The name of an unknown argument is the client's text: repeated raw,
     a 60,000-character name with terminal escapes came back whole."""

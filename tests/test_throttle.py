@@ -413,6 +413,14 @@ def test_failed_logins_and_429s_are_logged_without_secrets(market, logged):
         assert secret not in everything
 
 
+def test_a_login_name_is_logged_cut_short_and_escaped(market, logged):
+    hostile = "\x1b[2J\u202e" + "n" * 200
+    assert attempt(market, "CLIENT_LOGIN", hostile, WRONG, host="10.8.8.9") == 401
+    (line,) = [line for line in texts(logged) if "10.8.8.9" in line]
+    assert "failed client login '\\x1b[2J\\u202e" in line and "n" * 50 + "...'" in line
+    assert "\x1b" not in line and "\u202e" not in line and "n" * 60 not in line
+
+
 # --- the table ---------------------------------------------------------------------
 
 

@@ -131,6 +131,31 @@ def test_long_value_is_not_echoed_in_the_message():
     assert len(rejects(v.Username, "x" * 5000, "username")) < 100
 
 
+# --- a client's value, repeated in a message or a log line --------------------
+
+
+def test_shown_leaves_short_printable_text_as_it_is():
+    assert v.shown("extra") == "extra"
+    assert v.shown("café ☕") == "café ☕"
+    assert v.shown("x" * 60) == "x" * 60
+
+
+def test_shown_cuts_long_text_short():
+    assert v.shown("x" * 61) == "x" * 57 + "..."
+    assert v.shown("abcdef", width=5) == "ab..."
+
+
+def test_shown_escapes_what_a_terminal_would_act_on():
+    assert v.shown("\x1b[2J\u202eevil\n") == "\\x1b[2J\\u202eevil\\n"
+    assert v.shown("\x1b" + "k" * 100).startswith("\\x1b") and "\x1b" not in v.shown("\x1b")
+
+
+def test_shown_gives_other_values_as_their_repr():
+    assert v.shown(7) == "7"
+    assert v.shown(b"\x00") == "b'\\x00'"
+    assert v.shown(None) == "None"
+
+
 # --- email ----------------------------------------------------------------
 
 

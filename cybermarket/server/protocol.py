@@ -30,6 +30,7 @@ from cybermarket.errors import (
 from cybermarket.server import limits
 from cybermarket.server.context import Call
 from cybermarket.server.optable import SERVED
+from cybermarket.values import shown
 
 log = Logger()
 
@@ -47,12 +48,6 @@ BURST = 100
 MESSAGES = {200: "ok", 201: "created"}
 
 _TOO_LARGE = object()  # queue marker: answer 413, then close
-
-
-def short(value, width=60):
-    """A client's value, cut to fit in an error message."""
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def decode(body):
@@ -73,7 +68,7 @@ def decode(body):
             raise BadRequest("op: must be a string")
         op = SERVED.get(name)
         if op is None:
-            raise BadRequest(f"op: unknown op {short(name)!r}")
+            raise BadRequest(f"op: unknown op '{shown(name)}'")
         return request_id, op, op.check_args(message.get("args"))
     except BadRequest as e:
         e.request_id = request_id

@@ -18,14 +18,9 @@ from cybermarket.server import throttle as throttle_keys
 from cybermarket.server.context import Session
 from cybermarket.server.handlers import handles, invitations
 from cybermarket.storage.txn import Query, now
-from cybermarket.values import fold
+from cybermarket.values import fold, shown
 
 log = Logger()
-
-
-def short(text, width=60):
-    """A name from a request, cut to fit in a log line."""
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class Kind:
@@ -257,13 +252,13 @@ async def log_in(call, kind, login, password):
             f"{kind.role} login", reserve_login, throttle, throttle.now(), kind, login, call.peer
         )
     except Throttled as e:
-        log_refused(call, e, f"{kind.role} login {short(login)!r}")
+        log_refused(call, e, f"{kind.role} login '{shown(login)}'")
         raise
     if not await checked(call, account[1] if account else None, password, tries):
         log.info(
-            "failed {role} login {login!r} from {peer}: {reason}",
+            "failed {role} login '{login}' from {peer}: {reason}",
             role=kind.role,
-            login=short(login),
+            login=shown(login),
             peer=call.peer,
             reason="wrong password" if account else "no such account",
         )
