@@ -249,13 +249,11 @@ def test_an_idle_client_that_reads_is_closed_gently(make_market):
 # --- big pages ----------------------------------------------------------------
 
 
-def test_a_page_of_long_rows_ends_early_and_paging_still_finds_every_row(market, monkeypatch):
+def test_a_page_of_long_rows_ends_early_and_paging_still_finds_every_row(make_market):
     """An answer is what a client that does not read leaves in the server's
     memory: a page of 1,000 products with 2,000-character descriptions (up
     to 8 MB) is cut to about --max-page-bytes, with `next` to go on."""
-    from cybermarket.server import handlers
-
-    monkeypatch.setattr(handlers, "PAGE_BYTES", 10_000)
+    market = make_market(page_bytes=10_000)
     shop = market.merchant("shop")
     ids = [
         shop.ok("MERCHANT_ADD_PRODUCT", productname=f"p{i}", price="1", description="é" * 2000)[
@@ -275,20 +273,44 @@ def test_a_page_of_long_rows_ends_early_and_paging_still_finds_every_row(market,
     assert seen == ids and pages >= 4
 
 
-def test_a_single_row_bigger_than_the_budget_still_comes(market, monkeypatch):
-    from cybermarket.server import handlers
-
-    monkeypatch.setattr(handlers, "PAGE_BYTES", 100)
+def test_a_single_row_bigger_than_the_budget_still_comes(make_market):
+    market = make_market(page_bytes=100)
     shop = market.merchant("shop")
     shop.ok("MERCHANT_ADD_PRODUCT", productname="p", price="1", description="x" * 500)
     data = market.peer().ok("LIST_PRODUCT", storename="shop")
     assert len(data["rows"]) == 1 and data["next"] is None
 
 
-def test_the_default_page_budget_is_a_mebibyte():
-    from cybermarket.server import handlers
+def test_the_default_page_budget_is_a_mebibyte(market):
+    assert market.app.settings.page_bytes == 1 << 20
 
-    assert handlers.PAGE_BYTES == 1 << 20
+
+def test_every_paged_op_keeps_to_the_page_budget(make_market):
+    """Each listing that pages is cut by the budget of its own server: two
+    servers on one database, with budgets of 100 and 10 bytes."""
+    market, tiny = make_market(page_bytes=100), make_market(page_bytes=10)
+    shop = market.merchant("shop")
+    market.merchant("s" * 60, email="s@example.com")
+    alice = market.client("alice", password="client-pass")
+    for i in range(2):
+        product_id = shop.ok(
+            "MERCHANT_ADD_PRODUCT", productname=f"p{i}", price="1", description="x" * 200, stock=5
+        )["product_id"]
+        alice.ok("CLIENT_ADD_ITEM", product_id=product_id, quantity=1)
+        alice.ok("CLIENT_CHECKOUT_ITEM")
+    ann = tiny.peer()
+    ann.ok("CLIENT_LOGIN", login="alice", password="client-pass")
+    for peer, op, args in (
+        (market.peer(), "LIST_PRODUCT", {"storename": "shop"}),
+        (shop, "MERCHANT_LIST_PRODUCTS", {}),
+        (market.peer(), "LIST_MERCHANT", {}),
+        (ann, "CLIENT_LIST_ORDERS", {}),
+    ):
+        data = peer.ok(op, **args)
+        assert len(data["rows"]) == 1 and data["next"] is not None, op
+    # The same orders, under the larger budget, come in one page.
+    data = alice.ok("CLIENT_LIST_ORDERS")
+    assert len(data["rows"]) == 2 and data["next"] is None
 
 
 # --- floods of tiny requests ---------------------------------------------------------

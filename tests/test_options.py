@@ -182,14 +182,11 @@ def test_database_must_be_a_url():
     assert parse("--database", "sqlite:///market.sqlite3")["database"] == "sqlite:///market.sqlite3"
 
 
-def test_page_budget_reaches_the_handlers(tmp_path, monkeypatch):
-    from cybermarket.server import handlers
-
-    monkeypatch.setattr(handlers, "PAGE_BYTES", handlers.PAGE_BYTES)  # restored after
+def test_page_budget_reaches_the_settings(tmp_path):
     options = parse(f"--database=sqlite:///{tmp_path / 'm.sqlite3'}", "--max-page-bytes=5000")
     app = service.make_app(options, task.Clock())
     try:
-        assert handlers.PAGE_BYTES == 5000
+        assert app.settings.page_bytes == 5000
     finally:
         app.db.engine.dispose()
 

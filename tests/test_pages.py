@@ -141,7 +141,7 @@ def test_a_write_that_is_rolled_back_never_shows(market):
 
     def change_list_and_fail(txn):
         txn.run(SET_PRICE, 999, product_id)
-        seen.append(catalog.list_product(txn, None, "shop", 1000))
+        seen.append(catalog.list_product(txn, None, "shop", 1000, market.app.settings.page_bytes))
         raise Undone()
 
     with pytest.raises(Undone):

@@ -32,6 +32,9 @@ class Settings:
     login_failures: int = 10
     login_window: float = 300.0
     invitation_days: float = 7.0
+    # Bytes of text one page of a listing may hold (--max-page-bytes): the
+    # paged handlers are given it.
+    page_bytes: int = 1 << 20
 
 
 @dataclass

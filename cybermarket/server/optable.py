@@ -33,7 +33,7 @@ class Served:
     def __post_init__(self):
         for name in ("name", "role", "args", "status", "check_args"):
             object.__setattr__(self, name, getattr(self.op, name))
-        for name in ("function", "write", "flow"):
+        for name in ("function", "write", "paged", "flow"):
             object.__setattr__(self, name, getattr(self.handler, name))
 
     def with_function(self, function, name=None):

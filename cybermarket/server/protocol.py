@@ -313,6 +313,8 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
             if op.flow:
                 d = defer.ensureDeferred(op.function(call, **args))
             else:
+                if op.paged:
+                    args["page_bytes"] = self.app.settings.page_bytes
                 d = self.app.db.run(op.name, op.function, call.me, write=op.write, **args)
         except Exception:
             d = defer.fail()

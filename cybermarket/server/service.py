@@ -10,7 +10,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
-from cybermarket.server import handlers, limits, pages
+from cybermarket.server import limits, pages
 from cybermarket.server.context import App, Settings
 from cybermarket.server.options import reuse_port_listen
 from cybermarket.server.passwords import Hasher
@@ -168,9 +168,6 @@ class MarketService(MultiService):
 
 
 def make_app(options, reactor):
-    # Process-wide, like the options themselves: read by page() on the
-    # database threads.
-    handlers.PAGE_BYTES = options["max-page-bytes"]
     db = database.Database(
         options["database"],
         options["db-threads"],
@@ -189,6 +186,7 @@ def make_app(options, reactor):
         login_failures=options["login-failures"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],
+        page_bytes=options["max-page-bytes"],
     )
     return App(
         db=db,

@@ -3,9 +3,11 @@
 Transaction handlers are plain functions f(txn, me, **args) that run inside
 one database transaction on a database worker thread (txn: cybermarket.storage.txn.
 Txn) and return plain values (str, int, Decimal, datetime, lists, dicts);
-`me` is the caller's account id.  Flows are coroutines f(call, **args) on the
-reactor thread, for the few ops that must hash a password (on the hashing
-pool) between database calls or that change the connection's login.
+`me` is the caller's account id.  The handlers of paged ops (paged=True)
+are also given `page_bytes`, the server's --max-page-bytes (Settings).
+Flows are coroutines f(call, **args) on the reactor thread, for the few ops
+that must hash a password (on the hashing pool) between database calls or
+that change the connection's login.
 
 Each handler names the ops it answers with @handles; the server binds them
 to the op table's declarations (cybermarket/server/optable.py).
@@ -30,6 +32,8 @@ class Handler:
 
     function: Callable
     write: bool = True
+    # Given page_bytes (Settings.page_bytes) besides the op's arguments.
+    paged: bool = False
 
     def __post_init__(self):
         # A flow (a coroutine) or a transaction handler: looked up once,
@@ -41,23 +45,17 @@ class Handler:
 HANDLERS = {}
 
 
-def handles(*names, write=True):
+def handles(*names, write=True, paged=False):
     """Make the decorated function the handler of the ops `names`."""
 
     def register(function):
         for name in names:
             if name in HANDLERS:
                 raise ValueError(f"{name}: a second handler, {function.__qualname__}")
-            HANDLERS[name] = Handler(function, write)
+            HANDLERS[name] = Handler(function, write, paged)
         return function
 
     return register
-
-
-# Bytes of text one page may hold (--max-page-bytes).  A page of long rows
-# stops early, with `next` set, so that one answer (which a client that
-# does not read leaves in the server's memory) stays about this size.
-PAGE_BYTES = 1 << 20
 
 
 def _row_bytes(row):
@@ -71,16 +69,18 @@ def _row_bytes(row):
     return size
 
 
-def page(columns, rows, limit, key=0):
+def page(columns, rows, limit, page_bytes, key=0):
     """A paged table: `rows` holds up to limit + 1 rows; the extra one only
-    tells that more follow.  A page whose text passes PAGE_BYTES ends early
-    (never before its first row), and `next` then points past its last row."""
+    tells that more follow.  A page whose text passes `page_bytes` ends
+    early (never before its first row), and `next` then points past its
+    last row: so that one answer, which a client that does not read leaves
+    in the server's memory, stays about that size."""
     more = len(rows) > limit
     rows = rows[:limit]  # rows stay tuples: msgpack sends them as arrays
     total = 0
     for count, row in enumerate(rows):
         total += _row_bytes(row)
-        if total > PAGE_BYTES and count > 0:
+        if total > page_bytes and count > 0:
             rows, more = rows[:count], True
             break
     return {

@@ -146,11 +146,11 @@ def checkout(txn, me):
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 
 
-@handles("CLIENT_LIST_ORDERS", write=False)
-def list_orders(txn, me, limit, after=None):
+@handles("CLIENT_LIST_ORDERS", write=False, paged=True)
+def list_orders(txn, me, limit, page_bytes, after=None):
     rows = txn.rows(ORDERS, me, LAST_ID if after is None else after, limit + 1)
     rows = [(oid, txn.read_time(created), from_cents(total)) for oid, created, total in rows]
-    return page(["order_id", "created_at", "total"], rows, limit)
+    return page(["order_id", "created_at", "total"], rows, limit, page_bytes)
 
 
 @handles("CLIENT_GET_ORDER", write=False)

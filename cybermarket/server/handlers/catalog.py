@@ -27,26 +27,33 @@ def ping(txn, me):
     return None
 
 
-@handles("LIST_MERCHANT", write=False)
-def list_merchant(txn, me, limit, after=None):
-    return cached(txn, ("LIST_MERCHANT", limit, after), _list_merchant, limit, after)
+@handles("LIST_MERCHANT", write=False, paged=True)
+def list_merchant(txn, me, limit, page_bytes, after=None):
+    return cached(txn, ("LIST_MERCHANT", limit, after), _list_merchant, limit, page_bytes, after)
 
 
-@handles("LIST_PRODUCT", write=False)
-def list_product(txn, me, storename, limit, after=None):
+@handles("LIST_PRODUCT", write=False, paged=True)
+def list_product(txn, me, storename, limit, page_bytes, after=None):
     # Cached by the key: every spelling of the name gets the same page.
     key = fold(storename)
     return cached(
-        txn, ("LIST_PRODUCT", key, limit, after), _list_product, storename, key, limit, after
+        txn,
+        ("LIST_PRODUCT", key, limit, after),
+        _list_product,
+        storename,
+        key,
+        limit,
+        page_bytes,
+        after,
     )
 
 
-def _list_merchant(txn, limit, after):
+def _list_merchant(txn, limit, page_bytes, after):
     rows = txn.rows(LIST_MERCHANT, FIRST_NAME if after is None else after, limit + 1)
-    return page(["storename", "description", "email"], rows, limit)
+    return page(["storename", "description", "email"], rows, limit, page_bytes)
 
 
-def _list_product(txn, storename, key, limit, after):
+def _list_product(txn, storename, key, limit, page_bytes, after):
     rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, key, limit + 1)
     if not rows:
         raise NotFound(f"storename: no store named {storename!r}")
@@ -59,4 +66,5 @@ def _list_product(txn, storename, key, limit, after):
             for pid, store, name, text, price, stock in rows
         ],
         limit,
+        page_bytes,
     )

@@ -85,8 +85,8 @@ def set_product(txn, me, product_id, productname=None, description=None, price=N
     txn.run(EDIT, productname, description, None if price is None else cents(price), product_id)
 
 
-@handles("MERCHANT_LIST_PRODUCTS", write=False)
-def list_products(txn, me, limit, after=None):
+@handles("MERCHANT_LIST_PRODUCTS", write=False, paged=True)
+def list_products(txn, me, limit, page_bytes, after=None):
     rows = [
         (pid, name, text, from_cents(price), stock, bool(on_shelf))
         for pid, name, text, price, stock, on_shelf in txn.rows(
@@ -97,6 +97,7 @@ def list_products(txn, me, limit, after=None):
         ["product_id", "productname", "description", "price", "stock", "on_shelf"],
         rows,
         limit,
+        page_bytes,
     )
 
 
