@@ -9,10 +9,10 @@ per test session (per worker), in a template, and a migrated test database
 starts as a copy of it: on SQLite a copy of the template's file.  On
 PostgreSQL even `CREATE DATABASE ... TEMPLATE` takes most of a second, so
 the databases are kept for the session and handed from one test to the
-next: before a database is handed out again every session on it is ended
-and it is brought back to its first state (a migrated one's rows deleted
-and sequences restarted, an empty one's schema dropped), after a check
-that its schema is still the first one; one that is not is dropped.
+next: before a database is handed out again every other session on it is
+ended and it is brought back to its first state (a migrated one's rows
+deleted and sequences restarted, an empty one's schema dropped), after a
+check that its schema is still the first one; one that is not is dropped.
 Cleaning happens when the next test asks, after everything the previous
 test started (servers included) has been stopped.
 """
@@ -135,32 +135,53 @@ class PostgreSQLDatabases:
         self.free = []  # names of databases ready to hand out
         self.used = []  # names of databases handed back, to clean
         self.all = set()
+        # A connection to each database, kept from one cleaning to the next
+        # (connecting costs as much as the cleaning): {name: (engine, conn)}.
+        self._cleaners = {}
 
     def _schema(self, conn):
         return [row[0] for row in conn.execute(text(SCHEMA))]
 
+    def _cleaner(self, name):
+        if name not in self._cleaners:
+            engine = create_engine(_url(name), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+            self._cleaners[name] = (engine, engine.connect())
+        return self._cleaners[name][1]
+
+    def _forget_cleaner(self, name):
+        engine, conn = self._cleaners.pop(name, (None, None))
+        if engine is not None:
+            try:
+                conn.close()
+            except Exception:  # already broken
+                pass
+            engine.dispose()
+
     def _clean(self, name):
         """Bring `name` back to the first state; False when it cannot be."""
-        engine = create_engine(_url(name), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            with engine.connect() as conn:
-                deadline = time.monotonic() + 10
-                while conn.execute(text(END_OTHER_SESSIONS)).scalar():
-                    if time.monotonic() > deadline:
-                        return False
-                    time.sleep(0.01)
-                if self.template is None:
-                    conn.execute(text("DROP SCHEMA public CASCADE"))
-                    conn.execute(text("CREATE SCHEMA public"))
-                    return self._schema(conn) == self.schema
-                if self._schema(conn) != self.schema:
-                    return False  # a test changed the schema itself
-                conn.execute(text(EMPTY))
-                return True
-        except Exception:  # the database is gone or broken: make another
-            return False
-        finally:
-            engine.dispose()
+        for attempt in (1, 2):
+            try:
+                return self._clean_on(self._cleaner(name))
+            except Exception:  # a kept connection the server dropped (restarted)
+                self._forget_cleaner(name)
+                if attempt == 2:
+                    return False  # the database is gone or broken: make another
+        return False
+
+    def _clean_on(self, conn):
+        deadline = time.monotonic() + 10
+        while conn.execute(text(END_OTHER_SESSIONS)).scalar():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        if self.template is None:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+            return self._schema(conn) == self.schema
+        if self._schema(conn) != self.schema:
+            return False  # a test changed the schema itself
+        conn.execute(text(EMPTY))
+        return True
 
     def take(self):
         """The URL of a database in the first state."""
@@ -170,6 +191,7 @@ class PostgreSQLDatabases:
                 self.free.append(name)
             else:
                 self.all.discard(name)
+                self._forget_cleaner(name)
                 _drop(self.admin, name)
         if self.free:
             name = self.free.pop()
@@ -188,6 +210,7 @@ class PostgreSQLDatabases:
 
     def close(self):
         for name in self.all:
+            self._forget_cleaner(name)
             _drop(self.admin, name)
         self.all.clear()
 
