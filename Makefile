@@ -6,6 +6,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two workers (pytest-xdist), each test file on one of them (its module
+# fixtures are made once); the slowest tests listed at the end.
+PYTEST ?= $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 .PHONY: run test test-sqlite test-postgres venv clean
 
@@ -33,10 +36,11 @@ run: $(VENV)/.installed
 test: test-sqlite test-postgres
 
 test-sqlite: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
+# Only the tests that use a database run again on PostgreSQL (tests/conftest.py).
 test-postgres: $(VENV)/.installed-test
-	scripts/with-postgres $(BIN)/python -m pytest
+	scripts/with-postgres $(PYTEST)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp
