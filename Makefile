@@ -38,9 +38,10 @@ test: test-sqlite test-postgres
 test-sqlite: $(VENV)/.installed-test
 	$(PYTEST)
 
-# Only the tests that use a database run again on PostgreSQL (tests/conftest.py).
+# Only the tests that use a database run again on PostgreSQL (tests/conftest.py);
+# the one that stops the cluster runs after the others, alone.
 test-postgres: $(VENV)/.installed-test
-	scripts/with-postgres $(PYTEST)
+	scripts/with-postgres sh -c '$(PYTEST) -m "not outage" && $(BIN)/python -m pytest -m outage'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp

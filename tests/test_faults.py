@@ -620,6 +620,7 @@ def outage_database_url():
 
 
 @pytest.mark.database
+@pytest.mark.outage
 def test_database_down_then_back(launch, outage_database_url):
     database_url = outage_database_url
     live = launch(database_url, *FAST)
