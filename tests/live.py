@@ -16,7 +16,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 def rows(data):
     """A table as a list of dicts, by column name."""
-    return [dict(zip(data["columns"], row)) for row in data["rows"]]
+    return [dict(zip(data["columns"], row, strict=True)) for row in data["rows"]]
 
 
 def money(text):
@@ -68,13 +68,13 @@ class Live:
         conns = [self.connect() for _ in names]
         for op, status in (("CLIENT_CREATE", 201), ("CLIENT_LOGIN", 200)):
             sent = []
-            for conn, name in zip(conns, names):
+            for conn, name in zip(conns, names, strict=True):
                 if op == "CLIENT_CREATE":
                     args = {"username": name, "email": f"{name}@example.com", "password": password}
                 else:
                     args = {"login": name, "password": password}
                 sent.append(conn.send(op, **args))
-            for conn, request_id in zip(conns, sent):
+            for conn, request_id in zip(conns, sent, strict=True):
                 response = conn.receive()
                 assert response["id"] == request_id, response
                 assert response["status"] == status, (op, response)
@@ -85,7 +85,7 @@ def send_all_then_read_all(conns, op, **args):
     """Send one request on every connection first, then read every answer."""
     ids = [conn.send(op, **args) for conn in conns]
     responses = []
-    for conn, request_id in zip(conns, ids):
+    for conn, request_id in zip(conns, ids, strict=True):
         response = conn.receive()
         assert response["id"] == request_id, response
         responses.append(response)

@@ -198,7 +198,7 @@ def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url
             prices = []
             for _ in range(40):
                 page = reader.receive()["data"]
-                first = dict(zip(page["columns"], page["rows"][0]))
+                first = dict(zip(page["columns"], page["rows"][0], strict=True))
                 assert first["product_id"] == product_id
                 prices.append(first["price"])
         finally:

@@ -158,7 +158,7 @@ def test_checkout_race_for_the_last_units(start, database_url, db_options):
 
     statuses = sorted(r["status"] for r in responses)
     assert statuses == [200] * 5 + [409] * 5, responses
-    for buyer, response in zip(buyers, responses):
+    for buyer, response in zip(buyers, responses, strict=True):
         if response["status"] == 200:
             assert response["data"]["total"] == "12.34"
             assert rows(buyer.ok("CLIENT_GET_ITEMS")) == []
@@ -210,7 +210,7 @@ def test_checkout_race_with_mixed_carts(start, database_url):
         {"bread": 1, "cheese": 1, "dates": 1},
     ]
     buyers = live.clients([f"shopper{i}" for i in range(len(carts))])
-    for buyer, cart in zip(buyers, carts):
+    for buyer, cart in zip(buyers, carts, strict=True):
         for name, quantity in cart.items():
             buyer.ok("CLIENT_ADD_ITEM", product_id=catalog[name][0], quantity=quantity)
 

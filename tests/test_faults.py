@@ -131,7 +131,7 @@ def fill_carts(buyers, carts):
     """Put cart {product_id: quantity} i in buyers[i]'s cart; every add is
     written before any answer is read."""
     sent = []
-    for buyer, cart in zip(buyers, carts):
+    for buyer, cart in zip(buyers, carts, strict=True):
         for product_id, quantity in cart.items():
             sent.append(
                 (buyer, buyer.send("CLIENT_ADD_ITEM", product_id=product_id, quantity=quantity))
@@ -171,9 +171,10 @@ def customers(live, database_url, names):
         engine.dispose()
     conns = [live.connect() for _ in names]
     sent = [
-        conn.send("CLIENT_LOGIN", login=name, password=PASSWORD) for conn, name in zip(conns, names)
+        conn.send("CLIENT_LOGIN", login=name, password=PASSWORD)
+        for conn, name in zip(conns, names, strict=True)
     ]
-    for conn, request_id in zip(conns, sent):
+    for conn, request_id in zip(conns, sent, strict=True):
         response = conn.receive()
         assert (response["id"], response["status"]) == (request_id, 200), response
     return conns
@@ -353,7 +354,9 @@ class Storm:
                             with self._lock:
                                 self._orders += 1
                 except TimeoutError:
-                    raise AssertionError(f"shopper {index}: no answer within the socket timeout")
+                    raise AssertionError(
+                        f"shopper {index}: no answer within the socket timeout"
+                    ) from None
                 except (ConnectionError, OSError):
                     if self._stop.is_set() and conn.sock.fileno() == -1:
                         return  # closed by stop()
@@ -456,7 +459,7 @@ def shoppers(live, count, prefix):
     conns = live.clients(names)
     for conn in conns:
         live.connections.remove(conn)
-    return list(zip(names, conns))
+    return list(zip(names, conns, strict=True))
 
 
 def random_carts(product_ids, seed, lines=(1, 2), quantity=(1, 3)):
@@ -606,7 +609,7 @@ def test_sigkill_during_a_checkout_storm(launch, storm, database_url):
     assert survivor.running
     # A new connection that lands on the restarted process is served there.
     newcomer = None
-    for attempt in range(200):
+    for _attempt in range(200):
         conn = live.connect()
         assert conn.call("PING")["status"] == 200
         if serving_pid(conn.sock, [victim.pid]) == victim.pid:

@@ -1041,10 +1041,10 @@ def test_money_travels_as_two_decimal_strings(market):
     ]
     listing = shop.ok("LIST_PRODUCT", storename="shop")
     prices = [row[listing["columns"].index("price")] for row in listing["rows"]]
-    for value, expected in zip(prices, ["19.00", "19.90", "0.01"]):
+    for value, expected in zip(prices, ["19.00", "19.90", "0.01"], strict=True):
         assert_money(value, expected)
     mine = shop.ok("MERCHANT_LIST_PRODUCTS")
-    for row, expected in zip(mine["rows"], ["19.00", "19.90", "0.01"]):
+    for row, expected in zip(mine["rows"], ["19.00", "19.90", "0.01"], strict=True):
         assert_money(row[mine["columns"].index("price")], expected)
 
     ann = market.client("ann")
@@ -1052,14 +1052,14 @@ def test_money_travels_as_two_decimal_strings(market):
     ann.ok("CLIENT_ADD_ITEM", product_id=ids[1], quantity=2)
     assert_money(ann.ok("CLIENT_GET_PRICE"), "58.80")
     items = ann.ok("CLIENT_GET_ITEMS")
-    for row, expected in zip(items["rows"], ["19.00", "19.90"]):
+    for row, expected in zip(items["rows"], ["19.00", "19.90"], strict=True):
         assert_money(row[items["columns"].index("price")], expected)
     order = ann.ok("CLIENT_CHECKOUT_ITEM")
     assert_money(order["total"], "58.80")
     orders = ann.ok("CLIENT_LIST_ORDERS")
     assert_money(orders["rows"][0][orders["columns"].index("total")], "58.80")
     lines = ann.ok("CLIENT_GET_ORDER", order_id=order["order_id"])
-    for row, expected in zip(lines["rows"], ["19.00", "19.90"]):
+    for row, expected in zip(lines["rows"], ["19.00", "19.90"], strict=True):
         assert_money(row[lines["columns"].index("price")], expected)
     assert_money(ann.ok("CLIENT_GET_PRICE"), "0.00")
 

@@ -61,7 +61,7 @@ def decode(body):
     try:
         message = msgpack.unpackb(body, raw=False)
     except Exception:
-        raise BadRequest("body: not a MessagePack value")
+        raise BadRequest("body: not a MessagePack value") from None
     if not isinstance(message, dict):
         raise BadRequest("body: must be a map with id, op and args")
     request_id = message.get("id")

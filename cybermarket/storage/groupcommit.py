@@ -74,7 +74,7 @@ class GroupCommitter:
             if len(group) == 1:
                 self._deliver(group[0][0], self._alone(group[0]))
             else:
-                for (d, *_), outcome in zip(group, self._together(group)):
+                for (d, *_), outcome in zip(group, self._together(group), strict=True):
                     self._deliver(d, outcome)
             if stopping:
                 return

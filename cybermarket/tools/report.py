@@ -138,7 +138,9 @@ def line_revenue(lines):
     fits, every product and every partial sum fits too."""
     exact = sum(
         price * quantity
-        for price, quantity in zip(lines["price_cents"].tolist(), lines["quantity"].tolist())
+        for price, quantity in zip(
+            lines["price_cents"].tolist(), lines["quantity"].tolist(), strict=True
+        )
     )
     if exact > INT64_MAX:
         raise ReportError("revenue too large for 64-bit cents")

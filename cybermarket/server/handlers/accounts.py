@@ -86,7 +86,7 @@ def _unique(txn, fields, execute, statement, *params):
         with txn.savepoint():
             return execute(statement, *params)
     except txn.IntegrityError:
-        raise Conflict(f"{fields}: already taken")
+        raise Conflict(f"{fields}: already taken") from None
 
 
 def insert_account(txn, kind, values):
