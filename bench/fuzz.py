@@ -191,7 +191,8 @@ def main():
             server.stop()
     took = time.monotonic() - started
     print(
-        f"frames sent: {tally.sent} in {took:.1f} s over {args.connections} connections + 1 dribbler"
+        f"frames sent: {tally.sent} in {took:.1f} s"
+        f" over {args.connections} connections + 1 dribbler"
     )
     print("answers by status:", dict(sorted(tally.statuses.items())))
     print("server alive at the end:", alive, "| final PING:", final["status"])

@@ -42,7 +42,7 @@ def closed_by_server(sock, timeout=10.0):
         return sock.recv(1) == b""
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 

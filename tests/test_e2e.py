@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from cybermarket.storage.models import merchants, order_lines, orders, products
+from tests.live import FAST, ISO_UTC, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.server import (
     BIN,
     HOST,
@@ -29,7 +30,6 @@ from tests.server import (
     run_twistd,
     wait_until,
 )
-from tests.live import FAST, ISO_UTC, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.wire import Client, frame, request
 
 
@@ -126,8 +126,8 @@ def test_happy_path_over_tcp(start, database_url):
     assert ISO_UTC.match(listed[0]["created_at"]), listed[0]
     lines = rows(alice.ok("CLIENT_GET_ORDER", order_id=order["order_id"]))
     assert [
-        (l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
-        for l in lines
+        (r["storename"], r["product_id"], r["productname"], r["price"], r["quantity"])
+        for r in lines
     ] == [("corner", product_id, "lamp", "19.99", 3)]
 
     assert product_stock(visitor, "corner") == {product_id: 7}
@@ -235,8 +235,8 @@ def test_checkout_race_with_mixed_carts(start, database_url):
             for name, quantity in cart.items()
         )
         got = sorted(
-            (l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
-            for l in lines
+            (r["storename"], r["product_id"], r["productname"], r["price"], r["quantity"])
+            for r in lines
         )
         assert got == expected, (i, response)
         total = sum(cents(catalog[n][2]) * q for n, q in cart.items())
@@ -356,7 +356,7 @@ def test_restart_keeps_all_data(start, database_url):
         (order["order_id"], "16.50")
     ]
     lines = rows(bob.ok("CLIENT_GET_ORDER", order_id=order["order_id"]))
-    assert [(l["product_id"], l["price"], l["quantity"]) for l in lines] == [(lamp, "5.50", 3)]
+    assert [(r["product_id"], r["price"], r["quantity"]) for r in lines] == [(lamp, "5.50", 3)]
     assert [(r["product_id"], r["quantity"]) for r in rows(bob.ok("CLIENT_GET_ITEMS"))] == [
         (lamp, 2)
     ]
@@ -469,7 +469,7 @@ def closed_by_server(sock, timeout=15.0):
     while time.monotonic() < deadline:
         try:
             data = sock.recv(4096)
-        except socket.timeout:
+        except TimeoutError:
             continue
         except (ConnectionResetError, BrokenPipeError):
             return True
@@ -595,7 +595,7 @@ def test_idle_connection_is_closed(start, database_url):
         assert busy.call("PING")["status"] == 200
         try:
             data = idle.sock.recv(1)
-        except socket.timeout:
+        except TimeoutError:
             continue
         except ConnectionResetError:
             data = b""

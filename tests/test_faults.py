@@ -29,6 +29,7 @@ from cybermarket.values import fold
 from tests.conftest import fresh_postgresql_database, on_postgresql
 from tests.harness import FAST_HASHER
 from tests.ledger import check_ledger
+from tests.live import FAST, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.server import (
     HOST,
     ORDERLY_EXIT_CODES,
@@ -37,7 +38,6 @@ from tests.server import (
     serving_pid,
     wait_until,
 )
-from tests.live import FAST, PASSWORD, Live, cents, rows, send_all_then_read_all
 from tests.wire import Client, frame, request
 
 PGCTL = os.environ.get("CYBERMARKET_TEST_PGCTL", "")
@@ -200,8 +200,8 @@ def create_customer(conn, username):
 
 def order_lines_of(conn, order_id):
     return sorted(
-        (l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
-        for l in rows(conn.ok("CLIENT_GET_ORDER", order_id=order_id))
+        (r["storename"], r["product_id"], r["productname"], r["price"], r["quantity"])
+        for r in rows(conn.ok("CLIENT_GET_ORDER", order_id=order_id))
     )
 
 
@@ -240,7 +240,7 @@ def check_race(live, catalog, buyers, carts, responses):
         buyer, cart, data = buyers[i], carts[i], responses[i]["data"]
         lines = order_lines_of(buyer, data["order_id"])
         assert lines == sorted(catalog.line(p, q) for p, q in cart.items()), (i, data)
-        assert cents(data["total"]) == sum(cents(l[3]) * l[4] for l in lines), (i, data)
+        assert cents(data["total"]) == sum(cents(r[3]) * r[4] for r in lines), (i, data)
         assert cart_of(buyer) == {}, "a checkout must empty the cart"
         for storename, product_id, _name, price, quantity in lines:
             sold[product_id] += quantity

@@ -96,28 +96,32 @@ def fill_at_0001(engine):
             )
         conn.execute(
             text(
-                "INSERT INTO invitations (id, code_hash, inviter_id, created_at, expires_at, used_at,"
-                " used_by) VALUES (1, 'x', 1, :when, :when, :when, 2)"
+                "INSERT INTO invitations"
+                " (id, code_hash, inviter_id, created_at, expires_at, used_at, used_by)"
+                " VALUES (1, 'x', 1, :when, :when, :when, 2)"
             ),
             {"when": WHEN},
         )
         conn.execute(
             text(
-                "INSERT INTO products (id, merchant_id, productname, description, price_cents, stock,"
-                " on_shelf, created_at) VALUES (1, 2, 'apple', '', 100, 5, :yes, :when)"
+                "INSERT INTO products"
+                " (id, merchant_id, productname, description, price_cents, stock, on_shelf,"
+                " created_at) VALUES (1, 2, 'apple', '', 100, 5, :yes, :when)"
             ),
             {"yes": True, "when": WHEN},
         )
         conn.execute(
             text(
-                "INSERT INTO orders (id, client_id, created_at, total_cents) VALUES (1, 3, :when, 300)"
+                "INSERT INTO orders (id, client_id, created_at, total_cents)"
+                " VALUES (1, 3, :when, 300)"
             ),
             {"when": WHEN},
         )
         conn.execute(
             text(
-                "INSERT INTO order_lines (order_id, product_id, merchant_id, storename, productname,"
-                " price_cents, quantity) VALUES (1, 1, 2, 'SHOP', 'apple', 100, 3)"
+                "INSERT INTO order_lines"
+                " (order_id, product_id, merchant_id, storename, productname, price_cents,"
+                " quantity) VALUES (1, 1, 2, 'SHOP', 'apple', 100, 3)"
             )
         )
         conn.execute(

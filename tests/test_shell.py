@@ -93,7 +93,8 @@ def test_bare_nil_is_nil_and_quoted_nil_is_the_text():
     [
         (
             ["productname=nil", "price=1", "description=x"],
-            'productname: nil is only for optional arguments; for the text, quote it: productname="nil"',
+            "productname: nil is only for optional arguments;"
+            ' for the text, quote it: productname="nil"',
         ),
         (["productname=a", "price=nil", "description=x"], "price: nil is only for optional"),
     ],

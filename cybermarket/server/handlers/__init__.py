@@ -12,8 +12,8 @@ to the op table's declarations (cybermarket/server/optable.py).
 """
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from cybermarket.values import MAX_ID
 
