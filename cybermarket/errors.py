@@ -11,7 +11,7 @@ class MarketError(Exception):
     status = 500
     default = "internal error"
 
-    def __init__(self, message=None):
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default)
         self.message = message or self.default
 
@@ -19,6 +19,8 @@ class MarketError(Exception):
 class BadRequest(MarketError):
     status = 400
     default = "bad request"
+    # Set by protocol.decode once the request's id is known.
+    request_id: int
 
 
 class NotLoggedIn(MarketError):
@@ -54,6 +56,9 @@ class TooLarge(MarketError):
 class Throttled(MarketError):
     status = 429
     default = "too many failed logins; try again later"
+    # What reached its limit ("account", "address", ...), set by
+    # Throttle.reserve.
+    blocked: list[str]
 
 
 class Unavailable(MarketError):

@@ -8,13 +8,14 @@ none or any handler no op.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from cybermarket import values as v
 from cybermarket.errors import BadRequest
 from cybermarket.values import Arg
 
 
-def shown(key, width=60):
+def shown(key: object, width: int = 60) -> str:
     """A client's argument name, fit to repeat in a message: cut short, and
     with anything unprintable (terminal escapes, bidi controls) escaped."""
     text = key if isinstance(key, str) else repr(key)
@@ -33,12 +34,12 @@ MERCHANT = "merchant"
 class Op:
     name: str
     role: str | None  # None: anyone, logged in or not
-    args: dict = field(default_factory=dict)
+    args: dict[str, Arg] = field(default_factory=dict)
     status: int = 200
     doc: str = ""
-    one_of: tuple = ()  # optional arguments of which at least one is needed
+    one_of: tuple[str, ...] = ()  # optional arguments of which at least one is needed
 
-    def check_args(self, args):
+    def check_args(self, args: object) -> dict[str, Any]:
         """The validated arguments, or BadRequest naming the first bad field."""
         if args is None:
             args = {}
@@ -47,7 +48,7 @@ class Op:
         for key in args:
             if key not in self.args:
                 raise BadRequest(f"{shown(key)}: unknown argument for {self.name}")
-        checked = {}
+        checked: dict[str, Any] = {}
         for name, spec in self.args.items():
             if name in args:
                 checked[name] = spec.check(name, args[name])
@@ -60,7 +61,7 @@ class Op:
         return checked
 
 
-def _req(kind):
+def _req(kind: v.Kind) -> Arg:
     return Arg(kind)
 
 

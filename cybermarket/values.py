@@ -9,6 +9,7 @@ the client sent (bool is an int in Python, floats, bytes, huge ints, ...).
 import re
 import unicodedata
 from decimal import Decimal
+from typing import Any, Protocol
 
 from cybermarket.errors import BadRequest
 
@@ -23,31 +24,39 @@ _PRICE_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 CENT = Decimal("0.01")
 
 
+class Kind(Protocol):
+    """An argument type: Text, Integer, Money and their kin."""
+
+    def check(self, field: str, value: object) -> Any: ...
+
+    def describe(self) -> str: ...
+
+
 class Arg:
     """One argument: its type, whether it may be left out, and its default.
     A nil value counts as left out for an optional argument."""
 
-    def __init__(self, kind, optional=False, default=None):
+    def __init__(self, kind: Kind, optional: bool = False, default: object = None) -> None:
         self.kind = kind
         self.optional = optional
         self.default = default
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> Any:
         if value is None and self.optional:
             return self.default
         return self.kind.check(field, value)
 
-    def describe(self):
+    def describe(self) -> str:
         return self.kind.describe() + (" (optional)" if self.optional else "")
 
 
 class Text:
     """A string of low to high characters, taken as given."""
 
-    def __init__(self, low, high, no_at=False):
+    def __init__(self, low: int, high: int, no_at: bool = False) -> None:
         self.low, self.high, self.no_at = low, high, no_at
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> str:
         if type(value) is not str:
             raise BadRequest(f"{field}: must be a string")
         # PostgreSQL cannot store NUL in text (and SQLite cuts text at it in
@@ -62,14 +71,14 @@ class Text:
         self.check_characters(field, value)
         return value
 
-    def normal(self, value):
+    def normal(self, value: str) -> str:
         """The form stored and measured: the text as given, here."""
         return value
 
-    def check_characters(self, field, value):
+    def check_characters(self, field: str, value: str) -> None:
         pass
 
-    def describe(self):
+    def describe(self) -> str:
         return f"string of {self.low} to {self.high} characters"
 
 
@@ -109,7 +118,7 @@ NAME_KEY_LENGTH = 1200
 EMAIL_KEY_LENGTH = 1024
 
 
-def fold(name):
+def fold(name: str) -> str:
     """The key under which two usernames (or two storenames) are the same
     name: NFKC, then full case folding (str.casefold), then NFKC again,
     because case folding can leave text that is not in NFKC (the case fold
@@ -118,7 +127,7 @@ def fold(name):
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
-def _code(character):
+def _code(character: str) -> str:
     return f"U+{ord(character):04X}"
 
 
@@ -128,13 +137,13 @@ class Name(Text):
     folds to one (U+FF20, U+FE6B): a login with '@' is an email, and the
     keys of names that collided before these rules hold one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1, 64, no_at=True)
 
-    def normal(self, value):
+    def normal(self, value: str) -> str:
         return unicodedata.normalize("NFC", value)
 
-    def check_characters(self, field, value):
+    def check_characters(self, field: str, value: str) -> None:
         for character in value:
             if unicodedata.category(character) in NOT_IN_NAMES:
                 raise BadRequest(
@@ -146,7 +155,7 @@ class Name(Text):
         if "@" in fold(value):
             raise BadRequest(f"{field}: must not contain '@' or a character that folds to it")
 
-    def describe(self):
+    def describe(self) -> str:
         return "name of 1 to 64 characters, no '@' (compared ignoring case and width)"
 
 
@@ -156,13 +165,13 @@ class NameLookup(Text):
     some names kept from before them break; one that names nothing is
     simply not found."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1, 64, no_at=True)
 
-    def normal(self, value):
+    def normal(self, value: str) -> str:
         return unicodedata.normalize("NFC", value)
 
-    def describe(self):
+    def describe(self) -> str:
         return "name of 1 to 64 characters (any spelling that folds alike)"
 
 
@@ -171,13 +180,13 @@ class ProductnameText(Text):
     no white space at either end.  Other format characters stay allowed:
     the zero-width joiner holds emoji together."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1, 200)
 
-    def normal(self, value):
+    def normal(self, value: str) -> str:
         return unicodedata.normalize("NFC", value)
 
-    def check_characters(self, field, value):
+    def check_characters(self, field: str, value: str) -> None:
         found = _CONTROL_OR_BIDI.search(value)
         if found:
             raise BadRequest(
@@ -192,10 +201,10 @@ class DescriptionText(Text):
     """Free text, taken as given: line breaks and tabs, but no other control
     character and no bidirectional control."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(0, 2000)
 
-    def check_characters(self, field, value):
+    def check_characters(self, field: str, value: str) -> None:
         found = _DESCRIPTION_FORBIDDEN.search(value)
         if found:
             raise BadRequest(
@@ -205,10 +214,10 @@ class DescriptionText(Text):
 
 
 class EmailText(Text):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(3, 254)
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> str:
         value = super().check(field, value)
         # Exactly the contract's rule: one '@' with text on both sides and a
         # dot in the domain.  Deliverability is not the server's to judge.
@@ -219,15 +228,15 @@ class EmailText(Text):
             )
         return value
 
-    def describe(self):
+    def describe(self) -> str:
         return "email address (up to 254 characters)"
 
 
 class Integer:
-    def __init__(self, low, high):
+    def __init__(self, low: int, high: int) -> None:
         self.low, self.high = low, high
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> int:
         # bool is a subclass of int; true is not a quantity.
         if type(value) is not int:
             raise BadRequest(f"{field}: must be an integer")
@@ -235,7 +244,7 @@ class Integer:
             raise BadRequest(f"{field}: must be from {self.low} to {self.high}")
         return value
 
-    def describe(self):
+    def describe(self) -> str:
         return f"integer from {self.low} to {self.high}"
 
 
@@ -243,7 +252,7 @@ class Money:
     """A price: "19", "19.9", "19.99" or an integer; 0.01 to 99,999,999.99.
     Returned as a Decimal with two places."""
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> Decimal:
         if type(value) is int:
             amount = Decimal(value)
         elif type(value) is str:
@@ -262,23 +271,23 @@ class Money:
             raise BadRequest(f"{field}: must be from 0.01 to 99999999.99")
         return amount.quantize(CENT)
 
-    def describe(self):
+    def describe(self) -> str:
         return 'money: decimal string such as "19.99", or an integer'
 
 
-def money(amount):
+def money(amount: Decimal | int | str) -> str:
     """The wire form of an amount: a string with exactly two fraction digits."""
     if type(amount) is not Decimal:
         amount = Decimal(amount)
     return str(amount.quantize(CENT))
 
 
-def cents(amount):
+def cents(amount: Decimal | int | str) -> int:
     """A Decimal amount as whole cents, for storage."""
     return int(Decimal(amount).scaleb(2).to_integral_exact())
 
 
-def from_cents(value):
+def from_cents(value: int | Decimal) -> Decimal:
     # scaleb keeps the exponent at -2: Decimal(1999).scaleb(-2) is 19.99,
     # Decimal(0).scaleb(-2) is 0.00.
     return Decimal(value).scaleb(-2)
