@@ -169,8 +169,10 @@ class Hasher:
         return defer.fail(Unavailable(BUSY))
 
     def _next_peer(self):
-        """The waiting peer to run next: of those under their share of
-        threads, the one given a thread longest ago (never: first)."""
+        """(when it was last given a thread, peer) of the waiting peer to
+        run next: of those under their share of threads, the one given a
+        thread longest ago (never: first).  None when no peer can run (a
+        peer may itself be None: a job for no address in particular)."""
         best = None
         for peer in self._waiting:
             if self._running.get(peer, 0) >= self.per_address:
@@ -178,7 +180,7 @@ class Hasher:
             served = self._served.get(peer, -1)
             if best is None or served < best[0]:
                 best = (served, peer)
-        return None if best is None else best[1]
+        return best
 
     def _dispatch(self):
         # Re-entered when a job finishes at once (a pool that runs inline);
@@ -188,9 +190,10 @@ class Hasher:
         self._dispatching = True
         try:
             while self._running_total < self.threads:
-                peer = self._next_peer()
-                if peer is None:
+                best = self._next_peer()
+                if best is None:
                     break
+                peer = best[1]
                 jobs = self._waiting[peer]
                 d, function, args = jobs.popleft()
                 if not jobs:
