@@ -1,6 +1,14 @@
 """What a handler is given besides its arguments."""
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
+    from cybermarket.server.passwords import Hasher
+    from cybermarket.server.throttle import Throttle
+    from cybermarket.storage.database import Database
 
 
 @dataclass(frozen=True)
@@ -38,10 +46,10 @@ class Settings:
 class App:
     """The server's shared parts, built once by the service."""
 
-    db: object
-    hasher: object
-    throttle: object
-    clock: object  # the reactor (IReactorTime); a task.Clock in tests
+    db: "Database"
+    hasher: "Hasher"
+    throttle: "Throttle"
+    clock: "IReactorTime"  # the reactor; a task.Clock in tests
     settings: Settings = field(default_factory=Settings)
 
 
@@ -56,5 +64,5 @@ class Call:
     peer: str
 
     @property
-    def me(self):
+    def me(self) -> int | None:
         return self.session.account_id if self.session else None

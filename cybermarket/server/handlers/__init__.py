@@ -12,8 +12,9 @@ to the op table's declarations (cybermarket/server/optable.py).
 """
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from cybermarket.values import MAX_ID
 
@@ -28,23 +29,26 @@ class Handler:
     """How the server runs one op: its function, and whether it writes (on
     SQLite a write transaction takes the lock up front)."""
 
-    function: Callable
+    function: Callable[..., Any]
     write: bool = True
+    flow: bool = field(init=False, repr=False, compare=False)  # set from function
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # A flow (a coroutine) or a transaction handler: looked up once,
         # not per request.
         object.__setattr__(self, "flow", inspect.iscoroutinefunction(self.function))
 
 
 # Op name -> Handler, filled by @handles as the handler modules are imported.
-HANDLERS = {}
+HANDLERS: dict[str, Handler] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def handles(*names, write=True):
+def handles(*names: str, write: bool = True) -> Callable[[F], F]:
     """Make the decorated function the handler of the ops `names`."""
 
-    def register(function):
+    def register(function: F) -> F:
         for name in names:
             if name in HANDLERS:
                 raise ValueError(f"{name}: a second handler, {function.__qualname__}")
@@ -60,7 +64,7 @@ def handles(*names, write=True):
 PAGE_BYTES = 1 << 20
 
 
-def _row_bytes(row):
+def _row_bytes(row: Sequence[object]) -> int:
     # The encoded size of the row's text, near enough: what makes a row big.
     size = 0
     for value in row:
@@ -71,7 +75,9 @@ def _row_bytes(row):
     return size
 
 
-def page(columns, rows, limit, key=0):
+def page(
+    columns: list[str], rows: list[tuple[Any, ...]], limit: int, key: int = 0
+) -> dict[str, Any]:
     """A paged table: `rows` holds up to limit + 1 rows; the extra one only
     tells that more follow.  A page whose text passes PAGE_BYTES ends early
     (never before its first row), and `next` then points past its last row."""
@@ -90,5 +96,5 @@ def page(columns, rows, limit, key=0):
     }
 
 
-def table(columns, rows):
+def table(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     return {"columns": columns, "rows": rows}

@@ -4,6 +4,9 @@ Customers ("client" accounts) and merchants share the mechanics; a Kind
 names the table and the columns that differ.
 """
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from twisted.logger import Logger
 
 from cybermarket.errors import (
@@ -15,15 +18,20 @@ from cybermarket.errors import (
     Throttled,
 )
 from cybermarket.server import throttle as throttle_keys
-from cybermarket.server.context import Session
+from cybermarket.server.context import Call, Session
 from cybermarket.server.handlers import handles, invitations
-from cybermarket.storage.txn import Query, now
+from cybermarket.server.throttle import Throttle
+from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import fold
 
 log = Logger()
 
+T = TypeVar("T")
+# An account as a login finds it: (id, password hash).
+Account = tuple[int, str]
 
-def short(text, width=60):
+
+def short(text: str, width: int = 60) -> str:
     """A name from a request, cut to fit in a log line."""
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -36,7 +44,7 @@ class Kind:
     {name}_key column: "ALICE" is taken when "Alice" is, and finds it.
     Emails are compared by their lower-cased key, email_key."""
 
-    def __init__(self, role, table, name, columns):
+    def __init__(self, role: str, table: str, name: str, columns: tuple[str, ...]) -> None:
         self.role = role
         self.name = name  # the login name column: username or storename
         key = f"{name}_key"
@@ -70,7 +78,9 @@ SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
 # --- transactions ------------------------------------------------------------
 
 
-def check_free(txn, kind, name=None, email=None, me=0):
+def check_free(
+    txn: Txn, kind: Kind, name: str | None = None, email: str | None = None, me: int = 0
+) -> None:
     """409 naming the field when another account of this kind has the name
     (compared by fold) or the email (compared case-insensitively)."""
     if name is not None and txn.row(kind.name_taken, fold(name), me):
@@ -79,7 +89,9 @@ def check_free(txn, kind, name=None, email=None, me=0):
         raise Conflict("email: already taken")
 
 
-def _unique(txn, fields, execute, statement, *params):
+def _unique(
+    txn: Txn, fields: str, execute: Callable[..., T], statement: Query, *params: object
+) -> T:
     """execute(statement, *params) where it may break a unique key: a race
     lost to another connection since check_free gives the same 409."""
     try:
@@ -89,71 +101,71 @@ def _unique(txn, fields, execute, statement, *params):
         raise Conflict(f"{fields}: already taken") from None
 
 
-def insert_account(txn, kind, values):
+def insert_account(txn: Txn, kind: Kind, values: dict[str, Any]) -> int:
     check_free(txn, kind, values[kind.name], values["email"])
     params = [values[column] for column in kind.columns]
     params += [fold(values[kind.name]), values["email"].lower(), txn.time(now())]
     return _unique(txn, f"{kind.name} or email", txn.value, kind.insert, *params)
 
 
-def login_key(login):
+def login_key(login: str) -> str:
     """What a login is looked up (and throttled) by.  A login with '@' is
     an email, else a user/store name (which cannot hold '@')."""
     return login.lower() if "@" in login else fold(login)
 
 
-def find_login(txn, kind, login):
+def find_login(txn: Txn, kind: Kind, login: str) -> Account | None:
     """(id, password hash) of the account a login names, or None."""
     by = kind.by_email if "@" in login else kind.by_name
     return txn.row(by, login_key(login))
 
 
-def password_hash(txn, kind, me):
+def password_hash(txn: Txn, kind: Kind, me: int) -> str | None:
     return txn.value(kind.hash, me)
 
 
-def replace_password_hash(txn, kind, me, old, new):
+def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str) -> None:
     # Compare-and-set: a change made meanwhile on another connection wins.
     if txn.run(kind.set_hash, new, me, old) != 1:
         raise Forbidden("old_password: the password was changed meanwhile")
 
 
-def set_name(txn, me, kind, value):
+def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, name=value, me=me)
     _unique(txn, kind.name, txn.run, kind.set_name, value, fold(value), me)
 
 
-def set_email(txn, me, kind, value):
+def set_email(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, email=value, me=me)
     _unique(txn, "email", txn.run, kind.set_email, value, value.lower(), me)
 
 
 @handles("SET_CLIENT_USERNAME")
-def set_client_username(txn, me, username):
+def set_client_username(txn: Txn, me: int, username: str) -> None:
     set_name(txn, me, CLIENT, username)
 
 
 @handles("SET_CLIENT_EMAIL")
-def set_client_email(txn, me, email):
+def set_client_email(txn: Txn, me: int, email: str) -> None:
     set_email(txn, me, CLIENT, email)
 
 
 @handles("SET_MERCHANT_STORENAME")
-def set_merchant_storename(txn, me, storename):
+def set_merchant_storename(txn: Txn, me: int, storename: str) -> None:
     set_name(txn, me, MERCHANT, storename)
 
 
 @handles("SET_MERCHANT_EMAIL")
-def set_merchant_email(txn, me, email):
+def set_merchant_email(txn: Txn, me: int, email: str) -> None:
     set_email(txn, me, MERCHANT, email)
 
 
 @handles("SET_MERCHANT_DESCRIPTION")
-def set_merchant_description(txn, me, description):
+def set_merchant_description(txn: Txn, me: int, description: str) -> None:
     txn.run(SET_DESCRIPTION, description, me)
 
 
-def create_merchant(txn, code, inviter, values):
+def create_merchant(txn: Txn, code: str, inviter: str | None, values: dict[str, Any]) -> None:
     """Use the invitation and create the store in one transaction: if the
     store cannot be created the code stays unused."""
     invitation_id, inviter_id = invitations.check(txn, code, inviter)
@@ -164,13 +176,13 @@ def create_merchant(txn, code, inviter, values):
 # --- flows ----------------------------------------------------------------
 
 
-def check_new_store(txn, code, inviter, storename, email):
+def check_new_store(txn: Txn, code: str, inviter: str | None, storename: str, email: str) -> None:
     invitations.check(txn, code, inviter)  # 406 comes before 409
     check_free(txn, MERCHANT, storename, email)
 
 
 @handles("CLIENT_CREATE")
-async def client_create(call, username, email, password):
+async def client_create(call: Call, username: str, email: str, password: str) -> None:
     # A hash costs a core for a quarter of a second: spend none on a
     # request bound to fail.  The transaction that inserts checks again.
     await call.app.db.run("CLIENT_CREATE check", check_free, CLIENT, username, email, write=False)
@@ -180,7 +192,15 @@ async def client_create(call, username, email, password):
 
 
 @handles("MERCHANT_CREATE")
-async def merchant_create(call, storename, description, email, password, code, inviter=None):
+async def merchant_create(
+    call: Call,
+    storename: str,
+    description: str,
+    email: str,
+    password: str,
+    code: str,
+    inviter: str | None = None,
+) -> None:
     # Check the code and the names before spending a password hash on the
     # request, and again (for real) in the transaction that uses the code.
     await call.app.db.run(
@@ -196,7 +216,9 @@ async def merchant_create(call, storename, description, email, password, code, i
     await call.app.db.run("MERCHANT_CREATE", create_merchant, code, inviter, values)
 
 
-def reserve_login(txn, throttle, now, kind, login, peer):
+def reserve_login(
+    txn: Txn, throttle: Throttle, now: int, kind: Kind, login: str, peer: str
+) -> tuple[Account | None, list[int]]:
     """The account a login names (or None) and the attempt reserved for it
     (429 when the account, or the name, or the peer is at its limit).  The
     account is counted as one however it is named: by name or by email."""
@@ -209,7 +231,9 @@ def reserve_login(txn, throttle, now, kind, login, peer):
     return account, throttle.reserve(txn, now, keys)
 
 
-def reserve_password_check(txn, throttle, now, kind, me, peer):
+def reserve_password_check(
+    txn: Txn, throttle: Throttle, now: int, kind: Kind, me: int, peer: str
+) -> tuple[str | None, list[int]]:
     """The account's password hash, and an attempt reserved for checking
     the old password against it: a guess at it is a guess at a login."""
     keys = {
@@ -219,7 +243,7 @@ def reserve_password_check(txn, throttle, now, kind, me, peer):
     return password_hash(txn, kind, me), throttle.reserve(txn, now, keys)
 
 
-async def checked(call, stored, password, tries):
+async def checked(call: Call, stored: str | None, password: str, tries: list[int]) -> bool:
     """Check a password for which an attempt is reserved, then settle the
     attempt: a failure if wrong, forgotten if right or never checked."""
     throttle = call.app.throttle
@@ -237,7 +261,7 @@ async def checked(call, stored, password, tries):
     return ok
 
 
-def log_refused(call, error, what):
+def log_refused(call: Call, error: Throttled, what: str) -> None:
     # Through the throttle's Bite: a 429 costs the client nothing, so one
     # line per 429 would let it write the log as fast as it can send.
     call.app.throttle.refused(
@@ -248,7 +272,7 @@ def log_refused(call, error, what):
     )
 
 
-async def log_in(call, kind, login, password):
+async def log_in(call: Call, kind: Kind, login: str, password: str) -> None:
     if call.session is not None:
         raise BadRequest("login: this connection is already logged in; log out first")
     throttle = call.app.throttle
@@ -268,10 +292,11 @@ async def log_in(call, kind, login, password):
             reason="wrong password" if account else "no such account",
         )
         raise NotLoggedIn(BAD_LOGIN)
+    assert account is not None  # no account: the dummy hash never matches
     call.session = Session(kind.role, account[0])
 
 
-async def set_password(call, kind, old_password, new_password):
+async def set_password(call: Call, kind: Kind, old_password: str, new_password: str) -> None:
     db, hasher, throttle = call.app.db, call.app.hasher, call.app.throttle
     try:
         old, tries = await db.run(
@@ -299,25 +324,25 @@ async def set_password(call, kind, old_password, new_password):
 
 
 @handles("CLIENT_LOGOUT", "MERCHANT_LOGOUT")
-async def logout(call):
+async def logout(call: Call) -> None:
     call.session = None
 
 
 @handles("CLIENT_LOGIN")
-async def client_login(call, login, password):
+async def client_login(call: Call, login: str, password: str) -> None:
     await log_in(call, CLIENT, login, password)
 
 
 @handles("MERCHANT_LOGIN")
-async def merchant_login(call, login, password):
+async def merchant_login(call: Call, login: str, password: str) -> None:
     await log_in(call, MERCHANT, login, password)
 
 
 @handles("SET_CLIENT_PASSWORD")
-async def set_client_password(call, old_password, new_password):
+async def set_client_password(call: Call, old_password: str, new_password: str) -> None:
     await set_password(call, CLIENT, old_password, new_password)
 
 
 @handles("SET_MERCHANT_PASSWORD")
-async def set_merchant_password(call, old_password, new_password):
+async def set_merchant_password(call: Call, old_password: str, new_password: str) -> None:
     await set_password(call, MERCHANT, old_password, new_password)

@@ -1,8 +1,11 @@
 """A customer's cart, checkout and orders."""
 
+from decimal import Decimal
+from typing import Any
+
 from cybermarket.errors import BadRequest, Conflict, NotFound
 from cybermarket.server.handlers import LAST_ID, handles, page, table
-from cybermarket.storage.txn import Query, now
+from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, from_cents, money
 
 # An order's total must fit a BIGINT of cents with room to spare for the
@@ -70,7 +73,7 @@ ORDER_LINES = Query(
 
 
 @handles("CLIENT_ADD_ITEM")
-def add_item(txn, me, product_id, quantity):
+def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
     if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
@@ -79,13 +82,13 @@ def add_item(txn, me, product_id, quantity):
 
 
 @handles("CLIENT_REMOVE_ITEM")
-def remove_item(txn, me, product_id):
+def remove_item(txn: Txn, me: int, product_id: int) -> None:
     if txn.run(REMOVE, me, product_id) != 1:
         raise NotFound(f"product_id: product {product_id} is not in the cart")
 
 
 @handles("CLIENT_GET_ITEMS", write=False)
-def get_items(txn, me):
+def get_items(txn: Txn, me: int) -> dict[str, Any]:
     rows = [
         (store, pid, name, from_cents(price), quantity, bool(on_shelf))
         for store, pid, name, price, quantity, on_shelf in txn.rows(ITEMS, me)
@@ -94,13 +97,13 @@ def get_items(txn, me):
 
 
 @handles("CLIENT_GET_PRICE", write=False)
-def get_price(txn, me):
+def get_price(txn: Txn, me: int) -> Decimal:
     # Summed in Python: exact whatever the sizes, where SQL would overflow.
     return from_cents(sum(price * quantity for price, quantity in txn.rows(PRICES, me)))
 
 
 @handles("CLIENT_CHECKOUT_ITEM")
-def checkout(txn, me):
+def checkout(txn: Txn, me: int) -> dict[str, Any]:
     """All or nothing.  Each line takes its stock with one conditional
     UPDATE, in product order so that concurrent checkouts on PostgreSQL lock
     rows in one order and do not deadlock.  Any short line raises, and the
@@ -108,7 +111,8 @@ def checkout(txn, me):
     wanted = txn.rows(WANTED, me)
     if not wanted:
         raise BadRequest("cart: the cart is empty")
-    taken, short = [], []
+    taken: list[tuple[Any, ...]] = []
+    short: list[int] = []
     for product_id, quantity in wanted:
         row = txn.row(TAKE, quantity, product_id, quantity)
         if row is None:
@@ -123,7 +127,7 @@ def checkout(txn, me):
     total = sum(quantity * price for _, quantity, _, _, price in taken)
     if total > MAX_TOTAL_CENTS:
         raise Conflict("cart: the order total is too large")
-    credit = {}
+    credit: dict[int, int] = {}
     for _, quantity, merchant_id, _, price in taken:
         credit[merchant_id] = credit.get(merchant_id, 0) + quantity * price
     stores = {merchant_id: txn.value(STORENAME, merchant_id) for merchant_id in credit}
@@ -147,14 +151,14 @@ def checkout(txn, me):
 
 
 @handles("CLIENT_LIST_ORDERS", write=False)
-def list_orders(txn, me, limit, after=None):
+def list_orders(txn: Txn, me: int, limit: int, after: int | None = None) -> dict[str, Any]:
     rows = txn.rows(ORDERS, me, LAST_ID if after is None else after, limit + 1)
     rows = [(oid, txn.read_time(created), from_cents(total)) for oid, created, total in rows]
     return page(["order_id", "created_at", "total"], rows, limit)
 
 
 @handles("CLIENT_GET_ORDER", write=False)
-def get_order(txn, me, order_id):
+def get_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     if txn.row(MY_ORDER, order_id, me) is None:
         raise NotFound(f"order_id: no order {order_id} of yours")
     rows = [

@@ -1,9 +1,12 @@
 """What anyone may see without logging in."""
 
+from typing import Any
+
+from cybermarket.codec import Packed
 from cybermarket.errors import NotFound
 from cybermarket.server.handlers import FIRST_NAME, NO_ID, handles, page
 from cybermarket.server.pages import cached
-from cybermarket.storage.txn import Query
+from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import fold, from_cents
 
 LIST_MERCHANT = Query(
@@ -23,17 +26,21 @@ PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "pri
 
 
 @handles("PING", write=False)
-def ping(txn, me):
+def ping(txn: Txn, me: int | None) -> None:
     return None
 
 
 @handles("LIST_MERCHANT", write=False)
-def list_merchant(txn, me, limit, after=None):
+def list_merchant(
+    txn: Txn, me: int | None, limit: int, after: str | None = None
+) -> dict[str, Any] | Packed:
     return cached(txn, ("LIST_MERCHANT", limit, after), _list_merchant, limit, after)
 
 
 @handles("LIST_PRODUCT", write=False)
-def list_product(txn, me, storename, limit, after=None):
+def list_product(
+    txn: Txn, me: int | None, storename: str, limit: int, after: int | None = None
+) -> dict[str, Any] | Packed:
     # Cached by the key: every spelling of the name gets the same page.
     key = fold(storename)
     return cached(
@@ -41,12 +48,14 @@ def list_product(txn, me, storename, limit, after=None):
     )
 
 
-def _list_merchant(txn, limit, after):
+def _list_merchant(txn: Txn, limit: int, after: str | None) -> dict[str, Any]:
     rows = txn.rows(LIST_MERCHANT, FIRST_NAME if after is None else after, limit + 1)
     return page(["storename", "description", "email"], rows, limit)
 
 
-def _list_product(txn, storename, key, limit, after):
+def _list_product(
+    txn: Txn, storename: str, key: str, limit: int, after: int | None
+) -> dict[str, Any]:
     rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, key, limit + 1)
     if not rows:
         raise NotFound(f"storename: no store named {storename!r}")

@@ -6,9 +6,10 @@ are made and stored by cybermarket/storage/invitations.py.
 """
 
 from cybermarket.errors import BadInvitation
+from cybermarket.server.context import Call
 from cybermarket.server.handlers import handles
 from cybermarket.storage.invitations import create, digest
-from cybermarket.storage.txn import Query, now
+from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import fold
 
 FIND = Query(
@@ -19,7 +20,7 @@ FIND = Query(
 USE = Query("UPDATE invitations SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL")
 
 
-def check(txn, code, inviter):
+def check(txn: Txn, code: str, inviter: str | None) -> tuple[int, int | None]:
     """(invitation id, inviter id) for a usable code whose inviter matches
     `inviter` (a storename, in any spelling that folds alike, or None for an
     operator's code); else 406."""
@@ -36,13 +37,13 @@ def check(txn, code, inviter):
     return invitation_id, inviter_id
 
 
-def use(txn, invitation_id, merchant_id):
+def use(txn: Txn, invitation_id: int, merchant_id: int) -> None:
     # Conditional, so that two joins racing on one code cannot both win.
     if txn.run(USE, txn.time(now()), merchant_id, invitation_id) != 1:
         raise BadInvitation("code: invitation code already used")
 
 
 @handles("MERCHANT_CREATE_INVITATION")
-async def merchant_create_invitation(call):
+async def merchant_create_invitation(call: Call) -> str:
     days = call.app.settings.invitation_days
     return await call.app.db.run("MERCHANT_CREATE_INVITATION", create, call.me, days)

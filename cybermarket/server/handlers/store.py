@@ -1,8 +1,11 @@
 """A merchant's shelf: products, stock, profit and sales."""
 
+from decimal import Decimal
+from typing import Any
+
 from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
 from cybermarket.server.handlers import NO_ID, handles, page, table
-from cybermarket.storage.txn import Query, now
+from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
 
 OWNER = Query("SELECT merchant_id FROM products WHERE id = ?")
@@ -42,7 +45,7 @@ SALES = Query(
 PAST_LIMIT = f"past {money(from_cents(MAX_CENTS))}, the most this server can count exactly"
 
 
-def own_product(txn, me, product_id):
+def own_product(txn: Txn, me: int, product_id: int) -> None:
     """404 for a product that does not exist, 403 for another store's."""
     owner = txn.value(OWNER, product_id)
     if owner is None:
@@ -52,7 +55,9 @@ def own_product(txn, me, product_id):
 
 
 @handles("MERCHANT_ADD_PRODUCT")
-def add_product(txn, me, productname, price, description, stock=0):
+def add_product(
+    txn: Txn, me: int, productname: str, price: Decimal, description: str, stock: int = 0
+) -> dict[str, Any]:
     product_id = txn.value(
         ADD, me, productname, description, cents(price), stock, True, txn.time(now())
     )
@@ -60,33 +65,40 @@ def add_product(txn, me, productname, price, description, stock=0):
 
 
 @handles("MERCHANT_DEL_PRODUCT")
-def del_product(txn, me, product_id):
+def del_product(txn: Txn, me: int, product_id: int) -> None:
     own_product(txn, me, product_id)
     txn.run(SHELVE, False, product_id)
 
 
 @handles("MERCHANT_PUT_ON_SHELF")
-def put_on_shelf(txn, me, product_id):
+def put_on_shelf(txn: Txn, me: int, product_id: int) -> None:
     own_product(txn, me, product_id)
     txn.run(SHELVE, True, product_id)
 
 
 @handles("MERCHANT_RESTOCK_PRODUCT")
-def restock(txn, me, product_id, quantity):
+def restock(txn: Txn, me: int, product_id: int, quantity: int) -> None:
     own_product(txn, me, product_id)
     if txn.run(RESTOCK, quantity, product_id, MAX_STOCK - quantity) != 1:
         raise BadRequest(f"quantity: stock would exceed {MAX_STOCK}")
 
 
 @handles("SET_PRODUCT")
-def set_product(txn, me, product_id, productname=None, description=None, price=None):
+def set_product(
+    txn: Txn,
+    me: int,
+    product_id: int,
+    productname: str | None = None,
+    description: str | None = None,
+    price: Decimal | None = None,
+) -> None:
     # Op.one_of has made sure at least one field is given.
     own_product(txn, me, product_id)
     txn.run(EDIT, productname, description, None if price is None else cents(price), product_id)
 
 
 @handles("MERCHANT_LIST_PRODUCTS", write=False)
-def list_products(txn, me, limit, after=None):
+def list_products(txn: Txn, me: int, limit: int, after: int | None = None) -> dict[str, Any]:
     rows = [
         (pid, name, text, from_cents(price), stock, bool(on_shelf))
         for pid, name, text, price, stock, on_shelf in txn.rows(
@@ -101,7 +113,7 @@ def list_products(txn, me, limit, after=None):
 
 
 @handles("MERCHANT_GET_PROFIT", write=False)
-def get_profit(txn, me):
+def get_profit(txn: Txn, me: int) -> Decimal:
     profit = txn.value(PROFIT, me)
     if type(profit) is not int:  # SQLite's float for a sum that overflowed
         raise Conflict(f"profit: {PAST_LIMIT}")
@@ -112,7 +124,7 @@ SALES_COLUMNS = ["product_id", "productname", "quantity_sold", "revenue"]
 
 
 @handles("MERCHANT_GET_SALES", write=False)
-def get_sales(txn, me):
+def get_sales(txn: Txn, me: int) -> dict[str, Any]:
     """One row per product ever sold, revenue descending (product_id breaks
     ties).  Sales taken by checkout never sum past the store's profit,
     which stays within MAX_CENTS; older SQLite data may, and is refused
