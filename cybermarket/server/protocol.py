@@ -8,11 +8,13 @@ database or hashing pools.  Errors become responses in one place, _answer.
 """
 
 from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
 
 import msgpack
 from twisted.internet import defer
-from twisted.internet.interfaces import IPushProducer
-from twisted.internet.protocol import Factory
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer
+from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.protocols.policies import TimeoutMixin
@@ -28,8 +30,8 @@ from cybermarket.errors import (
     Unavailable,
 )
 from cybermarket.server import limits
-from cybermarket.server.context import Call
-from cybermarket.server.optable import SERVED
+from cybermarket.server.context import App, Call, Session
+from cybermarket.server.optable import SERVED, Served
 
 log = Logger()
 
@@ -49,13 +51,13 @@ MESSAGES = {200: "ok", 201: "created"}
 _TOO_LARGE = object()  # queue marker: answer 413, then close
 
 
-def short(value, width=60):
+def short(value: object, width: int = 60) -> str:
     """A client's value, cut to fit in an error message."""
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def decode(body):
+def decode(body: bytes) -> tuple[int, Served, dict[str, Any]]:
     """(id, op, args) of a request body, args validated.  BadRequest carries
     the request's id once it is known (request_id attribute)."""
     try:
@@ -85,52 +87,56 @@ class _WriteBuffer:
     """Registered with the transport so that a client which pipelines but
     does not read makes us stop reading, instead of buffering answers."""
 
-    def __init__(self, protocol):
+    def __init__(self, protocol: "MarketProtocol") -> None:
         self.protocol = protocol
 
-    def pauseProducing(self):
+    def pauseProducing(self) -> None:
         self.protocol._set_pause("writes", True)
 
-    def resumeProducing(self):
+    def resumeProducing(self) -> None:
         self.protocol._set_pause("writes", False)
 
-    def stopProducing(self):
+    def stopProducing(self) -> None:
         pass
 
 
 class MarketProtocol(Int32StringReceiver, TimeoutMixin):
-    def __init__(self, app, factory, peer=None):
+    # A TCP, TLS or PROXY transport (ITCPTransport and IConsumer) once
+    # connected, None before.
+    transport: Any
+
+    def __init__(self, app: App, factory: "MarketFactory", peer: str | None = None) -> None:
         self.app = app
         self.factory = factory
-        self.session = None
+        self.session: Session | None = None
         # The client's IP address, counted against its cap (admitted); None
         # behind a balancer until the PROXY header has named it.
         self.peer = peer
         self.admitted = peer is not None
-        self._queue = deque()
+        self._queue: deque[tuple[Any, bool]] = deque()  # (body or _TOO_LARGE, stopping)
         self._queued_bytes = 0
         self._busy = False
         self._pumping = False
         self._closing = False
-        self._pauses = set()
+        self._pauses: set[str] = set()
         self._write_buffer = _WriteBuffer(self)
-        self._frame_timer = None
+        self._frame_timer: IDelayedCall | None = None
         self._burst = 0  # requests started since the last read
 
-    def callLater(self, delay, function):
+    def callLater(self, delay: float, function: Callable[[], object]) -> IDelayedCall:
         # TimeoutMixin's idle timer, on the app's clock rather than the
         # global reactor.
         return self.app.clock.callLater(delay, function)
 
     # --- connection ---------------------------------------------------------
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         self.MAX_LENGTH = self.app.settings.max_frame
         self.transport.registerProducer(self._write_buffer, True)
         self.setTimeout(self.app.settings.idle_timeout)
         self.factory.connections.add(self)
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.setTimeout(None)
         self._stop_frame_timer()
         self.session = None
@@ -139,7 +145,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self._queued_bytes = 0
         self.factory.connection_gone(self)
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
         if self._closing:
             return  # after a 413 nothing more is read
         if self.peer is None and not self._learn_peer():
@@ -149,7 +155,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         super().dataReceived(data)
         self._watch_frame()
 
-    def timeoutConnection(self):
+    def timeoutConnection(self) -> None:
         # TimeoutMixin's loseConnection waits until the answers already
         # written are sent, which a client that does not read never lets
         # happen: the connection and its answer would stay for ever.
@@ -159,7 +165,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         else:
             self.transport.loseConnection()
 
-    def _learn_peer(self):
+    def _learn_peer(self) -> bool:
         """Behind a balancer: the address the PROXY header named (parsed by
         the transport before any of our bytes arrive), held to its cap."""
         host = getattr(self.transport.getPeer(), "host", None)
@@ -174,7 +180,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self.admitted = True
         return True
 
-    def _watch_frame(self):
+    def _watch_frame(self) -> None:
         """Run the frame timer while a frame is partly received and the
         client is the one to send the rest: not while reading is paused, when
         the bytes held back are the server's delay, not the client's."""
@@ -186,24 +192,24 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         elif not partial:
             self._stop_frame_timer()
 
-    def _stop_frame_timer(self):
+    def _stop_frame_timer(self) -> None:
         if self._frame_timer is not None:
             if self._frame_timer.active():
                 self._frame_timer.cancel()
             self._frame_timer = None
 
-    def _frame_timed_out(self):
+    def _frame_timed_out(self) -> None:
         self._frame_timer = None
         self.factory.bites["frame-timeout"](peer=self.peer)
         self._closing = True
         self.transport.abortConnection()
 
-    def lengthLimitExceeded(self, length):
+    def lengthLimitExceeded(self, length: int) -> None:
         self._closing = True
         self._queue.append((_TOO_LARGE, False))
         self._pump()
 
-    def stringReceived(self, body):
+    def stringReceived(self, body: bytes) -> None:
         self._queue.append((body, self.factory.stopping))
         self._queued_bytes += len(body)
         if (
@@ -213,7 +219,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
             self._set_pause("queue", True)
         self._pump()
 
-    def _set_pause(self, why, paused):
+    def _set_pause(self, why: str, paused: bool) -> None:
         """Stop parsing and reading while any reason holds: the protocol's
         own pause (Int32StringReceiver's paused flag) leaves unparsed frames
         in its buffer, so a flood costs no more than one read's worth."""
@@ -231,12 +237,12 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
             self._pump()
 
     @property
-    def idle(self):
+    def idle(self) -> bool:
         return not self._busy and not self._queue
 
     # --- one request at a time --------------------------------------------
 
-    def _pump(self):
+    def _pump(self) -> None:
         # Re-entered from _finished when a request completes synchronously,
         # and from resumeProducing; the loop below then carries on, so
         # pipelined requests never recurse.
@@ -271,26 +277,26 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         finally:
             self._pumping = False
 
-    def _next_turn(self):
+    def _next_turn(self) -> None:
         self._burst = 0
         if self.transport is not None and not self._closing:
             self._set_pause("turn", False)
             self._pump()
 
-    def _below_low_water(self):
+    def _below_low_water(self) -> bool:
         return (
             len(self._queue) < LOW_WATER
             and self._queued_bytes < self.app.settings.connection_buffer // 4
         )
 
-    def _finished(self, response):
+    def _finished(self, response: dict[str, Any]) -> None:
         self._send(response)
         self._busy = False
         if self.idle:
             self.factory.check_idle()
         self._pump()
 
-    def _send(self, response):
+    def _send(self, response: dict[str, Any]) -> None:
         try:
             body = encode(response)
         except Exception:
@@ -299,8 +305,10 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         self.sendString(body)
         self.resetTimeout()
 
-    def _handle(self, body, stopping):
+    def _handle(self, body: bytes, stopping: bool) -> defer.Deferred[dict[str, Any]]:
         """A Deferred that fires with the response to one request body."""
+        request_id: int | None
+        op: Served | None
         request_id = op = None
         try:
             request_id, op, args = decode(body)
@@ -313,7 +321,8 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
             return defer.succeed(self._answer(getattr(e, "request_id", request_id), op, e))
         except Exception as e:
             return defer.succeed(self._answer(request_id, op, e, failure=Failure()))
-        call = Call(self.app, self.session, self.peer)
+        # dataReceived has learned the peer before any request is read.
+        call = Call(self.app, self.session, cast(str, self.peer))
         try:
             if op.flow:
                 d = defer.ensureDeferred(op.function(call, **args))
@@ -322,7 +331,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         except Exception:
             d = defer.fail()
 
-        def succeeded(data):
+        def succeeded(data: object) -> dict[str, Any]:
             if op.flow:
                 self.session = call.session
             return self._answer(request_id, op, None, data)
@@ -330,9 +339,18 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         d.addCallbacks(succeeded, lambda f: self._answer(request_id, op, f.value, failure=f))
         return d
 
-    def _answer(self, request_id, op, error, data=None, failure=None):
+    def _answer(
+        self,
+        request_id: int | None,
+        op: Served | None,
+        error: BaseException | None,
+        data: object = None,
+        failure: Failure | None = None,
+    ) -> dict[str, Any]:
         """The response: the one place where errors become statuses."""
         if error is None:
+            assert op is not None  # only a request that was read succeeds
+            response: dict[str, Any]
             response = {"id": request_id, "status": op.status, "message": MESSAGES[op.status]}
             if data is not None:
                 response["data"] = data
@@ -349,7 +367,7 @@ class MarketProtocol(Int32StringReceiver, TimeoutMixin):
         return self._internal_error(request_id)
 
     @staticmethod
-    def _internal_error(request_id):
+    def _internal_error(request_id: int | None) -> dict[str, Any]:
         return {"id": request_id, "status": 500, "message": "internal error"}
 
 
@@ -377,17 +395,17 @@ class MarketFactory(Factory):
     """Builds a protocol per connection, within the connection caps, and
     knows them all, for shutdown."""
 
-    def __init__(self, app):
+    def __init__(self, app: App) -> None:
         self.app = app
-        self.connections = set()
+        self.connections: set[MarketProtocol] = set()
         self.stopping = False
-        self._idle_waiters = []
-        self._closed_waiters = []
+        self._idle_waiters: list[defer.Deferred[None]] = []
+        self._closed_waiters: list[defer.Deferred[None]] = []
         self._open = 0  # built and not yet lost: counted before connectionMade
-        self._per_address = {}
+        self._per_address: dict[str | None, int] = {}  # address -> connections open
         self.bites = {reason: limits.Bite(app.clock, reason, text) for reason, text in BITES}
 
-    def buildProtocol(self, addr):
+    def buildProtocol(self, addr: IAddress | None) -> MarketProtocol | None:
         """The connection's protocol, or None (the port then closes the
         socket at once) when a cap is reached."""
         settings = self.app.settings
@@ -405,7 +423,7 @@ class MarketFactory(Factory):
         self._open += 1
         return MarketProtocol(self.app, self, peer)
 
-    def admit(self, peer):
+    def admit(self, peer: str) -> bool:
         """Count one more connection from the IP address `peer`, unless its
         cap is reached (then False, logged)."""
         count = self._per_address.get(peer, 0)
@@ -415,7 +433,7 @@ class MarketFactory(Factory):
         self._per_address[peer] = count + 1
         return True
 
-    def connection_gone(self, protocol):
+    def connection_gone(self, protocol: MarketProtocol) -> None:
         self._open -= 1
         count = self._per_address.get(protocol.peer)
         if count is not None and protocol.admitted:
@@ -426,23 +444,23 @@ class MarketFactory(Factory):
         self.connections.discard(protocol)
         self.check_idle()
 
-    def begin_shutdown(self):
+    def begin_shutdown(self) -> defer.Deferred[None]:
         """From now on new requests get 503; the Deferred fires once every
         request already read has been answered."""
         self.stopping = True
-        d = defer.Deferred()
+        d: defer.Deferred[None] = defer.Deferred()
         self._idle_waiters.append(d)
         self.check_idle()
         return d
 
-    def all_closed(self):
+    def all_closed(self) -> defer.Deferred[None]:
         """A Deferred that fires once no connection is left open."""
-        d = defer.Deferred()
+        d: defer.Deferred[None] = defer.Deferred()
         self._closed_waiters.append(d)
         self.check_idle()
         return d
 
-    def check_idle(self):
+    def check_idle(self) -> None:
         if self._idle_waiters and all(p.idle for p in self.connections):
             waiters, self._idle_waiters = self._idle_waiters, []
             for d in waiters:

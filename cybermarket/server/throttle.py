@@ -30,13 +30,19 @@ typed in the wrong field, and the table need not keep it.
 
 import hashlib
 import math
+from typing import TYPE_CHECKING
 
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from cybermarket.errors import Throttled
 from cybermarket.server import limits
-from cybermarket.storage.txn import Query
+from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import fold
+
+if TYPE_CHECKING:
+    from cybermarket.storage.database import Database
 
 log = Logger()
 
@@ -59,11 +65,11 @@ RELEASE = Query("DELETE FROM login_attempts WHERE id = ?")
 SWEEP = Query("DELETE FROM login_attempts WHERE at <= ?")
 
 
-def account_key(role, account_id):
+def account_key(role: str, account_id: int) -> str:
     return f"{role} account {account_id}"
 
 
-def name_key(role, login):
+def name_key(role: str, login: str) -> str:
     """The key of a login that names no account."""
     if "@" in login:
         return f"{role} email {login.lower()}"
@@ -71,21 +77,21 @@ def name_key(role, login):
     return f"{role} name {fold(login)}"
 
 
-def peer_key(peer):
+def peer_key(peer: str) -> str:
     return f"peer {peer}"
 
 
-def digest(key):
+def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def lock_id(key_digest):
+def lock_id(key_digest: str) -> int:
     """A signed 32-bit number for the key's advisory lock.  Two keys that
     share one only wait for each other now and then."""
     return int.from_bytes(bytes.fromhex(key_digest[:8]), "big", signed=True)
 
 
-def seconds(n):
+def seconds(n: int) -> str:
     return "1 second" if n == 1 else f"{n} seconds"
 
 
@@ -98,7 +104,9 @@ IN_FLIGHT = f"too many logins at once; try again in {seconds(IN_FLIGHT_WAIT)}"
 
 
 class Throttle:
-    def __init__(self, db, clock, limit=10, window=300.0):
+    def __init__(
+        self, db: "Database", clock: IReactorTime, limit: int = 10, window: float = 300.0
+    ) -> None:
         self.db = db
         self.clock = clock
         self.limit = limit
@@ -111,7 +119,7 @@ class Throttle:
             " {message}; {count} refused since the last report",
         )
 
-    def now(self):
+    def now(self) -> int:
         """Milliseconds by the app's clock (the reactor's wall clock, which
         processes share; a task.Clock in tests).  Read on the reactor
         thread and handed to the transactions."""
@@ -119,7 +127,7 @@ class Throttle:
 
     # --- inside a write transaction, on a database thread --------------
 
-    def reserve(self, txn, now, keys):
+    def reserve(self, txn: Txn, now: int, keys: dict[str, str]) -> list[int]:
         """Count the recent attempts of each key of `keys` (what is counted
         -> key, such as {"account": ..., "address": ...}); raise Throttled
         if any is at the limit, else reserve an attempt (a pending row) for
@@ -130,7 +138,8 @@ class Throttle:
             for number in sorted({lock_id(d) for d in digests.values()}):
                 txn.value(LOCK, LOCK_CLASS, number)
         cutoff = now - self.window_ms
-        wait, blocked = None, []
+        wait: int | None = None
+        blocked: list[str] = []
         for what, key_digest in digests.items():
             recent = txn.rows(RECENT, key_digest, cutoff, self.limit)
             if len(recent) < self.limit:
@@ -152,19 +161,20 @@ class Throttle:
 
     # --- on the reactor thread ------------------------------------------
 
-    def fail(self, tries):
+    def fail(self, tries: list[int]) -> defer.Deferred[None]:
         """The password was wrong: the reserved attempts become failures."""
         return self.db.run("login failed", _settle, FAIL, [(False, i) for i in tries])
 
-    def release(self, tries):
+    def release(self, tries: list[int]) -> defer.Deferred[None]:
         """The password was right, or never checked: the attempts do not
         count."""
         return self.db.run("login settled", _settle, RELEASE, [(i,) for i in tries])
 
-    def sweep(self):
+    def sweep(self) -> defer.Deferred[int | None]:
         """Delete attempts that have left the window (a TimerService calls
         this every minute).  Never fails: a database that cannot be reached
         now is swept next time."""
+        d: defer.Deferred[int | None]
         d = self.db.run("login attempts sweep", _sweep, self.now() - self.window_ms)
         d.addErrback(
             lambda failure: log.warn(
@@ -174,9 +184,9 @@ class Throttle:
         return d
 
 
-def _settle(txn, query, params):
+def _settle(txn: Txn, query: Query, params: list[tuple[object, ...]]) -> None:
     txn.run_many(query, params)
 
 
-def _sweep(txn, cutoff):
+def _sweep(txn: Txn, cutoff: int) -> int:
     return txn.run(SWEEP, cutoff)
