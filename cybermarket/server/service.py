@@ -9,6 +9,7 @@ from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from cybermarket.server import handlers, limits, pages
 from cybermarket.server.context import App, Settings
@@ -41,7 +42,7 @@ def _print_start_errors(previous):
         else:
             previous(kind, value, traceback)
 
-    hook.prints_start_errors = True
+    hook.prints_start_errors = True  # type: ignore[attr-defined]  # a mark, read by getattr
     return hook
 
 
@@ -86,7 +87,7 @@ class MarketService(MultiService):
         logged while a server that is not listening runs on.  Every
         endpoint this server is used with answers at once; should one
         answer later, its failure can only be logged."""
-        failures = []
+        failures: list[Failure] = []
 
         def listening(port):
             self._listening = None

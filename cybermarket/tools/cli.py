@@ -87,7 +87,7 @@ def _db_backup(args):
 
     from cybermarket.storage import database
 
-    source = database.sqlite_file(args.database)
+    source: str | Path | None = database.sqlite_file(args.database)
     if source is None:
         raise Failed("backs up only SQLite databases; for PostgreSQL use pg_dump")
     existing_database(args.database)

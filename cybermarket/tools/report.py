@@ -295,7 +295,7 @@ def plot(report, path):
     days = [date.fromisoformat(day) for day in report.per_day["date"]]
     amounts = [cents / 100 for cents in report.per_day["revenue_cents"].tolist()]
     if days:
-        axes.bar(days, amounts, width=0.8)
+        axes.bar(days, amounts, width=0.8)  # type: ignore[arg-type]  # dates: the stubs say numbers
         span = (days[-1] - days[0]).days + 1
         axes.xaxis.set_major_locator(DayLocator(interval=max(1, span // 10)))
         axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))

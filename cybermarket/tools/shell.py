@@ -170,6 +170,7 @@ def lex(line):
     a backslash outside quotes escapes any character), each word a list of
     (text, quoted) pieces.  shlex itself cannot tell which parts of a word
     were quoted, and that decides what `key=nil` means."""
+    pieces: list[tuple[str, bool]] | None
     words, pieces, i = [], None, 0
     while i < len(line):
         ch = line[i]
@@ -631,6 +632,7 @@ class Session:
         """The response, or None when there was none."""
         if not self.connect():
             return None
+        assert self.client is not None  # connect() made one
         try:
             response = self.client.call(name, **args)
         except CONNECTION_ERRORS as e:
