@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loadgen  # noqa: E402
-from bench.servers import Servers, free_port, wait_for_port  # noqa: E402
+from bench import loadgen
+from bench.servers import Servers, free_port, wait_for_port
 
 PASSWORD = "bench-password"
 

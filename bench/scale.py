@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loadgen  # noqa: E402
-from bench.run import listing, login, seed  # noqa: E402
-from bench.servers import Servers, fresh_database  # noqa: E402
+from bench import loadgen
+from bench.run import listing, login, seed
+from bench.servers import Servers, fresh_database
 
 
 async def measure(port, ids, connections, seconds):

@@ -12,7 +12,7 @@ from typing import Any
 from cybermarket.ops import OPS, Op
 
 # Importing the handler modules registers their handlers.
-from cybermarket.server.handlers import (  # noqa: F401  (imported to register their handlers)
+from cybermarket.server.handlers import (  # noqa: F401  (imported: they register handlers)
     HANDLERS,
     Handler,
     accounts,

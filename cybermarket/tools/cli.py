@@ -134,7 +134,7 @@ def _report(args):
     try:
         # matplotlib is only used for --plot, but both come with the one
         # extra: checked up front, before anything is read or printed.
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (only to check that it is there)
 
         from cybermarket.tools import report
     except ImportError as e:

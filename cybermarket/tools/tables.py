@@ -13,7 +13,7 @@ than a misaligned table.
 
 from typing import Any
 
-import wcwidth  # noqa: F401  (see above)
+import wcwidth  # noqa: F401  (for tabulate, which uses it only if it can import it)
 from tabulate import tabulate
 
 # Options common to every table: cells are text, already formatted (money
