@@ -1,13 +1,16 @@
 # Two commands on a machine with only python3 (and make):
 #   make run    set up .venv and serve on 127.0.0.1:22333 with ./cybermarket.sqlite3
-#   make test   set up .venv and run the whole test suite twice: on SQLite,
-#               then on a throwaway PostgreSQL cluster (installed from
-#               Debian's packages when missing, which needs root)
+#   make test   set up .venv, run `make lint`, then the whole test suite
+#               twice: on SQLite, then on a throwaway PostgreSQL cluster
+#               (installed from Debian's packages when missing, which
+#               needs root)
+#   make lint   ruff's checks, ruff's formatting (checked, not applied) and
+#               mypy; `.venv/bin/ruff format .` applies the formatting
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-sqlite test-postgres venv clean
+.PHONY: run lint test test-sqlite test-postgres venv clean
 
 # `make venv`: everything, the test suite's extras included (what `make
 # test` needs); `make run` installs only the server and its clients.
@@ -22,7 +25,8 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.created
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# The [test] extra brings the report's pandas and matplotlib too.
+# The [test] extra brings the report's pandas and matplotlib too, and the
+# [lint] extra's ruff and mypy.
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
@@ -30,7 +34,15 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/twistd -n --pidfile= cybermarket
 
-test: test-sqlite test-postgres
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Lint first, then the two suites one after the other (also under make -j).
+test: lint
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
 
 test-sqlite: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
@@ -39,6 +51,6 @@ test-postgres: $(VENV)/.installed-test
 	scripts/with-postgres $(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp
+	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp .mypy_cache .ruff_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
 	find . -name dropin.cache -delete
