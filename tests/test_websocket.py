@@ -381,15 +381,35 @@ class FakeWire:
         self._bytesBuffer.add(body[3:])
         carrier.bytesMessageReceived(self._bytesBuffer.done())
 
+    def dataReceived(self, messages: list) -> None:
+        """One read: whole messages, the last one maybe only begun."""
+        for body in messages:
+            if isinstance(body, tuple):  # (begun,): the start of a message
+                self._bytesBuffer.add(body[0])
+            else:
+                self.message(self.carrier, body)
 
-def ws_peer(market):
+
+class FakeChannel:
+    """The HTTP channel, whose reads Twisted's upgrade hands to the wire."""
+
+    def __init__(self, wire: FakeWire) -> None:
+        self.dataReceived = wire.dataReceived
+
+
+def ws_peer(market, reads=False):
+    """A carrier on a fake wire; with `reads`, one whose reads it can tell
+    apart (wire.read(...) then is one read)."""
     from cybermarket.server.websocket import WebSocketCarrier
 
     connection = market.factory.open_connection("10.0.0.9", admit=True)
-    carrier = WebSocketCarrier(connection, market.clock)
     wire = FakeWire()
+    channel = FakeChannel(wire) if reads else None
+    carrier = WebSocketCarrier(connection, channel)
+    wire.carrier = carrier
     carrier.negotiationStarted(wire)
     carrier.negotiationFinished()
+    wire.read = channel.dataReceived if reads else wire.dataReceived
     return carrier, wire
 
 
@@ -423,15 +443,20 @@ def test_nothing_runs_while_the_client_does_not_read(market, gates):
     assert [r["id"] for r in wire.sent] == [0, 1, 2, 3, 4]
 
 
-def test_a_burst_waits_for_the_next_turn(market):
+@pytest.mark.parametrize("reads", [True, False])
+def test_a_burst_waits_for_the_next_turn(market, reads):
     from cybermarket.server.connection import BURST
 
-    carrier, wire = ws_peer(market)
-    for i in range(BURST + 20):
-        wire.message(carrier, ping(i))
+    carrier, wire = ws_peer(market, reads)
+    wire.read([ping(i) for i in range(BURST + 20)])  # each a 400
     assert len(wire.sent) == BURST
+    assert wire.transport.producerState == "paused"
     market.clock.advance(0)
     assert len(wire.sent) == BURST + 20
+    assert wire.transport.producerState == "producing"
+    if reads:
+        wire.read([ping(i) for i in range(BURST)])  # a new read: a new burst
+        assert len(wire.sent) == 2 * BURST + 20
 
 
 def test_too_large_is_known_before_the_message_ends(make_market):
@@ -445,9 +470,17 @@ def test_too_large_is_known_before_the_message_ends(make_market):
     assert len(wire.sent) == 1  # nothing more is read
 
 
-def test_a_partial_message_is_held_to_the_frame_timeout(market):
-    carrier, wire = ws_peer(market)
-    wire._bytesBuffer.add(b"\x83")
+@pytest.mark.parametrize("reads", [True, False])
+def test_a_partial_message_is_held_to_the_frame_timeout(market, reads):
+    carrier, wire = ws_peer(market, reads)
+    wire.read([ping(1), (b"\x83",)])  # a read that ends inside a message
+    assert [r["id"] for r in wire.sent] == [1]
     market.clock.advance(market.app.settings.frame_timeout)
     assert wire.transport.disconnecting  # aborted
     assert carrier.connection._closing
+
+
+def test_whole_messages_start_no_frame_timer(market):
+    carrier, wire = ws_peer(market, reads=True)
+    wire.read([ping(i) for i in range(5)])
+    assert carrier.connection._frame_timer is None

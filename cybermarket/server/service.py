@@ -119,7 +119,7 @@ class MarketService(MultiService):
         from cybermarket.server.web import make_site
 
         failures = []
-        site = make_site(self.factory, self.web_origins, self.reactor)
+        site = make_site(self.factory, self.web_origins)
         d = self.web_endpoint.listen(site)
 
         def listening(port):

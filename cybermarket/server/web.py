@@ -128,10 +128,10 @@ class WebRoot(Resource):
         return text
 
 
-def make_site(factory: Any, origins: list[str], clock: Any) -> server.Site:
+def make_site(factory: Any, origins: list[str]) -> server.Site:
     """The web endpoint's site: static files, and WebSocket connections
     made by `factory` (the MarketFactory TCP uses too)."""
-    root = WebRoot(load_files(), MarketWebSocketResource(factory, origins, clock))
+    root = WebRoot(load_files(), MarketWebSocketResource(factory, origins))
     site = server.Site(root, requestFactory=WebRequest)
     site.displayTracebacks = False
     return site

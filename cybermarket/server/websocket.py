@@ -79,9 +79,9 @@ class WebSocketCarrier:
     """A twisted.web.websocket WebSocketProtocol carrying one
     MarketConnection's bodies."""
 
-    def __init__(self, connection: MarketConnection, clock: Any) -> None:
+    def __init__(self, connection: MarketConnection, channel: Any = None) -> None:
         self.connection = connection
-        self.clock = clock
+        self.channel = channel  # the HTTP channel the upgrade came on
         self.limit = connection.app.settings.max_frame
         self.transport: WebSocketTransport | None = None
         self._paused = False
@@ -103,6 +103,8 @@ class WebSocketCarrier:
             transport._bytesBuffer = self._bytes
 
     def negotiationFinished(self) -> None:
+        self._watch_reads(self.channel)
+        self.channel = None
         self.connection.start(self)
 
     def textMessageReceived(self, message: str | None) -> None:
@@ -120,18 +122,43 @@ class WebSocketCarrier:
 
     # --- what arrives -------------------------------------------------------------
 
-    def piece_arrived(self) -> None:
-        """Part of a message came in.  The first piece of a reactor turn
-        stands for a new read: the client is not idle, and the burst count
-        starts again (at the reactor's next turn)."""
-        if not self._in_read:
-            self._in_read = True
-            self.connection.data_arrived()
-            self.clock.callLater(0, self._read_over)
+    def read_begins(self) -> None:
+        """Bytes came in: the client is not idle, and the burst count
+        starts again, as on TCP."""
+        self._in_read = True
+        self.connection.data_arrived()
+
+    def read_ends(self) -> None:
+        self._in_read = False
         self.connection.watch_frame()
 
-    def _read_over(self) -> None:
-        self._in_read = False
+    def piece_arrived(self) -> None:
+        """Part of a message came in.  Where reads cannot be told apart (see
+        _watch_reads), each piece counts as activity, and the frame timer is
+        looked at piece by piece; the burst count then starts again only at
+        the reactor's next turn."""
+        if not self._in_read:
+            self.connection.resetTimeout()
+            self.connection.watch_frame()
+
+    def _watch_reads(self, channel: Any) -> None:
+        """Have read_begins and read_ends called around each read of the
+        connection.  Twisted's upgrade hands the HTTP channel's reads to its
+        wire protocol by setting the channel's dataReceived to the wire's;
+        this wraps that, when it finds it so."""
+        wire = self.transport
+        deliver = getattr(channel, "dataReceived", None)
+        if wire is None or deliver is None or deliver != getattr(wire, "dataReceived", None):
+            return
+
+        def dataReceived(data: bytes) -> None:
+            self.read_begins()
+            try:
+                deliver(data)
+            finally:
+                self.read_ends()
+
+        channel.dataReceived = dataReceived
 
     def message_too_large(self, bodies: Any) -> None:
         self._hold_or_hand((None, bodies))
@@ -141,11 +168,7 @@ class WebSocketCarrier:
             return  # over the limit: answered 413 already
         if not self._bounded and len(body.encode() if isinstance(body, str) else body) > self.limit:
             body = None  # a Twisted whose buffer could not be bounded: late, but 413
-        # A message of control frames only never passed through add().
-        if not self._in_read:
-            self.piece_arrived()
         self._hold_or_hand((body, bodies))
-        self.connection.watch_frame()
 
     def _hold_or_hand(self, item: tuple) -> None:
         # Twisted hands in every message of a read, paused or not; those
@@ -238,11 +261,10 @@ def own_origin(request: Request) -> str | None:
 class MarketWebSocketResource(WebSocketResource):
     """/ws: the upgrade, for allowed origins and within the caps."""
 
-    def __init__(self, market: Any, origins: list[str], clock: Any) -> None:
+    def __init__(self, market: Any, origins: list[str]) -> None:
         super().__init__(self)
         self.market = market  # the MarketFactory, shared with TCP
         self.origins = {origin_of(o) for o in origins} - {None}
-        self.clock = clock
 
     def allowed(self, request: Request) -> bool:
         origin = request.getHeader("origin")
@@ -268,7 +290,7 @@ class MarketWebSocketResource(WebSocketResource):
     def buildProtocol(self, request: Request) -> WebSocketCarrier:
         """Twisted's WebSocketServerFactory: the carrier of the connection
         render_GET opened."""
-        return WebSocketCarrier(request.market_connection, self.clock)
+        return WebSocketCarrier(request.market_connection, request.channel)
 
 
 def _refuse(request: Request, status: int, text: bytes) -> bytes:
