@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import msgpack
 import pytest
@@ -16,34 +15,13 @@ from cybermarket.errors import BadRequest
 from cybermarket.server.bodies import JSON
 from cybermarket.server.connection import decode
 from cybermarket.server.origins import origin_of
-from tests.conftest import fresh_postgresql_database, on_postgresql
-from tests.live import FAST, PASSWORD, rows
+from tests.live import PASSWORD, rows, running
 from tests.server import Server
 from tests.shop import store_args
 from tests.wire import Client
 from tests.wsclient import Closed, Rejected, WSClient, http_get
 
 EXTRA_ORIGIN = "https://shop.example.com"
-
-
-@contextmanager
-def module_database(workdir) -> Iterator[str]:
-    if on_postgresql():
-        with fresh_postgresql_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{workdir / 'market.sqlite3'}"
-
-
-@contextmanager
-def running(tmp_path_factory, *options) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp("web")
-    with module_database(workdir) as url:
-        server = Server(url, *FAST, *options, workdir=workdir, web=True)
-        try:
-            yield server.start()
-        finally:
-            server.kill()
 
 
 @pytest.fixture(scope="module")
