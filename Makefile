@@ -1,9 +1,11 @@
 # Two commands on a machine with only python3 (and make):
-#   make run    set up .venv and serve on 127.0.0.1:22333 with ./cybermarket.sqlite3
+#   make run    set up .venv and serve on 127.0.0.1:22333 with ./cybermarket.sqlite3,
+#               and the storefront on http://127.0.0.1:8080/
 #   make test   set up .venv, run `make lint`, then the whole test suite
 #               twice: on SQLite, then on a throwaway PostgreSQL cluster
 #               (installed from Debian's packages when missing, which
-#               needs root)
+#               needs root); the browser tests run in Debian's Chromium
+#               (installed likewise)
 #   make lint   ruff's checks, ruff's formatting (checked, not applied) and
 #               mypy; `.venv/bin/ruff format .` applies the formatting
 PYTHON ?= python3
@@ -31,8 +33,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+WEB ?= tcp:8080:interface=127.0.0.1
+
 run: $(VENV)/.installed
-	$(BIN)/twistd -n --pidfile= cybermarket
+	$(BIN)/twistd -n --pidfile= cybermarket --web $(WEB)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -45,10 +49,10 @@ test: lint
 	$(MAKE) test-postgres
 
 test-sqlite: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	scripts/with-chromium $(BIN)/python -m pytest
 
 test-postgres: $(VENV)/.installed-test
-	scripts/with-postgres $(BIN)/python -m pytest
+	scripts/with-chromium scripts/with-postgres $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp .mypy_cache .ruff_cache

@@ -7,7 +7,9 @@ database (or --database), seeds a merchant with 20 products and customers,
 and starts the ceiling server (bench/ceiling.py: MessagePack + one
 deferToThread hop, nothing else).  Each workload runs for a fixed time with
 one request in flight per connection; one line per workload: ops/s, p50,
-p99, errors and the ratio to the ceiling's PING.  Then the login storm
+p99, errors and the ratio to the ceiling's PING.  LIST_PRODUCT runs over
+WebSocket too (binary messages, the server's --web endpoint), with its
+ratio to TCP's in the same run.  Then the login storm
 (8 connections logging in and out) with PING latency measured from another
 connection, and the server's memory with 2,000 idle connections.
 """
@@ -162,7 +164,7 @@ def main():
     ceiling = subprocess.Popen(
         [sys.executable, str(Path(__file__).parent / "ceiling.py"), str(ceiling_port)]
     )
-    servers = Servers(args.database, extra=args.server)
+    servers = Servers(args.database, extra=args.server, web=True)
     try:
         wait_for_port(ceiling_port)
         port = servers.port
@@ -178,6 +180,22 @@ def main():
                 loadgen.run(port, workload, args.connections, args.seconds, setup=setup)
             )
             print(line(name, r, top["ops"]))
+            if workload is listing:
+                # The same workload over WebSocket (binary messages), beside
+                # TCP's in the same run.
+                ws = asyncio.run(
+                    loadgen.run(
+                        servers.web_port,
+                        listing,
+                        args.connections,
+                        args.seconds,
+                        kind=loadgen.WSConn,
+                    )
+                )
+                print(
+                    line("  over WebSocket (binary)", ws, top["ops"])
+                    + (f"  {ws['ops'] / r['ops']:4.2f} of TCP")
+                )
         storm, pings = asyncio.run(login_storm(port, args.seconds, args.connections))
         print(line("login storm (login + logout)", storm))
         print(line("  PING during the login storm", pings))

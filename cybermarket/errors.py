@@ -2,7 +2,7 @@
 
 Every error a client can see is a MarketError subclass; its class says the
 status.  The protocol turns them into responses in one place
-(protocol.MarketProtocol._answer); anything else is a bug, logged with its
+(connection.MarketConnection._answer); anything else is a bug, logged with its
 traceback and answered with a bare 500.
 """
 

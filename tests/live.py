@@ -3,6 +3,8 @@ options they use, a running server with the connections a test opened to
 it (Live), and small readers of its answers."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 from tests.shop import store_args
@@ -90,3 +92,30 @@ def send_all_then_read_all(conns, op, **args):
         assert response["id"] == request_id, response
         responses.append(response)
     return responses
+
+
+@contextmanager
+def module_database(workdir) -> Iterator[str]:
+    """A database for a server shared by a module's tests."""
+    from tests.conftest import fresh_postgresql_database, on_postgresql
+
+    if on_postgresql():
+        with fresh_postgresql_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{workdir / 'market.sqlite3'}"
+
+
+@contextmanager
+def running(tmp_path_factory, *options) -> Iterator:
+    """A server process with the web endpoint (--web) on, for a module's
+    tests; stopped afterwards."""
+    from tests.server import Server
+
+    workdir = tmp_path_factory.mktemp("web")
+    with module_database(workdir) as url:
+        server = Server(url, *FAST, *options, workdir=workdir, web=True)
+        try:
+            yield server.start()
+        finally:
+            server.kill()

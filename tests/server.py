@@ -117,8 +117,12 @@ class Server:
         port=None,
         descriptors=None,
         haproxy=False,
+        web=False,
     ):
         self.database_url = database_url
+        # Also serve --web (pages and WebSocket) on a free loopback port.
+        self.web = web
+        self.web_port = None
         # Listen on haproxy:tcp:..., as behind a balancer that sends the
         # PROXY protocol: every connection must begin with its header.
         self.haproxy = haproxy
@@ -146,6 +150,7 @@ class Server:
             f"{'haproxy:' if self.haproxy else ''}tcp:{self.port}:interface={HOST}",
             "--database",
             self.database_url,
+            *([f"--web=tcp:{self.web_port}:interface={HOST}"] if self.web else []),
             *self.options,
         ]
 
@@ -207,6 +212,8 @@ class Server:
         attempts = 1 if self.fixed_port else 3
         for attempt in range(1, attempts + 1):
             self.port = self.fixed_port or free_port()
+            if self.web:
+                self.web_port = free_port()
             self._spawn()
             if self._await_ready(timeout, retry_port=attempt < attempts):
                 return self

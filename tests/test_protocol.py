@@ -945,7 +945,7 @@ def test_flood_in_one_chunk_is_parsed_only_up_to_the_high_water_mark(market, gat
         frame(request("SLOW", 0)) + b"".join(frame(request("PING", i)) for i in range(1, count + 1))
     )
     assert peer.transport.producerState == "paused"
-    assert len(peer.protocol._queue) == HIGH_WATER  # the rest stays unparsed
+    assert len(peer.protocol.connection._queue) == HIGH_WATER  # the rest stays unparsed
     gates[0].callback(None)
     assert [r["id"] for r in peer.responses()] == list(range(count + 1))
     assert peer.transport.producerState == "producing"

@@ -9,6 +9,7 @@ import re
 
 from twisted.python import usage
 
+from cybermarket.server.origins import origin_of
 from cybermarket.storage.urls import DEFAULT_DATABASE, database_url
 
 DEFAULT_LISTEN = "tcp:22333:interface=127.0.0.1"
@@ -43,7 +44,7 @@ def _listen_example(text):
     return f"tcp:{port}:interface={interface}"
 
 
-def check_listen(description):
+def check_listen(description, option="--listen"):
     """UsageError unless `description` is a server endpoint description
     Twisted can make an endpoint of.  The endpoint is made and dropped: no
     reactor is needed until it listens, and a stand-in keeps this from
@@ -56,7 +57,7 @@ def check_listen(description):
     except Exception as e:  # ValueError, TypeError, OSError: all mean the same here
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise usage.UsageError(
-            f"--listen: {description!r} is not an endpoint description ({reason}); "
+            f"{option}: {description!r} is not an endpoint description ({reason}); "
             f"for TCP write tcp:PORT:interface=ADDR, such as {_listen_example(description)}"
         ) from None
 
@@ -112,6 +113,16 @@ class Options(usage.Options):
             "tcp:22333:interface=0.0.0.0, or "
             "ssl:22333:privateKey=key.pem:certKey=cert.pem for TLS, or "
             "reuseport:22333:interface=127.0.0.1 for TCP with SO_REUSEPORT.",
+        ],
+        [
+            "web",
+            None,
+            None,
+            "Also serve the web storefront and store console, and the protocol "
+            "over WebSocket at /ws, on this endpoint: a Twisted server endpoint "
+            "description such as tcp:8080:interface=127.0.0.1, or "
+            "ssl:8443:privateKey=key.pem:certKey=cert.pem for HTTPS and WSS. "
+            "Off unless given.",
         ],
         [
             "database",
@@ -264,6 +275,20 @@ class Options(usage.Options):
         ],
     ]
 
+    def __init__(self):
+        super().__init__()
+        self["web-origins"] = []
+
+    def opt_web_origin(self, origin):
+        """An origin (scheme://host[:port]) whose pages may open WebSockets
+        to --web, besides the server's own; repeatable."""
+        if origin_of(origin) is None:
+            raise usage.UsageError(
+                f"--web-origin: {origin!r} is not an origin; write scheme://host[:port], "
+                "such as https://shop.example.com"
+            )
+        self["web-origins"].append(origin)
+
     def postOptions(self):
         if self["connection-buffer"] is None:
             self["connection-buffer"] = 4 * self["max-frame"]
@@ -274,6 +299,10 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(f"--database: {e}") from None
         check_listen(self["listen"])
+        if self["web"] is not None:
+            check_listen(self["web"], "--web")
+        elif self["web-origins"]:
+            raise usage.UsageError("--web-origin needs --web")
         if self["reuse-port"]:
             try:
                 listen = reuse_port_listen(self["listen"])

@@ -66,7 +66,7 @@ def listen_failure(error):
 
 
 class MarketService(MultiService):
-    def __init__(self, app, listen, reactor, reuse_port=False):
+    def __init__(self, app, listen, reactor, reuse_port=False, web=None, web_origins=()):
         super().__init__()
         self.app = app
         self.reactor = reactor
@@ -79,6 +79,14 @@ class MarketService(MultiService):
         self.endpoint = serverFromString(reactor, listen)
         self.port = None  # the listening port, while there is one
         self._listening = None  # the endpoint's Deferred, until it fires
+        # The web endpoint (--web): static pages and WebSocket, connections
+        # made by the same factory, so counted in the same caps.
+        if web and reuse_port and web.partition(":")[0] in ("tcp", "reuseport"):
+            web = reuse_port_listen(web)  # every process serves the pages too
+        self.web = web
+        self.web_origins = list(web_origins)
+        self.web_endpoint = serverFromString(reactor, web) if web else None
+        self.web_port = None
         TimerService(60, app.throttle.sweep).setServiceParent(self)
 
     def _start_listening(self):
@@ -107,11 +115,28 @@ class MarketService(MultiService):
         if failures:
             failures[0].raiseException()
 
+    def _start_web(self):
+        """Listen on --web, as _start_listening does on --listen."""
+        from cybermarket.server.web import make_site
+
+        failures: list[Failure] = []
+        site = make_site(self.factory, self.web_origins)
+        assert self.web_endpoint is not None  # only called with --web
+        d = self.web_endpoint.listen(site)
+
+        def listening(port):
+            self.web_port = port
+
+        d.addCallbacks(listening, failures.append)
+        if failures:
+            failures[0].raiseException()
+
     def _stop_listening(self):
         if self._listening is not None:
             self._listening.cancel()
-        port, self.port = self.port, None
-        return defer.maybeDeferred(port.stopListening) if port else defer.succeed(None)
+        ports = [p for p in (self.port, self.web_port) if p is not None]
+        self.port = self.web_port = None
+        return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports])
 
     @defer.inlineCallbacks
     def _within(self, seconds, d):
@@ -135,9 +160,13 @@ class MarketService(MultiService):
         )
         self.app.db.start()
         self.app.hasher.start()
+        listen = self.listen
         try:
             super().startService()
             self._start_listening()
+            if self.web_endpoint is not None:
+                listen = self.web
+                self._start_web()
         except BaseException as e:
             # A port already taken: stop the pools' threads, or the process
             # would never exit.
@@ -146,8 +175,12 @@ class MarketService(MultiService):
             reason = listen_failure(e)
             if reason is None:
                 raise
-            raise_start_error(f"cannot listen on {self.listen}: {reason}")
+            if self.port is not None:
+                self.port.stopListening()
+            raise_start_error(f"cannot listen on {listen}: {reason}")
         log.info("cybermarket serving on {listen}", listen=self.listen)
+        if self.web_endpoint is not None:
+            log.info("cybermarket web pages and WebSocket on {web}", web=self.web)
 
     @defer.inlineCallbacks
     def stopService(self):
@@ -158,11 +191,11 @@ class MarketService(MultiService):
             log.warn("shutdown: requests still running after {s} s", s=SHUTDOWN_GRACE)
         # Close gently and wait, so that the last answers are written out
         # before the reactor drops every socket; abort what will not close.
-        for protocol in list(self.factory.connections):
-            protocol.transport.loseConnection()
+        for connection in list(self.factory.connections):
+            connection.close()
         if not (yield self._within(CLOSE_GRACE, self.factory.all_closed())):
-            for protocol in list(self.factory.connections):
-                protocol.transport.abortConnection()
+            for connection in list(self.factory.connections):
+                connection.abort()
         yield super().stopService()
         self.app.hasher.stop()
         self.app.db.stop()
@@ -213,5 +246,10 @@ def make_service(options, reactor=None):
     # cannot be brought up to date stops the start with a clear error.
     database.upgrade(options["database"])
     return MarketService(
-        make_app(options, reactor), options["listen"], reactor, options["reuse-port"]
+        make_app(options, reactor),
+        options["listen"],
+        reactor,
+        options["reuse-port"],
+        web=options.get("web"),
+        web_origins=options.get("web-origins", ()),
     )
