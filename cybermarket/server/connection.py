@@ -16,6 +16,7 @@ shutdown all live here, once.
 from __future__ import annotations
 
 from collections import deque
+from time import perf_counter
 from typing import Any, Protocol, cast
 
 from twisted.internet import defer
@@ -144,6 +145,7 @@ class MarketConnection(TimeoutMixin):
         self._write_buffer = _WriteBuffer(self)
         self._frame_timer: IDelayedCall | None = None
         self._burst = 0  # requests started since the last read
+        self._started = 0.0  # when the request being handled began (perf_counter)
 
     def callLater(self, delay: float, function: Any) -> Any:
         # TimeoutMixin's idle timer, on the app's clock rather than the
@@ -155,6 +157,8 @@ class MarketConnection(TimeoutMixin):
     def start(self, carrier: Carrier) -> None:
         """The connection is up (a WebSocket: its handshake is done)."""
         self.carrier = carrier
+        if self.app.metrics is not None:
+            self.app.metrics.opened(getattr(carrier, "kind", "tcp"))
         carrier.register_producer(self._write_buffer)
         self.setTimeout(self.app.settings.idle_timeout)
         self.factory.connections.add(self)
@@ -166,6 +170,8 @@ class MarketConnection(TimeoutMixin):
         self._closing = True
         self._queue.clear()
         self._queued_bytes = 0
+        if self.carrier is not None and self.app.metrics is not None:
+            self.app.metrics.closed(getattr(self.carrier, "kind", "tcp"))
         self.carrier = None
         self.factory.connection_gone(self)
 
@@ -288,6 +294,7 @@ class MarketConnection(TimeoutMixin):
                 # was answered: its answers would pile up in memory.
                 while self._queue and not self._busy and "writes" not in self._pauses:
                     body, bodies, stopping = self._queue.popleft()
+                    self._started = perf_counter()
                     if body is _TOO_LARGE:
                         self._send(self._answer(None, None, TooLarge()), bodies)
                         self._queue.clear()
@@ -385,17 +392,27 @@ class MarketConnection(TimeoutMixin):
             response = {"id": request_id, "status": op.status, "message": MESSAGES[op.status]}
             if data is not None:
                 response["data"] = data
-            return response
-        if isinstance(error, MarketError):
-            return {"id": request_id, "status": error.status, "message": error.message}
-        # A bug or an unforeseen failure: logged in full, answered bare.
-        log.failure(
-            "{op} failed (request {id})",
-            failure=failure,
-            op=op.name if op else "?",
-            id=request_id,
-        )
-        return self._internal_error(request_id)
+        elif isinstance(error, MarketError):
+            response = {"id": request_id, "status": error.status, "message": error.message}
+        else:
+            # A bug or an unforeseen failure: logged in full, answered bare.
+            log.failure(
+                "{op} failed (request {id})",
+                failure=failure,
+                op=op.name if op else "?",
+                id=request_id,
+            )
+            response = self._internal_error(request_id)
+        answered = self.app.answered  # --metrics, --access-log
+        if answered is not None:
+            answered(
+                op.name if op else None,
+                response["status"],
+                perf_counter() - self._started,
+                self.peer,
+                self.session.account_id if self.session else None,
+            )
+        return response
 
     @staticmethod
     def _internal_error(request_id: int | None) -> dict:

@@ -4,8 +4,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from twisted.internet.interfaces import IReactorTime
 
+    from cybermarket.server.metrics import Metrics
     from cybermarket.server.passwords import Hasher
     from cybermarket.server.throttle import Throttle
     from cybermarket.storage.database import Database
@@ -51,6 +54,11 @@ class App:
     throttle: "Throttle"
     clock: "IReactorTime"  # the reactor; a task.Clock in tests
     settings: Settings = field(default_factory=Settings)
+    # --metrics: counted as things happen; None when off.
+    metrics: "Metrics | None" = None
+    # Told of every answered request (op name or None, status, seconds,
+    # peer, account id or None) when --metrics or --access-log is on.
+    answered: "Callable[[str | None, int, float, str | None, int | None], None] | None" = None
 
 
 @dataclass

@@ -86,6 +86,12 @@ def _choice(text, choices):
     return value
 
 
+def _log_format(text):
+    if text not in ("text", "json"):
+        raise ValueError(f"must be text or json, not {text}")
+    return text
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -101,6 +107,12 @@ class Options(usage.Options):
             "so that several server processes can listen on one port and the "
             "kernel spreads connections over them: tcp:PORT:... is served as "
             "reuseport:PORT:..., which --listen also takes.",
+        ],
+        [
+            "access-log",
+            None,
+            "Log one line per request: peer, account id, op, status and "
+            "duration (never the arguments).  Off by default.",
         ],
     ]
 
@@ -123,6 +135,23 @@ class Options(usage.Options):
             "description such as tcp:8080:interface=127.0.0.1, or "
             "ssl:8443:privateKey=key.pem:certKey=cert.pem for HTTPS and WSS. "
             "Off unless given.",
+        ],
+        [
+            "metrics",
+            None,
+            None,
+            "Serve Prometheus metrics at /metrics, and /healthz and /readyz for "
+            "load balancers, on this endpoint, such as tcp:9464:interface=127.0.0.1. "
+            "Off unless given.  Processes sharing a port with --reuse-port each "
+            "need their own --metrics port.",
+        ],
+        [
+            "log-format",
+            None,
+            "text",
+            "text (the default) or json: one JSON object per line, with the "
+            "keys time, level, namespace and message and the event's own fields.",
+            _log_format,
         ],
         [
             "database",
@@ -301,6 +330,10 @@ class Options(usage.Options):
         check_listen(self["listen"])
         if self["web"] is not None:
             check_listen(self["web"], "--web")
+        if self["metrics"] is not None:
+            check_listen(self["metrics"], "--metrics")
+        if self["log-format"] == "json":
+            self._log_json()
         elif self["web-origins"]:
             raise usage.UsageError("--web-origin needs --web")
         if self["reuse-port"]:
@@ -309,3 +342,14 @@ class Options(usage.Options):
             except ValueError as e:
                 raise usage.UsageError(str(e)) from None
             check_listen(listen)
+
+    def _log_json(self):
+        """Make twistd log JSON lines: set its --logger (read once the
+        command line is parsed) to our observer, unless one was given."""
+        parent = getattr(self, "parent", None)
+        if parent is None or parent.get("logger"):
+            return
+        from cybermarket.server import logs
+
+        logs.TWISTD.update(logfile=parent.get("logfile"), nodaemon=parent.get("nodaemon"))
+        parent["logger"] = "cybermarket.server.logs.twistd_json_observer"

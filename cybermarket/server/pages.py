@@ -43,18 +43,29 @@ T = TypeVar("T")
 Stamp = tuple[int, int]
 
 
-def per_connection(most: int) -> "Callable[[], PageCache] | None":
-    """The Database's connection_cache for --page-cache `most`."""
-    return (lambda: PageCache(most)) if most else None
+def per_connection(
+    most: int, watch: "Callable[[PageCache], PageCache] | None" = None
+) -> "Callable[[], PageCache] | None":
+    """The Database's connection_cache for --page-cache `most`; `watch` is
+    handed each cache made (the metrics read their counts)."""
+    if not most:
+        return None
+    if watch is None:
+        return lambda: PageCache(most)
+    return lambda: watch(PageCache(most))
 
 
 class PageCache:
-    __slots__ = ("most", "stamp", "pages")
+    __slots__ = ("most", "stamp", "pages", "hits", "misses")
 
     def __init__(self, most: int) -> None:
         self.most = most  # pages kept at most; 0: none
         self.stamp: Stamp | None = None
         self.pages: OrderedDict[Hashable, Packed] = OrderedDict()
+        # Plain counts, by the one thread that owns this cache; the metrics
+        # read them when scraped.
+        self.hits = 0
+        self.misses = 0
 
     def clear(self) -> None:
         self.stamp = None
@@ -64,10 +75,14 @@ class PageCache:
         if stamp != self.stamp:
             self.pages.clear()
             self.stamp = stamp
+            self.misses += 1
             return None
         page = self.pages.get(key)
         if page is not None:
             self.pages.move_to_end(key)
+            self.hits += 1
+        else:
+            self.misses += 1
         return page
 
     def put(self, stamp: Stamp, key: Hashable, page: Packed) -> None:

@@ -87,6 +87,8 @@ class Hasher:
         self._served: dict[str | None, int] = {}
         self._ticks = itertools.count()
         self._dispatching = False
+        # Wraps each job's function to time it on its thread (--metrics).
+        self.timed: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
         # Logged through a Bite: a refusal is cheap to cause, and one line
         # each would let a client flood the log.
         self._refused = limits.Bite(
@@ -132,6 +134,10 @@ class Hasher:
             return self.hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return False
+
+    def waiting(self) -> int:
+        """Jobs waiting for a thread."""
+        return self._waiting_total
 
     # --- the queues (reactor thread) -------------------------------------
 
@@ -215,6 +221,8 @@ class Hasher:
                 self._running[peer] = self._running.get(peer, 0) + 1
                 self._running_total += 1
                 self._served[peer] = next(self._ticks)
+                if self.timed is not None:
+                    function = self.timed(function)
                 done = deferToThreadPool(self.reactor, self.pool, function, *args)
                 done.addBoth(self._finished, peer, d)
         finally:

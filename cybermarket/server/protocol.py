@@ -135,6 +135,8 @@ class MarketFactory(Factory):
         self._open = 0  # built and not yet lost: counted before connectionMade
         self._per_address = {}
         self.bites = {reason: limits.Bite(app.clock, reason, text) for reason, text in BITES}
+        for bite in self.bites.values():
+            bite.security = "connection_refused"
 
     def buildProtocol(self, addr):
         """The connection's protocol, or None (the port then closes the

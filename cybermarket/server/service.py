@@ -11,7 +11,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from cybermarket.server import handlers, limits, pages
+from cybermarket.server import handlers, limits, logs, pages
 from cybermarket.server.context import App, Settings
 from cybermarket.server.options import reuse_port_listen
 from cybermarket.server.passwords import Hasher
@@ -66,7 +66,9 @@ def listen_failure(error):
 
 
 class MarketService(MultiService):
-    def __init__(self, app, listen, reactor, reuse_port=False, web=None, web_origins=()):
+    def __init__(
+        self, app, listen, reactor, reuse_port=False, web=None, web_origins=(), metrics=None
+    ):
         super().__init__()
         self.app = app
         self.reactor = reactor
@@ -88,6 +90,12 @@ class MarketService(MultiService):
         self.web_endpoint = serverFromString(reactor, web) if web else None
         self.web_port = None
         TimerService(60, app.throttle.sweep).setServiceParent(self)
+        # --metrics: a child service, so it listens until the shutdown has
+        # drained the requests (/readyz says 503 meanwhile).
+        if metrics and app.metrics is not None:
+            from cybermarket.server.health import metrics_service
+
+            metrics_service(reactor, metrics, app, self.factory).setServiceParent(self)
 
     def _start_listening(self):
         """Listen on the endpoint.  A failure (a port already taken) is
@@ -205,12 +213,19 @@ def make_app(options, reactor):
     # Process-wide, like the options themselves: read by page() on the
     # database threads.
     handlers.PAGE_BYTES = options["max-page-bytes"]
+    metrics = None
+    if options.get("metrics"):
+        from cybermarket.server.metrics import Metrics
+
+        metrics = Metrics()
     db = database.Database(
         options["database"],
         options["db-threads"],
         reactor,
         options["sqlite-synchronous"],
-        connection_cache=pages.per_connection(options["page-cache"]),
+        connection_cache=pages.per_connection(
+            options["page-cache"], metrics.page_cache if metrics else None
+        ),
     )
     settings = Settings(
         max_frame=options["max-frame"],
@@ -224,7 +239,7 @@ def make_app(options, reactor):
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],
     )
-    return App(
+    app = App(
         db=db,
         hasher=Hasher(
             options["hash-threads"],
@@ -236,7 +251,10 @@ def make_app(options, reactor):
         throttle=Throttle(db, reactor, settings.login_failures, settings.login_window),
         clock=reactor,
         settings=settings,
+        answered=logs.answered_hook(metrics, bool(options.get("access-log"))),
     )
+    logs.wire(app, metrics)
+    return app
 
 
 def make_service(options, reactor=None):
@@ -252,4 +270,5 @@ def make_service(options, reactor=None):
         options["reuse-port"],
         web=options.get("web"),
         web_origins=options.get("web-origins", ()),
+        metrics=options.get("metrics"),
     )

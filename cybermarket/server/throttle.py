@@ -118,6 +118,7 @@ class Throttle:
             "{what} from {peer} refused (429), limit reached for the {blocked}:"
             " {message}; {count} refused since the last report",
         )
+        self.refused.security = "throttled"
 
     def now(self) -> int:
         """Milliseconds by the app's clock (the reactor's wall clock, which

@@ -79,6 +79,8 @@ class WebSocketCarrier:
     """A twisted.web.websocket WebSocketProtocol carrying one
     MarketConnection's bodies."""
 
+    kind = "websocket"  # the transport, as the metrics name it
+
     def __init__(self, connection: MarketConnection, channel: Any = None) -> None:
         self.connection = connection
         self.channel = channel  # the HTTP channel the upgrade came on

@@ -164,6 +164,9 @@ class Database:
         self._local = threading.local()
         self._all: list[PoolProxiedConnection] = []
         self._lock = threading.Lock()
+        # Wraps each transaction's function to time it (--metrics): given
+        # the description and the function, gives the function to run.
+        self.timed: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None
 
     def start(self) -> None:
         (self.group or cast(ThreadPool, self.pool)).start()
@@ -183,6 +186,8 @@ class Database:
         self, desc: str, func: Callable[..., T], *args: Any, write: bool = True, **kwargs: Any
     ) -> Deferred[T]:
         """Run func(txn, *args, **kwargs) in one transaction on the pool."""
+        if self.timed is not None:
+            func = self.timed(desc, func)
         if self.group is not None:
             return self.group.submit(desc, func, args, kwargs, write)
         pool = cast(ThreadPool, self.pool)  # there is no group: there is a pool

@@ -46,6 +46,8 @@ class GroupCommitter:
         self.reactor = reactor
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Told each group's size, on the database thread (--metrics).
+        self.observe_size: Callable[[int], None] | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="cybermarket-db-0", daemon=True)
@@ -70,6 +72,10 @@ class GroupCommitter:
         self._queue.put((d, desc, func, args, kwargs, write))
         return d
 
+    def depth(self) -> int:
+        """Requests waiting for the database thread, about."""
+        return self._queue.qsize()
+
     # --- the database thread ----------------------------------------------
 
     def _loop(self) -> None:
@@ -88,6 +94,8 @@ class GroupCommitter:
                     stopping = True
                     break
                 group.append(job)
+            if self.observe_size is not None:
+                self.observe_size(len(group))
             if len(group) == 1:
                 self._deliver(group[0][0], self._alone(group[0]))
             else:

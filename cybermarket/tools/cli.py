@@ -89,7 +89,7 @@ def _db_backup(args):
 
     source: str | Path | None = database.sqlite_file(args.database)
     if source is None:
-        raise Failed("backs up only SQLite databases; for PostgreSQL use pg_dump")
+        raise Failed(f"backs up only SQLite databases; for PostgreSQL use pg_dump: {PG_DUMP}")
     existing_database(args.database)
     source = Path(source).absolute()
     target = Path(args.file).absolute()
@@ -116,6 +116,55 @@ def _db_backup(args):
     finally:
         live.close()
     print(f"backed up {source} to {target}")
+
+
+PG_DUMP = "pg_dump --format=custom --file=FILE DBNAME (pg_restore restores it)"
+
+
+def _db_restore(args):
+    """Copy a backup into a new SQLite database file, then check it."""
+    import sqlite3
+
+    from cybermarket.storage import database
+
+    target: str | Path | None = database.sqlite_file(args.database)
+    if target is None:
+        raise Failed(
+            "restores only SQLite databases; for PostgreSQL use pg_restore: "
+            "pg_restore --clean --if-exists --dbname=DBNAME FILE"
+        )
+    source = Path(args.file).absolute()
+    target = Path(target).absolute()
+    if not source.is_file():
+        raise Failed(f"no backup file {source}")
+    # Never over a database: servers may have it open, and the -wal beside
+    # it would be applied to the restored file.  Stop them, move it (and
+    # its -wal and -shm) aside, then restore.
+    for path in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+        if path.exists():
+            raise Failed(f"{path} exists; stop the servers and move it aside first")
+    if not target.parent.is_dir():
+        raise Failed(f"no folder {target.parent}")
+    backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            backup.backup(copy)
+            problems = copy.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            copy.close()
+    except sqlite3.Error as e:
+        target.unlink(missing_ok=True)  # ours: it did not exist before
+        raise Failed(f"cannot restore {source}: {e}") from None
+    finally:
+        backup.close()
+    if problems != [("ok",)]:
+        target.unlink()
+        raise Failed(f"{source} is damaged: {problems[0][0]}")
+    print(f"restored {source} to {target}")
+    # A backup from an older release: the servers bring it up to date when
+    # they start, or `cybermarket db upgrade` does now.
+    return _db_current(args)
 
 
 # The report's libraries are an extra (pyproject.toml), not installed with
@@ -203,6 +252,18 @@ def parser():
     )
     backup.add_argument("file", metavar="FILE", help="the copy to write")
     backup.set_defaults(run=_db_backup)
+    restore = with_database(
+        db_commands.add_parser(
+            "restore",
+            help="make a SQLite database from a backup",
+            description="Copy a backup made by `cybermarket db backup` into a new "
+            "SQLite database file (--database, which must not exist: stop the "
+            "servers and move the old file, and its -wal and -shm, aside first), "
+            "check it, and show its schema revision.",
+        )
+    )
+    restore.add_argument("file", metavar="FILE", help="the backup to restore")
+    restore.set_defaults(run=_db_restore)
 
     report = with_database(
         commands.add_parser(

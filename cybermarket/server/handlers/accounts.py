@@ -7,8 +7,6 @@ names the table and the columns that differ.
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from twisted.logger import Logger
-
 from cybermarket.errors import (
     BAD_LOGIN,
     BadRequest,
@@ -17,14 +15,13 @@ from cybermarket.errors import (
     NotLoggedIn,
     Throttled,
 )
+from cybermarket.server import logs
 from cybermarket.server import throttle as throttle_keys
 from cybermarket.server.context import Call, Session
 from cybermarket.server.handlers import handles, invitations
 from cybermarket.server.throttle import Throttle
 from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import fold
-
-log = Logger()
 
 T = TypeVar("T")
 # An account as a login finds it: (id, password hash).
@@ -214,6 +211,7 @@ async def merchant_create(
         "password_hash": hashed,
     }
     await call.app.db.run("MERCHANT_CREATE", create_merchant, code, inviter, values)
+    logs.invitation_used(storename, inviter, call.peer)
 
 
 def reserve_login(
@@ -261,9 +259,10 @@ async def checked(call: Call, stored: str | None, password: str, tries: list[int
     return ok
 
 
-def log_refused(call: Call, error: Throttled, what: str) -> None:
+def log_refused(call: Call, error: Throttled, what: str, kind: str) -> None:
     # Through the throttle's Bite: a 429 costs the client nothing, so one
     # line per 429 would let it write the log as fast as it can send.
+    logs.throttled(call.app, kind)
     call.app.throttle.refused(
         what=what,
         peer=call.peer,
@@ -281,16 +280,11 @@ async def log_in(call: Call, kind: Kind, login: str, password: str) -> None:
             f"{kind.role} login", reserve_login, throttle, throttle.now(), kind, login, call.peer
         )
     except Throttled as e:
-        log_refused(call, e, f"{kind.role} login {short(login)!r}")
+        log_refused(call, e, f"{kind.role} login {short(login)!r}", f"{kind.role}_login")
         raise
     if not await checked(call, account[1] if account else None, password, tries):
-        log.info(
-            "failed {role} login {login!r} from {peer}: {reason}",
-            role=kind.role,
-            login=short(login),
-            peer=call.peer,
-            reason="wrong password" if account else "no such account",
-        )
+        why = "wrong_password" if account else "no_such_account"
+        logs.login_failed(call.app, kind.role, why, call.peer, login=login)
         raise NotLoggedIn(BAD_LOGIN)
     assert account is not None  # no account: the dummy hash never matches
     call.session = Session(kind.role, account[0])
@@ -309,15 +303,12 @@ async def set_password(call: Call, kind: Kind, old_password: str, new_password: 
             call.peer,
         )
     except Throttled as e:
-        log_refused(call, e, f"{kind.role} password change for account {call.me}")
+        log_refused(
+            call, e, f"{kind.role} password change for account {call.me}", f"{kind.role}_password"
+        )
         raise
     if not await checked(call, old, old_password, tries):
-        log.info(
-            "failed {role} password change for account {account} from {peer}: wrong old password",
-            role=kind.role,
-            account=call.me,
-            peer=call.peer,
-        )
+        logs.login_failed(call.app, kind.role, "wrong_old_password", call.peer, account=call.me)
         raise Forbidden("old_password: wrong password")
     new = await hasher.hash(new_password, call.peer)
     await db.run(f"{kind.role} password", replace_password_hash, kind, call.me, old, new)

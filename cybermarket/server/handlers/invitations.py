@@ -6,6 +6,7 @@ are made and stored by cybermarket/storage/invitations.py.
 """
 
 from cybermarket.errors import BadInvitation
+from cybermarket.server import logs
 from cybermarket.server.context import Call
 from cybermarket.server.handlers import handles
 from cybermarket.storage.invitations import create, digest
@@ -46,4 +47,6 @@ def use(txn: Txn, invitation_id: int, merchant_id: int) -> None:
 @handles("MERCHANT_CREATE_INVITATION")
 async def merchant_create_invitation(call: Call) -> str:
     days = call.app.settings.invitation_days
-    return await call.app.db.run("MERCHANT_CREATE_INVITATION", create, call.me, days)
+    code: str = await call.app.db.run("MERCHANT_CREATE_INVITATION", create, call.me, days)
+    logs.invitation_created(call.me, call.peer)
+    return code
