@@ -153,7 +153,7 @@ def _plain(value: Any) -> Any:
     """A field's value as JSON can carry it."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, LogLevel):
+    if value in LogLevel.iterconstants():
         return value.name
     return str(value)
 
@@ -166,7 +166,7 @@ def json_line(event: dict[str, Any]) -> str:
     level = event.get("log_level")
     line: dict[str, Any] = {
         "time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "level": level.name if isinstance(level, LogLevel) else "info",
+        "level": level.name if level is not None and level in LogLevel.iterconstants() else "info",
         "namespace": event.get("log_namespace", ""),
         "message": formatEvent(event),
     }
