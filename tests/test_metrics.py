@@ -298,3 +298,31 @@ def test_readyz_follows_postgresql_down_and_up(database_url, tmp_path):
         if pg_ctl("status").returncode != 0:
             pg_ctl("start")
         server.kill()
+
+
+def test_the_dashboard_and_docs_name_only_metrics_the_server_exports():
+    import json
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    from types import SimpleNamespace
+
+    metrics = Metrics()
+    metrics.watch(
+        SimpleNamespace(
+            db=SimpleNamespace(group=None, pool=None),
+            hasher=SimpleNamespace(waiting=lambda: 0),
+        )
+    )
+    exported = set()
+    for family in metrics.registry.collect():
+        exported |= {sample.name for sample in family.samples} | {family.name}
+    # The histograms' and counters' series exist once something is counted.
+    exported |= {f"{name}_{end}" for name in exported for end in ("bucket", "count", "sum")}
+    exported |= {f"{name}_total" for name in exported}
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    named = set(re.findall(r"\bcybermarket_[a-z_]+", exprs))
+    named |= set(re.findall(r"\bcybermarket_[a-z_]+", (docs / "operations.md").read_text()))
+    assert named and named <= exported, sorted(named - exported)
