@@ -326,3 +326,25 @@ def test_the_dashboard_and_docs_name_only_metrics_the_server_exports():
     named = set(re.findall(r"\bcybermarket_[a-z_]+", exprs))
     named |= set(re.findall(r"\bcybermarket_[a-z_]+", (docs / "operations.md").read_text()))
     assert named and named <= exported, sorted(named - exported)
+
+
+def test_options_metrics_and_log_format():
+    from twisted.python import usage
+
+    from cybermarket.server.options import Options
+
+    options = Options()
+    options.parseOptions(["--metrics=tcp:9464:interface=127.0.0.1", "--access-log"])
+    assert options["metrics"] == "tcp:9464:interface=127.0.0.1" and options["access-log"]
+    assert options["log-format"] == "text"
+    for bad in (["--metrics=9464"], ["--log-format=xml"]):
+        with pytest.raises(usage.UsageError):
+            Options().parseOptions(bad)
+    # The other options' checks still hold beside these.
+    both = Options()
+    both.parseOptions(
+        ["--web=tcp:8080", "--web-origin=https://shop.example.com", "--metrics=tcp:1"]
+    )
+    assert both["web-origins"] == ["https://shop.example.com"]
+    with pytest.raises(usage.UsageError, match="--web-origin needs --web"):
+        Options().parseOptions(["--web-origin=https://shop.example.com", "--metrics=tcp:1"])

@@ -330,12 +330,12 @@ class Options(usage.Options):
         check_listen(self["listen"])
         if self["web"] is not None:
             check_listen(self["web"], "--web")
+        elif self["web-origins"]:
+            raise usage.UsageError("--web-origin needs --web")
         if self["metrics"] is not None:
             check_listen(self["metrics"], "--metrics")
         if self["log-format"] == "json":
             self._log_json()
-        elif self["web-origins"]:
-            raise usage.UsageError("--web-origin needs --web")
         if self["reuse-port"]:
             try:
                 listen = reuse_port_listen(self["listen"])
