@@ -12,7 +12,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run lint test test-sqlite test-postgres venv clean
+.PHONY: run lint test test-sqlite test-postgres venv clean messages
 
 # `make venv`: everything, the test suite's extras included (what `make
 # test` needs); `make run` installs only the server and its clients.
@@ -53,6 +53,22 @@ test-sqlite: $(VENV)/.installed-test
 
 test-postgres: $(VENV)/.installed-test
 	scripts/with-chromium scripts/with-postgres $(BIN)/python -m pytest
+
+# `make messages`: the server's and the command line's messages, marked
+# with N_, Nn_ (plural) and _ in the code, extracted into the template,
+# merged into each language's catalog (new ones empty, for a translator to
+# fill in) and compiled; the .mo files are checked in, so an install from
+# the tree needs no Babel step.  tests/test_i18n.py fails while an entry is
+# missing, empty or fuzzy.
+LOCALES := cybermarket/locale
+POT := $(LOCALES)/cybermarket.pot
+
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract --add-location=file --sort-output -k Nn_:1,2 \
+		--project=cybermarket --version=1.1 \
+		--copyright-holder="the cybermarket authors" -o $(POT) cybermarket
+	$(BIN)/pybabel update -i $(POT) -d $(LOCALES) -D cybermarket -w 100 --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(LOCALES) -D cybermarket --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from typing import Any
 
 from cybermarket import values as v
 from cybermarket.errors import BadRequest
+from cybermarket.i18n import N_
 from cybermarket.values import Arg
 
 
@@ -44,10 +45,12 @@ class Op:
         if args is None:
             args = {}
         elif not isinstance(args, dict):
-            raise BadRequest("args: must be a map")
+            raise BadRequest(N_("args: must be a map"))
         for key in args:
             if key not in self.args:
-                raise BadRequest(f"{shown(key)}: unknown argument for {self.name}")
+                raise BadRequest(
+                    N_("{key}: unknown argument for {op}"), key=shown(key), op=self.name
+                )
         checked: dict[str, Any] = {}
         for name, spec in self.args.items():
             if name in args:
@@ -55,9 +58,9 @@ class Op:
             elif spec.optional:
                 checked[name] = spec.default
             else:
-                raise BadRequest(f"{name}: missing")
+                raise BadRequest(N_("{field}: missing"), field=name)
         if self.one_of and all(checked[name] is None for name in self.one_of):
-            raise BadRequest(f"{', '.join(self.one_of)}: give at least one")
+            raise BadRequest(N_("{fields}: give at least one"), fields=", ".join(self.one_of))
         return checked
 
 
@@ -73,6 +76,12 @@ LOGIN = {"login": _req(v.Login), "password": _req(v.GivenPassword)}
 TABLE = [
     # --- anyone ---
     Op("PING", None, {}, doc="check the server is up"),
+    Op(
+        "SET_LANGUAGE",
+        None,
+        {"language": _req(v.LanguageTag)},
+        doc="choose the language of this connection's messages: en, zh-CN or ru",
+    ),
     Op(
         "LIST_MERCHANT",
         None,

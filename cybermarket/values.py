@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from cybermarket.errors import BadRequest
+from cybermarket.i18n import MAX_TAG, N_, Nn_, well_formed
 
 MAX_ID = 2**63 - 1
 MAX_QUANTITY = 1_000_000
@@ -58,16 +59,24 @@ class Text:
 
     def check(self, field: str, value: object) -> str:
         if type(value) is not str:
-            raise BadRequest(f"{field}: must be a string")
+            raise BadRequest(N_("{field}: must be a string"), field=field)
         # PostgreSQL cannot store NUL in text (and SQLite cuts text at it in
         # places): refused here, the same on every backend.
         if "\x00" in value:
-            raise BadRequest(f"{field}: must not contain the NUL character")
+            raise BadRequest(N_("{field}: must not contain the NUL character"), field=field)
         value = self.normal(value)
         if not self.low <= len(value) <= self.high:
-            raise BadRequest(f"{field}: must be {self.low} to {self.high} characters long")
+            raise BadRequest(
+                Nn_(
+                    "{field}: must be {low} to {n} character long",
+                    "{field}: must be {low} to {n} characters long",
+                ),
+                field=field,
+                low=self.low,
+                n=self.high,
+            )
         if self.no_at and "@" in value:
-            raise BadRequest(f"{field}: must not contain '@'")
+            raise BadRequest(N_("{field}: must not contain '@'"), field=field)
         self.check_characters(field, value)
         return value
 
@@ -147,13 +156,19 @@ class Name(Text):
         for character in value:
             if unicodedata.category(character) in NOT_IN_NAMES:
                 raise BadRequest(
-                    f"{field}: must not contain {_code(character)}"
-                    f" (a control, format or separator character)"
+                    N_(
+                        "{field}: must not contain {character}"
+                        " (a control, format or separator character)"
+                    ),
+                    field=field,
+                    character=_code(character),
                 )
         if value[0] in WHITE_SPACE or value[-1] in WHITE_SPACE:
-            raise BadRequest(f"{field}: must not begin or end with white space")
+            raise BadRequest(N_("{field}: must not begin or end with white space"), field=field)
         if "@" in fold(value):
-            raise BadRequest(f"{field}: must not contain '@' or a character that folds to it")
+            raise BadRequest(
+                N_("{field}: must not contain '@' or a character that folds to it"), field=field
+            )
 
     def describe(self) -> str:
         return "name of 1 to 64 characters, no '@' (compared ignoring case and width)"
@@ -190,11 +205,15 @@ class ProductnameText(Text):
         found = _CONTROL_OR_BIDI.search(value)
         if found:
             raise BadRequest(
-                f"{field}: must not contain {_code(found.group())}"
-                f" (a control or bidirectional control character)"
+                N_(
+                    "{field}: must not contain {character}"
+                    " (a control or bidirectional control character)"
+                ),
+                field=field,
+                character=_code(found.group()),
             )
         if value[0] in WHITE_SPACE or value[-1] in WHITE_SPACE:
-            raise BadRequest(f"{field}: must not begin or end with white space")
+            raise BadRequest(N_("{field}: must not begin or end with white space"), field=field)
 
 
 class DescriptionText(Text):
@@ -208,8 +227,12 @@ class DescriptionText(Text):
         found = _DESCRIPTION_FORBIDDEN.search(value)
         if found:
             raise BadRequest(
-                f"{field}: must not contain {_code(found.group())} (a control or"
-                f" bidirectional control character; line breaks and tabs are fine)"
+                N_(
+                    "{field}: must not contain {character} (a control or"
+                    " bidirectional control character; line breaks and tabs are fine)"
+                ),
+                field=field,
+                character=_code(found.group()),
             )
 
 
@@ -224,12 +247,27 @@ class EmailText(Text):
         local, at, domain = value.partition("@")
         if not at or not local or "@" in domain or "." not in domain:
             raise BadRequest(
-                f"{field}: must have one '@' with text on both sides and a dot in the domain"
+                N_("{field}: must have one '@' with text on both sides and a dot in the domain"),
+                field=field,
             )
         return value
 
     def describe(self) -> str:
         return "email address (up to 254 characters)"
+
+
+class Tag(Text):
+    """A BCP 47 language tag (RFC 5646), well formed, 1 to 35 characters."""
+
+    def __init__(self) -> None:
+        super().__init__(1, MAX_TAG)
+
+    def check_characters(self, field: str, value: str) -> None:
+        if not well_formed(value):
+            raise BadRequest(N_("{field}: not a well-formed BCP 47 language tag"), field=field)
+
+    def describe(self) -> str:
+        return "BCP 47 language tag, such as en, zh-CN or ru"
 
 
 class Integer:
@@ -239,9 +277,14 @@ class Integer:
     def check(self, field: str, value: object) -> int:
         # bool is a subclass of int; true is not a quantity.
         if type(value) is not int:
-            raise BadRequest(f"{field}: must be an integer")
+            raise BadRequest(N_("{field}: must be an integer"), field=field)
         if not self.low <= value <= self.high:
-            raise BadRequest(f"{field}: must be from {self.low} to {self.high}")
+            raise BadRequest(
+                N_("{field}: must be from {low} to {high}"),
+                field=field,
+                low=self.low,
+                high=self.high,
+            )
         return value
 
     def describe(self) -> str:
@@ -258,17 +301,21 @@ class Money:
         elif type(value) is str:
             if not _PRICE_TEXT.fullmatch(value):
                 raise BadRequest(
-                    f"{field}: must be a decimal string with at most two "
-                    f'fraction digits, such as "19.99", or an integer'
+                    N_(
+                        "{field}: must be a decimal string with at most two "
+                        'fraction digits, such as "19.99", or an integer'
+                    ),
+                    field=field,
                 )
             amount = Decimal(value)
         else:
             raise BadRequest(
-                f'{field}: must be a decimal string such as "19.99" or an '
-                f"integer, not a {type(value).__name__}"
+                N_('{field}: must be a decimal string such as "19.99" or an integer, not a {type}'),
+                field=field,
+                type=type(value).__name__,
             )
         if not CENT <= amount <= MAX_PRICE:
-            raise BadRequest(f"{field}: must be from 0.01 to 99999999.99")
+            raise BadRequest(N_("{field}: must be from 0.01 to 99999999.99"), field=field)
         return amount.quantize(CENT)
 
     def describe(self) -> str:
@@ -315,3 +362,4 @@ Id = Integer(1, MAX_ID)
 Quantity = Integer(1, MAX_QUANTITY)
 Stock = Integer(0, MAX_STOCK)
 Limit = Integer(1, 1000)
+LanguageTag = Tag()

@@ -22,6 +22,8 @@ def valid(kind):
     """Some value of an argument type that passes its check."""
     if isinstance(kind, v.EmailText):
         return "someone@example.com"
+    if isinstance(kind, v.Tag):
+        return "en"
     if isinstance(kind, v.Text):
         return "x" * max(kind.low, 1)
     if isinstance(kind, v.Integer):

@@ -45,10 +45,13 @@ class WSClient:
         timeout: float = 30.0,
         path: str = "/ws",
         host_header: str | None = None,
+        accept_language: str | None = None,
     ) -> None:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.ws = WSConnection(ConnectionType.CLIENT)
         headers = [(b"origin", origin.encode())] if origin else []
+        if accept_language is not None:
+            headers.append((b"accept-language", accept_language.encode()))
         self.sock.sendall(
             self.ws.send(
                 Request(host=host_header or f"{host}:{port}", target=path, extra_headers=headers)

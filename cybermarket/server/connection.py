@@ -33,6 +33,7 @@ from cybermarket.errors import (
     TooLarge,
     Unavailable,
 )
+from cybermarket.i18n import DEFAULT, N_, render
 from cybermarket.server.bodies import MSGPACK
 from cybermarket.server.context import App, Call, Session
 from cybermarket.server.optable import SERVED
@@ -50,7 +51,11 @@ LOW_WATER = 16
 # answering them all at once would stall every other connection.
 BURST = 100
 
-MESSAGES = {200: "ok", 201: "created"}
+MESSAGES = {200: N_("ok"), 201: N_("created")}
+LOG_IN_FIRST = {
+    "client": N_("{op}: log in as a client first"),
+    "merchant": N_("{op}: log in as a merchant first"),
+}
 
 _TOO_LARGE = object()  # queue marker: answer 413, then close
 _LARGEST_ID = 2**64  # what a MessagePack integer can carry; JSON the same
@@ -91,17 +96,17 @@ def decode(body: bytes | str, bodies: Any = MSGPACK) -> tuple:
     the request's id once it is known (request_id attribute)."""
     message = bodies.load(body)
     if not isinstance(message, dict):
-        raise BadRequest("body: must be a map with id, op and args")
+        raise BadRequest(N_("body: must be a map with id, op and args"))
     request_id = message.get("id")
     if type(request_id) is not int or not 0 <= request_id < _LARGEST_ID:
-        raise BadRequest("id: must be a non-negative integer")
+        raise BadRequest(N_("id: must be a non-negative integer"))
     try:
         name = message.get("op")
         if type(name) is not str:
-            raise BadRequest("op: must be a string")
+            raise BadRequest(N_("op: must be a string"))
         op = SERVED.get(name)
         if op is None:
-            raise BadRequest(f"op: unknown op {short(name)!r}")
+            raise BadRequest(N_("op: unknown op {op}"), op=repr(short(name)))
         return request_id, op, op.check_args(message.get("args"))
     except BadRequest as e:
         e.request_id = request_id
@@ -132,6 +137,9 @@ class MarketConnection(TimeoutMixin):
         self.factory = factory
         self.carrier: Carrier | None = None
         self.session: Session | None = None
+        # The language of this connection's messages (SET_LANGUAGE; a
+        # WebSocket starts from its Accept-Language): one of i18n.LANGUAGES.
+        self.language = DEFAULT
         # The client's IP address, counted against its cap (admitted); None
         # behind a balancer until the PROXY header has named it.
         self.peer = peer
@@ -344,7 +352,7 @@ class MarketConnection(TimeoutMixin):
             body = bodies.dump(response)
         except Exception:
             log.failure("cannot encode the answer to request {id}", id=response.get("id"))
-            body = bodies.dump(self._internal_error(response.get("id")))
+            body = bodies.dump(self._internal_error(response.get("id"), self.language))
         self.carrier.write_body(body)
         self.resetTimeout()
 
@@ -354,15 +362,16 @@ class MarketConnection(TimeoutMixin):
         try:
             request_id, op, args = decode(body, bodies)
             if stopping:
-                raise Unavailable("the server is shutting down")
+                raise Unavailable(N_("the server is shutting down"))
             if op.role is not None and (self.session is None or self.session.role != op.role):
-                raise NotLoggedIn(f"{op.name}: log in as a {op.role} first")
+                raise NotLoggedIn(LOG_IN_FIRST[op.role], op=op.name)
         except MarketError as e:
             # decode's BadRequest carries the request's id once it was read.
             return defer.succeed(self._answer(getattr(e, "request_id", request_id), op, e))
         except Exception as e:
             return defer.succeed(self._answer(request_id, op, e, failure=Failure()))
-        call = Call(self.app, self.session, cast(str, self.peer))  # learnt before any request
+        # The peer is learnt before any request.
+        call = Call(self.app, self.session, cast(str, self.peer), self.language)
         try:
             if op.flow:
                 d = defer.ensureDeferred(op.function(call, **args))
@@ -374,6 +383,7 @@ class MarketConnection(TimeoutMixin):
         def succeeded(data: Any) -> dict:
             if op.flow:
                 self.session = call.session
+                self.language = call.language
             return self._answer(request_id, op, None, data)
 
         d.addCallbacks(succeeded, lambda f: self._answer(request_id, op, f.value, failure=f))
@@ -389,11 +399,13 @@ class MarketConnection(TimeoutMixin):
     ) -> dict:
         """The response: the one place where errors become statuses."""
         if error is None:
-            response = {"id": request_id, "status": op.status, "message": MESSAGES[op.status]}
+            message = render(MESSAGES[op.status], {}, self.language)
+            response = {"id": request_id, "status": op.status, "message": message}
             if data is not None:
                 response["data"] = data
         elif isinstance(error, MarketError):
-            response = {"id": request_id, "status": error.status, "message": error.message}
+            message = error.translated(self.language)
+            response = {"id": request_id, "status": error.status, "message": message}
         else:
             # A bug or an unforeseen failure: logged in full, answered bare.
             log.failure(
@@ -402,7 +414,7 @@ class MarketConnection(TimeoutMixin):
                 op=op.name if op else "?",
                 id=request_id,
             )
-            response = self._internal_error(request_id)
+            response = self._internal_error(request_id, self.language)
         answered = self.app.answered  # --metrics, --access-log
         if answered is not None:
             answered(
@@ -415,5 +427,6 @@ class MarketConnection(TimeoutMixin):
         return response
 
     @staticmethod
-    def _internal_error(request_id: int | None) -> dict:
-        return {"id": request_id, "status": 500, "message": "internal error"}
+    def _internal_error(request_id: int | None, language: str = DEFAULT) -> dict:
+        message = render(MarketError.default, {}, language)
+        return {"id": request_id, "status": 500, "message": message}

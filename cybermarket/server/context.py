@@ -64,12 +64,14 @@ class App:
 @dataclass
 class Call:
     """One request's view of its connection.  Flows (the ops that hash
-    passwords or change the login) may set `session`; the protocol adopts it
-    when the op succeeds."""
+    passwords or change the login) may set `session` and `language`; the
+    protocol adopts them when the op succeeds."""
 
     app: App
     session: Session | None
     peer: str
+    # The connection's language (i18n.LANGUAGES); SET_LANGUAGE sets it.
+    language: str = "en"
 
     @property
     def me(self) -> int | None:

@@ -19,6 +19,7 @@ from cybermarket.server.handlers import (  # noqa: F401  (imported: they registe
     cart,
     catalog,
     invitations,
+    languages,
     store,
 )
 from cybermarket.values import Arg

@@ -37,6 +37,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from cybermarket.errors import Throttled
+from cybermarket.i18n import Nn_
 from cybermarket.server import limits
 from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import fold
@@ -91,16 +92,15 @@ def lock_id(key_digest: str) -> int:
     return int.from_bytes(bytes.fromhex(key_digest[:8]), "big", signed=True)
 
 
-def seconds(n: int) -> str:
-    return "1 second" if n == 1 else f"{n} seconds"
-
-
 # While logins are being checked their attempts count (pending), so a burst
 # of more logins than the limit at one moment, from one address or for one
 # account, is refused even if they are right.  Those checks end within
 # moments, so such a refusal says to try again soon, not after the window.
 IN_FLIGHT_WAIT = 1
-IN_FLIGHT = f"too many logins at once; try again in {seconds(IN_FLIGHT_WAIT)}"
+IN_FLIGHT = Nn_(
+    "too many logins at once; try again in {n} second",
+    "too many logins at once; try again in {n} seconds",
+)
 
 
 class Throttle:
@@ -152,10 +152,16 @@ class Throttle:
                 wait = max(wait or 0, recent[-1][0] + self.window_ms - now)
         if blocked:
             if wait is None:
-                error = Throttled(IN_FLIGHT)
+                error = Throttled(IN_FLIGHT, n=IN_FLIGHT_WAIT)
             else:
                 n = max(1, math.ceil(wait / 1000))
-                error = Throttled(f"too many failed logins; try again in {seconds(n)}")
+                error = Throttled(
+                    Nn_(
+                        "too many failed logins; try again in {n} second",
+                        "too many failed logins; try again in {n} seconds",
+                    ),
+                    n=n,
+                )
             error.blocked = blocked
             raise error
         return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]

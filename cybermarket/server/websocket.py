@@ -22,6 +22,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.websocket import WebSocketResource, WebSocketTransport
 from wsproto.utilities import LocalProtocolError
 
+from cybermarket.i18n import from_accept_language
 from cybermarket.server.bodies import JSON, MSGPACK
 from cybermarket.server.connection import MarketConnection
 from cybermarket.server.origins import origin_of
@@ -285,6 +286,7 @@ class MarketWebSocketResource(WebSocketResource):
         if connection is None:
             return _refuse(request, 503, b"too many connections\n")
         request.market_connection = connection  # type: ignore[attr-defined]  # handed to buildProtocol
+        connection.language = from_accept_language(request.getHeader("accept-language"))
         result = super().render_GET(request)
         if result is not NOT_DONE_YET:  # the handshake was refused (400)
             self.market.connection_gone(connection)

@@ -35,6 +35,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from cybermarket.errors import MarketError, Unavailable
+from cybermarket.i18n import N_
 from cybermarket.storage.groupcommit import GroupCommitter
 from cybermarket.storage.txn import Cache, Txn
 
@@ -218,13 +219,13 @@ class Database:
                     self._forget(fairy, e)
                     if attempt < RETRIES:
                         continue  # a stale connection: try on a new one
-                    raise Unavailable("database unreachable") from e
+                    raise Unavailable(N_("database unreachable")) from e
                 if _retryable(e) and attempt < RETRIES:
                     log.info("{desc}: retrying after {error}", desc=desc, error=e)
                     time.sleep(0.01 * attempt)
                     continue
                 if self.sqlite and "locked" in str(e):
-                    raise Unavailable("database busy; try again") from e
+                    raise Unavailable(N_("database busy; try again")) from e
                 raise
             except BaseException:
                 self._rollback(txn)
@@ -234,7 +235,7 @@ class Database:
             except self.dbapi.Error as e:
                 # Never retried: the commit may have happened.
                 self._forget(fairy, e)
-                raise Unavailable("database unreachable during commit") from e
+                raise Unavailable(N_("database unreachable during commit")) from e
             return result
         raise AssertionError("the last attempt returns or raises")
 
@@ -248,7 +249,7 @@ class Database:
                 fairy = self.engine.raw_connection()
             except (DBAPIError, self.dbapi.Error) as e:
                 # raw_connection() does not wrap the driver's own errors.
-                raise Unavailable("database unreachable") from e
+                raise Unavailable(N_("database unreachable")) from e
             held = self._local.held = (
                 fairy,
                 Txn(

@@ -15,6 +15,7 @@ from cybermarket.errors import (
     NotLoggedIn,
     Throttled,
 )
+from cybermarket.i18n import N_
 from cybermarket.server import logs
 from cybermarket.server import throttle as throttle_keys
 from cybermarket.server.context import Call, Session
@@ -81,9 +82,9 @@ def check_free(
     """409 naming the field when another account of this kind has the name
     (compared by fold) or the email (compared case-insensitively)."""
     if name is not None and txn.row(kind.name_taken, fold(name), me):
-        raise Conflict(f"{kind.name}: already taken")
+        raise Conflict(N_("{field}: already taken"), field=kind.name)
     if email is not None and txn.row(kind.email_taken, email.lower(), me):
-        raise Conflict("email: already taken")
+        raise Conflict(N_("{field}: already taken"), field="email")
 
 
 def _unique(
@@ -95,7 +96,7 @@ def _unique(
         with txn.savepoint():
             return execute(statement, *params)
     except txn.IntegrityError:
-        raise Conflict(f"{fields}: already taken") from None
+        raise Conflict(N_("{field}: already taken"), field=fields) from None
 
 
 def insert_account(txn: Txn, kind: Kind, values: dict[str, Any]) -> int:
@@ -124,7 +125,7 @@ def password_hash(txn: Txn, kind: Kind, me: int) -> str | None:
 def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str) -> None:
     # Compare-and-set: a change made meanwhile on another connection wins.
     if txn.run(kind.set_hash, new, me, old) != 1:
-        raise Forbidden("old_password: the password was changed meanwhile")
+        raise Forbidden(N_("old_password: the password was changed meanwhile"))
 
 
 def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
@@ -273,7 +274,7 @@ def log_refused(call: Call, error: Throttled, what: str, kind: str) -> None:
 
 async def log_in(call: Call, kind: Kind, login: str, password: str) -> None:
     if call.session is not None:
-        raise BadRequest("login: this connection is already logged in; log out first")
+        raise BadRequest(N_("login: this connection is already logged in; log out first"))
     throttle = call.app.throttle
     try:
         account, tries = await call.app.db.run(
@@ -309,7 +310,7 @@ async def set_password(call: Call, kind: Kind, old_password: str, new_password: 
         raise
     if not await checked(call, old, old_password, tries):
         logs.login_failed(call.app, kind.role, "wrong_old_password", call.peer, account=call.me)
-        raise Forbidden("old_password: wrong password")
+        raise Forbidden(N_("old_password: wrong password"))
     new = await hasher.hash(new_password, call.peer)
     await db.run(f"{kind.role} password", replace_password_hash, kind, call.me, old, new)
 

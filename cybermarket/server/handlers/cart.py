@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from cybermarket.errors import BadRequest, Conflict, NotFound
+from cybermarket.i18n import N_, Nn_
 from cybermarket.server.handlers import LAST_ID, handles, page, table
 from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, from_cents, money
@@ -77,14 +78,22 @@ def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
     if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
-        raise NotFound(f"product_id: no product {product_id} on sale")
-    raise BadRequest(f"quantity: a cart line holds at most {MAX_STOCK} units")
+        raise NotFound(N_("product_id: no product {product_id} on sale"), product_id=product_id)
+    raise BadRequest(
+        Nn_(
+            "quantity: a cart line holds at most {n} unit",
+            "quantity: a cart line holds at most {n} units",
+        ),
+        n=MAX_STOCK,
+    )
 
 
 @handles("CLIENT_REMOVE_ITEM")
 def remove_item(txn: Txn, me: int, product_id: int) -> None:
     if txn.run(REMOVE, me, product_id) != 1:
-        raise NotFound(f"product_id: product {product_id} is not in the cart")
+        raise NotFound(
+            N_("product_id: product {product_id} is not in the cart"), product_id=product_id
+        )
 
 
 @handles("CLIENT_GET_ITEMS", write=False)
@@ -110,7 +119,7 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
     transaction rolls back."""
     wanted = txn.rows(WANTED, me)
     if not wanted:
-        raise BadRequest("cart: the cart is empty")
+        raise BadRequest(N_("cart: the cart is empty"))
     taken: list[tuple[Any, ...]] = []
     short: list[int] = []
     for product_id, quantity in wanted:
@@ -121,12 +130,12 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
             taken.append((product_id, quantity, *row))
     if short:
         raise Conflict(
-            "short of stock or off the shelf: "
-            + ", ".join(f"{txn.value(PRODUCT_NAME, p)} (product_id {p})" for p in short)
+            N_("short of stock or off the shelf: {products}"),
+            products=", ".join(f"{txn.value(PRODUCT_NAME, p)} (product_id {p})" for p in short),
         )
     total = sum(quantity * price for _, quantity, _, _, price in taken)
     if total > MAX_TOTAL_CENTS:
-        raise Conflict("cart: the order total is too large")
+        raise Conflict(N_("cart: the order total is too large"))
     credit: dict[int, int] = {}
     for _, quantity, merchant_id, _, price in taken:
         credit[merchant_id] = credit.get(merchant_id, 0) + quantity * price
@@ -134,8 +143,12 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
     for merchant_id in sorted(credit):
         if txn.run(CREDIT, credit[merchant_id], merchant_id, MAX_CENTS - credit[merchant_id]) != 1:
             raise Conflict(
-                f"cart: store {stores[merchant_id]!r} cannot take this order: its profit"
-                f" would pass {money(from_cents(MAX_CENTS))}, the most this server holds"
+                N_(
+                    "cart: store {store} cannot take this order: its profit"
+                    " would pass {most}, the most this server holds"
+                ),
+                store=repr(stores[merchant_id]),
+                most=money(from_cents(MAX_CENTS)),
             )
     created = now()
     order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
@@ -160,7 +173,7 @@ def list_orders(txn: Txn, me: int, limit: int, after: int | None = None) -> dict
 @handles("CLIENT_GET_ORDER", write=False)
 def get_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     if txn.row(MY_ORDER, order_id, me) is None:
-        raise NotFound(f"order_id: no order {order_id} of yours")
+        raise NotFound(N_("order_id: no order {order_id} of yours"), order_id=order_id)
     rows = [
         (store, pid, name, from_cents(price), quantity)
         for store, pid, name, price, quantity in txn.rows(ORDER_LINES, order_id)

@@ -6,6 +6,7 @@ are made and stored by cybermarket/storage/invitations.py.
 """
 
 from cybermarket.errors import BadInvitation
+from cybermarket.i18n import N_
 from cybermarket.server import logs
 from cybermarket.server.context import Call
 from cybermarket.server.handlers import handles
@@ -27,21 +28,21 @@ def check(txn: Txn, code: str, inviter: str | None) -> tuple[int, int | None]:
     operator's code); else 406."""
     row = txn.row(FIND, digest(code))
     if row is None:
-        raise BadInvitation("code: unknown invitation code")
+        raise BadInvitation(N_("code: unknown invitation code"))
     invitation_id, inviter_id, expires_at, used_at, storename_key = row
     if used_at is not None:
-        raise BadInvitation("code: invitation code already used")
+        raise BadInvitation(N_("code: invitation code already used"))
     if txn.read_time(expires_at) <= now():
-        raise BadInvitation("code: invitation code expired")
+        raise BadInvitation(N_("code: invitation code expired"))
     if storename_key != (None if inviter is None else fold(inviter)):
-        raise BadInvitation("inviter: the invitation code was not issued by this inviter")
+        raise BadInvitation(N_("inviter: the invitation code was not issued by this inviter"))
     return invitation_id, inviter_id
 
 
 def use(txn: Txn, invitation_id: int, merchant_id: int) -> None:
     # Conditional, so that two joins racing on one code cannot both win.
     if txn.run(USE, txn.time(now()), merchant_id, invitation_id) != 1:
-        raise BadInvitation("code: invitation code already used")
+        raise BadInvitation(N_("code: invitation code already used"))
 
 
 @handles("MERCHANT_CREATE_INVITATION")

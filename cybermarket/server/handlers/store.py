@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
+from cybermarket.i18n import N_
 from cybermarket.server.handlers import NO_ID, handles, page, table
 from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
@@ -42,16 +43,18 @@ SALES = Query(
 # Past this, an amount read back was not written by a checkout that kept
 # within the limit: only SQLite could have stored it, before the limit was
 # checked, as a float or an overflowing sum.
-PAST_LIMIT = f"past {money(from_cents(MAX_CENTS))}, the most this server can count exactly"
+MOST = money(from_cents(MAX_CENTS))
 
 
 def own_product(txn: Txn, me: int, product_id: int) -> None:
     """404 for a product that does not exist, 403 for another store's."""
     owner = txn.value(OWNER, product_id)
     if owner is None:
-        raise NotFound(f"product_id: no product {product_id}")
+        raise NotFound(N_("product_id: no product {product_id}"), product_id=product_id)
     if owner != me:
-        raise Forbidden(f"product_id: product {product_id} belongs to another store")
+        raise Forbidden(
+            N_("product_id: product {product_id} belongs to another store"), product_id=product_id
+        )
 
 
 @handles("MERCHANT_ADD_PRODUCT")
@@ -80,7 +83,7 @@ def put_on_shelf(txn: Txn, me: int, product_id: int) -> None:
 def restock(txn: Txn, me: int, product_id: int, quantity: int) -> None:
     own_product(txn, me, product_id)
     if txn.run(RESTOCK, quantity, product_id, MAX_STOCK - quantity) != 1:
-        raise BadRequest(f"quantity: stock would exceed {MAX_STOCK}")
+        raise BadRequest(N_("quantity: stock would exceed {most}"), most=MAX_STOCK)
 
 
 @handles("SET_PRODUCT")
@@ -116,10 +119,11 @@ def list_products(txn: Txn, me: int, limit: int, after: int | None = None) -> di
 def get_profit(txn: Txn, me: int) -> Decimal:
     profit = txn.value(PROFIT, me)
     if type(profit) is not int:  # SQLite's float for a sum that overflowed
-        raise Conflict(f"profit: {PAST_LIMIT}")
+        raise Conflict(N_("profit: past {most}, the most this server can count exactly"), most=MOST)
     return from_cents(profit)
 
 
+SALES_PAST = N_("sales: revenue past {most}, the most this server can count exactly")
 SALES_COLUMNS = ["product_id", "productname", "quantity_sold", "revenue"]
 
 
@@ -134,11 +138,11 @@ def get_sales(txn: Txn, me: int) -> dict[str, Any]:
     except txn.OperationalError as e:
         if txn.postgres or "integer overflow" not in str(e):
             raise
-        raise Conflict(f"sales: revenue {PAST_LIMIT}") from None
+        raise Conflict(SALES_PAST, most=MOST) from None
     # int(): PostgreSQL's SUMs are Decimals.  A float is SQLite's product
     # of a quantity and a price that overflowed.
     if any(isinstance(revenue, float) for _, _, _, revenue in rows):
-        raise Conflict(f"sales: revenue {PAST_LIMIT}")
+        raise Conflict(SALES_PAST, most=MOST)
     return table(
         SALES_COLUMNS,
         [(pid, name, int(sold), from_cents(int(revenue))) for pid, name, sold, revenue in rows],
