@@ -91,8 +91,11 @@ class Pages:
         self.contexts: list = []
         self.errors: list[str] = []
 
-    def open(self, path: str = "/", viewport: dict = DESKTOP):
-        context = self.browser.new_context(viewport=viewport)
+    def open(self, path: str = "/", viewport: dict = DESKTOP, locale: str | None = None):
+        # `locale`: the browser's language (navigator.languages and
+        # Accept-Language); Chromium's own default otherwise.
+        extra = {"locale": locale} if locale else {}
+        context = self.browser.new_context(viewport=viewport, **extra)
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -360,3 +363,40 @@ def test_every_screen_fits_a_phone(pages, server):
     console.locator("table.products tbody tr").first.wait_for()
     no_sideways_scroll(console)
     shoot(console, "console-products-phone")
+
+
+def test_the_storefront_speaks_the_browsers_language_and_remembers_a_choice(pages, server):
+    storename, _ = tcp_store(
+        server,
+        [
+            ("Чайник электрический со свистком", "1234567.50", 0, "Достопримечательность"),
+            ("龙井绿茶", "19.99", 3, "西湖龙井，明前采摘"),
+        ],
+    )
+    page = pages.open("/", PHONE, locale="zh-CN")
+    page.locator(".store").first.wait_for()
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.locator("nav a[href='#/']").text_content() == "店铺"
+    page.goto(page.url.split("#")[0] + f"#/store/{storename}")
+    page.locator("article.product").first.wait_for()
+    assert card(page, "龙井绿茶").locator(".stock").text_content() == "仅剩 3 件"
+    assert "19.99" in card(page, "龙井绿茶").locator(".price").text_content()
+    no_sideways_scroll(page)
+    shoot(page, "storefront-zh-CN-phone")
+    # The switcher: the page reloads in Russian, and a reload keeps it.
+    page.select_option("#language", "ru")
+    page.wait_for_function("document.documentElement.lang === 'ru'")
+    page.reload()
+    page.locator("article.product").first.wait_for()
+    assert page.evaluate("document.documentElement.lang") == "ru"
+    assert page.locator("nav a[href='#/']").text_content() == "Магазины"
+    kettle = card(page, "Чайник электрический со свистком")
+    assert kettle.locator(".stock").text_content() == "Нет в наличии"
+    # Money from the exact string, grouped and with a decimal comma.
+    price = kettle.locator(".price").text_content()
+    assert re.search(r"1\s234\s567,50", price), price
+    no_sideways_scroll(page)
+    shoot(page, "storefront-ru-phone")
+    page.select_option("#language", "en")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.locator("nav a[href='#/']", has_text="Stores").wait_for()

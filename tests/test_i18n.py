@@ -294,3 +294,39 @@ def test_a_websocket_starts_from_accept_language(server, header, language):
         assert ws.call(BAD[0], **BAD[1])["message"] == BAD_MESSAGES["zh-CN"]
         assert ws.call("SET_LANGUAGE", language="en-GB")["data"] == "en"
         assert ws.call("PING")["message"] == "ok"
+
+
+# --- the storefront's words ------------------------------------------------------------
+
+STATIC = ROOT / "cybermarket" / "web" / "static"
+
+
+def storefront_catalog(name: str) -> dict:
+    text = (STATIC / "i18n.js").read_text()
+    block = re.search(rf"const {name} = \{{\n(.*?)\n\}};", text, re.S)
+    assert block, name
+    entries = re.findall(
+        r'^\s*(?:"((?:[^"\\]|\\.)*)"|(\w+)): "((?:[^"\\]|\\.)*)",$', block[1], re.M
+    )
+    return {quoted or bare: value for quoted, bare, value in entries}
+
+
+def storefront_keys() -> set[str]:
+    keys = set()
+    for path in STATIC.glob("*.js"):
+        keys |= set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', path.read_text()))
+    for path in STATIC.glob("*.html"):
+        keys |= set(re.findall(r'data-i18n="([^"]*)"', path.read_text()))
+    return keys
+
+
+@pytest.mark.parametrize("name", ["ZH", "RU"])
+def test_every_storefront_word_has_a_translation(name):
+    catalog = storefront_catalog(name)
+    keys = storefront_keys()
+    assert len(keys) > 25
+    missing = sorted(keys - set(catalog))
+    assert not missing, f"{name}: no translation for {missing}"
+    for key in keys:
+        assert catalog[key].strip(), (name, key)
+        assert set(re.findall(r"\{\w+\}", catalog[key])) == set(re.findall(r"\{\w+\}", key))

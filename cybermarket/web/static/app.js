@@ -2,11 +2,14 @@
 // customer's account.
 
 import { form, h, money, replace, say } from "./dom.js";
+import { switcher, t, translatePage } from "./i18n.js";
 import { human } from "./messages.js";
 import { Market } from "./net.js";
 import { notices, pager, router, rowsOf, when } from "./ui.js";
 
 const market = new Market("cybermarket.client.token");
+translatePage();
+document.getElementById("language-switcher").replaceWith(switcher());
 const PAGE = 24;
 let cart = []; // the cart's lines as last read, for naming short products
 
@@ -21,9 +24,9 @@ function call(op, args) {
 // --- products ---------------------------------------------------------------
 
 function stockLabel(stock) {
-  if (stock <= 0) return h("span", { class: "stock out" }, "Sold out");
-  if (stock <= 5) return h("span", { class: "stock low" }, `Only ${stock} left`);
-  return h("span", { class: "stock in" }, "In stock");
+  if (stock <= 0) return h("span", { class: "stock out" }, t("Sold out"));
+  if (stock <= 5) return h("span", { class: "stock low" }, t("Only {n} left", { n: stock }));
+  return h("span", { class: "stock in" }, t("In stock"));
 }
 
 function productCard(product) {
@@ -40,23 +43,23 @@ function productCard(product) {
       inputmode: "numeric",
       class: "qty",
     });
-    const button = h("button", { type: "submit", class: "primary" }, "Add to cart");
+    const button = h("button", { type: "submit", class: "primary" }, t("Add to cart"));
     buy = h(
       "form",
       { class: "buy", novalidate: true },
-      h("label", { for: id, class: "visually-hidden" }, `Quantity of ${product.productname}`),
+      h("label", { for: id, class: "visually-hidden" }, t("Quantity of {name}", { name: product.productname })),
       quantity,
       button,
     );
     buy.addEventListener("submit", async (event) => {
       event.preventDefault();
       if (!loggedIn()) {
-        say(status, "Please log in (Account) to add items to your cart.", "error");
+        say(status, t("Please log in (Account) to add items to your cart."), "error");
         return;
       }
       const count = Number.parseInt(quantity.value, 10);
       if (!Number.isInteger(count) || count < 1) {
-        say(status, "Please enter a quantity of 1 or more.", "error");
+        say(status, t("Please enter a quantity of 1 or more."), "error");
         return;
       }
       button.disabled = true;
@@ -92,14 +95,14 @@ function searchBox(storename) {
   const input = h("input", {
     id: "search",
     type: "search",
-    placeholder: storename ? `Search ${storename}` : "Search every store",
+    placeholder: storename ? t("Search {store}", { store: storename }) : t("Search every store"),
     autocomplete: "off",
     maxlength: 200,
   });
-  const label = storename ? `Search in ${storename}` : "Search products in every store";
+  const label = storename ? t("Search in {store}", { store: storename }) : t("Search products in every store");
   const section = h(
     "section",
-    { class: "search", "aria-label": "Search" },
+    { class: "search", "aria-label": t("Search") },
     h("label", { for: "search", class: "visually-hidden" }, label),
     input,
     summary,
@@ -123,7 +126,7 @@ function searchBox(storename) {
       return;
     }
     section.classList.add("active");
-    summary.textContent = "Searching…";
+    summary.textContent = t("Searching…");
     const load = async (after) => {
       const args = { query, limit: PAGE };
       if (storename) args.storename = storename;
@@ -131,7 +134,7 @@ function searchBox(storename) {
       const data = await call("SEARCH_PRODUCT", args);
       return { items: mine === asked ? rowsOf(data) : [], next: data.next };
     };
-    paging = pager(results, load, productCard, "More results");
+    paging = pager(results, load, productCard, t("More results"));
     try {
       const page = await paging.next();
       if (mine !== asked) return;
@@ -160,17 +163,17 @@ async function home() {
       "a",
       { class: "store card", href: `#/store/${encodeURIComponent(store.storename)}` },
       h("h3", {}, store.storename),
-      h("p", { class: "description" }, store.description || "No description yet."),
+      h("p", { class: "description" }, store.description || t("No description yet.")),
     );
-  const paging = pager(list, load, storeCard, "More stores");
+  const paging = pager(list, load, storeCard, t("More stores"));
   const page = await paging.next();
   return h(
     "div",
     {},
-    h("section", { class: "hero" }, h("h1", {}, "Find something good"), h("p", { class: "lead" }, "Independent stores, one cart.")),
+    h("section", { class: "hero" }, h("h1", {}, t("Find something good")), h("p", { class: "lead" }, t("Independent stores, one cart."))),
     searchBox(null),
-    h("h2", {}, "Stores"),
-    page.items.length ? list : h("p", { class: "muted" }, "No stores have opened yet."),
+    h("h2", {}, t("Stores")),
+    page.items.length ? list : h("p", { class: "muted" }, t("No stores have opened yet.")),
     paging.node,
   );
 }
@@ -183,15 +186,15 @@ async function store(name) {
     const data = await call("LIST_PRODUCT", args);
     return { items: rowsOf(data), next: data.next };
   };
-  const paging = pager(grid, load, productCard, "More products");
+  const paging = pager(grid, load, productCard, t("More products"));
   const page = await paging.next();
   return h(
     "div",
     {},
-    h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Stores"), " / ", name),
+    h("p", { class: "crumbs" }, h("a", { href: "#/" }, t("Stores")), " / ", name),
     h("h1", {}, name),
     searchBox(name),
-    page.items.length ? grid : h("p", { class: "muted" }, "This store has nothing on its shelves right now."),
+    page.items.length ? grid : h("p", { class: "muted" }, t("This store has nothing on its shelves right now.")),
     paging.node,
   );
 }

@@ -1,6 +1,8 @@
 // Building the page.  Text always goes in as text nodes, never as HTML, so
 // a product named <img src=x onerror=alert(1)> shows exactly those characters.
 
+import { formatMoney } from "./i18n.js";
+
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -90,5 +92,5 @@ export function say(node, text, kind = "") {
 }
 
 export function money(text) {
-  return `$${text}`;
+  return formatMoney(text);
 }

@@ -5,6 +5,8 @@
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 
+import { language } from "./i18n.js";
+
 export class ServerError extends Error {
   constructor(op, response) {
     super(response.message);
@@ -51,6 +53,8 @@ export class Market extends EventTarget {
     try {
       const ping = await this.send("PING");
       this.protocol = (ping && ping.protocol) || "1.0";
+      // The server's messages in the page's language.
+      await this.send("SET_LANGUAGE", { language });
       await this.resume();
     } catch (error) {
       // A failed resume only means logging in again.

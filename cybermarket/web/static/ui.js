@@ -2,6 +2,7 @@
 // that a route renders into.
 
 import { h, replace } from "./dom.js";
+import { formatDate } from "./i18n.js";
 
 export function notices(market) {
   const notice = document.getElementById("notice");
@@ -86,5 +87,5 @@ export function rowsOf(table) {
 
 export function when(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+  return Number.isNaN(date.getTime()) ? iso : formatDate(date);
 }
