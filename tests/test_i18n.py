@@ -10,6 +10,7 @@ import string
 import subprocess
 import sys
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -296,37 +297,172 @@ def test_a_websocket_starts_from_accept_language(server, header, language):
         assert ws.call("PING")["message"] == "ok"
 
 
-# --- the storefront's words ------------------------------------------------------------
+# --- the storefront's and the console's words ---------------------------------------
 
 STATIC = ROOT / "cybermarket" / "web" / "static"
+STRING = r'"((?:[^"\\]|\\.)*)"'
+ENTRY = re.compile(rf"^\s*(?:{STRING}|(\w+)): (?:{STRING}|\{{ (.*) \}}),$")
+FORM = re.compile(rf"(\w+): {STRING}")
 
 
-def storefront_catalog(name: str) -> dict:
+def storefront_catalog(name: str) -> dict[str, str | dict[str, str]]:
+    """One of i18n.js's catalogs: a key's entry is a string, or for a
+    counted sentence (tn) an object of plural forms, one entry a line."""
     text = (STATIC / "i18n.js").read_text()
     block = re.search(rf"const {name} = \{{\n(.*?)\n\}};", text, re.S)
     assert block, name
-    entries = re.findall(
-        r'^\s*(?:"((?:[^"\\]|\\.)*)"|(\w+)): "((?:[^"\\]|\\.)*)",$', block[1], re.M
-    )
-    return {quoted or bare: value for quoted, bare, value in entries}
+    catalog: dict[str, str | dict[str, str]] = {}
+    for line in block[1].splitlines():
+        entry = ENTRY.match(line)
+        assert entry, f"{name}: not an entry: {line!r}"
+        quoted, bare, value, forms = entry.groups()
+        key = quoted if quoted is not None else bare
+        assert key not in catalog, f"{name}: {key!r} twice"
+        catalog[key] = value if value is not None else dict(FORM.findall(forms))
+    return catalog
 
 
-def storefront_keys() -> set[str]:
-    keys = set()
-    for path in STATIC.glob("*.js"):
-        keys |= set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', path.read_text()))
+def scripts() -> dict[str, str]:
+    return {path.name: path.read_text() for path in sorted(STATIC.glob("*.js"))}
+
+
+def storefront_keys() -> tuple[set[str], set[str]]:
+    """Keys used with t() (and in the HTML's data-i18n attributes), and keys
+    of counted sentences used with tn()."""
+    keys, counted = set(), set()
+    for text in scripts().values():
+        keys |= set(re.findall(rf"\b(?:t|parts)\({STRING}", text))
+        counted |= set(re.findall(rf"\btn\({STRING}", text))
     for path in STATIC.glob("*.html"):
-        keys |= set(re.findall(r'data-i18n="([^"]*)"', path.read_text()))
-    return keys
+        keys |= set(re.findall(r'data-i18n(?:-label)?="([^"]*)"', path.read_text()))
+    return keys, counted
+
+
+def placeholders(text: str) -> set[str]:
+    return set(re.findall(r"\{\w+\}", text))
 
 
 @pytest.mark.parametrize("name", ["ZH", "RU"])
 def test_every_storefront_word_has_a_translation(name):
     catalog = storefront_catalog(name)
-    keys = storefront_keys()
-    assert len(keys) > 25
-    missing = sorted(keys - set(catalog))
+    keys, counted = storefront_keys()
+    assert len(keys) > 150 and counted
+    missing = sorted((keys | counted) - set(catalog))
     assert not missing, f"{name}: no translation for {missing}"
     for key in keys:
-        assert catalog[key].strip(), (name, key)
-        assert set(re.findall(r"\{\w+\}", catalog[key])) == set(re.findall(r"\{\w+\}", key))
+        value = catalog[key]
+        assert isinstance(value, str) and value.strip(), (name, key)
+        assert placeholders(value) == placeholders(key), (name, key)
+    # Counted sentences: Russian needs CLDR's one, few and many (and other,
+    # for fractions); Chinese has one form for every count.
+    wanted = {"ZH": set(), "RU": {"one", "few", "many", "other"}}[name]
+    for key in counted:
+        value = catalog[key]
+        forms = {"other": value} if isinstance(value, str) else value
+        assert wanted <= set(forms) and "other" in forms, (name, key, forms)
+        for form in forms.values():
+            assert form.strip() and placeholders(form) == placeholders(key), (name, key)
+    unused = sorted(set(catalog) - keys - counted)
+    assert not unused, f"{name}: entries no page uses: {unused}"
+
+
+def test_english_has_the_forms_of_each_counted_sentence():
+    catalog = storefront_catalog("EN")
+    _, counted = storefront_keys()
+    assert set(catalog) == counted
+    for key, forms in catalog.items():
+        assert isinstance(forms, dict) and {"one", "other"} <= set(forms), key
+        assert forms["other"] == key
+
+
+# Words in the code that are not shown to people, though they look like
+# words: script subtags, internal reasons that explain() replaces, and
+# signs with no words.
+NOT_WORDS = {"Hans", "Cyrl", "Latn", "connection lost", "not connected", "× ", "…"}
+LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`(?:[^`\\]|\\.)*`')
+WORDY = re.compile(r"[A-Z][a-z]|[a-z] [a-z]|[^\x00-\x7f]")
+
+
+def unwrapped(source: str) -> list[str]:
+    """String literals in a module that read like words for people but are
+    not a t()/tn()/parts() key: a word someone forgot to translate."""
+    source = re.sub(r"/\*.*?\*/", "", source, flags=re.S)
+    source = re.sub(r"^\s*//.*$", "", source, flags=re.M)
+    source = re.sub(r"^import .*$", "", source, flags=re.M)
+    found = []
+    for literal in LITERAL.finditer(source):
+        before = source[: literal.start()].rstrip()
+        after = source[literal.end() :].lstrip()
+        if re.search(r"\b(?:t|tn|parts)\($", before):
+            continue  # a key
+        if re.search(r"(?:\bclass:|\bclassName =|\bquerySelector(?:All)?\()$", before):
+            continue  # a class name or a selector
+        if after.startswith(":") and before.endswith(("{", ",")):
+            continue  # an attribute's name (not a ternary's "a" : "b")
+        text = re.sub(r"\$\{[^}]*\}", "", literal[0][1:-1])
+        if WORDY.search(text) and text not in NOT_WORDS:
+            found.append(literal[0])
+    return found
+
+
+def test_the_unwrapped_word_check_finds_words_and_passes_keys():
+    source = """
+import { t } from "./i18n.js";
+// "A comment" is not a word on the page.
+node.textContent = "Sold out";
+h("p", { class: "muted big" }, `Order #${id}`, t("Please log in first."));
+input.placeholder = ok ? "search here" : "Find";
+h("span", { "aria-label": "Главная" }, tn("Only {n} left", n));
+"""
+    found = ['"Sold out"', "`Order #${id}`", '"search here"', '"Find"', '"Главная"']
+    assert unwrapped(source) == found
+
+
+@pytest.mark.parametrize("name", sorted(scripts()))
+def test_no_word_on_the_pages_escapes_translation(name):
+    source = scripts()[name]
+    if name == "i18n.js":
+        # The catalogs themselves, and the languages' own names.
+        source = source[source.index("export function matchTag") :]
+    assert not unwrapped(source), f"{name}: not wrapped in t(): {unwrapped(source)}"
+
+
+class HTMLWords(HTMLParser):
+    """Text and labels in a page that no data-i18n attribute covers."""
+
+    VOID = {"meta", "link", "img", "input", "br", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str | None] = []
+        self.bare: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        label = attributes.get("aria-label")
+        if label and attributes.get("data-i18n-label") != label:
+            self.bare.append(f"aria-label={label!r}")
+        for name in ("placeholder", "title"):
+            if attributes.get(name):
+                self.bare.append(f"{name}={attributes[name]!r}")
+        if tag not in self.VOID:
+            self.stack.append(attributes.get("data-i18n"))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        text = data.strip()
+        if not re.search(r"[^\W\d_]", text) or text == "cybermarket":
+            return
+        key = next((k for k in reversed(self.stack) if k is not None), None)
+        if key != text:
+            self.bare.append(text)
+
+
+@pytest.mark.parametrize("name", ["index.html", "console.html"])
+def test_every_word_in_the_html_is_a_key(name):
+    parser = HTMLWords()
+    parser.feed((STATIC / name).read_text())
+    assert not parser.bare, f"{name}: not marked with data-i18n: {parser.bare}"

@@ -2,7 +2,7 @@
 // customer's account.
 
 import { form, h, money, replace, say } from "./dom.js";
-import { switcher, t, translatePage } from "./i18n.js";
+import { parts, switcher, t, tn, translatePage } from "./i18n.js";
 import { human } from "./messages.js";
 import { Market } from "./net.js";
 import { notices, pager, router, rowsOf, when } from "./ui.js";
@@ -25,7 +25,7 @@ function call(op, args) {
 
 function stockLabel(stock) {
   if (stock <= 0) return h("span", { class: "stock out" }, t("Sold out"));
-  if (stock <= 5) return h("span", { class: "stock low" }, t("Only {n} left", { n: stock }));
+  if (stock <= 5) return h("span", { class: "stock low" }, tn("Only {n} left", stock));
   return h("span", { class: "stock in" }, t("In stock"));
 }
 
@@ -65,7 +65,7 @@ function productCard(product) {
       button.disabled = true;
       try {
         await call("CLIENT_ADD_ITEM", { product_id: product.product_id, quantity: count });
-        say(status, `Added ${count} to your cart.`, "ok");
+        say(status, tn("Added {n} items to your cart.", count), "ok");
         refreshCartCount();
       } catch (error) {
         say(status, error.human, "error");
@@ -140,7 +140,7 @@ function searchBox(storename) {
       if (mine !== asked) return;
       section.append(paging.node);
       const n = results.children.length;
-      summary.textContent = n ? `Results for “${query}”` : `Nothing found for “${query}”.`;
+      summary.textContent = n ? t("Results for “{query}”", { query }) : t("Nothing found for “{query}”.", { query });
     } catch (error) {
       if (mine === asked) summary.textContent = error.human;
     }
@@ -204,8 +204,8 @@ function needLogin(what) {
     "section",
     { class: "card narrow" },
     h("h1", {}, what),
-    h("p", {}, "Please log in to see this."),
-    h("a", { class: "button primary", href: "#/account" }, "Log in or sign up"),
+    h("p", {}, t("Please log in to see this.")),
+    h("a", { class: "button primary", href: "#/account" }, t("Log in or sign up")),
   );
 }
 
@@ -226,22 +226,22 @@ async function refreshCartCount() {
 }
 
 async function cartView() {
-  if (!loggedIn()) return needLogin("Your cart");
+  if (!loggedIn()) return needLogin(t("Your cart"));
   const [items, total] = await Promise.all([call("CLIENT_GET_ITEMS"), call("CLIENT_GET_PRICE")]);
   cart = rowsOf(items);
   refreshCartCount();
   const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: "cart-status" });
   if (!cart.length) {
-    return h("section", {}, h("h1", {}, "Your cart"), h("p", { class: "muted" }, "Your cart is empty."), h("a", { href: "#/" }, "Browse the stores"));
+    return h("section", {}, h("h1", {}, t("Your cart")), h("p", { class: "muted" }, t("Your cart is empty.")), h("a", { href: "#/" }, t("Browse the stores")));
   }
   const rows = cart.map((line) => {
     const id = `line-${line.product_id}`;
     const quantity = h("input", { id, type: "number", min: 1, value: line.quantity, class: "qty", inputmode: "numeric" });
-    const update = h("button", { type: "button", class: "secondary" }, "Update");
-    const remove = h("button", { type: "button", class: "danger" }, "Remove");
+    const update = h("button", { type: "button", class: "secondary" }, t("Update"));
+    const remove = h("button", { type: "button", class: "danger" }, t("Remove"));
     update.addEventListener("click", () => act(async () => {
       const wanted = Number.parseInt(quantity.value, 10);
-      if (!Number.isInteger(wanted) || wanted < 1) throw Object.assign(new Error(), { human: "Please enter a quantity of 1 or more." });
+      if (!Number.isInteger(wanted) || wanted < 1) throw Object.assign(new Error(), { human: t("Please enter a quantity of 1 or more.") });
       if (wanted > line.quantity) {
         await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted - line.quantity });
       } else if (wanted < line.quantity) {
@@ -253,9 +253,9 @@ async function cartView() {
     return h(
       "tr",
       { "data-product-id": line.product_id },
-      h("td", { "data-label": "Product" }, h("strong", {}, line.productname), h("div", { class: "muted" }, line.storename)),
-      h("td", { "data-label": "Price" }, money(line.price)),
-      h("td", { "data-label": "Quantity" }, h("label", { for: id, class: "visually-hidden" }, `Quantity of ${line.productname}`), quantity),
+      h("td", { "data-label": t("Product") }, h("strong", {}, line.productname), h("div", { class: "muted" }, line.storename)),
+      h("td", { "data-label": t("Price") }, money(line.price)),
+      h("td", { "data-label": t("Quantity") }, h("label", { for: id, class: "visually-hidden" }, t("Quantity of {name}", { name: line.productname })), quantity),
       h("td", { "data-label": "" }, h("div", { class: "row-actions" }, update, remove)),
     );
   });
@@ -267,7 +267,7 @@ async function cartView() {
       say(status, error.human, "error");
     }
   }
-  const checkout = h("button", { type: "button", class: "primary big", id: "checkout" }, "Check out");
+  const checkout = h("button", { type: "button", class: "primary big", id: "checkout" }, t("Check out"));
   checkout.addEventListener("click", async () => {
     checkout.disabled = true;
     try {
@@ -278,9 +278,9 @@ async function cartView() {
         h(
           "section",
           { class: "card narrow done" },
-          h("h1", {}, "Thank you!"),
-          h("p", { id: "order-placed" }, `Order #${order.order_id} is placed. Total ${money(order.total)}.`),
-          h("a", { class: "button primary", href: "#/orders" }, "See your orders"),
+          h("h1", {}, t("Thank you!")),
+          h("p", { id: "order-placed" }, t("Order #{id} is placed. Total {total}.", { id: order.order_id, total: money(order.total) })),
+          h("a", { class: "button primary", href: "#/orders" }, t("See your orders")),
         ),
       );
     } catch (error) {
@@ -291,16 +291,16 @@ async function cartView() {
   return h(
     "section",
     {},
-    h("h1", {}, "Your cart"),
-    h("table", { class: "lines" }, h("thead", {}, h("tr", {}, h("th", {}, "Product"), h("th", {}, "Price"), h("th", {}, "Quantity"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))), h("tbody", {}, rows)),
-    h("div", { class: "total" }, h("span", {}, "Total"), h("strong", { id: "cart-total" }, money(total))),
+    h("h1", {}, t("Your cart")),
+    h("table", { class: "lines" }, h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", {}, t("Price")), h("th", {}, t("Quantity")), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))), h("tbody", {}, rows)),
+    h("div", { class: "total" }, h("span", {}, t("Total")), h("strong", { id: "cart-total" }, money(total))),
     status,
     h("div", { class: "actions end" }, checkout),
   );
 }
 
 async function ordersView() {
-  if (!loggedIn()) return needLogin("Your orders");
+  if (!loggedIn()) return needLogin(t("Your orders"));
   const list = h("div", { class: "orders" });
   const load = async (after) => {
     const args = { limit: 20 };
@@ -310,22 +310,22 @@ async function ordersView() {
   };
   const orderRow = (order) => {
     const lines = h("div", { class: "order-lines" });
-    const show = h("button", { type: "button", class: "secondary", "aria-expanded": "false" }, "Show items");
+    const show = h("button", { type: "button", class: "secondary", "aria-expanded": "false" }, t("Show items"));
     show.addEventListener("click", async () => {
       if (show.getAttribute("aria-expanded") === "true") {
         lines.replaceChildren();
         show.setAttribute("aria-expanded", "false");
-        show.textContent = "Show items";
+        show.textContent = t("Show items");
         return;
       }
       try {
         const data = rowsOf(await call("CLIENT_GET_ORDER", { order_id: order.order_id }));
         replace(
           lines,
-          h("table", { class: "lines compact" }, h("tbody", {}, data.map((l) => h("tr", {}, h("td", { "data-label": "Product" }, l.productname, h("div", { class: "muted" }, l.storename)), h("td", { "data-label": "Price paid" }, money(l.price)), h("td", { "data-label": "Quantity" }, `× ${l.quantity}`))))),
+          h("table", { class: "lines compact" }, h("tbody", {}, data.map((l) => h("tr", {}, h("td", { "data-label": t("Product") }, l.productname, h("div", { class: "muted" }, l.storename)), h("td", { "data-label": t("Price paid") }, money(l.price)), h("td", { "data-label": t("Quantity") }, `× ${l.quantity}`))))),
         );
         show.setAttribute("aria-expanded", "true");
-        show.textContent = "Hide items";
+        show.textContent = t("Hide items");
       } catch (error) {
         replace(lines, h("p", { class: "error" }, error.human));
       }
@@ -333,24 +333,24 @@ async function ordersView() {
     return h(
       "article",
       { class: "order card", "data-order-id": order.order_id },
-      h("div", { class: "order-head" }, h("h3", {}, `Order #${order.order_id}`), h("span", { class: "muted" }, when(order.created_at)), h("strong", {}, money(order.total)), show),
+      h("div", { class: "order-head" }, h("h3", {}, t("Order #{id}", { id: order.order_id })), h("span", { class: "muted" }, when(order.created_at)), h("strong", {}, money(order.total)), show),
       lines,
     );
   };
-  const paging = pager(list, load, orderRow, "Older orders");
+  const paging = pager(list, load, orderRow, t("Older orders"));
   const page = await paging.next();
-  return h("section", {}, h("h1", {}, "Your orders"), page.items.length ? list : h("p", { class: "muted" }, "No orders yet."), paging.node);
+  return h("section", {}, h("h1", {}, t("Your orders")), page.items.length ? list : h("p", { class: "muted" }, t("No orders yet.")), paging.node);
 }
 
 function accountView() {
   if (!loggedIn()) {
     const login = form(
-      "Log in",
+      t("Log in"),
       [
-        ["login", "Username or email", { autocomplete: "username", required: true }],
-        ["password", "Password", { type: "password", autocomplete: "current-password", required: true }],
+        ["login", t("Username or email"), { autocomplete: "username", required: true }],
+        ["password", t("Password"), { type: "password", autocomplete: "current-password", required: true }],
       ],
-      "Log in",
+      t("Log in"),
       async ({ login, password }) => {
         await human(market.login("CLIENT_LOGIN", "client", login.trim(), password));
         location.hash = "#/";
@@ -358,13 +358,13 @@ function accountView() {
       { class: "login" },
     );
     const signup = form(
-      "Create an account",
+      t("Create an account"),
       [
-        ["username", "Username", { autocomplete: "username", required: true, maxlength: 64 }],
-        ["email", "Email", { type: "email", autocomplete: "email", required: true }],
-        ["password", "Password (8 or more characters)", { type: "password", autocomplete: "new-password", required: true, minlength: 8 }],
+        ["username", t("Username"), { autocomplete: "username", required: true, maxlength: 64 }],
+        ["email", t("Email"), { type: "email", autocomplete: "email", required: true }],
+        ["password", t("Password (8 or more characters)"), { type: "password", autocomplete: "new-password", required: true, minlength: 8 }],
       ],
-      "Sign up",
+      t("Sign up"),
       async ({ username, email, password }) => {
         await call("CLIENT_CREATE", { username, email: email.trim(), password });
         await human(market.login("CLIENT_LOGIN", "client", username, password));
@@ -375,46 +375,46 @@ function accountView() {
     return h("div", { class: "columns" }, login, signup);
   }
   const who = h("strong", { id: "signed-in-as" }, market.account.name);
-  const logout = h("button", { type: "button", class: "secondary", id: "logout" }, "Log out");
+  const logout = h("button", { type: "button", class: "secondary", id: "logout" }, t("Log out"));
   logout.addEventListener("click", async () => {
     await market.logout("CLIENT_LOGOUT").catch(() => {});
     render();
   });
-  const rename = form("Change username", [["username", "New username", { required: true, maxlength: 64 }]], "Save", async ({ username }) => {
+  const rename = form(t("Change username"), [["username", t("New username"), { required: true, maxlength: 64 }]], t("Save"), async ({ username }) => {
     await call("SET_CLIENT_USERNAME", { username });
     market.account.name = username;
     who.textContent = username;
     showAccount();
-    return "Your username is changed.";
+    return t("Your username is changed.");
   });
-  const email = form("Change email", [["email", "New email", { type: "email", required: true }]], "Save", async ({ email }) => {
+  const email = form(t("Change email"), [["email", t("New email"), { type: "email", required: true }]], t("Save"), async ({ email }) => {
     await call("SET_CLIENT_EMAIL", { email: email.trim() });
-    return "Your email is changed.";
+    return t("Your email is changed.");
   });
   const password = form(
-    "Change password",
+    t("Change password"),
     [
-      ["old_password", "Current password", { type: "password", autocomplete: "current-password" }],
-      ["new_password", "New password", { type: "password", autocomplete: "new-password" }],
+      ["old_password", t("Current password"), { type: "password", autocomplete: "current-password" }],
+      ["new_password", t("New password"), { type: "password", autocomplete: "new-password" }],
     ],
-    "Save",
+    t("Save"),
     async (values, inputs) => {
       market.keepToken(await call("SET_CLIENT_PASSWORD", values));
       inputs.old_password.value = inputs.new_password.value = "";
-      return "Your password is changed.";
+      return t("Your password is changed.");
     },
   );
   return h(
     "div",
     {},
-    h("section", { class: "card account-head" }, h("h1", {}, "Your account"), h("p", {}, "Signed in as ", who), logout),
+    h("section", { class: "card account-head" }, h("h1", {}, t("Your account")), h("p", {}, parts("Signed in as {name}", { name: who })), logout),
     h("div", { class: "columns" }, rename, email, password),
   );
 }
 
 function showAccount() {
   const link = document.getElementById("account-link");
-  link.textContent = loggedIn() ? market.account.name : "Log in";
+  link.textContent = loggedIn() ? market.account.name : t("Log in");
 }
 
 // --- start -------------------------------------------------------------------------

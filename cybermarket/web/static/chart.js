@@ -1,6 +1,8 @@
 // A horizontal bar chart of revenue per product, drawn as SVG by the page.
 // Names go in as text nodes; the table beside it holds the same figures.
 
+import { formatMoney, list, t } from "./i18n.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 function svg(tag, attrs = {}, text = null) {
@@ -29,7 +31,7 @@ export function revenueChart(sales, most = 10) {
     viewBox: `0 0 ${width} ${height}`,
     class: "chart",
     role: "img",
-    "aria-label": `Revenue per product: ${shown.map((s) => `${s.productname} ${s.revenue}`).join(", ")}`,
+    "aria-label": t("Revenue per product: {list}", { list: list(shown.map((s) => `${s.productname} ${formatMoney(s.revenue)}`)) }),
   });
   shown.forEach((sale, i) => {
     const y = gap + i * (bar + gap);
@@ -38,7 +40,7 @@ export function revenueChart(sales, most = 10) {
     row.append(
       svg("text", { x: label - 10, y: y + bar / 2, class: "bar-label", "text-anchor": "end", "dominant-baseline": "middle" }, cut(sale.productname, 20)),
       svg("rect", { x: label, y, width: w, height: bar, rx: 5, class: "bar" }),
-      svg("text", { x: label + w + 8, y: y + bar / 2, class: "bar-value", "dominant-baseline": "middle" }, `$${sale.revenue}`),
+      svg("text", { x: label + w + 8, y: y + bar / 2, class: "bar-value", "dominant-baseline": "middle" }, formatMoney(sale.revenue)),
     );
     row.firstChild.append(svg("title", {}, sale.productname));
     chart.append(row);

@@ -3,11 +3,14 @@
 
 import { revenueChart } from "./chart.js";
 import { form, h, money, replace, say } from "./dom.js";
+import { formatCount, parts, switcher, t, translatePage } from "./i18n.js";
 import { human } from "./messages.js";
 import { Market } from "./net.js";
 import { notices, pager, router, rowsOf } from "./ui.js";
 
 const market = new Market("cybermarket.merchant.token");
+translatePage();
+document.getElementById("language-switcher").replaceWith(switcher());
 
 function loggedIn() {
   return market.account && market.account.role === "merchant";
@@ -17,21 +20,29 @@ function call(op, args) {
   return human(market.call(op, args));
 }
 
+// The store's name, or null while the login was its email address.
 function storeName() {
   const name = market.account ? market.account.name : "";
-  return name.includes("@") ? "your store" : name;
+  return name.includes("@") ? null : name;
+}
+
+// An amount as typed ("19.9", "019.90") written as the server keeps it,
+// exactly: two fraction digits, never through a float.
+function exactPrice(text) {
+  const [whole, fraction = ""] = text.split(".");
+  return `${whole.replace(/^0+(?=\d)/, "") || "0"}.${fraction.padEnd(2, "0")}`;
 }
 
 // --- joining and logging in ---------------------------------------------------
 
 function welcome() {
   const login = form(
-    "Log in to your store",
+    t("Log in to your store"),
     [
-      ["login", "Store name or email", { autocomplete: "username", required: true }],
-      ["password", "Password", { type: "password", autocomplete: "current-password", required: true }],
+      ["login", t("Store name or email"), { autocomplete: "username", required: true }],
+      ["password", t("Password"), { type: "password", autocomplete: "current-password", required: true }],
     ],
-    "Log in",
+    t("Log in"),
     async ({ login, password }) => {
       await human(market.login("MERCHANT_LOGIN", "merchant", login.trim(), password));
       location.hash = "#/products";
@@ -40,16 +51,16 @@ function welcome() {
     { class: "login" },
   );
   const join = form(
-    "Open a store",
+    t("Open a store"),
     [
-      ["code", "Invitation code", { required: true, autocomplete: "off" }],
-      ["inviter", "Inviting store's name (leave empty for a code from the operator)", { autocomplete: "off" }],
-      ["storename", "Store name", { required: true, maxlength: 64 }],
-      ["description", "About your store", { multiline: true, maxlength: 2000 }],
-      ["email", "Email", { type: "email", autocomplete: "email", required: true }],
-      ["password", "Password (8 or more characters)", { type: "password", autocomplete: "new-password", required: true }],
+      ["code", t("Invitation code"), { required: true, autocomplete: "off" }],
+      ["inviter", t("Inviting store's name (leave empty for a code from the operator)"), { autocomplete: "off" }],
+      ["storename", t("Store name"), { required: true, maxlength: 64 }],
+      ["description", t("About your store"), { multiline: true, maxlength: 2000 }],
+      ["email", t("Email"), { type: "email", autocomplete: "email", required: true }],
+      ["password", t("Password (8 or more characters)"), { type: "password", autocomplete: "new-password", required: true }],
     ],
-    "Open my store",
+    t("Open my store"),
     async (values) => {
       const args = { ...values, code: values.code.trim(), email: values.email.trim() };
       args.inviter = values.inviter.trim() || null;
@@ -63,7 +74,7 @@ function welcome() {
   return h(
     "div",
     {},
-    h("section", { class: "hero" }, h("h1", {}, "Sell on cybermarket"), h("p", { class: "lead" }, "Log in to your store, or open one with an invitation code.")),
+    h("section", { class: "hero" }, h("h1", {}, t("Sell on cybermarket")), h("p", { class: "lead" }, t("Log in to your store, or open one with an invitation code."))),
     h("div", { class: "columns" }, login, join),
   );
 }
@@ -77,18 +88,18 @@ function guarded(view) {
 function productRow(product, status) {
   const row = h("tr", { "data-product-id": product.product_id });
   const show = () => {
-    const shelf = h("button", { type: "button", class: "secondary" }, product.on_shelf ? "Take off shelf" : "Put on shelf");
+    const shelf = h("button", { type: "button", class: "secondary" }, product.on_shelf ? t("Take off shelf") : t("Put on shelf"));
     shelf.addEventListener("click", () =>
       act(async () => {
         await call(product.on_shelf ? "MERCHANT_DEL_PRODUCT" : "MERCHANT_PUT_ON_SHELF", { product_id: product.product_id });
         product.on_shelf = !product.on_shelf;
       }),
     );
-    const edit = h("button", { type: "button", class: "secondary" }, "Edit");
+    const edit = h("button", { type: "button", class: "secondary" }, t("Edit"));
     edit.addEventListener("click", () => editing());
     const restockId = `restock-${product.product_id}`;
     const amount = h("input", { id: restockId, type: "number", min: 1, value: 10, class: "qty", inputmode: "numeric" });
-    const restock = h("button", { type: "button", class: "secondary" }, "Restock");
+    const restock = h("button", { type: "button", class: "secondary" }, t("Restock"));
     restock.addEventListener("click", () =>
       act(async () => {
         const quantity = Number.parseInt(amount.value, 10);
@@ -98,14 +109,14 @@ function productRow(product, status) {
     );
     replace(
       row,
-      h("td", { "data-label": "Product" }, h("strong", { class: "product-name" }, product.productname), h("div", { class: "description muted" }, product.description)),
-      h("td", { "data-label": "Price" }, money(product.price)),
-      h("td", { "data-label": "Stock", class: "stock-count" }, String(product.stock)),
-      h("td", { "data-label": "Shelf" }, product.on_shelf ? h("span", { class: "pill on" }, "On shelf") : h("span", { class: "pill off" }, "Off shelf")),
+      h("td", { "data-label": t("Product") }, h("strong", { class: "product-name" }, product.productname), h("div", { class: "description muted" }, product.description)),
+      h("td", { "data-label": t("Price") }, money(product.price)),
+      h("td", { "data-label": t("Stock"), class: "stock-count" }, String(product.stock)),
+      h("td", { "data-label": t("Shelf") }, product.on_shelf ? h("span", { class: "pill on" }, t("On shelf")) : h("span", { class: "pill off" }, t("Off shelf"))),
       h(
         "td",
         { "data-label": "" },
-        h("div", { class: "row-actions" }, edit, shelf, h("label", { for: restockId, class: "visually-hidden" }, `Units to add to ${product.productname}`), amount, restock),
+        h("div", { class: "row-actions" }, edit, shelf, h("label", { for: restockId, class: "visually-hidden" }, t("Units to add to {name}", { name: product.productname })), amount, restock),
       ),
     );
   };
@@ -113,11 +124,11 @@ function productRow(product, status) {
     const edit = form(
       null,
       [
-        ["productname", "Name", { value: product.productname, required: true, maxlength: 200 }],
-        ["price", "Price", { value: product.price, inputmode: "decimal", required: true }],
-        ["description", "Description", { multiline: true, value: product.description, maxlength: 2000 }],
+        ["productname", t("Name"), { value: product.productname, required: true, maxlength: 200 }],
+        ["price", t("Price"), { value: product.price, inputmode: "decimal", required: true }],
+        ["description", t("Description"), { multiline: true, value: product.description, maxlength: 2000 }],
       ],
-      "Save",
+      t("Save"),
       async (values) => {
         const args = { product_id: product.product_id };
         for (const key of ["productname", "price", "description"]) {
@@ -129,7 +140,7 @@ function productRow(product, status) {
       },
       { class: "inline" },
     );
-    const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+    const cancel = h("button", { type: "button", class: "secondary" }, t("Cancel"));
     cancel.addEventListener("click", show);
     edit.querySelector(".actions").append(cancel);
     replace(row, h("td", { colspan: 5 }, edit));
@@ -139,7 +150,7 @@ function productRow(product, status) {
     try {
       await work();
       show();
-      say(status, "Saved.", "ok");
+      say(status, t("Saved."), "ok");
     } catch (error) {
       say(status, error.human, "error");
     }
@@ -157,41 +168,41 @@ async function products() {
     const data = await call("MERCHANT_LIST_PRODUCTS", args);
     return { items: rowsOf(data), next: data.next };
   };
-  const paging = pager(body, load, (p) => productRow(p, status), "More products");
+  const paging = pager(body, load, (p) => productRow(p, status), t("More products"));
   const add = form(
-    "Add a product",
+    t("Add a product"),
     [
-      ["productname", "Name", { required: true, maxlength: 200 }],
-      ["price", "Price (such as 19.99)", { inputmode: "decimal", required: true }],
-      ["stock", "Units in stock", { type: "number", min: 0, value: 10, inputmode: "numeric" }],
-      ["description", "Description", { multiline: true, maxlength: 2000 }],
+      ["productname", t("Name"), { required: true, maxlength: 200 }],
+      ["price", t("Price (such as 19.99)"), { inputmode: "decimal", required: true }],
+      ["stock", t("Units in stock"), { type: "number", min: 0, value: 10, inputmode: "numeric" }],
+      ["description", t("Description"), { multiline: true, maxlength: 2000 }],
     ],
-    "Add product",
+    t("Add product"),
     async (values, inputs) => {
       const stock = Number.parseInt(values.stock || "0", 10);
       const args = { productname: values.productname, price: values.price.trim(), description: values.description, stock };
       const made = await call("MERCHANT_ADD_PRODUCT", args);
-      body.append(productRow({ product_id: made.product_id, ...args, price: Number.parseFloat(args.price).toFixed(2), on_shelf: true }, status));
+      body.append(productRow({ product_id: made.product_id, ...args, price: exactPrice(args.price), on_shelf: true }, status));
       empty.hidden = true;
       table.hidden = false;
       for (const input of Object.values(inputs)) input.value = "";
       inputs.stock.value = "10";
       inputs.productname.focus();
-      return `Added ${args.productname}.`;
+      return t("Added {name}.", { name: args.productname });
     },
     { class: "add-product" },
   );
   const page = await paging.next();
-  const empty = h("p", { class: "muted" }, "No products yet: add your first one below.");
+  const empty = h("p", { class: "muted" }, t("No products yet: add your first one below."));
   empty.hidden = page.items.length > 0;
   const table = h(
     "table",
     { class: "lines products" },
-    h("thead", {}, h("tr", {}, ["Product", "Price", "Stock", "Shelf"].map((c) => h("th", {}, c)), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
+    h("thead", {}, h("tr", {}, [t("Product"), t("Price"), t("Stock"), t("Shelf")].map((c) => h("th", {}, c)), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))),
     body,
   );
   table.hidden = page.items.length === 0;
-  return h("div", {}, h("h1", {}, `Products of ${storeName()}`), empty, table, paging.node, status, add);
+  return h("div", {}, h("h1", {}, storeName() ? t("Products of {store}", { store: storeName() }) : t("Your products")), empty, table, paging.node, status, add);
 }
 
 // --- sales -----------------------------------------------------------------------
@@ -201,20 +212,20 @@ async function sales() {
   const rows = rowsOf(table);
   const content = rows.length
     ? [
-        h("figure", { class: "card chart-card" }, h("figcaption", {}, "Revenue per product"), revenueChart(rows)),
+        h("figure", { class: "card chart-card" }, h("figcaption", {}, t("Revenue per product")), revenueChart(rows)),
         h(
           "table",
           { class: "lines sales" },
-          h("thead", {}, h("tr", {}, h("th", {}, "Product"), h("th", {}, "Units sold"), h("th", {}, "Revenue"))),
-          h("tbody", {}, rows.map((r) => h("tr", {}, h("td", { "data-label": "Product" }, r.productname), h("td", { "data-label": "Units sold" }, String(r.quantity_sold)), h("td", { "data-label": "Revenue" }, money(r.revenue))))),
+          h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", {}, t("Units sold")), h("th", {}, t("Revenue")))),
+          h("tbody", {}, rows.map((r) => h("tr", {}, h("td", { "data-label": t("Product") }, r.productname), h("td", { "data-label": t("Units sold") }, formatCount(r.quantity_sold)), h("td", { "data-label": t("Revenue") }, money(r.revenue))))),
         ),
       ]
-    : [h("p", { class: "muted" }, "No sales yet.")];
+    : [h("p", { class: "muted" }, t("No sales yet."))];
   return h(
     "div",
     {},
-    h("h1", {}, "Sales"),
-    h("section", { class: "card stat" }, h("span", { class: "muted" }, "Profit so far"), h("strong", { id: "profit" }, money(profit))),
+    h("h1", {}, t("Sales")),
+    h("section", { class: "card stat" }, h("span", { class: "muted" }, t("Profit so far")), h("strong", { id: "profit" }, money(profit))),
     content,
   );
 }
@@ -223,28 +234,28 @@ async function sales() {
 
 function invite() {
   const output = h("div", { class: "invite-result", "aria-live": "polite" });
-  const button = h("button", { type: "button", class: "primary" }, "Create an invitation code");
+  const button = h("button", { type: "button", class: "primary" }, t("Create an invitation code"));
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
       const code = await call("MERCHANT_CREATE_INVITATION");
-      const copy = h("button", { type: "button", class: "secondary" }, "Copy");
+      const copy = h("button", { type: "button", class: "secondary" }, t("Copy"));
       const copied = h("span", { class: "form-status", role: "status" });
       copy.addEventListener("click", async () => {
         try {
           await navigator.clipboard.writeText(code);
-          say(copied, "Copied.", "ok");
+          say(copied, t("Copied."), "ok");
         } catch {
           window.getSelection().selectAllChildren(codeNode);
-          say(copied, "Press Ctrl+C (or ⌘C) to copy.", "");
+          say(copied, t("Press Ctrl+C (or ⌘C) to copy."), "");
         }
       });
       const codeNode = h("code", { id: "invitation-code" }, code);
       replace(
         output,
-        h("p", {}, "Give the new store this code, single use, together with your store name:"),
+        h("p", {}, t("Give the new store this code, single use, together with your store name:")),
         h("div", { class: "code-row" }, codeNode, copy, copied),
-        h("p", { class: "muted" }, "Inviting store: ", h("strong", {}, storeName())),
+        h("p", { class: "muted" }, parts("Inviting store: {name}", { name: h("strong", {}, storeName() || t("your store")) })),
       );
     } catch (error) {
       replace(output, h("p", { class: "error" }, error.human));
@@ -252,37 +263,37 @@ function invite() {
       button.disabled = false;
     }
   });
-  return h("section", { class: "card narrow" }, h("h1", {}, "Invite a store"), h("p", {}, "Stores join by invitation. A code works once."), button, output);
+  return h("section", { class: "card narrow" }, h("h1", {}, t("Invite a store")), h("p", {}, t("Stores join by invitation. A code works once.")), button, output);
 }
 
 function settings() {
-  const rename = form("Store name", [["storename", "New store name", { required: true, maxlength: 64 }]], "Save", async ({ storename }) => {
+  const rename = form(t("Store name"), [["storename", t("New store name"), { required: true, maxlength: 64 }]], t("Save"), async ({ storename }) => {
     await call("SET_MERCHANT_STORENAME", { storename });
     market.account.name = storename;
-    return "Your store name is changed.";
+    return t("Your store name is changed.");
   });
-  const about = form("About your store", [["description", "Description", { multiline: true, maxlength: 2000 }]], "Save", async ({ description }) => {
+  const about = form(t("About your store"), [["description", t("Description"), { multiline: true, maxlength: 2000 }]], t("Save"), async ({ description }) => {
     await call("SET_MERCHANT_DESCRIPTION", { description });
-    return "Your description is saved.";
+    return t("Your description is saved.");
   });
-  const email = form("Email", [["email", "New email", { type: "email", required: true }]], "Save", async ({ email }) => {
+  const email = form(t("Email"), [["email", t("New email"), { type: "email", required: true }]], t("Save"), async ({ email }) => {
     await call("SET_MERCHANT_EMAIL", { email: email.trim() });
-    return "Your email is changed.";
+    return t("Your email is changed.");
   });
   const password = form(
-    "Password",
+    t("Password"),
     [
-      ["old_password", "Current password", { type: "password", autocomplete: "current-password" }],
-      ["new_password", "New password", { type: "password", autocomplete: "new-password" }],
+      ["old_password", t("Current password"), { type: "password", autocomplete: "current-password" }],
+      ["new_password", t("New password"), { type: "password", autocomplete: "new-password" }],
     ],
-    "Save",
+    t("Save"),
     async (values, inputs) => {
       market.keepToken(await call("SET_MERCHANT_PASSWORD", values));
       inputs.old_password.value = inputs.new_password.value = "";
-      return "Your password is changed.";
+      return t("Your password is changed.");
     },
   );
-  const logout = h("button", { type: "button", class: "secondary", id: "logout" }, "Log out");
+  const logout = h("button", { type: "button", class: "secondary", id: "logout" }, t("Log out"));
   logout.addEventListener("click", async () => {
     await market.logout("MERCHANT_LOGOUT").catch(() => {});
     location.hash = "#/";
@@ -291,7 +302,7 @@ function settings() {
   return h(
     "div",
     {},
-    h("section", { class: "card account-head" }, h("h1", {}, "Settings"), h("p", {}, "Signed in as ", h("strong", {}, storeName())), logout),
+    h("section", { class: "card account-head" }, h("h1", {}, t("Settings")), h("p", {}, parts("Signed in as {name}", { name: h("strong", {}, market.account.name) })), logout),
     h("div", { class: "columns" }, rename, about, email, password),
   );
 }

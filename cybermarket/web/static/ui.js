@@ -2,7 +2,7 @@
 // that a route renders into.
 
 import { h, replace } from "./dom.js";
-import { formatDate } from "./i18n.js";
+import { formatDate, t } from "./i18n.js";
 
 export function notices(market) {
   const notice = document.getElementById("notice");
@@ -11,12 +11,12 @@ export function notices(market) {
     clearTimeout(hideTimer);
     notice.hidden = false;
     notice.className = "notice warn";
-    notice.textContent = "Connection lost. Reconnecting…";
+    notice.textContent = t("Connection lost. Reconnecting…");
   });
   market.addEventListener("connected", (event) => {
     if (event.detail.first) return;
     notice.className = "notice ok";
-    notice.textContent = "Reconnected.";
+    notice.textContent = t("Reconnected.");
     hideTimer = setTimeout(() => {
       notice.hidden = true;
     }, 2500);
@@ -64,8 +64,8 @@ export function router(routes, fallback) {
 }
 
 // A "More" button that appends the next page: load(after) -> {items, next}.
-export function pager(container, load, renderItem, label = "Show more") {
-  const more = h("button", { type: "button", class: "secondary more" }, label);
+export function pager(container, load, renderItem, label = null) {
+  const more = h("button", { type: "button", class: "secondary more" }, label || t("Show more"));
   const wrap = h("div", { class: "pager" }, more);
   let after = null;
   async function next() {
