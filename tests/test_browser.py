@@ -400,3 +400,31 @@ def test_the_storefront_speaks_the_browsers_language_and_remembers_a_choice(page
     page.select_option("#language", "en")
     page.wait_for_function("document.documentElement.lang === 'en'")
     page.locator("nav a[href='#/']", has_text="Stores").wait_for()
+
+
+def test_the_account_page_and_the_console_speak_russian_and_chinese(pages, server):
+    # The storefront's sign-up form in Russian at phone width; its error
+    # sentence comes from messages.js in the same language.
+    page = pages.open("/#/account", PHONE, locale="ru-RU")
+    signup = page.locator("form.signup")
+    signup.wait_for()
+    assert signup.locator("h2").text_content() == "Регистрация"
+    assert page.locator("#account-link").text_content() == "Войти"
+    signup.get_by_role("button", name="Зарегистрироваться").click()
+    signup.locator(".form-status.error").wait_for()
+    assert "«" in signup.locator(".form-status").text_content()
+    no_sideways_scroll(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot(page, "account-ru-phone")
+    # The console in Chinese, with the same switcher and the page's title.
+    console = pages.open("/console.html", PHONE, locale="zh-CN")
+    console.locator("form.join").wait_for()
+    assert console.evaluate("document.documentElement.lang") == "zh-CN"
+    assert console.title() == "店铺后台 · cybermarket"
+    assert console.locator("form.join h2").text_content() == "开设店铺"
+    no_sideways_scroll(console)
+    shoot(console, "console-zh-CN-phone")
+    console.select_option("#language", "ru")
+    console.locator("form.join h2", has_text="Открыть магазин").wait_for()
+    no_sideways_scroll(console)
+    shoot(console, "console-ru-phone")
