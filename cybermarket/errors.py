@@ -64,3 +64,7 @@ class Unavailable(MarketError):
 # The one message for a failed login, whatever failed: never reveal whether
 # the login name exists.
 BAD_LOGIN = "wrong login or password"
+
+# The one message for a RESUME that fails, whatever failed: unknown, expired
+# or revoked are not told apart.
+BAD_TOKEN = "token: unknown, expired or revoked"

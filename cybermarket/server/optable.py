@@ -17,6 +17,7 @@ from cybermarket.server.handlers import (  # noqa: F401
     cart,
     catalog,
     invitations,
+    search,
     store,
 )
 

@@ -125,6 +125,20 @@ class Throttle:
         if any is at the limit, else reserve an attempt (a pending row) for
         each.  The row ids, for fail() or release() once the password has
         been checked."""
+        digests = self.check(txn, now, keys)
+        return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
+
+    def failed(self, txn, now, keys):
+        """Count a failure for each key of `keys` at once, for a check made
+        within the transaction that called check() (a RESUME's token)."""
+        for key in keys.values():
+            txn.value(RESERVE, digest(key), now, False)
+
+    def check(self, txn, now, keys):
+        """Raise Throttled if any key of `keys` is at the limit; else
+        {what: key digest}.  On PostgreSQL the keys stay locked until the
+        transaction ends, so that what it then counts is counted by the
+        next check."""
         digests = {what: digest(key) for what, key in keys.items()}
         if txn.postgres:
             for number in sorted({lock_id(d) for d in digests.values()}):
@@ -148,7 +162,7 @@ class Throttle:
                 error = Throttled(f"too many failed logins; try again in {seconds(n)}")
             error.blocked = blocked
             raise error
-        return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
+        return digests
 
     # --- on the reactor thread ------------------------------------------
 

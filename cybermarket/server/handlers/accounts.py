@@ -1,4 +1,6 @@
-"""Accounts of both roles: creation, login, logout, renames, passwords.
+"""Accounts of both roles: creation, login, logout, renames, passwords,
+and the session tokens that carry a login over to a new connection
+(RESUME; the tokens as stored are cybermarket/storage/sessions.py).
 
 Customers ("client" accounts) and merchants share the mechanics; a Kind
 names the table and the columns that differ.
@@ -8,6 +10,7 @@ from twisted.logger import Logger
 
 from cybermarket.errors import (
     BAD_LOGIN,
+    BAD_TOKEN,
     BadRequest,
     Conflict,
     Forbidden,
@@ -17,6 +20,7 @@ from cybermarket.errors import (
 from cybermarket.server import throttle as throttle_keys
 from cybermarket.server.context import Session
 from cybermarket.server.handlers import handles, invitations
+from cybermarket.storage import sessions
 from cybermarket.storage.txn import Query, now
 from cybermarket.values import fold
 
@@ -49,6 +53,7 @@ class Kind:
         self.email_taken = Query(f"SELECT 1 FROM {table} WHERE email_key = ? AND id <> ?")
         self.by_name = Query(f"SELECT id, password_hash FROM {table} WHERE {key} = ?")
         self.by_email = Query(f"SELECT id, password_hash FROM {table} WHERE email_key = ?")
+        self.name_of = Query(f"SELECT {name} FROM {table} WHERE id = ?")
         self.hash = Query(f"SELECT password_hash FROM {table} WHERE id = ?")
         self.set_hash = Query(
             f"UPDATE {table} SET password_hash = ? WHERE id = ? AND password_hash = ?"
@@ -65,6 +70,7 @@ MERCHANT = Kind(
     ("storename", "description", "email", "password_hash", "profit_cents", "invited_by"),
 )
 SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
+KINDS = {kind.role: kind for kind in (CLIENT, MERCHANT)}
 
 
 # --- transactions ------------------------------------------------------------
@@ -112,10 +118,13 @@ def password_hash(txn, kind, me):
     return txn.value(kind.hash, me)
 
 
-def replace_password_hash(txn, kind, me, old, new):
+def replace_password_hash(txn, kind, me, old, new, now_ms):
+    """Set the new hash, revoke every session token of the account and
+    issue the connection a new one, all in one transaction."""
     # Compare-and-set: a change made meanwhile on another connection wins.
     if txn.run(kind.set_hash, new, me, old) != 1:
         raise Forbidden("old_password: the password was changed meanwhile")
+    return sessions.replace_all(txn, now_ms, kind.role, me)
 
 
 def set_name(txn, me, kind, value):
@@ -248,6 +257,12 @@ def log_refused(call, error, what):
     )
 
 
+def clock_ms(call) -> int:
+    """Milliseconds by the app's clock (the reactor's; a task.Clock in
+    tests), for the session tokens' times."""
+    return int(call.app.clock.seconds() * 1000)
+
+
 async def log_in(call, kind, login, password):
     if call.session is not None:
         raise BadRequest("login: this connection is already logged in; log out first")
@@ -268,7 +283,11 @@ async def log_in(call, kind, login, password):
             reason="wrong password" if account else "no such account",
         )
         raise NotLoggedIn(BAD_LOGIN)
-    call.session = Session(kind.role, account[0])
+    token = await call.app.db.run(
+        f"{kind.role} login token", sessions.issue, clock_ms(call), kind.role, account[0]
+    )
+    call.session = Session(kind.role, account[0], sessions.digest(token))
+    return {"token": token}
 
 
 async def set_password(call, kind, old_password, new_password):
@@ -295,29 +314,92 @@ async def set_password(call, kind, old_password, new_password):
         )
         raise Forbidden("old_password: wrong password")
     new = await hasher.hash(new_password, call.peer)
-    await db.run(f"{kind.role} password", replace_password_hash, kind, call.me, old, new)
+    token = await db.run(
+        f"{kind.role} password",
+        replace_password_hash,
+        kind,
+        call.me,
+        old,
+        new,
+        clock_ms(call),
+    )
+    call.session = Session(kind.role, call.me, sessions.digest(token))
+    return {"token": token}
 
 
 @handles("CLIENT_LOGOUT", "MERCHANT_LOGOUT")
 async def logout(call):
+    # Only this connection's token: the account's other logins, on other
+    # connections and devices, stay.
+    token_hash = call.session.token_hash
+    if token_hash is not None:
+        await call.app.db.run("logout", sessions.revoke, clock_ms(call), token_hash)
     call.session = None
 
 
 @handles("CLIENT_LOGIN")
 async def client_login(call, login, password):
-    await log_in(call, CLIENT, login, password)
+    return await log_in(call, CLIENT, login, password)
 
 
 @handles("MERCHANT_LOGIN")
 async def merchant_login(call, login, password):
-    await log_in(call, MERCHANT, login, password)
+    return await log_in(call, MERCHANT, login, password)
 
 
 @handles("SET_CLIENT_PASSWORD")
 async def set_client_password(call, old_password, new_password):
-    await set_password(call, CLIENT, old_password, new_password)
+    return await set_password(call, CLIENT, old_password, new_password)
 
 
 @handles("SET_MERCHANT_PASSWORD")
 async def set_merchant_password(call, old_password, new_password):
-    await set_password(call, MERCHANT, old_password, new_password)
+    return await set_password(call, MERCHANT, old_password, new_password)
+
+
+# --- RESUME ---------------------------------------------------------------
+
+
+def resume_session(txn, throttle, now_ms, period_ms, peer, token_hash):
+    """(role, account id, current name) for a good token, renewed; None for
+    an unknown, expired or revoked one, counted as a failed login of the
+    peer address.  One transaction: the address's count is checked (429 at
+    the limit, whatever the token), the token found and renewed, and a
+    failure counted, together, so that concurrent RESUMEs cannot pass the
+    limit."""
+    keys = {"address": throttle_keys.peer_key(peer)}
+    throttle.check(txn, now_ms, keys)
+    found = sessions.renew(txn, now_ms, token_hash, period_ms)
+    if found is None:
+        throttle.failed(txn, now_ms, keys)
+        return None
+    role, account_id = found
+    return role, account_id, txn.value(KINDS[role].name_of, account_id)
+
+
+@handles("RESUME")
+async def resume(call, token):
+    if call.session is not None:
+        raise BadRequest("token: this connection is already logged in; log out first")
+    token_hash = sessions.digest(token)
+    period = sessions.period_ms(call.app.settings.session_days)
+    try:
+        found = await call.app.db.run(
+            "RESUME",
+            resume_session,
+            call.app.throttle,
+            clock_ms(call),
+            period,
+            call.peer,
+            token_hash,
+        )
+    except Throttled as e:
+        log_refused(call, e, "RESUME")
+        raise
+    if found is None:
+        # Never the token, nor its hash: the log is not a place for either.
+        log.info("failed RESUME from {peer}: unknown, expired or revoked token", peer=call.peer)
+        raise NotLoggedIn(BAD_TOKEN)
+    role, account_id, name = found
+    call.session = Session(role, account_id, token_hash)
+    return {"role": role, "name": name}

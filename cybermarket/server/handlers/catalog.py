@@ -22,9 +22,13 @@ LIST_PRODUCT = Query(
 PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "price", "stock"]
 
 
+# What PING answers: the protocol version this server speaks.
+PROTOCOL = {"protocol": "1.1"}
+
+
 @handles("PING", write=False)
 def ping(txn, me):
-    return None
+    return PROTOCOL
 
 
 @handles("LIST_MERCHANT", write=False)

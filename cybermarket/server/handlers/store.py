@@ -3,13 +3,17 @@
 from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
 from cybermarket.server.handlers import NO_ID, handles, page, table
 from cybermarket.storage.txn import Query, now
-from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
+from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money, search_words
 
 OWNER = Query("SELECT merchant_id FROM products WHERE id = ?")
+# A product's words for search (values.search_words) are written with its
+# name and description, and the search index follows in the same
+# transaction (PostgreSQL's GIN index; SQLite's FTS5 table by triggers).
 ADD = Query(
     "INSERT INTO products"
-    " (merchant_id, productname, description, price_cents, stock, on_shelf, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    " (merchant_id, productname, description, price_cents, stock, on_shelf, created_at,"
+    " name_words, description_words)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 SHELVE = Query("UPDATE products SET on_shelf = ? WHERE id = ?")
 # Conditional, like checkout's: the cap holds under concurrent restocks.
@@ -17,7 +21,8 @@ RESTOCK = Query("UPDATE products SET stock = stock + ? WHERE id = ? AND stock <=
 # Each field is set to itself when not given: one statement for every mix.
 EDIT = Query(
     "UPDATE products SET productname = COALESCE(?, productname),"
-    " description = COALESCE(?, description), price_cents = COALESCE(?, price_cents)"
+    " description = COALESCE(?, description), price_cents = COALESCE(?, price_cents),"
+    " name_words = COALESCE(?, name_words), description_words = COALESCE(?, description_words)"
     " WHERE id = ?"
 )
 MINE = Query(
@@ -42,6 +47,13 @@ SALES = Query(
 PAST_LIMIT = f"past {money(from_cents(MAX_CENTS))}, the most this server can count exactly"
 
 
+def words(text: str | None) -> str | None:
+    """A productname's or description's words as search compares them,
+    joined by spaces (what products.name_words and description_words hold);
+    None for None."""
+    return None if text is None else " ".join(search_words(text))
+
+
 def own_product(txn, me, product_id):
     """404 for a product that does not exist, 403 for another store's."""
     owner = txn.value(OWNER, product_id)
@@ -54,7 +66,16 @@ def own_product(txn, me, product_id):
 @handles("MERCHANT_ADD_PRODUCT")
 def add_product(txn, me, productname, price, description, stock=0):
     product_id = txn.value(
-        ADD, me, productname, description, cents(price), stock, True, txn.time(now())
+        ADD,
+        me,
+        productname,
+        description,
+        cents(price),
+        stock,
+        True,
+        txn.time(now()),
+        words(productname),
+        words(description),
     )
     return {"product_id": product_id}
 
@@ -82,7 +103,15 @@ def restock(txn, me, product_id, quantity):
 def set_product(txn, me, product_id, productname=None, description=None, price=None):
     # Op.one_of has made sure at least one field is given.
     own_product(txn, me, product_id)
-    txn.run(EDIT, productname, description, None if price is None else cents(price), product_id)
+    txn.run(
+        EDIT,
+        productname,
+        description,
+        None if price is None else cents(price),
+        words(productname),
+        words(description),
+        product_id,
+    )
 
 
 @handles("MERCHANT_LIST_PRODUCTS", write=False)
