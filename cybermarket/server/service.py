@@ -11,6 +11,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 from cybermarket.server import handlers, limits, pages
+from cybermarket.server.handlers import accounts
 from cybermarket.server.context import App, Settings
 from cybermarket.server.options import reuse_port_listen
 from cybermarket.server.passwords import Hasher
@@ -21,6 +22,7 @@ from cybermarket.storage import database
 log = Logger()
 
 SHUTDOWN_GRACE = 30.0  # seconds to finish requests already read
+SESSION_SWEEP = 600.0  # seconds between sweeps of expired and revoked tokens
 CLOSE_GRACE = 5.0  # seconds for the last answers to reach slow readers
 
 
@@ -79,6 +81,7 @@ class MarketService(MultiService):
         self.port = None  # the listening port, while there is one
         self._listening = None  # the endpoint's Deferred, until it fires
         TimerService(60, app.throttle.sweep).setServiceParent(self)
+        TimerService(SESSION_SWEEP, accounts.sweep_sessions, app).setServiceParent(self)
 
     def _start_listening(self):
         """Listen on the endpoint.  A failure (a port already taken) is
@@ -189,6 +192,7 @@ def make_app(options, reactor):
         login_failures=options["login-failures"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],
+        session_days=options["session-days"],
     )
     return App(
         db=db,

@@ -360,6 +360,22 @@ async def set_merchant_password(call, old_password, new_password):
 # --- RESUME ---------------------------------------------------------------
 
 
+def sweep_sessions(app):
+    """Delete revoked and expired session tokens, on a database thread (a
+    TimerService of the server calls this every few minutes).  Never
+    fails: a database that cannot be reached now is swept next time."""
+    d = app.db.run(
+        "sessions sweep",
+        sessions.sweep,
+        int(app.clock.seconds() * 1000),
+        sessions.period_ms(app.settings.session_days),
+    )
+    d.addErrback(
+        lambda failure: log.warn("could not sweep old session tokens: {error}", error=failure.value)
+    )
+    return d
+
+
 def resume_session(txn, throttle, now_ms, period_ms, peer, token_hash):
     """(role, account id, current name) for a good token, renewed; None for
     an unknown, expired or revoked one, counted as a failed login of the
