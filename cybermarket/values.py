@@ -354,7 +354,9 @@ class SearchAfter:
             if tier not in ("0", "1") or not product_id.isdigit():
                 raise ValueError
             cursor = (int(tier), float.fromhex(score), int(product_id))
-            if not math.isfinite(cursor[1]) or cursor[2] > MAX_ID:
+            # Only what encode() gives: the round trip rejects any other
+            # spelling, and anything base64 would skip over.
+            if not math.isfinite(cursor[1]) or cursor[2] > MAX_ID or self.encode(*cursor) != value:
                 raise ValueError
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise BadRequest(f"{field}: not a `next` value from SEARCH_PRODUCT") from None

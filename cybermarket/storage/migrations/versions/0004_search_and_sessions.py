@@ -3,12 +3,13 @@
 Search: every product gets its productname's and description's words as
 search compares them (cybermarket.values.search_words, computed here in
 Python for the products that exist, by the server for later changes), and
-an index over them for the products on the shelf:
+an index over them:
 
 - SQLite: an FTS5 table, product_search, whose content is those two
   columns of products (an external-content table: the words are stored
-  once, in products).  Triggers keep it in step with products in the same
-  transaction as every change: a product is in it while it is on the shelf.
+  once, in products).  Triggers keep it in step with products, in the same
+  transaction as every change of the words.  It holds every product; the
+  search statements take only those on the shelf.
   Its tokenizer splits at white space only (the words are already split,
   folded and stripped of accents by the server, and the tokenizer's own
   Unicode 6.1 tables must not split them otherwise); remove_diacritics 2
@@ -46,29 +47,28 @@ FTS_TABLE = (
     " tokenize=\"unicode61 remove_diacritics 2 categories 'L* M* N* P* S* C*'\","
     " prefix='1 2')"
 )
-# On the shelf: in the index.  The delete command of an external-content
-# table must be given the values that were indexed, which are the old row's.
+# The standard triggers of an external-content table: the delete command
+# must be given the values that were indexed, which are the old row's.  An
+# update that leaves the words alone (stock, price, the shelf) leaves the
+# index alone; search takes the shelf from products.
 FTS_TRIGGERS = [
-    "CREATE TRIGGER product_search_insert AFTER INSERT ON products WHEN new.on_shelf BEGIN"
+    "CREATE TRIGGER product_search_insert AFTER INSERT ON products BEGIN"
     " INSERT INTO product_search (rowid, name_words, description_words)"
     " VALUES (new.id, new.name_words, new.description_words);"
     " END",
-    "CREATE TRIGGER product_search_delete AFTER DELETE ON products WHEN old.on_shelf BEGIN"
+    "CREATE TRIGGER product_search_delete AFTER DELETE ON products BEGIN"
     " INSERT INTO product_search (product_search, rowid, name_words, description_words)"
     " VALUES ('delete', old.id, old.name_words, old.description_words);"
     " END",
     "CREATE TRIGGER product_search_update"
-    " AFTER UPDATE OF on_shelf, name_words, description_words ON products BEGIN"
+    " AFTER UPDATE OF name_words, description_words ON products BEGIN"
     " INSERT INTO product_search (product_search, rowid, name_words, description_words)"
-    " SELECT 'delete', old.id, old.name_words, old.description_words WHERE old.on_shelf;"
+    " VALUES ('delete', old.id, old.name_words, old.description_words);"
     " INSERT INTO product_search (rowid, name_words, description_words)"
-    " SELECT new.id, new.name_words, new.description_words WHERE new.on_shelf;"
+    " VALUES (new.id, new.name_words, new.description_words);"
     " END",
 ]
-FTS_FILL = (
-    "INSERT INTO product_search (rowid, name_words, description_words)"
-    " SELECT id, name_words, description_words FROM products WHERE on_shelf"
-)
+FTS_FILL = "INSERT INTO product_search (product_search) VALUES ('rebuild')"
 PG_INDEX = (
     "CREATE INDEX ix_products_search ON products USING gin"
     " (to_tsvector('simple', name_words || ' ' || description_words)) WHERE on_shelf"
