@@ -22,8 +22,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    func,
-    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -110,9 +108,7 @@ class Product(Base):
         # cannot declare: migration 0004 makes it.
         Index(
             "ix_products_search",
-            func.to_tsvector(
-                literal_column("'simple'"), text("(name_words || ' ') || description_words")
-            ),
+            text("to_tsvector('simple', (name_words || ' ') || description_words)"),
             postgresql_using="gin",
             postgresql_where=text("on_shelf"),
         ).ddl_if(dialect="postgresql"),
