@@ -8,7 +8,6 @@ the client sent (bool is an int in Python, floats, bytes, huge ints, ...).
 
 import base64
 import binascii
-import math
 import re
 import unicodedata
 from decimal import Decimal
@@ -333,30 +332,31 @@ class SearchQuery(Text):
 
 class SearchAfter:
     """SEARCH_PRODUCT's `after`: the `next` of the page before, an opaque
-    string.  Inside: the last row's tier (0: its productname matched every
-    word; 1: it needed its description), its score and its product_id, the
-    score in hexadecimal so that it comes back exactly.  Checked into that
-    triple."""
+    string.  Inside: the last row's rank (0 to 3, see
+    cybermarket/server/handlers/search.py) and product_id.  Checked into
+    that pair."""
+
+    RANKS = 4
 
     @staticmethod
-    def encode(tier: int, score: float, product_id: int) -> str:
-        text = f"{tier}:{float(score).hex()}:{product_id}"
+    def encode(rank: int, product_id: int) -> str:
+        text = f"{rank}:{product_id}"
         return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii").rstrip("=")
 
-    def check(self, field: str, value: object) -> tuple[int, float, int]:
+    def check(self, field: str, value: object) -> tuple[int, int]:
         if type(value) is not str:
             raise BadRequest(f"{field}: must be a string")
         try:
-            if not 1 <= len(value) <= 200 or not value.isascii():
+            if not 1 <= len(value) <= 64 or not value.isascii():
                 raise ValueError
             text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
-            tier, score, product_id = text.split(":")
-            if tier not in ("0", "1") or not product_id.isdigit():
-                raise ValueError
-            cursor = (int(tier), float.fromhex(score), int(product_id))
-            # Only what encode() gives: the round trip rejects any other
+            rank, product_id = text.split(":")
+            cursor = (int(rank), int(product_id))
+            # Only what encode() gives: the round trip refuses any other
             # spelling, and anything base64 would skip over.
-            if not math.isfinite(cursor[1]) or cursor[2] > MAX_ID or self.encode(*cursor) != value:
+            if not (0 <= cursor[0] < self.RANKS and 0 <= cursor[1] <= MAX_ID):
+                raise ValueError
+            if self.encode(*cursor) != value:
                 raise ValueError
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise BadRequest(f"{field}: not a `next` value from SEARCH_PRODUCT") from None

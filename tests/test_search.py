@@ -2,17 +2,30 @@
 order, page by page, and what it refuses; on the in-process server with a
 real database, SQLite or PostgreSQL (see conftest.py)."""
 
+import base64
+
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from cybermarket.server import handlers
 from cybermarket.server.handlers.catalog import PRODUCT_COLUMNS
-from cybermarket.server.handlers.search import POSTGRESQL_SEARCH, SQLITE_SEARCH
+from cybermarket.server.handlers.search import (
+    _RANKS_POSTGRESQL,
+    POSTGRESQL_SEARCH,
+    SQLITE_SEARCH,
+    SQLITE_SEARCH_STORE,
+    tsqueries,
+)
 from cybermarket.storage import database
 from cybermarket.values import After, search_words
 from tests.harness import Market
 from tests.shop import add_product, expect, records
+
+
+def cursor(text):
+    """`text` made to look like a `next` value."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def names(data):
@@ -238,6 +251,21 @@ def test_words_split_between_name_and_description_need_the_description(market, s
     assert [r["product_id"] for r in rows] == [both_in_name, split]
 
 
+def test_whole_words_come_before_beginnings_within_each_group(market, shelf):
+    # Created in the reverse of the order they are found in.
+    rank3 = shelf("redwood box", "for a catalogue")
+    rank2 = shelf("red box", "for a cat")
+    rank1_late = shelf("reddish cattle")
+    rank1 = shelf("red catalogue")
+    rank0_late = shelf("cat, red")
+    rank0 = shelf("red cat")
+    rows = records(everything(market.peer(), "red cat", limit=2))
+    # Within a rank, by product_id.
+    assert [r["product_id"] for r in rows] == sorted([rank0, rank0_late]) + sorted(
+        [rank1, rank1_late]
+    ) + [rank2, rank3]
+
+
 def test_equal_matches_go_by_product_id(market, shelf):
     ids = [shelf("plain mug") for _ in range(5)]
     rows = records(everything(market.peer(), "mug", limit=2))
@@ -248,12 +276,13 @@ def test_equal_matches_go_by_product_id(market, shelf):
 def test_pages_neither_repeat_nor_skip(market, shop, limit):
     expected = set()
     for i in range(36):
-        # Names and descriptions of many lengths and word counts, so that
-        # the scores differ, tie, and both tiers are long.
-        if i % 3 == 0:
-            name, description = f"lantern {'big ' * (i % 5)}{i}", "plain"
-        else:
-            name, description = f"item {i}", f"{'old ' * (i % 4)}lantern, no. {i % 7}"
+        # Nine of each rank, interleaved by product_id.
+        name, description = [
+            (f"lantern {i}", "plain"),
+            (f"big lanterns {i}", ""),
+            (f"item {i}", "an old lantern"),
+            (f"item {i}", "lanterns, no. 5"),
+        ][i % 4]
         expected.add(add_product(shop, name, description=description))
     add_product(shop, "candle", description="no match here")
     visitor = market.peer()
@@ -395,15 +424,18 @@ def test_the_page_byte_budget_holds(market, shop, monkeypatch):
         ({"query": "lamp", "after": "not a cursor"}, "after"),
         ({"query": "lamp", "after": "x" * 300}, "after"),
         ({"query": "lamp", "after": 12}, "after"),
-        ({"query": "lamp", "after": "MTox"}, "after"),  # "1:1"
-        ({"query": "lamp", "after": After.encode(0, 1.0, 1)[:-2]}, "after"),
-        ({"query": "lamp", "after": After.encode(0, 1.0, 1) + "!"}, "after"),
-        ({"query": "lamp", "after": "Mjow" + After.encode(0, 1.0, 1)[4:]}, "after"),  # tier 2
-        ({"query": "lamp", "after": "LTE6MHgxLjBwKzA6MQ"}, "after"),  # tier -1
-        ({"query": "lamp", "after": "MDpuYW46MQ"}, "after"),  # "0:nan:1"
-        ({"query": "lamp", "after": "MDppbmY6MQ"}, "after"),  # "0:inf:1"
-        ({"query": "lamp", "after": "MDoweDEuMHArMDotMQ"}, "after"),  # id -1
-        ({"query": "lamp", "after": "MDowZW5kOjE"}, "after"),  # "0:0end:1"
+        ({"query": "lamp", "after": After.encode(2, 17)[:-1]}, "after"),
+        ({"query": "lamp", "after": After.encode(2, 17) + "!"}, "after"),
+        ({"query": "lamp", "after": After.encode(2, 17) + "="}, "after"),
+        ({"query": "lamp", "after": cursor("4:1")}, "after"),  # ranks are 0 to 3
+        ({"query": "lamp", "after": cursor("-1:1")}, "after"),
+        ({"query": "lamp", "after": cursor("0:-1")}, "after"),
+        ({"query": "lamp", "after": cursor("0:01")}, "after"),  # not as encoded
+        ({"query": "lamp", "after": cursor("0: 1")}, "after"),
+        ({"query": "lamp", "after": cursor("0:1:1")}, "after"),
+        ({"query": "lamp", "after": cursor("0:9223372036854775808")}, "after"),
+        ({"query": "lamp", "after": cursor("0:1.5")}, "after"),
+        ({"query": "lamp", "after": cursor("zero:1")}, "after"),
         ({"query": "lamp", "storename": ""}, "storename"),
         ({"query": "lamp", "storename": "x" * 65}, "storename"),
         ({"query": "lamp", "store": "shop"}, "store"),
@@ -451,31 +483,37 @@ def test_search_needs_no_login_and_works_logged_in(market, shelf):
 # --- the index -------------------------------------------------------------
 
 
-def test_the_statements_use_the_search_index(migrated_url):
-    """The statement of each backend reaches the products through the
-    search index, not by reading every product."""
+def test_the_statements_use_the_search_indexes(migrated_url):
+    """Each rank's statement reaches the products through a search index,
+    not by reading every product."""
     engine = create_engine(migrated_url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             if conn.dialect.name == "sqlite":
-                plan = conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + SQLITE_SEARCH.qmark,
-                    ('"lamp"*', float("-inf"), float("-inf"), 0, 10),
-                ).fetchall()
-                details = " / ".join(row[-1] for row in plan)
-                assert "SCAN product_search VIRTUAL TABLE INDEX" in details, details
-                assert "SEARCH p USING INTEGER PRIMARY KEY" in details, details
-                assert not [row for row in plan if row[-1].split()[:2] == ["SCAN", "p"]], details
+                for query in (SQLITE_SEARCH, SQLITE_SEARCH_STORE):
+                    params = ('"lamp"*', 1, 0, 10) if query is SQLITE_SEARCH_STORE else None
+                    plan = conn.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN " + query.qmark, params or ('"lamp"*', 0, 10)
+                    ).fetchall()
+                    details = " / ".join(row[-1] for row in plan)
+                    assert "SCAN f VIRTUAL TABLE INDEX" in details, details
+                    assert "SEARCH p USING INTEGER PRIMARY KEY" in details, details
+                    assert not [r for r in plan if r[-1].split()[:2] == ["SCAN", "p"]], details
+                    # Rows come in product_id order from the index: no sort.
+                    assert "TEMP B-TREE" not in details, details
             else:
                 # On an empty table the planner would rightly read it all;
                 # without sequential scans it shows the index it can use.
                 conn.exec_driver_sql("SET enable_seqscan = off")
-                plan = conn.exec_driver_sql(
-                    "EXPLAIN " + POSTGRESQL_SEARCH.format,
-                    ("'lamp':*", True, float("-inf"), float("-inf"), 0, 10),
-                ).fetchall()
-                details = "\n".join(row[0] for row in plan)
-                assert "ix_products_search" in details, details
+                queries = tsqueries(["lamp"])
+                for rank, (_, kinds) in enumerate(_RANKS_POSTGRESQL):
+                    params = [queries[kind] for kind in kinds] + [0, 10]
+                    plan = conn.exec_driver_sql(
+                        "EXPLAIN " + POSTGRESQL_SEARCH[rank].format, tuple(params)
+                    ).fetchall()
+                    details = "\n".join(row[0] for row in plan)
+                    index = "ix_products_search_name" if rank < 2 else "ix_products_search "
+                    assert index in details + " ", (rank, details)
     finally:
         engine.dispose()
 

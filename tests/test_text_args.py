@@ -29,7 +29,7 @@ def valid(kind):
     if isinstance(kind, v.Money):
         return "1.00"
     if isinstance(kind, v.SearchAfter):
-        return v.After.encode(0, -1.0, 1)
+        return v.After.encode(0, 1)
     raise AssertionError(f"no valid value for {kind!r}")
 
 

@@ -99,16 +99,22 @@ class Product(Base):
         CheckConstraint("stock >= 0", name="stock"),
         CheckConstraint("price_cents > 0", name="price"),
         Index("ix_products_merchant", "merchant_id", "id"),
-        # PostgreSQL's search index (migration 0004): the tsvector of the
-        # words, for the products on the shelf.  The search statements
-        # (cybermarket/server/handlers/search.py) repeat the expression, so
-        # that the planner matches them to it.  (The parentheses are how
-        # PostgreSQL gives the expression back, which Alembic compares.)
-        # SQLite's search index is an FTS5 virtual table, which models
-        # cannot declare: migration 0004 makes it.
+        # PostgreSQL's search indexes (migration 0004): the tsvectors of all
+        # the words and of the name's, for the products on the shelf.  The
+        # search statements (cybermarket/server/handlers/search.py) repeat
+        # the expressions, so that the planner matches them to these.  (The
+        # parentheses are how PostgreSQL gives an expression back, which
+        # Alembic compares.)  SQLite's search index is an FTS5 virtual
+        # table, which models cannot declare: migration 0004 makes it.
         Index(
             "ix_products_search",
             text("to_tsvector('simple', (name_words || ' ') || description_words)"),
+            postgresql_using="gin",
+            postgresql_where=text("on_shelf"),
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_products_search_name",
+            text("to_tsvector('simple', name_words)"),
             postgresql_using="gin",
             postgresql_where=text("on_shelf"),
         ).ddl_if(dialect="postgresql"),

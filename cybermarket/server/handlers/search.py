@@ -6,22 +6,30 @@ case folded, without accents), on both sides: the server keeps each
 product's words in products.name_words and products.description_words,
 and indexes those (migration 0004):
 
-- SQLite: the FTS5 table product_search, with a prefix query per word,
-  "word"*;
-- PostgreSQL: a GIN index on their tsvector ('simple' configuration), with
-  a prefix query per word, 'word':*.
+- SQLite: the FTS5 table product_search, with "word" for a whole word and
+  "word"* for a word's beginning;
+- PostgreSQL: GIN indexes on the tsvector of the name's words and of all
+  the words ('simple' configuration), with 'word' and 'word':*.
 
 The query language is fed nothing but the query's words, each quoted
 (words are runs of letters and digits, so they hold no quote to escape):
 quotes, stars, colons, parentheses, NEAR, OR, NOT, & and ! in a query are
-separators between words, nothing more.
+separators between words, or words, nothing more.
 
-Order: first the products whose productname alone holds every word (tier
-0), then the others (tier 1); within a tier by score (SQLite's bm25, with
-the name weighing more; PostgreSQL's ts_rank, negated; lower is better on
-both), then product_id.  Each tier is one statement that finds its products
-through the index and sorts them; `after` (values.SearchAfter) is the last
-row's (tier, score, product_id), from which the next page goes on.
+Order, by rank, then product_id:
+  0  the productname holds every word, whole;
+  1  the productname holds every word, some only as a word's beginning;
+  2  the name and description hold every word, whole (the name alone does
+     not hold them all);
+  3  the rest: the name and description hold every word, some only as a
+     beginning.
+Ranks 0 and 1 are the contract's products "whose productname alone
+matches"; within them and within 2 and 3, a whole word is the better match.
+Each rank is one statement that walks its products in product_id order
+through the index and stops at the page's end (SQLite's FTS5 hands its
+rows over in rowid order; PostgreSQL sorts the rank's matches), so a page
+costs about the same however large the catalog.  `after` is the last row's
+(rank, product_id) (values.SearchAfter).
 """
 
 from collections.abc import Sequence
@@ -32,77 +40,108 @@ from cybermarket.server.handlers.catalog import PRODUCT_COLUMNS
 from cybermarket.storage.txn import Query
 from cybermarket.values import After, fold, from_cents
 
-NAME_TIER = 0
-DESCRIPTION_TIER = 1
-# Where a tier starts: below every score and every id.
-START = (float("-inf"), 0)
+RANKS = 4
 
 STORE = Query("SELECT id FROM merchants WHERE storename_key = ?")
 
-# SQLite: the FTS5 query is the statement's first parameter; the store, if
-# any, its second.  bm25 weighs a hit in the name ten times one in the
-# description.
+_COLUMNS = "p.id, m.storename, p.productname, p.description, p.price_cents, p.stock"
+_STORE = " AND p.merchant_id = ?"
+
+# SQLite: the rank's FTS5 expression, then the store (if any), then where
+# the page starts, then how many rows.
 _SQLITE = (
-    "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock, f.score"
-    " FROM (SELECT rowid AS id, bm25(product_search, 10.0, 1.0) AS score"
-    " FROM product_search WHERE product_search MATCH ?) AS f"
-    " JOIN products p ON p.id = f.id"
+    f"SELECT {_COLUMNS} FROM product_search f"
+    " JOIN products p ON p.id = f.rowid"
     " JOIN merchants m ON m.id = p.merchant_id"
-    " WHERE p.on_shelf{store} AND (f.score > ? OR (f.score = ? AND f.id > ?))"
-    " ORDER BY f.score, f.id LIMIT ?"
+    " WHERE product_search MATCH ? AND p.on_shelf{store} AND f.rowid > ?"
+    " ORDER BY f.rowid LIMIT ?"
 )
 SQLITE_SEARCH = Query(_SQLITE.format(store=""), backend="sqlite")
-SQLITE_SEARCH_STORE = Query(_SQLITE.format(store=" AND p.merchant_id = ?"), backend="sqlite")
+SQLITE_SEARCH_STORE = Query(_SQLITE.format(store=_STORE), backend="sqlite")
 
-# PostgreSQL: the tsquery, then whether the name alone matches (the tier),
-# then the store, if any.  The vector is the index's expression, word for
-# word (models.SEARCH_VECTOR), so that the planner uses the index; the
-# score is made double precision so that it comes back exactly in `after`.
-_VECTOR = "to_tsvector('simple', p.name_words || ' ' || p.description_words)"
+# PostgreSQL: the vectors are the indexes' expressions, word for word
+# (models.py), so that the planner uses the indexes.  Each rank's condition
+# takes its tsqueries in the order given beside it: "whole" (every word,
+# whole) or "begins" (every word, as a beginning).
+_NAME = "to_tsvector('simple', p.name_words)"
+_ALL = "to_tsvector('simple', p.name_words || ' ' || p.description_words)"
+_MATCHES = "@@ to_tsquery('simple', ?)"
+_RANKS_POSTGRESQL = [
+    (f"{_NAME} {_MATCHES}", ("whole",)),
+    (f"{_NAME} {_MATCHES} AND NOT {_NAME} {_MATCHES}", ("begins", "whole")),
+    (f"{_ALL} {_MATCHES} AND NOT {_NAME} {_MATCHES}", ("whole", "begins")),
+    (
+        # The whole-word matches (rank 2) are left out by their ids, found
+        # through the index, rather than by a vector rebuilt for each row.
+        f"{_ALL} {_MATCHES} AND NOT {_NAME} {_MATCHES} AND p.id NOT IN ("
+        "SELECT id FROM products WHERE on_shelf AND"
+        f" to_tsvector('simple', name_words || ' ' || description_words) {_MATCHES})",
+        ("begins", "begins", "whole"),
+    ),
+]
 _POSTGRESQL = (
-    "SELECT id, storename, productname, description, price_cents, stock, score FROM ("
-    "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock,"
-    f" -CAST(ts_rank({_VECTOR}, q) AS double precision) AS score"
-    " FROM to_tsquery('simple', ?) AS q"
-    f" JOIN products p ON {_VECTOR} @@ q"
+    f"SELECT {_COLUMNS} FROM products p"
     " JOIN merchants m ON m.id = p.merchant_id"
-    " WHERE p.on_shelf AND (to_tsvector('simple', p.name_words) @@ q) = ?{store}"
-    ") AS found WHERE score > ? OR (score = ? AND id > ?)"
-    " ORDER BY score, id LIMIT ?"
-)
-POSTGRESQL_SEARCH = Query(_POSTGRESQL.format(store=""), backend="postgresql")
-POSTGRESQL_SEARCH_STORE = Query(
-    _POSTGRESQL.format(store=" AND p.merchant_id = ?"), backend="postgresql"
+    " WHERE p.on_shelf AND {condition}{store} AND p.id > ?"
+    " ORDER BY p.id LIMIT ?"
 )
 
 
-def fts5_queries(words: Sequence[str]) -> tuple[str, str]:
-    """SQLite's MATCH expressions for the two tiers: every word in the name;
-    every word in the name or the description, but not all in the name."""
-    every = " AND ".join(f'"{word}"*' for word in words)
-    in_name = f"{{name_words}} : ({every})"
-    return in_name, f"({every}) NOT {in_name}"
+class _Statements:
+    """PostgreSQL's statement of each rank, as attributes rank0 to rank3
+    (where tests/test_statements.py finds them)."""
+
+    def __init__(self, store: str) -> None:
+        for rank, (condition, _) in enumerate(_RANKS_POSTGRESQL):
+            setattr(
+                self,
+                f"rank{rank}",
+                Query(_POSTGRESQL.format(condition=condition, store=store), backend="postgresql"),
+            )
+
+    def __getitem__(self, rank: int) -> Query:
+        return getattr(self, f"rank{rank}")
 
 
-def tsquery(words: Sequence[str]) -> str:
-    """PostgreSQL's query: every word as a prefix."""
-    return " & ".join(f"'{word}':*" for word in words)
+POSTGRESQL_SEARCH = _Statements(store="")
+POSTGRESQL_SEARCH_STORE = _Statements(store=_STORE)
 
 
-def _tier(txn, words, tier, store_id, after, count):
-    """Up to `count` rows of one tier after (score, id) `after`:
-    (product_id, storename, productname, description, price_cents, stock,
-    score)."""
-    score, last_id = after
+def fts5_queries(words: Sequence[str]) -> list[str]:
+    """SQLite's MATCH expression for each rank."""
+    whole = " AND ".join(f'"{word}"' for word in words)
+    begins = " AND ".join(f'"{word}"*' for word in words)
+    name_whole = f"{{name_words}} : ({whole})"
+    name_begins = f"{{name_words}} : ({begins})"
+    return [
+        name_whole,
+        f"{name_begins} NOT {name_whole}",
+        f"({whole}) NOT {name_begins}",
+        f"({begins}) NOT {name_begins} NOT ({whole})",
+    ]
+
+
+def tsqueries(words: Sequence[str]) -> dict[str, str]:
+    """PostgreSQL's queries: every word whole, and every word as a
+    beginning."""
+    return {
+        "whole": " & ".join(f"'{word}'" for word in words),
+        "begins": " & ".join(f"'{word}':*" for word in words),
+    }
+
+
+def _rank(txn, words, rank, store_id, after_id, count):
+    """Up to `count` rows of one rank, past product_id `after_id`."""
     if txn.postgres:
-        params = [tsquery(words), tier == NAME_TIER]
-        query = POSTGRESQL_SEARCH if store_id is None else POSTGRESQL_SEARCH_STORE
+        queries = tsqueries(words)
+        params = [queries[kind] for kind in _RANKS_POSTGRESQL[rank][1]]
+        query = (POSTGRESQL_SEARCH if store_id is None else POSTGRESQL_SEARCH_STORE)[rank]
     else:
-        params = [fts5_queries(words)[tier]]
+        params = [fts5_queries(words)[rank]]
         query = SQLITE_SEARCH if store_id is None else SQLITE_SEARCH_STORE
     if store_id is not None:
         params.append(store_id)
-    return [(tier, *row) for row in txn.rows(query, *params, score, score, last_id, count)]
+    return [(rank, row) for row in txn.rows(query, *params, after_id, count)]
 
 
 @handles("SEARCH_PRODUCT", write=False)
@@ -113,23 +152,19 @@ def search_product(txn, me, query, limit, storename=None, after=None):
         store_id = txn.value(STORE, fold(storename))
         if store_id is None:
             raise NotFound(f"storename: no store named {storename!r}")
-    tier, score, last_id = (NAME_TIER, *START) if after is None else after
+    rank, after_id = (0, 0) if after is None else after
     found = []
-    if tier == NAME_TIER:
-        found = _tier(txn, query, NAME_TIER, store_id, (score, last_id), limit + 1)
-    if len(found) <= limit:
-        start = (score, last_id) if tier == DESCRIPTION_TIER else START
-        found += _tier(txn, query, DESCRIPTION_TIER, store_id, start, limit + 1 - len(found))
+    while rank < RANKS and len(found) <= limit:
+        found += _rank(txn, query, rank, store_id, after_id, limit + 1 - len(found))
+        rank, after_id = rank + 1, 0
     rows, more = fit(
         [
             (pid, store, name, text, from_cents(price), stock)
-            for _, pid, store, name, text, price, stock, _ in found
+            for _, (pid, store, name, text, price, stock) in found
         ],
         limit,
     )
-    last = found[len(rows) - 1] if more else None
-    return {
-        "columns": PRODUCT_COLUMNS,
-        "rows": rows,
-        "next": None if last is None else After.encode(last[0], last[7], last[1]),
-    }
+    if not more:
+        return {"columns": PRODUCT_COLUMNS, "rows": rows, "next": None}
+    last_rank, last = found[len(rows) - 1]
+    return {"columns": PRODUCT_COLUMNS, "rows": rows, "next": After.encode(last_rank, last[0])}

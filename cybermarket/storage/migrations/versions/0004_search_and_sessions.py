@@ -15,8 +15,9 @@ an index over them:
   Unicode 6.1 tables must not split them otherwise); remove_diacritics 2
   stays as a second line.  Prefix indexes of one and two characters keep
   short prefixes cheap.
-- PostgreSQL: a GIN index on the words' tsvector ('simple' configuration:
-  no stemming, no stop words), partial on the products on the shelf.
+- PostgreSQL: GIN indexes on the tsvector ('simple' configuration: no
+  stemming, no stop words) of all the words and of the name's, partial on
+  the products on the shelf.
 
 Sessions: the sessions table (cybermarket/storage/sessions.py).
 
@@ -69,10 +70,12 @@ FTS_TRIGGERS = [
     " END",
 ]
 FTS_FILL = "INSERT INTO product_search (product_search) VALUES ('rebuild')"
-PG_INDEX = (
+PG_INDEXES = [
     "CREATE INDEX ix_products_search ON products USING gin"
-    " (to_tsvector('simple', name_words || ' ' || description_words)) WHERE on_shelf"
-)
+    " (to_tsvector('simple', name_words || ' ' || description_words)) WHERE on_shelf",
+    "CREATE INDEX ix_products_search_name ON products USING gin"
+    " (to_tsvector('simple', name_words)) WHERE on_shelf",
+]
 
 
 def upgrade() -> None:
@@ -87,7 +90,8 @@ def upgrade() -> None:
             op.execute(trigger)
         op.execute(FTS_FILL)
     else:
-        op.execute(PG_INDEX)
+        for index in PG_INDEXES:
+            op.execute(index)
 
     op.create_table(
         "sessions",
@@ -160,6 +164,7 @@ def downgrade() -> None:
             batch.drop_column("description_words")
             batch.drop_column("name_words")
     else:
+        op.drop_index("ix_products_search_name", table_name="products")
         op.drop_index("ix_products_search", table_name="products")
         op.drop_column("products", "description_words")
         op.drop_column("products", "name_words")
