@@ -5,8 +5,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.live import FAST, PASSWORD, Live, rows
-from tests.server import Server, wait_until
+from tests.live import FAST, PASSWORD, Live, rows, send_all_then_read_all
+from tests.server import HOST, Server, wait_until
+from tests.wire import Client
 
 
 @pytest.fixture
@@ -121,3 +122,28 @@ def test_search_over_tcp(start, database_url):
         ("Crème brûlée dish", "Café Corner")
     ]
     assert visitor.call("SEARCH_PRODUCT", query='"*"')["status"] == 400
+
+
+def test_failed_resumes_sent_at_once_to_two_processes_stay_within_the_limit(start, database_url):
+    """The failed-login budget of an address holds for RESUMEs sent all at
+    once, whichever process each reaches; good RESUMEs from a blocked
+    address get 429 too, and other addresses are not affected."""
+    budget = ("--login-failures", "4")
+    here = start(database_url, *FAST, *budget)
+    there = start(database_url, *FAST, *budget)
+    (alice,) = here.clients(["alice"])
+    alice.ok("CLIENT_LOGOUT")
+    token = alice.ok("CLIENT_LOGIN", login="alice", password=PASSWORD)["token"]
+    servers = (here, there)
+    conns = [Client(servers[i % 2].port, HOST, source="127.0.0.5") for i in range(12)]
+    try:
+        responses = send_all_then_read_all(conns, "RESUME", token="not-a-token-" + "x" * 30)
+        statuses = sorted(response["status"] for response in responses)
+        assert statuses == [401] * 4 + [429] * 8, statuses
+        blocked = conns[0].call("RESUME", token=token)
+        assert blocked["status"] == 429, blocked
+    finally:
+        for conn in conns:
+            conn.close()
+    with Client(there.port, HOST, source="127.0.0.6") as elsewhere:
+        assert elsewhere.ok("RESUME", token=token) == {"role": "client", "name": "alice"}

@@ -134,13 +134,14 @@ class Throttle:
         for key in keys.values():
             txn.value(RESERVE, digest(key), now, False)
 
-    def check(self, txn, now, keys):
+    def check(self, txn, now, keys, lock=True):
         """Raise Throttled if any key of `keys` is at the limit; else
-        {what: key digest}.  On PostgreSQL the keys stay locked until the
-        transaction ends, so that what it then counts is counted by the
-        next check."""
+        {what: key digest}.  On PostgreSQL, with `lock`, the keys stay
+        locked until the transaction ends, so that what it then counts is
+        counted by the next check; without, the check only reads (for a
+        check that counts nothing when it passes)."""
         digests = {what: digest(key) for what, key in keys.items()}
-        if txn.postgres:
+        if txn.postgres and lock:
             for number in sorted({lock_id(d) for d in digests.values()}):
                 txn.value(LOCK, LOCK_CLASS, number)
         cutoff = now - self.window_ms

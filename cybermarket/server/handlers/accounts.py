@@ -380,13 +380,17 @@ def resume_session(txn, throttle, now_ms, period_ms, peer, token_hash):
     """(role, account id, current name) for a good token, renewed; None for
     an unknown, expired or revoked one, counted as a failed login of the
     peer address.  One transaction: the address's count is checked (429 at
-    the limit, whatever the token), the token found and renewed, and a
-    failure counted, together, so that concurrent RESUMEs cannot pass the
-    limit."""
+    the limit, whatever the token), the token found and renewed, or a
+    failure counted.  A failure is counted after a second check under the
+    throttle's lock (PostgreSQL; on SQLite the write transaction holds the
+    one write lock anyway), so that concurrent RESUMEs cannot pass the
+    limit; good RESUMEs from one address do not wait for each other."""
     keys = {"address": throttle_keys.peer_key(peer)}
-    throttle.check(txn, now_ms, keys)
+    throttle.check(txn, now_ms, keys, lock=False)
     found = sessions.renew(txn, now_ms, token_hash, period_ms)
     if found is None:
+        if txn.postgres:
+            throttle.check(txn, now_ms, keys)
         throttle.failed(txn, now_ms, keys)
         return None
     role, account_id = found
