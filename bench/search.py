@@ -76,8 +76,7 @@ def seed_database(url: str, products) -> None:
     from sqlalchemy import insert
 
     from cybermarket.storage import database
-    from cybermarket.storage.models import merchants
-    from cybermarket.storage.models import products as table
+    from cybermarket.storage.models import Merchant, Product
     from cybermarket.values import search_words
 
     database.upgrade(url)
@@ -86,7 +85,7 @@ def seed_database(url: str, products) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(
-                insert(merchants),
+                insert(Merchant),
                 [
                     {
                         "id": i + 1,
@@ -102,7 +101,7 @@ def seed_database(url: str, products) -> None:
                     for i in range(STORES)
                 ],
             )
-            batch = []
+            batch: list[dict] = []
             for i, (name, description) in enumerate(products):
                 batch.append(
                     {
@@ -118,10 +117,10 @@ def seed_database(url: str, products) -> None:
                     }
                 )
                 if len(batch) == 5000:
-                    conn.execute(insert(table), batch)
+                    conn.execute(insert(Product), batch)
                     batch = []
             if batch:
-                conn.execute(insert(table), batch)
+                conn.execute(insert(Product), batch)
         # What a database that has been in use for a while has: the
         # planner's statistics (PostgreSQL's autovacuum, SQLite's ANALYZE).
         with engine.connect() as conn:
@@ -149,7 +148,7 @@ def measure(size: int, base: str | None, seconds: float, connections: int) -> di
     results = {}
     try:
         for kind, texts in queries.items():
-            found = []
+            found: list[int] = []
 
             async def search(conn, i, texts=texts, found=found):
                 conn.turn = getattr(conn, "turn", i * 97) + 1

@@ -35,7 +35,7 @@ from twisted.logger import Logger
 
 from cybermarket.errors import Throttled
 from cybermarket.server import limits
-from cybermarket.storage.txn import Query
+from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import fold
 
 log = Logger()
@@ -128,13 +128,13 @@ class Throttle:
         digests = self.check(txn, now, keys)
         return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
 
-    def failed(self, txn, now, keys):
+    def failed(self, txn: Txn, now: int, keys: dict[str, str]) -> None:
         """Count a failure for each key of `keys` at once, for a check made
         within the transaction that called check() (a RESUME's token)."""
         for key in keys.values():
             txn.value(RESERVE, digest(key), now, False)
 
-    def check(self, txn, now, keys, lock=True):
+    def check(self, txn: Txn, now: int, keys: dict[str, str], lock: bool = True) -> dict[str, str]:
         """Raise Throttled if any key of `keys` is at the limit; else
         {what: key digest}.  On PostgreSQL, with `lock`, the keys stay
         locked until the transaction ends, so that what it then counts is

@@ -17,7 +17,7 @@ These run inside a transaction on a database thread (txn: storage.txn.Txn).
 import hashlib
 import secrets
 
-from cybermarket.storage.txn import Query
+from cybermarket.storage.txn import Query, Txn
 
 DAY_MS = 86_400_000
 
@@ -46,30 +46,30 @@ def period_ms(days: float) -> int:
     return int(days * DAY_MS)
 
 
-def issue(txn, now: int, role: str, account_id: int) -> str:
+def issue(txn: Txn, now: int, role: str, account_id: int) -> str:
     """A new token for the account."""
     token = secrets.token_urlsafe(32)
     txn.run(INSERT, role, account_id, digest(token), now, now)
     return token
 
 
-def renew(txn, now: int, token_hash: str, period: int) -> tuple[str, int] | None:
+def renew(txn: Txn, now: int, token_hash: str, period: int) -> tuple[str, int] | None:
     """(role, account id) of a token that is neither revoked nor expired,
     now renewed; None for any other."""
     row = txn.row(RENEW, now, token_hash, now - period)
     return None if row is None else (row[0], row[1])
 
 
-def revoke(txn, now: int, token_hash: str) -> None:
+def revoke(txn: Txn, now: int, token_hash: str) -> None:
     txn.run(REVOKE, now, token_hash)
 
 
-def replace_all(txn, now: int, role: str, account_id: int) -> str:
+def replace_all(txn: Txn, now: int, role: str, account_id: int) -> str:
     """Revoke every token of the account; a new one."""
     txn.run(REVOKE_ALL, now, role, account_id)
     return issue(txn, now, role, account_id)
 
 
-def sweep(txn, now: int, period: int) -> int:
+def sweep(txn: Txn, now: int, period: int) -> int:
     """Delete revoked and expired tokens; how many."""
     return txn.run(SWEEP, now - period)

@@ -609,7 +609,7 @@ class Session:
             return self.resume()
         return True
 
-    def resume(self):
+    def resume(self) -> bool:
         """On a new connection, carry the login over with its token; say
         how it went.  False when the connection failed meanwhile."""
         where = address(self.options)

@@ -71,7 +71,7 @@ def _row_bytes(row):
     return size
 
 
-def fit(rows, limit):
+def fit(rows: list, limit: int) -> tuple[list, bool]:
     """(the rows of a page, whether more follow): `rows` holds up to
     limit + 1 rows; the extra one only tells that more follow.  A page whose
     text passes PAGE_BYTES ends early (never before its first row)."""

@@ -6,6 +6,7 @@ Customers ("client" accounts) and merchants share the mechanics; a Kind
 names the table and the columns that differ.
 """
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from cybermarket.errors import (
@@ -18,10 +19,10 @@ from cybermarket.errors import (
     Throttled,
 )
 from cybermarket.server import throttle as throttle_keys
-from cybermarket.server.context import Session
+from cybermarket.server.context import App, Call, Session
 from cybermarket.server.handlers import handles, invitations
 from cybermarket.storage import sessions
-from cybermarket.storage.txn import Query, now
+from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import fold
 
 log = Logger()
@@ -118,7 +119,7 @@ def password_hash(txn, kind, me):
     return txn.value(kind.hash, me)
 
 
-def replace_password_hash(txn, kind, me, old, new, now_ms):
+def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str, now_ms: int) -> str:
     """Set the new hash, revoke every session token of the account and
     issue the connection a new one, all in one transaction."""
     # Compare-and-set: a change made meanwhile on another connection wins.
@@ -257,7 +258,7 @@ def log_refused(call, error, what):
     )
 
 
-def clock_ms(call) -> int:
+def clock_ms(call: Call) -> int:
     """Milliseconds by the app's clock (the reactor's; a task.Clock in
     tests), for the session tokens' times."""
     return int(call.app.clock.seconds() * 1000)
@@ -328,9 +329,10 @@ async def set_password(call, kind, old_password, new_password):
 
 
 @handles("CLIENT_LOGOUT", "MERCHANT_LOGOUT")
-async def logout(call):
+async def logout(call: Call) -> None:
     # Only this connection's token: the account's other logins, on other
     # connections and devices, stay.
+    assert call.session is not None  # the op's role was checked first
     token_hash = call.session.token_hash
     if token_hash is not None:
         await call.app.db.run("logout", sessions.revoke, clock_ms(call), token_hash)
@@ -360,7 +362,7 @@ async def set_merchant_password(call, old_password, new_password):
 # --- RESUME ---------------------------------------------------------------
 
 
-def sweep_sessions(app):
+def sweep_sessions(app: App) -> Deferred:
     """Delete revoked and expired session tokens, on a database thread (a
     TimerService of the server calls this every few minutes).  Never
     fails: a database that cannot be reached now is swept next time."""
@@ -376,7 +378,14 @@ def sweep_sessions(app):
     return d
 
 
-def resume_session(txn, throttle, now_ms, period_ms, peer, token_hash):
+def resume_session(
+    txn: Txn,
+    throttle: throttle_keys.Throttle,
+    now_ms: int,
+    period_ms: int,
+    peer: str,
+    token_hash: str,
+) -> tuple[str, int, str] | None:
     """(role, account id, current name) for a good token, renewed; None for
     an unknown, expired or revoked one, counted as a failed login of the
     peer address.  One transaction: the address's count is checked (429 at
@@ -398,7 +407,7 @@ def resume_session(txn, throttle, now_ms, period_ms, peer, token_hash):
 
 
 @handles("RESUME")
-async def resume(call, token):
+async def resume(call: Call, token: str) -> dict[str, str]:
     if call.session is not None:
         raise BadRequest("token: this connection is already logged in; log out first")
     token_hash = sessions.digest(token)

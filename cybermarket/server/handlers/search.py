@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from cybermarket.errors import NotFound
 from cybermarket.server.handlers import fit, handles
 from cybermarket.server.handlers.catalog import PRODUCT_COLUMNS
-from cybermarket.storage.txn import Query
+from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import After, fold, from_cents
 
 RANKS = 4
@@ -130,8 +130,16 @@ def tsqueries(words: Sequence[str]) -> dict[str, str]:
     }
 
 
-def _rank(txn, words, rank, store_id, after_id, count):
+# A row of a rank: (rank, (product_id, storename, productname, description,
+# price_cents, stock)).
+Found = tuple[int, tuple]
+
+
+def _rank(
+    txn: Txn, words: Sequence[str], rank: int, store_id: int | None, after_id: int, count: int
+) -> list[Found]:
     """Up to `count` rows of one rank, past product_id `after_id`."""
+    params: list[object]
     if txn.postgres:
         queries = tsqueries(words)
         params = [queries[kind] for kind in _RANKS_POSTGRESQL[rank][1]]
@@ -145,7 +153,14 @@ def _rank(txn, words, rank, store_id, after_id, count):
 
 
 @handles("SEARCH_PRODUCT", write=False)
-def search_product(txn, me, query, limit, storename=None, after=None):
+def search_product(
+    txn: Txn,
+    me: int | None,
+    query: tuple[str, ...],
+    limit: int,
+    storename: str | None = None,
+    after: tuple[int, int] | None = None,
+) -> dict:
     # `query` is already its words (values.SearchQuery).
     store_id = None
     if storename is not None:
@@ -153,7 +168,7 @@ def search_product(txn, me, query, limit, storename=None, after=None):
         if store_id is None:
             raise NotFound(f"storename: no store named {storename!r}")
     rank, after_id = (0, 0) if after is None else after
-    found = []
+    found: list[Found] = []
     while rank < RANKS and len(found) <= limit:
         found += _rank(txn, query, rank, store_id, after_id, limit + 1 - len(found))
         rank, after_id = rank + 1, 0
