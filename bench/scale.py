@@ -48,7 +48,7 @@ def main():
         url = fresh_database(args.database, f"bench_{n}_{os.getpid()}")
         servers = Servers(url, count=n)
         try:
-            ids = asyncio.run(seed(servers.port, servers.invite(), args.connections))
+            ids, _tokens = asyncio.run(seed(servers.port, servers.invite(), args.connections))
             results = asyncio.run(measure(servers.port, ids, args.connections, args.seconds))
         finally:
             servers.stop()

@@ -83,3 +83,7 @@ class Unavailable(MarketError):
 # The one message for a failed login, whatever failed: never reveal whether
 # the login name exists.
 BAD_LOGIN = N_("wrong login or password")
+
+# The one message for a RESUME that fails, whatever failed: unknown, expired
+# or revoked are not told apart.
+BAD_TOKEN = N_("token: unknown, expired or revoked")

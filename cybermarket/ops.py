@@ -98,6 +98,23 @@ TABLE = [
         },
         doc="list a store's products on the shelf, by product_id",
     ),
+    Op(
+        "SEARCH_PRODUCT",
+        None,
+        {
+            "query": _req(v.Query),
+            "storename": Arg(v.StoreLookup, optional=True),
+            "limit": Arg(v.SearchLimit, optional=True, default=20),
+            "after": Arg(v.After, optional=True),
+        },
+        doc="find products on the shelf by the words of their name or description",
+    ),
+    Op(
+        "RESUME",
+        None,
+        {"token": _req(v.Token)},
+        doc="log in with the token of an earlier login, on a new connection",
+    ),
     # --- customers ---
     Op(
         "CLIENT_CREATE",

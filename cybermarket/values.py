@@ -6,6 +6,8 @@ cheap and must never trust the value's type: MessagePack hands over whatever
 the client sent (bool is an int in Python, floats, bytes, huge ints, ...).
 """
 
+import base64
+import binascii
 import re
 import unicodedata
 from decimal import Decimal
@@ -340,6 +342,90 @@ def from_cents(value: int | Decimal) -> Decimal:
     return Decimal(value).scaleb(-2)
 
 
+# --- product search (contract 1.1) ------------------------------------------
+
+# A word is a run of letters and digits: \w without the underscore.
+_SEARCH_WORD = re.compile(r"[^\W_]+")
+MAX_QUERY = 200
+
+
+def searchable(text: str) -> str:
+    """Text as search compares it: NFKC, full case folding, then without
+    combining marks (Unicode categories Mn, Mc, Me, found by decomposing
+    first), composed again.  A query and a product typed in any normal form
+    give the same text: "Café", "CAFE\u0301" and "ｃａｆｅ" all give "cafe"."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.category(c).startswith("M"))
+    return unicodedata.normalize("NFC", bare)
+
+
+def search_words(text: str) -> list[str]:
+    """The words of `text` as search compares them, in order."""
+    return _SEARCH_WORD.findall(searchable(text))
+
+
+class SearchQuery(Text):
+    """SEARCH_PRODUCT's query: 1 to 200 characters (of the NFC form) with at
+    least one word.  Checked into its words, each once, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(1, MAX_QUERY)
+
+    def normal(self, value: str) -> str:
+        return unicodedata.normalize("NFC", value)
+
+    def check(self, field: str, value: object) -> tuple[str, ...]:  # type: ignore[override]
+        words = tuple(dict.fromkeys(search_words(super().check(field, value))))
+        if not words:
+            raise BadRequest(
+                N_("{field}: must hold at least one word (letters or digits)"), field=field
+            )
+        return words
+
+    def describe(self) -> str:
+        return "text of 1 to 200 characters; its words are its runs of letters and digits"
+
+
+class SearchAfter:
+    """SEARCH_PRODUCT's `after`: the `next` of the page before, an opaque
+    string.  Inside: the last row's rank (0 to 3, see
+    cybermarket/server/handlers/search.py) and product_id.  Checked into
+    that pair."""
+
+    RANKS = 4
+
+    @staticmethod
+    def encode(rank: int, product_id: int) -> str:
+        text = f"{rank}:{product_id}"
+        return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii").rstrip("=")
+
+    def check(self, field: str, value: object) -> tuple[int, int]:
+        if type(value) is not str:
+            raise BadRequest(N_("{field}: must be a string"), field=field)
+        try:
+            if not 1 <= len(value) <= 64 or not value.isascii():
+                raise ValueError
+            text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+            rank, product_id = text.split(":")
+            cursor = (int(rank), int(product_id))
+            # Only what encode() gives: the round trip refuses any other
+            # spelling, and anything base64 would skip over.
+            if not (0 <= cursor[0] < self.RANKS and 0 <= cursor[1] <= MAX_ID):
+                raise ValueError
+            if self.encode(*cursor) != value:
+                raise ValueError
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise BadRequest(
+                N_("{field}: not a `next` value from SEARCH_PRODUCT"), field=field
+            ) from None
+        return cursor
+
+    def describe(self) -> str:
+        return "the `next` of the page before (an opaque string)"
+
+
 # The argument types of the contract.
 Username = Name()
 Storename = Name()
@@ -363,3 +449,9 @@ Quantity = Integer(1, MAX_QUANTITY)
 Stock = Integer(0, MAX_STOCK)
 Limit = Integer(1, 1000)
 LanguageTag = Tag()
+SearchLimit = Integer(1, 100)
+Query = SearchQuery()
+After = SearchAfter()
+# A session token (RESUME): the server's are 43 characters; the contract
+# allows up to 128.
+Token = Text(1, 128)

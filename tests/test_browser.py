@@ -281,6 +281,8 @@ def test_a_reload_keeps_the_login_and_logging_out_ends_it(pages, server, v11):
     page.goto(page.url.split("#")[0] + "#/account")
     page.get_by_role("button", name="Log out").click()
     page.locator("#account-link", has_text="Log in").wait_for()
+    # Reload the front page, which shows the stores once connected.
+    page.goto(page.url.split("#")[0] + "#/")
     page.reload()
     page.locator(".store, .hero").first.wait_for()
     page.wait_for_timeout(300)

@@ -541,7 +541,12 @@ def test_garbage_then_ping_on_the_same_connection(start, database_url):
     answer = conn.receive()
     assert (answer["id"], answer["status"]) == (5, 400)
     assert "extra" in answer["message"]
-    assert conn.call("PING") == {"id": conn.next_id, "status": 200, "message": "ok"}
+    assert conn.call("PING") == {
+        "id": conn.next_id,
+        "status": 200,
+        "message": "ok",
+        "data": {"protocol": "1.1"},
+    }
 
 
 def test_oversized_frame_gets_413_and_the_connection_is_closed(start, database_url):

@@ -183,4 +183,6 @@ def test_protocol_never_answers_500_to_malformed_input(peer, requests):
     # Log out whatever a random request may have logged in, then PING.
     peer.protocol.connection.session = None
     peer.feed(frame(msgpack.packb({"id": 7, "op": "PING"})))
-    assert peer.responses() == [{"id": 7, "status": 200, "message": "ok"}]
+    assert peer.responses() == [
+        {"id": 7, "status": 200, "message": "ok", "data": {"protocol": "1.1"}}
+    ]

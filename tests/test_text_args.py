@@ -30,6 +30,8 @@ def valid(kind):
         return kind.low
     if isinstance(kind, v.Money):
         return "1.00"
+    if isinstance(kind, v.SearchAfter):
+        return v.After.encode(0, 1)
     raise AssertionError(f"no valid value for {kind!r}")
 
 

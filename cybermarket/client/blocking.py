@@ -230,6 +230,38 @@ def decode(body: bytes) -> Response:
     return Response(message.get("id"), message["status"], message["message"], message.get("data"))
 
 
+# --- session tokens (protocol 1.1), shared with the Twisted client ------------
+
+# Ops whose success answers {"token": ...}: the connection's new token.
+TOKEN_OPS = frozenset(
+    {"CLIENT_LOGIN", "MERCHANT_LOGIN", "SET_CLIENT_PASSWORD", "SET_MERCHANT_PASSWORD"}
+)
+LOGOUT_OPS = frozenset({"CLIENT_LOGOUT", "MERCHANT_LOGOUT"})
+
+
+def token_after(
+    op: str, args: dict[str, Any], response: "Response", token: str | None
+) -> str | None:
+    """The session token a connection holds once `response` answered `op`
+    (with `args`), given the one it held before: a login's or a password
+    change's, the one RESUME logged in with, none after a logout (the server
+    revoked it).  A failed op changes nothing."""
+    if not response.ok:
+        return token
+    if op in TOKEN_OPS:
+        data = response.data
+        if isinstance(data, dict):
+            new = data.get("token")
+            if isinstance(new, str):
+                return new
+        return token
+    if op == "RESUME":
+        return args.get("token")
+    if op in LOGOUT_OPS:
+        return None
+    return token
+
+
 def match(response: Response, request_id: int) -> Response:
     """Check that `response` answers `request_id`.  An error answered with
     id nil (a request the server could not read, or 413) matches too."""
@@ -280,6 +312,10 @@ class Client:
         self._sock: socket.socket | None = sock
         self._buffer = bytearray()
         self._last_id = 0
+        # The session token of this connection's last login (or password
+        # change, or RESUME): what resume() uses by default, and what a
+        # program keeps to log a new connection in after this one is lost.
+        self.token: str | None = None
 
     # --- life ---------------------------------------------------------------
 
@@ -306,7 +342,19 @@ class Client:
         request_id, data = self._request(op, args)
         self._write(data)
         response = self._receive(request_id)
+        self.token = token_after(op, args, response, self.token)
         return response.raise_for_status() if check else response
+
+    def resume(self, token: str | None = None) -> Any:
+        """Log this connection in with a session token (RESUME): `token`, or
+        by default the one this client's last login returned.  The answer's
+        data, {"role": ..., "name": ...}; an error status raises (401 for a
+        token that is unknown, expired or revoked)."""
+        if token is None:
+            token = self.token
+        if token is None:
+            raise ValueError("no session token: log in first, or give the token to resume")
+        return self.call("RESUME", check=True, token=token).data
 
     def table(self, op: str, **args: Any) -> "pandas.DataFrame":
         """The table an op returns, as a DataFrame (see Response.frame).
@@ -408,6 +456,7 @@ class Pipeline:
         self.client = client
         self.check = check
         self.requests: list[tuple[int, bytes]] = []  # (request_id, framed bytes)
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # (op, args), for the session token
         self.responses: list[Response] | None = None
 
     def call(self, op: str, **args: Any) -> int:
@@ -415,13 +464,15 @@ class Pipeline:
         if self.responses is not None:
             raise RuntimeError("this pipeline has been sent")
         self.requests.append(self.client._request(op, args))
+        self.calls.append((op, args))
         return len(self.requests) - 1
 
     def send(self) -> list[Response]:
         """Send every queued call and read the answers: the Responses."""
         if self.responses is not None:
             raise RuntimeError("this pipeline has been sent")
-        self.responses = responses = []
+        responses: list[Response] = []
+        self.responses = responses
         pending = deque(self.requests)  # not sent yet
         in_flight: deque[tuple[int, bytes]] = deque()  # sent, not answered yet
         in_flight_bytes = 0
@@ -445,7 +496,10 @@ class Pipeline:
                     self.client._write(b"".join(batch))
             request_id, data = in_flight.popleft()
             in_flight_bytes -= len(data)
-            responses.append(self.client._receive(request_id))
+            response = self.client._receive(request_id)
+            op, args = self.calls[len(responses)]
+            self.client.token = token_after(op, args, response, self.client.token)
+            responses.append(response)
         if self.check:
             for response in responses:
                 response.raise_for_status()

@@ -41,6 +41,7 @@ from cybermarket.client.blocking import (
     encode,
     error_for,
     match,
+    token_after,
 )
 
 
@@ -53,8 +54,13 @@ class MarketClientProtocol(Int32StringReceiver):
 
     def __init__(self) -> None:
         self._last_id = 0
-        # (request_id, Deferred, check), in sending order
-        self._waiting: deque[tuple[int, defer.Deferred[Response], bool]] = deque()
+        # (request_id, Deferred, check, op, args), in sending order
+        self._waiting: deque[tuple[int, defer.Deferred[Response], bool, str, dict[str, Any]]] = (
+            deque()
+        )
+        # The session token of this connection's last login (or password
+        # change, or RESUME), kept as the blocking client keeps it.
+        self.token: str | None = None
         self._closing: str | None = None  # why no call may be made any more
         self._lost = False
         self._trusted = True  # False after a ProtocolError: no frame is read
@@ -69,9 +75,21 @@ class MarketClientProtocol(Int32StringReceiver):
         self._last_id += 1
         body = encode(self._last_id, op, args)
         d: defer.Deferred[Response] = defer.Deferred()
-        self._waiting.append((self._last_id, d, check))
+        self._waiting.append((self._last_id, d, check, op, args))
         self.sendString(body)
         return d
+
+    def resume(self, token: str | None = None) -> defer.Deferred[Any]:
+        """Log this connection in with a session token (RESUME): `token`, or
+        by default the one this connection's last login returned.  A
+        Deferred firing with the answer's data, {"role": ..., "name": ...},
+        or failing with the status's ClientError (401 for a token that is
+        unknown, expired or revoked)."""
+        if token is None:
+            token = self.token
+        if token is None:
+            return defer.fail(ValueError("no session token: log in first, or give one"))
+        return self.call("RESUME", check=True, token=token).addCallback(lambda r: r.data)
 
     @property
     def pending(self) -> int:
@@ -96,12 +114,13 @@ class MarketClientProtocol(Int32StringReceiver):
             return  # dropping the connection: nothing more is trusted
         if not self._waiting:
             return self._break(ProtocolError("a response to no request"))
-        request_id, d, check = self._waiting.popleft()
+        request_id, d, check, op, args = self._waiting.popleft()
         try:
             response = match(decode(body), request_id)
         except ProtocolError as e:
             d.errback(Failure(e))
             return self._break(e)
+        self.token = token_after(op, args, response, self.token)
         if check and not response.ok:
             d.errback(Failure(error_for(response)))
         else:
@@ -115,7 +134,7 @@ class MarketClientProtocol(Int32StringReceiver):
         self._lost = True
         self._closing = why = self._closing or reason.getErrorMessage()
         waiting, self._waiting = self._waiting, deque()
-        for _request_id, d, _check in waiting:
+        for _request_id, d, *_ in waiting:
             d.errback(Failure(ConnectionError(f"connection lost: {why}")))
         closed, self._closed = self._closed, []
         for done in closed:

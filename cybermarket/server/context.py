@@ -22,6 +22,10 @@ class Session:
 
     role: str
     account_id: int
+    # SHA-256 of the connection's current session token (protocol 1.1): the
+    # one its login returned, it resumed with, or its password change
+    # returned.  LOGOUT revokes it.
+    token_hash: str | None = None
 
 
 @dataclass
@@ -43,6 +47,8 @@ class Settings:
     login_failures: int = 10
     login_window: float = 300.0
     invitation_days: float = 7.0
+    # Days a session token stays good without use (RESUME renews it).
+    session_days: float = 30.0
 
 
 @dataclass

@@ -69,6 +69,19 @@ def login_failed(
         app.metrics.failed_logins.labels(role, kind).inc()
 
 
+def resume_failed(app: App, peer: str) -> None:
+    """A RESUME with an unknown, expired or revoked token (never the token
+    nor its hash in the log)."""
+    log.info(
+        "failed RESUME from {peer}: unknown, expired or revoked token",
+        security="login_failed",
+        peer=peer,
+        kind="bad_token",
+    )
+    if app.metrics is not None:
+        app.metrics.failed_logins.labels("session", "bad_token").inc()
+
+
 def throttled(app: App, kind: str) -> None:
     """A 429 of `kind` (client_login, merchant_password...): counted; the
     throttle's Bite logs it."""

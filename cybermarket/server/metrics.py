@@ -43,7 +43,7 @@ TRANSPORTS = ("tcp", "websocket")
 # Why a connection was refused or closed by a limit: the limits' own names.
 REFUSALS = ("max-connections", "max-connections-per-address", "frame-timeout")
 # 429s: what was refused.  Failed logins: why they failed.
-THROTTLED = ("client_login", "merchant_login", "client_password", "merchant_password")
+THROTTLED = ("client_login", "merchant_login", "client_password", "merchant_password", "resume")
 FAILURES = ("wrong_password", "no_such_account", "wrong_old_password")
 ROLES = ("client", "merchant")
 
@@ -149,6 +149,8 @@ class Metrics:
         for role in ROLES:
             for failure in FAILURES:
                 self.failed_logins.labels(role, failure)
+        # A failed RESUME has no role: the token named no account.
+        self.failed_logins.labels("session", "bad_token")
         self._pages: list[PageCache] = []
 
     # --- requests (reactor thread) ------------------------------------------------

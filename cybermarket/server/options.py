@@ -5,6 +5,7 @@ parse the command line, and an import error here would show as "Unknown
 command".
 """
 
+import math
 import re
 
 from twisted.python import usage
@@ -24,6 +25,18 @@ def _positive(kind):
 
     convert.__name__ = kind.__name__
     return convert
+
+
+# Session tokens' lifetime: up to a century, which keeps every time the
+# sessions table compares within its 64-bit milliseconds.
+MAX_SESSION_DAYS = 36500
+
+
+def _session_days(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and 0 < value <= MAX_SESSION_DAYS):
+        raise ValueError(f"must be more than 0 and at most {MAX_SESSION_DAYS}, not {text}")
+    return value
 
 
 def _not_negative(text):
@@ -301,6 +314,14 @@ class Options(usage.Options):
             7.0,
             "Days until a merchant's invitation code expires.",
             _positive(float),
+        ],
+        [
+            "session-days",
+            None,
+            30.0,
+            "Days a session token (what a login answers, for RESUME on a new "
+            "connection) stays good without use; each RESUME renews it.",
+            _session_days,
         ],
     ]
 

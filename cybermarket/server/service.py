@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from cybermarket.server import handlers, limits, logs, pages
 from cybermarket.server.context import App, Settings
+from cybermarket.server.handlers import accounts
 from cybermarket.server.options import reuse_port_listen
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
@@ -22,6 +23,7 @@ from cybermarket.storage import database
 log = Logger()
 
 SHUTDOWN_GRACE = 30.0  # seconds to finish requests already read
+SESSION_SWEEP = 600.0  # seconds between sweeps of expired and revoked tokens
 CLOSE_GRACE = 5.0  # seconds for the last answers to reach slow readers
 
 
@@ -96,6 +98,7 @@ class MarketService(MultiService):
             from cybermarket.server.health import metrics_service
 
             metrics_service(reactor, metrics, app, self.factory).setServiceParent(self)
+        TimerService(SESSION_SWEEP, accounts.sweep_sessions, app).setServiceParent(self)
 
     def _start_listening(self):
         """Listen on the endpoint.  A failure (a port already taken) is
@@ -238,6 +241,7 @@ def make_app(options, reactor):
         login_failures=options["login-failures"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],
+        session_days=options["session-days"],
     )
     app = App(
         db=db,

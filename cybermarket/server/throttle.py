@@ -134,8 +134,23 @@ class Throttle:
         if any is at the limit, else reserve an attempt (a pending row) for
         each.  The row ids, for fail() or release() once the password has
         been checked."""
+        digests = self.check(txn, now, keys)
+        return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
+
+    def failed(self, txn: Txn, now: int, keys: dict[str, str]) -> None:
+        """Count a failure for each key of `keys` at once, for a check made
+        within the transaction that called check() (a RESUME's token)."""
+        for key in keys.values():
+            txn.value(RESERVE, digest(key), now, False)
+
+    def check(self, txn: Txn, now: int, keys: dict[str, str], lock: bool = True) -> dict[str, str]:
+        """Raise Throttled if any key of `keys` is at the limit; else
+        {what: key digest}.  On PostgreSQL, with `lock`, the keys stay
+        locked until the transaction ends, so that what it then counts is
+        counted by the next check; without, the check only reads (for a
+        check that counts nothing when it passes)."""
         digests = {what: digest(key) for what, key in keys.items()}
-        if txn.postgres:
+        if txn.postgres and lock:
             for number in sorted({lock_id(d) for d in digests.values()}):
                 txn.value(LOCK, LOCK_CLASS, number)
         cutoff = now - self.window_ms
@@ -164,7 +179,7 @@ class Throttle:
                 )
             error.blocked = blocked
             raise error
-        return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
+        return digests
 
     # --- on the reactor thread ------------------------------------------
 

@@ -5,7 +5,9 @@
 
 `call` sends one request on a new connection and prints the answer; `shell`
 reads requests line by line and sends them all on one connection, so that a
-login lasts from one line to the next.
+login lasts from one line to the next.  The shell keeps the session token of
+its login (protocol 1.1) and, when the connection is lost, logs the next one
+in with it (RESUME); it does not print the token.
 
 Arguments are written key=value.  Each value is read by the argument's type
 in the op table (cybermarket/ops.py):
@@ -44,7 +46,7 @@ import os
 import re
 import sys
 
-from cybermarket.client.blocking import Client, ProtocolError, is_table
+from cybermarket.client.blocking import TOKEN_OPS, Client, ProtocolError, is_table
 from cybermarket.ops import OPS
 from cybermarket.tools.tables import printable, text_table
 from cybermarket.values import Integer
@@ -585,6 +587,8 @@ class Session:
         self.options = options
         self.client = None
         self.login = None  # (role, login name) after a login on this connection
+        # The login's session token: the next connection resumes it.
+        self.token = None
         self.connections = 0
         self.status = EXIT_OK  # the worst outcome so far, as an exit status
 
@@ -603,7 +607,38 @@ class Session:
             return False
         self.connections += 1
         if self.connections > 1:
-            say(f"reconnected to {address(self.options)} (not logged in)", sys.stderr)
+            return self.resume()
+        return True
+
+    def resume(self) -> bool:
+        """On a new connection, carry the login over with its token; say
+        how it went.  False when the connection failed meanwhile."""
+        where = address(self.options)
+        if self.token is None:
+            say(f"reconnected to {where} (not logged in)", sys.stderr)
+            return True
+        assert self.client is not None  # connect() made one
+        try:
+            response = self.client.call("RESUME", token=self.token)
+        except CONNECTION_ERRORS as e:
+            self.lost(reason(e))
+            return False
+        if response.ok and isinstance(response.data, dict):
+            self.login = (
+                printable(str(response.data.get("role"))),
+                printable(str(response.data.get("name"))),
+            )
+            say(
+                f"reconnected to {where}; resumed the login as {self.login[0]} {self.login[1]!r}",
+                sys.stderr,
+            )
+        else:
+            say(
+                f"reconnected to {where} (not logged in: the login could not be resumed,"
+                f" {format_error(response)})",
+                sys.stderr,
+            )
+            self.login = self.token = None
         return True
 
     def close(self):
@@ -623,6 +658,10 @@ class Session:
         )
 
     def say_gone(self, text):
+        if self.login is not None and self.token is not None:
+            login = f"{self.login[0]} {self.login[1]!r}"
+            say(f"{text}; the next command reconnects and resumes the login as {login}", sys.stderr)
+            return
         if self.login is not None:
             text += f"; the login as {self.login[0]} {self.login[1]!r} is gone"
         say(text + "; the next command reconnects", sys.stderr)
@@ -649,10 +688,17 @@ class Session:
         return response
 
     def track_login(self, name, args, response):
+        assert self.client is not None  # the call was made on it
+        self.token = self.client.token  # the client follows the token
         if not response.ok:
             return
         if name in ("CLIENT_LOGIN", "MERCHANT_LOGIN"):
             self.login = (name.split("_")[0].lower(), args.get("login"))
+        elif name == "RESUME" and isinstance(response.data, dict):
+            self.login = (
+                printable(str(response.data.get("role"))),
+                printable(str(response.data.get("name"))),
+            )
         elif name in ("CLIENT_LOGOUT", "MERCHANT_LOGOUT"):
             self.login = None
 
@@ -663,12 +709,16 @@ class Session:
         return f"cybermarket ({self.login[0]} {self.login[1]})> "
 
 
-def show(response):
-    """Print an answer: the result on stdout, an error on stderr."""
-    if response.ok:
-        say(format_result(response))
-    else:
+def show(response, name=None):
+    """Print an answer: the result on stdout, an error on stderr.  A login's
+    or a password change's session token is not shown: the shell keeps it
+    for itself, and a terminal's scrollback is no place for it."""
+    if not response.ok:
         say(format_error(response), sys.stderr)
+    elif name in TOKEN_OPS and isinstance(response.data, dict) and set(response.data) == {"token"}:
+        say(printable(str(response.message)))
+    else:
+        say(format_result(response))
 
 
 def run_line(session, line, read_password):
@@ -701,7 +751,7 @@ def run_line(session, line, read_password):
             return True
     response = session.call(name, args)
     if response is not None:
-        show(response)
+        show(response, name)
         if not response.ok:
             session.failed(EXIT_STATUS)
     return True

@@ -75,20 +75,26 @@ def _row_bytes(row: Sequence[object]) -> int:
     return size
 
 
-def page(
-    columns: list[str], rows: list[tuple[Any, ...]], limit: int, key: int = 0
-) -> dict[str, Any]:
-    """A paged table: `rows` holds up to limit + 1 rows; the extra one only
-    tells that more follow.  A page whose text passes PAGE_BYTES ends early
-    (never before its first row), and `next` then points past its last row."""
+def fit(rows: list[tuple[Any, ...]], limit: int) -> tuple[list[tuple[Any, ...]], bool]:
+    """(the rows of a page, whether more follow): `rows` holds up to
+    limit + 1 rows; the extra one only tells that more follow.  A page whose
+    text passes PAGE_BYTES ends early (never before its first row)."""
     more = len(rows) > limit
     rows = rows[:limit]  # rows stay tuples: msgpack sends them as arrays
     total = 0
     for count, row in enumerate(rows):
         total += _row_bytes(row)
         if total > PAGE_BYTES and count > 0:
-            rows, more = rows[:count], True
-            break
+            return rows[:count], True
+    return rows, more
+
+
+def page(
+    columns: list[str], rows: list[tuple[Any, ...]], limit: int, key: int = 0
+) -> dict[str, Any]:
+    """A paged table (see fit); `next` is the last row's column `key`, or
+    None when no rows follow."""
+    rows, more = fit(rows, limit)
     return {
         "columns": columns,
         "rows": rows,

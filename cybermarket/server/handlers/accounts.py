@@ -1,4 +1,6 @@
-"""Accounts of both roles: creation, login, logout, renames, passwords.
+"""Accounts of both roles: creation, login, logout, renames, passwords,
+and the session tokens that carry a login over to a new connection
+(RESUME; the tokens as stored are cybermarket/storage/sessions.py).
 
 Customers ("client" accounts) and merchants share the mechanics; a Kind
 names the table and the columns that differ.
@@ -7,8 +9,12 @@ names the table and the columns that differ.
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
 from cybermarket.errors import (
     BAD_LOGIN,
+    BAD_TOKEN,
     BadRequest,
     Conflict,
     Forbidden,
@@ -18,11 +24,14 @@ from cybermarket.errors import (
 from cybermarket.i18n import N_
 from cybermarket.server import logs
 from cybermarket.server import throttle as throttle_keys
-from cybermarket.server.context import Call, Session
+from cybermarket.server.context import App, Call, Session
 from cybermarket.server.handlers import handles, invitations
 from cybermarket.server.throttle import Throttle
+from cybermarket.storage import sessions
 from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import fold
+
+log = Logger()
 
 T = TypeVar("T")
 # An account as a login finds it: (id, password hash).
@@ -55,6 +64,7 @@ class Kind:
         self.email_taken = Query(f"SELECT 1 FROM {table} WHERE email_key = ? AND id <> ?")
         self.by_name = Query(f"SELECT id, password_hash FROM {table} WHERE {key} = ?")
         self.by_email = Query(f"SELECT id, password_hash FROM {table} WHERE email_key = ?")
+        self.name_of = Query(f"SELECT {name} FROM {table} WHERE id = ?")
         self.hash = Query(f"SELECT password_hash FROM {table} WHERE id = ?")
         self.set_hash = Query(
             f"UPDATE {table} SET password_hash = ? WHERE id = ? AND password_hash = ?"
@@ -71,6 +81,7 @@ MERCHANT = Kind(
     ("storename", "description", "email", "password_hash", "profit_cents", "invited_by"),
 )
 SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
+KINDS = {kind.role: kind for kind in (CLIENT, MERCHANT)}
 
 
 # --- transactions ------------------------------------------------------------
@@ -122,10 +133,13 @@ def password_hash(txn: Txn, kind: Kind, me: int) -> str | None:
     return txn.value(kind.hash, me)
 
 
-def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str) -> None:
+def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str, now_ms: int) -> str:
+    """Set the new hash, revoke every session token of the account and
+    issue the connection a new one, all in one transaction."""
     # Compare-and-set: a change made meanwhile on another connection wins.
     if txn.run(kind.set_hash, new, me, old) != 1:
         raise Forbidden(N_("old_password: the password was changed meanwhile"))
+    return sessions.replace_all(txn, now_ms, kind.role, me)
 
 
 def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
@@ -272,7 +286,13 @@ def log_refused(call: Call, error: Throttled, what: str, kind: str) -> None:
     )
 
 
-async def log_in(call: Call, kind: Kind, login: str, password: str) -> None:
+def clock_ms(call: Call) -> int:
+    """Milliseconds by the app's clock (the reactor's; a task.Clock in
+    tests), for the session tokens' times."""
+    return int(call.app.clock.seconds() * 1000)
+
+
+async def log_in(call: Call, kind: Kind, login: str, password: str) -> dict[str, str]:
     if call.session is not None:
         raise BadRequest(N_("login: this connection is already logged in; log out first"))
     throttle = call.app.throttle
@@ -288,10 +308,16 @@ async def log_in(call: Call, kind: Kind, login: str, password: str) -> None:
         logs.login_failed(call.app, kind.role, why, call.peer, login=login)
         raise NotLoggedIn(BAD_LOGIN)
     assert account is not None  # no account: the dummy hash never matches
-    call.session = Session(kind.role, account[0])
+    token = await call.app.db.run(
+        f"{kind.role} login token", sessions.issue, clock_ms(call), kind.role, account[0]
+    )
+    call.session = Session(kind.role, account[0], sessions.digest(token))
+    return {"token": token}
 
 
-async def set_password(call: Call, kind: Kind, old_password: str, new_password: str) -> None:
+async def set_password(
+    call: Call, kind: Kind, old_password: str, new_password: str
+) -> dict[str, str]:
     db, hasher, throttle = call.app.db, call.app.hasher, call.app.throttle
     try:
         old, tries = await db.run(
@@ -312,29 +338,121 @@ async def set_password(call: Call, kind: Kind, old_password: str, new_password: 
         logs.login_failed(call.app, kind.role, "wrong_old_password", call.peer, account=call.me)
         raise Forbidden(N_("old_password: wrong password"))
     new = await hasher.hash(new_password, call.peer)
-    await db.run(f"{kind.role} password", replace_password_hash, kind, call.me, old, new)
+    token = await db.run(
+        f"{kind.role} password",
+        replace_password_hash,
+        kind,
+        call.me,
+        old,
+        new,
+        clock_ms(call),
+    )
+    assert call.me is not None  # the op's role was checked first
+    call.session = Session(kind.role, call.me, sessions.digest(token))
+    return {"token": token}
 
 
 @handles("CLIENT_LOGOUT", "MERCHANT_LOGOUT")
 async def logout(call: Call) -> None:
+    # Only this connection's token: the account's other logins, on other
+    # connections and devices, stay.
+    assert call.session is not None  # the op's role was checked first
+    token_hash = call.session.token_hash
+    if token_hash is not None:
+        await call.app.db.run("logout", sessions.revoke, clock_ms(call), token_hash)
     call.session = None
 
 
 @handles("CLIENT_LOGIN")
-async def client_login(call: Call, login: str, password: str) -> None:
-    await log_in(call, CLIENT, login, password)
+async def client_login(call: Call, login: str, password: str) -> dict[str, str]:
+    return await log_in(call, CLIENT, login, password)
 
 
 @handles("MERCHANT_LOGIN")
-async def merchant_login(call: Call, login: str, password: str) -> None:
-    await log_in(call, MERCHANT, login, password)
+async def merchant_login(call: Call, login: str, password: str) -> dict[str, str]:
+    return await log_in(call, MERCHANT, login, password)
 
 
 @handles("SET_CLIENT_PASSWORD")
-async def set_client_password(call: Call, old_password: str, new_password: str) -> None:
-    await set_password(call, CLIENT, old_password, new_password)
+async def set_client_password(call: Call, old_password: str, new_password: str) -> dict[str, str]:
+    return await set_password(call, CLIENT, old_password, new_password)
 
 
 @handles("SET_MERCHANT_PASSWORD")
-async def set_merchant_password(call: Call, old_password: str, new_password: str) -> None:
-    await set_password(call, MERCHANT, old_password, new_password)
+async def set_merchant_password(call: Call, old_password: str, new_password: str) -> dict[str, str]:
+    return await set_password(call, MERCHANT, old_password, new_password)
+
+
+# --- RESUME ---------------------------------------------------------------
+
+
+def sweep_sessions(app: App) -> Deferred[int | None]:
+    """Delete revoked and expired session tokens, on a database thread (a
+    TimerService of the server calls this every few minutes).  Never
+    fails: a database that cannot be reached now is swept next time."""
+    d: Deferred[int | None] = app.db.run(
+        "sessions sweep",
+        sessions.sweep,
+        int(app.clock.seconds() * 1000),
+        sessions.period_ms(app.settings.session_days),
+    )
+    d.addErrback(
+        lambda failure: log.warn("could not sweep old session tokens: {error}", error=failure.value)
+    )
+    return d
+
+
+def resume_session(
+    txn: Txn,
+    throttle: throttle_keys.Throttle,
+    now_ms: int,
+    period_ms: int,
+    peer: str,
+    token_hash: str,
+) -> tuple[str, int, str] | None:
+    """(role, account id, current name) for a good token, renewed; None for
+    an unknown, expired or revoked one, counted as a failed login of the
+    peer address.  One transaction: the address's count is checked (429 at
+    the limit, whatever the token), the token found and renewed, or a
+    failure counted.  A failure is counted after a second check under the
+    throttle's lock (PostgreSQL; on SQLite the write transaction holds the
+    one write lock anyway), so that concurrent RESUMEs cannot pass the
+    limit; good RESUMEs from one address do not wait for each other."""
+    keys = {"address": throttle_keys.peer_key(peer)}
+    throttle.check(txn, now_ms, keys, lock=False)
+    found = sessions.renew(txn, now_ms, token_hash, period_ms)
+    if found is None:
+        if txn.postgres:
+            throttle.check(txn, now_ms, keys)
+        throttle.failed(txn, now_ms, keys)
+        return None
+    role, account_id = found
+    return role, account_id, txn.value(KINDS[role].name_of, account_id)
+
+
+@handles("RESUME")
+async def resume(call: Call, token: str) -> dict[str, str]:
+    if call.session is not None:
+        raise BadRequest(N_("token: this connection is already logged in; log out first"))
+    token_hash = sessions.digest(token)
+    period = sessions.period_ms(call.app.settings.session_days)
+    try:
+        found = await call.app.db.run(
+            "RESUME",
+            resume_session,
+            call.app.throttle,
+            clock_ms(call),
+            period,
+            call.peer,
+            token_hash,
+        )
+    except Throttled as e:
+        log_refused(call, e, "RESUME", "resume")
+        raise
+    if found is None:
+        # Never the token, nor its hash: the log is not a place for either.
+        logs.resume_failed(call.app, call.peer)
+        raise NotLoggedIn(BAD_TOKEN)
+    role, account_id, name = found
+    call.session = Session(role, account_id, token_hash)
+    return {"role": role, "name": name}

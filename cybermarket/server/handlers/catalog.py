@@ -26,9 +26,13 @@ LIST_PRODUCT = Query(
 PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "price", "stock"]
 
 
+# What PING answers: the protocol version this server speaks.
+PROTOCOL: dict[str, str] = {"protocol": "1.1"}
+
+
 @handles("PING", write=False)
-def ping(txn: Txn, me: int | None) -> None:
-    return None
+def ping(txn: Txn, me: int | None) -> dict[str, str]:
+    return PROTOCOL
 
 
 @handles("LIST_MERCHANT", write=False)

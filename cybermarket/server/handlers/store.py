@@ -7,13 +7,17 @@ from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import NO_ID, handles, page, table
 from cybermarket.storage.txn import Query, Txn, now
-from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
+from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money, search_words
 
 OWNER = Query("SELECT merchant_id FROM products WHERE id = ?")
+# A product's words for search (values.search_words) are written with its
+# name and description, and the search index follows in the same
+# transaction (PostgreSQL's GIN index; SQLite's FTS5 table by triggers).
 ADD = Query(
     "INSERT INTO products"
-    " (merchant_id, productname, description, price_cents, stock, on_shelf, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    " (merchant_id, productname, description, price_cents, stock, on_shelf, created_at,"
+    " name_words, description_words)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 SHELVE = Query("UPDATE products SET on_shelf = ? WHERE id = ?")
 # Conditional, like checkout's: the cap holds under concurrent restocks.
@@ -21,7 +25,8 @@ RESTOCK = Query("UPDATE products SET stock = stock + ? WHERE id = ? AND stock <=
 # Each field is set to itself when not given: one statement for every mix.
 EDIT = Query(
     "UPDATE products SET productname = COALESCE(?, productname),"
-    " description = COALESCE(?, description), price_cents = COALESCE(?, price_cents)"
+    " description = COALESCE(?, description), price_cents = COALESCE(?, price_cents),"
+    " name_words = COALESCE(?, name_words), description_words = COALESCE(?, description_words)"
     " WHERE id = ?"
 )
 MINE = Query(
@@ -46,6 +51,13 @@ SALES = Query(
 MOST = money(from_cents(MAX_CENTS))
 
 
+def words(text: str | None) -> str | None:
+    """A productname's or description's words as search compares them,
+    joined by spaces (what products.name_words and description_words hold);
+    None for None."""
+    return None if text is None else " ".join(search_words(text))
+
+
 def own_product(txn: Txn, me: int, product_id: int) -> None:
     """404 for a product that does not exist, 403 for another store's."""
     owner = txn.value(OWNER, product_id)
@@ -62,7 +74,16 @@ def add_product(
     txn: Txn, me: int, productname: str, price: Decimal, description: str, stock: int = 0
 ) -> dict[str, Any]:
     product_id = txn.value(
-        ADD, me, productname, description, cents(price), stock, True, txn.time(now())
+        ADD,
+        me,
+        productname,
+        description,
+        cents(price),
+        stock,
+        True,
+        txn.time(now()),
+        words(productname),
+        words(description),
     )
     return {"product_id": product_id}
 
@@ -97,7 +118,15 @@ def set_product(
 ) -> None:
     # Op.one_of has made sure at least one field is given.
     own_product(txn, me, product_id)
-    txn.run(EDIT, productname, description, None if price is None else cents(price), product_id)
+    txn.run(
+        EDIT,
+        productname,
+        description,
+        None if price is None else cents(price),
+        words(productname),
+        words(description),
+        product_id,
+    )
 
 
 @handles("MERCHANT_LIST_PRODUCTS", write=False)
