@@ -23,6 +23,7 @@ give ru; "en-GB" gives en.
 from __future__ import annotations
 
 import gettext
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -203,3 +204,24 @@ def negotiate(tags: list[str]) -> str:
             if found:
                 return found
     return DEFAULT
+
+
+# The variables a user's locale is read from, as gettext reads them: LANGUAGE
+# (a list, A:B:C) first unless the locale is C or POSIX, then the first of
+# LC_ALL, LC_MESSAGES and LANG that is set.
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def from_environment(environ: dict[str, str] | os._Environ[str]) -> str:
+    """The best of the server's languages for a user's locale (the command
+    line's): LANG=ru_RU.UTF-8 gives ru, LANGUAGE=zh_CN:en gives zh-CN; an
+    unset locale, C or POSIX gives English."""
+    locale = next((environ[name] for name in LOCALE_VARIABLES if environ.get(name)), "")
+    tags = [locale] if locale else []
+    if locale and locale.split(".")[0] not in ("C", "POSIX"):
+        tags = [tag for tag in environ.get("LANGUAGE", "").split(":") if tag] + tags
+    return negotiate(tags)
+
+
+# Babel's locales for formatting numbers and dates in each language.
+FORMAT_LOCALES = {"en": "en", "zh-CN": "zh_Hans_CN", "ru": "ru"}

@@ -35,6 +35,10 @@ def child_env():
     unbuffered output so that the log file is current."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
+    # The command line speaks the user's language: English unless a test asks.
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        env.pop(name, None)
+    env["LANG"] = "C.UTF-8"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

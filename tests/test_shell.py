@@ -1085,3 +1085,49 @@ def test_call_over_tls(tmp_path, database_url):
         assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
     finally:
         live.kill()
+
+
+# --- languages
+
+
+def call_in(server, environ, *words):
+    env = shell_env(server.workdir)
+    env.update(environ)
+    return subprocess.run(
+        [str(BIN / "cybermarket"), "call", "--port", str(server.port), *words],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=SHELL_TIMEOUT,
+        env=env,
+        cwd=server.workdir,
+    )
+
+
+def test_call_speaks_the_locale_and_asks_the_server_for_it(server):
+    result = call_in(
+        server, {"LANG": "ru_RU.UTF-8"}, "client_add_item", "product_id=x", "quantity=1"
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == "cybermarket call: product_id: должно быть целым числом, а не 'x'"
+    )
+    result = call_in(server, {"LANG": "ru_RU.UTF-8"}, "list_product", "storename=nowhere")
+    assert result.returncode == 1
+    assert result.stderr.startswith("ошибка 404: ")
+    assert any("а" <= ch <= "я" for ch in result.stderr.partition(": ")[2])
+
+
+def test_language_overrides_the_locale(server):
+    result = call_in(
+        server, {"LANG": "ru_RU.UTF-8"}, "--language", "zh-CN", "list_product", "storename=nowhere"
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("错误 404：")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in result.stderr.partition("：")[2])
+
+
+def test_english_when_the_locale_is_c_or_unset(server):
+    for environ in ({"LANG": "C"}, {}):
+        result = call_in(server, environ, "list_product", "storename=nowhere")
+        assert result.stderr.startswith("error 404: "), result.stderr

@@ -46,9 +46,12 @@ import os
 import re
 import sys
 
+from cybermarket import i18n
 from cybermarket.client.blocking import TOKEN_OPS, Client, ProtocolError, is_table
 from cybermarket.ops import OPS
+from cybermarket.tools import words
 from cybermarket.tools.tables import printable, text_table
+from cybermarket.tools.words import _
 from cybermarket.values import Integer
 
 PASSWORD_ARGS = ("password", "old_password", "new_password")
@@ -90,7 +93,9 @@ class RequiredNil(UsageError):
         super().__init__(self.hint(f'{key}="nil"'))
 
     def hint(self, quoted):
-        return f"{self.key}: nil is only for optional arguments; for the text, quote it: {quoted}"
+        return _(
+            "{key}: nil is only for optional arguments; for the text, quote it: {quoted}"
+        ).format(key=self.key, quoted=quoted)
 
     def for_call(self):
         return self.hint(f"""'{self.key}="nil"'""")
@@ -120,13 +125,15 @@ def parse_value(spec, key, text, quoted=False):
         if spec is None or spec.optional:
             return None
         if isinstance(spec.kind, Integer):
-            raise UsageError(f"{key}: must be an integer, not nil")
+            raise UsageError(_("{key}: must be an integer, not nil").format(key=key))
         raise RequiredNil(key)
     if text in QUOTED_NILS:
         text = NIL
     if spec is not None and isinstance(spec.kind, Integer):
         if not _INTEGER_TEXT.fullmatch(text):
-            raise UsageError(f"{key}: must be an integer, not {text!r}")
+            raise UsageError(
+                _("{key}: must be an integer, not {text!r}").format(key=key, text=text)
+            )
         return int(text)
     return text
 
@@ -135,7 +142,7 @@ def split_word(word):
     """(key, text) from a `key=value` word."""
     key, sep, text = word.partition("=")
     if not sep or not key:
-        raise UsageError(f"expected key=value, not {word!r}")
+        raise UsageError(_("expected key=value, not {word!r}").format(word=word))
     return key, text
 
 
@@ -147,9 +154,11 @@ def parse_args(op, words):
     for word in words:
         key, text = split_word(word)
         if key in args:
-            raise UsageError(f"{key}: given twice")
+            raise UsageError(_("{key}: given twice").format(key=key))
         if key in RESERVED_KEYS:
-            raise UsageError(f"{key}: this client cannot send an argument of that name")
+            raise UsageError(
+                _("{key}: this client cannot send an argument of that name").format(key=key)
+            )
         quoted = getattr(word, "quoted_value", False)
         args[key] = parse_value(specs.get(key), key, text, quoted)
     return args
@@ -158,7 +167,7 @@ def parse_args(op, words):
 def parse_request(words):
     """(op name, args) from the words of a request: OP key=value ..."""
     if not words:
-        raise UsageError("no op given")
+        raise UsageError(_("no op given"))
     name = op_name(words[0])
     return name, parse_args(OPS.get(name), words[1:])
 
@@ -239,7 +248,7 @@ def split_line(line):
     try:
         return [make_word(pieces) for pieces in lex(line)]
     except ValueError as e:
-        raise UsageError(f"cannot read the line: {e}") from None
+        raise UsageError(_("cannot read the line: {reason}").format(reason=e)) from None
 
 
 def missing_passwords(name, args):
@@ -303,10 +312,10 @@ def format_table(columns, rows):
 
 def table_footer(data):
     count = len(data["rows"])
-    text = f"({count} row{'' if count == 1 else 's'}"
+    text = words.ngettext("{n} row", "{n} rows", count).format(n=count)
     if data.get("next") is not None:
-        text += f"; more: after={cell_text(data['next'])}"
-    return text + ")"
+        text += _("; more: after={key}").format(key=cell_text(data["next"]))
+    return f"({text})"
 
 
 def format_map(data):
@@ -337,7 +346,9 @@ def format_result(response):
 
 
 def format_error(response):
-    return f"error {response.status}: {printable(str(response.message))}"
+    return _("error {status}: {message}").format(
+        status=response.status, message=printable(str(response.message))
+    )
 
 
 def escape_json(text):
@@ -356,7 +367,7 @@ def response_json(response):
 
 # --- help ---------------------------------------------------------------------------
 
-USAGE = """\
+USAGE = i18n.N_("""\
 Type an op and its arguments: OP key=value ...  (op names in any case)
   key=          sends an empty string
   key=nil       sends nil (refused for a required argument)
@@ -367,7 +378,7 @@ price stays a string).  Keys an op does not take are sent anyway, and the
 server names them in its 400 answer.
 Passwords left off the line are asked for, without echo (on a terminal;
 input from a pipe must give them on the line).
-help OP shows one op; quit, exit or Ctrl-D leaves."""
+help OP shows one op; quit, exit or Ctrl-D leaves.""")
 
 
 def describe_op(op):
@@ -386,12 +397,12 @@ def describe_op(op):
 def help_text(words=()):
     """`help` lists every op; `help OP` shows one."""
     if not words:
-        return USAGE + "\n\n" + "\n".join(describe_op(op) for op in OPS.values())
+        return _(USAGE) + "\n\n" + "\n".join(describe_op(op) for op in OPS.values())
     parts = []
     for word in words:
         op = OPS.get(op_name(word))
         if op is None:
-            raise UsageError(f"no op named {word!r}; `help` lists them")
+            raise UsageError(_("no op named {word!r}; `help` lists them").format(word=word))
         parts.append(describe_op(op))
     return "\n".join(parts)
 
@@ -491,8 +502,10 @@ def refuse_missing_passwords(name, args):
     missing = missing_passwords(name, args)
     if missing:
         raise UsageError(
-            f"{', '.join(missing)}: not given, and without a terminal the shell cannot "
-            f"ask for it; write {' '.join(key + '=...' for key in missing)} on the line"
+            _(
+                "{keys}: not given, and without a terminal the shell cannot ask for it; "
+                "write {words} on the line"
+            ).format(keys=", ".join(missing), words=" ".join(key + "=..." for key in missing))
         )
 
 
@@ -515,8 +528,10 @@ def address(options):
 
 
 def make_client(options):
-    """A connected client for the command's --host, --port and TLS options."""
-    return Client(
+    """A connected client for the command's --host, --port and TLS options,
+    which has asked the server for the command's language (SET_LANGUAGE;
+    English, the server's default, needs no asking)."""
+    client = Client(
         host=options.host,
         port=options.port,
         tls=options.tls or options.insecure or bool(options.cafile),
@@ -524,6 +539,13 @@ def make_client(options):
         tls_verify=not options.insecure,
         cafile=options.cafile,
     )
+    if words.language() != i18n.DEFAULT:
+        try:
+            client.call("SET_LANGUAGE", language=words.language())
+        except BaseException:
+            client.close()
+            raise
+    return client
 
 
 def reason(error):
@@ -552,7 +574,7 @@ def run_call(options):
         try:
             ask_passwords(name, args, getpass.getpass)
         except (EOFError, KeyboardInterrupt):
-            say("cybermarket call: cancelled", sys.stderr)
+            say(_("cybermarket call: cancelled"), sys.stderr)
             return EXIT_USAGE
     try:
         with make_client(options) as client:
@@ -562,7 +584,7 @@ def run_call(options):
         return EXIT_CONNECTION
     except KeyboardInterrupt:
         say(
-            "cybermarket call: interrupted; the request may or may not have been carried out",
+            _("cybermarket call: interrupted; the request may or may not have been carried out"),
             sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -602,7 +624,12 @@ class Session:
         try:
             self.client = make_client(self.options)
         except CONNECTION_ERRORS as e:
-            say(f"cannot connect to {address(self.options)}: {reason(e)}", sys.stderr)
+            say(
+                _("cannot connect to {address}: {reason}").format(
+                    address=address(self.options), reason=reason(e)
+                ),
+                sys.stderr,
+            )
             self.failed(EXIT_CONNECTION)
             return False
         self.connections += 1
@@ -615,7 +642,7 @@ class Session:
         how it went.  False when the connection failed meanwhile."""
         where = address(self.options)
         if self.token is None:
-            say(f"reconnected to {where} (not logged in)", sys.stderr)
+            say(_("reconnected to {address} (not logged in)").format(address=where), sys.stderr)
             return True
         assert self.client is not None  # connect() made one
         try:
@@ -629,13 +656,17 @@ class Session:
                 printable(str(response.data.get("name"))),
             )
             say(
-                f"reconnected to {where}; resumed the login as {self.login[0]} {self.login[1]!r}",
+                _("reconnected to {address}; resumed the login as {role} {name}").format(
+                    address=where, role=self.login[0], name=repr(self.login[1])
+                ),
                 sys.stderr,
             )
         else:
             say(
-                f"reconnected to {where} (not logged in: the login could not be resumed,"
-                f" {format_error(response)})",
+                _(
+                    "reconnected to {address} (not logged in:"
+                    " the login could not be resumed, {error})"
+                ).format(address=where, error=format_error(response)),
                 sys.stderr,
             )
             self.login = self.token = None
@@ -654,7 +685,9 @@ class Session:
         self.close()
         self.failed(EXIT_CONNECTION)
         self.say_gone(
-            f"connection lost ({reason}); the request may or may not have been carried out"
+            _(
+                "connection lost ({reason}); the request may or may not have been carried out"
+            ).format(reason=reason)
         )
 
     def say_gone(self, text):
@@ -663,8 +696,10 @@ class Session:
             say(f"{text}; the next command reconnects and resumes the login as {login}", sys.stderr)
             return
         if self.login is not None:
-            text += f"; the login as {self.login[0]} {self.login[1]!r} is gone"
-        say(text + "; the next command reconnects", sys.stderr)
+            text += _("; the login as {role} {login!r} is gone").format(
+                role=self.login[0], login=self.login[1]
+            )
+        say(text + _("; the next command reconnects"), sys.stderr)
         self.login = None
 
     def call(self, name, args):
@@ -679,12 +714,12 @@ class Session:
             return None
         except KeyboardInterrupt:
             # An answer may still come: this connection is out of step.
-            self.lost("interrupted")
+            self.lost(_("interrupted"))
             return None
         self.track_login(name, args, response)
         if self.client.closed:  # the server closes after a 413
             self.close()
-            self.say_gone("the server closed the connection")
+            self.say_gone(_("the server closed the connection"))
         return response
 
     def track_login(self, name, args, response):
@@ -739,14 +774,14 @@ def run_line(session, line, read_password):
         if read_password is None:
             refuse_missing_passwords(name, args)
     except UsageError as e:
-        say(f"error: {e}", sys.stderr)
+        say(f"{_('error')}: {e}", sys.stderr)
         session.failed(EXIT_USAGE)
         return True
     if read_password is not None:
         try:
             ask_passwords(name, args, read_password)
         except (EOFError, KeyboardInterrupt):
-            say("\ncancelled", sys.stderr)
+            say("\n" + _("cancelled"), sys.stderr)
             session.failed(EXIT_USAGE)
             return True
     response = session.call(name, args)
@@ -769,7 +804,11 @@ def run_shell(options):
     read_password = getpass.getpass if interactive else None
     session = Session(options)
     if interactive and session.connect():
-        say(f"connected to {address(options)}; `help` lists the ops, `quit` leaves")
+        say(
+            _("connected to {address}; `help` lists the ops, `quit` leaves").format(
+                address=address(options)
+            )
+        )
     try:
         while True:
             try:
