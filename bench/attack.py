@@ -27,7 +27,7 @@ import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.servers import Servers, fresh_database  # noqa: E402
+from bench.servers import Servers, fresh_database
 
 PASSWORD = "attack-bench-password"
 HEADER = struct.Struct(">I")

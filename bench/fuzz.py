@@ -26,8 +26,8 @@ import msgpack
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.servers import Servers  # noqa: E402
-from cybermarket.ops import OPS  # noqa: E402
+from bench.servers import Servers
+from cybermarket.ops import OPS
 
 HUGE = [2**64 - 1, 2**63, 2**63 - 1, -(2**63), 2**31, -1, 0]
 
@@ -191,7 +191,8 @@ def main():
             server.stop()
     took = time.monotonic() - started
     print(
-        f"frames sent: {tally.sent} in {took:.1f} s over {args.connections} connections + 1 dribbler"
+        f"frames sent: {tally.sent} in {took:.1f} s"
+        f" over {args.connections} connections + 1 dribbler"
     )
     print("answers by status:", dict(sorted(tally.statuses.items())))
     print("server alive at the end:", alive, "| final PING:", final["status"])

@@ -1,19 +1,30 @@
 """The benchmark: each workload against a real server, beside the ceiling.
 
     .venv/bin/python bench/run.py [--seconds 5] [--connections 8] [--database URL]
+    scripts/with-postgres .venv/bin/python bench/run.py      # on PostgreSQL
 
 Starts `twistd cybermarket` on a free loopback port with a fresh SQLite
-database (or --database), seeds a merchant with 20 products and customers,
+database (or a fresh database on the PostgreSQL server of --database, which
+defaults to CYBERMARKET_TEST_DATABASE), seeds a merchant with 20 products
+and customers, each logged in once for a session token,
 and starts the ceiling server (bench/ceiling.py: MessagePack + one
 deferToThread hop, nothing else).  Each workload runs for a fixed time with
 one request in flight per connection; one line per workload: ops/s, p50,
-p99, errors and the ratio to the ceiling's PING.  Then the login storm
+p99, errors and the ratio to the ceiling's PING.  LIST_PRODUCT runs over
+WebSocket too (binary messages, the server's --web endpoint), with its
+ratio to TCP's in the same run.  RESUME is measured two
+ways: with a logout after it on one connection (each RESUME then uses a
+token of its own, since a logout revokes it: they are written straight
+into the database beforehand), to compare with the cart's two requests;
+and on a new connection each time, as a client that lost its connection
+sends it (the connection is opened before the clock starts).  Then the login storm
 (8 connections logging in and out) with PING latency measured from another
 connection, and the server's memory with 2,000 idle connections.
 """
 
 import argparse
 import asyncio
+import os
 import resource
 import subprocess
 import sys
@@ -22,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loadgen  # noqa: E402
-from bench.servers import Servers, free_port, wait_for_port  # noqa: E402
+from bench import loadgen
+from bench.servers import Servers, free_port, fresh_database, wait_for_port
 
 PASSWORD = "bench-password"
 
@@ -52,13 +63,16 @@ async def seed(port, code, clients):
         )
         ids.append(r["data"]["product_id"])
     m.close()
+    tokens = []
     for i in range(clients):
         c = await loadgen.Conn.open(port, stats)
         await c.call(
             "CLIENT_CREATE", username=f"user{i}", email=f"user{i}@example.com", password=PASSWORD
         )
-        c.close()
-    return ids
+        answer = await c.call("CLIENT_LOGIN", login=f"user{i}", password=PASSWORD)
+        tokens.append(answer["data"]["token"])
+        c.close()  # closing does not revoke the token
+    return ids, tokens
 
 
 async def login(conn, i):
@@ -73,7 +87,53 @@ async def listing(conn, i):
     await conn.call("LIST_PRODUCT", storename="bench")
 
 
-def workloads(ids):
+def spare_tokens(database, count):
+    """`count` session tokens of the bench's customers, written straight
+    into the database, as many logins would have left them."""
+    import secrets
+    import time as clock
+
+    from sqlalchemy import insert
+
+    from cybermarket.storage import database as storage
+    from cybermarket.storage.models import clients, sessions
+    from cybermarket.storage.sessions import digest
+
+    engine = storage.make_engine(database)
+    now = int(clock.time() * 1000)
+    tokens = [secrets.token_urlsafe(32) for _ in range(count)]
+    try:
+        with engine.begin() as conn:
+            ids = [row[0] for row in conn.execute(clients.select().with_only_columns(clients.c.id))]
+            conn.execute(
+                insert(sessions),
+                [
+                    {
+                        "role": "client",
+                        "account_id": ids[n % len(ids)],
+                        "token_hash": digest(token),
+                        "created_at": now,
+                        "last_used_at": now,
+                    }
+                    for n, token in enumerate(tokens)
+                ],
+            )
+    finally:
+        engine.dispose()
+    return tokens
+
+
+def workloads(ids, tokens, port, spare):
+    async def resume_logout(conn, i):
+        await conn.call("RESUME", token=spare.pop())
+        await conn.call("CLIENT_LOGOUT")
+
+    async def resume(conn, i):
+        # A new connection each time: RESUME is 400 on a logged-in one.
+        fresh = await loadgen.Conn.open(port, conn.stats)
+        await fresh.call("RESUME", token=tokens[i % len(tokens)])
+        fresh.close()
+
     async def cart(conn, i):
         await conn.call("CLIENT_ADD_ITEM", product_id=ids[i % 20], quantity=1)
         await conn.call("CLIENT_GET_PRICE")
@@ -87,6 +147,8 @@ def workloads(ids):
         ("PING", ping, None),
         ("LIST_PRODUCT (20 products)", listing, None),
         ("cart (add, get price)", cart, login),
+        ("RESUME, logout (one connection)", resume_logout, None),
+        ("RESUME (on a new connection)", resume, None),
         ("checkout (2 adds, checkout)", checkout, login),
     ]
 
@@ -143,7 +205,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--database", help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("CYBERMARKET_TEST_DATABASE"),
+        help="a PostgreSQL server's URL, where the run gets a fresh database "
+        "(default: a fresh SQLite file)",
+    )
     parser.add_argument(
         "--idle", type=int, default=2000, help="idle connections for the RSS figure"
     )
@@ -162,22 +229,40 @@ def main():
     ceiling = subprocess.Popen(
         [sys.executable, str(Path(__file__).parent / "ceiling.py"), str(ceiling_port)]
     )
-    servers = Servers(args.database, extra=args.server)
+    database = fresh_database(args.database or None, f"bench_run_{os.getpid()}")
+    servers = Servers(database, extra=args.server, web=True)
     try:
         wait_for_port(ceiling_port)
         port = servers.port
-        ids = asyncio.run(seed(port, servers.invite(), args.connections))
+        ids, tokens = asyncio.run(seed(port, servers.invite(), args.connections))
         top = asyncio.run(loadgen.run(ceiling_port, ping, args.connections, args.seconds))
         print(
             f"{args.connections} connections, {args.seconds:g} s per workload, "
             f"database {servers.database} {' '.join(args.server)}"
         )
         print(line("ceiling: PING after one hop", top))
-        for name, workload, setup in workloads(ids):
+        spare = spare_tokens(servers.database, 50_000)
+        for name, workload, setup in workloads(ids, tokens, port, spare):
             r = asyncio.run(
                 loadgen.run(port, workload, args.connections, args.seconds, setup=setup)
             )
             print(line(name, r, top["ops"]))
+            if workload is listing:
+                # The same workload over WebSocket (binary messages), beside
+                # TCP's in the same run.
+                ws = asyncio.run(
+                    loadgen.run(
+                        servers.web_port,
+                        listing,
+                        args.connections,
+                        args.seconds,
+                        kind=loadgen.WSConn,
+                    )
+                )
+                print(
+                    line("  over WebSocket (binary)", ws, top["ops"])
+                    + (f"  {ws['ops'] / r['ops']:4.2f} of TCP")
+                )
         storm, pings = asyncio.run(login_storm(port, args.seconds, args.connections))
         print(line("login storm (login + logout)", storm))
         print(line("  PING during the login storm", pings))

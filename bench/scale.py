@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loadgen  # noqa: E402
-from bench.run import listing, login, seed  # noqa: E402
-from bench.servers import Servers, fresh_database  # noqa: E402
+from bench import loadgen
+from bench.run import listing, login, seed
+from bench.servers import Servers, fresh_database
 
 
 async def measure(port, ids, connections, seconds):
@@ -48,7 +48,7 @@ def main():
         url = fresh_database(args.database, f"bench_{n}_{os.getpid()}")
         servers = Servers(url, count=n)
         try:
-            ids = asyncio.run(seed(servers.port, servers.invite(), args.connections))
+            ids, _tokens = asyncio.run(seed(servers.port, servers.invite(), args.connections))
             results = asyncio.run(measure(servers.port, ids, args.connections, args.seconds))
         finally:
             servers.stop()

@@ -48,16 +48,19 @@ def fresh_database(url, name):
 class Servers:
     """`count` server processes on one port (SO_REUSEPORT) and one database."""
 
-    def __init__(self, database=None, count=1, extra=(), descriptors=None):
+    def __init__(self, database=None, count=1, extra=(), descriptors=None, web=False):
         self.workdir = tempfile.mkdtemp(prefix="cybermarket-bench-")
         self.database = database or f"sqlite:///{self.workdir}/bench.sqlite3"
         self.port = free_port()
+        # The web endpoint (pages and WebSocket), when asked for.
+        self.web_port = free_port() if web else None
         self.procs = []
         args = [
             "--listen",
             f"tcp:{self.port}:interface=127.0.0.1",
             "--database",
             self.database,
+            *([f"--web=tcp:{self.web_port}:interface=127.0.0.1"] if web else []),
             *extra,
         ]
         if count > 1:
@@ -87,6 +90,8 @@ class Servers:
                 )
             )
         wait_for_port(self.port)
+        if web:
+            wait_for_port(self.web_port)
         time.sleep(0.5 if count > 1 else 0)  # let every process bind
 
     def invite(self):

@@ -7,6 +7,7 @@ encoder the protocol uses for everything else.
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import msgpack
 
@@ -20,7 +21,7 @@ class Packed(bytes):
     __slots__ = ()
 
 
-def _encode_value(value):
+def _encode_value(value: object) -> str:
     # Called by msgpack for every price in a table: kept to the bone.
     if type(value) is Decimal:
         return str(value.quantize(CENT))
@@ -29,14 +30,14 @@ def _encode_value(value):
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def pack(value):
+def pack(value: object) -> bytes:
     return msgpack.packb(value, default=_encode_value, use_bin_type=True)
 
 
 _DATA_KEY = pack("data")
 
 
-def encode(response):
+def encode(response: dict[str, Any]) -> bytes:
     """A response map's body.  Its "data" may be Packed: msgpack has no way
     to take raw bytes as a value, so the map is written out around it: the
     map's header, the other entries, then "data" and the packed bytes."""

@@ -2,65 +2,88 @@
 
 Every error a client can see is a MarketError subclass; its class says the
 status.  The protocol turns them into responses in one place
-(protocol.MarketProtocol._answer); anything else is a bug, logged with its
+(connection.MarketConnection._answer); anything else is a bug, logged with its
 traceback and answered with a bare 500.
+
+An error keeps its message as an English template marked for translation
+(i18n.N_, i18n.Nn_) and the values to fill in, so that each connection can
+show it in its own language (translated(language)); `message` is English.
 """
+
+from cybermarket.i18n import DEFAULT, N_, Template, render
 
 
 class MarketError(Exception):
     status = 500
-    default = "internal error"
+    default: Template = N_("internal error")
 
-    def __init__(self, message=None):
-        super().__init__(message or self.default)
-        self.message = message or self.default
+    def __init__(self, message: Template | None = None, /, **params: object) -> None:
+        self.template: Template = message or self.default
+        self.params = params
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return render(self.template, self.params, DEFAULT)
+
+    def translated(self, language: str) -> str:
+        return render(self.template, self.params, language)
 
 
 class BadRequest(MarketError):
     status = 400
-    default = "bad request"
+    default = N_("bad request")
+    # Set by protocol.decode once the request's id is known.
+    request_id: int
 
 
 class NotLoggedIn(MarketError):
     status = 401
-    default = "not logged in"
+    default = N_("not logged in")
 
 
 class Forbidden(MarketError):
     status = 403
-    default = "forbidden"
+    default = N_("forbidden")
 
 
 class NotFound(MarketError):
     status = 404
-    default = "not found"
+    default = N_("not found")
 
 
 class BadInvitation(MarketError):
     status = 406
-    default = "invitation code unknown, used, expired or not from this inviter"
+    default = N_("invitation code unknown, used, expired or not from this inviter")
 
 
 class Conflict(MarketError):
     status = 409
-    default = "conflict"
+    default = N_("conflict")
 
 
 class TooLarge(MarketError):
     status = 413
-    default = "request frame too large"
+    default = N_("request frame too large")
 
 
 class Throttled(MarketError):
     status = 429
-    default = "too many failed logins; try again later"
+    default = N_("too many failed logins; try again later")
+    # What reached its limit ("account", "address", ...), set by
+    # Throttle.reserve.
+    blocked: list[str]
 
 
 class Unavailable(MarketError):
     status = 503
-    default = "service unavailable"
+    default = N_("service unavailable")
 
 
 # The one message for a failed login, whatever failed: never reveal whether
 # the login name exists.
-BAD_LOGIN = "wrong login or password"
+BAD_LOGIN = N_("wrong login or password")
+
+# The one message for a RESUME that fails, whatever failed: unknown, expired
+# or revoked are not told apart.
+BAD_TOKEN = N_("token: unknown, expired or revoked")

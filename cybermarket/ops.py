@@ -8,9 +8,11 @@ none or any handler no op.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from cybermarket import values as v
 from cybermarket.errors import BadRequest
+from cybermarket.i18n import N_
 from cybermarket.values import Arg, shown
 
 CLIENT = "client"
@@ -21,34 +23,36 @@ MERCHANT = "merchant"
 class Op:
     name: str
     role: str | None  # None: anyone, logged in or not
-    args: dict = field(default_factory=dict)
+    args: dict[str, Arg] = field(default_factory=dict)
     status: int = 200
     doc: str = ""
-    one_of: tuple = ()  # optional arguments of which at least one is needed
+    one_of: tuple[str, ...] = ()  # optional arguments of which at least one is needed
 
-    def check_args(self, args):
+    def check_args(self, args: object) -> dict[str, Any]:
         """The validated arguments, or BadRequest naming the first bad field."""
         if args is None:
             args = {}
         elif not isinstance(args, dict):
-            raise BadRequest("args: must be a map")
+            raise BadRequest(N_("args: must be a map"))
         for key in args:
             if key not in self.args:
-                raise BadRequest(f"{shown(key)}: unknown argument for {self.name}")
-        checked = {}
+                raise BadRequest(
+                    N_("{key}: unknown argument for {op}"), key=shown(key), op=self.name
+                )
+        checked: dict[str, Any] = {}
         for name, spec in self.args.items():
             if name in args:
                 checked[name] = spec.check(name, args[name])
             elif spec.optional:
                 checked[name] = spec.default
             else:
-                raise BadRequest(f"{name}: missing")
+                raise BadRequest(N_("{field}: missing"), field=name)
         if self.one_of and all(checked[name] is None for name in self.one_of):
-            raise BadRequest(f"{', '.join(self.one_of)}: give at least one")
+            raise BadRequest(N_("{fields}: give at least one"), fields=", ".join(self.one_of))
         return checked
 
 
-def _req(kind):
+def _req(kind: v.Kind) -> Arg:
     return Arg(kind)
 
 
@@ -60,6 +64,12 @@ LOGIN = {"login": _req(v.Login), "password": _req(v.GivenPassword)}
 TABLE = [
     # --- anyone ---
     Op("PING", None, {}, doc="check the server is up"),
+    Op(
+        "SET_LANGUAGE",
+        None,
+        {"language": _req(v.LanguageTag)},
+        doc="choose the language of this connection's messages: en, zh-CN or ru",
+    ),
     Op(
         "LIST_MERCHANT",
         None,
@@ -75,6 +85,23 @@ TABLE = [
             "after": Arg(v.Id, optional=True),
         },
         doc="list a store's products on the shelf, by product_id",
+    ),
+    Op(
+        "SEARCH_PRODUCT",
+        None,
+        {
+            "query": _req(v.Query),
+            "storename": Arg(v.StoreLookup, optional=True),
+            "limit": Arg(v.SearchLimit, optional=True, default=20),
+            "after": Arg(v.After, optional=True),
+        },
+        doc="find products on the shelf by the words of their name or description",
+    ),
+    Op(
+        "RESUME",
+        None,
+        {"token": _req(v.Token)},
+        doc="log in with the token of an earlier login, on a new connection",
     ),
     # --- customers ---
     Op(

@@ -6,11 +6,15 @@ cheap and must never trust the value's type: MessagePack hands over whatever
 the client sent (bool is an int in Python, floats, bytes, huge ints, ...).
 """
 
+import base64
+import binascii
 import re
 import unicodedata
 from decimal import Decimal
+from typing import Any, Protocol
 
 from cybermarket.errors import BadRequest
+from cybermarket.i18n import MAX_TAG, N_, Nn_, well_formed
 
 MAX_ID = 2**63 - 1
 MAX_QUANTITY = 1_000_000
@@ -23,53 +27,69 @@ _PRICE_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 CENT = Decimal("0.01")
 
 
+class Kind(Protocol):
+    """An argument type: Text, Integer, Money and their kin."""
+
+    def check(self, field: str, value: object) -> Any: ...
+
+    def describe(self) -> str: ...
+
+
 class Arg:
     """One argument: its type, whether it may be left out, and its default.
     A nil value counts as left out for an optional argument."""
 
-    def __init__(self, kind, optional=False, default=None):
+    def __init__(self, kind: Kind, optional: bool = False, default: object = None) -> None:
         self.kind = kind
         self.optional = optional
         self.default = default
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> Any:
         if value is None and self.optional:
             return self.default
         return self.kind.check(field, value)
 
-    def describe(self):
+    def describe(self) -> str:
         return self.kind.describe() + (" (optional)" if self.optional else "")
 
 
 class Text:
     """A string of low to high characters, taken as given."""
 
-    def __init__(self, low, high, no_at=False):
+    def __init__(self, low: int, high: int, no_at: bool = False) -> None:
         self.low, self.high, self.no_at = low, high, no_at
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> str:
         if type(value) is not str:
-            raise BadRequest(f"{field}: must be a string")
+            raise BadRequest(N_("{field}: must be a string"), field=field)
         # PostgreSQL cannot store NUL in text (and SQLite cuts text at it in
         # places): refused here, the same on every backend.
         if "\x00" in value:
-            raise BadRequest(f"{field}: must not contain the NUL character")
+            raise BadRequest(N_("{field}: must not contain the NUL character"), field=field)
         value = self.normal(value)
         if not self.low <= len(value) <= self.high:
-            raise BadRequest(f"{field}: must be {self.low} to {self.high} characters long")
+            raise BadRequest(
+                Nn_(
+                    "{field}: must be {low} to {n} character long",
+                    "{field}: must be {low} to {n} characters long",
+                ),
+                field=field,
+                low=self.low,
+                n=self.high,
+            )
         if self.no_at and "@" in value:
-            raise BadRequest(f"{field}: must not contain '@'")
+            raise BadRequest(N_("{field}: must not contain '@'"), field=field)
         self.check_characters(field, value)
         return value
 
-    def normal(self, value):
+    def normal(self, value: str) -> str:
         """The form stored and measured: the text as given, here."""
         return value
 
-    def check_characters(self, field, value):
+    def check_characters(self, field: str, value: str) -> None:
         pass
 
-    def describe(self):
+    def describe(self) -> str:
         return f"string of {self.low} to {self.high} characters"
 
 
@@ -109,7 +129,7 @@ NAME_KEY_LENGTH = 1200
 EMAIL_KEY_LENGTH = 1024
 
 
-def fold(name):
+def fold(name: str) -> str:
     """The key under which two usernames (or two storenames) are the same
     name: NFKC, then full case folding (str.casefold), then NFKC again,
     because case folding can leave text that is not in NFKC (the case fold
@@ -118,7 +138,7 @@ def fold(name):
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
-def shown(value, width=60):
+def shown(value: object, width: int = 60) -> str:
     """A client's value, fit to repeat in a message or a log line: its text
     (a value of another type as its repr), cut short to `width` characters,
     and with anything unprintable (terminal escapes, bidi controls)
@@ -132,7 +152,7 @@ def shown(value, width=60):
     return text
 
 
-def _code(character):
+def _code(character: str) -> str:
     return f"U+{ord(character):04X}"
 
 
@@ -142,25 +162,31 @@ class Name(Text):
     folds to one (U+FF20, U+FE6B): a login with '@' is an email, and the
     keys of names that collided before these rules hold one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1, 64, no_at=True)
 
-    def normal(self, value):
+    def normal(self, value: str) -> str:
         return unicodedata.normalize("NFC", value)
 
-    def check_characters(self, field, value):
+    def check_characters(self, field: str, value: str) -> None:
         for character in value:
             if unicodedata.category(character) in NOT_IN_NAMES:
                 raise BadRequest(
-                    f"{field}: must not contain {_code(character)}"
-                    f" (a control, format or separator character)"
+                    N_(
+                        "{field}: must not contain {character}"
+                        " (a control, format or separator character)"
+                    ),
+                    field=field,
+                    character=_code(character),
                 )
         if value[0] in WHITE_SPACE or value[-1] in WHITE_SPACE:
-            raise BadRequest(f"{field}: must not begin or end with white space")
+            raise BadRequest(N_("{field}: must not begin or end with white space"), field=field)
         if "@" in fold(value):
-            raise BadRequest(f"{field}: must not contain '@' or a character that folds to it")
+            raise BadRequest(
+                N_("{field}: must not contain '@' or a character that folds to it"), field=field
+            )
 
-    def describe(self):
+    def describe(self) -> str:
         return "name of 1 to 64 characters, no '@' (compared ignoring case and width)"
 
 
@@ -170,13 +196,13 @@ class NameLookup(Text):
     some names kept from before them break; one that names nothing is
     simply not found."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1, 64, no_at=True)
 
-    def normal(self, value):
+    def normal(self, value: str) -> str:
         return unicodedata.normalize("NFC", value)
 
-    def describe(self):
+    def describe(self) -> str:
         return "name of 1 to 64 characters (any spelling that folds alike)"
 
 
@@ -185,71 +211,99 @@ class ProductnameText(Text):
     no white space at either end.  Other format characters stay allowed:
     the zero-width joiner holds emoji together."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1, 200)
 
-    def normal(self, value):
+    def normal(self, value: str) -> str:
         return unicodedata.normalize("NFC", value)
 
-    def check_characters(self, field, value):
+    def check_characters(self, field: str, value: str) -> None:
         found = _CONTROL_OR_BIDI.search(value)
         if found:
             raise BadRequest(
-                f"{field}: must not contain {_code(found.group())}"
-                f" (a control or bidirectional control character)"
+                N_(
+                    "{field}: must not contain {character}"
+                    " (a control or bidirectional control character)"
+                ),
+                field=field,
+                character=_code(found.group()),
             )
         if value[0] in WHITE_SPACE or value[-1] in WHITE_SPACE:
-            raise BadRequest(f"{field}: must not begin or end with white space")
+            raise BadRequest(N_("{field}: must not begin or end with white space"), field=field)
 
 
 class DescriptionText(Text):
     """Free text, taken as given: line breaks and tabs, but no other control
     character and no bidirectional control."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(0, 2000)
 
-    def check_characters(self, field, value):
+    def check_characters(self, field: str, value: str) -> None:
         found = _DESCRIPTION_FORBIDDEN.search(value)
         if found:
             raise BadRequest(
-                f"{field}: must not contain {_code(found.group())} (a control or"
-                f" bidirectional control character; line breaks and tabs are fine)"
+                N_(
+                    "{field}: must not contain {character} (a control or"
+                    " bidirectional control character; line breaks and tabs are fine)"
+                ),
+                field=field,
+                character=_code(found.group()),
             )
 
 
 class EmailText(Text):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(3, 254)
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> str:
         value = super().check(field, value)
         # Exactly the contract's rule: one '@' with text on both sides and a
         # dot in the domain.  Deliverability is not the server's to judge.
         local, at, domain = value.partition("@")
         if not at or not local or "@" in domain or "." not in domain:
             raise BadRequest(
-                f"{field}: must have one '@' with text on both sides and a dot in the domain"
+                N_("{field}: must have one '@' with text on both sides and a dot in the domain"),
+                field=field,
             )
         return value
 
-    def describe(self):
+    def describe(self) -> str:
         return "email address (up to 254 characters)"
 
 
+class Tag(Text):
+    """A BCP 47 language tag (RFC 5646), well formed, 1 to 35 characters."""
+
+    def __init__(self) -> None:
+        super().__init__(1, MAX_TAG)
+
+    def check_characters(self, field: str, value: str) -> None:
+        if not well_formed(value):
+            raise BadRequest(N_("{field}: not a well-formed BCP 47 language tag"), field=field)
+
+    def describe(self) -> str:
+        return "BCP 47 language tag, such as en, zh-CN or ru"
+
+
 class Integer:
-    def __init__(self, low, high):
+    def __init__(self, low: int, high: int) -> None:
         self.low, self.high = low, high
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> int:
         # bool is a subclass of int; true is not a quantity.
         if type(value) is not int:
-            raise BadRequest(f"{field}: must be an integer")
+            raise BadRequest(N_("{field}: must be an integer"), field=field)
         if not self.low <= value <= self.high:
-            raise BadRequest(f"{field}: must be from {self.low} to {self.high}")
+            raise BadRequest(
+                N_("{field}: must be from {low} to {high}"),
+                field=field,
+                low=self.low,
+                high=self.high,
+            )
         return value
 
-    def describe(self):
+    def describe(self) -> str:
         return f"integer from {self.low} to {self.high}"
 
 
@@ -257,45 +311,133 @@ class Money:
     """A price: "19", "19.9", "19.99" or an integer; 0.01 to 99,999,999.99.
     Returned as a Decimal with two places."""
 
-    def check(self, field, value):
+    def check(self, field: str, value: object) -> Decimal:
         if type(value) is int:
             amount = Decimal(value)
         elif type(value) is str:
             if not _PRICE_TEXT.fullmatch(value):
                 raise BadRequest(
-                    f"{field}: must be a decimal string with at most two "
-                    f'fraction digits, such as "19.99", or an integer'
+                    N_(
+                        "{field}: must be a decimal string with at most two "
+                        'fraction digits, such as "19.99", or an integer'
+                    ),
+                    field=field,
                 )
             amount = Decimal(value)
         else:
             raise BadRequest(
-                f'{field}: must be a decimal string such as "19.99" or an '
-                f"integer, not a {type(value).__name__}"
+                N_('{field}: must be a decimal string such as "19.99" or an integer, not a {type}'),
+                field=field,
+                type=type(value).__name__,
             )
         if not CENT <= amount <= MAX_PRICE:
-            raise BadRequest(f"{field}: must be from 0.01 to 99999999.99")
+            raise BadRequest(N_("{field}: must be from 0.01 to 99999999.99"), field=field)
         return amount.quantize(CENT)
 
-    def describe(self):
+    def describe(self) -> str:
         return 'money: decimal string such as "19.99", or an integer'
 
 
-def money(amount):
+def money(amount: Decimal | int | str) -> str:
     """The wire form of an amount: a string with exactly two fraction digits."""
     if type(amount) is not Decimal:
         amount = Decimal(amount)
     return str(amount.quantize(CENT))
 
 
-def cents(amount):
+def cents(amount: Decimal | int | str) -> int:
     """A Decimal amount as whole cents, for storage."""
     return int(Decimal(amount).scaleb(2).to_integral_exact())
 
 
-def from_cents(value):
+def from_cents(value: int | Decimal) -> Decimal:
     # scaleb keeps the exponent at -2: Decimal(1999).scaleb(-2) is 19.99,
     # Decimal(0).scaleb(-2) is 0.00.
     return Decimal(value).scaleb(-2)
+
+
+# --- product search (contract 1.1) ------------------------------------------
+
+# A word is a run of letters and digits: \w without the underscore.
+_SEARCH_WORD = re.compile(r"[^\W_]+")
+MAX_QUERY = 200
+
+
+def searchable(text: str) -> str:
+    """Text as search compares it: NFKC, full case folding, then without
+    combining marks (Unicode categories Mn, Mc, Me, found by decomposing
+    first), composed again.  A query and a product typed in any normal form
+    give the same text: "Café", "CAFE\u0301" and "ｃａｆｅ" all give "cafe"."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.category(c).startswith("M"))
+    return unicodedata.normalize("NFC", bare)
+
+
+def search_words(text: str) -> list[str]:
+    """The words of `text` as search compares them, in order."""
+    return _SEARCH_WORD.findall(searchable(text))
+
+
+class SearchQuery(Text):
+    """SEARCH_PRODUCT's query: 1 to 200 characters (of the NFC form) with at
+    least one word.  Checked into its words, each once, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(1, MAX_QUERY)
+
+    def normal(self, value: str) -> str:
+        return unicodedata.normalize("NFC", value)
+
+    def check(self, field: str, value: object) -> tuple[str, ...]:  # type: ignore[override]
+        words = tuple(dict.fromkeys(search_words(super().check(field, value))))
+        if not words:
+            raise BadRequest(
+                N_("{field}: must hold at least one word (letters or digits)"), field=field
+            )
+        return words
+
+    def describe(self) -> str:
+        return "text of 1 to 200 characters; its words are its runs of letters and digits"
+
+
+class SearchAfter:
+    """SEARCH_PRODUCT's `after`: the `next` of the page before, an opaque
+    string.  Inside: the last row's rank (0 to 3, see
+    cybermarket/server/handlers/search.py) and product_id.  Checked into
+    that pair."""
+
+    RANKS = 4
+
+    @staticmethod
+    def encode(rank: int, product_id: int) -> str:
+        text = f"{rank}:{product_id}"
+        return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii").rstrip("=")
+
+    def check(self, field: str, value: object) -> tuple[int, int]:
+        if type(value) is not str:
+            raise BadRequest(N_("{field}: must be a string"), field=field)
+        try:
+            if not 1 <= len(value) <= 64 or not value.isascii():
+                raise ValueError
+            text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+            rank, product_id = text.split(":")
+            cursor = (int(rank), int(product_id))
+            # Only what encode() gives: the round trip refuses any other
+            # spelling, and anything base64 would skip over.
+            if not (0 <= cursor[0] < self.RANKS and 0 <= cursor[1] <= MAX_ID):
+                raise ValueError
+            if self.encode(*cursor) != value:
+                raise ValueError
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise BadRequest(
+                N_("{field}: not a `next` value from SEARCH_PRODUCT"), field=field
+            ) from None
+        return cursor
+
+    def describe(self) -> str:
+        return "the `next` of the page before (an opaque string)"
 
 
 # The argument types of the contract.
@@ -320,3 +462,10 @@ Id = Integer(1, MAX_ID)
 Quantity = Integer(1, MAX_QUANTITY)
 Stock = Integer(0, MAX_STOCK)
 Limit = Integer(1, 1000)
+LanguageTag = Tag()
+SearchLimit = Integer(1, 100)
+Query = SearchQuery()
+After = SearchAfter()
+# A session token (RESUME): the server's are 43 characters; the contract
+# allows up to 128.
+Token = Text(1, 128)

@@ -20,13 +20,12 @@ from twisted.internet import defer
 from twisted.logger import globalLogPublisher
 
 from cybermarket.server.optable import SERVED
-from tests.databases import (  # noqa: F401 (also imported from here)
-    TEST_DATABASE,
+from tests import storm as storm_module
+from tests.databases import (
     SessionDatabases,
-    fresh_postgresql_database,
     on_postgresql,
 )
-from tests.harness import Market, texts  # noqa: F401 (also imported from here)
+from tests.harness import Market
 from tests.live import FAST, Live
 from tests.server import Server, ServerGroup
 
@@ -221,3 +220,20 @@ def logged():
     globalLogPublisher.addObserver(observer)
     yield events
     globalLogPublisher.removeObserver(observer)
+
+
+@pytest.fixture
+def storm(launch):
+    """storm(port, shoppers, ...) -> Storm, started; every storm is stopped
+    (threads joined, connections closed) before the servers are."""
+    storms = []
+
+    def start_storm(*args, **kwargs):
+        s = storm_module.Storm(*args, **kwargs)
+        storms.append(s)
+        s.start()
+        return s
+
+    yield start_storm
+    for s in storms:
+        s.stop(raise_on_error=False)

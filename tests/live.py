@@ -4,6 +4,8 @@ it (Live), and small readers of its answers."""
 
 import itertools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 from tests.seed import invitation, seed_customers, seed_stores
@@ -27,7 +29,7 @@ def unique(name):
 
 def rows(data):
     """A table as a list of dicts, by column name."""
-    return [dict(zip(data["columns"], row)) for row in data["rows"]]
+    return [dict(zip(data["columns"], row, strict=True)) for row in data["rows"]]
 
 
 def money(text):
@@ -108,13 +110,13 @@ class Live:
         conns = [self.connect() for _ in names]
         for op, status in (("CLIENT_CREATE", 201), ("CLIENT_LOGIN", 200)):
             sent = []
-            for conn, name in zip(conns, names):
+            for conn, name in zip(conns, names, strict=True):
                 if op == "CLIENT_CREATE":
                     args = {"username": name, "email": f"{name}@example.com", "password": password}
                 else:
                     args = {"login": name, "password": password}
                 sent.append(conn.send(op, **args))
-            for conn, request_id in zip(conns, sent):
+            for conn, request_id in zip(conns, sent, strict=True):
                 response = conn.receive()
                 assert response["id"] == request_id, response
                 assert response["status"] == status, (op, response)
@@ -125,8 +127,35 @@ def send_all_then_read_all(conns, op, **args):
     """Send one request on every connection first, then read every answer."""
     ids = [conn.send(op, **args) for conn in conns]
     responses = []
-    for conn, request_id in zip(conns, ids):
+    for conn, request_id in zip(conns, ids, strict=True):
         response = conn.receive()
         assert response["id"] == request_id, response
         responses.append(response)
     return responses
+
+
+@contextmanager
+def module_database(workdir) -> Iterator[str]:
+    """A database for a server shared by a module's tests."""
+    from tests.databases import fresh_postgresql_database, on_postgresql
+
+    if on_postgresql():
+        with fresh_postgresql_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{workdir / 'market.sqlite3'}"
+
+
+@contextmanager
+def running(tmp_path_factory, *options) -> Iterator:
+    """A server process with the web endpoint (--web) on, for a module's
+    tests; stopped afterwards."""
+    from tests.server import Server
+
+    workdir = tmp_path_factory.mktemp("web")
+    with module_database(workdir) as url:
+        server = Server(url, *FAST, *options, workdir=workdir, web=True)
+        try:
+            yield server.start()
+        finally:
+            server.kill()

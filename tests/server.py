@@ -37,6 +37,10 @@ def child_env():
     unbuffered output so that the log file is current."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
+    # The command line speaks the user's language: English unless a test asks.
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        env.pop(name, None)
+    env["LANG"] = "C.UTF-8"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -123,8 +127,12 @@ class Server:
         port=None,
         descriptors=None,
         haproxy=False,
+        web=False,
     ):
         self.database_url = database_url
+        # Also serve --web (pages and WebSocket) on a free loopback port.
+        self.web = web
+        self.web_port = None
         # Listen on haproxy:tcp:..., as behind a balancer that sends the
         # PROXY protocol: every connection must begin with its header.
         self.haproxy = haproxy
@@ -152,6 +160,7 @@ class Server:
             f"{'haproxy:' if self.haproxy else ''}tcp:{self.port}:interface={HOST}",
             "--database",
             self.database_url,
+            *([f"--web=tcp:{self.web_port}:interface={HOST}"] if self.web else []),
             *self.options,
         ]
 
@@ -216,6 +225,8 @@ class Server:
         attempts = 1 if self.fixed_port else 3
         for attempt in range(1, attempts + 1):
             self.port = self.fixed_port or free_port()
+            if self.web:
+                self.web_port = free_port()
             self._spawn()
             if self._await_ready(timeout, retry_port=attempt < attempts):
                 return self

@@ -77,7 +77,7 @@ def assert_columns(table, expected):
 
 def records(table):
     """A table's rows as dicts by column name."""
-    return [dict(zip(table["columns"], row)) for row in table["rows"]]
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
 
 
 def column(table, name):

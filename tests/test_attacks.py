@@ -40,7 +40,7 @@ def closed_by_server(sock, timeout=10.0):
         return sock.recv(1) == b""
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 
@@ -220,7 +220,7 @@ def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url
             prices = []
             for _ in range(40):
                 page = reader.receive()["data"]
-                first = dict(zip(page["columns"], page["rows"][0]))
+                first = dict(zip(page["columns"], page["rows"][0], strict=True))
                 assert first["product_id"] == product_id
                 prices.append(first["price"])
         finally:

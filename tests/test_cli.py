@@ -197,3 +197,43 @@ def test_a_database_that_cannot_be_opened_is_one_line(tmp_path, command):
     assert result.stdout == ""
     line = one_line(result.stderr)
     assert line.startswith(f"cybermarket {' '.join(command[:-2])}: cannot open the database: ")
+
+
+# --- languages -----------------------------------------------------------------
+
+
+def run_in(environ, *args, cwd):
+    import subprocess
+
+    from tests.server import BIN, child_env
+
+    env = child_env()
+    env.update(environ)
+    return subprocess.run(
+        [str(BIN / "cybermarket"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_words_follow_the_locale_and_language_overrides_it(tmp_path):
+    ru = run_in(
+        {"LANG": "ru_RU.UTF-8"}, "db", "backup", "--database", "postgresql://x/y", "f", cwd=tmp_path
+    )
+    assert "резервное копирование только для баз SQLite" in ru.stderr
+    zh = run_in(
+        {"LANG": "ru_RU.UTF-8"}, "--language", "zh-CN", "invite", "--days", "0", cwd=tmp_path
+    )
+    assert "必须在 1 到 365 之间" in zh.stderr
+    en = run_in({"LANG": "C"}, "invite", "--days", "0", cwd=tmp_path)
+    assert "must be from 1 to 365" in en.stderr
+
+
+def test_invite_counts_days_in_russian(migrated_url, tmp_path):
+    result = run_in(
+        {"LANG": "ru_RU.UTF-8"}, "invite", "--database", migrated_url, "--days", "2", cwd=tmp_path
+    )
+    assert result.stdout.startswith("Код приглашения (действует 2 дня"), result.stdout

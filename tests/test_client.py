@@ -134,7 +134,7 @@ def test_call_returns_a_response(start):
     market = start()
     conn = market.connect()
     ping = conn.call("PING")
-    assert ping == Response(id=ping.id, status=200, message="ok", data=None)
+    assert ping == Response(id=ping.id, status=200, message="ok", data={"protocol": "1.1"})
     assert ping.ok and ping.frame is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         ping.status = 500
@@ -150,6 +150,45 @@ def test_call_returns_a_response(start):
     assert listing.ok and listing.data["rows"] == [] and listing.data["next"] is None
     assert list(listing.frame.columns) == ["storename", "description", "email"]
     assert listing.frame.empty
+
+
+def test_the_client_keeps_its_session_token_and_resumes_with_it(shared_market):
+    market = shared_market
+    alice = unique("alice")
+    conn = market.customer(alice)
+    token = conn.token
+    assert isinstance(token, str) and len(token) >= 22
+    conn.close()  # the connection is lost; the token is not
+
+    again = market.connect()
+    assert again.token is None
+    with pytest.raises(ValueError):
+        again.resume()
+    assert again.resume(token) == {"role": "client", "name": alice}
+    assert again.token == token
+    assert again.call("CLIENT_GET_PRICE", check=True).data == "0.00"
+
+    # A password change hands the connection a new token; the old one is
+    # revoked, and a failed RESUME raises.
+    changed = again.call(
+        "SET_CLIENT_PASSWORD", check=True, old_password=PASSWORD, new_password="a new password"
+    )
+    assert again.token == changed.data["token"] != token
+    with pytest.raises(NotLoggedIn):
+        market.connect().resume(token)
+    with market.connect() as third:
+        assert third.resume(again.token)["name"] == alice
+    # A logout forgets it; a login in a pipeline is kept too.
+    again.call("CLIENT_LOGOUT", check=True)
+    assert again.token is None
+    with again.pipeline(check=True) as p:
+        p.call("PING")
+        p.call("CLIENT_LOGIN", login=alice, password="a new password")
+    assert again.token == p.responses[1].data["token"]
+    # A failed op leaves the token as it was.
+    kept = again.token
+    assert again.call("CLIENT_LOGIN", login=alice, password="wrong!").status == 400
+    assert again.token == kept
 
 
 def test_check_raises_one_exception_class_per_status(shared_market):
@@ -674,6 +713,35 @@ def test_twisted_client_on_a_413():
     (failure,) = too_large
     assert failure.check(TooLarge) and failure.value.response.id is None
     assert transport.disconnecting
+
+
+def test_twisted_client_keeps_its_session_token():
+    protocol, transport = connected()
+    assert protocol.token is None
+    assert outcome(protocol.resume())[0].check(ValueError)
+    login = outcome(protocol.call("CLIENT_LOGIN", login="alice", password="secret-pass"))
+    protocol.dataReceived(
+        framed({"id": 1, "status": 200, "message": "ok", "data": {"token": "tok-1"}})
+    )
+    assert login[0].data == {"token": "tok-1"} and protocol.token == "tok-1"
+    outcome(protocol.call("CLIENT_LOGOUT"))
+    protocol.dataReceived(framed({"id": 2, "status": 200, "message": "ok"}))
+    assert protocol.token is None
+
+    sent_requests(transport)
+    refused = outcome(protocol.resume("old"))
+    assert sent_requests(transport) == [{"id": 3, "op": "RESUME", "args": {"token": "old"}}]
+    protocol.dataReceived(framed({"id": 3, "status": 401, "message": "token: unknown"}))
+    assert refused[0].check(NotLoggedIn) and protocol.token is None
+    resumed = outcome(protocol.resume("tok-2"))
+    data = {"role": "merchant", "name": "Corner"}
+    protocol.dataReceived(framed({"id": 4, "status": 200, "message": "ok", "data": data}))
+    assert resumed == [data] and protocol.token == "tok-2"
+    outcome(protocol.call("SET_MERCHANT_PASSWORD", old_password="a", new_password="b"))
+    protocol.dataReceived(
+        framed({"id": 5, "status": 200, "message": "ok", "data": {"token": "tok-3"}})
+    )
+    assert protocol.token == "tok-3"
 
 
 def test_twisted_client_call_timed_out_keeps_the_connection_in_step():

@@ -116,8 +116,8 @@ def test_happy_path_over_tcp(start, database_url):
     assert ISO_UTC.match(listed[0]["created_at"]), listed[0]
     lines = rows(alice.ok("CLIENT_GET_ORDER", order_id=order["order_id"]))
     assert [
-        (l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
-        for l in lines
+        (r["storename"], r["product_id"], r["productname"], r["price"], r["quantity"])
+        for r in lines
     ] == [("corner", product_id, "lamp", "19.99", 3)]
 
     assert product_stock(visitor, "corner") == {product_id: 7}
@@ -148,7 +148,7 @@ def test_checkout_race_for_the_last_units(start, migrated_url, db_options):
 
     statuses = sorted(r["status"] for r in responses)
     assert statuses == [200] * 5 + [409] * 5, responses
-    for buyer, response in zip(buyers, responses):
+    for buyer, response in zip(buyers, responses, strict=True):
         if response["status"] == 200:
             assert response["data"]["total"] == "12.34"
             assert rows(buyer.ok("CLIENT_GET_ITEMS")) == []
@@ -201,7 +201,7 @@ def test_checkout_race_with_mixed_carts(shared_live):
         {"bread": 1, "cheese": 1, "dates": 1},
     ]
     buyers = live.customers([unique("shopper") for _ in carts])
-    for buyer, cart in zip(buyers, carts):
+    for buyer, cart in zip(buyers, carts, strict=True):
         for name, quantity in cart.items():
             buyer.ok("CLIENT_ADD_ITEM", product_id=catalog[name][0], quantity=quantity)
 
@@ -226,8 +226,8 @@ def test_checkout_race_with_mixed_carts(shared_live):
             for name, quantity in cart.items()
         )
         got = sorted(
-            (l["storename"], l["product_id"], l["productname"], l["price"], l["quantity"])
-            for l in lines
+            (r["storename"], r["product_id"], r["productname"], r["price"], r["quantity"])
+            for r in lines
         )
         assert got == expected, (i, response)
         total = sum(cents(catalog[n][2]) * q for n, q in cart.items())
@@ -347,7 +347,7 @@ def test_restart_keeps_all_data(start, database_url):
         (order["order_id"], "16.50")
     ]
     lines = rows(bob.ok("CLIENT_GET_ORDER", order_id=order["order_id"]))
-    assert [(l["product_id"], l["price"], l["quantity"]) for l in lines] == [(lamp, "5.50", 3)]
+    assert [(r["product_id"], r["price"], r["quantity"]) for r in lines] == [(lamp, "5.50", 3)]
     assert [(r["product_id"], r["quantity"]) for r in rows(bob.ok("CLIENT_GET_ITEMS"))] == [
         (lamp, 2)
     ]
@@ -460,7 +460,7 @@ def closed_by_server(sock, timeout=15.0):
     while time.monotonic() < deadline:
         try:
             data = sock.recv(4096)
-        except socket.timeout:
+        except TimeoutError:
             continue
         except (ConnectionResetError, BrokenPipeError):
             return True
@@ -531,7 +531,12 @@ def test_garbage_then_ping_on_the_same_connection(shared_live):
     answer = conn.receive()
     assert (answer["id"], answer["status"]) == (5, 400)
     assert "extra" in answer["message"]
-    assert conn.call("PING") == {"id": conn.next_id, "status": 200, "message": "ok"}
+    assert conn.call("PING") == {
+        "id": conn.next_id,
+        "status": 200,
+        "message": "ok",
+        "data": {"protocol": "1.1"},
+    }
 
 
 def test_oversized_frame_gets_413_and_the_connection_is_closed(shared_live):
@@ -585,7 +590,7 @@ def test_idle_connection_is_closed(start, database_url):
         assert busy.call("PING")["status"] == 200
         try:
             data = idle.sock.recv(1)
-        except socket.timeout:
+        except TimeoutError:
             continue
         except ConnectionResetError:
             data = b""

@@ -114,7 +114,7 @@ def test_a_frame_without_pandas_says_what_to_install(monkeypatch):
     without(monkeypatch, "pandas")
     response = blocking.Response(1, 200, "ok", {"columns": ["a"], "rows": [[1]], "next": None})
     with pytest.raises(ImportError) as raised:
-        response.frame
+        _ = response.frame
     assert str(raised.value) == (
         "tables as DataFrames need pandas: pip install 'cybermarket[report]'"
     )

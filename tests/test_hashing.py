@@ -4,7 +4,7 @@ login waits behind it."""
 
 import pytest
 
-from tests.harness import FAST_HASHER, held_hasher, texts
+from tests.harness import FAST_HASHER, InlineHasher, held_hasher, texts
 from tests.shop import store_args
 from tests.wire import frame, request
 
@@ -186,3 +186,17 @@ def test_a_few_busy_addresses_cannot_fill_the_queue_for_everyone(market):
     assert shed and all((a["status"], a["message"]) == (503, BUSY) for a in shed)
     pool.finish_all()
     assert answer(victim)["status"] == 200
+
+
+def test_a_hash_for_no_peer_in_particular_runs():
+    """Hasher.hash and verify take peer=None by default; such a job was
+    queued under None, which _next_peer also answered when no peer could
+    run, so it never ran and its Deferred never fired."""
+    hasher = InlineHasher()
+    hashed = []
+    hasher.hash(PASSWORD).addCallback(hashed.append)
+    assert len(hashed) == 1 and hashed[0].startswith("$argon2id$")
+    checked = []
+    hasher.verify(hashed[0], PASSWORD).addCallback(checked.append)
+    assert checked == [True]
+    assert hasher._waiting == {} and hasher._running == {}

@@ -32,7 +32,7 @@ def test_no_request_is_handled_while_the_client_does_not_read(market, gates):
     gates[0].callback(None)
     # The request in flight is answered; nothing queued behind it is run.
     assert [r["id"] for r in peer.responses()] == [0]
-    assert len(peer.protocol._queue) == 10
+    assert len(peer.protocol.connection._queue) == 10
     peer.transport.producer.resumeProducing()
     assert [r["id"] for r in peer.responses()] == list(range(1, 11))
 
@@ -45,12 +45,12 @@ def test_handling_stops_as_soon_as_an_answer_fills_the_write_buffer(market):
     def write(data):
         written.append(data)
         if len(written) == 2:  # the second answer fills the buffer
-            peer.protocol._write_buffer.pauseProducing()
+            peer.protocol.connection._write_buffer.pauseProducing()
 
     transport.write = write
     peer.feed(b"".join(frame(request("PING", i)) for i in range(1, 6)))
     assert len(written) == 2
-    peer.protocol._write_buffer.resumeProducing()
+    peer.protocol.connection._write_buffer.resumeProducing()
     assert len(written) == 5
 
 
@@ -65,7 +65,7 @@ def test_queued_requests_are_bounded_in_bytes(make_market, gates):
     assert peer.transport.producerState == "paused"  # over 2,048: stop reading
     # Frames that arrive anyway stay unparsed: the queue does not grow.
     peer.feed(b"".join(padded_ping(i) for i in range(5, 20)))
-    assert len(peer.protocol._queue) == 4
+    assert len(peer.protocol.connection._queue) == 4
     gates[0].callback(None)
     assert [r["id"] for r in peer.responses()] == list(range(20))
     assert peer.transport.producerState == "producing"
@@ -85,7 +85,7 @@ def test_connections_over_the_cap_are_refused_and_logged(make_market, logged):
         market.peer(host="10.0.0.9")
     assert refusals(logged, "max-connections")
     peers[0].lose()
-    assert market.peer(host="10.0.0.9").ok("PING") is None
+    assert market.peer(host="10.0.0.9").ok("PING") == {"protocol": "1.1"}
 
 
 def test_connections_per_address_are_capped(make_market, logged):
@@ -95,9 +95,9 @@ def test_connections_per_address_are_capped(make_market, logged):
         market.peer(host="10.0.0.1")
     assert refusals(logged, "max-connections-per-address")
     # Another address is not held to the first one's count.
-    assert market.peer(host="10.0.0.2").ok("PING") is None
+    assert market.peer(host="10.0.0.2").ok("PING") == {"protocol": "1.1"}
     first[1].lose()
-    assert market.peer(host="10.0.0.1").ok("PING") is None
+    assert market.peer(host="10.0.0.1").ok("PING") == {"protocol": "1.1"}
 
 
 def test_refusals_are_logged_without_flooding_the_log(make_market, logged):
@@ -219,7 +219,7 @@ def test_behind_a_balancer_the_cap_counts_the_clients_address(make_market, logge
     other, other_transport = proxied_peer(market, "10.0.0.2")
     first.dataReceived(frame(request("PING", 1)))
     other.dataReceived(frame(request("PING", 1)))
-    assert other.peer == "10.0.0.2" and not other_transport.disconnecting
+    assert other.connection.peer == "10.0.0.2" and not other_transport.disconnecting
     again, again_transport = proxied_peer(market, "10.0.0.1")
     again.dataReceived(frame(request("PING", 1)))
     assert again_transport.disconnecting

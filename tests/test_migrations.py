@@ -26,9 +26,36 @@ def engine(database_url):
     engine.dispose()
 
 
+# SQLite's search index (migration 0004) is an FTS5 virtual table, which
+# keeps its index in shadow tables of its own.  SQLAlchemy reflects them as
+# tables of untyped columns, and models.py cannot declare a virtual table,
+# so the compare leaves these five out, on SQLite only; tests/test_search.py
+# checks the index itself.
+FTS5_TABLES = {
+    "product_search",
+    "product_search_config",
+    "product_search_data",
+    "product_search_docsize",
+    "product_search_idx",
+}
+
+
+def not_fts5(name, type_, parent_names):
+    return not (type_ == "table" and name in FTS5_TABLES)
+
+
+# PostgreSQL's search index is an expression index that models.py declares
+# for PostgreSQL alone (ddl_if): Alembic cannot reflect expression indexes
+# from SQLite and says it skips the declaration there.
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
 def test_the_migrated_schema_is_the_models(migrated_url, engine):
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True}
+        if conn.dialect.name == "sqlite":
+            opts["include_name"] = not_fts5
+        context = MigrationContext.configure(conn, opts=opts)
         assert compare_metadata(context, Base.metadata) == []
 
 
@@ -96,28 +123,32 @@ def fill_at_0001(engine):
             )
         conn.execute(
             text(
-                "INSERT INTO invitations (id, code_hash, inviter_id, created_at, expires_at, used_at,"
-                " used_by) VALUES (1, 'x', 1, :when, :when, :when, 2)"
+                "INSERT INTO invitations"
+                " (id, code_hash, inviter_id, created_at, expires_at, used_at, used_by)"
+                " VALUES (1, 'x', 1, :when, :when, :when, 2)"
             ),
             {"when": WHEN},
         )
         conn.execute(
             text(
-                "INSERT INTO products (id, merchant_id, productname, description, price_cents, stock,"
-                " on_shelf, created_at) VALUES (1, 2, 'apple', '', 100, 5, :yes, :when)"
+                "INSERT INTO products"
+                " (id, merchant_id, productname, description, price_cents, stock, on_shelf,"
+                " created_at) VALUES (1, 2, 'apple', '', 100, 5, :yes, :when)"
             ),
             {"yes": True, "when": WHEN},
         )
         conn.execute(
             text(
-                "INSERT INTO orders (id, client_id, created_at, total_cents) VALUES (1, 3, :when, 300)"
+                "INSERT INTO orders (id, client_id, created_at, total_cents)"
+                " VALUES (1, 3, :when, 300)"
             ),
             {"when": WHEN},
         )
         conn.execute(
             text(
-                "INSERT INTO order_lines (order_id, product_id, merchant_id, storename, productname,"
-                " price_cents, quantity) VALUES (1, 1, 2, 'SHOP', 'apple', 100, 3)"
+                "INSERT INTO order_lines"
+                " (order_id, product_id, merchant_id, storename, productname, price_cents,"
+                " quantity) VALUES (1, 1, 2, 'SHOP', 'apple', 100, 3)"
             )
         )
         conn.execute(

@@ -56,10 +56,10 @@ def store_rows(peer, storename, **paging):
 # --- PING ----------------------------------------------------------------
 
 
-def test_ping_answers_200_without_data(market):
+def test_ping_answers_200_with_the_protocol_version(market):
     response = market.peer().call("PING")
     assert response["status"] == 200
-    assert "data" not in response
+    assert response["data"] == {"protocol": "1.1"}
 
 
 def test_ping_answers_on_a_logged_in_connection(market):

@@ -33,6 +33,7 @@ def test_defaults():
     assert options["hash-threads-per-address"] == 2
     assert options["hash-queue"] == 64
     assert options["hash-queue-per-address"] == 16
+    assert options["session-days"] == 30.0
 
 
 def test_connection_buffer_follows_the_frame_limit():
@@ -55,6 +56,12 @@ def test_connection_buffer_follows_the_frame_limit():
         ("--hash-queue=0",),
         ("--hash-queue-per-address=-1",),
         ("--hash-threads-per-address=0",),
+        ("--session-days=0",),
+        ("--session-days=-1",),
+        ("--session-days=nan",),
+        ("--session-days=inf",),
+        ("--session-days=36501",),
+        ("--session-days=soon",),
     ],
 )
 def test_bad_values_are_refused(argv):
@@ -73,6 +80,7 @@ def test_settings_reach_the_database_and_the_protocol(tmp_path):
         "--connection-buffer=4096",
         "--max-connections=50",
         "--max-connections-per-address=7",
+        "--session-days=0.5",
     )
     app = service.make_app(options, task.Clock())
     try:
@@ -83,6 +91,7 @@ def test_settings_reach_the_database_and_the_protocol(tmp_path):
         assert app.settings.connection_buffer == 4096
         assert app.settings.max_connections == 50
         assert app.settings.max_connections_per_address == 7
+        assert app.settings.session_days == 0.5
         with app.db.engine.connect() as conn:
             # PRAGMA synchronous: 1 is NORMAL, 2 is FULL.
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1

@@ -181,6 +181,8 @@ def test_protocol_never_answers_500_to_malformed_input(peer, requests):
     assert len(answers) == len(requests)
     assert all(a["status"] < 500 for a in answers), answers
     # Log out whatever a random request may have logged in, then PING.
-    peer.protocol.session = None
+    peer.protocol.connection.session = None
     peer.feed(frame(msgpack.packb({"id": 7, "op": "PING"})))
-    assert peer.responses() == [{"id": 7, "status": 200, "message": "ok"}]
+    assert peer.responses() == [
+        {"id": 7, "status": 200, "message": "ok", "data": {"protocol": "1.1"}}
+    ]

@@ -189,7 +189,9 @@ def test_two_servers_share_a_port_given_as_reuseport(migrated_url, tmp_path):
     try:
         for server in servers:
             server.start()
-            wait_until(lambda: listens(server.pid, port), 30, what="the server listening")
+            wait_until(
+                lambda server=server: listens(server.pid, port), 30, what="the server listening"
+            )
         assert all(server.running for server in servers)
         assert f"cybermarket serving on {listen}" in servers[1].log
         with servers[1].client() as client:

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cybermarket.client.blocking import Response, token_after
 from cybermarket.ops import OPS
 from cybermarket.tools import cli, shell
 from tests.live import FAST, PASSWORD, unique
@@ -32,6 +33,7 @@ from tests.seed import invitation, seed_stores
 from tests.server import BIN, HOST, TLSServer, child_env, free_port, run_cli, self_signed
 from tests.wire import frame
 
+PONG = "protocol: 1.1\n"  # what a PING prints
 SHELL_TIMEOUT = 60.0  # seconds for a whole piped shell session
 READ_TIMEOUT = 20.0  # seconds for one expected output on the terminal
 
@@ -92,7 +94,8 @@ def test_bare_nil_is_nil_and_quoted_nil_is_the_text():
     [
         (
             ["productname=nil", "price=1", "description=x"],
-            'productname: nil is only for optional arguments; for the text, quote it: productname="nil"',
+            "productname: nil is only for optional arguments;"
+            ' for the text, quote it: productname="nil"',
         ),
         (["productname=a", "price=nil", "description=x"], "price: nil is only for optional"),
     ],
@@ -388,13 +391,73 @@ def run_shell(server, lines, home):
     )
 
 
+# --- the shell's session token ----------------------------------------------
+
+
+class FakeClient:
+    """A connection that answers each op as told, and follows the session
+    token as the real client does."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.token = None
+        self.closed = False
+        self.sent = []
+
+    def call(self, op, **args):
+        self.sent.append(op)
+        response = self.answers[op]
+        self.token = token_after(op, args, response, self.token)
+        return response
+
+    def close(self):
+        self.closed = True
+
+
+def test_the_shell_resumes_its_login_on_the_next_connection(monkeypatch, capsys):
+    ok = Response(1, 200, "ok")
+    first = FakeClient({"CLIENT_LOGIN": Response(1, 200, "ok", {"token": "t-1"})})
+    second = FakeClient(
+        {"RESUME": Response(1, 200, "ok", {"role": "client", "name": "Alice"}), "PING": ok}
+    )
+    third = FakeClient({"RESUME": Response(1, 401, "token: unknown, expired or revoked")})
+    fourth = FakeClient({"PING": ok})
+    clients = [first, second, third, fourth]
+    monkeypatch.setattr(shell, "make_client", lambda options: clients.pop(0))
+    session = shell.Session(SimpleNamespace(host=HOST, port=1))
+
+    session.call("CLIENT_LOGIN", {"login": "alice", "password": "x"})
+    assert session.token == "t-1" and session.prompt == "cybermarket (client alice)> "
+    shell.show(first.answers["CLIENT_LOGIN"], "CLIENT_LOGIN")
+    assert capsys.readouterr().out == "ok\n"  # the token is not shown
+
+    session.lost("reset")
+    assert "the next command reconnects and resumes the login as client 'alice'" in (
+        capsys.readouterr().err
+    )
+    assert session.call("PING", {}) is ok
+    assert second.sent == ["RESUME", "PING"]
+    assert "resumed the login as client 'Alice'" in capsys.readouterr().err
+    assert session.prompt == "cybermarket (client Alice)> "
+
+    # A token revoked meanwhile: the new connection is not logged in.
+    session.lost("reset")
+    assert session.call("RESUME", {"token": "t-1"}).status == 401
+    assert "(not logged in: the login could not be resumed, error 401" in (capsys.readouterr().err)
+    assert session.token is None and session.prompt == shell.PROMPT
+    session.lost("reset")
+    session.call("PING", {})
+    assert fourth.sent == ["PING"]
+    assert "reconnected to 127.0.0.1:1 (not logged in)" in capsys.readouterr().err
+
+
 # --- cybermarket call
 
 
-def test_call_ping_prints_ok(shared_server):
+def test_call_ping_prints_the_protocol_version(shared_server):
     result = call(shared_server, "ping")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "ok\n"
+    assert result.stdout == PONG
     assert result.stderr == ""
 
 
@@ -608,7 +671,8 @@ def test_shell_keeps_one_connection_so_a_login_lasts(shared_server, shared_store
     )
     assert result.returncode == 1, result.stderr  # the 401, below
     out = result.stdout.splitlines()
-    assert out[0:2] == ["ok", "ok"]
+    # The ping, then the login (its session token is not printed).
+    assert out[0:2] == [PONG.strip(), "ok"]
     assert re.fullmatch(r"product_id: \d+", out[2])
     header, rule, row, footer = out[3:7]
     columns = spans(rule)
@@ -639,7 +703,7 @@ def test_shell_on_a_pipe_refuses_a_login_without_its_password(shared_server, sha
         shared_server.workdir,
     )
     assert result.returncode == 2, result.stderr
-    assert result.stdout == "ok\n"  # the ping
+    assert result.stdout == PONG  # the ping
     assert result.stderr.splitlines() == [
         "error: password: not given, and without a terminal the shell cannot ask for it;"
         " write password=... on the line",
@@ -668,7 +732,7 @@ def test_shell_on_a_pipe_sends_a_login_with_its_password(shared_server, shared_s
 def test_shell_on_a_pipe_exits_non_zero_after_any_failure(shared_server, lines, status):
     result = run_shell(shared_server, lines, shared_server.workdir)
     assert result.returncode == status, result.stderr
-    assert result.stdout.count("ok\n") == lines.count("ping")  # it went on to the end
+    assert result.stdout.count(PONG) == lines.count("ping")  # it went on to the end
 
 
 def test_shell_on_a_pipe_without_a_server_exits_non_zero(tmp_path):
@@ -699,7 +763,7 @@ def test_shell_errors_and_bad_lines_do_not_end_it(shared_server):
         shared_server.workdir,
     )
     assert result.returncode == 2  # lines refused, and a 404
-    assert result.stdout == "ok\n"
+    assert result.stdout == PONG
     errors = result.stderr.splitlines()
     assert errors[0] == "error 404: storename: no store named 'nowhere'"
     assert errors[1] == "error: limit: must be an integer, not 'x'"
@@ -708,7 +772,7 @@ def test_shell_errors_and_bad_lines_do_not_end_it(shared_server):
 
 def test_shell_ends_at_end_of_input(shared_server):
     result = run_shell(shared_server, ["ping"], shared_server.workdir)
-    assert (result.returncode, result.stdout) == (0, "ok\n")
+    assert (result.returncode, result.stdout) == (0, PONG)
 
 
 # --- text from the server reaches the terminal escaped
@@ -974,23 +1038,38 @@ def test_tab_completes_op_and_argument_names(shared_server, shared_store, termin
     assert term.wait() == 0
 
 
-def test_a_lost_connection_is_told_and_the_next_command_reconnects(server, store, terminal):
+def test_a_lost_connection_is_told_and_the_next_command_resumes_the_login(server, store, terminal):
     term = terminal(server)
     term.expect(PROMPT)
     term.send(f"merchant_login login={store} 'password={PASSWORD}'\n")
     term.expect(merchant_prompt(store))
     server.restart()
     term.send("merchant_get_profit\n")
-    lost = term.expect(PROMPT)
+    lost = term.expect(merchant_prompt(store))
     assert "connection lost" in lost
-    assert f"the login as merchant '{store}' is gone" in lost
-    assert "the next command reconnects" in lost
+    assert f"the next command reconnects and resumes the login as merchant '{store}'" in lost
     term.send("ping\n")
-    assert re.search(r"reconnected to .*\(not logged in\)\r\nok\r\n", term.expect(PROMPT))
+    resumed = term.expect(merchant_prompt(store))
+    assert re.search(
+        rf"reconnected to .*; resumed the login as merchant '{store}'\r\nprotocol: 1.1\r\n",
+        resumed,
+    )
     term.send("merchant_get_profit\n")
-    assert "error 401" in term.expect(PROMPT)
+    assert "0.00" in term.expect(merchant_prompt(store))
+    # After a logout there is nothing to resume.
+    term.send("merchant_logout\n")
+    term.expect(PROMPT)
+    server.restart()
+    term.send("ping\n")
+    lost = term.expect(PROMPT)
+    assert "connection lost" in lost and "resumes" not in lost
+    term.send("ping\n")
+    assert re.search(
+        r"reconnected to .*\(not logged in\)\r\nprotocol: 1.1\r\n", term.expect(PROMPT)
+    )
     term.send("quit\n")
     assert term.wait() == 0
+    assert "token" not in term.transcript.decode(errors="replace")
 
 
 # --- cybermarket call over TLS
@@ -1000,9 +1079,60 @@ def test_call_over_tls(launch, tmp_path, migrated_url):
     cert, key = self_signed(tmp_path)
     live = launch(migrated_url, *FAST, server_class=TLSServer, cert=cert, key=key).server
     trusted = call(live, "--tls", "--cafile", str(cert), "PING")
-    assert (trusted.returncode, trusted.stdout) == (0, "ok\n"), trusted.stderr
+    assert (trusted.returncode, trusted.stdout) == (0, PONG), trusted.stderr
     unchecked = call(live, "--tls", "--insecure", "PING")
-    assert (unchecked.returncode, unchecked.stdout) == (0, "ok\n"), unchecked.stderr
+    assert (unchecked.returncode, unchecked.stdout) == (0, PONG), unchecked.stderr
     untrusted = call(live, "--tls", "PING")  # the system's trust store
     assert untrusted.returncode == 3
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+
+
+# --- languages
+
+
+def call_in(server, environ, *words):
+    env = shell_env(server.workdir)
+    env.update(environ)
+    return subprocess.run(
+        [str(BIN / "cybermarket"), "call", "--port", str(server.port), *words],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=SHELL_TIMEOUT,
+        env=env,
+        cwd=server.workdir,
+    )
+
+
+def test_call_speaks_the_locale_and_asks_the_server_for_it(shared_server):
+    result = call_in(
+        shared_server, {"LANG": "ru_RU.UTF-8"}, "client_add_item", "product_id=x", "quantity=1"
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == "cybermarket call: product_id: должно быть целым числом, а не 'x'"
+    )
+    result = call_in(shared_server, {"LANG": "ru_RU.UTF-8"}, "list_product", "storename=nowhere")
+    assert result.returncode == 1
+    assert result.stderr.startswith("ошибка 404: ")
+    assert any("а" <= ch <= "я" for ch in result.stderr.partition(": ")[2])
+
+
+def test_language_overrides_the_locale(shared_server):
+    result = call_in(
+        shared_server,
+        {"LANG": "ru_RU.UTF-8"},
+        "--language",
+        "zh-CN",
+        "list_product",
+        "storename=nowhere",
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("错误 404：")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in result.stderr.partition("：")[2])
+
+
+def test_english_when_the_locale_is_c_or_unset(shared_server):
+    for environ in ({"LANG": "C"}, {}):
+        result = call_in(shared_server, environ, "list_product", "storename=nowhere")
+        assert result.stderr.startswith("error 404: "), result.stderr

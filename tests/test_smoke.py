@@ -1,5 +1,10 @@
 def test_ping(market):
-    assert market.peer().call("PING") == {"id": 1, "status": 200, "message": "ok"}
+    assert market.peer().call("PING") == {
+        "id": 1,
+        "status": 200,
+        "message": "ok",
+        "data": {"protocol": "1.1"},
+    }
 
 
 def test_merchant_and_client_flow(market):

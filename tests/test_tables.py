@@ -35,12 +35,12 @@ def spans(line, cells):
 def assert_aligned(lines, rows, right):
     """Left-aligned columns start, right-aligned ones end, at the same
     terminal column on every line; cells never touch."""
-    placed = [spans(line, row) for line, row in zip(lines, rows)]
+    placed = [spans(line, row) for line, row in zip(lines, rows, strict=True)]
     for column in range(len(rows[0])):
         edges = {cells[column][1] if column in right else cells[column][0] for cells in placed}
         assert len(edges) == 1, (column, lines)
     for cells in placed:
-        assert all(a[1] + 2 <= b[0] for a, b in zip(cells, cells[1:])), cells
+        assert all(a[1] + 2 <= b[0] for a, b in zip(cells, cells[1:], strict=False)), cells
 
 
 def test_tabulate_measures_wide_characters():

@@ -22,12 +22,16 @@ def valid(kind):
     """Some value of an argument type that passes its check."""
     if isinstance(kind, v.EmailText):
         return "someone@example.com"
+    if isinstance(kind, v.Tag):
+        return "en"
     if isinstance(kind, v.Text):
         return "x" * max(kind.low, 1)
     if isinstance(kind, v.Integer):
         return kind.low
     if isinstance(kind, v.Money):
         return "1.00"
+    if isinstance(kind, v.SearchAfter):
+        return v.After.encode(0, 1)
     raise AssertionError(f"no valid value for {kind!r}")
 
 

@@ -21,9 +21,13 @@ import struct
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import msgpack
+
+if TYPE_CHECKING:
+    import pandas
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 22333
@@ -47,9 +51,9 @@ class ProtocolError(Exception):
 class ClientError(Exception):
     """An error status (4xx, 5xx) from the server."""
 
-    status = None
+    status: int | None = None
 
-    def __init__(self, response):
+    def __init__(self, response: "Response") -> None:
         super().__init__(f"{response.status} {response.message}")
         self.status = response.status
         self.message = response.message
@@ -113,7 +117,7 @@ ERRORS = {
 }
 
 
-def error_for(response):
+def error_for(response: "Response") -> ClientError:
     """The exception for an error response (ClientError itself for a status
     without a class of its own)."""
     return ERRORS.get(response.status, ClientError)(response)
@@ -122,7 +126,7 @@ def error_for(response):
 # --- values -------------------------------------------------------------------
 
 
-def money(value):
+def money(value: object) -> Decimal:
     """A money value as a Decimal: a server money string such as "19.99"
     (exactly two fraction digits), an int or a Decimal.  Never a float."""
     if isinstance(value, Decimal):
@@ -139,7 +143,7 @@ def money(value):
 NEEDS_PANDAS = "tables as DataFrames need pandas: pip install 'cybermarket[report]'"
 
 
-def _pandas():
+def _pandas() -> ModuleType:
     """The pandas module, or ImportError saying what to install."""
     try:
         import pandas
@@ -150,10 +154,10 @@ def _pandas():
     return pandas
 
 
-def _frame_of(data):
+def _frame_of(data: dict[str, Any]) -> "pandas.DataFrame":
     """A table's DataFrame, money as Decimal and times as UTC Timestamps."""
     pd = _pandas()
-    frame = pd.DataFrame(data["rows"], columns=data["columns"])
+    frame: pandas.DataFrame = pd.DataFrame(data["rows"], columns=data["columns"])
     for name in MONEY_COLUMNS:
         if name in frame.columns:
             frame[name] = frame[name].map(money).astype(object)
@@ -163,7 +167,7 @@ def _frame_of(data):
     return frame
 
 
-def is_table(data):
+def is_table(data: object) -> bool:
     return (
         isinstance(data, dict)
         and isinstance(data.get("columns"), list)
@@ -179,15 +183,15 @@ class Response:
     data: Any = None
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return 200 <= self.status < 300
 
     @property
-    def frame(self):
+    def frame(self) -> "pandas.DataFrame | None":
         """`data` as a pandas DataFrame when it is a table, else None."""
         return _frame_of(self.data) if is_table(self.data) else None
 
-    def raise_for_status(self):
+    def raise_for_status(self) -> "Response":
         """Raise the status's ClientError unless ok; return self."""
         if not self.ok:
             raise error_for(self)
@@ -197,21 +201,21 @@ class Response:
 # --- encoding, shared with the Twisted client ---------------------------------
 
 
-def _encode_value(value):
+def _encode_value(value: object) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")  # a price: "19.99", never a float
     raise TypeError(f"cannot send a {type(value).__name__}")
 
 
-def encode(request_id, op, args):
+def encode(request_id: int, op: str, args: dict[str, Any]) -> bytes:
     """A request body (without its length prefix)."""
-    message = {"id": request_id, "op": op}
+    message: dict[str, Any] = {"id": request_id, "op": op}
     if args:
         message["args"] = args
     return msgpack.packb(message, default=_encode_value, use_bin_type=True)
 
 
-def decode(body):
+def decode(body: bytes) -> Response:
     """A Response from a response body; ProtocolError if it is not one."""
     try:
         message = msgpack.unpackb(body, raw=False)
@@ -226,7 +230,39 @@ def decode(body):
     return Response(message.get("id"), message["status"], message["message"], message.get("data"))
 
 
-def match(response, request_id):
+# --- session tokens (protocol 1.1), shared with the Twisted client ------------
+
+# Ops whose success answers {"token": ...}: the connection's new token.
+TOKEN_OPS = frozenset(
+    {"CLIENT_LOGIN", "MERCHANT_LOGIN", "SET_CLIENT_PASSWORD", "SET_MERCHANT_PASSWORD"}
+)
+LOGOUT_OPS = frozenset({"CLIENT_LOGOUT", "MERCHANT_LOGOUT"})
+
+
+def token_after(
+    op: str, args: dict[str, Any], response: "Response", token: str | None
+) -> str | None:
+    """The session token a connection holds once `response` answered `op`
+    (with `args`), given the one it held before: a login's or a password
+    change's, the one RESUME logged in with, none after a logout (the server
+    revoked it).  A failed op changes nothing."""
+    if not response.ok:
+        return token
+    if op in TOKEN_OPS:
+        data = response.data
+        if isinstance(data, dict):
+            new = data.get("token")
+            if isinstance(new, str):
+                return new
+        return token
+    if op == "RESUME":
+        return args.get("token")
+    if op in LOGOUT_OPS:
+        return None
+    return token
+
+
+def match(response: Response, request_id: int) -> Response:
     """Check that `response` answers `request_id`.  An error answered with
     id nil (a request the server could not read, or 413) matches too."""
     if response.id == request_id or (response.id is None and not response.ok):
@@ -254,13 +290,13 @@ class Client:
 
     def __init__(
         self,
-        host=DEFAULT_HOST,
-        port=DEFAULT_PORT,
-        tls=False,
-        timeout=30.0,
-        tls_verify=True,
-        cafile=None,
-    ):
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        tls: bool = False,
+        timeout: float | None = 30.0,
+        tls_verify: bool = True,
+        cafile: str | None = None,
+    ) -> None:
         sock = socket.create_connection((host, port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -273,38 +309,54 @@ class Client:
         except BaseException:
             sock.close()
             raise
-        self._sock = sock
+        self._sock: socket.socket | None = sock
         self._buffer = bytearray()
         self._last_id = 0
+        # The session token of this connection's last login (or password
+        # change, or RESUME): what resume() uses by default, and what a
+        # program keeps to log a new connection in after this one is lost.
+        self.token: str | None = None
 
     # --- life ---------------------------------------------------------------
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._sock is None
 
-    def close(self):
+    def close(self) -> None:
         if self._sock is not None:
             sock, self._sock = self._sock, None
             sock.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- calls --------------------------------------------------------------
 
-    def call(self, op, check=False, **args):
+    def call(self, op: str, check: bool = False, **args: Any) -> Response:
         """Send one request and return its Response.  With check=True an
         error status raises its ClientError subclass."""
         request_id, data = self._request(op, args)
         self._write(data)
         response = self._receive(request_id)
+        self.token = token_after(op, args, response, self.token)
         return response.raise_for_status() if check else response
 
-    def table(self, op, **args):
+    def resume(self, token: str | None = None) -> Any:
+        """Log this connection in with a session token (RESUME): `token`, or
+        by default the one this client's last login returned.  The answer's
+        data, {"role": ..., "name": ...}; an error status raises (401 for a
+        token that is unknown, expired or revoked)."""
+        if token is None:
+            token = self.token
+        if token is None:
+            raise ValueError("no session token: log in first, or give the token to resume")
+        return self.call("RESUME", check=True, token=token).data
+
+    def table(self, op: str, **args: Any) -> "pandas.DataFrame":
         """The table an op returns, as a DataFrame (see Response.frame).
         Error statuses raise.  A paged table is read to the end: while the
         response's `next` is not nil, the call is repeated with after=next
@@ -324,14 +376,14 @@ class Client:
             rows.extend(data["rows"])
         return _frame_of({"columns": columns, "rows": rows})
 
-    def pipeline(self, check=False):
+    def pipeline(self, check: bool = False) -> "Pipeline":
         """A Pipeline: collect calls, then send them together and read the
         answers in order (see Pipeline)."""
         return Pipeline(self, check)
 
     # --- frames -------------------------------------------------------------
 
-    def _request(self, op, args):
+    def _request(self, op: str, args: dict[str, Any]) -> tuple[int, bytes]:
         if self._sock is None:
             raise ConnectionError("the connection is closed")
         self._last_id += 1
@@ -340,7 +392,7 @@ class Client:
             raise ValueError(f"{op}: request of {len(body)} bytes cannot be framed")
         return self._last_id, _HEADER.pack(len(body)) + body
 
-    def _write(self, data):
+    def _write(self, data: bytes) -> None:
         if self._sock is None:
             raise ConnectionError("the connection is closed")
         try:
@@ -353,7 +405,7 @@ class Client:
             self.close()
             raise
 
-    def _receive(self, request_id):
+    def _receive(self, request_id: int) -> Response:
         """The next response, which must answer `request_id`."""
         try:
             (length,) = _HEADER.unpack(self._read(_HEADER.size))
@@ -365,7 +417,7 @@ class Client:
             self.close()  # the server closes the connection after a 413
         return response
 
-    def _read(self, n):
+    def _read(self, n: int) -> bytes:
         while len(self._buffer) < n:
             if self._sock is None:
                 raise ConnectionError("the connection is closed")
@@ -400,29 +452,32 @@ class Pipeline:
     before it.
     """
 
-    def __init__(self, client, check=False):
+    def __init__(self, client: Client, check: bool = False) -> None:
         self.client = client
         self.check = check
-        self.requests = []  # (request_id, framed bytes)
-        self.responses = None
+        self.requests: list[tuple[int, bytes]] = []  # (request_id, framed bytes)
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # (op, args), for the session token
+        self.responses: list[Response] | None = None
 
-    def call(self, op, **args):
+    def call(self, op: str, **args: Any) -> int:
         """Queue a call; its index in `responses`."""
         if self.responses is not None:
             raise RuntimeError("this pipeline has been sent")
         self.requests.append(self.client._request(op, args))
+        self.calls.append((op, args))
         return len(self.requests) - 1
 
-    def send(self):
+    def send(self) -> list[Response]:
         """Send every queued call and read the answers: the Responses."""
         if self.responses is not None:
             raise RuntimeError("this pipeline has been sent")
-        self.responses = responses = []
+        responses: list[Response] = []
+        self.responses = responses
         pending = deque(self.requests)  # not sent yet
-        in_flight = deque()  # sent, not answered yet
+        in_flight: deque[tuple[int, bytes]] = deque()  # sent, not answered yet
         in_flight_bytes = 0
 
-        def room(size, share=1):
+        def room(size: int, share: int = 1) -> bool:
             return not in_flight or (
                 len(in_flight) < Client.WINDOW // share
                 and in_flight_bytes + size <= Client.WINDOW_BYTES // share
@@ -441,15 +496,18 @@ class Pipeline:
                     self.client._write(b"".join(batch))
             request_id, data = in_flight.popleft()
             in_flight_bytes -= len(data)
-            responses.append(self.client._receive(request_id))
+            response = self.client._receive(request_id)
+            op, args = self.calls[len(responses)]
+            self.client.token = token_after(op, args, response, self.client.token)
+            responses.append(response)
         if self.check:
             for response in responses:
                 response.raise_for_status()
         return responses
 
-    def __enter__(self):
+    def __enter__(self) -> "Pipeline":
         return self
 
-    def __exit__(self, exc_type, *exc):
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is None:
             self.send()

@@ -17,9 +17,16 @@ to them by id.  See docs/client.md.
 """
 
 from collections import deque
+from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.interfaces import (
+    IOpenSSLClientConnectionCreator,
+    IReactorTCP,
+    IStreamClientEndpoint,
+)
+from twisted.internet.protocol import connectionDone
 from twisted.internet.ssl import Certificate, CertificateOptions, optionsForClientTLS
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.python.failure import Failure
@@ -28,11 +35,13 @@ from cybermarket.client.blocking import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     ProtocolError,
+    Response,
     TooLarge,
     decode,
     encode,
     error_for,
     match,
+    token_after,
 )
 
 
@@ -40,16 +49,24 @@ class MarketClientProtocol(Int32StringReceiver):
     # Responses have no size limit of their own (a page of products can be
     # megabytes); the 4-byte length is the only bound.
     MAX_LENGTH = 0xFFFFFFFF
+    # A TCP or TLS transport (ITCPTransport) once connected, None before.
+    transport: Any
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._last_id = 0
-        self._waiting = deque()  # (request_id, Deferred, check), in sending order
-        self._closing = None  # why no call may be made any more
+        # (request_id, Deferred, check, op, args), in sending order
+        self._waiting: deque[tuple[int, defer.Deferred[Response], bool, str, dict[str, Any]]] = (
+            deque()
+        )
+        # The session token of this connection's last login (or password
+        # change, or RESUME), kept as the blocking client keeps it.
+        self.token: str | None = None
+        self._closing: str | None = None  # why no call may be made any more
         self._lost = False
         self._trusted = True  # False after a ProtocolError: no frame is read
-        self._closed = []  # Deferreds for close()
+        self._closed: list[defer.Deferred[None]] = []  # Deferreds for close()
 
-    def call(self, op, check=False, **args):
+    def call(self, op: str, check: bool = False, **args: Any) -> defer.Deferred[Response]:
         """Send a request; a Deferred firing with its Response.  With
         check=True an error status fails the Deferred with its ClientError.
         On a lost connection it fails with ConnectionError."""
@@ -57,22 +74,34 @@ class MarketClientProtocol(Int32StringReceiver):
             return defer.fail(ConnectionError(f"the connection is closed: {self._closing}"))
         self._last_id += 1
         body = encode(self._last_id, op, args)
-        d = defer.Deferred()
-        self._waiting.append((self._last_id, d, check))
+        d: defer.Deferred[Response] = defer.Deferred()
+        self._waiting.append((self._last_id, d, check, op, args))
         self.sendString(body)
         return d
 
+    def resume(self, token: str | None = None) -> defer.Deferred[Any]:
+        """Log this connection in with a session token (RESUME): `token`, or
+        by default the one this connection's last login returned.  A
+        Deferred firing with the answer's data, {"role": ..., "name": ...},
+        or failing with the status's ClientError (401 for a token that is
+        unknown, expired or revoked)."""
+        if token is None:
+            token = self.token
+        if token is None:
+            return defer.fail(ValueError("no session token: log in first, or give one"))
+        return self.call("RESUME", check=True, token=token).addCallback(lambda r: r.data)
+
     @property
-    def pending(self):
+    def pending(self) -> int:
         """How many calls wait for their answer."""
         return len(self._waiting)
 
-    def close(self):
+    def close(self) -> defer.Deferred[None]:
         """Close the connection; a Deferred that fires once it is closed.
         Calls still waiting fail with ConnectionError."""
         if self._lost:
             return defer.succeed(None)
-        d = defer.Deferred()
+        d: defer.Deferred[None] = defer.Deferred()
         self._closed.append(d)
         self._closing = self._closing or "closed by the client"
         self.transport.loseConnection()
@@ -80,17 +109,18 @@ class MarketClientProtocol(Int32StringReceiver):
 
     # --- Int32StringReceiver ------------------------------------------------
 
-    def stringReceived(self, body):
+    def stringReceived(self, body: bytes) -> None:
         if not self._trusted:
             return  # dropping the connection: nothing more is trusted
         if not self._waiting:
             return self._break(ProtocolError("a response to no request"))
-        request_id, d, check = self._waiting.popleft()
+        request_id, d, check, op, args = self._waiting.popleft()
         try:
             response = match(decode(body), request_id)
         except ProtocolError as e:
             d.errback(Failure(e))
             return self._break(e)
+        self.token = token_after(op, args, response, self.token)
         if check and not response.ok:
             d.errback(Failure(error_for(response)))
         else:
@@ -100,17 +130,17 @@ class MarketClientProtocol(Int32StringReceiver):
             self._closing = "the server refused a request as too large (413)"
             self.transport.loseConnection()
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost = True
         self._closing = why = self._closing or reason.getErrorMessage()
         waiting, self._waiting = self._waiting, deque()
-        for _request_id, d, _check in waiting:
+        for _request_id, d, *_ in waiting:
             d.errback(Failure(ConnectionError(f"connection lost: {why}")))
         closed, self._closed = self._closed, []
-        for d in closed:
-            d.callback(None)
+        for done in closed:
+            done.callback(None)
 
-    def _break(self, error):
+    def _break(self, error: ProtocolError) -> None:
         """The stream can no longer be followed: drop the connection (every
         call still waiting then fails with ConnectionError)."""
         self._closing = f"protocol error: {error}"
@@ -119,20 +149,21 @@ class MarketClientProtocol(Int32StringReceiver):
 
 
 def connect(
-    reactor,
-    host=DEFAULT_HOST,
-    port=DEFAULT_PORT,
-    tls=False,
-    timeout=30,
-    tls_verify=True,
-    cafile=None,
-):
+    reactor: IReactorTCP,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    tls: bool = False,
+    timeout: float = 30,
+    tls_verify: bool = True,
+    cafile: str | None = None,
+) -> defer.Deferred[MarketClientProtocol]:
     """Connect; a Deferred firing with a connected MarketClientProtocol.
     With tls=True the server's certificate is checked against the system's
     trust store, or against `cafile` (PEM) when given, and must name `host`;
     tls_verify=False checks nothing (only for test certificates)."""
-    endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
     if tls:
+        options: IOpenSSLClientConnectionCreator | CertificateOptions
         if not tls_verify:
             options = CertificateOptions()  # encrypts, verifies nothing
         elif cafile is not None:
@@ -141,4 +172,7 @@ def connect(
         else:
             options = optionsForClientTLS(host)
         endpoint = wrapClientTLS(options, endpoint)
-    return connectProtocol(endpoint, MarketClientProtocol())
+    connected: defer.Deferred[MarketClientProtocol] = connectProtocol(
+        endpoint, MarketClientProtocol()
+    )
+    return connected

@@ -1,6 +1,17 @@
 """What a handler is given besides its arguments."""
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from twisted.internet.interfaces import IReactorTime
+
+    from cybermarket.server.metrics import Metrics
+    from cybermarket.server.passwords import Hasher
+    from cybermarket.server.throttle import Throttle
+    from cybermarket.storage.database import Database
 
 
 @dataclass(frozen=True)
@@ -11,6 +22,10 @@ class Session:
 
     role: str
     account_id: int
+    # SHA-256 of the connection's current session token (protocol 1.1): the
+    # one its login returned, it resumed with, or its password change
+    # returned.  LOGOUT revokes it.
+    token_hash: str | None = None
 
 
 @dataclass
@@ -35,29 +50,38 @@ class Settings:
     # Bytes of text one page of a listing may hold (--max-page-bytes): the
     # paged handlers are given it.
     page_bytes: int = 1 << 20
+    # Days a session token stays good without use (RESUME renews it).
+    session_days: float = 30.0
 
 
 @dataclass
 class App:
     """The server's shared parts, built once by the service."""
 
-    db: object
-    hasher: object
-    throttle: object
-    clock: object  # the reactor (IReactorTime); a task.Clock in tests
+    db: "Database"
+    hasher: "Hasher"
+    throttle: "Throttle"
+    clock: "IReactorTime"  # the reactor; a task.Clock in tests
     settings: Settings = field(default_factory=Settings)
+    # --metrics: counted as things happen; None when off.
+    metrics: "Metrics | None" = None
+    # Told of every answered request (op name or None, status, seconds,
+    # peer, account id or None) when --metrics or --access-log is on.
+    answered: "Callable[[str | None, int, float, str | None, int | None], None] | None" = None
 
 
 @dataclass
 class Call:
     """One request's view of its connection.  Flows (the ops that hash
-    passwords or change the login) may set `session`; the protocol adopts it
-    when the op succeeds."""
+    passwords or change the login) may set `session` and `language`; the
+    protocol adopts them when the op succeeds."""
 
     app: App
     session: Session | None
     peer: str
+    # The connection's language (i18n.LANGUAGES); SET_LANGUAGE sets it.
+    language: str = "en"
 
     @property
-    def me(self):
+    def me(self) -> int | None:
         return self.session.account_id if self.session else None

@@ -53,8 +53,14 @@ class Bite:
         self._unlogged = 0
         self._fields = {}
         self._flush = None
+        # Called once per refusal, logged or not (--metrics counts them).
+        self.count = None
+        # Security events carry `security`, a fixed name, in their fields.
+        self.security = None
 
     def __call__(self, **fields):
+        if self.count is not None:
+            self.count()
         self._unlogged += 1
         self._fields = fields
         now = self.clock.seconds()
@@ -70,6 +76,7 @@ class Bite:
         self._flush = None
         if not self._unlogged:
             return
-        log.warn(self.text, reason=self.reason, count=self._unlogged, **self._fields)
+        extra = {} if self.security is None else {"security": self.security}
+        log.warn(self.text, reason=self.reason, count=self._unlogged, **extra, **self._fields)
         self._last = self.clock.seconds()
         self._unlogged = 0

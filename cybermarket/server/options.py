@@ -5,10 +5,12 @@ parse the command line, and an import error here would show as "Unknown
 command".
 """
 
+import math
 import re
 
 from twisted.python import usage
 
+from cybermarket.server.origins import origin_of
 from cybermarket.storage.urls import DEFAULT_DATABASE, database_url
 
 DEFAULT_LISTEN = "tcp:22333:interface=127.0.0.1"
@@ -23,6 +25,18 @@ def _positive(kind):
 
     convert.__name__ = kind.__name__
     return convert
+
+
+# Session tokens' lifetime: up to a century, which keeps every time the
+# sessions table compares within its 64-bit milliseconds.
+MAX_SESSION_DAYS = 36500
+
+
+def _session_days(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and 0 < value <= MAX_SESSION_DAYS):
+        raise ValueError(f"must be more than 0 and at most {MAX_SESSION_DAYS}, not {text}")
+    return value
 
 
 def _not_negative(text):
@@ -43,7 +57,7 @@ def _listen_example(text):
     return f"tcp:{port}:interface={interface}"
 
 
-def check_listen(description):
+def check_listen(description, option="--listen"):
     """UsageError unless `description` is a server endpoint description
     Twisted can make an endpoint of.  The endpoint is made and dropped: no
     reactor is needed until it listens, and a stand-in keeps this from
@@ -56,7 +70,7 @@ def check_listen(description):
     except Exception as e:  # ValueError, TypeError, OSError: all mean the same here
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise usage.UsageError(
-            f"--listen: {description!r} is not an endpoint description ({reason}); "
+            f"{option}: {description!r} is not an endpoint description ({reason}); "
             f"for TCP write tcp:PORT:interface=ADDR, such as {_listen_example(description)}"
         ) from None
 
@@ -85,6 +99,12 @@ def _choice(text, choices):
     return value
 
 
+def _log_format(text):
+    if text not in ("text", "json"):
+        raise ValueError(f"must be text or json, not {text}")
+    return text
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -101,6 +121,12 @@ class Options(usage.Options):
             "kernel spreads connections over them: tcp:PORT:... is served as "
             "reuseport:PORT:..., which --listen also takes.",
         ],
+        [
+            "access-log",
+            None,
+            "Log one line per request: peer, account id, op, status and "
+            "duration (never the arguments).  Off by default.",
+        ],
     ]
 
     optParameters = [
@@ -112,6 +138,33 @@ class Options(usage.Options):
             "tcp:22333:interface=0.0.0.0, or "
             "ssl:22333:privateKey=key.pem:certKey=cert.pem for TLS, or "
             "reuseport:22333:interface=127.0.0.1 for TCP with SO_REUSEPORT.",
+        ],
+        [
+            "web",
+            None,
+            None,
+            "Also serve the web storefront and store console, and the protocol "
+            "over WebSocket at /ws, on this endpoint: a Twisted server endpoint "
+            "description such as tcp:8080:interface=127.0.0.1, or "
+            "ssl:8443:privateKey=key.pem:certKey=cert.pem for HTTPS and WSS. "
+            "Off unless given.",
+        ],
+        [
+            "metrics",
+            None,
+            None,
+            "Serve Prometheus metrics at /metrics, and /healthz and /readyz for "
+            "load balancers, on this endpoint, such as tcp:9464:interface=127.0.0.1. "
+            "Off unless given.  Processes sharing a port with --reuse-port each "
+            "need their own --metrics port.",
+        ],
+        [
+            "log-format",
+            None,
+            "text",
+            "text (the default) or json: one JSON object per line, with the "
+            "keys time, level, namespace and message and the event's own fields.",
+            _log_format,
         ],
         [
             "database",
@@ -262,7 +315,29 @@ class Options(usage.Options):
             "Days until a merchant's invitation code expires.",
             _positive(float),
         ],
+        [
+            "session-days",
+            None,
+            30.0,
+            "Days a session token (what a login answers, for RESUME on a new "
+            "connection) stays good without use; each RESUME renews it.",
+            _session_days,
+        ],
     ]
+
+    def __init__(self):
+        super().__init__()
+        self["web-origins"] = []
+
+    def opt_web_origin(self, origin):
+        """An origin (scheme://host[:port]) whose pages may open WebSockets
+        to --web, besides the server's own; repeatable."""
+        if origin_of(origin) is None:
+            raise usage.UsageError(
+                f"--web-origin: {origin!r} is not an origin; write scheme://host[:port], "
+                "such as https://shop.example.com"
+            )
+        self["web-origins"].append(origin)
 
     def postOptions(self):
         if self["connection-buffer"] is None:
@@ -274,9 +349,28 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(f"--database: {e}") from None
         check_listen(self["listen"])
+        if self["web"] is not None:
+            check_listen(self["web"], "--web")
+        elif self["web-origins"]:
+            raise usage.UsageError("--web-origin needs --web")
+        if self["metrics"] is not None:
+            check_listen(self["metrics"], "--metrics")
+        if self["log-format"] == "json":
+            self._log_json()
         if self["reuse-port"]:
             try:
                 listen = reuse_port_listen(self["listen"])
             except ValueError as e:
                 raise usage.UsageError(str(e)) from None
             check_listen(listen)
+
+    def _log_json(self):
+        """Make twistd log JSON lines: set its --logger (read once the
+        command line is parsed) to our observer, unless one was given."""
+        parent = getattr(self, "parent", None)
+        if parent is None or parent.get("logger"):
+            return
+        from cybermarket.server import logs
+
+        logs.TWISTD.update(logfile=parent.get("logfile"), nodaemon=parent.get("nodaemon"))
+        parent["logger"] = "cybermarket.server.logs.twistd_json_observer"

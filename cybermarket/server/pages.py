@@ -30,40 +30,62 @@ nothing of pages or of the codec.
 """
 
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
 
 from cybermarket.codec import Packed, pack
+from cybermarket.storage.txn import Txn
 
 MOST_BYTES = 64 * 1024  # a page bigger than this is not kept
 
+T = TypeVar("T")
+# What a page is stored under: the stamp of the database it was read from.
+Stamp = tuple[int, int]
 
-def per_connection(most):
-    """The Database's connection_cache for --page-cache `most`."""
-    return (lambda: PageCache(most)) if most else None
+
+def per_connection(
+    most: int, watch: "Callable[[PageCache], PageCache] | None" = None
+) -> "Callable[[], PageCache] | None":
+    """The Database's connection_cache for --page-cache `most`; `watch` is
+    handed each cache made (the metrics read their counts)."""
+    if not most:
+        return None
+    if watch is None:
+        return lambda: PageCache(most)
+    return lambda: watch(PageCache(most))
 
 
 class PageCache:
-    __slots__ = ("most", "stamp", "pages")
+    __slots__ = ("most", "stamp", "pages", "hits", "misses")
 
-    def __init__(self, most):
+    def __init__(self, most: int) -> None:
         self.most = most  # pages kept at most; 0: none
-        self.stamp = None
-        self.pages = OrderedDict()
+        self.stamp: Stamp | None = None
+        self.pages: OrderedDict[Hashable, Packed] = OrderedDict()
+        # Plain counts, by the one thread that owns this cache; the metrics
+        # read them when scraped.
+        self.hits = 0
+        self.misses = 0
 
-    def clear(self):
+    def clear(self) -> None:
         self.stamp = None
         self.pages.clear()
 
-    def get(self, stamp, key):
+    def get(self, stamp: Stamp, key: Hashable) -> Packed | None:
         if stamp != self.stamp:
             self.pages.clear()
             self.stamp = stamp
+            self.misses += 1
             return None
         page = self.pages.get(key)
         if page is not None:
             self.pages.move_to_end(key)
+            self.hits += 1
+        else:
+            self.misses += 1
         return page
 
-    def put(self, stamp, key, page):
+    def put(self, stamp: Stamp, key: Hashable, page: Packed) -> None:
         if stamp != self.stamp or len(page) > MOST_BYTES:
             return
         self.pages[key] = page
@@ -71,14 +93,15 @@ class PageCache:
             self.pages.popitem(last=False)
 
 
-def cached(txn, key, compute, *args):
+def cached(txn: Txn, key: Hashable, compute: Callable[..., T], *args: Any) -> T | Packed:
     """compute(txn, *args), packed and kept while the database stays as it
     is; or, where nothing may be cached, compute's plain value."""
     stamp = txn.stamp()
     if stamp is None:
         return compute(txn, *args)
-    page = txn.cache.get(stamp, key)
+    cache = cast(PageCache, txn.cache)  # there is a stamp: there is a cache
+    page = cache.get(stamp, key)
     if page is None:
         page = Packed(pack(compute(txn, *args)))
-        txn.cache.put(stamp, key, page)
+        cache.put(stamp, key, page)
     return page

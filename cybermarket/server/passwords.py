@@ -27,10 +27,13 @@ this runs on the reactor thread, so it needs no lock.
 
 import itertools
 from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from twisted.internet import defer
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
@@ -49,18 +52,24 @@ QUEUE = 64
 QUEUE_PER_ADDRESS = 16
 
 
+# One job waiting for a thread: its Deferred, the function and its arguments.
+Job = tuple[defer.Deferred[Any], Callable[..., Any], tuple[Any, ...]]
+
+
 class Hasher:
     def __init__(
         self,
-        threads=1,
-        reactor=None,
-        hasher=None,
-        per_address=PER_ADDRESS,
-        queue=QUEUE,
-        queue_per_address=QUEUE_PER_ADDRESS,
-    ):
+        threads: int = 1,
+        reactor: IReactorFromThreads | None = None,
+        hasher: PasswordHasher | None = None,
+        per_address: int = PER_ADDRESS,
+        queue: int = QUEUE,
+        queue_per_address: int = QUEUE_PER_ADDRESS,
+    ) -> None:
         if reactor is None:
-            from twisted.internet import reactor
+            from twisted.internet import reactor as default
+
+            reactor = cast(IReactorFromThreads, default)  # every reactor provides it
         self.reactor = reactor
         self.hasher = hasher or PasswordHasher(parallelism=1)
         self.threads = threads
@@ -68,29 +77,31 @@ class Hasher:
         self.per_address = per_address
         self.queue = queue
         self.queue_per_address = queue_per_address
-        self._dummy = None
-        self._waiting = {}  # peer -> deque of (Deferred, function, args)
+        self._dummy: str | None = None
+        self._waiting: dict[str | None, deque[Job]] = {}  # peer -> jobs waiting
         self._waiting_total = 0
-        self._running = {}  # peer -> jobs of that peer on the pool
+        self._running: dict[str | None, int] = {}  # peer -> jobs of that peer on the pool
         self._running_total = 0
         # peer -> when it was last given a thread, for peers with jobs
         # waiting or running; the smallest goes next.
-        self._served = {}
+        self._served: dict[str | None, int] = {}
         self._ticks = itertools.count()
         self._dispatching = False
+        # Wraps each job's function to time it on its thread (--metrics).
+        self.timed: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
         # Logged through a Bite: a refusal is cheap to cause, and one line
         # each would let a client flood the log.
         self._refused = limits.Bite(
-            self.reactor,
+            cast(IReactorTime, self.reactor),
             "hash-queue",
             "refused a password {what} for {peer}: hashing queue full ({why});"
             " {count} refused since the last report",
         )
 
-    def start(self):
+    def start(self) -> None:
         self.pool.start()
 
-    def stop(self):
+    def stop(self) -> None:
         # Jobs still waiting will never run: answer them rather than leave
         # their requests hanging.
         waiting, self._waiting = self._waiting, {}
@@ -100,18 +111,20 @@ class Hasher:
                 d.errback(Unavailable("the server is shutting down"))
         self.pool.stop()
 
-    def hash(self, password, peer=None):
+    def hash(self, password: str, peer: str | None = None) -> defer.Deferred[str]:
         """Deferred firing with the PHC string ($argon2id$...).  `peer`: the
         address the work is done for."""
         return self._submit(peer, "hash", self.hasher.hash, password)
 
-    def verify(self, stored, password, peer=None):
+    def verify(
+        self, stored: str | None, password: str, peer: str | None = None
+    ) -> defer.Deferred[bool]:
         """Deferred firing with True or False.  With stored None (no such
         account) a dummy hash is checked, so that an unknown login costs as
         long as a wrong password and timing reveals nothing."""
         return self._submit(peer, "verify", self.verify_sync, stored, password)
 
-    def verify_sync(self, stored, password):
+    def verify_sync(self, stored: str | None, password: str) -> bool:
         if stored is None:
             if self._dummy is None:
                 self._dummy = self.hasher.hash("not a password of anyone")
@@ -122,16 +135,22 @@ class Hasher:
         except (VerificationError, InvalidHashError):
             return False
 
+    def waiting(self) -> int:
+        """Jobs waiting for a thread."""
+        return self._waiting_total
+
     # --- the queues (reactor thread) -------------------------------------
 
-    def _can_start(self, peer):
+    def _can_start(self, peer: str | None) -> bool:
         return (
             self._running_total < self.threads
             and self._running.get(peer, 0) < self.per_address
             and peer not in self._waiting
         )
 
-    def _submit(self, peer, what, function, *args):
+    def _submit(
+        self, peer: str | None, what: str, function: Callable[..., Any], *args: Any
+    ) -> defer.Deferred[Any]:
         jobs = self._waiting.get(peer)
         waiting = len(jobs) if jobs else 0
         # The bounds are on jobs that would wait; one that starts at once
@@ -141,7 +160,7 @@ class Hasher:
                 return self._refuse(peer, what, f"{waiting} jobs of this address waiting")
             if self._waiting_total >= self.queue and not self._shed_for(waiting):
                 return self._refuse(peer, what, f"{self._waiting_total} jobs waiting in all")
-        d = defer.Deferred()
+        d: defer.Deferred[Any] = defer.Deferred()
         if jobs is None:
             jobs = self._waiting[peer] = deque()
         jobs.append((d, function, args))
@@ -149,7 +168,7 @@ class Hasher:
         self._dispatch()
         return d
 
-    def _shed_for(self, waiting):
+    def _shed_for(self, waiting: int) -> bool:
         """Make room in a full queue for a job of an address with `waiting`
         jobs waiting: refuse the newest job of the address with the most,
         if it has more.  So a few busy addresses cannot fill the queue for
@@ -164,23 +183,25 @@ class Hasher:
         d.errback(Unavailable(BUSY))
         return True
 
-    def _refuse(self, peer, what, reason):
+    def _refuse(self, peer: str | None, what: str, reason: str) -> defer.Deferred[Any]:
         self._refused(what=what, peer=peer, why=reason)
         return defer.fail(Unavailable(BUSY))
 
-    def _next_peer(self):
-        """The waiting peer to run next: of those under their share of
-        threads, the one given a thread longest ago (never: first)."""
-        best = None
+    def _next_peer(self) -> tuple[int, str | None] | None:
+        """(when it was last given a thread, peer) of the waiting peer to
+        run next: of those under their share of threads, the one given a
+        thread longest ago (never: first).  None when no peer can run (a
+        peer may itself be None: a job for no address in particular)."""
+        best: tuple[int, str | None] | None = None
         for peer in self._waiting:
             if self._running.get(peer, 0) >= self.per_address:
                 continue
             served = self._served.get(peer, -1)
             if best is None or served < best[0]:
                 best = (served, peer)
-        return None if best is None else best[1]
+        return best
 
-    def _dispatch(self):
+    def _dispatch(self) -> None:
         # Re-entered when a job finishes at once (a pool that runs inline);
         # the loop below carries on, so there is no recursion.
         if self._dispatching:
@@ -188,9 +209,10 @@ class Hasher:
         self._dispatching = True
         try:
             while self._running_total < self.threads:
-                peer = self._next_peer()
-                if peer is None:
+                best = self._next_peer()
+                if best is None:
                     break
+                peer = best[1]
                 jobs = self._waiting[peer]
                 d, function, args = jobs.popleft()
                 if not jobs:
@@ -199,12 +221,14 @@ class Hasher:
                 self._running[peer] = self._running.get(peer, 0) + 1
                 self._running_total += 1
                 self._served[peer] = next(self._ticks)
+                if self.timed is not None:
+                    function = self.timed(function)
                 done = deferToThreadPool(self.reactor, self.pool, function, *args)
                 done.addBoth(self._finished, peer, d)
         finally:
             self._dispatching = False
 
-    def _finished(self, result, peer, d):
+    def _finished(self, result: object, peer: str | None, d: defer.Deferred[Any]) -> None:
         self._running_total -= 1
         self._running[peer] -= 1
         if not self._running[peer]:

@@ -1,353 +1,104 @@
-"""Framing and the protocol: 4-byte big-endian length frames
-(Int32StringReceiver) carrying MessagePack maps.
+"""TCP: 4-byte big-endian length frames (Int32StringReceiver) carrying
+MessagePack maps, and the factory that admits connections, of TCP and
+WebSocket alike, within the connection caps.
 
-One connection's requests run one at a time, in the order received, and are
-answered in that order; pipelined requests wait in a queue.  Validation runs
-here, on the reactor thread, against the op table; handlers run on the
-database or hashing pools.  Errors become responses in one place, _answer.
+The frames' bodies go to a MarketConnection (connection.py), which queues,
+orders and answers them; this module only frames them.
 """
 
-from collections import deque
+from __future__ import annotations
 
-import msgpack
+from typing import Any
+
 from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory
-from twisted.logger import Logger
 from twisted.protocols.basic import Int32StringReceiver
-from twisted.protocols.policies import TimeoutMixin
-from twisted.python.failure import Failure
-from zope.interface import implementer
 
-from cybermarket.codec import encode
-from cybermarket.errors import (
-    BadRequest,
-    MarketError,
-    NotLoggedIn,
-    TooLarge,
-    Unavailable,
-)
+from cybermarket.codec import encode  # noqa: F401 (the tests' encoder)
 from cybermarket.server import limits
-from cybermarket.server.context import Call
-from cybermarket.server.optable import SERVED
-from cybermarket.values import shown
-
-log = Logger()
-
-# Reading pauses while this many requests wait on one connection, and
-# resumes below LOW_WATER: a client pipelining without end costs bounded
-# memory.  Their bytes are bounded too (Settings.connection_buffer): reading
-# resumes once they are below a quarter of it.
-HIGH_WATER = 64
-LOW_WATER = 16
-# Requests one read may have answered before the connection waits for the
-# reactor's next turn: a read of 64 KiB can hold 13,000 tiny requests, and
-# answering them all at once would stall every other connection.
-BURST = 100
-
-MESSAGES = {200: "ok", 201: "created"}
-
-_TOO_LARGE = object()  # queue marker: answer 413, then close
+from cybermarket.server.bodies import MSGPACK
+from cybermarket.server.connection import (  # noqa: F401 (imported from here too)
+    BURST,
+    HIGH_WATER,
+    LOW_WATER,
+    MarketConnection,
+    decode,
+)
 
 
-def decode(body):
-    """(id, op, args) of a request body, args validated.  BadRequest carries
-    the request's id once it is known (request_id attribute)."""
-    try:
-        message = msgpack.unpackb(body, raw=False)
-    except Exception:
-        raise BadRequest("body: not a MessagePack value")
-    if not isinstance(message, dict):
-        raise BadRequest("body: must be a map with id, op and args")
-    request_id = message.get("id")
-    if type(request_id) is not int or request_id < 0:
-        raise BadRequest("id: must be a non-negative integer")
-    try:
-        name = message.get("op")
-        if type(name) is not str:
-            raise BadRequest("op: must be a string")
-        op = SERVED.get(name)
-        if op is None:
-            raise BadRequest(f"op: unknown op '{shown(name)}'")
-        return request_id, op, op.check_args(message.get("args"))
-    except BadRequest as e:
-        e.request_id = request_id
-        raise
+class MarketProtocol(Int32StringReceiver):
+    """Carries one MarketConnection's bodies in length-prefixed frames."""
 
+    # A TCP, TLS or PROXY transport (ITCPTransport and IConsumer) once
+    # connected, None before.
+    transport: Any
 
-@implementer(IPushProducer)
-class _WriteBuffer:
-    """Registered with the transport so that a client which pipelines but
-    does not read makes us stop reading, instead of buffering answers."""
+    def __init__(self, connection: MarketConnection) -> None:
+        self.connection = connection
 
-    def __init__(self, protocol):
-        self.protocol = protocol
+    def connectionMade(self) -> None:
+        self.MAX_LENGTH = self.connection.app.settings.max_frame
+        self.connection.start(self)
 
-    def pauseProducing(self):
-        self.protocol._set_pause("writes", True)
+    def connectionLost(self, reason: Any = None) -> None:
+        self.connection.lost()
 
-    def resumeProducing(self):
-        self.protocol._set_pause("writes", False)
-
-    def stopProducing(self):
-        pass
-
-
-class MarketProtocol(Int32StringReceiver, TimeoutMixin):
-    def __init__(self, app, factory, peer=None):
-        self.app = app
-        self.factory = factory
-        self.session = None
-        # The client's IP address, counted against its cap (admitted); None
-        # behind a balancer until the PROXY header has named it.
-        self.peer = peer
-        self.admitted = peer is not None
-        self._queue = deque()
-        self._queued_bytes = 0
-        self._busy = False
-        self._pumping = False
-        self._closing = False
-        self._pauses = set()
-        self._write_buffer = _WriteBuffer(self)
-        self._frame_timer = None
-        self._burst = 0  # requests started since the last read
-
-    def callLater(self, delay, function):
-        # TimeoutMixin's idle timer, on the app's clock rather than the
-        # global reactor.
-        return self.app.clock.callLater(delay, function)
-
-    # --- connection ---------------------------------------------------------
-
-    def connectionMade(self):
-        self.MAX_LENGTH = self.app.settings.max_frame
-        self.transport.registerProducer(self._write_buffer, True)
-        self.setTimeout(self.app.settings.idle_timeout)
-        self.factory.connections.add(self)
-
-    def connectionLost(self, reason):
-        self.setTimeout(None)
-        self._stop_frame_timer()
-        self.session = None
-        self._closing = True
-        self._queue.clear()
-        self._queued_bytes = 0
-        self.factory.connection_gone(self)
-
-    def dataReceived(self, data):
-        if self._closing:
+    def dataReceived(self, data: bytes) -> None:
+        connection = self.connection
+        if not connection.reading:
             return  # after a 413 nothing more is read
-        if self.peer is None and not self._learn_peer():
+        if connection.peer is None and not self._learn_peer():
             return
-        self._burst = 0
-        self.resetTimeout()
+        connection.data_arrived()
         super().dataReceived(data)
-        self._watch_frame()
+        connection.watch_frame()
 
-    def timeoutConnection(self):
-        # TimeoutMixin's loseConnection waits until the answers already
-        # written are sent, which a client that does not read never lets
-        # happen: the connection and its answer would stay for ever.
-        if "writes" in self._pauses:
-            self._closing = True
-            self.transport.abortConnection()
-        else:
-            self.transport.loseConnection()
-
-    def _learn_peer(self):
+    def _learn_peer(self) -> bool:
         """Behind a balancer: the address the PROXY header named (parsed by
         the transport before any of our bytes arrive), held to its cap."""
+        connection = self.connection
         host = getattr(self.transport.getPeer(), "host", None)
         if host is None:
-            self.peer = "local"  # a UNIX socket: no address to tell apart
+            connection.peer = "local"  # a UNIX socket: no address to tell apart
             return True
-        self.peer = host
-        if not self.factory.admit(host):
-            self._closing = True
-            self.transport.abortConnection()
+        connection.peer = host
+        if not connection.factory.admit(host):
+            connection.abort()
             return False
-        self.admitted = True
+        connection.admitted = True
         return True
 
-    def _watch_frame(self):
-        """Run the frame timer while a frame is partly received and the
-        client is the one to send the rest: not while reading is paused, when
-        the bytes held back are the server's delay, not the client's."""
-        partial = bool(self._unprocessed) and not self._pauses and not self._closing
-        if partial and self._frame_timer is None:
-            self._frame_timer = self.app.clock.callLater(
-                self.app.settings.frame_timeout, self._frame_timed_out
-            )
-        elif not partial:
-            self._stop_frame_timer()
+    def stringReceived(self, body: bytes) -> None:
+        self.connection.received(body, MSGPACK)
 
-    def _stop_frame_timer(self):
-        if self._frame_timer is not None:
-            if self._frame_timer.active():
-                self._frame_timer.cancel()
-            self._frame_timer = None
+    def lengthLimitExceeded(self, length: int) -> None:
+        self.connection.too_large(MSGPACK)
 
-    def _frame_timed_out(self):
-        self._frame_timer = None
-        self.factory.bites["frame-timeout"](peer=self.peer)
-        self._closing = True
-        self.transport.abortConnection()
+    # --- the Carrier ------------------------------------------------------------
 
-    def lengthLimitExceeded(self, length):
-        self._closing = True
-        self._queue.append((_TOO_LARGE, False))
-        self._pump()
+    def register_producer(self, producer: IPushProducer) -> None:
+        self.transport.registerProducer(producer, True)
 
-    def stringReceived(self, body):
-        self._queue.append((body, self.factory.stopping))
-        self._queued_bytes += len(body)
-        if (
-            len(self._queue) >= HIGH_WATER
-            or self._queued_bytes >= self.app.settings.connection_buffer
-        ):
-            self._set_pause("queue", True)
-        self._pump()
-
-    def _set_pause(self, why, paused):
-        """Stop parsing and reading while any reason holds: the protocol's
-        own pause (Int32StringReceiver's paused flag) leaves unparsed frames
-        in its buffer, so a flood costs no more than one read's worth."""
-        before = bool(self._pauses)
-        (self._pauses.add if paused else self._pauses.discard)(why)
-        if before != bool(self._pauses) and self.transport is not None:
-            if self._pauses:
-                self.pauseProducing()
-            else:
-                # Parses what was held back, which may queue more requests.
-                self.resumeProducing()
-            self._watch_frame()
-        if why == "writes" and not paused:
-            # Requests that waited for the client to read can run now.
-            self._pump()
-
-    @property
-    def idle(self):
-        return not self._busy and not self._queue
-
-    # --- one request at a time --------------------------------------------
-
-    def _pump(self):
-        # Re-entered from _finished when a request completes synchronously,
-        # and from resumeProducing; the loop below then carries on, so
-        # pipelined requests never recurse.
-        if self._pumping:
-            return
-        self._pumping = True
-        try:
-            while True:
-                # Nothing more is run while the client does not read what
-                # was answered: its answers would pile up in memory.
-                while self._queue and not self._busy and "writes" not in self._pauses:
-                    body, stopping = self._queue.popleft()
-                    if body is _TOO_LARGE:
-                        self._send(self._answer(None, None, TooLarge()))
-                        self._queue.clear()
-                        self._queued_bytes = 0
-                        self.transport.loseConnection()
-                        return
-                    self._queued_bytes -= len(body)
-                    self._busy = True
-                    self._burst += 1
-                    self._handle(body, stopping).addCallback(self._finished)
-                    if self._burst >= BURST and "turn" not in self._pauses:
-                        # Let other connections have the reactor; read on
-                        # at its next turn.
-                        self._set_pause("turn", True)
-                        self.app.clock.callLater(0, self._next_turn)
-                if "queue" in self._pauses and self._below_low_water():
-                    self._set_pause("queue", False)  # may queue more: go on
-                    continue
-                break
-        finally:
-            self._pumping = False
-
-    def _next_turn(self):
-        self._burst = 0
-        if self.transport is not None and not self._closing:
-            self._set_pause("turn", False)
-            self._pump()
-
-    def _below_low_water(self):
-        return (
-            len(self._queue) < LOW_WATER
-            and self._queued_bytes < self.app.settings.connection_buffer // 4
-        )
-
-    def _finished(self, response):
-        self._send(response)
-        self._busy = False
-        if self.idle:
-            self.factory.check_idle()
-        self._pump()
-
-    def _send(self, response):
-        try:
-            body = encode(response)
-        except Exception:
-            log.failure("cannot encode the answer to request {id}", id=response.get("id"))
-            body = encode(self._internal_error(response.get("id")))
+    def write_body(self, body: bytes | str) -> None:
         self.sendString(body)
-        self.resetTimeout()
 
-    def _handle(self, body, stopping):
-        """A Deferred that fires with the response to one request body."""
-        request_id = op = None
-        try:
-            request_id, op, args = decode(body)
-            if stopping:
-                raise Unavailable("the server is shutting down")
-            if op.role is not None and (self.session is None or self.session.role != op.role):
-                raise NotLoggedIn(f"{op.name}: log in as a {op.role} first")
-        except MarketError as e:
-            # decode's BadRequest carries the request's id once it was read.
-            return defer.succeed(self._answer(getattr(e, "request_id", request_id), op, e))
-        except Exception as e:
-            return defer.succeed(self._answer(request_id, op, e, failure=Failure()))
-        call = Call(self.app, self.session, self.peer)
-        try:
-            if op.flow:
-                d = defer.ensureDeferred(op.function(call, **args))
-            else:
-                if op.paged:
-                    args["page_bytes"] = self.app.settings.page_bytes
-                d = self.app.db.run(op.name, op.function, call.me, write=op.write, **args)
-        except Exception:
-            d = defer.fail()
+    def pause_reading(self) -> None:
+        # Int32StringReceiver's own pause: frames already read stay unparsed.
+        self.pauseProducing()
 
-        def succeeded(data):
-            if op.flow:
-                self.session = call.session
-            return self._answer(request_id, op, None, data)
+    def resume_reading(self) -> None:
+        # Parses what was held back.
+        self.resumeProducing()
 
-        d.addCallbacks(succeeded, lambda f: self._answer(request_id, op, f.value, failure=f))
-        return d
+    def partial(self) -> bool:
+        return bool(self._unprocessed)
 
-    def _answer(self, request_id, op, error, data=None, failure=None):
-        """The response: the one place where errors become statuses."""
-        if error is None:
-            response = {"id": request_id, "status": op.status, "message": MESSAGES[op.status]}
-            if data is not None:
-                response["data"] = data
-            return response
-        if isinstance(error, MarketError):
-            return {"id": request_id, "status": error.status, "message": error.message}
-        # A bug or an unforeseen failure: logged in full, answered bare.
-        log.failure(
-            "{op} failed (request {id})",
-            failure=failure,
-            op=op.name if op else "?",
-            id=request_id,
-        )
-        return self._internal_error(request_id)
+    def close(self, too_large: bool = False) -> None:
+        self.transport.loseConnection()
 
-    @staticmethod
-    def _internal_error(request_id):
-        return {"id": request_id, "status": 500, "message": "internal error"}
+    def abort(self) -> None:
+        self.transport.abortConnection()
 
 
 # How each limit that closes connections is logged when it bites.
@@ -383,6 +134,8 @@ class MarketFactory(Factory):
         self._open = 0  # built and not yet lost: counted before connectionMade
         self._per_address = {}
         self.bites = {reason: limits.Bite(app.clock, reason, text) for reason, text in BITES}
+        for bite in self.bites.values():
+            bite.security = "connection_refused"
 
     def buildProtocol(self, addr):
         """The connection's protocol, or None (the port then closes the
@@ -399,8 +152,22 @@ class MarketFactory(Factory):
             peer = None
         elif peer is not None and not self.admit(peer):
             return None
+        connection = self.open_connection(peer)
+        return None if connection is None else MarketProtocol(connection)
+
+    def open_connection(self, peer: str | None, admit: bool = False) -> MarketConnection | None:
+        """A new connection from `peer` (None: not known yet), counted in
+        the caps; None when the caps are reached.  buildProtocol has checked
+        them already; `admit` checks them here (WebSocket upgrades)."""
+        if admit:
+            settings = self.app.settings
+            if settings.max_connections is not None and self._open >= settings.max_connections:
+                self.bites["max-connections"](peer=peer or "local", open=self._open)
+                return None
+            if peer is not None and not self.admit(peer):
+                return None
         self._open += 1
-        return MarketProtocol(self.app, self, peer)
+        return MarketConnection(self.app, self, peer)
 
     def admit(self, peer):
         """Count one more connection from the IP address `peer`, unless its
@@ -427,14 +194,14 @@ class MarketFactory(Factory):
         """From now on new requests get 503; the Deferred fires once every
         request already read has been answered."""
         self.stopping = True
-        d = defer.Deferred()
+        d: defer.Deferred[None] = defer.Deferred()
         self._idle_waiters.append(d)
         self.check_idle()
         return d
 
     def all_closed(self):
         """A Deferred that fires once no connection is left open."""
-        d = defer.Deferred()
+        d: defer.Deferred[None] = defer.Deferred()
         self._closed_waiters.append(d)
         self.check_idle()
         return d

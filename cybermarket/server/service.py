@@ -9,9 +9,11 @@ from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from cybermarket.server import limits, pages
+from cybermarket.server import limits, logs, pages
 from cybermarket.server.context import App, Settings
+from cybermarket.server.handlers import accounts
 from cybermarket.server.options import reuse_port_listen
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
@@ -21,6 +23,7 @@ from cybermarket.storage import database
 log = Logger()
 
 SHUTDOWN_GRACE = 30.0  # seconds to finish requests already read
+SESSION_SWEEP = 600.0  # seconds between sweeps of expired and revoked tokens
 CLOSE_GRACE = 5.0  # seconds for the last answers to reach slow readers
 
 
@@ -41,7 +44,7 @@ def _print_start_errors(previous):
         else:
             previous(kind, value, traceback)
 
-    hook.prints_start_errors = True
+    hook.prints_start_errors = True  # type: ignore[attr-defined]  # a mark, read by getattr
     return hook
 
 
@@ -65,7 +68,9 @@ def listen_failure(error):
 
 
 class MarketService(MultiService):
-    def __init__(self, app, listen, reactor, reuse_port=False):
+    def __init__(
+        self, app, listen, reactor, reuse_port=False, web=None, web_origins=(), metrics=None
+    ):
         super().__init__()
         self.app = app
         self.reactor = reactor
@@ -78,7 +83,22 @@ class MarketService(MultiService):
         self.endpoint = serverFromString(reactor, listen)
         self.port = None  # the listening port, while there is one
         self._listening = None  # the endpoint's Deferred, until it fires
+        # The web endpoint (--web): static pages and WebSocket, connections
+        # made by the same factory, so counted in the same caps.
+        if web and reuse_port and web.partition(":")[0] in ("tcp", "reuseport"):
+            web = reuse_port_listen(web)  # every process serves the pages too
+        self.web = web
+        self.web_origins = list(web_origins)
+        self.web_endpoint = serverFromString(reactor, web) if web else None
+        self.web_port = None
         TimerService(60, app.throttle.sweep).setServiceParent(self)
+        # --metrics: a child service, so it listens until the shutdown has
+        # drained the requests (/readyz says 503 meanwhile).
+        if metrics and app.metrics is not None:
+            from cybermarket.server.health import metrics_service
+
+            metrics_service(reactor, metrics, app, self.factory).setServiceParent(self)
+        TimerService(SESSION_SWEEP, accounts.sweep_sessions, app).setServiceParent(self)
 
     def _start_listening(self):
         """Listen on the endpoint.  A failure (a port already taken) is
@@ -86,7 +106,7 @@ class MarketService(MultiService):
         logged while a server that is not listening runs on.  Every
         endpoint this server is used with answers at once; should one
         answer later, its failure can only be logged."""
-        failures = []
+        failures: list[Failure] = []
 
         def listening(port):
             self._listening = None
@@ -106,11 +126,28 @@ class MarketService(MultiService):
         if failures:
             failures[0].raiseException()
 
+    def _start_web(self):
+        """Listen on --web, as _start_listening does on --listen."""
+        from cybermarket.server.web import make_site
+
+        failures: list[Failure] = []
+        site = make_site(self.factory, self.web_origins)
+        assert self.web_endpoint is not None  # only called with --web
+        d = self.web_endpoint.listen(site)
+
+        def listening(port):
+            self.web_port = port
+
+        d.addCallbacks(listening, failures.append)
+        if failures:
+            failures[0].raiseException()
+
     def _stop_listening(self):
         if self._listening is not None:
             self._listening.cancel()
-        port, self.port = self.port, None
-        return defer.maybeDeferred(port.stopListening) if port else defer.succeed(None)
+        ports = [p for p in (self.port, self.web_port) if p is not None]
+        self.port = self.web_port = None
+        return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports])
 
     @defer.inlineCallbacks
     def _within(self, seconds, d):
@@ -134,9 +171,13 @@ class MarketService(MultiService):
         )
         self.app.db.start()
         self.app.hasher.start()
+        listen = self.listen
         try:
             super().startService()
             self._start_listening()
+            if self.web_endpoint is not None:
+                listen = self.web
+                self._start_web()
         except BaseException as e:
             # A port already taken: stop the pools' threads, or the process
             # would never exit.
@@ -145,8 +186,12 @@ class MarketService(MultiService):
             reason = listen_failure(e)
             if reason is None:
                 raise
-            raise_start_error(f"cannot listen on {self.listen}: {reason}")
+            if self.port is not None:
+                self.port.stopListening()
+            raise_start_error(f"cannot listen on {listen}: {reason}")
         log.info("cybermarket serving on {listen}", listen=self.listen)
+        if self.web_endpoint is not None:
+            log.info("cybermarket web pages and WebSocket on {web}", web=self.web)
 
     @defer.inlineCallbacks
     def stopService(self):
@@ -157,23 +202,30 @@ class MarketService(MultiService):
             log.warn("shutdown: requests still running after {s} s", s=SHUTDOWN_GRACE)
         # Close gently and wait, so that the last answers are written out
         # before the reactor drops every socket; abort what will not close.
-        for protocol in list(self.factory.connections):
-            protocol.transport.loseConnection()
+        for connection in list(self.factory.connections):
+            connection.close()
         if not (yield self._within(CLOSE_GRACE, self.factory.all_closed())):
-            for protocol in list(self.factory.connections):
-                protocol.transport.abortConnection()
+            for connection in list(self.factory.connections):
+                connection.abort()
         yield super().stopService()
         self.app.hasher.stop()
         self.app.db.stop()
 
 
 def make_app(options, reactor):
+    metrics = None
+    if options.get("metrics"):
+        from cybermarket.server.metrics import Metrics
+
+        metrics = Metrics()
     db = database.Database(
         options["database"],
         options["db-threads"],
         reactor,
         options["sqlite-synchronous"],
-        connection_cache=pages.per_connection(options["page-cache"]),
+        connection_cache=pages.per_connection(
+            options["page-cache"], metrics.page_cache if metrics else None
+        ),
     )
     settings = Settings(
         max_frame=options["max-frame"],
@@ -187,8 +239,9 @@ def make_app(options, reactor):
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],
         page_bytes=options["max-page-bytes"],
+        session_days=options["session-days"],
     )
-    return App(
+    app = App(
         db=db,
         hasher=Hasher(
             options["hash-threads"],
@@ -200,7 +253,10 @@ def make_app(options, reactor):
         throttle=Throttle(db, reactor, settings.login_failures, settings.login_window),
         clock=reactor,
         settings=settings,
+        answered=logs.answered_hook(metrics, bool(options.get("access-log"))),
     )
+    logs.wire(app, metrics)
+    return app
 
 
 def make_service(options, reactor=None):
@@ -210,5 +266,11 @@ def make_service(options, reactor=None):
     # cannot be brought up to date stops the start with a clear error.
     database.upgrade(options["database"])
     return MarketService(
-        make_app(options, reactor), options["listen"], reactor, options["reuse-port"]
+        make_app(options, reactor),
+        options["listen"],
+        reactor,
+        options["reuse-port"],
+        web=options.get("web"),
+        web_origins=options.get("web-origins", ()),
+        metrics=options.get("metrics"),
     )

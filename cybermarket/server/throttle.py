@@ -30,13 +30,20 @@ typed in the wrong field, and the table need not keep it.
 
 import hashlib
 import math
+from typing import TYPE_CHECKING
 
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from cybermarket.errors import Throttled
+from cybermarket.i18n import Nn_
 from cybermarket.server import limits
-from cybermarket.storage.txn import Query
+from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import fold
+
+if TYPE_CHECKING:
+    from cybermarket.storage.database import Database
 
 log = Logger()
 
@@ -59,11 +66,11 @@ RELEASE = Query("DELETE FROM login_attempts WHERE id = ?")
 SWEEP = Query("DELETE FROM login_attempts WHERE at <= ?")
 
 
-def account_key(role, account_id):
+def account_key(role: str, account_id: int) -> str:
     return f"{role} account {account_id}"
 
 
-def name_key(role, login):
+def name_key(role: str, login: str) -> str:
     """The key of a login that names no account."""
     if "@" in login:
         return f"{role} email {login.lower()}"
@@ -71,22 +78,18 @@ def name_key(role, login):
     return f"{role} name {fold(login)}"
 
 
-def peer_key(peer):
+def peer_key(peer: str) -> str:
     return f"peer {peer}"
 
 
-def digest(key):
+def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def lock_id(key_digest):
+def lock_id(key_digest: str) -> int:
     """A signed 32-bit number for the key's advisory lock.  Two keys that
     share one only wait for each other now and then."""
     return int.from_bytes(bytes.fromhex(key_digest[:8]), "big", signed=True)
-
-
-def seconds(n):
-    return "1 second" if n == 1 else f"{n} seconds"
 
 
 # While logins are being checked their attempts count (pending), so a burst
@@ -94,11 +97,16 @@ def seconds(n):
 # account, is refused even if they are right.  Those checks end within
 # moments, so such a refusal says to try again soon, not after the window.
 IN_FLIGHT_WAIT = 1
-IN_FLIGHT = f"too many logins at once; try again in {seconds(IN_FLIGHT_WAIT)}"
+IN_FLIGHT = Nn_(
+    "too many logins at once; try again in {n} second",
+    "too many logins at once; try again in {n} seconds",
+)
 
 
 class Throttle:
-    def __init__(self, db, clock, limit=10, window=300.0):
+    def __init__(
+        self, db: "Database", clock: IReactorTime, limit: int = 10, window: float = 300.0
+    ) -> None:
         self.db = db
         self.clock = clock
         self.limit = limit
@@ -110,8 +118,9 @@ class Throttle:
             "{what} from {peer} refused (429), limit reached for the {blocked}:"
             " {message}; {count} refused since the last report",
         )
+        self.refused.security = "throttled"
 
-    def now(self):
+    def now(self) -> int:
         """Milliseconds by the app's clock (the reactor's wall clock, which
         processes share; a task.Clock in tests).  Read on the reactor
         thread and handed to the transactions."""
@@ -119,18 +128,34 @@ class Throttle:
 
     # --- inside a write transaction, on a database thread --------------
 
-    def reserve(self, txn, now, keys):
+    def reserve(self, txn: Txn, now: int, keys: dict[str, str]) -> list[int]:
         """Count the recent attempts of each key of `keys` (what is counted
         -> key, such as {"account": ..., "address": ...}); raise Throttled
         if any is at the limit, else reserve an attempt (a pending row) for
         each.  The row ids, for fail() or release() once the password has
         been checked."""
+        digests = self.check(txn, now, keys)
+        return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
+
+    def failed(self, txn: Txn, now: int, keys: dict[str, str]) -> None:
+        """Count a failure for each key of `keys` at once, for a check made
+        within the transaction that called check() (a RESUME's token)."""
+        for key in keys.values():
+            txn.value(RESERVE, digest(key), now, False)
+
+    def check(self, txn: Txn, now: int, keys: dict[str, str], lock: bool = True) -> dict[str, str]:
+        """Raise Throttled if any key of `keys` is at the limit; else
+        {what: key digest}.  On PostgreSQL, with `lock`, the keys stay
+        locked until the transaction ends, so that what it then counts is
+        counted by the next check; without, the check only reads (for a
+        check that counts nothing when it passes)."""
         digests = {what: digest(key) for what, key in keys.items()}
-        if txn.postgres:
+        if txn.postgres and lock:
             for number in sorted({lock_id(d) for d in digests.values()}):
                 txn.value(LOCK, LOCK_CLASS, number)
         cutoff = now - self.window_ms
-        wait, blocked = None, []
+        wait: int | None = None
+        blocked: list[str] = []
         for what, key_digest in digests.items():
             recent = txn.rows(RECENT, key_digest, cutoff, self.limit)
             if len(recent) < self.limit:
@@ -142,29 +167,36 @@ class Throttle:
                 wait = max(wait or 0, recent[-1][0] + self.window_ms - now)
         if blocked:
             if wait is None:
-                error = Throttled(IN_FLIGHT)
+                error = Throttled(IN_FLIGHT, n=IN_FLIGHT_WAIT)
             else:
                 n = max(1, math.ceil(wait / 1000))
-                error = Throttled(f"too many failed logins; try again in {seconds(n)}")
+                error = Throttled(
+                    Nn_(
+                        "too many failed logins; try again in {n} second",
+                        "too many failed logins; try again in {n} seconds",
+                    ),
+                    n=n,
+                )
             error.blocked = blocked
             raise error
-        return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
+        return digests
 
     # --- on the reactor thread ------------------------------------------
 
-    def fail(self, tries):
+    def fail(self, tries: list[int]) -> defer.Deferred[None]:
         """The password was wrong: the reserved attempts become failures."""
         return self.db.run("login failed", _settle, FAIL, [(False, i) for i in tries])
 
-    def release(self, tries):
+    def release(self, tries: list[int]) -> defer.Deferred[None]:
         """The password was right, or never checked: the attempts do not
         count."""
         return self.db.run("login settled", _settle, RELEASE, [(i,) for i in tries])
 
-    def sweep(self):
+    def sweep(self) -> defer.Deferred[int | None]:
         """Delete attempts that have left the window (a TimerService calls
         this every minute).  Never fails: a database that cannot be reached
         now is swept next time."""
+        d: defer.Deferred[int | None]
         d = self.db.run("login attempts sweep", _sweep, self.now() - self.window_ms)
         d.addErrback(
             lambda failure: log.warn(
@@ -174,9 +206,9 @@ class Throttle:
         return d
 
 
-def _settle(txn, query, params):
+def _settle(txn: Txn, query: Query, params: list[tuple[object, ...]]) -> None:
     txn.run_many(query, params)
 
 
-def _sweep(txn, cutoff):
+def _sweep(txn: Txn, cutoff: int) -> int:
     return txn.run(SWEEP, cutoff)

@@ -19,18 +19,30 @@ only convoy on the GIL.  That one thread commits requests in groups
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine.interfaces import DBAPICursor, DBAPIModule
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from cybermarket.errors import MarketError, Unavailable
+from cybermarket.i18n import N_
 from cybermarket.storage.groupcommit import GroupCommitter
-from cybermarket.storage.txn import Txn
+from cybermarket.storage.txn import Cache, Txn
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+T = TypeVar("T")
 
 log = Logger()
 
@@ -47,7 +59,7 @@ class NoDatabase(Exception):
     """A SQLite database file that a command needs is not there."""
 
 
-def sqlite_file(url):
+def sqlite_file(url: str | URL) -> str | None:
     """The file of a SQLite URL, as written; None for another database or an
     in-memory one."""
     url = make_url(url)
@@ -56,7 +68,7 @@ def sqlite_file(url):
     return url.database
 
 
-def check_exists(url):
+def check_exists(url: str | URL) -> None:
     """NoDatabase when `url` is a SQLite file that does not exist.  SQLite
     creates a missing file on connecting, so a command pointed at the wrong
     directory would otherwise work on a new, empty database."""
@@ -68,7 +80,7 @@ def check_exists(url):
         )
 
 
-def make_engine(url, threads=1, synchronous="FULL"):
+def make_engine(url: str | URL, threads: int = 1, synchronous: str = "FULL") -> Engine:
     """An engine with as many connections as there are worker threads."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
@@ -90,9 +102,9 @@ def make_engine(url, threads=1, synchronous="FULL"):
     return engine
 
 
-def _sqlite_setup(engine, synchronous):
+def _sqlite_setup(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_conn, record):
+    def on_connect(dbapi_conn: Any, record: object) -> None:
         # Take BEGIN out of pysqlite's hands (it would only BEGIN DEFERRED,
         # and lazily): Txn.begin issues it for the handlers, the "begin"
         # hook below for SQLAlchemy's own transactions (the migrations).
@@ -104,14 +116,14 @@ def _sqlite_setup(engine, synchronous):
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def on_begin(conn):
+    def on_begin(conn: Connection) -> None:
         if conn.info.get("write", True):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
 
 
-def _retryable(error):
+def _retryable(error: BaseException) -> bool:
     """A transaction PostgreSQL aborted to break a deadlock or a
     serialization conflict: running it again is the documented remedy."""
     return getattr(error, "sqlstate", None) in ("40001", "40P01")
@@ -120,9 +132,18 @@ def _retryable(error):
 class Database:
     """The engine, its thread pool, and run()."""
 
-    def __init__(self, url, threads=None, reactor=None, synchronous="FULL", connection_cache=None):
+    def __init__(
+        self,
+        url: str | URL,
+        threads: int | None = None,
+        reactor: IReactorFromThreads | None = None,
+        synchronous: str = "FULL",
+        connection_cache: Callable[[], Cache] | None = None,
+    ) -> None:
         if reactor is None:
-            from twisted.internet import reactor
+            from twisted.internet import reactor as default
+
+            reactor = cast(IReactorFromThreads, default)  # every reactor provides it
         self.url = make_url(url)
         self.sqlite = self.url.get_backend_name() == "sqlite"
         self.threads = threads or (1 if self.sqlite else 8)
@@ -132,6 +153,9 @@ class Database:
         # Makes what each connection's Txn keeps for the layer above (the
         # server's page cache); None: nothing.
         self.connection_cache = connection_cache
+        # One of the two runs the transactions.
+        self.pool: ThreadPool | None
+        self.group: GroupCommitter | None
         if self.sqlite and self.threads == 1:
             self.pool = None
             self.group = GroupCommitter(self, reactor)
@@ -139,14 +163,17 @@ class Database:
             self.group = None
             self.pool = ThreadPool(minthreads=1, maxthreads=self.threads, name="cybermarket-db")
         self._local = threading.local()
-        self._all = []
+        self._all: list[PoolProxiedConnection] = []
         self._lock = threading.Lock()
+        # Wraps each transaction's function to time it (--metrics): given
+        # the description and the function, gives the function to run.
+        self.timed: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None
 
-    def start(self):
-        (self.group or self.pool).start()
+    def start(self) -> None:
+        (self.group or cast(ThreadPool, self.pool)).start()
 
-    def stop(self):
-        (self.group or self.pool).stop()
+    def stop(self) -> None:
+        (self.group or cast(ThreadPool, self.pool)).stop()
         with self._lock:
             for fairy in self._all:
                 try:
@@ -156,17 +183,27 @@ class Database:
             self._all.clear()
         self.engine.dispose()
 
-    def run(self, desc, func, *args, write=True, **kwargs):
+    def run(
+        self, desc: str, func: Callable[..., T], *args: Any, write: bool = True, **kwargs: Any
+    ) -> Deferred[T]:
         """Run func(txn, *args, **kwargs) in one transaction on the pool."""
+        if self.timed is not None:
+            func = self.timed(desc, func)
         if self.group is not None:
             return self.group.submit(desc, func, args, kwargs, write)
-        return deferToThreadPool(
-            self.reactor, self.pool, self.run_sync, desc, func, args, kwargs, write
-        )
+        pool = cast(ThreadPool, self.pool)  # there is no group: there is a pool
+        return deferToThreadPool(self.reactor, pool, self.run_sync, desc, func, args, kwargs, write)
 
     # --- worker thread side ---------------------------------------------
 
-    def run_sync(self, desc, func, args=(), kwargs=None, write=True):
+    def run_sync(
+        self,
+        desc: str,
+        func: Callable[..., T],
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        write: bool = True,
+    ) -> T:
         kwargs = kwargs or {}
         for attempt in range(1, RETRIES + 1):
             fairy, txn = self._connection()
@@ -182,13 +219,13 @@ class Database:
                     self._forget(fairy, e)
                     if attempt < RETRIES:
                         continue  # a stale connection: try on a new one
-                    raise Unavailable("database unreachable") from e
+                    raise Unavailable(N_("database unreachable")) from e
                 if _retryable(e) and attempt < RETRIES:
                     log.info("{desc}: retrying after {error}", desc=desc, error=e)
                     time.sleep(0.01 * attempt)
                     continue
                 if self.sqlite and "locked" in str(e):
-                    raise Unavailable("database busy; try again") from e
+                    raise Unavailable(N_("database busy; try again")) from e
                 raise
             except BaseException:
                 self._rollback(txn)
@@ -198,20 +235,21 @@ class Database:
             except self.dbapi.Error as e:
                 # Never retried: the commit may have happened.
                 self._forget(fairy, e)
-                raise Unavailable("database unreachable during commit") from e
+                raise Unavailable(N_("database unreachable during commit")) from e
             return result
+        raise AssertionError("the last attempt returns or raises")
 
-    def _connection(self):
+    def _connection(self) -> tuple[PoolProxiedConnection, Txn]:
         """This worker thread's own connection, kept for the thread's life:
         checking one out of the pool per request costs more than most
         queries do."""
-        held = getattr(self._local, "held", None)
+        held: tuple[PoolProxiedConnection, Txn] | None = getattr(self._local, "held", None)
         if held is None:
             try:
                 fairy = self.engine.raw_connection()
             except (DBAPIError, self.dbapi.Error) as e:
                 # raw_connection() does not wrap the driver's own errors.
-                raise Unavailable("database unreachable") from e
+                raise Unavailable(N_("database unreachable")) from e
             held = self._local.held = (
                 fairy,
                 Txn(
@@ -225,24 +263,28 @@ class Database:
                 self._all.append(fairy)
         return held
 
-    def _disconnected(self, error, fairy, txn):
+    def _disconnected(
+        self, error: DBAPIModule.Error, fairy: PoolProxiedConnection, txn: Txn
+    ) -> bool:
         if getattr(fairy.dbapi_connection, "closed", False):
             return True
-        return self.engine.dialect.is_disconnect(error, fairy.dbapi_connection, txn.cursor)
+        return self.engine.dialect.is_disconnect(
+            error, fairy.dbapi_connection, cast(DBAPICursor, txn.cursor)
+        )
 
-    def _rollback_quietly(self):
+    def _rollback_quietly(self) -> None:
         held = getattr(self._local, "held", None)
         if held is not None:
             self._rollback(held[1])
 
     @staticmethod
-    def _rollback(txn):
+    def _rollback(txn: Txn) -> None:
         try:
             txn.rollback()
         except Exception:
             pass  # the connection is gone; the server rolled back for us
 
-    def _forget(self, fairy, error):
+    def _forget(self, fairy: PoolProxiedConnection, error: Exception) -> None:
         log.warn("database connection lost: {error}", error=error)
         self._local.held = None
         with self._lock:
@@ -257,13 +299,13 @@ class Database:
 # --- schema --------------------------------------------------------------
 
 
-def migrations_dir():
+def migrations_dir() -> Path:
     # Inside the package, so that normal and editable installs alike carry
     # them; alembic.ini at the top points here too.
     return Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(url):
+def alembic_config(url: str | URL) -> "Config":
     from alembic.config import Config
 
     cfg = Config()
@@ -273,13 +315,13 @@ def alembic_config(url):
     return cfg
 
 
-def head_revision(url):
+def head_revision(url: str | URL) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def upgrade(url, revision="head"):
+def upgrade(url: str | URL, revision: str = "head") -> None:
     """Bring the schema to the newest revision (or to `revision`).  Safe
     when several server processes start at once: they take turns (SQLite's
     write lock, a PostgreSQL advisory lock) and all but the first find
@@ -303,7 +345,7 @@ def upgrade(url, revision="head"):
         engine.dispose()
 
 
-def foreign_keys_off_for_migrations(conn):
+def foreign_keys_off_for_migrations(conn: Connection) -> None:
     """SQLite: a migration that changes a column rebuilds the table (copy,
     drop, rename; Alembic's batch mode), and dropping a table that others
     refer to fails while foreign keys are enforced.  SQLite's documented
@@ -314,10 +356,12 @@ def foreign_keys_off_for_migrations(conn):
     if conn.dialect.name == "sqlite":
         # On the driver's connection: through SQLAlchemy the statement would
         # begin the transaction first.
-        conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        driver = conn.connection.driver_connection
+        assert driver is not None  # the connection is open
+        driver.execute("PRAGMA foreign_keys=OFF")
 
 
-def check_foreign_keys(conn):
+def check_foreign_keys(conn: Connection) -> None:
     """SQLite, with enforcement off for the migrations: stop, before the
     commit, if they left a reference to a row that does not exist."""
     if conn.dialect.name != "sqlite":
@@ -327,13 +371,13 @@ def check_foreign_keys(conn):
         raise RuntimeError(f"the migrations broke foreign keys: {broken[:10]}")
 
 
-def current_revision(conn):
+def current_revision(conn: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def check_schema(conn, url):
+def check_schema(conn: Connection, url: str | URL) -> None:
     head = head_revision(url)
     current = current_revision(conn)
     if current != head:

@@ -18,44 +18,67 @@ docs/performance.md); with N connections writing, up to N requests share it.
 
 import queue
 import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from cybermarket.errors import Unavailable
 
+if TYPE_CHECKING:
+    from cybermarket.storage.database import Database
+
 log = Logger()
 
 MOST = 64  # requests in one group at most
 
+T = TypeVar("T")
+# (Deferred, desc, func, args, kwargs, write): one request, as submitted.
+Job = tuple[defer.Deferred[Any], str, Callable[..., Any], Sequence[Any], dict[str, Any], bool]
+
 
 class GroupCommitter:
-    def __init__(self, db, reactor):
+    def __init__(self, db: "Database", reactor: IReactorFromThreads) -> None:
         self.db = db
         self.reactor = reactor
-        self._queue = queue.SimpleQueue()
-        self._thread = None
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        # Told each group's size, on the database thread (--metrics).
+        self.observe_size: Callable[[int], None] | None = None
 
-    def start(self):
+    def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="cybermarket-db-0", daemon=True)
         self._thread.start()
 
-    def stop(self):
+    def stop(self) -> None:
         """Finish what is queued, then end the thread."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
 
-    def submit(self, desc, func, args, kwargs, write):
-        d = defer.Deferred()
+    def submit(
+        self,
+        desc: str,
+        func: Callable[..., T],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        write: bool,
+    ) -> defer.Deferred[T]:
+        d: defer.Deferred[T] = defer.Deferred()
         self._queue.put((d, desc, func, args, kwargs, write))
         return d
 
+    def depth(self) -> int:
+        """Requests waiting for the database thread, about."""
+        return self._queue.qsize()
+
     # --- the database thread ----------------------------------------------
 
-    def _loop(self):
+    def _loop(self) -> None:
         while True:
             job = self._queue.get()
             if job is None:
@@ -71,22 +94,26 @@ class GroupCommitter:
                     stopping = True
                     break
                 group.append(job)
+            if self.observe_size is not None:
+                self.observe_size(len(group))
             if len(group) == 1:
                 self._deliver(group[0][0], self._alone(group[0]))
             else:
-                for (d, *_), outcome in zip(group, self._together(group)):
+                for (d, *_), outcome in zip(group, self._together(group), strict=True):
                     self._deliver(d, outcome)
             if stopping:
                 return
 
-    def _alone(self, job):
+    def _alone(self, job: Job) -> object:
+        """The job's result, or its Failure."""
         _, desc, func, args, kwargs, write = job
         try:
             return self.db.run_sync(desc, func, args, kwargs, write)
         except BaseException:
             return Failure()
 
-    def _together(self, group):
+    def _together(self, group: list[Job]) -> list[object]:
+        """Each job's result, or its Failure, in the group's order."""
         db = self.db
         try:
             fairy, txn = db._connection()
@@ -97,7 +124,7 @@ class GroupCommitter:
             db._rollback_quietly()
             log.warn("group begin failed: {error}", error=e)
             return [Failure(Unavailable("database busy; try again"))] * len(group)
-        outcomes = []
+        outcomes: list[object] = []
         for job in group:
             _, desc, func, args, kwargs, write = job
             txn.cursor.execute("SAVEPOINT request")
@@ -126,7 +153,7 @@ class GroupCommitter:
             return [failure] * len(group)
         return outcomes
 
-    def _deliver(self, d, outcome):
+    def _deliver(self, d: defer.Deferred[Any], outcome: object) -> None:
         if isinstance(outcome, Failure):
             self.reactor.callFromThread(d.errback, outcome)
         else:

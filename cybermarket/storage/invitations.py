@@ -9,18 +9,18 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from cybermarket.storage.txn import Query, now
+from cybermarket.storage.txn import Query, Txn, now
 
 INSERT = Query(
     "INSERT INTO invitations (code_hash, inviter_id, created_at, expires_at) VALUES (?, ?, ?, ?)"
 )
 
 
-def digest(code):
+def digest(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def create(txn, inviter_id, days):
+def create(txn: Txn, inviter_id: int | None, days: float) -> str:
     """A new code from `inviter_id` (None: the operator), good for `days`."""
     code = secrets.token_urlsafe(18)
     created = now()

@@ -21,6 +21,8 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -97,6 +99,25 @@ class Product(Base):
         CheckConstraint("stock >= 0", name="stock"),
         CheckConstraint("price_cents > 0", name="price"),
         Index("ix_products_merchant", "merchant_id", "id"),
+        # PostgreSQL's search indexes (migration 0004): the tsvectors of all
+        # the words and of the name's, for the products on the shelf.  The
+        # search statements (cybermarket/server/handlers/search.py) repeat
+        # the expressions, so that the planner matches them to these.  (The
+        # parentheses are how PostgreSQL gives an expression back, which
+        # Alembic compares.)  SQLite's search index is an FTS5 virtual
+        # table, which models cannot declare: migration 0004 makes it.
+        Index(
+            "ix_products_search",
+            text("to_tsvector('simple', (name_words || ' ') || description_words)"),
+            postgresql_using="gin",
+            postgresql_where=text("on_shelf"),
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_products_search_name",
+            text("to_tsvector('simple', name_words)"),
+            postgresql_using="gin",
+            postgresql_where=text("on_shelf"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -107,6 +128,12 @@ class Product(Base):
     stock: Mapped[int] = mapped_column(BigInteger)
     on_shelf: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime())
+    # The productname's and the description's words as search compares
+    # them (values.search_words), joined by single spaces.  Computed by the
+    # server, in Python, so that both backends' indexes hold the same words
+    # whatever their own idea of letters, case and accents.
+    name_words: Mapped[str] = mapped_column(Text, server_default="")
+    description_words: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class CartLine(Base):
@@ -167,6 +194,31 @@ class LoginAttempt(Base):
     pending: Mapped[bool] = mapped_column(Boolean)
 
 
+class SessionToken(Base):
+    """A session token, by which a login carries over to a new connection
+    (RESUME).  Only its SHA-256 is kept.  Times are milliseconds since the
+    epoch, by the server's clock; a token not used for --session-days
+    expires, and the sweep deletes expired and revoked rows."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_account", "role", "account_id"),
+        Index("ix_sessions_last_used_at", "last_used_at"),
+        Index("ix_sessions_revoked_at", "revoked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    # "client" or "merchant": which table account_id is an id of (so no
+    # foreign key; accounts are never deleted).
+    role: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int] = mapped_column(IdType)
+    # SHA-256 (hex) of the token.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 clients = Client.__table__
 merchants = Merchant.__table__
 invitations = Invitation.__table__
@@ -175,3 +227,4 @@ cart_lines = CartLine.__table__
 orders = Order.__table__
 order_lines = OrderLine.__table__
 login_attempts = LoginAttempt.__table__
+sessions = SessionToken.__table__

@@ -10,11 +10,13 @@ docs/performance.md).  The schema still lives in models.py and Alembic.
 every backend (SQLite's BINARY collation; PostgreSQL's "C").
 """
 
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Any, Protocol, overload
 
 
-def now():
+def now() -> datetime:
     """The current UTC time, naive, as stored in the database."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -26,10 +28,31 @@ class Query:
 
     __slots__ = ("qmark", "format", "backend")
 
-    def __init__(self, text, backend=None):
+    def __init__(self, text: str, backend: str | None = None) -> None:
         self.backend = backend
         self.qmark = text.replace("{C}", " COLLATE BINARY")
         self.format = text.replace("%", "%%").replace("{C}", ' COLLATE "C"').replace("?", "%s")
+
+
+class Cursor(Protocol):
+    """A DBAPI cursor (PEP 249), as Txn uses it: sqlite3's or psycopg's."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, operation: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, operation: str, seq_of_parameters: Iterable[Sequence[Any]], /) -> Any: ...
+
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+
+class Cache(Protocol):
+    """What Txn keeps for the layer above, per connection."""
+
+    def clear(self) -> None: ...
 
 
 class Txn:
@@ -46,12 +69,12 @@ class Txn:
         "cache",
     )
 
-    def __init__(self, raw, postgres, dbapi, cache=None):
-        self.raw = raw
-        self.cursor = raw.cursor()
+    def __init__(self, raw: Any, postgres: bool, dbapi: Any, cache: Cache | None = None) -> None:
+        self.raw = raw  # the driver's connection
+        self.cursor: Cursor = raw.cursor()
         self.postgres = postgres
-        self.IntegrityError = dbapi.IntegrityError
-        self.OperationalError = dbapi.OperationalError
+        self.IntegrityError: type[Exception] = dbapi.IntegrityError
+        self.OperationalError: type[Exception] = dbapi.OperationalError
         self.writing = False
         # What the layer above keeps per connection (the server's page
         # cache): anything with clear(), emptied on rollback.  None: nothing.
@@ -59,7 +82,7 @@ class Txn:
 
     # --- transaction control (Database.run_sync) --------------------------
 
-    def begin(self, write):
+    def begin(self, write: bool) -> None:
         self.writing = write
         if not self.postgres:
             # BEGIN IMMEDIATE takes SQLite's write lock up front: concurrent
@@ -68,15 +91,15 @@ class Txn:
             self.cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         # psycopg opens a transaction by itself at the first statement.
 
-    def commit(self):
+    def commit(self) -> None:
         self.raw.commit()
 
-    def rollback(self):
+    def rollback(self) -> None:
         if self.cache is not None:
             self.cache.clear()  # it may hold what is being undone
         self.raw.rollback()
 
-    def stamp(self):
+    def stamp(self) -> tuple[int, int] | None:
         """What the database's state is known by, for the page cache
         (cybermarket/server/pages.py); None where nothing may be cached."""
         if self.postgres or self.writing or self.cache is None:
@@ -86,29 +109,29 @@ class Txn:
 
     # --- statements ---------------------------------------------------------
 
-    def _execute(self, query, params):
+    def _execute(self, query: Query, params: Sequence[object]) -> Cursor:
         self.cursor.execute(query.format if self.postgres else query.qmark, params)
         return self.cursor
 
-    def rows(self, query, *params):
+    def rows(self, query: Query, *params: object) -> list[tuple[Any, ...]]:
         return self._execute(query, params).fetchall()
 
-    def row(self, query, *params):
+    def row(self, query: Query, *params: object) -> tuple[Any, ...] | None:
         return self._execute(query, params).fetchone()
 
-    def value(self, query, *params):
+    def value(self, query: Query, *params: object) -> Any:
         row = self._execute(query, params).fetchone()
         return None if row is None else row[0]
 
-    def run(self, query, *params):
+    def run(self, query: Query, *params: object) -> int:
         """Execute; the number of rows changed."""
         return self._execute(query, params).rowcount
 
-    def run_many(self, query, params_seq):
+    def run_many(self, query: Query, params_seq: Iterable[Sequence[object]]) -> None:
         self.cursor.executemany(query.format if self.postgres else query.qmark, params_seq)
 
     @contextmanager
-    def savepoint(self):
+    def savepoint(self) -> Iterator[None]:
         """Undo just this block if it breaks a unique key, leaving the rest
         of the transaction intact."""
         self.cursor.execute("SAVEPOINT unique_check")
@@ -122,13 +145,21 @@ class Txn:
 
     # --- times: naive UTC; SQLite keeps them as text ------------------------
 
-    def time(self, value):
+    def time(self, value: datetime) -> datetime | str:
         if self.postgres:
             return value
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
+    @overload
     @staticmethod
-    def read_time(value):
+    def read_time(value: None) -> None: ...
+
+    @overload
+    @staticmethod
+    def read_time(value: datetime | str) -> datetime: ...
+
+    @staticmethod
+    def read_time(value: datetime | str | None) -> datetime | None:
         if value is None or isinstance(value, datetime):
             return value
         return datetime.fromisoformat(value)

@@ -9,7 +9,7 @@ DEFAULT_DATABASE = "sqlite:///cybermarket.sqlite3"
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def database_url(text):
+def database_url(text: str) -> str:
     """A --database value, which must be a URL.  A bare file name is the
     usual slip, and SQLAlchemy's answer to it is a traceback."""
     if not _URL_SCHEME.match(text):

@@ -2,11 +2,15 @@
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
+from cybermarket import i18n
 from cybermarket.storage import urls
 from cybermarket.storage.urls import DEFAULT_DATABASE
+from cybermarket.tools import words
+from cybermarket.tools.words import _
 
 MAX_INVITATION_DAYS = 365
 
@@ -31,8 +35,41 @@ def invitation_days(text):
     except ValueError:
         days = math.nan
     if not 1 <= days <= MAX_INVITATION_DAYS:  # false for nan too
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_INVITATION_DAYS}, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            _("must be from 1 to {most}, not {text!r}").format(most=MAX_INVITATION_DAYS, text=text)
+        )
     return days
+
+
+def language_tag(text):
+    """A --language value: a BCP 47 tag (en, zh-CN, ru, ru-RU ...)."""
+    if not i18n.well_formed(text):
+        raise argparse.ArgumentTypeError(_("not a language tag: {text!r}").format(text=text))
+    return text
+
+
+def with_language(p, default=argparse.SUPPRESS):
+    """--language, taken before the command's name or after it."""
+    p.add_argument(
+        "--language",
+        metavar="TAG",
+        type=language_tag,
+        default=default,
+        help=_("the language to speak, such as en, zh-CN or ru (default: the locale, LANG)"),
+    )
+    return p
+
+
+def chosen_language(argv, environ=None):
+    """The language of the command's words and of the server's answers:
+    --language, else the user's locale (LC_ALL, LC_MESSAGES, LANG, and
+    LANGUAGE's list), matched as the server matches SET_LANGUAGE."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--language")
+    known, _rest = early.parse_known_args(argv)
+    if known.language and i18n.well_formed(known.language):
+        return i18n.match(known.language)
+    return i18n.from_environment(os.environ if environ is None else environ)
 
 
 def existing_database(url):
@@ -56,7 +93,15 @@ def _invite(args):
         code = db.run_sync("invite", invitations.create, (None, args.days))
     finally:
         db.stop()
-    print(f"Invitation code (valid {args.days:g} days, inviter nil):")
+    # English keeps one form ("valid 1 days", as scripts read it); Russian
+    # has three, and a fraction of a day counts as 2 there ("1,5 дня").
+    print(
+        words.ngettext(
+            "Invitation code (valid {days} days, inviter nil):",
+            "Invitation code (valid {days} days, inviter nil):",
+            int(args.days) if args.days.is_integer() else 2,
+        ).format(days=words.number(args.days))
+    )
     print(code)
 
 
@@ -64,7 +109,7 @@ def _db_upgrade(args):
     from cybermarket.storage import database
 
     database.upgrade(args.database)
-    print(f"schema at revision {database.head_revision(args.database)}")
+    print(_("schema at revision {revision}").format(revision=database.head_revision(args.database)))
 
 
 def _db_current(args):
@@ -78,7 +123,7 @@ def _db_current(args):
     finally:
         engine.dispose()
     head = database.head_revision(args.database)
-    print(f"current: {current}  newest: {head}")
+    print(f"{_('current')}: {current}  {_('newest')}: {head}")
     return 0 if current == head else 1
 
 
@@ -87,16 +132,20 @@ def _db_backup(args):
 
     from cybermarket.storage import database
 
-    source = database.sqlite_file(args.database)
+    source: str | Path | None = database.sqlite_file(args.database)
     if source is None:
-        raise Failed("backs up only SQLite databases; for PostgreSQL use pg_dump")
+        raise Failed(
+            _("backs up only SQLite databases; for PostgreSQL use pg_dump: {command}").format(
+                command=PG_DUMP
+            )
+        )
     existing_database(args.database)
     source = Path(source).absolute()
     target = Path(args.file).absolute()
     if target.exists():
-        raise Failed(f"{target} exists; give a file that does not")
+        raise Failed(_("{path} exists; give a file that does not").format(path=target))
     if not target.parent.is_dir():
-        raise Failed(f"no folder {target.parent}")
+        raise Failed(_("no folder {path}").format(path=target.parent))
     # SQLite's online backup: a consistent copy taken in one read
     # transaction, commits still in the -wal file included, while servers
     # go on writing.  Copying the main file alone would miss those commits.
@@ -112,16 +161,68 @@ def _db_backup(args):
             copy.close()
     except sqlite3.Error as e:
         target.unlink(missing_ok=True)  # ours: it did not exist before
-        raise Failed(f"cannot back up {source}: {e}") from None
+        raise Failed(_("cannot back up {path}: {reason}").format(path=source, reason=e)) from None
     finally:
         live.close()
-    print(f"backed up {source} to {target}")
+    print(_("backed up {source} to {target}").format(source=source, target=target))
+
+
+PG_DUMP = "pg_dump --format=custom --file=FILE DBNAME (pg_restore restores it)"
+
+
+def _db_restore(args):
+    """Copy a backup into a new SQLite database file, then check it."""
+    import sqlite3
+
+    from cybermarket.storage import database
+
+    target: str | Path | None = database.sqlite_file(args.database)
+    if target is None:
+        raise Failed(
+            _("restores only SQLite databases; for PostgreSQL use pg_restore: {command}").format(
+                command="pg_restore --clean --if-exists --dbname=DBNAME FILE"
+            )
+        )
+    source = Path(args.file).absolute()
+    target = Path(target).absolute()
+    if not source.is_file():
+        raise Failed(_("no backup file {path}").format(path=source))
+    # Never over a database: servers may have it open, and the -wal beside
+    # it would be applied to the restored file.  Stop them, move it (and
+    # its -wal and -shm) aside, then restore.
+    for path in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+        if path.exists():
+            raise Failed(
+                _("{path} exists; stop the servers and move it aside first").format(path=path)
+            )
+    if not target.parent.is_dir():
+        raise Failed(_("no folder {path}").format(path=target.parent))
+    backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            backup.backup(copy)
+            problems = copy.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            copy.close()
+    except sqlite3.Error as e:
+        target.unlink(missing_ok=True)  # ours: it did not exist before
+        raise Failed(_("cannot restore {path}: {reason}").format(path=source, reason=e)) from None
+    finally:
+        backup.close()
+    if problems != [("ok",)]:
+        target.unlink()
+        raise Failed(_("{path} is damaged: {problem}").format(path=source, problem=problems[0][0]))
+    print(_("restored {source} to {target}").format(source=source, target=target))
+    # A backup from an older release: the servers bring it up to date when
+    # they start, or `cybermarket db upgrade` does now.
+    return _db_current(args)
 
 
 # The report's libraries are an extra (pyproject.toml), not installed with
 # the server: without them the command says what to install, in one line.
 REPORT_LIBRARIES = ("pandas", "matplotlib")
-REPORT_NEEDS = "the report needs pandas and matplotlib: pip install 'cybermarket[report]'"
+REPORT_NEEDS = i18n.N_("the report needs pandas and matplotlib: pip install 'cybermarket[report]'")
 
 
 def missing_report_library(error):
@@ -134,13 +235,13 @@ def _report(args):
     try:
         # matplotlib is only used for --plot, but both come with the one
         # extra: checked up front, before anything is read or printed.
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (only to check that it is there)
 
         from cybermarket.tools import report
     except ImportError as e:
         if not missing_report_library(e):
             raise
-        raise Failed(REPORT_NEEDS) from None
+        raise Failed(_(REPORT_NEEDS)) from None
     return report.run(args.database, args.since, args.format, args.plot)
 
 
@@ -162,6 +263,7 @@ def parser():
         description="Operator commands for the cybermarket server "
         "(the server itself runs as `twistd -n cybermarket`).",
     )
+    with_language(top, default=None)
     commands = top.add_subparsers(dest="command", required=True)
 
     def with_database(p):
@@ -171,7 +273,7 @@ def parser():
             type=database_url,
             help=f"SQLAlchemy database URL (default: {DEFAULT_DATABASE})",
         )
-        return p
+        return with_language(p)
 
     invite = with_database(
         commands.add_parser("invite", help="print a new operator invitation code")
@@ -203,6 +305,18 @@ def parser():
     )
     backup.add_argument("file", metavar="FILE", help="the copy to write")
     backup.set_defaults(run=_db_backup)
+    restore = with_database(
+        db_commands.add_parser(
+            "restore",
+            help="make a SQLite database from a backup",
+            description="Copy a backup made by `cybermarket db backup` into a new "
+            "SQLite database file (--database, which must not exist: stop the "
+            "servers and move the old file, and its -wal and -shm, aside first), "
+            "check it, and show its schema revision.",
+        )
+    )
+    restore.add_argument("file", metavar="FILE", help="the backup to restore")
+    restore.set_defaults(run=_db_restore)
 
     report = with_database(
         commands.add_parser(
@@ -239,7 +353,7 @@ def parser():
             default=30.0,
             help="seconds to wait to connect and for each answer (default 30)",
         )
-        return p
+        return with_language(p)
 
     call = with_server(
         commands.add_parser(
@@ -277,10 +391,14 @@ def unreachable(error):
     if not isinstance(error, OperationalError):
         return None
     reason = str(error.orig).strip().splitlines()
-    return f"cannot open the database: {reason[0] if reason else type(error.orig).__name__}"
+    return _("cannot open the database: {reason}").format(
+        reason=reason[0] if reason else type(error.orig).__name__
+    )
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    words.use(chosen_language(argv))
     args = parser().parse_args(argv)
     try:
         return args.run(args) or 0

@@ -24,9 +24,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from cybermarket import values
+from cybermarket.i18n import N_
 from cybermarket.storage import database
 from cybermarket.storage.models import clients, merchants, order_lines, orders, products
-from cybermarket.tools import tables
+from cybermarket.tools import tables, words
+from cybermarket.tools.words import _
 
 TOP = 10  # products in "top products"
 INT64_MAX = 2**63 - 1
@@ -36,6 +38,20 @@ INT_COLUMNS = ("order_id", "merchant_id", "product_id", "quantity", "price_cents
 
 # Columns printed left-aligned in text; every other column is a number.
 TEXT_COLUMNS = {"date", "storename", "productname", "figure"}
+
+# The columns' headings in text and Markdown (CSV keeps the names above,
+# for the programs that read it).
+HEADINGS = {
+    "date": N_("date"),
+    "orders": N_("orders"),
+    "units": N_("units"),
+    "revenue": N_("revenue"),
+    "storename": N_("storename"),
+    "product_id": N_("product_id"),
+    "productname": N_("productname"),
+    "figure": N_("figure"),
+    "value": N_("value"),
+}
 
 
 class ReportError(Exception):
@@ -50,23 +66,27 @@ class Report:
     top_products: pd.DataFrame  # storename, product_id, productname, units, revenue_cents
     counts: dict  # customers, merchants, products_on_shelf, orders, revenue_cents
 
-    def tables(self):
-        """(title, DataFrame of strings) for each table, money as 0.00."""
+    def tables(self, local=False):
+        """(title, DataFrame of strings) for each table, money as 0.00; with
+        `local`, titles, figures, numbers and days in the command's language
+        (words), for a person to read."""
+        say = _ if local else str
+        integer = words.integer if local else str
         counts = pd.DataFrame(
             [
-                ("customers", str(self.counts["customers"])),
-                ("merchants", str(self.counts["merchants"])),
-                ("products on shelf", str(self.counts["products_on_shelf"])),
-                ("orders", str(self.counts["orders"])),
-                ("revenue", money(self.counts["revenue_cents"])),
+                (say(N_("customers")), integer(self.counts["customers"])),
+                (say(N_("merchants")), integer(self.counts["merchants"])),
+                (say(N_("products on shelf")), integer(self.counts["products_on_shelf"])),
+                (say(N_("orders")), integer(self.counts["orders"])),
+                (say(N_("revenue")), money(self.counts["revenue_cents"], local)),
             ],
             columns=["figure", "value"],
         )
         return [
-            ("sales per day", printable(self.per_day)),
-            ("sales per store", printable(self.per_store)),
-            ("top products", printable(self.top_products)),
-            ("counts", counts),
+            (say(N_("sales per day")), printable(self.per_day, local)),
+            (say(N_("sales per store")), printable(self.per_store, local)),
+            (say(N_("top products")), printable(self.top_products, local)),
+            (say(N_("counts")), counts),
         ]
 
 
@@ -138,7 +158,9 @@ def line_revenue(lines):
     fits, every product and every partial sum fits too."""
     exact = sum(
         price * quantity
-        for price, quantity in zip(lines["price_cents"].tolist(), lines["quantity"].tolist())
+        for price, quantity in zip(
+            lines["price_cents"].tolist(), lines["quantity"].tolist(), strict=True
+        )
     )
     if exact > INT64_MAX:
         raise ReportError("revenue too large for 64-bit cents")
@@ -213,17 +235,24 @@ def count(conn, lines, stores):
 # --- output -----------------------------------------------------------------
 
 
-def money(cents):
-    """Whole cents as a decimal string with two fraction digits."""
-    return values.money(values.from_cents(int(cents)))
+def money(cents, local=False):
+    """Whole cents as a decimal string with two fraction digits (with
+    `local`, grouped and with the language's decimal sign), exactly."""
+    amount = values.from_cents(int(cents))
+    return words.money(amount) if local else values.money(amount)
 
 
-def printable(frame):
-    """A table's cells as strings; revenue_cents becomes revenue, in 0.00."""
+def printable(frame, local=False):
+    """A table's cells as strings; revenue_cents becomes revenue, in 0.00.
+    With `local`, counts and days as the command's language writes them."""
     cells = {}
     for name in frame.columns:
         if name == "revenue_cents":
-            cells["revenue"] = [money(value) for value in frame[name]]
+            cells["revenue"] = [money(value, local) for value in frame[name]]
+        elif local and name == "date":
+            cells[name] = [words.day(date.fromisoformat(value)) for value in frame[name]]
+        elif local and name in ("orders", "units"):
+            cells[name] = [words.integer(int(value)) for value in frame[name]]
         else:
             cells[name] = [str(value) for value in frame[name]]
     return pd.DataFrame(cells, columns=list(cells), dtype=object)
@@ -231,8 +260,8 @@ def printable(frame):
 
 def heading(report):
     if report.since is None:
-        return "all orders"
-    return f"orders since {report.since.isoformat()} (UTC)"
+        return _("all orders")
+    return _("orders since {day} (UTC)").format(day=words.day(report.since, "long"))
 
 
 def render(report, fmt="text"):
@@ -241,8 +270,8 @@ def render(report, fmt="text"):
 
 
 def render_text(report):
-    parts = [f"cybermarket report, {heading(report)}\n"]
-    for title, frame in report.tables():
+    parts = [_("cybermarket report, {heading}").format(heading=heading(report)) + "\n"]
+    for title, frame in report.tables(local=True):
         parts.append(f"\n{title}\n{'=' * len(title)}\n{text_table(frame)}")
     return "".join(parts)
 
@@ -252,12 +281,17 @@ def numbers(frame):
     return {i for i, name in enumerate(frame.columns) if name not in TEXT_COLUMNS}
 
 
+def headings(frame):
+    """The headings of a table's columns in the command's language."""
+    return [_(HEADINGS.get(name, name)) for name in frame.columns]
+
+
 def text_table(frame):
     """A header line and one line per row (no rule: the title is
     underlined), or the header and (none)."""
     rows = frame.values.tolist()
-    text = tables.text_table(list(frame.columns), rows, numbers(frame), rule=False)
-    return text + "\n" + ("" if rows else "(none)\n")
+    text = tables.text_table(headings(frame), rows, numbers(frame), rule=False)
+    return text + "\n" + ("" if rows else _("(none)") + "\n")
 
 
 def render_csv(report):
@@ -270,15 +304,17 @@ def render_csv(report):
 
 
 def render_markdown(report):
-    parts = [f"# cybermarket report\n\nCovers {heading(report)}.\n"]
-    for title, frame in report.tables():
+    title = _("cybermarket report")
+    covers = _("Covers {heading}.").format(heading=heading(report))
+    parts = [f"# {title}\n\n{covers}\n"]
+    for title, frame in report.tables(local=True):
         parts.append(f"\n## {title}\n\n{markdown_table(frame)}")
     return "".join(parts)
 
 
 def markdown_table(frame):
     rows = frame.values.tolist()
-    return tables.markdown_table(list(frame.columns), rows, numbers(frame)) + "\n"
+    return tables.markdown_table(headings(frame), rows, numbers(frame)) + "\n"
 
 
 def plot(report, path):
@@ -293,7 +329,7 @@ def plot(report, path):
     days = [date.fromisoformat(day) for day in report.per_day["date"]]
     amounts = [cents / 100 for cents in report.per_day["revenue_cents"].tolist()]
     if days:
-        axes.bar(days, amounts, width=0.8)
+        axes.bar(days, amounts, width=0.8)  # type: ignore[arg-type]  # dates: the stubs say numbers
         span = (days[-1] - days[0]).days + 1
         axes.xaxis.set_major_locator(DayLocator(interval=max(1, span // 10)))
         axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))

@@ -5,7 +5,9 @@
 
 `call` sends one request on a new connection and prints the answer; `shell`
 reads requests line by line and sends them all on one connection, so that a
-login lasts from one line to the next.
+login lasts from one line to the next.  The shell keeps the session token of
+its login (protocol 1.1) and, when the connection is lost, logs the next one
+in with it (RESUME); it does not print the token.
 
 Arguments are written key=value.  Each value is read by the argument's type
 in the op table (cybermarket/ops.py):
@@ -44,9 +46,12 @@ import os
 import re
 import sys
 
-from cybermarket.client.blocking import Client, ProtocolError, is_table
+from cybermarket import i18n
+from cybermarket.client.blocking import TOKEN_OPS, Client, ProtocolError, is_table
 from cybermarket.ops import OPS
+from cybermarket.tools import words
 from cybermarket.tools.tables import printable, text_table
+from cybermarket.tools.words import _
 from cybermarket.values import Integer
 
 PASSWORD_ARGS = ("password", "old_password", "new_password")
@@ -88,7 +93,9 @@ class RequiredNil(UsageError):
         super().__init__(self.hint(f'{key}="nil"'))
 
     def hint(self, quoted):
-        return f"{self.key}: nil is only for optional arguments; for the text, quote it: {quoted}"
+        return _(
+            "{key}: nil is only for optional arguments; for the text, quote it: {quoted}"
+        ).format(key=self.key, quoted=quoted)
 
     def for_call(self):
         return self.hint(f"""'{self.key}="nil"'""")
@@ -118,13 +125,15 @@ def parse_value(spec, key, text, quoted=False):
         if spec is None or spec.optional:
             return None
         if isinstance(spec.kind, Integer):
-            raise UsageError(f"{key}: must be an integer, not nil")
+            raise UsageError(_("{key}: must be an integer, not nil").format(key=key))
         raise RequiredNil(key)
     if text in QUOTED_NILS:
         text = NIL
     if spec is not None and isinstance(spec.kind, Integer):
         if not _INTEGER_TEXT.fullmatch(text):
-            raise UsageError(f"{key}: must be an integer, not {text!r}")
+            raise UsageError(
+                _("{key}: must be an integer, not {text!r}").format(key=key, text=text)
+            )
         return int(text)
     return text
 
@@ -133,7 +142,7 @@ def split_word(word):
     """(key, text) from a `key=value` word."""
     key, sep, text = word.partition("=")
     if not sep or not key:
-        raise UsageError(f"expected key=value, not {word!r}")
+        raise UsageError(_("expected key=value, not {word!r}").format(word=word))
     return key, text
 
 
@@ -145,9 +154,11 @@ def parse_args(op, words):
     for word in words:
         key, text = split_word(word)
         if key in args:
-            raise UsageError(f"{key}: given twice")
+            raise UsageError(_("{key}: given twice").format(key=key))
         if key in RESERVED_KEYS:
-            raise UsageError(f"{key}: this client cannot send an argument of that name")
+            raise UsageError(
+                _("{key}: this client cannot send an argument of that name").format(key=key)
+            )
         quoted = getattr(word, "quoted_value", False)
         args[key] = parse_value(specs.get(key), key, text, quoted)
     return args
@@ -156,7 +167,7 @@ def parse_args(op, words):
 def parse_request(words):
     """(op name, args) from the words of a request: OP key=value ..."""
     if not words:
-        raise UsageError("no op given")
+        raise UsageError(_("no op given"))
     name = op_name(words[0])
     return name, parse_args(OPS.get(name), words[1:])
 
@@ -170,6 +181,7 @@ def lex(line):
     a backslash outside quotes escapes any character), each word a list of
     (text, quoted) pieces.  shlex itself cannot tell which parts of a word
     were quoted, and that decides what `key=nil` means."""
+    pieces: list[tuple[str, bool]] | None
     words, pieces, i = [], None, 0
     while i < len(line):
         ch = line[i]
@@ -236,7 +248,7 @@ def split_line(line):
     try:
         return [make_word(pieces) for pieces in lex(line)]
     except ValueError as e:
-        raise UsageError(f"cannot read the line: {e}") from None
+        raise UsageError(_("cannot read the line: {reason}").format(reason=e)) from None
 
 
 def missing_passwords(name, args):
@@ -300,10 +312,10 @@ def format_table(columns, rows):
 
 def table_footer(data):
     count = len(data["rows"])
-    text = f"({count} row{'' if count == 1 else 's'}"
+    text = words.ngettext("{n} row", "{n} rows", count).format(n=count)
     if data.get("next") is not None:
-        text += f"; more: after={cell_text(data['next'])}"
-    return text + ")"
+        text += _("; more: after={key}").format(key=cell_text(data["next"]))
+    return f"({text})"
 
 
 def format_map(data):
@@ -334,7 +346,9 @@ def format_result(response):
 
 
 def format_error(response):
-    return f"error {response.status}: {printable(str(response.message))}"
+    return _("error {status}: {message}").format(
+        status=response.status, message=printable(str(response.message))
+    )
 
 
 def escape_json(text):
@@ -353,7 +367,7 @@ def response_json(response):
 
 # --- help ---------------------------------------------------------------------------
 
-USAGE = """\
+USAGE = i18n.N_("""\
 Type an op and its arguments: OP key=value ...  (op names in any case)
   key=          sends an empty string
   key=nil       sends nil (refused for a required argument)
@@ -364,7 +378,7 @@ price stays a string).  Keys an op does not take are sent anyway, and the
 server names them in its 400 answer.
 Passwords left off the line are asked for, without echo (on a terminal;
 input from a pipe must give them on the line).
-help OP shows one op; quit, exit or Ctrl-D leaves."""
+help OP shows one op; quit, exit or Ctrl-D leaves.""")
 
 
 def describe_op(op):
@@ -383,12 +397,12 @@ def describe_op(op):
 def help_text(words=()):
     """`help` lists every op; `help OP` shows one."""
     if not words:
-        return USAGE + "\n\n" + "\n".join(describe_op(op) for op in OPS.values())
+        return _(USAGE) + "\n\n" + "\n".join(describe_op(op) for op in OPS.values())
     parts = []
     for word in words:
         op = OPS.get(op_name(word))
         if op is None:
-            raise UsageError(f"no op named {word!r}; `help` lists them")
+            raise UsageError(_("no op named {word!r}; `help` lists them").format(word=word))
         parts.append(describe_op(op))
     return "\n".join(parts)
 
@@ -488,8 +502,10 @@ def refuse_missing_passwords(name, args):
     missing = missing_passwords(name, args)
     if missing:
         raise UsageError(
-            f"{', '.join(missing)}: not given, and without a terminal the shell cannot "
-            f"ask for it; write {' '.join(key + '=...' for key in missing)} on the line"
+            _(
+                "{keys}: not given, and without a terminal the shell cannot ask for it; "
+                "write {words} on the line"
+            ).format(keys=", ".join(missing), words=" ".join(key + "=..." for key in missing))
         )
 
 
@@ -512,8 +528,10 @@ def address(options):
 
 
 def make_client(options):
-    """A connected client for the command's --host, --port and TLS options."""
-    return Client(
+    """A connected client for the command's --host, --port and TLS options,
+    which has asked the server for the command's language (SET_LANGUAGE;
+    English, the server's default, needs no asking)."""
+    client = Client(
         host=options.host,
         port=options.port,
         tls=options.tls or options.insecure or bool(options.cafile),
@@ -521,6 +539,13 @@ def make_client(options):
         tls_verify=not options.insecure,
         cafile=options.cafile,
     )
+    if words.language() != i18n.DEFAULT:
+        try:
+            client.call("SET_LANGUAGE", language=words.language())
+        except BaseException:
+            client.close()
+            raise
+    return client
 
 
 def reason(error):
@@ -549,7 +574,7 @@ def run_call(options):
         try:
             ask_passwords(name, args, getpass.getpass)
         except (EOFError, KeyboardInterrupt):
-            say("cybermarket call: cancelled", sys.stderr)
+            say(_("cybermarket call: cancelled"), sys.stderr)
             return EXIT_USAGE
     try:
         with make_client(options) as client:
@@ -559,7 +584,7 @@ def run_call(options):
         return EXIT_CONNECTION
     except KeyboardInterrupt:
         say(
-            "cybermarket call: interrupted; the request may or may not have been carried out",
+            _("cybermarket call: interrupted; the request may or may not have been carried out"),
             sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -584,6 +609,8 @@ class Session:
         self.options = options
         self.client = None
         self.login = None  # (role, login name) after a login on this connection
+        # The login's session token: the next connection resumes it.
+        self.token = None
         self.connections = 0
         self.status = EXIT_OK  # the worst outcome so far, as an exit status
 
@@ -597,12 +624,52 @@ class Session:
         try:
             self.client = make_client(self.options)
         except CONNECTION_ERRORS as e:
-            say(f"cannot connect to {address(self.options)}: {reason(e)}", sys.stderr)
+            say(
+                _("cannot connect to {address}: {reason}").format(
+                    address=address(self.options), reason=reason(e)
+                ),
+                sys.stderr,
+            )
             self.failed(EXIT_CONNECTION)
             return False
         self.connections += 1
         if self.connections > 1:
-            say(f"reconnected to {address(self.options)} (not logged in)", sys.stderr)
+            return self.resume()
+        return True
+
+    def resume(self) -> bool:
+        """On a new connection, carry the login over with its token; say
+        how it went.  False when the connection failed meanwhile."""
+        where = address(self.options)
+        if self.token is None:
+            say(_("reconnected to {address} (not logged in)").format(address=where), sys.stderr)
+            return True
+        assert self.client is not None  # connect() made one
+        try:
+            response = self.client.call("RESUME", token=self.token)
+        except CONNECTION_ERRORS as e:
+            self.lost(reason(e))
+            return False
+        if response.ok and isinstance(response.data, dict):
+            self.login = (
+                printable(str(response.data.get("role"))),
+                printable(str(response.data.get("name"))),
+            )
+            say(
+                _("reconnected to {address}; resumed the login as {role} {name}").format(
+                    address=where, role=self.login[0], name=repr(self.login[1])
+                ),
+                sys.stderr,
+            )
+        else:
+            say(
+                _(
+                    "reconnected to {address} (not logged in:"
+                    " the login could not be resumed, {error})"
+                ).format(address=where, error=format_error(response)),
+                sys.stderr,
+            )
+            self.login = self.token = None
         return True
 
     def close(self):
@@ -618,19 +685,28 @@ class Session:
         self.close()
         self.failed(EXIT_CONNECTION)
         self.say_gone(
-            f"connection lost ({reason}); the request may or may not have been carried out"
+            _(
+                "connection lost ({reason}); the request may or may not have been carried out"
+            ).format(reason=reason)
         )
 
     def say_gone(self, text):
+        if self.login is not None and self.token is not None:
+            login = f"{self.login[0]} {self.login[1]!r}"
+            say(f"{text}; the next command reconnects and resumes the login as {login}", sys.stderr)
+            return
         if self.login is not None:
-            text += f"; the login as {self.login[0]} {self.login[1]!r} is gone"
-        say(text + "; the next command reconnects", sys.stderr)
+            text += _("; the login as {role} {login!r} is gone").format(
+                role=self.login[0], login=self.login[1]
+            )
+        say(text + _("; the next command reconnects"), sys.stderr)
         self.login = None
 
     def call(self, name, args):
         """The response, or None when there was none."""
         if not self.connect():
             return None
+        assert self.client is not None  # connect() made one
         try:
             response = self.client.call(name, **args)
         except CONNECTION_ERRORS as e:
@@ -638,19 +714,26 @@ class Session:
             return None
         except KeyboardInterrupt:
             # An answer may still come: this connection is out of step.
-            self.lost("interrupted")
+            self.lost(_("interrupted"))
             return None
         self.track_login(name, args, response)
         if self.client.closed:  # the server closes after a 413
             self.close()
-            self.say_gone("the server closed the connection")
+            self.say_gone(_("the server closed the connection"))
         return response
 
     def track_login(self, name, args, response):
+        assert self.client is not None  # the call was made on it
+        self.token = self.client.token  # the client follows the token
         if not response.ok:
             return
         if name in ("CLIENT_LOGIN", "MERCHANT_LOGIN"):
             self.login = (name.split("_")[0].lower(), args.get("login"))
+        elif name == "RESUME" and isinstance(response.data, dict):
+            self.login = (
+                printable(str(response.data.get("role"))),
+                printable(str(response.data.get("name"))),
+            )
         elif name in ("CLIENT_LOGOUT", "MERCHANT_LOGOUT"):
             self.login = None
 
@@ -661,12 +744,16 @@ class Session:
         return f"cybermarket ({self.login[0]} {self.login[1]})> "
 
 
-def show(response):
-    """Print an answer: the result on stdout, an error on stderr."""
-    if response.ok:
-        say(format_result(response))
-    else:
+def show(response, name=None):
+    """Print an answer: the result on stdout, an error on stderr.  A login's
+    or a password change's session token is not shown: the shell keeps it
+    for itself, and a terminal's scrollback is no place for it."""
+    if not response.ok:
         say(format_error(response), sys.stderr)
+    elif name in TOKEN_OPS and isinstance(response.data, dict) and set(response.data) == {"token"}:
+        say(printable(str(response.message)))
+    else:
+        say(format_result(response))
 
 
 def run_line(session, line, read_password):
@@ -687,19 +774,19 @@ def run_line(session, line, read_password):
         if read_password is None:
             refuse_missing_passwords(name, args)
     except UsageError as e:
-        say(f"error: {e}", sys.stderr)
+        say(f"{_('error')}: {e}", sys.stderr)
         session.failed(EXIT_USAGE)
         return True
     if read_password is not None:
         try:
             ask_passwords(name, args, read_password)
         except (EOFError, KeyboardInterrupt):
-            say("\ncancelled", sys.stderr)
+            say("\n" + _("cancelled"), sys.stderr)
             session.failed(EXIT_USAGE)
             return True
     response = session.call(name, args)
     if response is not None:
-        show(response)
+        show(response, name)
         if not response.ok:
             session.failed(EXIT_STATUS)
     return True
@@ -717,7 +804,11 @@ def run_shell(options):
     read_password = getpass.getpass if interactive else None
     session = Session(options)
     if interactive and session.connect():
-        say(f"connected to {address(options)}; `help` lists the ops, `quit` leaves")
+        say(
+            _("connected to {address}; `help` lists the ops, `quit` leaves").format(
+                address=address(options)
+            )
+        )
     try:
         while True:
             try:

@@ -11,12 +11,14 @@ import it, so it is imported here to make its absence an error rather
 than a misaligned table.
 """
 
-import wcwidth  # noqa: F401  (see above)
+from typing import Any
+
+import wcwidth  # noqa: F401  (for tabulate, which uses it only if it can import it)
 from tabulate import tabulate
 
 # Options common to every table: cells are text, already formatted (money
 # keeps its two fraction digits, an id stays as it is), and kept whole.
-_AS_GIVEN = {"disable_numparse": True, "preserve_whitespace": True}
+_AS_GIVEN: dict[str, Any] = {"disable_numparse": True, "preserve_whitespace": True}
 
 
 def printable(text):

@@ -14,8 +14,9 @@ to the op table's declarations (cybermarket/server/optable.py).
 """
 
 import inspect
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from cybermarket.values import MAX_ID
 
@@ -30,25 +31,28 @@ class Handler:
     """How the server runs one op: its function, and whether it writes (on
     SQLite a write transaction takes the lock up front)."""
 
-    function: Callable
+    function: Callable[..., Any]
     write: bool = True
     # Given page_bytes (Settings.page_bytes) besides the op's arguments.
     paged: bool = False
+    flow: bool = field(init=False, repr=False, compare=False)  # set from function
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # A flow (a coroutine) or a transaction handler: looked up once,
         # not per request.
         object.__setattr__(self, "flow", inspect.iscoroutinefunction(self.function))
 
 
 # Op name -> Handler, filled by @handles as the handler modules are imported.
-HANDLERS = {}
+HANDLERS: dict[str, Handler] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def handles(*names, write=True, paged=False):
+def handles(*names: str, write: bool = True, paged: bool = False) -> Callable[[F], F]:
     """Make the decorated function the handler of the ops `names`."""
 
-    def register(function):
+    def register(function: F) -> F:
         for name in names:
             if name in HANDLERS:
                 raise ValueError(f"{name}: a second handler, {function.__qualname__}")
@@ -58,7 +62,7 @@ def handles(*names, write=True, paged=False):
     return register
 
 
-def _row_bytes(row):
+def _row_bytes(row: Sequence[object]) -> int:
     # The encoded size of the row's text, near enough: what makes a row big.
     size = 0
     for value in row:
@@ -69,20 +73,30 @@ def _row_bytes(row):
     return size
 
 
-def page(columns, rows, limit, page_bytes, key=0):
-    """A paged table: `rows` holds up to limit + 1 rows; the extra one only
-    tells that more follow.  A page whose text passes `page_bytes` ends
-    early (never before its first row), and `next` then points past its
-    last row: so that one answer, which a client that does not read leaves
-    in the server's memory, stays about that size."""
+def fit(
+    rows: list[tuple[Any, ...]], limit: int, page_bytes: int
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """(the rows of a page, whether more follow): `rows` holds up to
+    limit + 1 rows; the extra one only tells that more follow.  A page whose
+    text passes `page_bytes` ends early (never before its first row), so
+    that one answer, which a client that does not read leaves in the
+    server's memory, stays about that size."""
     more = len(rows) > limit
     rows = rows[:limit]  # rows stay tuples: msgpack sends them as arrays
     total = 0
     for count, row in enumerate(rows):
         total += _row_bytes(row)
         if total > page_bytes and count > 0:
-            rows, more = rows[:count], True
-            break
+            return rows[:count], True
+    return rows, more
+
+
+def page(
+    columns: list[str], rows: list[tuple[Any, ...]], limit: int, page_bytes: int, key: int = 0
+) -> dict[str, Any]:
+    """A paged table (see fit); `next` is the last row's column `key`, or
+    None when no rows follow."""
+    rows, more = fit(rows, limit, page_bytes)
     return {
         "columns": columns,
         "rows": rows,
@@ -90,5 +104,5 @@ def page(columns, rows, limit, page_bytes, key=0):
     }
 
 
-def table(columns, rows):
+def table(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     return {"columns": columns, "rows": rows}

@@ -1,26 +1,41 @@
-"""Accounts of both roles: creation, login, logout, renames, passwords.
+"""Accounts of both roles: creation, login, logout, renames, passwords,
+and the session tokens that carry a login over to a new connection
+(RESUME; the tokens as stored are cybermarket/storage/sessions.py).
 
 Customers ("client" accounts) and merchants share the mechanics; a Kind
 names the table and the columns that differ.
 """
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from cybermarket.errors import (
     BAD_LOGIN,
+    BAD_TOKEN,
     BadRequest,
     Conflict,
     Forbidden,
     NotLoggedIn,
     Throttled,
 )
+from cybermarket.i18n import N_
+from cybermarket.server import logs
 from cybermarket.server import throttle as throttle_keys
-from cybermarket.server.context import Session
+from cybermarket.server.context import App, Call, Session
 from cybermarket.server.handlers import handles, invitations
-from cybermarket.storage.txn import Query, now
+from cybermarket.server.throttle import Throttle
+from cybermarket.storage import sessions
+from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import fold, shown
 
 log = Logger()
+
+T = TypeVar("T")
+# An account as a login finds it: (id, password hash).
+Account = tuple[int, str]
 
 
 class Kind:
@@ -31,7 +46,7 @@ class Kind:
     {name}_key column: "ALICE" is taken when "Alice" is, and finds it.
     Emails are compared by their lower-cased key, email_key."""
 
-    def __init__(self, role, table, name, columns):
+    def __init__(self, role: str, table: str, name: str, columns: tuple[str, ...]) -> None:
         self.role = role
         self.name = name  # the login name column: username or storename
         key = f"{name}_key"
@@ -44,6 +59,7 @@ class Kind:
         self.email_taken = Query(f"SELECT 1 FROM {table} WHERE email_key = ? AND id <> ?")
         self.by_name = Query(f"SELECT id, password_hash FROM {table} WHERE {key} = ?")
         self.by_email = Query(f"SELECT id, password_hash FROM {table} WHERE email_key = ?")
+        self.name_of = Query(f"SELECT {name} FROM {table} WHERE id = ?")
         self.hash = Query(f"SELECT password_hash FROM {table} WHERE id = ?")
         self.set_hash = Query(
             f"UPDATE {table} SET password_hash = ? WHERE id = ? AND password_hash = ?"
@@ -60,95 +76,103 @@ MERCHANT = Kind(
     ("storename", "description", "email", "password_hash", "profit_cents", "invited_by"),
 )
 SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
+KINDS = {kind.role: kind for kind in (CLIENT, MERCHANT)}
 
 
 # --- transactions ------------------------------------------------------------
 
 
-def check_free(txn, kind, name=None, email=None, me=0):
+def check_free(
+    txn: Txn, kind: Kind, name: str | None = None, email: str | None = None, me: int = 0
+) -> None:
     """409 naming the field when another account of this kind has the name
     (compared by fold) or the email (compared case-insensitively)."""
     if name is not None and txn.row(kind.name_taken, fold(name), me):
-        raise Conflict(f"{kind.name}: already taken")
+        raise Conflict(N_("{field}: already taken"), field=kind.name)
     if email is not None and txn.row(kind.email_taken, email.lower(), me):
-        raise Conflict("email: already taken")
+        raise Conflict(N_("{field}: already taken"), field="email")
 
 
-def _unique(txn, fields, execute, statement, *params):
+def _unique(
+    txn: Txn, fields: str, execute: Callable[..., T], statement: Query, *params: object
+) -> T:
     """execute(statement, *params) where it may break a unique key: a race
     lost to another connection since check_free gives the same 409."""
     try:
         with txn.savepoint():
             return execute(statement, *params)
     except txn.IntegrityError:
-        raise Conflict(f"{fields}: already taken")
+        raise Conflict(N_("{field}: already taken"), field=fields) from None
 
 
-def insert_account(txn, kind, values):
+def insert_account(txn: Txn, kind: Kind, values: dict[str, Any]) -> int:
     check_free(txn, kind, values[kind.name], values["email"])
     params = [values[column] for column in kind.columns]
     params += [fold(values[kind.name]), values["email"].lower(), txn.time(now())]
     return _unique(txn, f"{kind.name} or email", txn.value, kind.insert, *params)
 
 
-def login_key(login):
+def login_key(login: str) -> str:
     """What a login is looked up (and throttled) by.  A login with '@' is
     an email, else a user/store name (which cannot hold '@')."""
     return login.lower() if "@" in login else fold(login)
 
 
-def find_login(txn, kind, login):
+def find_login(txn: Txn, kind: Kind, login: str) -> Account | None:
     """(id, password hash) of the account a login names, or None."""
     by = kind.by_email if "@" in login else kind.by_name
     return txn.row(by, login_key(login))
 
 
-def password_hash(txn, kind, me):
+def password_hash(txn: Txn, kind: Kind, me: int) -> str | None:
     return txn.value(kind.hash, me)
 
 
-def replace_password_hash(txn, kind, me, old, new):
+def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str, now_ms: int) -> str:
+    """Set the new hash, revoke every session token of the account and
+    issue the connection a new one, all in one transaction."""
     # Compare-and-set: a change made meanwhile on another connection wins.
     if txn.run(kind.set_hash, new, me, old) != 1:
-        raise Forbidden("old_password: the password was changed meanwhile")
+        raise Forbidden(N_("old_password: the password was changed meanwhile"))
+    return sessions.replace_all(txn, now_ms, kind.role, me)
 
 
-def set_name(txn, me, kind, value):
+def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, name=value, me=me)
     _unique(txn, kind.name, txn.run, kind.set_name, value, fold(value), me)
 
 
-def set_email(txn, me, kind, value):
+def set_email(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, email=value, me=me)
     _unique(txn, "email", txn.run, kind.set_email, value, value.lower(), me)
 
 
 @handles("SET_CLIENT_USERNAME")
-def set_client_username(txn, me, username):
+def set_client_username(txn: Txn, me: int, username: str) -> None:
     set_name(txn, me, CLIENT, username)
 
 
 @handles("SET_CLIENT_EMAIL")
-def set_client_email(txn, me, email):
+def set_client_email(txn: Txn, me: int, email: str) -> None:
     set_email(txn, me, CLIENT, email)
 
 
 @handles("SET_MERCHANT_STORENAME")
-def set_merchant_storename(txn, me, storename):
+def set_merchant_storename(txn: Txn, me: int, storename: str) -> None:
     set_name(txn, me, MERCHANT, storename)
 
 
 @handles("SET_MERCHANT_EMAIL")
-def set_merchant_email(txn, me, email):
+def set_merchant_email(txn: Txn, me: int, email: str) -> None:
     set_email(txn, me, MERCHANT, email)
 
 
 @handles("SET_MERCHANT_DESCRIPTION")
-def set_merchant_description(txn, me, description):
+def set_merchant_description(txn: Txn, me: int, description: str) -> None:
     txn.run(SET_DESCRIPTION, description, me)
 
 
-def create_merchant(txn, code, inviter, values):
+def create_merchant(txn: Txn, code: str, inviter: str | None, values: dict[str, Any]) -> None:
     """Use the invitation and create the store in one transaction: if the
     store cannot be created the code stays unused."""
     invitation_id, inviter_id = invitations.check(txn, code, inviter)
@@ -159,13 +183,13 @@ def create_merchant(txn, code, inviter, values):
 # --- flows ----------------------------------------------------------------
 
 
-def check_new_store(txn, code, inviter, storename, email):
+def check_new_store(txn: Txn, code: str, inviter: str | None, storename: str, email: str) -> None:
     invitations.check(txn, code, inviter)  # 406 comes before 409
     check_free(txn, MERCHANT, storename, email)
 
 
 @handles("CLIENT_CREATE")
-async def client_create(call, username, email, password):
+async def client_create(call: Call, username: str, email: str, password: str) -> None:
     # A hash costs a core for a quarter of a second: spend none on a
     # request bound to fail.  The transaction that inserts checks again.
     await call.app.db.run("CLIENT_CREATE check", check_free, CLIENT, username, email, write=False)
@@ -175,7 +199,15 @@ async def client_create(call, username, email, password):
 
 
 @handles("MERCHANT_CREATE")
-async def merchant_create(call, storename, description, email, password, code, inviter=None):
+async def merchant_create(
+    call: Call,
+    storename: str,
+    description: str,
+    email: str,
+    password: str,
+    code: str,
+    inviter: str | None = None,
+) -> None:
     # Check the code and the names before spending a password hash on the
     # request, and again (for real) in the transaction that uses the code.
     await call.app.db.run(
@@ -189,9 +221,12 @@ async def merchant_create(call, storename, description, email, password, code, i
         "password_hash": hashed,
     }
     await call.app.db.run("MERCHANT_CREATE", create_merchant, code, inviter, values)
+    logs.invitation_used(storename, inviter, call.peer)
 
 
-def reserve_login(txn, throttle, now, kind, login, peer):
+def reserve_login(
+    txn: Txn, throttle: Throttle, now: int, kind: Kind, login: str, peer: str
+) -> tuple[Account | None, list[int]]:
     """The account a login names (or None) and the attempt reserved for it
     (429 when the account, or the name, or the peer is at its limit).  The
     account is counted as one however it is named: by name or by email."""
@@ -204,7 +239,9 @@ def reserve_login(txn, throttle, now, kind, login, peer):
     return account, throttle.reserve(txn, now, keys)
 
 
-def reserve_password_check(txn, throttle, now, kind, me, peer):
+def reserve_password_check(
+    txn: Txn, throttle: Throttle, now: int, kind: Kind, me: int, peer: str
+) -> tuple[str | None, list[int]]:
     """The account's password hash, and an attempt reserved for checking
     the old password against it: a guess at it is a guess at a login."""
     keys = {
@@ -214,7 +251,7 @@ def reserve_password_check(txn, throttle, now, kind, me, peer):
     return password_hash(txn, kind, me), throttle.reserve(txn, now, keys)
 
 
-async def checked(call, stored, password, tries):
+async def checked(call: Call, stored: str | None, password: str, tries: list[int]) -> bool:
     """Check a password for which an attempt is reserved, then settle the
     attempt: a failure if wrong, forgotten if right or never checked."""
     throttle = call.app.throttle
@@ -232,9 +269,10 @@ async def checked(call, stored, password, tries):
     return ok
 
 
-def log_refused(call, error, what):
+def log_refused(call: Call, error: Throttled, what: str, kind: str) -> None:
     # Through the throttle's Bite: a 429 costs the client nothing, so one
     # line per 429 would let it write the log as fast as it can send.
+    logs.throttled(call.app, kind)
     call.app.throttle.refused(
         what=what,
         peer=call.peer,
@@ -243,30 +281,38 @@ def log_refused(call, error, what):
     )
 
 
-async def log_in(call, kind, login, password):
+def clock_ms(call: Call) -> int:
+    """Milliseconds by the app's clock (the reactor's; a task.Clock in
+    tests), for the session tokens' times."""
+    return int(call.app.clock.seconds() * 1000)
+
+
+async def log_in(call: Call, kind: Kind, login: str, password: str) -> dict[str, str]:
     if call.session is not None:
-        raise BadRequest("login: this connection is already logged in; log out first")
+        raise BadRequest(N_("login: this connection is already logged in; log out first"))
     throttle = call.app.throttle
     try:
         account, tries = await call.app.db.run(
             f"{kind.role} login", reserve_login, throttle, throttle.now(), kind, login, call.peer
         )
     except Throttled as e:
-        log_refused(call, e, f"{kind.role} login '{shown(login)}'")
+        log_refused(call, e, f"{kind.role} login '{shown(login)}'", f"{kind.role}_login")
         raise
     if not await checked(call, account[1] if account else None, password, tries):
-        log.info(
-            "failed {role} login '{login}' from {peer}: {reason}",
-            role=kind.role,
-            login=shown(login),
-            peer=call.peer,
-            reason="wrong password" if account else "no such account",
-        )
+        why = "wrong_password" if account else "no_such_account"
+        logs.login_failed(call.app, kind.role, why, call.peer, login=login)
         raise NotLoggedIn(BAD_LOGIN)
-    call.session = Session(kind.role, account[0])
+    assert account is not None  # no account: the dummy hash never matches
+    token = await call.app.db.run(
+        f"{kind.role} login token", sessions.issue, clock_ms(call), kind.role, account[0]
+    )
+    call.session = Session(kind.role, account[0], sessions.digest(token))
+    return {"token": token}
 
 
-async def set_password(call, kind, old_password, new_password):
+async def set_password(
+    call: Call, kind: Kind, old_password: str, new_password: str
+) -> dict[str, str]:
     db, hasher, throttle = call.app.db, call.app.hasher, call.app.throttle
     try:
         old, tries = await db.run(
@@ -279,40 +325,129 @@ async def set_password(call, kind, old_password, new_password):
             call.peer,
         )
     except Throttled as e:
-        log_refused(call, e, f"{kind.role} password change for account {call.me}")
+        log_refused(
+            call, e, f"{kind.role} password change for account {call.me}", f"{kind.role}_password"
+        )
         raise
     if not await checked(call, old, old_password, tries):
-        log.info(
-            "failed {role} password change for account {account} from {peer}: wrong old password",
-            role=kind.role,
-            account=call.me,
-            peer=call.peer,
-        )
-        raise Forbidden("old_password: wrong password")
+        logs.login_failed(call.app, kind.role, "wrong_old_password", call.peer, account=call.me)
+        raise Forbidden(N_("old_password: wrong password"))
     new = await hasher.hash(new_password, call.peer)
-    await db.run(f"{kind.role} password", replace_password_hash, kind, call.me, old, new)
+    token = await db.run(
+        f"{kind.role} password",
+        replace_password_hash,
+        kind,
+        call.me,
+        old,
+        new,
+        clock_ms(call),
+    )
+    assert call.me is not None  # the op's role was checked first
+    call.session = Session(kind.role, call.me, sessions.digest(token))
+    return {"token": token}
 
 
 @handles("CLIENT_LOGOUT", "MERCHANT_LOGOUT")
-async def logout(call):
+async def logout(call: Call) -> None:
+    # Only this connection's token: the account's other logins, on other
+    # connections and devices, stay.
+    assert call.session is not None  # the op's role was checked first
+    token_hash = call.session.token_hash
+    if token_hash is not None:
+        await call.app.db.run("logout", sessions.revoke, clock_ms(call), token_hash)
     call.session = None
 
 
 @handles("CLIENT_LOGIN")
-async def client_login(call, login, password):
-    await log_in(call, CLIENT, login, password)
+async def client_login(call: Call, login: str, password: str) -> dict[str, str]:
+    return await log_in(call, CLIENT, login, password)
 
 
 @handles("MERCHANT_LOGIN")
-async def merchant_login(call, login, password):
-    await log_in(call, MERCHANT, login, password)
+async def merchant_login(call: Call, login: str, password: str) -> dict[str, str]:
+    return await log_in(call, MERCHANT, login, password)
 
 
 @handles("SET_CLIENT_PASSWORD")
-async def set_client_password(call, old_password, new_password):
-    await set_password(call, CLIENT, old_password, new_password)
+async def set_client_password(call: Call, old_password: str, new_password: str) -> dict[str, str]:
+    return await set_password(call, CLIENT, old_password, new_password)
 
 
 @handles("SET_MERCHANT_PASSWORD")
-async def set_merchant_password(call, old_password, new_password):
-    await set_password(call, MERCHANT, old_password, new_password)
+async def set_merchant_password(call: Call, old_password: str, new_password: str) -> dict[str, str]:
+    return await set_password(call, MERCHANT, old_password, new_password)
+
+
+# --- RESUME ---------------------------------------------------------------
+
+
+def sweep_sessions(app: App) -> Deferred[int | None]:
+    """Delete revoked and expired session tokens, on a database thread (a
+    TimerService of the server calls this every few minutes).  Never
+    fails: a database that cannot be reached now is swept next time."""
+    d: Deferred[int | None] = app.db.run(
+        "sessions sweep",
+        sessions.sweep,
+        int(app.clock.seconds() * 1000),
+        sessions.period_ms(app.settings.session_days),
+    )
+    d.addErrback(
+        lambda failure: log.warn("could not sweep old session tokens: {error}", error=failure.value)
+    )
+    return d
+
+
+def resume_session(
+    txn: Txn,
+    throttle: throttle_keys.Throttle,
+    now_ms: int,
+    period_ms: int,
+    peer: str,
+    token_hash: str,
+) -> tuple[str, int, str] | None:
+    """(role, account id, current name) for a good token, renewed; None for
+    an unknown, expired or revoked one, counted as a failed login of the
+    peer address.  One transaction: the address's count is checked (429 at
+    the limit, whatever the token), the token found and renewed, or a
+    failure counted.  A failure is counted after a second check under the
+    throttle's lock (PostgreSQL; on SQLite the write transaction holds the
+    one write lock anyway), so that concurrent RESUMEs cannot pass the
+    limit; good RESUMEs from one address do not wait for each other."""
+    keys = {"address": throttle_keys.peer_key(peer)}
+    throttle.check(txn, now_ms, keys, lock=False)
+    found = sessions.renew(txn, now_ms, token_hash, period_ms)
+    if found is None:
+        if txn.postgres:
+            throttle.check(txn, now_ms, keys)
+        throttle.failed(txn, now_ms, keys)
+        return None
+    role, account_id = found
+    return role, account_id, txn.value(KINDS[role].name_of, account_id)
+
+
+@handles("RESUME")
+async def resume(call: Call, token: str) -> dict[str, str]:
+    if call.session is not None:
+        raise BadRequest(N_("token: this connection is already logged in; log out first"))
+    token_hash = sessions.digest(token)
+    period = sessions.period_ms(call.app.settings.session_days)
+    try:
+        found = await call.app.db.run(
+            "RESUME",
+            resume_session,
+            call.app.throttle,
+            clock_ms(call),
+            period,
+            call.peer,
+            token_hash,
+        )
+    except Throttled as e:
+        log_refused(call, e, "RESUME", "resume")
+        raise
+    if found is None:
+        # Never the token, nor its hash: the log is not a place for either.
+        logs.resume_failed(call.app, call.peer)
+        raise NotLoggedIn(BAD_TOKEN)
+    role, account_id, name = found
+    call.session = Session(role, account_id, token_hash)
+    return {"role": role, "name": name}

@@ -1,8 +1,12 @@
 """A customer's cart, checkout and orders."""
 
+from decimal import Decimal
+from typing import Any
+
 from cybermarket.errors import BadRequest, Conflict, NotFound
+from cybermarket.i18n import N_, Nn_
 from cybermarket.server.handlers import LAST_ID, handles, page, table
-from cybermarket.storage.txn import Query, now
+from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, from_cents, money
 
 # An order's total must fit a BIGINT of cents with room to spare for the
@@ -70,22 +74,30 @@ ORDER_LINES = Query(
 
 
 @handles("CLIENT_ADD_ITEM")
-def add_item(txn, me, product_id, quantity):
+def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
     if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
-        raise NotFound(f"product_id: no product {product_id} on sale")
-    raise BadRequest(f"quantity: a cart line holds at most {MAX_STOCK} units")
+        raise NotFound(N_("product_id: no product {product_id} on sale"), product_id=product_id)
+    raise BadRequest(
+        Nn_(
+            "quantity: a cart line holds at most {n} unit",
+            "quantity: a cart line holds at most {n} units",
+        ),
+        n=MAX_STOCK,
+    )
 
 
 @handles("CLIENT_REMOVE_ITEM")
-def remove_item(txn, me, product_id):
+def remove_item(txn: Txn, me: int, product_id: int) -> None:
     if txn.run(REMOVE, me, product_id) != 1:
-        raise NotFound(f"product_id: product {product_id} is not in the cart")
+        raise NotFound(
+            N_("product_id: product {product_id} is not in the cart"), product_id=product_id
+        )
 
 
 @handles("CLIENT_GET_ITEMS", write=False)
-def get_items(txn, me):
+def get_items(txn: Txn, me: int) -> dict[str, Any]:
     rows = [
         (store, pid, name, from_cents(price), quantity, bool(on_shelf))
         for store, pid, name, price, quantity, on_shelf in txn.rows(ITEMS, me)
@@ -94,21 +106,22 @@ def get_items(txn, me):
 
 
 @handles("CLIENT_GET_PRICE", write=False)
-def get_price(txn, me):
+def get_price(txn: Txn, me: int) -> Decimal:
     # Summed in Python: exact whatever the sizes, where SQL would overflow.
     return from_cents(sum(price * quantity for price, quantity in txn.rows(PRICES, me)))
 
 
 @handles("CLIENT_CHECKOUT_ITEM")
-def checkout(txn, me):
+def checkout(txn: Txn, me: int) -> dict[str, Any]:
     """All or nothing.  Each line takes its stock with one conditional
     UPDATE, in product order so that concurrent checkouts on PostgreSQL lock
     rows in one order and do not deadlock.  Any short line raises, and the
     transaction rolls back."""
     wanted = txn.rows(WANTED, me)
     if not wanted:
-        raise BadRequest("cart: the cart is empty")
-    taken, short = [], []
+        raise BadRequest(N_("cart: the cart is empty"))
+    taken: list[tuple[Any, ...]] = []
+    short: list[int] = []
     for product_id, quantity in wanted:
         row = txn.row(TAKE, quantity, product_id, quantity)
         if row is None:
@@ -117,21 +130,25 @@ def checkout(txn, me):
             taken.append((product_id, quantity, *row))
     if short:
         raise Conflict(
-            "short of stock or off the shelf: "
-            + ", ".join(f"{txn.value(PRODUCT_NAME, p)} (product_id {p})" for p in short)
+            N_("short of stock or off the shelf: {products}"),
+            products=", ".join(f"{txn.value(PRODUCT_NAME, p)} (product_id {p})" for p in short),
         )
     total = sum(quantity * price for _, quantity, _, _, price in taken)
     if total > MAX_TOTAL_CENTS:
-        raise Conflict("cart: the order total is too large")
-    credit = {}
+        raise Conflict(N_("cart: the order total is too large"))
+    credit: dict[int, int] = {}
     for _, quantity, merchant_id, _, price in taken:
         credit[merchant_id] = credit.get(merchant_id, 0) + quantity * price
     stores = {merchant_id: txn.value(STORENAME, merchant_id) for merchant_id in credit}
     for merchant_id in sorted(credit):
         if txn.run(CREDIT, credit[merchant_id], merchant_id, MAX_CENTS - credit[merchant_id]) != 1:
             raise Conflict(
-                f"cart: store {stores[merchant_id]!r} cannot take this order: its profit"
-                f" would pass {money(from_cents(MAX_CENTS))}, the most this server holds"
+                N_(
+                    "cart: store {store} cannot take this order: its profit"
+                    " would pass {most}, the most this server holds"
+                ),
+                store=repr(stores[merchant_id]),
+                most=money(from_cents(MAX_CENTS)),
             )
     created = now()
     order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
@@ -147,16 +164,18 @@ def checkout(txn, me):
 
 
 @handles("CLIENT_LIST_ORDERS", write=False, paged=True)
-def list_orders(txn, me, limit, page_bytes, after=None):
+def list_orders(
+    txn: Txn, me: int, limit: int, page_bytes: int, after: int | None = None
+) -> dict[str, Any]:
     rows = txn.rows(ORDERS, me, LAST_ID if after is None else after, limit + 1)
     rows = [(oid, txn.read_time(created), from_cents(total)) for oid, created, total in rows]
     return page(["order_id", "created_at", "total"], rows, limit, page_bytes)
 
 
 @handles("CLIENT_GET_ORDER", write=False)
-def get_order(txn, me, order_id):
+def get_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     if txn.row(MY_ORDER, order_id, me) is None:
-        raise NotFound(f"order_id: no order {order_id} of yours")
+        raise NotFound(N_("order_id: no order {order_id} of yours"), order_id=order_id)
     rows = [
         (store, pid, name, from_cents(price), quantity)
         for store, pid, name, price, quantity in txn.rows(ORDER_LINES, order_id)

@@ -1,9 +1,13 @@
 """What anyone may see without logging in."""
 
+from typing import Any
+
+from cybermarket.codec import Packed
 from cybermarket.errors import NotFound
+from cybermarket.i18n import N_
 from cybermarket.server.handlers import FIRST_NAME, NO_ID, handles, page
 from cybermarket.server.pages import cached
-from cybermarket.storage.txn import Query
+from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import fold, from_cents
 
 LIST_MERCHANT = Query(
@@ -22,18 +26,26 @@ LIST_PRODUCT = Query(
 PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "price", "stock"]
 
 
+# What PING answers: the protocol version this server speaks.
+PROTOCOL: dict[str, str] = {"protocol": "1.1"}
+
+
 @handles("PING", write=False)
-def ping(txn, me):
-    return None
+def ping(txn: Txn, me: int | None) -> dict[str, str]:
+    return PROTOCOL
 
 
 @handles("LIST_MERCHANT", write=False, paged=True)
-def list_merchant(txn, me, limit, page_bytes, after=None):
+def list_merchant(
+    txn: Txn, me: int | None, limit: int, page_bytes: int, after: str | None = None
+) -> dict[str, Any] | Packed:
     return cached(txn, ("LIST_MERCHANT", limit, after), _list_merchant, limit, page_bytes, after)
 
 
 @handles("LIST_PRODUCT", write=False, paged=True)
-def list_product(txn, me, storename, limit, page_bytes, after=None):
+def list_product(
+    txn: Txn, me: int | None, storename: str, limit: int, page_bytes: int, after: int | None = None
+) -> dict[str, Any] | Packed:
     # Cached by the key: every spelling of the name gets the same page.
     key = fold(storename)
     return cached(
@@ -48,15 +60,17 @@ def list_product(txn, me, storename, limit, page_bytes, after=None):
     )
 
 
-def _list_merchant(txn, limit, page_bytes, after):
+def _list_merchant(txn: Txn, limit: int, page_bytes: int, after: str | None) -> dict[str, Any]:
     rows = txn.rows(LIST_MERCHANT, FIRST_NAME if after is None else after, limit + 1)
     return page(["storename", "description", "email"], rows, limit, page_bytes)
 
 
-def _list_product(txn, storename, key, limit, page_bytes, after):
+def _list_product(
+    txn: Txn, storename: str, key: str, limit: int, page_bytes: int, after: int | None
+) -> dict[str, Any]:
     rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, key, limit + 1)
     if not rows:
-        raise NotFound(f"storename: no store named {storename!r}")
+        raise NotFound(N_("storename: no store named {storename}"), storename=repr(storename))
     if rows[0][0] is None:
         rows = []
     return page(

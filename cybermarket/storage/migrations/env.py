@@ -10,6 +10,7 @@ import os
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from cybermarket.storage.database import (
     check_foreign_keys,
@@ -22,7 +23,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def run_with(connection):
+def run_with(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -34,7 +35,7 @@ def run_with(connection):
         check_foreign_keys(connection)
 
 
-def run_offline():
+def run_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
@@ -44,7 +45,7 @@ def run_offline():
         context.run_migrations()
 
 
-def run_online():
+def run_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         run_with(connection)
@@ -52,6 +53,8 @@ def run_online():
     if config.config_file_name is not None:
         fileConfig(config.config_file_name)
     url = os.environ.get("CYBERMARKET_DATABASE") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: set CYBERMARKET_DATABASE, or sqlalchemy.url")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:

@@ -57,13 +57,13 @@ def upgrade() -> None:
             batch.create_unique_constraint(op.f(f"uq_{table}_{key}"), [key])
 
 
-def fill_keys(table, name, key):
+def fill_keys(table: str, name: str, key: str) -> None:
     """Each row's key, computed in Python (fold is not SQL on either
     backend), in id order so that the oldest account keeps its name."""
     conn = op.get_bind()
     accounts = sa.table(table, sa.column("id"), sa.column(name), sa.column(key))
     rows = conn.execute(sa.select(accounts.c.id, accounts.c[name]).order_by(accounts.c.id))
-    holders = {}  # key -> (id, name) of the account that answers to it
+    holders: dict[str, tuple[int, str]] = {}  # key -> (id, name) of the account that answers to it
     keys = []
     for account_id, value in rows:
         report_broken_rules(table, name, account_id, value)
@@ -93,7 +93,7 @@ def fill_keys(table, name, key):
         )
 
 
-def report_broken_rules(table, name, account_id, value):
+def report_broken_rules(table: str, name: str, account_id: int, value: str) -> None:
     """A name from before the 1.1 rules that breaks them stays as it is
     (it still finds its account); the operator hears of it."""
     try:

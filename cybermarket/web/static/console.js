@@ -1,0 +1,327 @@
+// The store console: joining with an invitation code, the store's products,
+// its sales and profit, invitations and the store's settings.
+
+import { revenueChart } from "./chart.js";
+import { form, h, money, replace, say } from "./dom.js";
+import { formatCount, parts, switcher, t, translatePage } from "./i18n.js";
+import { human } from "./messages.js";
+import { Market } from "./net.js";
+import { notices, pager, router, rowsOf } from "./ui.js";
+
+const market = new Market("cybermarket.merchant.token");
+translatePage();
+document.getElementById("language-switcher").replaceWith(switcher());
+
+function loggedIn() {
+  return market.account && market.account.role === "merchant";
+}
+
+function call(op, args) {
+  return human(market.call(op, args));
+}
+
+// The store's name, or null while the login was its email address.
+function storeName() {
+  const name = market.account ? market.account.name : "";
+  return name.includes("@") ? null : name;
+}
+
+// An amount as typed ("19.9", "019.90") written as the server keeps it,
+// exactly: two fraction digits, never through a float.
+function exactPrice(text) {
+  const [whole, fraction = ""] = text.split(".");
+  return `${whole.replace(/^0+(?=\d)/, "") || "0"}.${fraction.padEnd(2, "0")}`;
+}
+
+// --- joining and logging in ---------------------------------------------------
+
+function welcome() {
+  const login = form(
+    t("Log in to your store"),
+    [
+      ["login", t("Store name or email"), { autocomplete: "username", required: true }],
+      ["password", t("Password"), { type: "password", autocomplete: "current-password", required: true }],
+    ],
+    t("Log in"),
+    async ({ login, password }) => {
+      await human(market.login("MERCHANT_LOGIN", "merchant", login.trim(), password));
+      location.hash = "#/products";
+      render();
+    },
+    { class: "login" },
+  );
+  const join = form(
+    t("Open a store"),
+    [
+      ["code", t("Invitation code"), { required: true, autocomplete: "off" }],
+      ["inviter", t("Inviting store's name (leave empty for a code from the operator)"), { autocomplete: "off" }],
+      ["storename", t("Store name"), { required: true, maxlength: 64 }],
+      ["description", t("About your store"), { multiline: true, maxlength: 2000 }],
+      ["email", t("Email"), { type: "email", autocomplete: "email", required: true }],
+      ["password", t("Password (8 or more characters)"), { type: "password", autocomplete: "new-password", required: true }],
+    ],
+    t("Open my store"),
+    async (values) => {
+      const args = { ...values, code: values.code.trim(), email: values.email.trim() };
+      args.inviter = values.inviter.trim() || null;
+      await call("MERCHANT_CREATE", args);
+      await human(market.login("MERCHANT_LOGIN", "merchant", values.storename, values.password));
+      location.hash = "#/products";
+      render();
+    },
+    { class: "join" },
+  );
+  return h(
+    "div",
+    {},
+    h("section", { class: "hero" }, h("h1", {}, t("Sell on cybermarket")), h("p", { class: "lead" }, t("Log in to your store, or open one with an invitation code."))),
+    h("div", { class: "columns" }, login, join),
+  );
+}
+
+function guarded(view) {
+  return async (...args) => (loggedIn() ? view(...args) : welcome());
+}
+
+// --- products ------------------------------------------------------------------
+
+function productRow(product, status) {
+  const row = h("tr", { "data-product-id": product.product_id });
+  const show = () => {
+    const shelf = h("button", { type: "button", class: "secondary" }, product.on_shelf ? t("Take off shelf") : t("Put on shelf"));
+    shelf.addEventListener("click", () =>
+      act(async () => {
+        await call(product.on_shelf ? "MERCHANT_DEL_PRODUCT" : "MERCHANT_PUT_ON_SHELF", { product_id: product.product_id });
+        product.on_shelf = !product.on_shelf;
+      }),
+    );
+    const edit = h("button", { type: "button", class: "secondary" }, t("Edit"));
+    edit.addEventListener("click", () => editing());
+    const restockId = `restock-${product.product_id}`;
+    const amount = h("input", { id: restockId, type: "number", min: 1, value: 10, class: "qty", inputmode: "numeric" });
+    const restock = h("button", { type: "button", class: "secondary" }, t("Restock"));
+    restock.addEventListener("click", () =>
+      act(async () => {
+        const quantity = Number.parseInt(amount.value, 10);
+        await call("MERCHANT_RESTOCK_PRODUCT", { product_id: product.product_id, quantity });
+        product.stock += quantity;
+      }),
+    );
+    replace(
+      row,
+      h("td", { "data-label": t("Product") }, h("strong", { class: "product-name" }, product.productname), h("div", { class: "description muted" }, product.description)),
+      h("td", { "data-label": t("Price") }, money(product.price)),
+      h("td", { "data-label": t("Stock"), class: "stock-count" }, String(product.stock)),
+      h("td", { "data-label": t("Shelf") }, product.on_shelf ? h("span", { class: "pill on" }, t("On shelf")) : h("span", { class: "pill off" }, t("Off shelf"))),
+      h(
+        "td",
+        { "data-label": "" },
+        h("div", { class: "row-actions" }, edit, shelf, h("label", { for: restockId, class: "visually-hidden" }, t("Units to add to {name}", { name: product.productname })), amount, restock),
+      ),
+    );
+  };
+  const editing = () => {
+    const edit = form(
+      null,
+      [
+        ["productname", t("Name"), { value: product.productname, required: true, maxlength: 200 }],
+        ["price", t("Price"), { value: product.price, inputmode: "decimal", required: true }],
+        ["description", t("Description"), { multiline: true, value: product.description, maxlength: 2000 }],
+      ],
+      t("Save"),
+      async (values) => {
+        const args = { product_id: product.product_id };
+        for (const key of ["productname", "price", "description"]) {
+          if (values[key] !== product[key]) args[key] = key === "price" ? values[key].trim() : values[key];
+        }
+        if (Object.keys(args).length > 1) await call("SET_PRODUCT", args);
+        Object.assign(product, values);
+        show();
+      },
+      { class: "inline" },
+    );
+    const cancel = h("button", { type: "button", class: "secondary" }, t("Cancel"));
+    cancel.addEventListener("click", show);
+    edit.querySelector(".actions").append(cancel);
+    replace(row, h("td", { colspan: 5 }, edit));
+    edit.inputs.productname.focus();
+  };
+  async function act(work) {
+    try {
+      await work();
+      show();
+      say(status, t("Saved."), "ok");
+    } catch (error) {
+      say(status, error.human, "error");
+    }
+  }
+  show();
+  return row;
+}
+
+async function products() {
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+  const body = h("tbody", {});
+  const load = async (after) => {
+    const args = { limit: 50 };
+    if (after !== null) args.after = after;
+    const data = await call("MERCHANT_LIST_PRODUCTS", args);
+    return { items: rowsOf(data), next: data.next };
+  };
+  const paging = pager(body, load, (p) => productRow(p, status), t("More products"));
+  const add = form(
+    t("Add a product"),
+    [
+      ["productname", t("Name"), { required: true, maxlength: 200 }],
+      ["price", t("Price (such as 19.99)"), { inputmode: "decimal", required: true }],
+      ["stock", t("Units in stock"), { type: "number", min: 0, value: 10, inputmode: "numeric" }],
+      ["description", t("Description"), { multiline: true, maxlength: 2000 }],
+    ],
+    t("Add product"),
+    async (values, inputs) => {
+      const stock = Number.parseInt(values.stock || "0", 10);
+      const args = { productname: values.productname, price: values.price.trim(), description: values.description, stock };
+      const made = await call("MERCHANT_ADD_PRODUCT", args);
+      body.append(productRow({ product_id: made.product_id, ...args, price: exactPrice(args.price), on_shelf: true }, status));
+      empty.hidden = true;
+      table.hidden = false;
+      for (const input of Object.values(inputs)) input.value = "";
+      inputs.stock.value = "10";
+      inputs.productname.focus();
+      return t("Added {name}.", { name: args.productname });
+    },
+    { class: "add-product" },
+  );
+  const page = await paging.next();
+  const empty = h("p", { class: "muted" }, t("No products yet: add your first one below."));
+  empty.hidden = page.items.length > 0;
+  const table = h(
+    "table",
+    { class: "lines products" },
+    h("thead", {}, h("tr", {}, [t("Product"), t("Price"), t("Stock"), t("Shelf")].map((c) => h("th", {}, c)), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))),
+    body,
+  );
+  table.hidden = page.items.length === 0;
+  return h("div", {}, h("h1", {}, storeName() ? t("Products of {store}", { store: storeName() }) : t("Your products")), empty, table, paging.node, status, add);
+}
+
+// --- sales -----------------------------------------------------------------------
+
+async function sales() {
+  const [profit, table] = await Promise.all([call("MERCHANT_GET_PROFIT"), call("MERCHANT_GET_SALES")]);
+  const rows = rowsOf(table);
+  const content = rows.length
+    ? [
+        h("figure", { class: "card chart-card" }, h("figcaption", {}, t("Revenue per product")), revenueChart(rows)),
+        h(
+          "table",
+          { class: "lines sales" },
+          h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", {}, t("Units sold")), h("th", {}, t("Revenue")))),
+          h("tbody", {}, rows.map((r) => h("tr", {}, h("td", { "data-label": t("Product") }, r.productname), h("td", { "data-label": t("Units sold") }, formatCount(r.quantity_sold)), h("td", { "data-label": t("Revenue") }, money(r.revenue))))),
+        ),
+      ]
+    : [h("p", { class: "muted" }, t("No sales yet."))];
+  return h(
+    "div",
+    {},
+    h("h1", {}, t("Sales")),
+    h("section", { class: "card stat" }, h("span", { class: "muted" }, t("Profit so far")), h("strong", { id: "profit" }, money(profit))),
+    content,
+  );
+}
+
+// --- invitations and settings ----------------------------------------------------------
+
+function invite() {
+  const output = h("div", { class: "invite-result", "aria-live": "polite" });
+  const button = h("button", { type: "button", class: "primary" }, t("Create an invitation code"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const code = await call("MERCHANT_CREATE_INVITATION");
+      const copy = h("button", { type: "button", class: "secondary" }, t("Copy"));
+      const copied = h("span", { class: "form-status", role: "status" });
+      copy.addEventListener("click", async () => {
+        try {
+          await navigator.clipboard.writeText(code);
+          say(copied, t("Copied."), "ok");
+        } catch {
+          window.getSelection().selectAllChildren(codeNode);
+          say(copied, t("Press Ctrl+C (or ⌘C) to copy."), "");
+        }
+      });
+      const codeNode = h("code", { id: "invitation-code" }, code);
+      replace(
+        output,
+        h("p", {}, t("Give the new store this code, single use, together with your store name:")),
+        h("div", { class: "code-row" }, codeNode, copy, copied),
+        h("p", { class: "muted" }, parts("Inviting store: {name}", { name: h("strong", {}, storeName() || t("your store")) })),
+      );
+    } catch (error) {
+      replace(output, h("p", { class: "error" }, error.human));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("section", { class: "card narrow" }, h("h1", {}, t("Invite a store")), h("p", {}, t("Stores join by invitation. A code works once.")), button, output);
+}
+
+function settings() {
+  const rename = form(t("Store name"), [["storename", t("New store name"), { required: true, maxlength: 64 }]], t("Save"), async ({ storename }) => {
+    await call("SET_MERCHANT_STORENAME", { storename });
+    market.account.name = storename;
+    return t("Your store name is changed.");
+  });
+  const about = form(t("About your store"), [["description", t("Description"), { multiline: true, maxlength: 2000 }]], t("Save"), async ({ description }) => {
+    await call("SET_MERCHANT_DESCRIPTION", { description });
+    return t("Your description is saved.");
+  });
+  const email = form(t("Email"), [["email", t("New email"), { type: "email", required: true }]], t("Save"), async ({ email }) => {
+    await call("SET_MERCHANT_EMAIL", { email: email.trim() });
+    return t("Your email is changed.");
+  });
+  const password = form(
+    t("Password"),
+    [
+      ["old_password", t("Current password"), { type: "password", autocomplete: "current-password" }],
+      ["new_password", t("New password"), { type: "password", autocomplete: "new-password" }],
+    ],
+    t("Save"),
+    async (values, inputs) => {
+      market.keepToken(await call("SET_MERCHANT_PASSWORD", values));
+      inputs.old_password.value = inputs.new_password.value = "";
+      return t("Your password is changed.");
+    },
+  );
+  const logout = h("button", { type: "button", class: "secondary", id: "logout" }, t("Log out"));
+  logout.addEventListener("click", async () => {
+    await market.logout("MERCHANT_LOGOUT").catch(() => {});
+    location.hash = "#/";
+    render();
+  });
+  return h(
+    "div",
+    {},
+    h("section", { class: "card account-head" }, h("h1", {}, t("Settings")), h("p", {}, parts("Signed in as {name}", { name: h("strong", {}, market.account.name) })), logout),
+    h("div", { class: "columns" }, rename, about, email, password),
+  );
+}
+
+// --- start ---------------------------------------------------------------------------
+
+const render = router(
+  [
+    [/^\/products$/, guarded(products)],
+    [/^\/sales$/, guarded(sales)],
+    [/^\/invite$/, guarded(invite)],
+    [/^\/settings$/, guarded(settings)],
+  ],
+  guarded(products),
+);
+
+notices(market);
+market.addEventListener("account", () => {
+  document.getElementById("console-nav").hidden = !loggedIn();
+});
+market.addEventListener("connected", () => render());
+market.start();

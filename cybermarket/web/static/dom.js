@@ -1,0 +1,96 @@
+// Building the page.  Text always goes in as text nodes, never as HTML, so
+// a product named <img src=x onerror=alert(1)> shows exactly those characters.
+
+import { formatMoney } from "./i18n.js";
+
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      node.addEventListener(key.slice(2), value);
+    } else if (key === "class") {
+      node.className = value;
+    } else if (value === true) {
+      node.setAttribute(key, "");
+    } else {
+      node.setAttribute(key, String(value));
+    }
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function replace(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+}
+
+let fieldCount = 0;
+
+// A labelled input: [wrapper, input].
+export function field(label, attrs = {}) {
+  const id = `f${++fieldCount}`;
+  const input = attrs.multiline
+    ? h("textarea", { id, name: attrs.name, rows: 3, maxlength: attrs.maxlength, required: attrs.required })
+    : h("input", { id, type: "text", ...attrs });
+  if (attrs.multiline && attrs.value) input.value = attrs.value;
+  const wrapper = h("div", { class: "field" }, h("label", { for: id }, label), input);
+  return [wrapper, input];
+}
+
+// A form whose submit runs `action(values)`; errors show inside the form.
+export function form(title, fields, submitText, action, extra = {}) {
+  const inputs = {};
+  const parts = [];
+  for (const [name, label, attrs] of fields) {
+    const [wrapper, input] = field(label, { name, ...(attrs || {}) });
+    inputs[name] = input;
+    parts.push(wrapper);
+  }
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+  const button = h("button", { type: "submit", class: extra.secondary ? "secondary" : "primary" }, submitText);
+  const node = h(
+    "form",
+    { class: `card form ${extra.class || ""}`, novalidate: true },
+    title ? h("h2", {}, title) : null,
+    parts,
+    h("div", { class: "actions" }, button),
+    status,
+  );
+  node.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = {};
+    for (const [name, input] of Object.entries(inputs)) values[name] = input.value;
+    button.disabled = true;
+    say(status, "");
+    try {
+      const done = await action(values, inputs);
+      if (typeof done === "string") say(status, done, "ok");
+    } catch (error) {
+      say(status, error.human || error.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  node.inputs = inputs;
+  node.status = status;
+  return node;
+}
+
+export function say(node, text, kind = "") {
+  node.textContent = text;
+  node.className = `${node.className.split(" ")[0]} ${kind}`.trim();
+}
+
+export function money(text) {
+  return formatMoney(text);
+}

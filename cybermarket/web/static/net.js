@@ -1,0 +1,168 @@
+// The connection to the server: the cybermarket protocol over WebSocket,
+// one JSON text message per request, answered in order.  It reconnects by
+// itself with backoff and, where the server speaks protocol 1.1, resumes
+// the login with the token kept in sessionStorage for this tab.
+
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
+
+import { language } from "./i18n.js";
+
+export class ServerError extends Error {
+  constructor(op, response) {
+    super(response.message);
+    this.op = op;
+    this.status = response.status;
+  }
+}
+
+export class Market extends EventTarget {
+  // tokenKey: where this page keeps its session token (one per role).
+  constructor(tokenKey) {
+    super();
+    this.tokenKey = tokenKey;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.socket = null;
+    this.attempt = 0;
+    this.protocol = "1.0";
+    this.account = null; // {role, name} while logged in
+    this.waiters = [];
+    this.everOpen = false;
+  }
+
+  get url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}/ws`;
+  }
+
+  get features() {
+    const v11 = this.protocol === "1.1" || Number.parseFloat(this.protocol) >= 1.1;
+    return { search: v11, resume: v11 };
+  }
+
+  start() {
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    socket.addEventListener("open", () => this.opened(socket));
+    socket.addEventListener("message", (event) => this.received(event.data));
+    socket.addEventListener("close", () => this.closed(socket));
+  }
+
+  async opened(socket) {
+    this.attempt = 0;
+    try {
+      const ping = await this.send("PING");
+      this.protocol = (ping && ping.protocol) || "1.0";
+      // The server's messages in the page's language.
+      await this.send("SET_LANGUAGE", { language });
+      await this.resume();
+    } catch (error) {
+      // A failed resume only means logging in again.
+    }
+    if (this.socket !== socket) return;
+    const first = !this.everOpen;
+    this.everOpen = true;
+    this.emit("connected", { first });
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async resume() {
+    const token = sessionStorage.getItem(this.tokenKey);
+    const before = this.account;
+    this.account = null;
+    if (!token || !this.features.resume) {
+      if (before) this.emit("account", null);
+      return;
+    }
+    try {
+      this.account = await this.send("RESUME", { token });
+    } catch (error) {
+      if (error.status === 401) sessionStorage.removeItem(this.tokenKey);
+    }
+    this.emit("account", this.account);
+  }
+
+  closed(socket) {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    for (const { reject, op } of this.pending.values()) {
+      reject(new ServerError(op, { status: 0, message: "connection lost" }));
+    }
+    this.pending.clear();
+    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    this.attempt += 1;
+    this.emit("disconnected", { delay });
+    setTimeout(() => this.start(), delay * (0.75 + Math.random() / 2));
+  }
+
+  received(text) {
+    let response;
+    try {
+      response = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const waiting = this.pending.get(response.id);
+    if (!waiting) return;
+    this.pending.delete(response.id);
+    if (response.status === 200 || response.status === 201) {
+      waiting.resolve(response.data);
+    } else {
+      waiting.reject(new ServerError(waiting.op, response));
+    }
+  }
+
+  // One request on the open socket; resolves with its data.
+  send(op, args = {}) {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject, op });
+      this.socket.send(JSON.stringify({ id, op, args }));
+    });
+  }
+
+  ready() {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN && this.everOpen) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.push(resolve);
+      setTimeout(() => reject(new ServerError("", { status: 0, message: "not connected" })), 15000);
+    });
+  }
+
+  // A request, once connected; rejects with a ServerError.
+  async call(op, args = {}) {
+    await this.ready();
+    return this.send(op, args);
+  }
+
+  async login(op, role, login, password) {
+    const data = await this.call(op, { login, password });
+    this.keepToken(data);
+    this.account = { role, name: login };
+    this.emit("account", this.account);
+  }
+
+  keepToken(data) {
+    if (data && typeof data.token === "string") {
+      sessionStorage.setItem(this.tokenKey, data.token);
+    }
+  }
+
+  async logout(op) {
+    try {
+      await this.call(op);
+    } finally {
+      sessionStorage.removeItem(this.tokenKey);
+      this.account = null;
+      this.emit("account", null);
+    }
+  }
+
+  emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+}

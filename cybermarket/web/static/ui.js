@@ -1,0 +1,91 @@
+// What both pages share: the connection notice, paging, and a main area
+// that a route renders into.
+
+import { h, replace } from "./dom.js";
+import { formatDate, t } from "./i18n.js";
+
+export function notices(market) {
+  const notice = document.getElementById("notice");
+  let hideTimer = null;
+  market.addEventListener("disconnected", () => {
+    clearTimeout(hideTimer);
+    notice.hidden = false;
+    notice.className = "notice warn";
+    notice.textContent = t("Connection lost. Reconnecting…");
+  });
+  market.addEventListener("connected", (event) => {
+    if (event.detail.first) return;
+    notice.className = "notice ok";
+    notice.textContent = t("Reconnected.");
+    hideTimer = setTimeout(() => {
+      notice.hidden = true;
+    }, 2500);
+  });
+}
+
+// Renders the route for location.hash into <main>; a newer render wins.
+export function router(routes, fallback) {
+  const main = document.getElementById("main");
+  let current = 0;
+  async function render() {
+    const mine = ++current;
+    const hash = location.hash.replace(/^#/, "") || "/";
+    let view = null;
+    let params = [];
+    for (const [pattern, handler] of routes) {
+      const match = pattern.exec(hash);
+      if (match) {
+        view = handler;
+        params = match.slice(1).map(decodeURIComponent);
+        break;
+      }
+    }
+    view = view || fallback;
+    const stale = () => mine !== current;
+    try {
+      const content = await view(...params, stale);
+      if (!stale() && content) {
+        replace(main, content);
+      }
+    } catch (error) {
+      if (!stale()) replace(main, h("p", { class: "error" }, error.human || error.message));
+    }
+    for (const link of document.querySelectorAll("nav a")) {
+      const target = link.getAttribute("href");
+      const here = target === `#${hash}` || (target !== "#/" && `#${hash}`.startsWith(target));
+      if (here) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+  }
+  window.addEventListener("hashchange", () => {
+    render().then(() => document.getElementById("main").focus({ preventScroll: true }));
+  });
+  return render;
+}
+
+// A "More" button that appends the next page: load(after) -> {items, next}.
+export function pager(container, load, renderItem, label = null) {
+  const more = h("button", { type: "button", class: "secondary more" }, label || t("Show more"));
+  const wrap = h("div", { class: "pager" }, more);
+  let after = null;
+  async function next() {
+    more.disabled = true;
+    const page = await load(after);
+    for (const item of page.items) container.append(renderItem(item));
+    after = page.next;
+    more.hidden = after === null || after === undefined || page.items.length === 0;
+    more.disabled = false;
+    return page;
+  }
+  more.addEventListener("click", () => next());
+  return { node: wrap, next };
+}
+
+export function rowsOf(table) {
+  return table.rows.map((row) => Object.fromEntries(table.columns.map((c, i) => [c, row[i]])));
+}
+
+export function when(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : formatDate(date);
+}

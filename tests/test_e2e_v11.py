@@ -1,0 +1,149 @@
+"""Protocol 1.1 end to end: real `twistd -n cybermarket` processes over TCP,
+two of them on one database for the session tokens (tests/live.py)."""
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from tests.live import FAST, PASSWORD, Live, rows, send_all_then_read_all
+from tests.server import HOST, Server, wait_until
+from tests.wire import Client
+
+
+@pytest.fixture
+def start(tmp_path):
+    """start(database_url, *options) -> Live: a server process on a free
+    loopback port, stopped at the end of the test."""
+    lives = []
+
+    def start_server(database_url, *options):
+        server = Server(database_url, *options, workdir=tmp_path)
+        live = Live(server)
+        lives.append(live)
+        server.start()
+        return live
+
+    yield start_server
+    for live in lives:
+        live.close_connections()
+        live.server.kill()
+
+
+def test_tokens_work_across_two_processes_on_one_database(start, database_url):
+    here = start(database_url, *FAST)
+    there = start(database_url, *FAST)
+    assert here.connect().ok("PING") == {"protocol": "1.1"}
+
+    (alice,) = here.clients(["alice"])
+    alice.ok("CLIENT_LOGOUT")
+    token = alice.ok("CLIENT_LOGIN", login="alice", password=PASSWORD)["token"]
+    second = there.connect()
+    other = second.ok("CLIENT_LOGIN", login="alice", password=PASSWORD)["token"]
+
+    # A login made on one process resumes on the other.
+    moved = there.connect()
+    assert moved.ok("RESUME", token=token) == {"role": "client", "name": "alice"}
+    assert moved.ok("CLIENT_GET_PRICE") == "0.00"
+    # Its logout there revokes it here, and only it.
+    moved.ok("CLIENT_LOGOUT")
+    assert here.connect().call("RESUME", token=token)["status"] == 401
+    assert here.connect().ok("RESUME", token=other)["name"] == "alice"
+
+    # A password change on one process revokes every token on both; its
+    # new token works on the other.
+    new = alice.ok("SET_CLIENT_PASSWORD", old_password=PASSWORD, new_password="fresh password")
+    for server in (here, there):
+        assert server.connect().call("RESUME", token=other)["status"] == 401
+    assert there.connect().ok("RESUME", token=new["token"])["role"] == "client"
+    # The connection that was logged in with a revoked token stays logged
+    # in until it closes (docs/protocol.md).
+    assert second.ok("CLIENT_GET_PRICE") == "0.00"
+
+
+def test_a_restarted_server_resumes_logins_and_sweeps_revoked_tokens(start, database_url):
+    live = start(database_url, *FAST)
+    shop = live.merchant("corner")  # logged in, with a first token
+    shop.ok("MERCHANT_LOGOUT")  # which this revokes
+    token = shop.ok("MERCHANT_LOGIN", login="corner", password=PASSWORD)["token"]
+    gone = live.connect()
+    revoked = gone.ok("MERCHANT_LOGIN", login="corner", password=PASSWORD)["token"]
+    gone.ok("MERCHANT_LOGOUT")
+    live.close_connections()
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+
+        def tokens():
+            with engine.connect() as conn:
+                return conn.execute(text("SELECT count(*) FROM sessions")).scalar()
+
+        assert tokens() == 3  # two revoked, one good
+        live.server.restart()  # the sweep runs as the server starts
+        wait_until(lambda: tokens() == 1, timeout=30, what="the sweep")
+    finally:
+        engine.dispose()
+    conn = live.connect()
+    assert conn.ok("RESUME", token=token) == {"role": "merchant", "name": "corner"}
+    assert live.connect().call("RESUME", token=revoked)["status"] == 401
+
+
+def test_search_over_tcp(start, database_url):
+    live = start(database_url, *FAST)
+    shop = live.merchant("Café Corner")
+    ids = [
+        shop.ok(
+            "MERCHANT_ADD_PRODUCT",
+            productname=name,
+            price="3.50",
+            description=description,
+            stock=4,
+        )["product_id"]
+        for name, description in [
+            ("Espresso cup", "white porcelain"),
+            ("Saucer", "for an espresso cup"),
+            ("Crème brûlée dish", ""),
+        ]
+    ]
+    visitor = live.connect()
+    page = visitor.ok("SEARCH_PRODUCT", query="ESPRESSO", limit=1)
+    assert page["columns"][:6] == [
+        "product_id",
+        "storename",
+        "productname",
+        "description",
+        "price",
+        "stock",
+    ]
+    assert [r["product_id"] for r in rows(page)] == [ids[0]]
+    rest = visitor.ok("SEARCH_PRODUCT", query="ESPRESSO", limit=1, after=page["next"])
+    assert [r["product_id"] for r in rows(rest)] == [ids[1]] and rest["next"] is None
+    found = visitor.ok("SEARCH_PRODUCT", query="creme brul", storename="café corner")
+    assert [(r["productname"], r["storename"]) for r in rows(found)] == [
+        ("Crème brûlée dish", "Café Corner")
+    ]
+    assert visitor.call("SEARCH_PRODUCT", query='"*"')["status"] == 400
+
+
+def test_failed_resumes_sent_at_once_to_two_processes_stay_within_the_limit(start, database_url):
+    """The failed-login budget of an address holds for RESUMEs sent all at
+    once, whichever process each reaches; good RESUMEs from a blocked
+    address get 429 too, and other addresses are not affected."""
+    budget = ("--login-failures", "4")
+    here = start(database_url, *FAST, *budget)
+    there = start(database_url, *FAST, *budget)
+    (alice,) = here.clients(["alice"])
+    alice.ok("CLIENT_LOGOUT")
+    token = alice.ok("CLIENT_LOGIN", login="alice", password=PASSWORD)["token"]
+    servers = (here, there)
+    conns = [Client(servers[i % 2].port, HOST, source="127.0.0.5") for i in range(12)]
+    try:
+        responses = send_all_then_read_all(conns, "RESUME", token="not-a-token-" + "x" * 30)
+        statuses = sorted(response["status"] for response in responses)
+        assert statuses == [401] * 4 + [429] * 8, statuses
+        blocked = conns[0].call("RESUME", token=token)
+        assert blocked["status"] == 429, blocked
+    finally:
+        for conn in conns:
+            conn.close()
+    with Client(there.port, HOST, source="127.0.0.6") as elsewhere:
+        assert elsewhere.ok("RESUME", token=token) == {"role": "client", "name": "alice"}

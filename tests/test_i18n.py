@@ -1,0 +1,468 @@
+"""Languages (wire contract 1.1, "Languages"): the catalogs are complete,
+tags and Accept-Language headers match as CLDR says, and a real server
+answers in each language over TCP and WebSocket with statuses and data
+unchanged."""
+
+from __future__ import annotations
+
+import re
+import string
+import subprocess
+import sys
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from cybermarket import i18n
+from cybermarket.errors import BadRequest, Throttled
+from cybermarket.i18n import CATALOGS, LOCALE_DIR, Nn_, from_accept_language, match
+from tests.live import running
+from tests.server import Server
+from tests.wire import Client
+from tests.wsclient import WSClient
+
+ROOT = Path(__file__).resolve().parent.parent
+PYBABEL = Path(sys.executable).parent / "pybabel"
+
+
+# --- the catalogs -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> dict:
+    """The messages marked in the code now, extracted as `make messages`
+    does: msgid -> plural msgid or None."""
+    pot = tmp_path_factory.mktemp("pot") / "cybermarket.pot"
+    subprocess.run(
+        [str(PYBABEL), "extract", "-k", "Nn_:1,2", "-o", str(pot), "cybermarket"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with open(pot, "rb") as f:
+        catalog = read_po(f)
+    found = {}
+    for message in catalog:
+        if message.id:
+            key = message.id[0] if isinstance(message.id, tuple) else message.id
+            found[key] = message.id[1] if isinstance(message.id, tuple) else None
+    assert len(found) > 60
+    return found
+
+
+def read_catalog(locale: str):
+    with open(LOCALE_DIR / locale / "LC_MESSAGES" / "cybermarket.po", "rb") as f:
+        return read_po(f, locale=locale)
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("locale", sorted(CATALOGS.values()))
+def test_every_message_has_a_translation_neither_empty_nor_fuzzy(template, locale):
+    catalog = read_catalog(locale)
+    entries = {}
+    for message in catalog:
+        if message.id:
+            key = message.id[0] if isinstance(message.id, tuple) else message.id
+            entries[key] = message
+    missing = sorted(set(template) - set(entries))
+    assert not missing, f"{locale}: no entry for {missing} (run `make messages`)"
+    for key, plural in template.items():
+        message = entries[key]
+        assert "fuzzy" not in message.flags, f"{locale}: fuzzy: {key!r}"
+        assert isinstance(message.id, tuple) == (plural is not None), key
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        if plural is not None:
+            assert len(forms) == catalog.num_plurals, key
+        assert all(forms), f"{locale}: empty translation of {key!r}"
+        for form in forms:
+            # The same placeholders, and the same field or op name first:
+            # they are protocol, never translated.
+            assert fields(form) == fields(key), (locale, key, form)
+            prefix = re.match(r"\{?[a-z_]+\}?: ", key)
+            if prefix:
+                assert form.startswith(prefix.group()), (locale, key, form)
+    # Babel's own checks (placeholders, plural counts) find nothing.
+    problems = [(m.id, errors) for m, errors in catalog.check() if errors]
+    assert not problems
+
+
+@pytest.mark.parametrize("locale", sorted(CATALOGS.values()))
+def test_the_compiled_catalogs_match_the_po_files(locale):
+    language = next(tag for tag, name in CATALOGS.items() if name == locale)
+    translations = i18n.translations(language)
+    for message in read_catalog(locale):
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple):
+            for n in (1, 2, 5):
+                got = translations.ngettext(message.id[0], message.id[1], n)
+                assert got in message.string, (message.id, n, got)
+        else:
+            assert translations.gettext(message.id) == message.string, (
+                f"{locale}: the .mo is out of date (run `make messages`)"
+            )
+
+
+def test_the_wheel_carries_the_compiled_catalogs():
+    built = [path.relative_to(ROOT) for path in LOCALE_DIR.glob("*/LC_MESSAGES/cybermarket.mo")]
+    assert sorted(map(str, built)) == [
+        "cybermarket/locale/ru/LC_MESSAGES/cybermarket.mo",
+        "cybermarket/locale/zh_CN/LC_MESSAGES/cybermarket.mo",
+    ]
+    ignored = subprocess.run(
+        ["git", "check-ignore", *map(str, built)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert ignored.stdout == ""  # hatchling leaves out what git ignores
+
+
+# --- matching ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "language"),
+    [
+        ("zh", "zh-CN"),
+        ("zh-Hans", "zh-CN"),
+        ("zh-CN", "zh-CN"),
+        ("zh-cn", "zh-CN"),
+        ("zh-Hans-CN", "zh-CN"),
+        ("zh-SG", "zh-CN"),
+        # Traditional Chinese is another written language, which this
+        # server does not have: English, as for any other it lacks.
+        ("zh-TW", "en"),
+        ("zh-Hant", "en"),
+        ("zh-HK", "en"),
+        ("ru", "ru"),
+        ("ru-RU", "ru"),
+        ("ru-UA", "ru"),
+        ("en", "en"),
+        ("en-GB", "en"),
+        ("en-US", "en"),
+        ("fr", "en"),
+        ("de-CH-1996", "en"),
+        ("x-private", "en"),
+        ("i-klingon", "en"),
+        ("sr-Latn-RS", "en"),
+    ],
+)
+def test_a_tag_gives_the_best_of_the_servers_languages(tag, language):
+    assert match(tag) == language
+
+
+@pytest.mark.parametrize(
+    "tag", ["", "en_US", "zh--CN", "-", "en-", "123", "ru RU", "a" * 36, "中文", "*", "en-GB-x"]
+)
+def test_a_malformed_tag_is_refused(tag):
+    with pytest.raises(ValueError):
+        match(tag)
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        (None, "en"),
+        ("", "en"),
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"),
+        ("ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "ru"),
+        ("fr-FR, fr;q=0.9, ru;q=0.8, en;q=0.7", "ru"),
+        ("en;q=0.5, ru;q=0.8", "ru"),  # by quality, not by order
+        ("ru;q=0.8, zh;q=0.8", "ru"),  # equal quality: in order given
+        ("ru;q=0, zh-TW, en-GB;q=0.3", "en"),  # q=0: not this one
+        ("zh-TW, zh;q=0.5", "zh-CN"),
+        ("de, fr", "en"),
+        ("*", "en"),
+        ("ru;q=abc, zh;q=2, zh-Hans;q=0.1", "zh-CN"),  # bad qualities are passed over
+        ("en_US, ru", "ru"),
+    ],
+)
+def test_accept_language_gives_the_best_match_by_quality(header, language):
+    assert from_accept_language(header) == language
+
+
+# --- messages ------------------------------------------------------------------------
+
+
+def test_an_error_keeps_its_template_and_is_shown_in_each_language():
+    error = BadRequest(i18n.N_("{field}: must be a string"), field="productname")
+    assert error.message == str(error) == "productname: must be a string"
+    assert error.translated("zh-CN") == "productname: 必须是字符串"
+    assert error.translated("ru") == "productname: должно быть строкой"
+
+
+@pytest.mark.parametrize(
+    ("n", "russian"),
+    [
+        (1, "секунду"),
+        (2, "секунды"),
+        (4, "секунды"),
+        (5, "секунд"),
+        (11, "секунд"),
+        (21, "секунду"),
+    ],
+)
+def test_counts_take_the_plural_forms_of_each_language(n, russian):
+    template = Nn_(
+        "too many failed logins; try again in {n} second",
+        "too many failed logins; try again in {n} seconds",
+    )
+    error = Throttled(template, n=n)
+    assert error.message.endswith(f"{n} second" + ("" if n == 1 else "s"))
+    assert error.translated("ru").endswith(f"через {n} {russian}")
+    assert error.translated("zh-CN") == f"登录失败次数过多，请 {n} 秒后重试"
+
+
+# --- over the wire ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    with running(tmp_path_factory) as s:
+        yield s
+
+
+# A request refused in validation, its message in each language.
+BAD = ("LIST_PRODUCT", {"storename": 5})
+BAD_MESSAGES = {
+    "en": "storename: must be a string",
+    "zh-CN": "storename: 必须是字符串",
+    "ru": "storename: должно быть строкой",
+}
+PING = {"en": "ok", "zh-CN": "成功", "ru": "Готово"}
+
+
+@pytest.mark.parametrize(
+    ("tag", "language"), [("zh", "zh-CN"), ("zh-Hans", "zh-CN"), ("ru-RU", "ru"), ("fr", "en")]
+)
+def test_set_language_over_tcp(server, tag, language):
+    with Client(server.port) as conn:
+        english = conn.call(*BAD[:1], **BAD[1])
+        assert english["message"] == BAD_MESSAGES["en"]
+        answer = conn.call("SET_LANGUAGE", language=tag)
+        assert answer["status"] == 200 and answer["data"] == language
+        assert answer["message"] == PING[language]
+        translated = conn.call(*BAD[:1], **BAD[1])
+        assert translated["message"] == BAD_MESSAGES[language]
+        assert translated.keys() == english.keys() and translated["status"] == english["status"]
+        # Data, field and op names stay as they are.
+        listed = conn.call("LIST_MERCHANT", limit=1)
+        assert listed["status"] == 200 and listed["data"]["columns"][0] == "storename"
+        missing = conn.call("CLIENT_GET_ITEMS")
+        assert missing["status"] == 401
+        assert missing["message"].startswith("CLIENT_GET_ITEMS: ")
+        unknown = conn.call("LIST_PRODUCT", storename="nobody-here")
+        assert unknown["status"] == 404 and "'nobody-here'" in unknown["message"]
+    with Client(server.port) as conn:  # a new connection starts in English
+        assert conn.call("PING")["message"] == "ok"
+
+
+@pytest.mark.parametrize("tag", ["", "en_US", "zh--CN", "a" * 36, 7, None])
+def test_a_malformed_tag_is_400_and_changes_nothing(server, tag):
+    with Client(server.port) as conn:
+        assert conn.call("SET_LANGUAGE", language="ru")["data"] == "ru"
+        answer = conn.call("SET_LANGUAGE", language=tag)
+        assert answer["status"] == 400 and answer["message"].startswith("language: ")
+        assert "data" not in answer
+        assert conn.call("PING")["message"] == PING["ru"]
+
+
+def test_plurals_and_values_in_russian_over_tcp(server):
+    with Client(server.port) as conn:
+        conn.call("SET_LANGUAGE", language="ru")
+        answer = conn.call("CLIENT_CREATE", username="x" * 65, email="a@b.c", password="p" * 8)
+        assert answer["status"] == 400
+        assert answer["message"] == "username: длина должна быть от 1 до 64 символов"
+        answer = conn.call("PING", extra=1)
+        assert answer["message"] == "extra: неизвестный аргумент для PING"
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [("ru-RU,ru;q=0.9,en;q=0.5", "ru"), ("zh-CN,zh;q=0.9", "zh-CN"), ("fr", "en"), (None, "en")],
+)
+def test_a_websocket_starts_from_accept_language(server, header, language):
+    with WSClient(server.web_port, accept_language=header) as ws:
+        assert ws.call("PING")["message"] == PING[language]
+        answer = ws.call(BAD[0], json_text=True, **BAD[1])
+        assert answer["status"] == 400 and answer["message"] == BAD_MESSAGES[language]
+        # SET_LANGUAGE overrides the header.
+        assert ws.call("SET_LANGUAGE", json_text=True, language="zh-Hans")["data"] == "zh-CN"
+        assert ws.call(BAD[0], **BAD[1])["message"] == BAD_MESSAGES["zh-CN"]
+        assert ws.call("SET_LANGUAGE", language="en-GB")["data"] == "en"
+        assert ws.call("PING")["message"] == "ok"
+
+
+# --- the storefront's and the console's words ---------------------------------------
+
+STATIC = ROOT / "cybermarket" / "web" / "static"
+STRING = r'"((?:[^"\\]|\\.)*)"'
+ENTRY = re.compile(rf"^\s*(?:{STRING}|(\w+)): (?:{STRING}|\{{ (.*) \}}),$")
+FORM = re.compile(rf"(\w+): {STRING}")
+
+
+def storefront_catalog(name: str) -> dict[str, str | dict[str, str]]:
+    """One of i18n.js's catalogs: a key's entry is a string, or for a
+    counted sentence (tn) an object of plural forms, one entry a line."""
+    text = (STATIC / "i18n.js").read_text()
+    block = re.search(rf"const {name} = \{{\n(.*?)\n\}};", text, re.S)
+    assert block, name
+    catalog: dict[str, str | dict[str, str]] = {}
+    for line in block[1].splitlines():
+        entry = ENTRY.match(line)
+        assert entry, f"{name}: not an entry: {line!r}"
+        quoted, bare, value, forms = entry.groups()
+        key = quoted if quoted is not None else bare
+        assert key not in catalog, f"{name}: {key!r} twice"
+        catalog[key] = value if value is not None else dict(FORM.findall(forms))
+    return catalog
+
+
+def scripts() -> dict[str, str]:
+    return {path.name: path.read_text() for path in sorted(STATIC.glob("*.js"))}
+
+
+def storefront_keys() -> tuple[set[str], set[str]]:
+    """Keys used with t() (and in the HTML's data-i18n attributes), and keys
+    of counted sentences used with tn()."""
+    keys, counted = set(), set()
+    for text in scripts().values():
+        keys |= set(re.findall(rf"\b(?:t|parts)\({STRING}", text))
+        counted |= set(re.findall(rf"\btn\({STRING}", text))
+    for path in STATIC.glob("*.html"):
+        keys |= set(re.findall(r'data-i18n(?:-label)?="([^"]*)"', path.read_text()))
+    return keys, counted
+
+
+def placeholders(text: str) -> set[str]:
+    return set(re.findall(r"\{\w+\}", text))
+
+
+@pytest.mark.parametrize("name", ["ZH", "RU"])
+def test_every_storefront_word_has_a_translation(name):
+    catalog = storefront_catalog(name)
+    keys, counted = storefront_keys()
+    assert len(keys) > 150 and counted
+    missing = sorted((keys | counted) - set(catalog))
+    assert not missing, f"{name}: no translation for {missing}"
+    for key in keys:
+        value = catalog[key]
+        assert isinstance(value, str) and value.strip(), (name, key)
+        assert placeholders(value) == placeholders(key), (name, key)
+    # Counted sentences: Russian needs CLDR's one, few and many (and other,
+    # for fractions); Chinese has one form for every count.
+    wanted = {"ZH": set(), "RU": {"one", "few", "many", "other"}}[name]
+    for key in counted:
+        value = catalog[key]
+        forms = {"other": value} if isinstance(value, str) else value
+        assert wanted <= set(forms) and "other" in forms, (name, key, forms)
+        for form in forms.values():
+            assert form.strip() and placeholders(form) == placeholders(key), (name, key)
+    unused = sorted(set(catalog) - keys - counted)
+    assert not unused, f"{name}: entries no page uses: {unused}"
+
+
+def test_english_has_the_forms_of_each_counted_sentence():
+    catalog = storefront_catalog("EN")
+    _, counted = storefront_keys()
+    assert set(catalog) == counted
+    for key, forms in catalog.items():
+        assert isinstance(forms, dict) and {"one", "other"} <= set(forms), key
+        assert forms["other"] == key
+
+
+# Words in the code that are not shown to people, though they look like
+# words: script subtags, internal reasons that explain() replaces, and
+# signs with no words.
+NOT_WORDS = {"Hans", "Cyrl", "Latn", "connection lost", "not connected", "× ", "…"}
+LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`(?:[^`\\]|\\.)*`')
+WORDY = re.compile(r"[A-Z][a-z]|[a-z] [a-z]|[^\x00-\x7f]")
+
+
+def unwrapped(source: str) -> list[str]:
+    """String literals in a module that read like words for people but are
+    not a t()/tn()/parts() key: a word someone forgot to translate."""
+    source = re.sub(r"/\*.*?\*/", "", source, flags=re.S)
+    source = re.sub(r"^\s*//.*$", "", source, flags=re.M)
+    source = re.sub(r"^import .*$", "", source, flags=re.M)
+    found = []
+    for literal in LITERAL.finditer(source):
+        before = source[: literal.start()].rstrip()
+        after = source[literal.end() :].lstrip()
+        if re.search(r"\b(?:t|tn|parts)\($", before):
+            continue  # a key
+        if re.search(r"(?:\bclass:|\bclassName =|\bquerySelector(?:All)?\()$", before):
+            continue  # a class name or a selector
+        if after.startswith(":") and before.endswith(("{", ",")):
+            continue  # an attribute's name (not a ternary's "a" : "b")
+        text = re.sub(r"\$\{[^}]*\}", "", literal[0][1:-1])
+        if WORDY.search(text) and text not in NOT_WORDS:
+            found.append(literal[0])
+    return found
+
+
+def test_the_unwrapped_word_check_finds_words_and_passes_keys():
+    source = """
+import { t } from "./i18n.js";
+// "A comment" is not a word on the page.
+node.textContent = "Sold out";
+h("p", { class: "muted big" }, `Order #${id}`, t("Please log in first."));
+input.placeholder = ok ? "search here" : "Find";
+h("span", { "aria-label": "Главная" }, tn("Only {n} left", n));
+"""
+    found = ['"Sold out"', "`Order #${id}`", '"search here"', '"Find"', '"Главная"']
+    assert unwrapped(source) == found
+
+
+@pytest.mark.parametrize("name", sorted(scripts()))
+def test_no_word_on_the_pages_escapes_translation(name):
+    source = scripts()[name]
+    if name == "i18n.js":
+        # The catalogs themselves, and the languages' own names.
+        source = source[source.index("export function matchTag") :]
+    assert not unwrapped(source), f"{name}: not wrapped in t(): {unwrapped(source)}"
+
+
+class HTMLWords(HTMLParser):
+    """Text and labels in a page that no data-i18n attribute covers."""
+
+    VOID = {"meta", "link", "img", "input", "br", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str | None] = []
+        self.bare: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        label = attributes.get("aria-label")
+        if label and attributes.get("data-i18n-label") != label:
+            self.bare.append(f"aria-label={label!r}")
+        for name in ("placeholder", "title"):
+            if attributes.get(name):
+                self.bare.append(f"{name}={attributes[name]!r}")
+        if tag not in self.VOID:
+            self.stack.append(attributes.get("data-i18n"))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        text = data.strip()
+        if not re.search(r"[^\W\d_]", text) or text == "cybermarket":
+            return
+        key = next((k for k in reversed(self.stack) if k is not None), None)
+        if key != text:
+            self.bare.append(text)
+
+
+@pytest.mark.parametrize("name", ["index.html", "console.html"])
+def test_every_word_in_the_html_is_a_key(name):
+    parser = HTMLWords()
+    parser.feed((STATIC / name).read_text())
+    assert not parser.bare, f"{name}: not marked with data-i18n: {parser.bare}"

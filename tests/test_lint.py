@@ -1,0 +1,141 @@
+"""`make lint`: ruff's checks, ruff's formatting and mypy pass on the tree,
+and each fails on what it is there to catch (an unused import, a zip()
+that does not say whether lengths must match, code not laid out as the
+formatter lays it out, a wrong type).
+
+The failures are shown on files of their own in a temporary directory,
+checked with the project's configuration: the tree itself is never
+touched.  mypy keeps its cache in .mypy_cache, so after `make lint` (which
+`make test` runs first) the whole tree is checked again in seconds.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent  # the project
+PYPROJECT = ROOT / "pyproject.toml"
+TIMEOUT = 600
+
+
+def run(*args, cwd=ROOT):
+    """python -m args, in the test environment; the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def output(result):
+    return result.stdout + result.stderr
+
+
+def ruff_on(tmp_path, source, *command):
+    """ruff's `command` (check, format --check) on a file holding `source`,
+    with the project's configuration."""
+    (tmp_path / "bad.py").write_text(source)
+    config = ("--no-cache", "--config", str(PYPROJECT))
+    return run("ruff", *command, *config, "bad.py", cwd=tmp_path)
+
+
+# --- the tree is clean ------------------------------------------------------------
+
+
+def test_ruff_finds_nothing_in_the_tree():
+    result = run("ruff", "check", ".")
+    assert result.returncode == 0, output(result)
+
+
+def test_the_tree_is_laid_out_as_ruff_format_lays_it_out():
+    result = run("ruff", "format", "--check", ".")
+    assert result.returncode == 0, output(result)
+
+
+def test_mypy_finds_nothing_in_the_tree():
+    result = run("mypy")
+    assert result.returncode == 0, output(result)
+    assert "Success: no issues found" in result.stdout
+
+
+# --- and it catches what it is there to catch ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, code",
+    [
+        ("import os\n\n\ndef f():\n    return 1\n", "F401"),  # pyflakes
+        ("def pairs(a, b):\n    return list(zip(a, b))\n", "B905"),  # bugbear
+        ("from typing import List\n\nNAMES: List[str] = []\n", "UP006"),  # pyupgrade
+        ("import sys\nimport os\n\nprint(os, sys)\n", "I001"),  # isort
+        ("x = 1  \n", "W291"),  # pycodestyle
+    ],
+)
+def test_ruff_finds(tmp_path, source, code):
+    result = ruff_on(tmp_path, source, "check")
+    assert result.returncode == 1, output(result)
+    assert code in result.stdout
+
+
+def test_ruff_format_finds_code_it_would_lay_out_otherwise(tmp_path):
+    result = ruff_on(tmp_path, "NAMES = {  'a':1,'b' :2}\n", "format", "--check")
+    assert result.returncode == 1, output(result)
+    assert "1 file would be reformatted" in output(result)
+
+
+WRONG_TYPES = """
+from cybermarket.storage.txn import Txn
+from cybermarket.values import fold
+
+
+def key(name: str) -> int:
+    return fold(name)
+
+
+def stock(txn: Txn) -> int:
+    return txn.run("SELECT 1")
+
+
+fold(3)
+"""
+
+
+def test_mypy_finds_a_wrong_type(tmp_path):
+    """Checked with the project's configuration against the project's own
+    annotations: a str returned as an int, a str where Txn.run takes a
+    Query, an int where fold takes a str."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(WRONG_TYPES)
+    result = run("mypy", "--config-file", str(PYPROJECT), str(bad))
+    assert result.returncode == 1, output(result)
+    found = result.stdout
+    assert 'bad.py:7: error: Incompatible return value type (got "str", expected "int")' in found
+    assert 'bad.py:11: error: Argument 1 to "run" of "Txn" has incompatible type "str"' in found
+    assert 'bad.py:14: error: Argument 1 to "fold" has incompatible type "int"' in found
+    assert "Found 3 errors in 1 file" in found
+
+
+# --- `make lint` runs them, and `make test` runs `make lint` first -----------------
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_test_runs_make_lint_first():
+    """What make would run (make -n), in order: the three checks, then the
+    suites."""
+    # Not the flags of a make that runs this test (its jobserver's pipes).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    result = subprocess.run(
+        ["make", "-n", "test"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert result.returncode == 0, output(result)
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    checks = [".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy"]
+    assert all(check in lines for check in checks), lines
+    first_suite = next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    assert max(lines.index(check) for check in checks) < first_suite, lines

@@ -1,0 +1,350 @@
+"""--metrics: /metrics after known traffic, /healthz, /readyz (and /readyz
+following PostgreSQL going down and coming back)."""
+
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from twisted.internet import defer
+from twisted.web.test.requesthelper import DummyRequest
+
+from cybermarket.server import health
+from cybermarket.server.metrics import UNKNOWN, Metrics
+from tests.databases import on_postgresql
+from tests.live import FAST, PASSWORD, Live
+from tests.server import HOST, Server, free_port, wait_until
+from tests.wire import Client
+
+PGCTL_ENV = "CYBERMARKET_TEST_PGCTL"
+
+
+def get(port, path, timeout=10.0):
+    """(status, body text) of GET http://HOST:port/path."""
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def scrape(port):
+    """{(name, frozenset of labels): value} of every sample at /metrics."""
+    status, text = get(port, "/metrics")
+    assert status == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def delta(before, after, name, **labels):
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+@pytest.fixture
+def metered(database_url, tmp_path):
+    """A server with --metrics on a port of its own; (Live, metrics port)."""
+    port = free_port()
+    server = Server(
+        database_url,
+        *FAST,
+        "--metrics",
+        f"tcp:{port}:interface={HOST}",
+        "--login-failures",
+        "2",
+        "--max-connections-per-address",
+        "6",
+        workdir=tmp_path,
+    )
+    live = Live(server)
+    server.start()
+    yield live, port
+    live.close_connections()
+    server.kill()
+
+
+def test_metrics_count_requests_by_op_and_status(metered):
+    live, port = metered
+    assert get(port, "/healthz") == (200, "ok\n")
+    assert get(port, "/readyz") == (200, "ready\n")
+    before = scrape(port)
+    conn = live.connect()
+    for _ in range(5):
+        conn.ok("PING")
+    # An op the table does not have counts under one label, whatever it is.
+    for i in range(3):
+        assert conn.call(f"NO_SUCH_OP_{i}")["status"] == 400
+    assert conn.call("CLIENT_LOGIN", login="nobody", password="wrong one")["status"] == 401
+    assert conn.call("CLIENT_LOGIN", login="nobody", password="wrong two")["status"] == 401
+    assert conn.call("CLIENT_LOGIN", login="nobody", password="wrong three")["status"] == 429
+    after = scrape(port)
+
+    assert delta(before, after, "cybermarket_requests_total", op="PING", status="200") == 5
+    assert delta(before, after, "cybermarket_request_duration_seconds_count", op="PING") == 5
+    assert (
+        delta(before, after, "cybermarket_request_duration_seconds_bucket", op="PING", le="+Inf")
+        == 5
+    )
+    assert delta(before, after, "cybermarket_requests_total", op=UNKNOWN, status="400") == 3
+    assert not any("NO_SUCH_OP" in str(labels) for _, labels in after)
+    assert delta(before, after, "cybermarket_requests_total", op="CLIENT_LOGIN", status="401") == 2
+    assert delta(before, after, "cybermarket_requests_total", op="CLIENT_LOGIN", status="429") == 1
+    assert delta(before, after, "cybermarket_throttled_total", kind="client_login") == 1
+    assert (
+        delta(
+            before, after, "cybermarket_failed_logins_total", role="client", kind="no_such_account"
+        )
+        == 2
+    )
+    # Two hashes checked (the 429 checks none), and the process collector.
+    assert delta(before, after, "cybermarket_hash_duration_seconds_count") == 2
+    assert value(after, "cybermarket_database_duration_seconds_count", op="client login") >= 3
+    assert value(after, "cybermarket_connections", transport="tcp") == 1
+    assert value(after, "process_open_fds") > 0
+    assert value(after, "process_resident_memory_bytes") > 0
+    assert ("cybermarket_database_queue_depth", frozenset()) in after
+    assert ("cybermarket_hash_queue_depth", frozenset()) in after
+
+
+def test_metrics_count_refused_connections_and_page_cache(metered):
+    live, port = metered
+    conns = [live.connect() for _ in range(6)]
+    for conn in conns:
+        conn.ok("PING")
+    assert value(scrape(port), "cybermarket_connections", transport="tcp") == 6
+    # The seventh from the same address is over --max-connections-per-address.
+    with socket.create_connection((HOST, live.port), timeout=10) as extra:
+        extra.settimeout(10)
+        assert extra.recv(1) == b""  # closed at once
+    samples = wait_until(
+        lambda: (
+            s
+            if value(
+                s := scrape(port),
+                "cybermarket_connections_refused_total",
+                reason="max-connections-per-address",
+            )
+            >= 1
+            else None
+        ),
+        10,
+        what="the refusal counted",
+    )
+    assert value(samples, "cybermarket_connections_refused_total", reason="max-connections") == 0
+    live.close_connections()
+    wait_until(
+        lambda: value(scrape(port), "cybermarket_connections", transport="tcp") == 0,
+        10,
+        what="the connections counted closed",
+    )
+    if not on_postgresql():  # PostgreSQL keeps no page cache
+        shop = live.merchant("metered")
+        shop.ok("MERCHANT_ADD_PRODUCT", productname="p", price="1.00", description="", stock=3)
+        before = scrape(port)
+        for _ in range(3):
+            shop.ok("LIST_PRODUCT", storename="metered")
+        after = scrape(port)
+        hits = delta(before, after, "cybermarket_page_cache_total", result="hit")
+        misses = delta(before, after, "cybermarket_page_cache_total", result="miss")
+        assert hits + misses == 3 and hits >= 2
+
+
+def test_metrics_off_unless_asked(database_url, tmp_path):
+    server = Server(database_url, *FAST, workdir=tmp_path).start()
+    try:
+        with server.client() as conn:
+            assert conn.call("PING")["status"] == 200
+        assert "QuietSite" not in server.log
+    finally:
+        server.kill()
+
+
+# --- /readyz, in process -------------------------------------------------------------
+
+
+class FakeDB:
+    def __init__(self, answer):
+        self.answer = answer
+        self.url = "sqlite:///unused.sqlite3"
+        self.calls = 0
+
+    def run(self, desc, func, *args, write=True):
+        self.calls += 1
+        return self.answer() if callable(self.answer) else defer.succeed(self.answer)
+
+
+class FakeApp:
+    def __init__(self, db):
+        from twisted.internet import task
+
+        self.db = db
+        self.clock = task.Clock()
+
+
+class FakeFactory:
+    stopping = False
+
+
+def probe(readyz):
+    request = DummyRequest([b""])
+    readyz.render_GET(request)
+    return request
+
+
+def ready(answer, stopping=False):
+    factory = FakeFactory()
+    factory.stopping = stopping
+    app = FakeApp(FakeDB(answer))
+    readyz = health.Readyz(app, factory)
+    return readyz, app
+
+
+def test_readyz_ready_at_head():
+    readyz, _ = ready(None)
+    readyz.app.db.answer = readyz.head
+    request = probe(readyz)
+    assert request.finished and request.responseCode in (None, 200)
+    assert b"".join(request.written) == b"ready\n"
+
+
+@pytest.mark.parametrize(
+    "answer, why",
+    [
+        ("0000_an_old_revision", b"schema at revision 0000_an_old_revision"),
+        (lambda: defer.fail(RuntimeError("connection refused")), b"database: connection refused"),
+    ],
+)
+def test_readyz_not_ready(answer, why):
+    readyz, _ = ready(answer)
+    request = probe(readyz)
+    assert request.responseCode == 503
+    assert why in b"".join(request.written)
+
+
+def test_readyz_not_ready_while_shutting_down():
+    readyz, app = ready(None, stopping=True)
+    request = probe(readyz)
+    assert request.responseCode == 503
+    assert b"shutting down" in b"".join(request.written)
+    assert app.db.calls == 0
+
+
+def test_readyz_a_database_that_does_not_answer_is_not_ready_and_probes_share_a_check():
+    readyz, app = ready(defer.Deferred)
+    requests = [probe(readyz) for _ in range(5)]
+    assert app.db.calls == 1  # one check for all the probes waiting
+    app.clock.advance(health.READY_TIMEOUT + 0.1)
+    for request in requests:
+        assert request.responseCode == 503
+        assert b"no answer in time" in b"".join(request.written)
+
+
+def test_unknown_ops_cannot_grow_the_series():
+    metrics = Metrics()
+    for i in range(100):
+        metrics.answered(None, 400, 0.001)
+        metrics.answered(f"made up {i}", 400, 0.001)
+    labels = {
+        sample.labels.get("op")
+        for family in metrics.registry.collect()
+        if family.name == "cybermarket_requests"
+        for sample in family.samples
+    }
+    assert labels == {UNKNOWN}
+
+
+# --- /readyz follows PostgreSQL --------------------------------------------------------
+
+
+def pg_ctl(action):
+    import os
+
+    return subprocess.run(
+        f"{os.environ[PGCTL_ENV]} {action}", shell=True, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_readyz_follows_postgresql_down_and_up(database_url, tmp_path):
+    import os
+
+    if not (os.environ.get(PGCTL_ENV) and on_postgresql()):
+        pytest.skip(f"needs PostgreSQL from scripts/with-postgres ({PGCTL_ENV} not set)")
+    port = free_port()
+    server = Server(
+        database_url, *FAST, "--metrics", f"tcp:{port}:interface={HOST}", workdir=tmp_path
+    ).start()
+    try:
+        assert get(port, "/readyz")[0] == 200
+        stopped = pg_ctl("stop -m fast")
+        assert stopped.returncode == 0, stopped.stderr
+        try:
+            wait_until(lambda: get(port, "/readyz")[0] == 503, 30, what="/readyz 503")
+            assert get(port, "/healthz")[0] == 200  # the process itself is fine
+        finally:
+            started = pg_ctl("start")
+        assert started.returncode == 0, started.stderr
+        wait_until(lambda: get(port, "/readyz")[0] == 200, 60, what="/readyz 200 again")
+        with Client(server.port, HOST) as conn:
+            assert conn.call("CLIENT_LOGIN", login="x", password=PASSWORD)["status"] == 401
+    finally:
+        if pg_ctl("status").returncode != 0:
+            pg_ctl("start")
+        server.kill()
+
+
+def test_the_dashboard_and_docs_name_only_metrics_the_server_exports():
+    import json
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    from types import SimpleNamespace
+
+    metrics = Metrics()
+    metrics.watch(
+        SimpleNamespace(
+            db=SimpleNamespace(group=None, pool=None),
+            hasher=SimpleNamespace(waiting=lambda: 0),
+        )
+    )
+    exported = set()
+    for family in metrics.registry.collect():
+        exported |= {sample.name for sample in family.samples} | {family.name}
+    # The histograms' and counters' series exist once something is counted.
+    exported |= {f"{name}_{end}" for name in exported for end in ("bucket", "count", "sum")}
+    exported |= {f"{name}_total" for name in exported}
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    named = set(re.findall(r"\bcybermarket_[a-z_]+", exprs))
+    named |= set(re.findall(r"\bcybermarket_[a-z_]+", (docs / "operations.md").read_text()))
+    assert named and named <= exported, sorted(named - exported)
+
+
+def test_options_metrics_and_log_format():
+    from twisted.python import usage
+
+    from cybermarket.server.options import Options
+
+    options = Options()
+    options.parseOptions(["--metrics=tcp:9464:interface=127.0.0.1", "--access-log"])
+    assert options["metrics"] == "tcp:9464:interface=127.0.0.1" and options["access-log"]
+    assert options["log-format"] == "text"
+    for bad in (["--metrics=9464"], ["--log-format=xml"]):
+        with pytest.raises(usage.UsageError):
+            Options().parseOptions(bad)
+    # The other options' checks still hold beside these.
+    both = Options()
+    both.parseOptions(
+        ["--web=tcp:8080", "--web-origin=https://shop.example.com", "--metrics=tcp:1"]
+    )
+    assert both["web-origins"] == ["https://shop.example.com"]
+    with pytest.raises(usage.UsageError, match="--web-origin needs --web"):
+        Options().parseOptions(["--web-origin=https://shop.example.com", "--metrics=tcp:1"])

@@ -1,0 +1,464 @@
+"""The protocol over WebSocket (wire contract 1.1, "WebSocket transport"),
+spoken to a real `twistd cybermarket --web` by the small wsproto client in
+tests/wsclient.py; and the web endpoint's HTTP side: its headers, types,
+ETags and the Origin rule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import msgpack
+import pytest
+
+from cybermarket.errors import BadRequest
+from cybermarket.server.bodies import JSON
+from cybermarket.server.connection import decode
+from cybermarket.server.origins import origin_of
+from tests.live import PASSWORD, rows, running
+from tests.server import Server
+from tests.shop import store_args
+from tests.wire import Client
+from tests.wsclient import Closed, Rejected, WSClient, http_get
+
+EXTRA_ORIGIN = "https://shop.example.com"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    with running(tmp_path_factory, f"--web-origin={EXTRA_ORIGIN}", "--max-frame=4096") as s:
+        yield s
+
+
+@pytest.fixture
+def ws(server) -> Iterator[WSClient]:
+    with WSClient(server.web_port) as client:
+        yield client
+
+
+_stores = iter(range(10**6))
+
+
+def new_store(server: Server, ws: WSClient, json_text: bool = False) -> str:
+    """A new store with a product "lamp" at 19.99, opened over `ws`; its
+    name.  `ws` stays logged in as its merchant."""
+    name = f"store{next(_stores)}"
+    args = store_args(name, PASSWORD, server.invite())
+    assert ws.call("MERCHANT_CREATE", json_text, **args)["status"] == 201
+    ws.ok("MERCHANT_LOGIN", json_text, login=name, password=PASSWORD)
+    ws.ok(
+        "MERCHANT_ADD_PRODUCT",
+        json_text,
+        productname="lamp",
+        price="19.99",
+        description="bright",
+        stock=3,
+    )
+    return name
+
+
+# --- bodies ---------------------------------------------------------------------
+
+
+def test_binary_messages_carry_messagepack(ws):
+    assert ws.call("PING") == {"id": 1, "status": 200, "message": "ok", "data": {"protocol": "1.1"}}
+    ws.send_bytes(msgpack.packb({"id": 7, "op": "LIST_MERCHANT", "args": {"limit": 1}}))
+    message = ws.receive_message()
+    assert isinstance(message, bytes)
+    answer = msgpack.unpackb(message)
+    assert answer["id"] == 7 and answer["status"] == 200
+    assert answer["data"]["columns"][:3] == ["storename", "description", "email"]
+
+
+def test_text_messages_carry_json_and_are_answered_in_json(server, ws):
+    name = new_store(server, ws, json_text=True)
+    ws.send_text(json.dumps({"id": 5, "op": "LIST_PRODUCT", "args": {"storename": name}}))
+    message = ws.receive_message()
+    assert isinstance(message, str)
+    answer = json.loads(message)
+    assert answer["id"] == 5 and answer["status"] == 200
+    (product,) = rows(answer["data"])
+    assert product["price"] == "19.99" and product["productname"] == "lamp"
+    # The same page again comes from the page cache, packed for TCP: JSON
+    # all the same.
+    again = ws.call("LIST_PRODUCT", json_text=True, storename=name)
+    assert rows(again["data"]) == [product]
+
+
+def test_a_json_number_with_a_fraction_is_a_float_and_no_price(server, ws):
+    new_store(server, ws, json_text=True)
+    ws.send_text(
+        '{"id": 9, "op": "MERCHANT_ADD_PRODUCT", "args": '
+        '{"productname": "x", "price": 19.99, "description": ""}}'
+    )
+    answer = ws.receive()
+    assert answer["id"] == 9 and answer["status"] == 400 and "price" in answer["message"]
+    ws.send_text(
+        '{"id": 10, "op": "MERCHANT_ADD_PRODUCT", "args": '
+        '{"productname": "x", "price": 1e3, "description": ""}}'
+    )
+    assert ws.receive()["status"] == 400
+    assert (
+        ws.call("MERCHANT_ADD_PRODUCT", json_text=True, productname="x", price=19, description="")[
+            "status"
+        ]
+        == 200
+    )
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '"PING"', "NaN", '{"id": NaN}', "{"])
+def test_text_that_is_not_a_json_map_is_400_with_id_nil(ws, text):
+    ws.send_text(text)
+    answer = ws.receive()
+    assert answer["id"] is None and answer["status"] == 400
+    assert ws.call("PING", json_text=True)["status"] == 200  # still open
+
+
+def test_binary_that_is_not_messagepack_is_400_with_id_nil(ws):
+    ws.send_bytes(b"\xc1")
+    assert ws.receive() == {"id": None, "status": 400, "message": "body: not a MessagePack value"}
+
+
+def test_pipelined_requests_are_answered_in_order_each_in_its_encoding(ws):
+    sent = [ws.send("PING", json_text=i % 2 == 1) for i in range(40)]
+    messages = [ws.receive_message() for _ in sent]
+    assert [isinstance(m, str) for m in messages] == [i % 2 == 1 for i in range(40)]
+    ids = [
+        json.loads(m)["id"] if isinstance(m, str) else msgpack.unpackb(m)["id"] for m in messages
+    ]
+    assert ids == sent
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_a_message_over_the_frame_limit_is_413_then_close_1009(server, text):
+    with WSClient(server.web_port) as ws:
+        first = ws.send("PING")
+        if text:
+            ws.send_text(json.dumps({"id": 2, "op": "PING", "pad": "x" * 5000}))
+        else:
+            ws.send_bytes(msgpack.packb({"id": 2, "op": "PING", "pad": b"x" * 5000}))
+        assert ws.receive()["id"] == first  # what came before is answered
+        message = ws.receive_message()
+        assert isinstance(message, str) is text  # in the big message's encoding
+        answer = json.loads(message) if text else msgpack.unpackb(message)
+        assert answer == {"id": None, "status": 413, "message": "request frame too large"}
+        with pytest.raises(Closed) as closed:
+            ws.receive()
+        assert closed.value.code == 1009
+
+
+def test_a_message_at_the_frame_limit_is_served(ws):
+    pad = 4000
+    while len(body := msgpack.packb({"id": 1, "op": "PING", "pad": "x" * pad})) < 4096:
+        pad += 1
+    assert len(body) == 4096
+    ws.send_bytes(body)
+    assert ws.receive()["status"] == 200  # unknown keys beside args are ignored; not 413
+
+
+# --- login state -------------------------------------------------------------------
+
+
+def test_login_belongs_to_the_websocket_connection(server):
+    tcp = Client(server.port)
+    tcp.ok("CLIENT_CREATE", username="wsann", email="wsann@example.com", password=PASSWORD)
+    with WSClient(server.web_port) as one, WSClient(server.web_port) as other:
+        one.ok("CLIENT_LOGIN", login="wsann", password=PASSWORD)
+        assert one.call("CLIENT_GET_ITEMS")["status"] == 200
+        assert other.call("CLIENT_GET_ITEMS")["status"] == 401
+        assert one.call("CLIENT_LOGIN", login="wsann", password=PASSWORD)["status"] == 400
+    with WSClient(server.web_port) as again:  # closing logged out
+        assert again.call("CLIENT_GET_ITEMS")["status"] == 401
+    tcp.close()
+
+
+def test_tcp_and_websocket_share_one_market(server, ws):
+    name = new_store(server, ws)
+    (product,) = rows(ws.ok("LIST_PRODUCT", storename=name))
+    tcp = Client(server.port)
+    tcp.ok("CLIENT_CREATE", username="tcpbob", email="tcpbob@example.com", password=PASSWORD)
+    tcp.ok("CLIENT_LOGIN", login="tcpbob", password=PASSWORD)
+    tcp.ok("CLIENT_ADD_ITEM", product_id=product["product_id"], quantity=2)
+    assert tcp.ok("CLIENT_CHECKOUT_ITEM")["total"] == "39.98"
+    assert ws.ok("MERCHANT_GET_PROFIT") == "39.98"
+    tcp.close()
+
+
+def test_resume_over_websocket_with_a_token_from_tcp(server):
+    tcp = Client(server.port)
+    if not isinstance(tcp.ok("PING"), dict) or tcp.ok("PING").get("protocol") != "1.1":
+        tcp.close()
+        pytest.skip("the server does not speak protocol 1.1 (RESUME)")
+    tcp.ok("CLIENT_CREATE", username="wscarl", email="wscarl@example.com", password=PASSWORD)
+    token = tcp.ok("CLIENT_LOGIN", login="wscarl", password=PASSWORD)["token"]
+    tcp.close()
+    with WSClient(server.web_port) as ws:
+        assert ws.ok("RESUME", json_text=True, token=token) == {"role": "client", "name": "wscarl"}
+        assert ws.call("CLIENT_GET_ITEMS")["status"] == 200
+
+
+# --- the Origin rule -------------------------------------------------------------------
+
+
+def test_no_origin_is_accepted(server):
+    with WSClient(server.web_port) as ws:
+        assert ws.call("PING")["status"] == 200
+
+
+def test_the_servers_own_origin_is_accepted(server):
+    with WSClient(server.web_port, origin=f"http://127.0.0.1:{server.web_port}") as ws:
+        assert ws.call("PING")["status"] == 200
+
+
+def test_an_origin_given_with_web_origin_is_accepted(server):
+    with WSClient(server.web_port, origin=EXTRA_ORIGIN) as ws:
+        assert ws.call("PING")["status"] == 200
+    with WSClient(server.web_port, origin=EXTRA_ORIGIN + ":443") as ws:  # the same origin
+        assert ws.call("PING")["status"] == 200
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example",
+        "https://127.0.0.1:{port}",  # another scheme
+        "http://127.0.0.1:1",  # another port
+        "http://localhost:{port}",  # another host than the request was sent to
+        "http://shop.example.com",  # the allowed origin is https
+        "null",
+    ],
+)
+def test_other_origins_are_refused_with_403(server, origin):
+    with pytest.raises(Rejected) as refused:
+        WSClient(server.web_port, origin=origin.format(port=server.web_port))
+    assert refused.value.status == 403
+
+
+# --- the web endpoint's HTTP side ----------------------------------------------------
+
+
+def test_the_pages_carry_a_strict_policy_and_the_security_headers(server):
+    for path in ["/", "/app.js", "/style.css", "/missing", "/ws"]:
+        status, headers, _ = http_get(server.web_port, path)
+        assert status == {"/missing": 404, "/ws": 400}.get(path, 200), path
+        policy = headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_files_have_their_types_and_etags(server):
+    types = {
+        "/": "text/html; charset=utf-8",
+        "/app.js": "text/javascript; charset=utf-8",
+        "/style.css": "text/css; charset=utf-8",
+    }
+    for path, kind in types.items():
+        status, headers, body = http_get(server.web_port, path)
+        assert status == 200 and headers["content-type"] == kind and body
+        etag = headers["etag"]
+        status, _, body = http_get(server.web_port, path, {"If-None-Match": etag})
+        assert status == 304 and body == b""
+
+
+def test_the_page_has_no_inline_script_or_style(server):
+    _, _, body = http_get(server.web_port, "/")
+    page = body.decode()
+    assert "<script>" not in page and "style=" not in page and "onclick" not in page
+    assert '<script type="module" src="/app.js"></script>' in page
+
+
+def test_only_get_and_head_are_served(server):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.web_port, timeout=30)
+    conn.request("POST", "/", body=b"x")
+    assert conn.getresponse().status == 405
+    conn.close()
+
+
+# --- connection caps ---------------------------------------------------------------------
+
+
+def test_websocket_connections_count_in_the_caps(tmp_path_factory):
+    with running(tmp_path_factory, "--max-connections-per-address=2") as server:
+        tcp = Client(server.port)
+        first = WSClient(server.web_port)
+        with pytest.raises(Rejected) as refused:
+            WSClient(server.web_port)
+        assert refused.value.status == 503
+        first.close()
+        tcp.close()
+
+        def second_opens():
+            try:
+                WSClient(server.web_port).close()
+                return True
+            except Rejected:
+                return False
+
+        from tests.server import wait_until
+
+        wait_until(second_opens, 10, what="a place freed by closing")
+        assert "max-connections-per-address" in server.log
+
+
+# --- in-process: the pieces ---------------------------------------------------------------
+
+
+def test_origins_compare_by_scheme_host_and_port():
+    assert origin_of("http://Shop.Example:80") == origin_of("http://shop.example")
+    assert origin_of("https://shop.example") == "https://shop.example:443"
+    assert origin_of("http://[::1]:8080") == "http://[::1]:8080"
+    for bad in ["null", "ftp://x", "http://", "http://x/path", "http://u@x", "x"]:
+        assert origin_of(bad) is None, bad
+
+
+def test_json_bodies_decode_like_messagepack():
+    request_id, op, args = decode('{"id": 3, "op": "LIST_MERCHANT", "args": {"limit": 2}}', JSON)
+    assert (request_id, op.name, args["limit"]) == (3, "LIST_MERCHANT", 2)
+    with pytest.raises(BadRequest) as bad:
+        decode('{"id": 1.0, "op": "PING"}', JSON)
+    assert getattr(bad.value, "request_id", None) is None
+    with pytest.raises(BadRequest):
+        decode('{"id": 18446744073709551616, "op": "PING"}', JSON)
+
+
+# --- in-process: the WebSocket carrier's backpressure -------------------------------------
+
+
+class FakeWire:
+    """Stands for twisted.web.websocket's wire protocol: the WebSocket
+    transport over a StringTransport."""
+
+    def __init__(self) -> None:
+        from twisted.internet.testing import StringTransport
+
+        self.transport = StringTransport()
+        self.transport.registerProducer(object(), True)  # the HTTP channel's
+        self._textBuffer = self._bytesBuffer = None
+        self.sent: list = []
+        self.closed: int | None = None
+
+    def sendBytesMessage(self, data: bytes) -> None:
+        self.sent.append(msgpack.unpackb(data))
+
+    def sendTextMessage(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+    def attachProducer(self, producer) -> None:
+        self.transport.registerProducer(producer, True)
+
+    def loseConnection(self, code: int = 1000) -> None:
+        self.closed = code
+
+    def message(self, carrier, body: bytes) -> None:
+        """One binary message arriving, in two pieces."""
+        self._bytesBuffer.add(body[:3])
+        self._bytesBuffer.add(body[3:])
+        carrier.bytesMessageReceived(self._bytesBuffer.done())
+
+    def dataReceived(self, messages: list) -> None:
+        """One read: whole messages, the last one maybe only begun."""
+        for body in messages:
+            if isinstance(body, tuple):  # (begun,): the start of a message
+                self._bytesBuffer.add(body[0])
+            else:
+                self.message(self.carrier, body)
+
+
+class FakeChannel:
+    """The HTTP channel, whose reads Twisted's upgrade hands to the wire."""
+
+    def __init__(self, wire: FakeWire) -> None:
+        self.dataReceived = wire.dataReceived
+
+
+def ws_peer(market, reads=False):
+    """A carrier on a fake wire; with `reads`, one whose reads it can tell
+    apart (wire.read(...) then is one read)."""
+    from cybermarket.server.websocket import WebSocketCarrier
+
+    connection = market.factory.open_connection("10.0.0.9", admit=True)
+    wire = FakeWire()
+    channel = FakeChannel(wire) if reads else None
+    carrier = WebSocketCarrier(connection, channel)
+    wire.carrier = carrier
+    carrier.negotiationStarted(wire)
+    carrier.negotiationFinished()
+    wire.read = channel.dataReceived if reads else wire.dataReceived
+    return carrier, wire
+
+
+def ping(request_id: int, op: str = "PING") -> bytes:
+    return msgpack.packb({"id": request_id, "op": op})
+
+
+def test_a_flood_pauses_reading_and_what_arrives_meanwhile_waits(market, gates):
+    from cybermarket.server.connection import HIGH_WATER
+
+    carrier, wire = ws_peer(market)
+    wire.message(carrier, ping(0, "SLOW"))
+    for i in range(1, HIGH_WATER + 30):  # one read's worth, past the high water mark
+        wire.message(carrier, ping(i))
+    assert wire.transport.producerState == "paused"
+    assert len(carrier.connection._queue) == HIGH_WATER  # the rest is held
+    gates[0].callback(None)
+    assert [r["id"] for r in wire.sent] == list(range(HIGH_WATER + 30))
+    assert wire.transport.producerState == "producing"
+
+
+def test_nothing_runs_while_the_client_does_not_read(market, gates):
+    carrier, wire = ws_peer(market)
+    wire.message(carrier, ping(0, "SLOW"))
+    for i in range(1, 5):
+        wire.message(carrier, ping(i))
+    wire.transport.producer.pauseProducing()  # the write buffer is full
+    gates[0].callback(None)
+    assert [r["id"] for r in wire.sent] == [0]
+    wire.transport.producer.resumeProducing()
+    assert [r["id"] for r in wire.sent] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("reads", [True, False])
+def test_a_burst_waits_for_the_next_turn(market, reads):
+    from cybermarket.server.connection import BURST
+
+    carrier, wire = ws_peer(market, reads)
+    wire.read([ping(i) for i in range(BURST + 20)])  # each a 400
+    assert len(wire.sent) == BURST
+    assert wire.transport.producerState == "paused"
+    market.clock.advance(0)
+    assert len(wire.sent) == BURST + 20
+    assert wire.transport.producerState == "producing"
+    if reads:
+        wire.read([ping(i) for i in range(BURST)])  # a new read: a new burst
+        assert len(wire.sent) == 2 * BURST + 20
+
+
+def test_too_large_is_known_before_the_message_ends(make_market):
+    market = make_market(max_frame=100)
+    carrier, wire = ws_peer(market)
+    wire._bytesBuffer.add(b"x" * 101)  # the message goes on; the 413 does not wait
+    assert wire.sent == [{"id": None, "status": 413, "message": "request frame too large"}]
+    assert wire.closed == 1009
+    carrier.bytesMessageReceived(wire._bytesBuffer.done())
+    wire.message(carrier, ping(1))
+    assert len(wire.sent) == 1  # nothing more is read
+
+
+@pytest.mark.parametrize("reads", [True, False])
+def test_a_partial_message_is_held_to_the_frame_timeout(market, reads):
+    carrier, wire = ws_peer(market, reads)
+    wire.read([ping(1), (b"\x83",)])  # a read that ends inside a message
+    assert [r["id"] for r in wire.sent] == [1]
+    market.clock.advance(market.app.settings.frame_timeout)
+    assert wire.transport.disconnecting  # aborted
+    assert carrier.connection._closing
+
+
+def test_whole_messages_start_no_frame_timer(market):
+    carrier, wire = ws_peer(market, reads=True)
+    wire.read([ping(i) for i in range(5)])
+    assert carrier.connection._frame_timer is None
