@@ -135,25 +135,14 @@ def send_all_then_read_all(conns, op, **args):
 
 
 @contextmanager
-def module_database(workdir) -> Iterator[str]:
-    """A database for a server shared by a module's tests."""
-    from tests.databases import fresh_postgresql_database, on_postgresql
-
-    if on_postgresql():
-        with fresh_postgresql_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{workdir / 'market.sqlite3'}"
-
-
-@contextmanager
-def running(tmp_path_factory, *options) -> Iterator:
+def running(databases, tmp_path_factory, *options) -> Iterator:
     """A server process with the web endpoint (--web) on, for a module's
-    tests; stopped afterwards."""
+    tests, on a migrated database of its own (conftest's `databases`);
+    stopped afterwards."""
     from tests.server import Server
 
     workdir = tmp_path_factory.mktemp("web")
-    with module_database(workdir) as url:
+    with databases.migrated(workdir / "market.sqlite3") as url:
         server = Server(url, *FAST, *options, workdir=workdir, web=True)
         try:
             yield server.start()

@@ -14,13 +14,12 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from itertools import count
 from pathlib import Path
 
 import pytest
 
-from tests.live import PASSWORD, running
-from tests.shop import store_args
+from tests.live import PASSWORD, running, unique
+from tests.seed import seed_customers, seed_stores
 from tests.wire import Client
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,12 +39,6 @@ SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 360, "height": 780}
 TIMEOUT_MS = 15_000
-
-_names = count()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{next(_names)}"
 
 
 def missing(reason: str) -> None:
@@ -69,17 +62,9 @@ def browser() -> Iterator:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running(tmp_path_factory) as s:
+def server(databases, tmp_path_factory):
+    with running(databases, tmp_path_factory) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def v11(server) -> bool:
-    """Whether the server speaks protocol 1.1 (search, RESUME)."""
-    with Client(server.port) as c:
-        data = c.ok("PING")
-    return isinstance(data, dict) and data.get("protocol") == "1.1"
 
 
 class Pages:
@@ -127,18 +112,16 @@ def no_sideways_scroll(page) -> None:
     assert width <= page.viewport_size["width"], f"{page.url}: {width} px wide"
 
 
-# --- seeding over TCP -------------------------------------------------------------
+# --- seeding -------------------------------------------------------------
 
 
 def tcp_store(server, products: list[tuple]) -> tuple[str, list[int]]:
-    """A store with products (name, price, stock, description); its name and
-    the products' ids."""
+    """A store (written into the database: the journeys above sign up
+    through the pages) with products (name, price, stock, description),
+    added over TCP; its name and the products' ids."""
     name = unique("shop")
+    seed_stores(server.database_url, [name], PASSWORD)
     with Client(server.port) as c:
-        assert (
-            c.call("MERCHANT_CREATE", **store_args(name, PASSWORD, server.invite()))["status"]
-            == 201
-        )
         c.ok("MERCHANT_LOGIN", login=name, password=PASSWORD)
         ids = [
             c.ok(
@@ -155,8 +138,7 @@ def tcp_store(server, products: list[tuple]) -> tuple[str, list[int]]:
 
 def tcp_customer(server) -> str:
     name = unique("buyer")
-    with Client(server.port) as c:
-        c.ok("CLIENT_CREATE", username=name, email=f"{name}@example.com", password=PASSWORD)
+    seed_customers(server.database_url, [name], PASSWORD)
     return name
 
 
@@ -185,7 +167,9 @@ def add_to_cart(page, productname: str, quantity: int) -> None:
 # --- the journeys ---------------------------------------------------------------------
 
 
-def test_a_merchant_joins_sells_and_sees_the_sale(pages, server, v11):
+def test_a_merchant_joins_sells_and_sees_the_sale(pages, server):
+    from playwright.sync_api import expect
+
     # The operator's code; a merchant opens a store and adds three products.
     console = pages.open("/console.html")
     storename = unique("corner")
@@ -210,8 +194,6 @@ def test_a_merchant_joins_sells_and_sees_the_sale(pages, server, v11):
         add.get_by_role("button", name="Add product").click()
         add.locator(".form-status", has_text=f"Added {name}").wait_for()
     console.reload()  # from the server, not from the page's memory
-    if not v11:
-        log_in_console(console, storename)
     rows = console.locator("table.products tbody tr")
     rows.nth(2).wait_for()
     assert rows.count() == 3
@@ -229,26 +211,25 @@ def test_a_merchant_joins_sells_and_sees_the_sale(pages, server, v11):
     signup.get_by_label("Password (8 or more characters)").fill(PASSWORD)
     signup.get_by_role("button", name="Sign up").click()
     shop.locator("#account-link", has_text=username).wait_for()
-    if v11:
-        shop.get_by_label("Search products in every store").fill("lamp")
-        card(shop, "Floor lamp").wait_for()
-    else:
-        shop.get_by_role("link", name=storename).click()
+    shop.get_by_label("Search products in every store").fill("lamp")
+    card(shop, "Floor lamp").wait_for()
     card(shop, "Desk lamp").wait_for()
     shoot(shop, "storefront-desktop")
     add_to_cart(shop, "Desk lamp", 2)
     add_to_cart(shop, "Floor lamp", 1)
     shop.get_by_role("link", name=re.compile("^Cart")).click()
-    assert shop.locator("#cart-total").text_content() == "$88.98"
+    # expect() waits for the page to catch up with the server's answer.
+    expect(shop.locator("#cart-total")).to_have_text("$88.98")
     shoot(shop, "cart-desktop")
     shop.get_by_role("button", name="Check out").click()
-    placed = shop.locator("#order-placed").text_content()
-    assert re.fullmatch(r"Order #\d+ is placed\. Total \$88\.98\.", placed), placed
+    placed = re.compile(r"Order #\d+ is placed\. Total \$88\.98\.")
+    expect(shop.locator("#order-placed")).to_have_text(placed)
     shop.get_by_role("link", name="See your orders").click()
     order = shop.locator("article.order").first
-    assert "$88.98" in order.text_content()
+    expect(order).to_contain_text("$88.98")
     order.get_by_role("button", name="Show items").click()
-    assert "Desk lamp" in order.locator(".order-lines").text_content()
+    # The lines come from the server after the click: wait for them.
+    order.locator(".order-lines", has_text="Desk lamp").wait_for()
 
     # The merchant's console shows the profit and the sale, in the table
     # and in the chart.
@@ -270,9 +251,7 @@ def log_in_console(page, storename: str) -> None:
     page.locator("#console-nav").wait_for()
 
 
-def test_a_reload_keeps_the_login_and_logging_out_ends_it(pages, server, v11):
-    if not v11:
-        pytest.skip("the server does not speak protocol 1.1 (login tokens, RESUME)")
+def test_a_reload_keeps_the_login_and_logging_out_ends_it(pages, server):
     username = tcp_customer(server)
     page = pages.open("/")
     log_in(page, username)

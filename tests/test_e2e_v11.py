@@ -1,40 +1,20 @@
 """Protocol 1.1 end to end: real `twistd -n cybermarket` processes over TCP,
-two of them on one database for the session tokens (tests/live.py)."""
+two of them on one database for the session tokens (conftest's launch)."""
 
-import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.live import FAST, PASSWORD, Live, rows, send_all_then_read_all
-from tests.server import HOST, Server, wait_until
+from tests.live import FAST, PASSWORD, rows, send_all_then_read_all
+from tests.server import HOST, wait_until
 from tests.wire import Client
 
 
-@pytest.fixture
-def start(tmp_path):
-    """start(database_url, *options) -> Live: a server process on a free
-    loopback port, stopped at the end of the test."""
-    lives = []
-
-    def start_server(database_url, *options):
-        server = Server(database_url, *options, workdir=tmp_path)
-        live = Live(server)
-        lives.append(live)
-        server.start()
-        return live
-
-    yield start_server
-    for live in lives:
-        live.close_connections()
-        live.server.kill()
-
-
-def test_tokens_work_across_two_processes_on_one_database(start, database_url):
-    here = start(database_url, *FAST)
-    there = start(database_url, *FAST)
+def test_tokens_work_across_two_processes_on_one_database(launch, migrated_url):
+    here = launch(migrated_url, *FAST)
+    there = launch(migrated_url, *FAST)
     assert here.connect().ok("PING") == {"protocol": "1.1"}
 
-    (alice,) = here.clients(["alice"])
+    (alice,) = here.customers(["alice"])
     alice.ok("CLIENT_LOGOUT")
     token = alice.ok("CLIENT_LOGIN", login="alice", password=PASSWORD)["token"]
     second = there.connect()
@@ -60,8 +40,8 @@ def test_tokens_work_across_two_processes_on_one_database(start, database_url):
     assert second.ok("CLIENT_GET_PRICE") == "0.00"
 
 
-def test_a_restarted_server_resumes_logins_and_sweeps_revoked_tokens(start, database_url):
-    live = start(database_url, *FAST)
+def test_a_restarted_server_resumes_logins_and_sweeps_revoked_tokens(launch, migrated_url):
+    live = launch(migrated_url, *FAST)
     shop = live.merchant("corner")  # logged in, with a first token
     shop.ok("MERCHANT_LOGOUT")  # which this revokes
     token = shop.ok("MERCHANT_LOGIN", login="corner", password=PASSWORD)["token"]
@@ -70,7 +50,7 @@ def test_a_restarted_server_resumes_logins_and_sweeps_revoked_tokens(start, data
     gone.ok("MERCHANT_LOGOUT")
     live.close_connections()
 
-    engine = create_engine(database_url, poolclass=NullPool)
+    engine = create_engine(migrated_url, poolclass=NullPool)
     try:
 
         def tokens():
@@ -87,9 +67,9 @@ def test_a_restarted_server_resumes_logins_and_sweeps_revoked_tokens(start, data
     assert live.connect().call("RESUME", token=revoked)["status"] == 401
 
 
-def test_search_over_tcp(start, database_url):
-    live = start(database_url, *FAST)
-    shop = live.merchant("Café Corner")
+def test_search_over_tcp(launch, migrated_url):
+    live = launch(migrated_url, *FAST)
+    shop = live.store("Café Corner")
     ids = [
         shop.ok(
             "MERCHANT_ADD_PRODUCT",
@@ -124,14 +104,14 @@ def test_search_over_tcp(start, database_url):
     assert visitor.call("SEARCH_PRODUCT", query='"*"')["status"] == 400
 
 
-def test_failed_resumes_sent_at_once_to_two_processes_stay_within_the_limit(start, database_url):
+def test_failed_resumes_sent_at_once_to_two_processes_stay_within_the_limit(launch, migrated_url):
     """The failed-login budget of an address holds for RESUMEs sent all at
     once, whichever process each reaches; good RESUMEs from a blocked
     address get 429 too, and other addresses are not affected."""
     budget = ("--login-failures", "4")
-    here = start(database_url, *FAST, *budget)
-    there = start(database_url, *FAST, *budget)
-    (alice,) = here.clients(["alice"])
+    here = launch(migrated_url, *FAST, *budget)
+    there = launch(migrated_url, *FAST, *budget)
+    (alice,) = here.customers(["alice"])
     alice.ok("CLIENT_LOGOUT")
     token = alice.ok("CLIENT_LOGIN", login="alice", password=PASSWORD)["token"]
     servers = (here, there)

@@ -221,8 +221,8 @@ def test_counts_take_the_plural_forms_of_each_language(n, russian):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    with running(tmp_path_factory) as s:
+def server(databases, tmp_path_factory) -> Iterator[Server]:
+    with running(databases, tmp_path_factory) as s:
         yield s
 
 

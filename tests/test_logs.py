@@ -5,15 +5,15 @@ import json
 import socket
 
 from cybermarket.server.logs import KEYS, json_line
-from tests.live import FAST, PASSWORD, Live
-from tests.server import HOST, Server, wait_until
+from tests.live import FAST, PASSWORD
+from tests.server import HOST, wait_until
 
 WRONG = "not-the-password-7f3a"
 
 
-def test_json_log_has_the_security_events_and_no_secret(database_url, tmp_path):
-    server = Server(
-        database_url,
+def test_json_log_has_the_security_events_and_no_secret(launch, migrated_url):
+    live = launch(
+        migrated_url,
         *FAST,
         "--log-format",
         "json",
@@ -22,30 +22,26 @@ def test_json_log_has_the_security_events_and_no_secret(database_url, tmp_path):
         "2",
         "--max-connections-per-address",
         "4",
-        workdir=tmp_path,
     )
-    live = Live(server)
-    server.start()
-    try:
-        operator_code = server.invite()
-        shop = live.merchant("loggedshop", code=operator_code)
-        store_code = shop.ok("MERCHANT_CREATE_INVITATION")
-        live.merchant("secondshop", code=store_code, inviter="loggedshop")
-        (alice,) = live.clients(["alice"])
-        conn = live.connect()
-        assert conn.call("CLIENT_LOGIN", login="alice", password=WRONG)["status"] == 401
-        assert conn.call("CLIENT_LOGIN", login="alice", password=WRONG)["status"] == 401
-        assert conn.call("CLIENT_LOGIN", login="alice", password=WRONG)["status"] == 429
-        assert conn.call("CLIENT_LOGIN", login="ghost", password=WRONG)["status"] == 429
-        # Four connections open from here: a fifth is refused by the cap.
-        with socket.create_connection((HOST, server.port), timeout=10) as extra:
-            extra.settimeout(10)
-            assert extra.recv(1) == b""
-        wait_until(lambda: "connection_refused" in server.log, 10, what="the refusal logged")
-        alice.ok("PING")
-        live.close_connections()
-    finally:
-        server.stop()
+    server = live.server
+    operator_code = server.invite()
+    shop = live.merchant("loggedshop", code=operator_code)
+    store_code = shop.ok("MERCHANT_CREATE_INVITATION")
+    live.merchant("secondshop", code=store_code, inviter="loggedshop")
+    (alice,) = live.customers(["alice"])
+    conn = live.connect()
+    assert conn.call("CLIENT_LOGIN", login="alice", password=WRONG)["status"] == 401
+    assert conn.call("CLIENT_LOGIN", login="alice", password=WRONG)["status"] == 401
+    assert conn.call("CLIENT_LOGIN", login="alice", password=WRONG)["status"] == 429
+    assert conn.call("CLIENT_LOGIN", login="ghost", password=WRONG)["status"] == 429
+    # Four connections open from here: a fifth is refused by the cap.
+    with socket.create_connection((HOST, server.port), timeout=10) as extra:
+        extra.settimeout(10)
+        assert extra.recv(1) == b""
+    wait_until(lambda: "connection_refused" in server.log, 10, what="the refusal logged")
+    alice.ok("PING")
+    live.close_connections()
+    server.stop()
 
     text = server.log
     lines = text.splitlines()
@@ -84,13 +80,11 @@ def test_json_log_has_the_security_events_and_no_secret(database_url, tmp_path):
         assert secret not in text, secret
 
 
-def test_text_log_stays_the_default(database_url, tmp_path):
-    server = Server(database_url, *FAST, workdir=tmp_path).start()
-    try:
-        with server.client() as conn:
-            assert conn.call("CLIENT_LOGIN", login="bob", password=WRONG)["status"] == 401
-    finally:
-        server.stop()
+def test_text_log_stays_the_default(launch, migrated_url):
+    server = launch(migrated_url, *FAST).server
+    with server.client() as conn:
+        assert conn.call("CLIENT_LOGIN", login="bob", password=WRONG)["status"] == 401
+    server.stop()
     assert "failed client login 'bob' from 127.0.0.1: no such account" in server.log
     assert not server.log.lstrip().startswith("{")
     assert "cybermarket.access" not in server.log  # no access log unless asked

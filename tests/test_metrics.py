@@ -14,8 +14,8 @@ from twisted.web.test.requesthelper import DummyRequest
 from cybermarket.server import health
 from cybermarket.server.metrics import UNKNOWN, Metrics
 from tests.databases import on_postgresql
-from tests.live import FAST, PASSWORD, Live
-from tests.server import HOST, Server, free_port, wait_until
+from tests.live import FAST, PASSWORD
+from tests.server import HOST, free_port, wait_until
 from tests.wire import Client
 
 PGCTL_ENV = "CYBERMARKET_TEST_PGCTL"
@@ -50,11 +50,11 @@ def delta(before, after, name, **labels):
 
 
 @pytest.fixture
-def metered(database_url, tmp_path):
+def metered(launch, migrated_url):
     """A server with --metrics on a port of its own; (Live, metrics port)."""
     port = free_port()
-    server = Server(
-        database_url,
+    live = launch(
+        migrated_url,
         *FAST,
         "--metrics",
         f"tcp:{port}:interface={HOST}",
@@ -62,13 +62,8 @@ def metered(database_url, tmp_path):
         "2",
         "--max-connections-per-address",
         "6",
-        workdir=tmp_path,
     )
-    live = Live(server)
-    server.start()
-    yield live, port
-    live.close_connections()
-    server.kill()
+    return live, port
 
 
 def test_metrics_count_requests_by_op_and_status(metered):
@@ -157,14 +152,11 @@ def test_metrics_count_refused_connections_and_page_cache(metered):
         assert hits + misses == 3 and hits >= 2
 
 
-def test_metrics_off_unless_asked(database_url, tmp_path):
-    server = Server(database_url, *FAST, workdir=tmp_path).start()
-    try:
-        with server.client() as conn:
-            assert conn.call("PING")["status"] == 200
-        assert "QuietSite" not in server.log
-    finally:
-        server.kill()
+def test_metrics_off_unless_asked(launch, migrated_url):
+    server = launch(migrated_url, *FAST).server
+    with server.client() as conn:
+        assert conn.call("PING")["status"] == 200
+    assert "QuietSite" not in server.log
 
 
 # --- /readyz, in process -------------------------------------------------------------
@@ -272,15 +264,14 @@ def pg_ctl(action):
     )
 
 
-def test_readyz_follows_postgresql_down_and_up(database_url, tmp_path):
+@pytest.mark.outage
+def test_readyz_follows_postgresql_down_and_up(launch, migrated_url):
     import os
 
     if not (os.environ.get(PGCTL_ENV) and on_postgresql()):
         pytest.skip(f"needs PostgreSQL from scripts/with-postgres ({PGCTL_ENV} not set)")
     port = free_port()
-    server = Server(
-        database_url, *FAST, "--metrics", f"tcp:{port}:interface={HOST}", workdir=tmp_path
-    ).start()
+    server = launch(migrated_url, *FAST, "--metrics", f"tcp:{port}:interface={HOST}").server
     try:
         assert get(port, "/readyz")[0] == 200
         stopped = pg_ctl("stop -m fast")

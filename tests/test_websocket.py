@@ -15,7 +15,8 @@ from cybermarket.errors import BadRequest
 from cybermarket.server.bodies import JSON
 from cybermarket.server.connection import decode
 from cybermarket.server.origins import origin_of
-from tests.live import PASSWORD, rows, running
+from tests.live import FAST, PASSWORD, rows, running
+from tests.seed import seed_customers
 from tests.server import Server
 from tests.shop import store_args
 from tests.wire import Client
@@ -25,8 +26,10 @@ EXTRA_ORIGIN = "https://shop.example.com"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    with running(tmp_path_factory, f"--web-origin={EXTRA_ORIGIN}", "--max-frame=4096") as s:
+def server(databases, tmp_path_factory) -> Iterator[Server]:
+    with running(
+        databases, tmp_path_factory, f"--web-origin={EXTRA_ORIGIN}", "--max-frame=4096"
+    ) as s:
         yield s
 
 
@@ -161,7 +164,7 @@ def test_a_message_at_the_frame_limit_is_served(ws):
 
 def test_login_belongs_to_the_websocket_connection(server):
     tcp = Client(server.port)
-    tcp.ok("CLIENT_CREATE", username="wsann", email="wsann@example.com", password=PASSWORD)
+    seed_customers(server.database_url, ["wsann"], PASSWORD)
     with WSClient(server.web_port) as one, WSClient(server.web_port) as other:
         one.ok("CLIENT_LOGIN", login="wsann", password=PASSWORD)
         assert one.call("CLIENT_GET_ITEMS")["status"] == 200
@@ -176,7 +179,7 @@ def test_tcp_and_websocket_share_one_market(server, ws):
     name = new_store(server, ws)
     (product,) = rows(ws.ok("LIST_PRODUCT", storename=name))
     tcp = Client(server.port)
-    tcp.ok("CLIENT_CREATE", username="tcpbob", email="tcpbob@example.com", password=PASSWORD)
+    seed_customers(server.database_url, ["tcpbob"], PASSWORD)
     tcp.ok("CLIENT_LOGIN", login="tcpbob", password=PASSWORD)
     tcp.ok("CLIENT_ADD_ITEM", product_id=product["product_id"], quantity=2)
     assert tcp.ok("CLIENT_CHECKOUT_ITEM")["total"] == "39.98"
@@ -186,10 +189,7 @@ def test_tcp_and_websocket_share_one_market(server, ws):
 
 def test_resume_over_websocket_with_a_token_from_tcp(server):
     tcp = Client(server.port)
-    if not isinstance(tcp.ok("PING"), dict) or tcp.ok("PING").get("protocol") != "1.1":
-        tcp.close()
-        pytest.skip("the server does not speak protocol 1.1 (RESUME)")
-    tcp.ok("CLIENT_CREATE", username="wscarl", email="wscarl@example.com", password=PASSWORD)
+    seed_customers(server.database_url, ["wscarl"], PASSWORD)
     token = tcp.ok("CLIENT_LOGIN", login="wscarl", password=PASSWORD)["token"]
     tcp.close()
     with WSClient(server.web_port) as ws:
@@ -281,27 +281,27 @@ def test_only_get_and_head_are_served(server):
 # --- connection caps ---------------------------------------------------------------------
 
 
-def test_websocket_connections_count_in_the_caps(tmp_path_factory):
-    with running(tmp_path_factory, "--max-connections-per-address=2") as server:
-        tcp = Client(server.port)
-        first = WSClient(server.web_port)
-        with pytest.raises(Rejected) as refused:
-            WSClient(server.web_port)
-        assert refused.value.status == 503
-        first.close()
-        tcp.close()
+def test_websocket_connections_count_in_the_caps(launch, migrated_url):
+    server = launch(migrated_url, *FAST, "--max-connections-per-address=2", web=True).server
+    tcp = Client(server.port)
+    first = WSClient(server.web_port)
+    with pytest.raises(Rejected) as refused:
+        WSClient(server.web_port)
+    assert refused.value.status == 503
+    first.close()
+    tcp.close()
 
-        def second_opens():
-            try:
-                WSClient(server.web_port).close()
-                return True
-            except Rejected:
-                return False
+    def second_opens():
+        try:
+            WSClient(server.web_port).close()
+            return True
+        except Rejected:
+            return False
 
-        from tests.server import wait_until
+    from tests.server import wait_until
 
-        wait_until(second_opens, 10, what="a place freed by closing")
-        assert "max-connections-per-address" in server.log
+    wait_until(second_opens, 10, what="a place freed by closing")
+    assert "max-connections-per-address" in server.log
 
 
 # --- in-process: the pieces ---------------------------------------------------------------

@@ -269,6 +269,9 @@ class MarketWebSocketResource(WebSocketResource):
         super().__init__(self)
         self.market = market  # the MarketFactory, shared with TCP
         self.origins = {origin_of(o) for o in origins} - {None}
+        # The connection each upgrade in progress opened: Twisted's
+        # render_GET calls buildProtocol(request) before it returns.
+        self._opening: dict[Request, MarketConnection] = {}
 
     def allowed(self, request: Request) -> bool:
         origin = request.getHeader("origin")
@@ -285,9 +288,12 @@ class MarketWebSocketResource(WebSocketResource):
         connection = self.market.open_connection(peer, admit=True)
         if connection is None:
             return _refuse(request, 503, b"too many connections\n")
-        request.market_connection = connection  # type: ignore[attr-defined]  # handed to buildProtocol
         connection.language = from_accept_language(request.getHeader("accept-language"))
-        result = super().render_GET(request)
+        self._opening[request] = connection
+        try:
+            result = super().render_GET(request)
+        finally:
+            del self._opening[request]
         if result is not NOT_DONE_YET:  # the handshake was refused (400)
             self.market.connection_gone(connection)
         return result
@@ -295,7 +301,7 @@ class MarketWebSocketResource(WebSocketResource):
     def buildProtocol(self, request: Request) -> WebSocketCarrier:
         """Twisted's WebSocketServerFactory: the carrier of the connection
         render_GET opened."""
-        return WebSocketCarrier(request.market_connection, request.channel)  # type: ignore[attr-defined]  # set in render_GET
+        return WebSocketCarrier(self._opening[request], request.channel)
 
 
 def _refuse(request: Request, status: int, text: bytes) -> bytes:
