@@ -20,6 +20,7 @@ test started (servers included) has been stopped.
 import os
 import shutil
 import sqlite3
+import subprocess
 import time
 import uuid
 from contextlib import contextmanager
@@ -285,3 +286,20 @@ class SessionDatabases:
 
 def sqlite_url(path):
     return f"sqlite:///{path}"
+
+
+# scripts/with-postgres's pg_ctl command for its cluster: the tests that
+# stop and start the whole cluster (marked outage) need it.
+PGCTL = os.environ.get("CYBERMARKET_TEST_PGCTL", "")
+
+
+def pg_ctl(action):
+    """Run `$CYBERMARKET_TEST_PGCTL action` (a shell command prefix)."""
+    return subprocess.run(
+        f"{PGCTL} {action}", shell=True, capture_output=True, text=True, timeout=120
+    )
+
+
+def can_stop_the_cluster():
+    """Whether this run may stop and start its PostgreSQL cluster."""
+    return bool(PGCTL) and on_postgresql()

@@ -34,14 +34,6 @@ from tests.server import (
 from tests.wire import Client, frame, request
 
 
-@pytest.fixture
-def start(launch):
-    """start(database_url, *options) -> Live: a server process of its own
-    on a free loopback port, stopped at the end of the test (conftest's
-    launch)."""
-    return launch
-
-
 def product_stock(conn, storename):
     return {
         row["product_id"]: row["stock"]
@@ -52,8 +44,8 @@ def product_stock(conn, storename):
 # --- the happy path -----------------------------------------------------------
 
 
-def test_happy_path_over_tcp(start, database_url):
-    live = start(database_url, *FAST)
+def test_happy_path_over_tcp(launch, database_url):
+    live = launch(database_url, *FAST)
     visitor = live.connect()
     assert visitor.call("PING")["status"] == 200
 
@@ -134,8 +126,8 @@ def test_happy_path_over_tcp(start, database_url):
 @pytest.mark.parametrize(
     "db_options", [(), ("--db-threads", "4")], ids=["default-db-threads", "4-db-threads"]
 )
-def test_checkout_race_for_the_last_units(start, migrated_url, db_options):
-    live = start(migrated_url, *FAST, *db_options)
+def test_checkout_race_for_the_last_units(launch, migrated_url, db_options):
+    live = launch(migrated_url, *FAST, *db_options)
     shop = live.store("scarce")
     product_id = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="widget", price="12.34", description="", stock=5
@@ -270,11 +262,11 @@ def test_checkout_race_with_mixed_carts(shared_live):
 # --- restart ------------------------------------------------------------------
 
 
-def test_two_servers_on_one_database_see_each_others_changes(start, migrated_url):
+def test_two_servers_on_one_database_see_each_others_changes(launch, migrated_url):
     """Each server keeps the public pages it has answered, on SQLite; every
     change made through the other process must show at once all the same."""
-    here = start(migrated_url, *FAST)
-    there = start(migrated_url, *FAST)
+    here = launch(migrated_url, *FAST)
+    there = launch(migrated_url, *FAST)
     shop = there.store("corner")
     lamp = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="lamp", price="19.99", description="", stock=5
@@ -306,8 +298,8 @@ def test_two_servers_on_one_database_see_each_others_changes(start, migrated_url
     assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["annex", "corner"]
 
 
-def test_restart_keeps_all_data(start, database_url):
-    live = start(database_url, *FAST)
+def test_restart_keeps_all_data(launch, database_url):
+    live = launch(database_url, *FAST)
     shop = live.merchant("lasting")  # signed up: the hash it keeps is the server's
     lamp = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="lamp", price="5.50", description="d", stock=10
@@ -360,8 +352,8 @@ def test_restart_keeps_all_data(start, database_url):
 # --- the login throttle -------------------------------------------------------
 
 
-def test_login_throttle_with_the_defaults(start, migrated_url):
-    live = start(migrated_url, *FAST)
+def test_login_throttle_with_the_defaults(launch, migrated_url):
+    live = launch(migrated_url, *FAST)
     live.customers(["victim", "bystander"])
     attacker = live.connect()
     for _ in range(10):
@@ -377,8 +369,8 @@ def test_login_throttle_with_the_defaults(start, migrated_url):
     assert fresh.call("PING")["status"] == 200
 
 
-def test_login_works_again_after_the_window(start, migrated_url):
-    live = start(migrated_url, *FAST, "--login-failures", "3", "--login-window", "4")
+def test_login_works_again_after_the_window(launch, migrated_url):
+    live = launch(migrated_url, *FAST, "--login-failures", "3", "--login-window", "4")
     (carol,) = live.customers(["carol"])
     carol.ok("CLIENT_LOGOUT")
     for _ in range(3):
@@ -397,12 +389,12 @@ def test_login_works_again_after_the_window(start, migrated_url):
     assert carol.ok("CLIENT_LIST_ORDERS")["rows"] == []
 
 
-def test_two_processes_share_one_login_budget(start, migrated_url):
+def test_two_processes_share_one_login_budget(launch, migrated_url):
     """The failed-login counts live in the database: two processes on one
     database give an attacker one budget, not two."""
     budget = ("--login-failures", "4")
-    here = start(migrated_url, *FAST, *budget)
-    there = start(migrated_url, *FAST, *budget)
+    here = launch(migrated_url, *FAST, *budget)
+    there = launch(migrated_url, *FAST, *budget)
     here.customers(["victim", "target"])
     servers = (here, there)
 
@@ -558,8 +550,8 @@ def test_oversized_frame_gets_413_and_the_connection_is_closed(shared_live):
     assert live.connect().call("PING")["status"] == 200
 
 
-def test_max_frame_option_is_honoured(start, database_url):
-    live = start(database_url, "--max-frame", "1024")
+def test_max_frame_option_is_honoured(launch, database_url):
+    live = launch(database_url, "--max-frame", "1024")
     conn = live.connect()
     conn.send_raw(frame(request_of_size(1024, request_id=4)))
     answer = conn.receive()
@@ -578,8 +570,8 @@ def test_max_frame_option_is_honoured(start, database_url):
 # --- connections ----------------------------------------------------------------
 
 
-def test_idle_connection_is_closed(start, database_url):
-    live = start(database_url, "--idle-timeout", "1")
+def test_idle_connection_is_closed(launch, database_url):
+    live = launch(database_url, "--idle-timeout", "1")
     idle, busy = live.connect(), live.connect()
     assert idle.call("PING")["status"] == 200
     idle.sock.settimeout(0.2)
@@ -601,9 +593,9 @@ def test_idle_connection_is_closed(start, database_url):
     assert busy.call("PING")["status"] == 200
 
 
-def test_sigterm_under_load(start, migrated_url):
+def test_sigterm_under_load(launch, migrated_url):
     database_url = migrated_url
-    live = start(database_url, *FAST)
+    live = launch(database_url, *FAST)
     shop = live.store("busy")
     initial = 100_000
     product_id = shop.ok(

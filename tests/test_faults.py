@@ -12,16 +12,14 @@ stopped by a fixture, whatever the test's outcome; nothing waits a fixed time: e
 with a deadline.
 """
 
-import os
 import random
 import signal
-import subprocess
 import time
 from collections import Counter
 
 import pytest
 
-from tests.databases import fresh_postgresql_database, on_postgresql
+from tests.databases import can_stop_the_cluster, fresh_postgresql_database, pg_ctl
 from tests.ledger import check_ledger
 from tests.live import FAST, PASSWORD, cents, rows, send_all_then_read_all
 from tests.server import (
@@ -32,7 +30,6 @@ from tests.server import (
 )
 from tests.storm import CROWD, Catalog, random_carts, shoppers
 
-PGCTL = os.environ.get("CYBERMARKET_TEST_PGCTL", "")
 # A request that needs the database while it is down must be answered
 # within this many seconds.
 ANSWER_TIMEOUT = 10.0
@@ -318,13 +315,6 @@ def test_sigkill_during_a_checkout_storm(launch, storm, migrated_url):
 # --- 3. the database goes away and comes back -------------------------------------
 
 
-def pg_ctl(action):
-    """Run `$CYBERMARKET_TEST_PGCTL action` (a shell command prefix)."""
-    return subprocess.run(
-        f"{PGCTL} {action}", shell=True, capture_output=True, text=True, timeout=120
-    )
-
-
 def assert_answered_within(conn, op, status, seconds=ANSWER_TIMEOUT, **args):
     started = time.monotonic()
     try:
@@ -343,7 +333,7 @@ def outage_database_url():
     for a test that stops and starts that cluster.  Like conftest's
     database_url, but created and dropped over a new connection each time:
     the restart breaks every connection a pool would keep."""
-    if not (PGCTL and on_postgresql()):
+    if not can_stop_the_cluster():
         pytest.skip(
             "needs a PostgreSQL cluster the test may stop and start: run under "
             "scripts/with-postgres (CYBERMARKET_TEST_PGCTL not set)"

@@ -2,7 +2,6 @@
 following PostgreSQL going down and coming back)."""
 
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 
@@ -13,12 +12,10 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from cybermarket.server import health
 from cybermarket.server.metrics import UNKNOWN, Metrics
-from tests.databases import on_postgresql
+from tests.databases import can_stop_the_cluster, on_postgresql, pg_ctl
 from tests.live import FAST, PASSWORD
 from tests.server import HOST, free_port, wait_until
 from tests.wire import Client
-
-PGCTL_ENV = "CYBERMARKET_TEST_PGCTL"
 
 
 def get(port, path, timeout=10.0):
@@ -256,20 +253,10 @@ def test_unknown_ops_cannot_grow_the_series():
 # --- /readyz follows PostgreSQL --------------------------------------------------------
 
 
-def pg_ctl(action):
-    import os
-
-    return subprocess.run(
-        f"{os.environ[PGCTL_ENV]} {action}", shell=True, capture_output=True, text=True, timeout=120
-    )
-
-
 @pytest.mark.outage
 def test_readyz_follows_postgresql_down_and_up(launch, migrated_url):
-    import os
-
-    if not (os.environ.get(PGCTL_ENV) and on_postgresql()):
-        pytest.skip(f"needs PostgreSQL from scripts/with-postgres ({PGCTL_ENV} not set)")
+    if not can_stop_the_cluster():
+        pytest.skip("needs PostgreSQL from scripts/with-postgres (CYBERMARKET_TEST_PGCTL not set)")
     port = free_port()
     server = launch(migrated_url, *FAST, "--metrics", f"tcp:{port}:interface={HOST}").server
     try:
