@@ -69,6 +69,40 @@ def test_invite_days_in_range_are_taken(migrated_url, capsys, days):
     assert capsys.readouterr().out.startswith(f"Invitation code (valid {days} days, inviter nil):")
 
 
+# --- invite logs the security event ---------------------------------------------
+
+
+def test_invite_logs_the_invitation_created_event_on_stderr(migrated_url, tmp_path):
+    """The server logs every invitation it issues; the command line logs
+    its own the same way, as a twisted.logger line on stderr (stdout stays
+    the message and the code, for scripts), and never the code."""
+    result = run_cli("invite", "--database", migrated_url, "--days", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    code = result.stdout.strip().splitlines()[-1]
+    line = one_line(result.stderr)
+    assert "[cybermarket.tools.cli#info]" in line
+    assert "invitation created by the operator" in line
+    assert "cybermarket invite" in line and "valid 3 days" in line
+    assert code not in result.stderr
+
+
+def test_invite_logs_a_json_line_with_log_format_json(migrated_url, tmp_path):
+    import json
+
+    from cybermarket.jsonlog import KEYS
+
+    result = run_cli("invite", "--database", migrated_url, "--log-format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    code = result.stdout.strip().splitlines()[-1]
+    event = json.loads(one_line(result.stderr))
+    assert list(event)[: len(KEYS)] == list(KEYS)
+    assert event["namespace"] == "cybermarket.tools.cli"
+    assert event["security"] == "invitation_created"
+    assert event["store_id"] is None and event["inviter"] == "the operator"
+    assert event["days"] == 7.0 and event["user"]
+    assert code not in result.stderr
+
+
 # --- a path where a URL belongs ----------------------------------------------------
 
 

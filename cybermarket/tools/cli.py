@@ -13,6 +13,7 @@ from cybermarket.tools import words
 from cybermarket.tools.words import _
 
 MAX_INVITATION_DAYS = 365
+LOG_NAMESPACE = "cybermarket.tools.cli"  # of the events the command logs
 
 
 class Failed(Exception):
@@ -93,6 +94,7 @@ def _invite(args):
         code = db.run_sync("invite", invitations.create, (None, args.days))
     finally:
         db.stop()
+    log_invitation(args.log_format, args.days)
     # English keeps one form ("valid 1 days", as scripts read it); Russian
     # has three, and a fraction of a day counts as 2 there ("1,5 дня").
     print(
@@ -103,6 +105,44 @@ def _invite(args):
         ).format(days=words.number(args.days))
     )
     print(code)
+
+
+def system_user():
+    """Who ran the command, as the system knows them (for the log)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name, no passwd entry: only a uid
+        return f"uid {os.getuid()}"
+
+
+def log_invitation(log_format, days):
+    """The security event the server logs for the codes it issues
+    (invitation_created), logged here through twisted.logger to stderr: a
+    text line as twistd writes one, or with --log-format json a JSON line
+    as the server writes one.  The operator is the inviter (no store), and
+    the system user who ran the command stands where a server's event has
+    the peer.  Never the code, which goes to stdout alone."""
+    from twisted.logger import ILogObserver, Logger, textFileLogObserver
+
+    from cybermarket.jsonlog import JSONLines
+
+    observer: ILogObserver
+    if log_format == "json":
+        observer = JSONLines(sys.stderr)
+    else:
+        observer = textFileLogObserver(sys.stderr)
+    Logger(namespace=LOG_NAMESPACE, observer=observer).info(
+        "invitation created by the operator (user {user}) with `cybermarket invite`,"
+        " valid {days:g} days",
+        security="invitation_created",
+        store_id=None,
+        inviter="the operator",
+        user=system_user(),
+        days=days,
+    )
+    sys.stderr.flush()
 
 
 def _db_upgrade(args):
@@ -283,6 +323,13 @@ def parser():
         type=invitation_days,
         default=7.0,
         help=f"days until the code expires, 1 to {MAX_INVITATION_DAYS} (default 7)",
+    )
+    invite.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="the invitation_created event on stderr: a text line, or a JSON line as "
+        "`twistd cybermarket --log-format json` writes (default text)",
     )
     invite.set_defaults(run=_invite)
 
