@@ -122,6 +122,8 @@ def answered_hook(metrics: Metrics | None, access_log: bool) -> Answered | None:
     request then costs nothing more."""
     if metrics is None and not access_log:
         return None
+    if metrics is not None and not access_log:
+        return metrics.answered  # no call in between
     count = metrics.answered if metrics is not None else None
 
     def answered(
