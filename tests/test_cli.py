@@ -271,3 +271,35 @@ def test_invite_counts_days_in_russian(migrated_url, tmp_path):
         {"LANG": "ru_RU.UTF-8"}, "invite", "--database", migrated_url, "--days", "2", cwd=tmp_path
     )
     assert result.stdout.startswith("Код приглашения (действует 2 дня"), result.stdout
+
+
+def test_help_follows_the_language(tmp_path):
+    """Our own descriptions and option help in the user's language;
+    argparse's own words ("usage:", "options:") are its own, and stay."""
+    wide = {"COLUMNS": "400"}  # no line wrapped inside what is looked for
+    ru = run_in({**wide, "LANG": "ru_RU.UTF-8"}, "report", "--help", cwd=tmp_path)
+    assert ru.returncode == 0, ru.stderr
+    assert "только заказы начиная с этого дня по UTC (ГГГГ-ММ-ДД)" in ru.stdout
+    assert "URL базы данных в формате SQLAlchemy (по умолчанию: sqlite:///" in ru.stdout
+    assert "также записать в FILE график выручки по дням в формате PNG" in ru.stdout
+    zh = run_in({**wide, "LANG": "C.UTF-8"}, "--language", "zh-CN", "--help", cwd=tmp_path)
+    assert zh.returncode == 0, zh.stderr
+    assert "cybermarket 服务器的运维命令" in zh.stdout
+    assert "生成一个新的运营方邀请码" in zh.stdout
+    en = run_in({**wide, "LANG": "C.UTF-8"}, "invite", "--help", cwd=tmp_path)
+    assert "days until the code expires, 1 to 365 (default 7)" in en.stdout
+    assert en.stdout.startswith("usage: cybermarket invite")
+
+
+def test_a_path_for_a_database_is_refused_in_the_language(tmp_path):
+    result = run_in(
+        {"LANG": "ru_RU.UTF-8"}, "db", "current", "--database", "market.db", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert (
+        "'market.db' — не URL базы данных; для файла SQLite напишите sqlite:///market.db"
+        in result.stderr
+    )
+    missing = run_in({"LANG": "zh_CN.UTF-8"}, "invite", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert f"数据库文件 {tmp_path / 'cybermarket.sqlite3'} 不存在" in missing.stderr
