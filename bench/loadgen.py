@@ -131,10 +131,14 @@ class Stats:
         }
 
 
-async def run(port, workload, connections=8, seconds=5.0, warmup=1.0, setup=None, kind=None):
+async def run(
+    port, workload, connections=8, seconds=5.0, warmup=1.0, setup=None, kind=None, probe=None
+):
     """Drive `workload` on `connections` connections (of `kind`: Conn, or
     WSConn to the web endpoint's port); `setup(conn, i)` runs once per
-    connection first (e.g. to log in).  Returns Stats.summary()."""
+    connection first (e.g. to log in).  Returns Stats.summary(); with
+    `probe` (a function returning a number, such as the server's CPU
+    seconds), its change over the measured window too, as "probe"."""
     stats = Stats()
     kind = kind or Conn
     conns = [await kind.open(port, stats) for _ in range(connections)]
@@ -149,13 +153,18 @@ async def run(port, workload, connections=8, seconds=5.0, warmup=1.0, setup=None
 
     tasks = [asyncio.ensure_future(loop(c, i)) for i, c in enumerate(conns)]
     await asyncio.sleep(warmup)
+    before = probe() if probe is not None else None
     stats.recording = True
     started = time.perf_counter()
     await asyncio.sleep(seconds)
     stats.recording = False
     duration = time.perf_counter() - started
+    after = probe() if probe is not None else None
     stop = True
     await asyncio.gather(*tasks, return_exceptions=True)
     for c in conns:
         c.close()
-    return stats.summary(duration)
+    summary = stats.summary(duration)
+    if probe is not None:
+        summary["probe"] = after - before
+    return summary

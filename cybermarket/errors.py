@@ -13,8 +13,13 @@ show it in its own language (translated(language)); `message` is English.
 from cybermarket.i18n import DEFAULT, N_, Template, render
 
 
-class MarketError(Exception):
-    status = 500
+class Explained(Exception):
+    """An error with a message for a person, kept as an English template
+    marked for translation and the values to fill in: str() and `message`
+    are English (for logs), translated(language) is for the person.  The
+    base of MarketError, and of the errors the storage layer raises for the
+    command line (no database file, a schema out of date)."""
+
     default: Template = N_("internal error")
 
     def __init__(self, message: Template | None = None, /, **params: object) -> None:
@@ -28,6 +33,10 @@ class MarketError(Exception):
 
     def translated(self, language: str) -> str:
         return render(self.template, self.params, language)
+
+
+class MarketError(Explained):
+    status = 500
 
 
 class BadRequest(MarketError):

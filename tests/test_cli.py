@@ -69,6 +69,40 @@ def test_invite_days_in_range_are_taken(migrated_url, capsys, days):
     assert capsys.readouterr().out.startswith(f"Invitation code (valid {days} days, inviter nil):")
 
 
+# --- invite logs the security event ---------------------------------------------
+
+
+def test_invite_logs_the_invitation_created_event_on_stderr(migrated_url, tmp_path):
+    """The server logs every invitation it issues; the command line logs
+    its own the same way, as a twisted.logger line on stderr (stdout stays
+    the message and the code, for scripts), and never the code."""
+    result = run_cli("invite", "--database", migrated_url, "--days", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    code = result.stdout.strip().splitlines()[-1]
+    line = one_line(result.stderr)
+    assert "[cybermarket.tools.cli#info]" in line
+    assert "invitation created by the operator" in line
+    assert "cybermarket invite" in line and "valid 3 days" in line
+    assert code not in result.stderr
+
+
+def test_invite_logs_a_json_line_with_log_format_json(migrated_url, tmp_path):
+    import json
+
+    from cybermarket.jsonlog import KEYS
+
+    result = run_cli("invite", "--database", migrated_url, "--log-format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    code = result.stdout.strip().splitlines()[-1]
+    event = json.loads(one_line(result.stderr))
+    assert list(event)[: len(KEYS)] == list(KEYS)
+    assert event["namespace"] == "cybermarket.tools.cli"
+    assert event["security"] == "invitation_created"
+    assert event["store_id"] is None and event["inviter"] == "the operator"
+    assert event["days"] == 7.0 and event["user"]
+    assert code not in result.stderr
+
+
 # --- a path where a URL belongs ----------------------------------------------------
 
 
@@ -237,3 +271,35 @@ def test_invite_counts_days_in_russian(migrated_url, tmp_path):
         {"LANG": "ru_RU.UTF-8"}, "invite", "--database", migrated_url, "--days", "2", cwd=tmp_path
     )
     assert result.stdout.startswith("Код приглашения (действует 2 дня"), result.stdout
+
+
+def test_help_follows_the_language(tmp_path):
+    """Our own descriptions and option help in the user's language;
+    argparse's own words ("usage:", "options:") are its own, and stay."""
+    wide = {"COLUMNS": "400"}  # no line wrapped inside what is looked for
+    ru = run_in({**wide, "LANG": "ru_RU.UTF-8"}, "report", "--help", cwd=tmp_path)
+    assert ru.returncode == 0, ru.stderr
+    assert "только заказы начиная с этого дня по UTC (ГГГГ-ММ-ДД)" in ru.stdout
+    assert "URL базы данных в формате SQLAlchemy (по умолчанию: sqlite:///" in ru.stdout
+    assert "также записать в FILE график выручки по дням в формате PNG" in ru.stdout
+    zh = run_in({**wide, "LANG": "C.UTF-8"}, "--language", "zh-CN", "--help", cwd=tmp_path)
+    assert zh.returncode == 0, zh.stderr
+    assert "cybermarket 服务器的运维命令" in zh.stdout
+    assert "生成一个新的运营方邀请码" in zh.stdout
+    en = run_in({**wide, "LANG": "C.UTF-8"}, "invite", "--help", cwd=tmp_path)
+    assert "days until the code expires, 1 to 365 (default 7)" in en.stdout
+    assert en.stdout.startswith("usage: cybermarket invite")
+
+
+def test_a_path_for_a_database_is_refused_in_the_language(tmp_path):
+    result = run_in(
+        {"LANG": "ru_RU.UTF-8"}, "db", "current", "--database", "market.db", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert (
+        "'market.db' — не URL базы данных; для файла SQLite напишите sqlite:///market.db"
+        in result.stderr
+    )
+    missing = run_in({"LANG": "zh_CN.UTF-8"}, "invite", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert f"数据库文件 {tmp_path / 'cybermarket.sqlite3'} 不存在" in missing.stderr

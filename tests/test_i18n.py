@@ -233,7 +233,7 @@ BAD_MESSAGES = {
     "zh-CN": "storename: 必须是字符串",
     "ru": "storename: должно быть строкой",
 }
-PING = {"en": "ok", "zh-CN": "成功", "ru": "Готово"}
+PING = {"en": "ok", "zh-CN": "成功", "ru": "готово"}
 
 
 @pytest.mark.parametrize(

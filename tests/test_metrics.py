@@ -326,3 +326,53 @@ def test_options_metrics_and_log_format():
     assert both["web-origins"] == ["https://shop.example.com"]
     with pytest.raises(usage.UsageError, match="--web-origin needs --web"):
         Options().parseOptions(["--web-origin=https://shop.example.com", "--metrics=tcp:1"])
+
+
+def test_counts_kept_per_thread_export_as_prometheus_histograms():
+    """Requests and transactions are counted in plain numbers (each thread
+    its own) and exported as prometheus_client would: cumulative buckets
+    with `le` inclusive, _count, _sum; the threads' parts summed."""
+    import threading
+
+    from prometheus_client import generate_latest
+
+    metrics = Metrics()
+    for seconds in (0.001, 0.0011, 0.3, 20.0):  # 0.001 is in le="0.001"
+        metrics.answered("PING", 200, seconds)
+    metrics.answered("PING", 503, 0.0001)
+    metrics.opened("tcp")
+    metrics.opened("websocket")
+    metrics.closed("tcp")
+    timed = metrics.timed_transaction("client login", lambda: None)
+    workers = [threading.Thread(target=lambda: [timed() for _ in range(500)]) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    timed()  # and one more on this thread
+
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for sample in family.samples
+    }
+    assert value(samples, "cybermarket_requests_total", op="PING", status="200") == 4
+    assert value(samples, "cybermarket_requests_total", op="PING", status="503") == 1
+    bucket = "cybermarket_request_duration_seconds_bucket"
+    assert value(samples, bucket, op="PING", le="0.0005") == 1
+    assert value(samples, bucket, op="PING", le="0.001") == 2
+    assert value(samples, bucket, op="PING", le="0.0025") == 3
+    assert value(samples, bucket, op="PING", le="0.5") == 4
+    assert value(samples, bucket, op="PING", le="10.0") == 4
+    assert value(samples, bucket, op="PING", le="+Inf") == 5
+    assert value(samples, "cybermarket_request_duration_seconds_count", op="PING") == 5
+    assert value(samples, "cybermarket_request_duration_seconds_sum", op="PING") == pytest.approx(
+        0.001 + 0.0011 + 0.3 + 20.0 + 0.0001
+    )
+    database = "cybermarket_database_duration_seconds"
+    assert value(samples, f"{database}_count", op="client login") == 2001
+    assert value(samples, f"{database}_bucket", op="client login", le="+Inf") == 2001
+    assert value(samples, "cybermarket_connections", transport="tcp") == 0
+    assert value(samples, "cybermarket_connections", transport="websocket") == 1
+    # Ops never answered export no series.
+    assert not any(labels and ("op", "LIST_PRODUCT") in labels for _, labels in samples)

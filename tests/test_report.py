@@ -562,3 +562,143 @@ def test_command_reports_a_chart_that_cannot_be_written(migrated_url, tmp_path):
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"cybermarket report: cannot write {chart}: ")
+
+
+# --- in the user's language ---------------------------------------------------------
+
+
+def run_in_language(environ, *args, cwd):
+    """`cybermarket ARGS` with the environment's locale variables set."""
+    import subprocess
+
+    from tests.server import BIN, child_env
+
+    env = child_env()
+    env.update(environ)
+    return subprocess.run(
+        [str(BIN / "cybermarket"), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def columns(line):
+    """A text table's line split into its cells (two spaces or more apart;
+    a no-break space inside a number does not split it)."""
+    return re.split(r" {2,}", line.strip())
+
+
+NBSP = "\xa0"
+
+
+def test_the_report_in_russian_has_russian_words_and_numbers(market, tmp_path):
+    """LANG=ru_RU.UTF-8: the titles, headings and figures' names in
+    Russian; days as Russians write them; counts grouped and money with a
+    decimal comma, grouped with a no-break space, exact to the cent; the
+    names of stores and products as they are.  The chart is drawn too,
+    without a complaint on stderr (Cyrillic is in matplotlib's own font)."""
+    merchant = market.merchant("dacha")
+    boat = add_product(merchant, "лодка", "12345.67", stock=100)
+    seeds = add_product(merchant, "seeds", "0.01", stock=10_000)
+    order = buy(market.client("ivan"), (boat, 3), (seeds, 1234))["order_id"]
+    backdate(market.url, [(order, datetime(2026, 11, 20, 12, 0))])
+    chart = tmp_path / "chart.png"
+
+    result = run_in_language(
+        {"LANG": "ru_RU.UTF-8"}, "report", "--database", market.url, "--plot", chart, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    first, sections = text_sections(result.stdout)
+    assert first == "Отчёт cybermarket, все заказы"
+    assert list(sections) == ["продажи по дням", "продажи по магазинам", "лидеры продаж", "итоги"]
+    per_day = sections["продажи по дням"]
+    assert per_day[1] == "=" * len(per_day[0])
+    assert columns(per_day[2]) == ["дата", "заказы", "продано, шт.", "выручка"]
+    # 3 × 12 345,67 + 1 234 × 0,01 = 37 049,35
+    assert columns(per_day[3]) == ["20.11.2026", "1", f"1{NBSP}237", f"37{NBSP}049,35"]
+    per_store = sections["продажи по магазинам"]
+    assert columns(per_store[2]) == ["магазин", "заказы", "продано, шт.", "выручка"]
+    assert columns(per_store[3]) == ["dacha", "1", f"1{NBSP}237", f"37{NBSP}049,35"]
+    top = sections["лидеры продаж"]
+    assert columns(top[2]) == ["магазин", "код товара", "товар", "продано, шт.", "выручка"]
+    assert columns(top[3]) == ["dacha", str(boat), "лодка", "3", f"37{NBSP}037,01"]
+    assert columns(top[4]) == ["dacha", str(seeds), "seeds", f"1{NBSP}234", "12,34"]
+    counts = [columns(line) for line in sections["итоги"][2:]]
+    assert counts == [
+        ["показатель", "значение"],
+        ["покупатели", "1"],
+        ["продавцы", "1"],
+        ["товары в продаже", "2"],
+        ["заказы", "1"],
+        ["выручка", f"37{NBSP}049,35"],
+    ]
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)
+
+    # The same report through --language, whatever the locale says.
+    again = run_in_language(
+        {"LANG": "C.UTF-8"}, "report", "--language", "ru", "--database", market.url, cwd=tmp_path
+    )
+    assert again.stdout == result.stdout
+
+
+def test_report_errors_follow_the_language(migrated_url, tmp_path):
+    bad_since = run_in_language(
+        {"LANG": "ru_RU.UTF-8"},
+        "report",
+        "--database",
+        migrated_url,
+        "--since",
+        "вчера",
+        cwd=tmp_path,
+    )
+    assert bad_since.returncode == 2
+    assert bad_since.stderr == "cybermarket report: --since: это не дата (ГГГГ-ММ-ДД): 'вчера'\n"
+    folder = tmp_path / "нет"
+    no_folder = run_in_language(
+        {"LANG": "zh_CN.UTF-8"},
+        "report",
+        "--database",
+        migrated_url,
+        "--plot",
+        folder / "chart.png",
+        cwd=tmp_path,
+    )
+    assert no_folder.stderr == f"cybermarket report: --plot: 文件夹 {folder} 不存在\n"
+    missing = tmp_path / "missing.sqlite3"
+    no_file = run_in_language(
+        {"LANG": "ru_RU.UTF-8"}, "report", "--database", f"sqlite:///{missing}", cwd=tmp_path
+    )
+    assert no_file.returncode == 1
+    assert no_file.stderr.startswith(f"cybermarket report: нет файла базы данных {missing}; ")
+    assert "`cybermarket db upgrade --database sqlite:///" in no_file.stderr
+
+
+def test_the_chart_speaks_the_language(shop, tmp_path):
+    """The chart's title and axis label in Chinese, drawn with a font that
+    has the glyphs when one is installed (else matplotlib warns)."""
+    import warnings
+
+    from cybermarket.tools import words
+
+    built = report.build(shop.url)
+    chart = tmp_path / "chart.png"
+    words.use("zh-CN")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report.plot(built, chart)
+        fonts = report.chart_fonts(chinese=True)
+    finally:
+        words.use("en")
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    if len(fonts) > 1:  # a CJK font is installed
+        assert missing == []
+    else:
+        assert missing  # what the operator sees without one

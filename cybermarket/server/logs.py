@@ -6,6 +6,8 @@ throttled, connection_refused, invitation_created, invitation_used), so that
 a log shipper can pick them out; they are logged whatever the options.  They
 never carry a password, a hash, a token or an invitation code: only who
 (peer address, login name as typed, account or store id) and what kind.
+`cybermarket invite` logs its own invitation_created, in the same text or
+JSON form (cybermarket/tools/cli.py, cybermarket/jsonlog.py), to its stderr.
 429s and refused connections are logged through limits.Bite, which reports
 the first at once and then counts, so that a client cannot write the log as
 fast as it can send.
@@ -13,16 +15,16 @@ fast as it can send.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent
+from twisted.logger import Logger
 from twisted.python.logfile import LogFile
-from zope.interface import implementer
 
+from cybermarket.jsonlog import KEYS as KEYS
+from cybermarket.jsonlog import JSONLines as JSONLines
+from cybermarket.jsonlog import json_line as json_line
 from cybermarket.values import shown
 
 if TYPE_CHECKING:
@@ -114,6 +116,8 @@ def answered_hook(metrics: Metrics | None, access_log: bool) -> Answered | None:
     request then costs nothing more."""
     if metrics is None and not access_log:
         return None
+    if metrics is not None and not access_log:
+        return metrics.answered  # no call in between
     count = metrics.answered if metrics is not None else None
 
     def answered(
@@ -146,61 +150,6 @@ def wire(app: App, metrics: Metrics | None) -> None:
         app.db.group.observe_size = metrics.group_size.observe
     app.hasher.timed = metrics.timed_hash
     metrics.watch(app)
-
-
-# --- JSON lines ------------------------------------------------------------------
-
-# Every line has these keys; an event's own fields follow them.
-KEYS = ("time", "level", "namespace", "message")
-# Fields of twisted.python.log's events that repeat the message or the
-# failure in other shapes.
-LEGACY = frozenset({"message", "format", "isError", "failure"})
-
-
-def _plain(value: Any) -> Any:
-    """A field's value as JSON can carry it."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if value in LogLevel.iterconstants():
-        return value.name
-    return str(value)
-
-
-def json_line(event: dict[str, Any]) -> str:
-    """One event as one line of JSON: time (ISO 8601, UTC), level,
-    namespace, message (the text as a text log shows it), then the event's
-    own fields; a failure's traceback under `traceback`."""
-    when = datetime.fromtimestamp(event.get("log_time", 0.0), timezone.utc)
-    level = event.get("log_level")
-    line: dict[str, Any] = {
-        "time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "level": level.name if level is not None and level in LogLevel.iterconstants() else "info",
-        "namespace": event.get("log_namespace", ""),
-        "message": formatEvent(event),
-    }
-    for key, value in event.items():
-        if key.startswith(("log_", "_")) or key in line or key in LEGACY:
-            continue
-        line[key] = _plain(value)
-    failure = event.get("log_failure")
-    if failure is not None:
-        try:
-            line["traceback"] = failure.getTraceback()
-        except Exception:
-            line["traceback"] = repr(failure)
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-@implementer(ILogObserver)
-class JSONLines:
-    """A log observer writing one JSON object per line."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.out.write(json_line(event))
-        self.out.flush()
 
 
 # twistd's options, kept by Options when --log-format json asks for this

@@ -34,7 +34,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from cybermarket.errors import MarketError, Unavailable
+from cybermarket.errors import Explained, MarketError, Unavailable
 from cybermarket.i18n import N_
 from cybermarket.storage.groupcommit import GroupCommitter
 from cybermarket.storage.txn import Cache, Txn
@@ -51,11 +51,11 @@ CONNECT_TIMEOUT = 5  # seconds, PostgreSQL: an unreachable server is a 503 soon
 RETRIES = 3  # attempts for a transaction that lost a deadlock or serialization
 
 
-class SchemaOutOfDate(Exception):
+class SchemaOutOfDate(Explained):
     """The database's schema is not the one this code was written for."""
 
 
-class NoDatabase(Exception):
+class NoDatabase(Explained):
     """A SQLite database file that a command needs is not there."""
 
 
@@ -75,8 +75,9 @@ def check_exists(url: str | URL) -> None:
     path = sqlite_file(url)
     if path is not None and not Path(path).is_file():
         raise NoDatabase(
-            f"no database file {Path(path).absolute()}; "
-            f"`cybermarket db upgrade --database {url}` creates it"
+            N_("no database file {path}; `cybermarket db upgrade --database {url}` creates it"),
+            path=Path(path).absolute(),
+            url=url,
         )
 
 
@@ -381,4 +382,8 @@ def check_schema(conn: Connection, url: str | URL) -> None:
     head = head_revision(url)
     current = current_revision(conn)
     if current != head:
-        raise SchemaOutOfDate(f"database schema is at revision {current}, this server needs {head}")
+        raise SchemaOutOfDate(
+            N_("database schema is at revision {current}, this server needs {head}"),
+            current=current,
+            head=head,
+        )

@@ -13,6 +13,7 @@ from cybermarket.tools import words
 from cybermarket.tools.words import _
 
 MAX_INVITATION_DAYS = 365
+LOG_NAMESPACE = "cybermarket.tools.cli"  # of the events the command logs
 
 
 class Failed(Exception):
@@ -23,8 +24,8 @@ def database_url(text):
     """A --database value: a URL, as for `twistd cybermarket`."""
     try:
         return urls.database_url(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+    except urls.NotAURL as e:
+        raise argparse.ArgumentTypeError(_(e.template).format(**e.params)) from None
 
 
 def invitation_days(text):
@@ -80,7 +81,7 @@ def existing_database(url):
     try:
         database.check_exists(url)
     except database.NoDatabase as e:
-        raise Failed(str(e)) from None
+        raise Failed(e.translated(words.language())) from None
 
 
 def _invite(args):
@@ -93,6 +94,7 @@ def _invite(args):
         code = db.run_sync("invite", invitations.create, (None, args.days))
     finally:
         db.stop()
+    log_invitation(args.log_format, args.days)
     # English keeps one form ("valid 1 days", as scripts read it); Russian
     # has three, and a fraction of a day counts as 2 there ("1,5 дня").
     print(
@@ -103,6 +105,44 @@ def _invite(args):
         ).format(days=words.number(args.days))
     )
     print(code)
+
+
+def system_user():
+    """Who ran the command, as the system knows them (for the log)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name, no passwd entry: only a uid
+        return f"uid {os.getuid()}"
+
+
+def log_invitation(log_format, days):
+    """The security event the server logs for the codes it issues
+    (invitation_created), logged here through twisted.logger to stderr: a
+    text line as twistd writes one, or with --log-format json a JSON line
+    as the server writes one.  The operator is the inviter (no store), and
+    the system user who ran the command stands where a server's event has
+    the peer.  Never the code, which goes to stdout alone."""
+    from twisted.logger import ILogObserver, Logger, textFileLogObserver
+
+    from cybermarket.jsonlog import JSONLines
+
+    observer: ILogObserver
+    if log_format == "json":
+        observer = JSONLines(sys.stderr)
+    else:
+        observer = textFileLogObserver(sys.stderr)
+    Logger(namespace=LOG_NAMESPACE, observer=observer).info(
+        "invitation created by the operator (user {user}) with `cybermarket invite`,"
+        " valid {days:g} days",
+        security="invitation_created",
+        store_id=None,
+        inviter="the operator",
+        user=system_user(),
+        days=days,
+    )
+    sys.stderr.flush()
 
 
 def _db_upgrade(args):
@@ -260,8 +300,10 @@ def _shell(args):
 def parser():
     top = argparse.ArgumentParser(
         prog="cybermarket",
-        description="Operator commands for the cybermarket server "
-        "(the server itself runs as `twistd -n cybermarket`).",
+        description=_(
+            "Operator commands for the cybermarket server "
+            "(the server itself runs as `twistd -n cybermarket`)."
+        ),
     )
     with_language(top, default=None)
     commands = top.add_subparsers(dest="command", required=True)
@@ -271,108 +313,125 @@ def parser():
             "--database",
             default=DEFAULT_DATABASE,
             type=database_url,
-            help=f"SQLAlchemy database URL (default: {DEFAULT_DATABASE})",
+            help=_("SQLAlchemy database URL (default: {default})").format(default=DEFAULT_DATABASE),
         )
         return with_language(p)
 
     invite = with_database(
-        commands.add_parser("invite", help="print a new operator invitation code")
+        commands.add_parser("invite", help=_("print a new operator invitation code"))
     )
     invite.add_argument(
         "--days",
         type=invitation_days,
         default=7.0,
-        help=f"days until the code expires, 1 to {MAX_INVITATION_DAYS} (default 7)",
+        help=_("days until the code expires, 1 to {most} (default 7)").format(
+            most=MAX_INVITATION_DAYS
+        ),
+    )
+    invite.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help=_(
+            "the invitation_created event on stderr: a text line, or a JSON line as "
+            "`twistd cybermarket --log-format json` writes (default text)"
+        ),
     )
     invite.set_defaults(run=_invite)
 
-    db = commands.add_parser("db", help="database schema")
+    db = commands.add_parser("db", help=_("database schema, backups and restores"))
     db_commands = db.add_subparsers(dest="db_command", required=True)
     with_database(
-        db_commands.add_parser("upgrade", help="bring the schema to the newest revision")
+        db_commands.add_parser("upgrade", help=_("bring the schema to the newest revision"))
     ).set_defaults(run=_db_upgrade)
-    with_database(db_commands.add_parser("current", help="show the schema revision")).set_defaults(
-        run=_db_current
-    )
+    with_database(
+        db_commands.add_parser("current", help=_("show the schema revision"))
+    ).set_defaults(run=_db_current)
     backup = with_database(
         db_commands.add_parser(
             "backup",
-            help="copy a SQLite database, also while servers use it",
-            description="Copy a SQLite database with SQLite's online backup, "
-            "which includes the commits still in its -wal file and may run "
-            "while servers write to it.  FILE must not exist yet.",
+            help=_("copy a SQLite database, also while servers use it"),
+            description=_(
+                "Copy a SQLite database with SQLite's online backup, "
+                "which includes the commits still in its -wal file and may run "
+                "while servers write to it.  FILE must not exist yet."
+            ),
         )
     )
-    backup.add_argument("file", metavar="FILE", help="the copy to write")
+    backup.add_argument("file", metavar="FILE", help=_("the copy to write"))
     backup.set_defaults(run=_db_backup)
     restore = with_database(
         db_commands.add_parser(
             "restore",
-            help="make a SQLite database from a backup",
-            description="Copy a backup made by `cybermarket db backup` into a new "
-            "SQLite database file (--database, which must not exist: stop the "
-            "servers and move the old file, and its -wal and -shm, aside first), "
-            "check it, and show its schema revision.",
+            help=_("make a SQLite database from a backup"),
+            description=_(
+                "Copy a backup made by `cybermarket db backup` into a new "
+                "SQLite database file (--database, which must not exist: stop the "
+                "servers and move the old file, and its -wal and -shm, aside first), "
+                "check it, and show its schema revision."
+            ),
         )
     )
-    restore.add_argument("file", metavar="FILE", help="the backup to restore")
+    restore.add_argument("file", metavar="FILE", help=_("the backup to restore"))
     restore.set_defaults(run=_db_restore)
 
     report = with_database(
         commands.add_parser(
-            "report", help="print sales per day, per store, top products and counts"
+            "report", help=_("print sales per day, per store, top products and counts")
         )
     )
     report.add_argument(
-        "--since", metavar="DATE", help="only orders from this UTC day on (YYYY-MM-DD)"
+        "--since", metavar="DATE", help=_("only orders from this UTC day on (YYYY-MM-DD)")
     )
     report.add_argument(
         "--format",
         choices=("text", "csv", "markdown"),
         default="text",
-        help="output format (default text)",
+        help=_("output format (default text)"),
     )
     report.add_argument(
-        "--plot", metavar="FILE", help="also write a PNG chart of daily revenue to FILE"
+        "--plot", metavar="FILE", help=_("also write a PNG chart of daily revenue to FILE")
     )
     report.set_defaults(run=_report)
 
     def with_server(p):
-        p.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
-        p.add_argument("--port", type=int, default=22333, help="server port (default 22333)")
-        p.add_argument("--tls", action="store_true", help="connect with TLS")
+        p.add_argument("--host", default="127.0.0.1", help=_("server address (default 127.0.0.1)"))
+        p.add_argument("--port", type=int, default=22333, help=_("server port (default 22333)"))
+        p.add_argument("--tls", action="store_true", help=_("connect with TLS"))
         p.add_argument(
             "--insecure",
             action="store_true",
-            help="TLS without checking the server's certificate (implies --tls)",
+            help=_("TLS without checking the server's certificate (implies --tls)"),
         )
-        p.add_argument("--cafile", help="CA certificates for TLS (implies --tls)")
+        p.add_argument("--cafile", help=_("CA certificates for TLS (implies --tls)"))
         p.add_argument(
             "--timeout",
             type=float,
             default=30.0,
-            help="seconds to wait to connect and for each answer (default 30)",
+            help=_("seconds to wait to connect and for each answer (default 30)"),
         )
         return with_language(p)
 
     call = with_server(
         commands.add_parser(
             "call",
-            help="send one request to a server and print the answer",
-            epilog="Values: integers for integer arguments, text and prices as given; "
-            "key= is an empty string, key=nil is nil, and 'key=\"nil\"' (quotes that "
-            "reach the command) is the text nil; nil for a required argument is refused; "
-            "keys the op does not take are sent, for the server to refuse. "
-            "Exit status: 0 for a 2xx answer, 1 for an error status, "
-            "2 for a bad key=value, 3 when the connection fails.",
+            help=_("send one request to a server and print the answer"),
+            epilog=_(
+                "Values: integers for integer arguments, text and prices as given; "
+                "key= is an empty string, key=nil is nil, and 'key=\"nil\"' (quotes that "
+                "reach the command) is the text nil; nil for a required argument is refused; "
+                "keys the op does not take are sent, for the server to refuse. "
+                "Exit status: 0 for a 2xx answer, 1 for an error status, "
+                "2 for a bad key=value, 3 when the connection fails."
+            ),
         )
     )
-    call.add_argument("--json", action="store_true", help="print the whole response as JSON")
-    call.add_argument("op", help="the op, such as PING or list_merchant")
-    call.add_argument("args", nargs="*", metavar="key=value", help="the op's arguments")
+    call.add_argument("--json", action="store_true", help=_("print the whole response as JSON"))
+    call.add_argument("op", help=_("the op, such as PING or list_merchant"))
+    call.add_argument("args", nargs="*", metavar="key=value", help=_("the op's arguments"))
     call.set_defaults(run=_call)
     with_server(
-        commands.add_parser("shell", help="send requests interactively on one connection")
+        commands.add_parser("shell", help=_("send requests interactively on one connection"))
     ).set_defaults(run=_shell)
     return top
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from cybermarket import values
+from cybermarket.errors import Explained
 from cybermarket.i18n import N_
 from cybermarket.storage import database
 from cybermarket.storage.models import clients, merchants, order_lines, orders, products
@@ -54,7 +55,7 @@ HEADINGS = {
 }
 
 
-class ReportError(Exception):
+class ReportError(Explained):
     """The report cannot be made; the message says why."""
 
 
@@ -93,6 +94,10 @@ class Report:
 # --- reading and computing ------------------------------------------------
 
 
+class NotADate(Explained, ValueError):
+    """A --since value that is not a day as YYYY-MM-DD."""
+
+
 def parse_date(text):
     """A --since value: YYYY-MM-DD."""
     try:
@@ -100,7 +105,7 @@ def parse_date(text):
             raise ValueError
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        raise NotADate(N_("not a date (YYYY-MM-DD): {text!r}"), text=text) from None
 
 
 def build(url, since=None):
@@ -163,7 +168,7 @@ def line_revenue(lines):
         )
     )
     if exact > INT64_MAX:
-        raise ReportError("revenue too large for 64-bit cents")
+        raise ReportError(N_("revenue too large for 64-bit cents"))
     return lines["quantity"] * lines["price_cents"]
 
 
@@ -317,11 +322,66 @@ def markdown_table(frame):
     return tables.markdown_table(headings(frame), rows, numbers(frame)) + "\n"
 
 
+# Fonts for the chart's words: matplotlib's own DejaVu Sans has Latin and
+# Cyrillic; Chinese comes from the first of these that is installed (each
+# glyph from the first font of the list that has it).  The Noto CJK
+# collections are known to matplotlib by their first face, the Japanese one,
+# which has the same ideographs.
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+    "Noto Serif CJK JP",
+)
+# Files of such fonts, by name, for a font cache older than their install.
+CJK_FILES = ("cjk", "wqy", "droidsansfallback", "sourcehan")
+
+
+def chart_fonts(chinese=False):
+    """DejaVu Sans, then the installed fonts of CJK_FONTS (naming one that
+    is not installed would make matplotlib warn on every chart).  For a
+    chart in Chinese, when matplotlib's font cache (made once, when it was
+    first used) knows none of them, the system's CJK font files are added
+    to it for this process."""
+    from matplotlib import font_manager
+
+    def installed():
+        names = {font.name for font in font_manager.fontManager.ttflist}
+        return [name for name in CJK_FONTS if name in names]
+
+    found = installed()
+    if chinese and not found:
+        for path in font_manager.findSystemFonts():
+            if any(part in Path(path).name.lower() for part in CJK_FILES):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue  # not a font matplotlib can read
+        found = installed()
+    return ["DejaVu Sans", *found]
+
+
 def plot(report, path):
-    """A PNG bar chart of daily revenue, drawn by matplotlib's Agg backend."""
+    """A PNG bar chart of daily revenue, drawn by matplotlib's Agg backend;
+    its title, axis label and days in the command's language."""
+    from matplotlib import rc_context
+
+    with rc_context({"font.family": chart_fonts(words.language() == "zh-CN")}):
+        _plot(report, path)
+
+
+def _plot(report, path):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter, DayLocator
+    from matplotlib.dates import DayLocator, num2date
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     figure = Figure(figsize=(8, 4), dpi=100)
     FigureCanvasAgg(figure)
@@ -332,14 +392,14 @@ def plot(report, path):
         axes.bar(days, amounts, width=0.8)  # type: ignore[arg-type]  # dates: the stubs say numbers
         span = (days[-1] - days[0]).days + 1
         axes.xaxis.set_major_locator(DayLocator(interval=max(1, span // 10)))
-        axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: words.day(num2date(x).date())))
         figure.autofmt_xdate()
     else:
-        axes.text(0.5, 0.5, "no orders", ha="center", va="center", transform=axes.transAxes)
+        axes.text(0.5, 0.5, _("no orders"), ha="center", va="center", transform=axes.transAxes)
         axes.set_xticks([])
         axes.set_yticks([])
-    axes.set_title(f"Daily revenue, {heading(report)}")
-    axes.set_ylabel("revenue")
+    axes.set_title(_("Daily revenue, {heading}").format(heading=heading(report)))
+    axes.set_ylabel(_("revenue"))
     figure.tight_layout()
     figure.savefig(path, format="png")
 
@@ -353,30 +413,31 @@ def run(url, since=None, fmt="text", plot_path=None, out=None):
     out = out or sys.stdout
     try:
         since_day = parse_date(since) if since else None
-    except ValueError as e:
-        print(f"cybermarket report: --since: {e}", file=sys.stderr)
-        return 2
+    except NotADate as e:
+        return failed(e.translated(words.language()), "--since", status=2)
     if plot_path:
         # Found out before the report is printed, not after.
         folder = Path(plot_path).absolute().parent
         if not folder.is_dir():
-            print(f"cybermarket report: --plot: no folder {folder}", file=sys.stderr)
-            return 1
+            return failed(_("no folder {path}").format(path=folder), "--plot")
     try:
         report = build(url, since_day)
     except (ReportError, database.NoDatabase, database.SchemaOutOfDate) as e:
-        print(f"cybermarket report: {e}", file=sys.stderr)
-        return 1
+        return failed(e.translated(words.language()))
     except OperationalError as e:
-        print(f"cybermarket report: cannot read the database: {e.orig}", file=sys.stderr)
-        return 1
+        return failed(_("cannot read the database: {reason}").format(reason=e.orig))
     out.write(render(report, fmt))
     if plot_path:
         try:
             plot(report, plot_path)
         except OSError as e:
-            print(
-                f"cybermarket report: cannot write {plot_path}: {e.strerror or e}", file=sys.stderr
-            )
-            return 1
+            reason = e.strerror or e
+            return failed(_("cannot write {path}: {reason}").format(path=plot_path, reason=reason))
     return 0
+
+
+def failed(message, option=None, status=1):
+    """Say why the command stops, on stderr in one line; the exit status."""
+    where = f"{option}: " if option else ""
+    print(f"cybermarket report: {where}{message}", file=sys.stderr)
+    return status

@@ -11,6 +11,7 @@ import it, so it is imported here to make its absence an error rather
 than a misaligned table.
 """
 
+import unicodedata
 from typing import Any
 
 import wcwidth  # noqa: F401  (for tabulate, which uses it only if it can import it)
@@ -21,11 +22,19 @@ from tabulate import tabulate
 _AS_GIVEN: dict[str, Any] = {"disable_numparse": True, "preserve_whitespace": True}
 
 
+def _shown(ch):
+    """True for a character a terminal shows as it is: what Python calls
+    printable, and the spaces other than " " (category Zs), such as the
+    no-break space that groups digits in Russian numbers (1 234,50)."""
+    return ch.isprintable() or unicodedata.category(ch) == "Zs"
+
+
 def printable(text):
-    """Text with control characters escaped, so that it keeps to one line."""
+    """Text with control characters escaped (line breaks, tabs, terminal
+    and bidirectional controls), so that it keeps to one line."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return "".join(ch if _shown(ch) else repr(ch)[1:-1] for ch in text)
 
 
 def _alignments(count, right):
