@@ -25,11 +25,13 @@ from tests.server import (
     ORDERLY_EXIT_CODES,
     Server,
     child_env,
+    free_port,
     invite,
     run_cli,
     run_twistd,
     wait_until,
 )
+from tests.test_metrics import delta, scrape
 from tests.wire import Client, frame, request
 
 
@@ -280,8 +282,9 @@ def test_checkout_race_with_mixed_carts(start, database_url):
 
 
 def test_two_servers_on_one_database_see_each_others_changes(start, database_url):
-    """Each server keeps the public pages it has answered, on SQLite; every
-    change made through the other process must show at once all the same."""
+    """Each server keeps the public pages it has answered, on SQLite and
+    PostgreSQL; every change made through the other process must show at
+    once all the same."""
     here = start(database_url, *FAST)
     there = start(database_url, *FAST)
     shop = there.merchant("corner")
@@ -313,6 +316,51 @@ def test_two_servers_on_one_database_see_each_others_changes(start, database_url
     assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["corner"]
     there.merchant("annex")
     assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["annex", "corner"]
+
+
+def test_a_kept_page_stays_in_use_until_its_store_changes_in_another_process(start, database_url):
+    """One process serves a store's page from its cache (counted in its
+    metrics) while another process's checkouts touch only another store;
+    a change to the store itself, through the other process, shows at once."""
+    metrics = free_port()
+    here = start(database_url, *FAST, "--metrics", f"tcp:{metrics}:interface={HOST}")
+    there = start(database_url, *FAST)
+    corner = there.merchant("corner")
+    lamp = corner.ok(
+        "MERCHANT_ADD_PRODUCT", productname="lamp", price="19.99", description="", stock=5
+    )["product_id"]
+    vase = there.merchant("annex").ok(
+        "MERCHANT_ADD_PRODUCT", productname="vase", price="4.00", description="", stock=9
+    )["product_id"]
+    visitor = here.connect()
+
+    def listed(storename):
+        return [
+            (r["price"], r["stock"]) for r in rows(visitor.ok("LIST_PRODUCT", storename=storename))
+        ]
+
+    def hits_and_misses(do):
+        before = scrape(metrics)
+        do()
+        after = scrape(metrics)
+        return tuple(
+            delta(before, after, "cybermarket_page_cache_total", result=result)
+            for result in ("hit", "miss")
+        )
+
+    assert listed("corner") == [("19.99", 5)]
+    assert hits_and_misses(lambda: listed("corner")) == (1, 0)
+    (alice,) = there.clients(["alice"])
+    alice.ok("CLIENT_ADD_ITEM", product_id=vase, quantity=2)
+    alice.ok("CLIENT_CHECKOUT_ITEM")
+    assert hits_and_misses(lambda: listed("corner")) == (1, 0)  # still in use
+    assert listed("annex") == [("4.00", 7)]
+    corner.ok("SET_PRODUCT", product_id=lamp, price="17.50")
+    assert hits_and_misses(lambda: listed("corner")) == (0, 1)
+    assert listed("corner") == [("17.50", 5)]
+    alice.ok("CLIENT_ADD_ITEM", product_id=lamp, quantity=1)
+    alice.ok("CLIENT_CHECKOUT_ITEM")
+    assert listed("corner") == [("17.50", 4)]
 
 
 def test_restart_keeps_all_data(start, database_url):

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from cybermarket.errors import Conflict, Unavailable
-from cybermarket.server.pages import per_connection
+from cybermarket.server.pages import shared
 from cybermarket.storage import txn as sql
 from cybermarket.storage.database import Database
 from cybermarket.storage.txn import Query
@@ -40,7 +40,7 @@ class ThreadReactor:
 @pytest.fixture
 def db(migrated_url):
     reactor = ThreadReactor()
-    database = Database(migrated_url, reactor=reactor, connection_cache=per_connection(256))
+    database = Database(migrated_url, reactor=reactor, connection_cache=shared(256))
     assert database.group is not None
     database.start()
     yield database

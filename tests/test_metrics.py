@@ -145,16 +145,16 @@ def test_metrics_count_refused_connections_and_page_cache(metered):
         10,
         what="the connections counted closed",
     )
-    if not on_postgresql():  # PostgreSQL keeps no page cache
-        shop = live.merchant("metered")
-        shop.ok("MERCHANT_ADD_PRODUCT", productname="p", price="1.00", description="", stock=3)
-        before = scrape(port)
-        for _ in range(3):
-            shop.ok("LIST_PRODUCT", storename="metered")
-        after = scrape(port)
-        hits = delta(before, after, "cybermarket_page_cache_total", result="hit")
-        misses = delta(before, after, "cybermarket_page_cache_total", result="miss")
-        assert hits + misses == 3 and hits >= 2
+    shop = live.merchant("metered")
+    shop.ok("MERCHANT_ADD_PRODUCT", productname="p", price="1.00", description="", stock=3)
+    before = scrape(port)
+    for _ in range(3):
+        shop.ok("LIST_PRODUCT", storename="metered")
+    after = scrape(port)
+    hits = delta(before, after, "cybermarket_page_cache_total", result="hit")
+    misses = delta(before, after, "cybermarket_page_cache_total", result="miss")
+    # On PostgreSQL each of the database threads keeps a cache of its own.
+    assert hits + misses == 3 and hits >= (1 if on_postgresql() else 2)
 
 
 def test_metrics_off_unless_asked(database_url, tmp_path):

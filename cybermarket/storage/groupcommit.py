@@ -127,6 +127,8 @@ class GroupCommitter:
         outcomes: list[object] = []
         for job in group:
             _, desc, func, args, kwargs, write = job
+            # Per request: a read-only one may use the page cache (pages.py).
+            txn.writing = write
             txn.cursor.execute("SAVEPOINT request")
             try:
                 outcome = func(txn, *args, **kwargs)
