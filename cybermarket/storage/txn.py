@@ -11,7 +11,7 @@ every backend (SQLite's BINARY collation; PostgreSQL's "C").
 """
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any, Protocol, overload
 
@@ -67,6 +67,7 @@ class Txn:
         "OperationalError",
         "writing",
         "uncommitted",
+        "autocommit",
         "cache",
     )
 
@@ -81,6 +82,9 @@ class Txn:
         # Whether the transaction as a whole may write: what it reads may
         # include changes that are not committed yet.
         self.uncommitted = False
+        # PostgreSQL: whether the connection is in autocommit (psycopg's
+        # own attribute costs a call to read).
+        self.autocommit = False
         # What the layer above keeps (the server's page cache).  None: nothing.
         self.cache = cache
 
@@ -93,17 +97,25 @@ class Txn:
             # writers queue on the busy timeout instead of failing later
             # when a read lock cannot be upgraded.
             self.cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        elif self.raw.autocommit == write:
+        elif self.autocommit == write:
             # PostgreSQL: a read-only request runs in autocommit, which
             # saves the round trips of BEGIN and COMMIT.  It sees nothing
             # less consistent: under READ COMMITTED each statement of a
             # transaction takes a snapshot of its own anyway.  A write
             # transaction: psycopg sends BEGIN before its first statement.
-            self.raw.autocommit = not write
+            self.raw.autocommit = self.autocommit = not write
+
+    def one_statement(self) -> None:
+        """Called by a write handler before anything else, when the only
+        statement that writes is its first, which is all-or-nothing on its
+        own: on PostgreSQL it then runs in autocommit, without the round
+        trips of BEGIN and COMMIT.  (SQLite commits requests in groups.)"""
+        if self.postgres and not self.autocommit:
+            self.raw.autocommit = self.autocommit = True
 
     def commit(self) -> None:
-        if self.postgres and not self.writing:
-            return  # autocommit: each statement has committed
+        if self.autocommit:
+            return  # each statement has committed
         self.raw.commit()
 
     def rollback(self) -> None:
@@ -131,6 +143,37 @@ class Txn:
 
     def run_many(self, query: Query, params_seq: Iterable[Sequence[object]]) -> None:
         self.cursor.executemany(query.format if self.postgres else query.qmark, params_seq)
+
+    def returned_each(self, query: Query, params_seq: Sequence[Sequence[object]]) -> list[Any]:
+        """The row (or None) that `query` returns for each of `params_seq`,
+        run one after another in that order.  On PostgreSQL they go out
+        together (psycopg's executemany, in pipeline mode): one round trip
+        instead of one each."""
+        if not self.postgres:
+            return [self._execute(query, params).fetchone() for params in params_seq]
+        if not params_seq:
+            return []
+        cursor = self.raw.cursor()
+        cursor.executemany(query.format, params_seq, returning=True)
+        found = []
+        while True:
+            found.append(cursor.fetchone())
+            if not cursor.nextset():
+                return found
+
+    def start(self, query: Query, *params: object) -> Cursor:
+        """Execute on a cursor of its own, whose result is read later: in
+        pipeline mode, after what is sent next."""
+        cursor: Cursor = self.raw.cursor()
+        cursor.execute(query.format if self.postgres else query.qmark, params)
+        return cursor
+
+    def pipeline(self) -> AbstractContextManager[object]:
+        """PostgreSQL: the statements of the block are sent without waiting
+        for each answer (psycopg's pipeline mode), until a result is read;
+        in the order given, so locks are taken in that order.  SQLite:
+        nothing changes."""
+        return self.raw.pipeline() if self.postgres else nullcontext()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
