@@ -11,7 +11,7 @@ every backend (SQLite's BINARY collation; PostgreSQL's "C").
 """
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Protocol, overload
 
@@ -143,37 +143,6 @@ class Txn:
 
     def run_many(self, query: Query, params_seq: Iterable[Sequence[object]]) -> None:
         self.cursor.executemany(query.format if self.postgres else query.qmark, params_seq)
-
-    def returned_each(self, query: Query, params_seq: Sequence[Sequence[object]]) -> list[Any]:
-        """The row (or None) that `query` returns for each of `params_seq`,
-        run one after another in that order.  On PostgreSQL they go out
-        together (psycopg's executemany, in pipeline mode): one round trip
-        instead of one each."""
-        if not self.postgres:
-            return [self._execute(query, params).fetchone() for params in params_seq]
-        if not params_seq:
-            return []
-        cursor = self.raw.cursor()
-        cursor.executemany(query.format, params_seq, returning=True)
-        found = []
-        while True:
-            found.append(cursor.fetchone())
-            if not cursor.nextset():
-                return found
-
-    def start(self, query: Query, *params: object) -> Cursor:
-        """Execute on a cursor of its own, whose result is read later: in
-        pipeline mode, after what is sent next."""
-        cursor: Cursor = self.raw.cursor()
-        cursor.execute(query.format if self.postgres else query.qmark, params)
-        return cursor
-
-    def pipeline(self) -> AbstractContextManager[object]:
-        """PostgreSQL: the statements of the block are sent without waiting
-        for each answer (psycopg's pipeline mode), until a result is read;
-        in the order given, so locks are taken in that order.  SQLite:
-        nothing changes."""
-        return self.raw.pipeline() if self.postgres else nullcontext()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -1,7 +1,7 @@
 """A customer's cart, checkout and orders."""
 
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from cybermarket.errors import BadRequest, Conflict, NotFound
 from cybermarket.i18n import N_, Nn_
@@ -135,21 +135,14 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
     UPDATE, in product order, and then each store is credited, in store
     order, so that concurrent checkouts on PostgreSQL lock rows in one
     order and do not deadlock.  Any short line raises, and the transaction
-    rolls back.  On PostgreSQL the statements go out in a few batches
-    (pipeline mode): the cart; its lines' updates; the order with the
-    credits; then the COMMIT."""
-    with txn.pipeline():
-        return _checkout(txn, me)
-
-
-def _checkout(txn: Txn, me: int) -> dict[str, Any]:
+    rolls back."""
     wanted = txn.rows(WANTED, me)
     if not wanted:
         raise BadRequest(N_("cart: the cart is empty"))
-    returned = txn.returned_each(TAKE, [(q, product_id, q) for product_id, q in wanted])
     taken: list[tuple[Any, ...]] = []
     short: list[int] = []
-    for (product_id, quantity), row in zip(wanted, returned, strict=True):
+    for product_id, quantity in wanted:
+        row = txn.row(TAKE, quantity, product_id, quantity)
         if row is None:
             short.append(product_id)
         else:
@@ -167,23 +160,11 @@ def _checkout(txn: Txn, me: int) -> dict[str, Any]:
     for _, quantity, merchant_id, _, price, store in taken:
         credit[merchant_id] = credit.get(merchant_id, 0) + quantity * price
         stores[merchant_id] = store
-    created = now()
-    # (product_id, merchant_id, storename, productname, price_cents, quantity)
-    lines = [
-        (product_id, merchant_id, store, name, price, quantity)
-        for product_id, quantity, merchant_id, name, price, store in taken
-    ]
-    if txn.postgres:
-        # Sent before the credits are read, so that both go in one batch.
-        columns = [list(column) for column in zip(*lines, strict=True)]
-        placed = txn.start(PLACE_ORDER, me, txn.time(created), total, *columns, me)
-    merchants = sorted(credit)
-    credited = txn.returned_each(
-        CREDIT,
-        [(credit[m], m, MAX_CENTS - credit[m]) for m in merchants],
-    )
-    for merchant_id, row in zip(merchants, credited, strict=True):
-        if row is None:
+    for merchant_id in sorted(credit):
+        if (
+            txn.row(CREDIT, credit[merchant_id], merchant_id, MAX_CENTS - credit[merchant_id])
+            is None
+        ):
             raise Conflict(
                 N_(
                     "cart: store {store} cannot take this order: its profit"
@@ -192,8 +173,15 @@ def _checkout(txn: Txn, me: int) -> dict[str, Any]:
                 store=repr(stores[merchant_id]),
                 most=money(from_cents(MAX_CENTS)),
             )
+    created = now()
+    # (product_id, merchant_id, storename, productname, price_cents, quantity)
+    lines = [
+        (product_id, merchant_id, store, name, price, quantity)
+        for product_id, quantity, merchant_id, name, price, store in taken
+    ]
     if txn.postgres:
-        (order_id,) = cast(tuple[int], placed.fetchone())  # the INSERT returns its row
+        columns = [list(column) for column in zip(*lines, strict=True)]
+        order_id = txn.value(PLACE_ORDER, me, created, total, *columns, me)
     else:
         order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
         txn.run_many(ORDER_LINE, [(order_id, *line) for line in lines])
