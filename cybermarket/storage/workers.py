@@ -3,9 +3,10 @@ taking jobs from one queue, each with its own connection, each job one
 transaction (Database.run_sync), its outcome handed back to the reactor.
 
 Why not Twisted's ThreadPool: on PostgreSQL every request hops to a database
-thread and back, and the pool's coordination and context tracking cost about
-as much per hop as a cached page does to serve.  A plain queue is what the
-SQLite thread (groupcommit.py) already uses.
+thread and back, and the pool's coordination and context tracking cost
+measurably more per hop (about +0.1 of the bench's ceiling on LIST_PRODUCT
+and the cart, docs/performance.md).  A plain queue is what the SQLite
+thread (groupcommit.py) already uses.
 """
 
 import queue
