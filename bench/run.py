@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/run.py [--seconds 5] [--connections 8] [--database URL]
     scripts/with-postgres .venv/bin/python bench/run.py      # on PostgreSQL
+    scripts/with-postgres .venv/bin/python bench/run.py --both   # SQLite, then PostgreSQL
+    .venv/bin/python bench/run.py --workloads list,mix           # some of them
 
 Starts `twistd cybermarket` on a free loopback port with a fresh SQLite
 database (or a fresh database on the PostgreSQL server of --database, which
@@ -17,9 +19,15 @@ ways: with a logout after it on one connection (each RESUME then uses a
 token of its own, since a logout revokes it: they are written straight
 into the database beforehand), to compare with the cart's two requests;
 and on a new connection each time, as a client that lost its connection
-sends it (the connection is opened before the clock starts).  Then the login storm
+sends it (the connection is opened before the clock starts).  The mix
+(bench/mix.py): 20 stores, 80 % LIST_PRODUCT, 12 % CLIENT_ADD_ITEM, 5 %
+CLIENT_GET_PRICE, 3 % CLIENT_CHECKOUT_ITEM.  Then the login storm
 (8 connections logging in and out) with PING latency measured from another
 connection, and the server's memory with 2,000 idle connections.
+
+With --both: all of that on SQLite, then again on the PostgreSQL server of
+--database or CYBERMARKET_TEST_DATABASE (when there is one), each pass with
+the ceiling measured in it.
 """
 
 import argparse
@@ -33,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loadgen
+from bench import loadgen, mix
 from bench.servers import Servers, free_port, fresh_database, wait_for_port
 
 PASSWORD = "bench-password"
@@ -201,6 +209,102 @@ def line(name, r, ceiling=None):
     )
 
 
+WORKLOADS = ("ping", "list", "ws", "cart", "resume", "checkout", "mix", "storm", "idle")
+
+
+def run_pass(args, url, ceiling_port):
+    """Every workload asked for against one server on a fresh database:
+    SQLite when `url` is None, else a new database on that PostgreSQL."""
+    only = set(args.workloads.split(","))
+    database = fresh_database(url, f"bench_run_{os.getpid()}")
+    servers = Servers(database, extra=args.server, web=True)
+    try:
+        port = servers.port
+        ids, tokens = asyncio.run(seed(port, servers.invite(), args.connections))
+        if "mix" in only:
+            names = asyncio.run(mix.seed_stores(port))
+            every_id = asyncio.run(mix.product_ids(port, names))
+        top = asyncio.run(loadgen.run(ceiling_port, ping, args.connections, args.seconds))
+        # The workloads' lines wait for the ceiling's second measurement,
+        # at the end: their ratios are to the mean of the two, which moves
+        # less with what else the machine runs meanwhile.
+        shown = []
+        backend = "PostgreSQL" if url else "SQLite"
+        print(
+            f"{backend}: {args.connections} connections, {args.seconds:g} s per workload, "
+            f"database {servers.database} {' '.join(args.server)}"
+        )
+        print(line("ceiling: PING after one hop (before)", top))
+        spare = spare_tokens(servers.database, 50_000) if "resume" in only else []
+        for key, (name, workload, setup) in zip(
+            ("ping", "list", "cart", "resume", "resume", "checkout"),
+            workloads(ids, tokens, port, spare),
+            strict=True,
+        ):
+            if key not in only:
+                continue
+            r = asyncio.run(
+                loadgen.run(port, workload, args.connections, args.seconds, setup=setup)
+            )
+            shown.append((name, r, ""))
+            if workload is listing and "ws" in only:
+                # The same workload over WebSocket (binary messages), beside
+                # TCP's in the same run.
+                ws = asyncio.run(
+                    loadgen.run(
+                        servers.web_port,
+                        listing,
+                        args.connections,
+                        args.seconds,
+                        kind=loadgen.WSConn,
+                    )
+                )
+                shown.append(
+                    ("  over WebSocket (binary)", ws, f"  {ws['ops'] / r['ops']:4.2f} of TCP")
+                )
+        if "mix" in only:
+            listed = []
+            r = asyncio.run(
+                loadgen.run(
+                    port,
+                    mix.workload(names, every_id, listed),
+                    args.connections,
+                    args.seconds,
+                    setup=login,
+                )
+            )
+            shown.append(
+                ("mix (80/12/5/3, 20 stores)", r, f"  LIST_PRODUCT p50 {mix.p50_ms(listed):.2f} ms")
+            )
+        again = asyncio.run(loadgen.run(ceiling_port, ping, args.connections, args.seconds))
+        print(line("ceiling: PING after one hop (after)", again))
+        mean = (top["ops"] + again["ops"]) / 2
+        print(f"ratios below are to the ceiling's mean, {mean:.0f} ops/s")
+        for name, r, extra in shown:
+            print(line(name, r, mean) + extra)
+        if "storm" in only:
+            storm, pings = asyncio.run(login_storm(port, args.seconds, args.connections))
+            print(line("login storm (login + logout)", storm))
+            print(line("  PING during the login storm", pings))
+        if "idle" in only:
+
+            async def measure_idle():
+                conns = await idle_connections(port, args.idle)
+                kb = rss_kb(servers.pids()[0])
+                for _, writer in conns:
+                    writer.close()
+                return kb
+
+            before = rss_kb(servers.pids()[0])
+            after = asyncio.run(measure_idle())
+            print(
+                f"server RSS: {before / 1024:.1f} MB before, {after / 1024:.1f} MB "
+                f"with {args.idle} idle connections"
+            )
+    finally:
+        servers.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -209,7 +313,18 @@ def main():
         "--database",
         default=os.environ.get("CYBERMARKET_TEST_DATABASE"),
         help="a PostgreSQL server's URL, where the run gets a fresh database "
-        "(default: a fresh SQLite file)",
+        "(default: CYBERMARKET_TEST_DATABASE, else a fresh SQLite file)",
+    )
+    parser.add_argument(
+        "--both",
+        action="store_true",
+        help="a pass on SQLite, then one on the PostgreSQL of --database "
+        "(or CYBERMARKET_TEST_DATABASE) when there is one",
+    )
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"the workloads to run, comma-separated (default: all of {','.join(WORKLOADS)})",
     )
     parser.add_argument(
         "--idle", type=int, default=2000, help="idle connections for the RSS figure"
@@ -222,66 +337,26 @@ def main():
         help="an option for twistd cybermarket, e.g. --server=--sqlite-synchronous=NORMAL",
     )
     args = parser.parse_args()
+    unknown = set(args.workloads.split(",")) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 200)), hard))
 
+    passes = [args.database or None]
+    if args.both:
+        passes = [None] + ([args.database] if args.database else [])
     ceiling_port = free_port()
     ceiling = subprocess.Popen(
         [sys.executable, str(Path(__file__).parent / "ceiling.py"), str(ceiling_port)]
     )
-    database = fresh_database(args.database or None, f"bench_run_{os.getpid()}")
-    servers = Servers(database, extra=args.server, web=True)
     try:
         wait_for_port(ceiling_port)
-        port = servers.port
-        ids, tokens = asyncio.run(seed(port, servers.invite(), args.connections))
-        top = asyncio.run(loadgen.run(ceiling_port, ping, args.connections, args.seconds))
-        print(
-            f"{args.connections} connections, {args.seconds:g} s per workload, "
-            f"database {servers.database} {' '.join(args.server)}"
-        )
-        print(line("ceiling: PING after one hop", top))
-        spare = spare_tokens(servers.database, 50_000)
-        for name, workload, setup in workloads(ids, tokens, port, spare):
-            r = asyncio.run(
-                loadgen.run(port, workload, args.connections, args.seconds, setup=setup)
-            )
-            print(line(name, r, top["ops"]))
-            if workload is listing:
-                # The same workload over WebSocket (binary messages), beside
-                # TCP's in the same run.
-                ws = asyncio.run(
-                    loadgen.run(
-                        servers.web_port,
-                        listing,
-                        args.connections,
-                        args.seconds,
-                        kind=loadgen.WSConn,
-                    )
-                )
-                print(
-                    line("  over WebSocket (binary)", ws, top["ops"])
-                    + (f"  {ws['ops'] / r['ops']:4.2f} of TCP")
-                )
-        storm, pings = asyncio.run(login_storm(port, args.seconds, args.connections))
-        print(line("login storm (login + logout)", storm))
-        print(line("  PING during the login storm", pings))
-
-        async def measure_idle():
-            conns = await idle_connections(port, args.idle)
-            kb = rss_kb(servers.pids()[0])
-            for _, writer in conns:
-                writer.close()
-            return kb
-
-        before = rss_kb(servers.pids()[0])
-        after = asyncio.run(measure_idle())
-        print(
-            f"server RSS: {before / 1024:.1f} MB before, {after / 1024:.1f} MB "
-            f"with {args.idle} idle connections"
-        )
+        for n, url in enumerate(passes):
+            if n:
+                print()
+            run_pass(args, url, ceiling_port)
     finally:
-        servers.stop()
         ceiling.terminate()
         ceiling.wait()
 

@@ -11,7 +11,7 @@ from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 
 from cybermarket.server.context import App, Settings
-from cybermarket.server.pages import per_connection
+from cybermarket.server.pages import shared
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
 from cybermarket.server.throttle import Throttle
@@ -114,7 +114,7 @@ def held_hasher(market, threads=1, **limits):
 def make_app(url, clock=None, **settings):
     clock = clock or task.Clock()
     settings = Settings(**settings)
-    db = InlineDatabase(url, threads=1, reactor=clock, connection_cache=per_connection(256))
+    db = InlineDatabase(url, threads=1, reactor=clock, connection_cache=shared(256))
     return App(
         db=db,
         hasher=InlineHasher(clock=clock),

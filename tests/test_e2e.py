@@ -20,12 +20,14 @@ from sqlalchemy import create_engine, func, select
 
 from cybermarket.storage.models import merchants, order_lines, orders, products
 from tests.live import FAST, ISO_UTC, PASSWORD, cents, rows, send_all_then_read_all, unique
+from tests.scrape import delta, scrape
 from tests.seed import seed_stores
 from tests.server import (
     BIN,
     HOST,
     ORDERLY_EXIT_CODES,
     child_env,
+    free_port,
     invite,
     run_cli,
     run_twistd,
@@ -263,8 +265,9 @@ def test_checkout_race_with_mixed_carts(shared_live):
 
 
 def test_two_servers_on_one_database_see_each_others_changes(launch, migrated_url):
-    """Each server keeps the public pages it has answered, on SQLite; every
-    change made through the other process must show at once all the same."""
+    """Each server keeps the public pages it has answered, on SQLite and
+    PostgreSQL; every change made through the other process must show at
+    once all the same."""
     here = launch(migrated_url, *FAST)
     there = launch(migrated_url, *FAST)
     shop = there.store("corner")
@@ -296,6 +299,51 @@ def test_two_servers_on_one_database_see_each_others_changes(launch, migrated_ur
     assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["corner"]
     there.merchant("annex")  # signed up through the other process
     assert [r["storename"] for r in rows(visitor.ok("LIST_MERCHANT"))] == ["annex", "corner"]
+
+
+def test_a_kept_page_stays_in_use_until_its_store_changes_in_another_process(launch, migrated_url):
+    """One process serves a store's page from its cache (counted in its
+    metrics) while another process's checkouts touch only another store;
+    a change to the store itself, through the other process, shows at once."""
+    metrics = free_port()
+    here = launch(migrated_url, *FAST, "--metrics", f"tcp:{metrics}:interface={HOST}")
+    there = launch(migrated_url, *FAST)
+    corner = there.store("corner")
+    lamp = corner.ok(
+        "MERCHANT_ADD_PRODUCT", productname="lamp", price="19.99", description="", stock=5
+    )["product_id"]
+    vase = there.store("annex").ok(
+        "MERCHANT_ADD_PRODUCT", productname="vase", price="4.00", description="", stock=9
+    )["product_id"]
+    visitor = here.connect()
+
+    def listed(storename):
+        return [
+            (r["price"], r["stock"]) for r in rows(visitor.ok("LIST_PRODUCT", storename=storename))
+        ]
+
+    def hits_and_misses(do):
+        before = scrape(metrics)
+        do()
+        after = scrape(metrics)
+        return tuple(
+            delta(before, after, "cybermarket_page_cache_total", result=result)
+            for result in ("hit", "miss")
+        )
+
+    assert listed("corner") == [("19.99", 5)]
+    assert hits_and_misses(lambda: listed("corner")) == (1, 0)
+    (alice,) = there.customers([unique("alice")])
+    alice.ok("CLIENT_ADD_ITEM", product_id=vase, quantity=2)
+    alice.ok("CLIENT_CHECKOUT_ITEM")
+    assert hits_and_misses(lambda: listed("corner")) == (1, 0)  # still in use
+    assert listed("annex") == [("4.00", 7)]
+    corner.ok("SET_PRODUCT", product_id=lamp, price="17.50")
+    assert hits_and_misses(lambda: listed("corner")) == (0, 1)
+    assert listed("corner") == [("17.50", 5)]
+    alice.ok("CLIENT_ADD_ITEM", product_id=lamp, quantity=1)
+    alice.ok("CLIENT_CHECKOUT_ITEM")
+    assert listed("corner") == [("17.50", 4)]
 
 
 def test_restart_keeps_all_data(launch, database_url):

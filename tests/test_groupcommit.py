@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from cybermarket.errors import Conflict, Unavailable
-from cybermarket.server.pages import per_connection
+from cybermarket.server.pages import shared
 from cybermarket.storage import txn as sql
 from cybermarket.storage.database import Database
 from cybermarket.storage.txn import Query
@@ -40,7 +40,7 @@ class ThreadReactor:
 @pytest.fixture
 def db(migrated_url):
     reactor = ThreadReactor()
-    database = Database(migrated_url, reactor=reactor, connection_cache=per_connection(256))
+    database = Database(migrated_url, reactor=reactor, connection_cache=shared(256))
     assert database.group is not None
     database.start()
     yield database
@@ -146,3 +146,24 @@ def test_a_lone_request_is_not_grouped(db, commits):
     out = results([db.run("insert", insert, "alone")])
     db.reactor.run_calls(1)
     assert out == ["alone"] and len(commits) == 1
+
+
+def test_the_reads_of_a_group_are_answered_before_its_writes_commit(db, commits):
+    """Reads queued with writes run first, in a transaction of their own,
+    and are answered without waiting for the writes' COMMIT."""
+    first, release = blocked_first(db)
+    calls = db.reactor.calls
+    write = db.run("insert", insert, "written")
+    read = db.run("read", lambda txn: [row[0] for row in txn.rows(CODES)], write=False)
+    release.set()
+    out = results([first])
+    db.reactor.run_calls(1)
+    answered = []
+    read.addCallback(lambda codes: answered.append(("read", codes)))
+    write.addCallback(lambda code: answered.append(("write", code)))
+    db.reactor.run_calls(2)
+    assert out == ["first"] and calls.empty()
+    # The read was delivered first, and did not see the write queued
+    # before it; three commits: the first request's, the read's, the write's.
+    assert answered == [("read", []), ("write", "written")]
+    assert len(commits) == 3

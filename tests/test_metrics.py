@@ -2,8 +2,6 @@
 following PostgreSQL going down and coming back)."""
 
 import socket
-import urllib.error
-import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,36 +12,9 @@ from cybermarket.server import health
 from cybermarket.server.metrics import UNKNOWN, Metrics
 from tests.databases import can_stop_the_cluster, on_postgresql, pg_ctl
 from tests.live import FAST, PASSWORD
+from tests.scrape import delta, get, scrape, value
 from tests.server import HOST, free_port, wait_until
 from tests.wire import Client
-
-
-def get(port, path, timeout=10.0):
-    """(status, body text) of GET http://HOST:port/path."""
-    try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def scrape(port):
-    """{(name, frozenset of labels): value} of every sample at /metrics."""
-    status, text = get(port, "/metrics")
-    assert status == 200
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples, name, **labels):
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def delta(before, after, name, **labels):
-    return value(after, name, **labels) - value(before, name, **labels)
 
 
 @pytest.fixture
@@ -137,16 +108,16 @@ def test_metrics_count_refused_connections_and_page_cache(metered):
         10,
         what="the connections counted closed",
     )
-    if not on_postgresql():  # PostgreSQL keeps no page cache
-        shop = live.merchant("metered")
-        shop.ok("MERCHANT_ADD_PRODUCT", productname="p", price="1.00", description="", stock=3)
-        before = scrape(port)
-        for _ in range(3):
-            shop.ok("LIST_PRODUCT", storename="metered")
-        after = scrape(port)
-        hits = delta(before, after, "cybermarket_page_cache_total", result="hit")
-        misses = delta(before, after, "cybermarket_page_cache_total", result="miss")
-        assert hits + misses == 3 and hits >= 2
+    shop = live.merchant("metered")
+    shop.ok("MERCHANT_ADD_PRODUCT", productname="p", price="1.00", description="", stock=3)
+    before = scrape(port)
+    for _ in range(3):
+        shop.ok("LIST_PRODUCT", storename="metered")
+    after = scrape(port)
+    hits = delta(before, after, "cybermarket_page_cache_total", result="hit")
+    misses = delta(before, after, "cybermarket_page_cache_total", result="miss")
+    # On PostgreSQL each of the database threads keeps a cache of its own.
+    assert hits + misses == 3 and hits >= (1 if on_postgresql() else 2)
 
 
 def test_metrics_off_unless_asked(launch, migrated_url):

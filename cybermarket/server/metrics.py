@@ -355,7 +355,7 @@ class _Queues(Collector):
         if db.group is not None:
             depth = db.group.depth()
         else:
-            depth = db.pool._queue.qsize() if db.pool is not None else 0
+            depth = db.pool.depth() if db.pool is not None else 0
         yield GaugeMetricFamily(
             "cybermarket_database_queue_depth", "Database requests waiting for a thread.", depth
         )

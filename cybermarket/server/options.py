@@ -237,7 +237,7 @@ class Options(usage.Options):
             None,
             None,
             "Database worker threads, one connection each "
-            "(default: 1 for SQLite, 8 for PostgreSQL).",
+            "(default: 1 for SQLite, 2 for PostgreSQL).",
             _positive(int),
         ],
         [
@@ -254,9 +254,9 @@ class Options(usage.Options):
             "page-cache",
             None,
             256,
-            "SQLite only: public pages (LIST_PRODUCT, LIST_MERCHANT) kept "
-            "ready per database connection, while nothing in the database "
-            "changes; 0 turns the cache off.",
+            "Public pages (LIST_PRODUCT, LIST_MERCHANT) kept ready by the "
+            "process, each served again only while its store's version has "
+            "not moved; 0 turns the cache off.",
             _not_negative,
         ],
         [

@@ -223,7 +223,7 @@ def make_app(options, reactor):
         options["db-threads"],
         reactor,
         options["sqlite-synchronous"],
-        connection_cache=pages.per_connection(
+        connection_cache=pages.shared(
             options["page-cache"], metrics.page_cache if metrics else None
         ),
     )

@@ -1,4 +1,4 @@
-"""The database: one engine, one dedicated thread pool, one transaction per
+"""The database: one engine, its own database threads, one transaction per
 call.
 
 Every database call goes through Database.run(desc, func, ...): func(txn,
@@ -30,14 +30,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 
 from cybermarket.errors import Explained, MarketError, Unavailable
 from cybermarket.i18n import N_
 from cybermarket.storage.groupcommit import GroupCommitter
 from cybermarket.storage.txn import Cache, Txn
+from cybermarket.storage.workers import Workers
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -147,7 +146,8 @@ class Database:
             reactor = cast(IReactorFromThreads, default)  # every reactor provides it
         self.url = make_url(url)
         self.sqlite = self.url.get_backend_name() == "sqlite"
-        self.threads = threads or (1 if self.sqlite else 8)
+        # PostgreSQL: 2 measured best of 2, 4 and 8 (docs/performance.md).
+        self.threads = threads or (1 if self.sqlite else 2)
         self.engine = make_engine(self.url, self.threads, synchronous)
         self.dbapi = self.engine.dialect.loaded_dbapi
         self.reactor = reactor
@@ -155,14 +155,14 @@ class Database:
         # server's page cache); None: nothing.
         self.connection_cache = connection_cache
         # One of the two runs the transactions.
-        self.pool: ThreadPool | None
+        self.pool: Workers | None
         self.group: GroupCommitter | None
         if self.sqlite and self.threads == 1:
             self.pool = None
             self.group = GroupCommitter(self, reactor)
         else:
             self.group = None
-            self.pool = ThreadPool(minthreads=1, maxthreads=self.threads, name="cybermarket-db")
+            self.pool = Workers(self, reactor, self.threads)
         self._local = threading.local()
         self._all: list[PoolProxiedConnection] = []
         self._lock = threading.Lock()
@@ -171,10 +171,10 @@ class Database:
         self.timed: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None
 
     def start(self) -> None:
-        (self.group or cast(ThreadPool, self.pool)).start()
+        (self.group or cast(Workers, self.pool)).start()
 
     def stop(self) -> None:
-        (self.group or cast(ThreadPool, self.pool)).stop()
+        (self.group or cast(Workers, self.pool)).stop()
         with self._lock:
             for fairy in self._all:
                 try:
@@ -190,10 +190,7 @@ class Database:
         """Run func(txn, *args, **kwargs) in one transaction on the pool."""
         if self.timed is not None:
             func = self.timed(desc, func)
-        if self.group is not None:
-            return self.group.submit(desc, func, args, kwargs, write)
-        pool = cast(ThreadPool, self.pool)  # there is no group: there is a pool
-        return deferToThreadPool(self.reactor, pool, self.run_sync, desc, func, args, kwargs, write)
+        return (self.group or cast(Workers, self.pool)).submit(desc, func, args, kwargs, write)
 
     # --- worker thread side ---------------------------------------------
 

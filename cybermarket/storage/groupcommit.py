@@ -6,7 +6,9 @@ Each request keeps its own all-or-nothing: it runs inside a SAVEPOINT of its
 own, and a request that fails is rolled back to its savepoint without
 touching the others.  Answers go out only after the shared COMMIT, so no
 client hears of work that was not durably committed; if that COMMIT fails,
-every request of the group gets 503 and none of them happened.  Running the
+every request of the group gets 503 and none of them happened.  The reads
+of a group run first, in a read transaction of their own (no savepoints,
+no fsync), and are answered at once.  Running the
 group's requests one after another inside one transaction is the same as
 running them one after another, which is what one SQLite thread did anyway.
 
@@ -96,13 +98,28 @@ class GroupCommitter:
                 group.append(job)
             if self.observe_size is not None:
                 self.observe_size(len(group))
-            if len(group) == 1:
-                self._deliver(group[0][0], self._alone(group[0]))
+            reads = [job for job in group if not job[5]]
+            if reads and len(reads) < len(group):
+                # The reads first, in a transaction of their own, answered
+                # at once: they need not wait for the writes' COMMIT and
+                # fsync.  Running them before writes queued earlier is
+                # right: one connection's requests run one at a time
+                # (server/connection.py), so the jobs of a group come from
+                # different connections, and any order of them is one the
+                # clients could have seen.
+                self._run(reads)
+                self._run([job for job in group if job[5]])
             else:
-                for (d, *_), outcome in zip(group, self._together(group), strict=True):
-                    self._deliver(d, outcome)
+                self._run(group)
             if stopping:
                 return
+
+    def _run(self, group: list[Job]) -> None:
+        if len(group) == 1:
+            self._deliver(group[0][0], self._alone(group[0]))
+        else:
+            for (d, *_), outcome in zip(group, self._together(group), strict=True):
+                self._deliver(d, outcome)
 
     def _alone(self, job: Job) -> object:
         """The job's result, or its Failure."""
@@ -115,9 +132,10 @@ class GroupCommitter:
     def _together(self, group: list[Job]) -> list[object]:
         """Each job's result, or its Failure, in the group's order."""
         db = self.db
+        writes = any(write for *_, write in group)
         try:
             fairy, txn = db._connection()
-            txn.begin(any(write for *_, write in group))
+            txn.begin(writes)
         except Exception as e:
             # The write lock stayed taken for the whole busy timeout (another
             # process), or the file cannot be opened: nothing ran.
@@ -127,14 +145,21 @@ class GroupCommitter:
         outcomes: list[object] = []
         for job in group:
             _, desc, func, args, kwargs, write = job
-            txn.cursor.execute("SAVEPOINT request")
+            # Per request: a read-only one may use the page cache (pages.py).
+            txn.writing = write
+            if writes:
+                txn.cursor.execute("SAVEPOINT request")
             try:
                 outcome = func(txn, *args, **kwargs)
-            except Exception:
+            except Exception as e:
                 outcome = Failure()
                 try:
-                    txn.cursor.execute("ROLLBACK TO SAVEPOINT request")
-                    txn.cursor.execute("RELEASE SAVEPOINT request")
+                    if writes:
+                        txn.cursor.execute("ROLLBACK TO SAVEPOINT request")
+                        txn.cursor.execute("RELEASE SAVEPOINT request")
+                    elif isinstance(e, db.dbapi.Error):
+                        raise  # a group of reads: nothing to undo, but
+                        # the transaction may be gone; as below
                 except db.dbapi.Error:
                     # The transaction itself is gone (SQLite rolled it
                     # back): nothing of the group happened; run each again
@@ -142,7 +167,8 @@ class GroupCommitter:
                     db._rollback(txn)
                     return [self._alone(job) for job in group]
             else:
-                txn.cursor.execute("RELEASE SAVEPOINT request")
+                if writes:
+                    txn.cursor.execute("RELEASE SAVEPOINT request")
             outcomes.append(outcome)
         try:
             txn.commit()

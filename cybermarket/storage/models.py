@@ -77,6 +77,22 @@ class Merchant(Base):
     profit_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     invited_by: Mapped[int | None] = mapped_column(IdType, ForeignKey("merchants.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime())
+    # Moves whenever what the store's LIST_PRODUCT page shows changes, in
+    # the same transaction (triggers of migration 0005): the page cache
+    # checks it before serving a kept page (cybermarket/server/pages.py).
+    page_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class StoreListVersion(Base):
+    """One row (id 1), whose version moves whenever what LIST_MERCHANT
+    shows changes (a store created, renamed, or its description or email
+    changed), by triggers of migration 0005: the page cache's check for
+    the store list."""
+
+    __tablename__ = "store_list_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class Invitation(Base):
@@ -221,6 +237,7 @@ class SessionToken(Base):
 
 clients = Client.__table__
 merchants = Merchant.__table__
+store_list_version = StoreListVersion.__table__
 invitations = Invitation.__table__
 products = Product.__table__
 cart_lines = CartLine.__table__

@@ -50,7 +50,7 @@ class Cursor(Protocol):
 
 
 class Cache(Protocol):
-    """What Txn keeps for the layer above, per connection."""
+    """What Txn hands to the layer above (the server's page cache)."""
 
     def clear(self) -> None: ...
 
@@ -66,6 +66,8 @@ class Txn:
         "IntegrityError",
         "OperationalError",
         "writing",
+        "uncommitted",
+        "autocommit",
         "cache",
     )
 
@@ -75,37 +77,49 @@ class Txn:
         self.postgres = postgres
         self.IntegrityError: type[Exception] = dbapi.IntegrityError
         self.OperationalError: type[Exception] = dbapi.OperationalError
+        # Whether this request may write (in a SQLite group, set per request).
         self.writing = False
-        # What the layer above keeps per connection (the server's page
-        # cache): anything with clear(), emptied on rollback.  None: nothing.
+        # Whether the transaction as a whole may write: what it reads may
+        # include changes that are not committed yet.
+        self.uncommitted = False
+        # PostgreSQL: whether the connection is in autocommit (psycopg's
+        # own attribute costs a call to read).
+        self.autocommit = False
+        # What the layer above keeps (the server's page cache).  None: nothing.
         self.cache = cache
 
     # --- transaction control (Database.run_sync) --------------------------
 
     def begin(self, write: bool) -> None:
-        self.writing = write
+        self.writing = self.uncommitted = write
         if not self.postgres:
             # BEGIN IMMEDIATE takes SQLite's write lock up front: concurrent
             # writers queue on the busy timeout instead of failing later
             # when a read lock cannot be upgraded.
             self.cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        # psycopg opens a transaction by itself at the first statement.
+        elif self.autocommit == write:
+            # PostgreSQL: a read-only request runs in autocommit, which
+            # saves the round trips of BEGIN and COMMIT.  It sees nothing
+            # less consistent: under READ COMMITTED each statement of a
+            # transaction takes a snapshot of its own anyway.  A write
+            # transaction: psycopg sends BEGIN before its first statement.
+            self.raw.autocommit = self.autocommit = not write
+
+    def one_statement(self) -> None:
+        """Called by a write handler before anything else, when the only
+        statement that writes is its first, which is all-or-nothing on its
+        own: on PostgreSQL it then runs in autocommit, without the round
+        trips of BEGIN and COMMIT.  (SQLite commits requests in groups.)"""
+        if self.postgres and not self.autocommit:
+            self.raw.autocommit = self.autocommit = True
 
     def commit(self) -> None:
+        if self.autocommit:
+            return  # each statement has committed
         self.raw.commit()
 
     def rollback(self) -> None:
-        if self.cache is not None:
-            self.cache.clear()  # it may hold what is being undone
         self.raw.rollback()
-
-    def stamp(self) -> tuple[int, int] | None:
-        """What the database's state is known by, for the page cache
-        (cybermarket/server/pages.py); None where nothing may be cached."""
-        if self.postgres or self.writing or self.cache is None:
-            return None
-        version = self.cursor.execute("PRAGMA data_version").fetchone()[0]
-        return version, self.raw.total_changes
 
     # --- statements ---------------------------------------------------------
 

@@ -39,14 +39,16 @@ WANTED = Query(
     "SELECT product_id, quantity FROM cart_lines WHERE client_id = ? ORDER BY product_id"
 )
 # The checkout's core: check and take in one step, so that no concurrent
-# checkout, in any process, can take the same units.
+# checkout, in any process, can take the same units.  The store's name comes
+# back with the product, for the order line (the product's row is locked by
+# now, and a store's row is only read).
 TAKE = Query(
     "UPDATE products SET stock = stock - ?"
     " WHERE id = ? AND stock >= ? AND on_shelf"
-    " RETURNING merchant_id, productname, price_cents"
+    " RETURNING merchant_id, productname, price_cents,"
+    " (SELECT storename FROM merchants m WHERE m.id = products.merchant_id)"
 )
 PRODUCT_NAME = Query("SELECT productname FROM products WHERE id = ?")
-STORENAME = Query("SELECT storename FROM merchants WHERE id = ?")
 NEW_ORDER = Query(
     "INSERT INTO orders (client_id, created_at, total_cents) VALUES (?, ?, ?) RETURNING id"
 )
@@ -60,8 +62,23 @@ ORDER_LINE = Query(
 # sum into a float and PostgreSQL stops with an error.
 CREDIT = Query(
     "UPDATE merchants SET profit_cents = profit_cents + ? WHERE id = ? AND profit_cents <= ?"
+    " RETURNING id"
 )
 EMPTY = Query("DELETE FROM cart_lines WHERE client_id = ?")
+# PostgreSQL: the order, its lines and the emptied cart in one statement
+# (one round trip instead of three); the lines' values come as arrays, one
+# per column, as TAKE returned them.
+PLACE_ORDER = Query(
+    "WITH o AS (INSERT INTO orders (client_id, created_at, total_cents) VALUES (?, ?, ?)"
+    " RETURNING id),"
+    " l AS (INSERT INTO order_lines"
+    " (order_id, product_id, merchant_id, storename, productname, price_cents, quantity)"
+    " SELECT o.id, x.* FROM o, unnest(CAST(? AS bigint[]), CAST(? AS bigint[]),"
+    " CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[])) AS x),"
+    " e AS (DELETE FROM cart_lines WHERE client_id = ?)"
+    " SELECT id FROM o",
+    backend="postgresql",
+)
 ORDERS = Query(
     "SELECT id, created_at, total_cents FROM orders"
     " WHERE client_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
@@ -75,6 +92,7 @@ ORDER_LINES = Query(
 
 @handles("CLIENT_ADD_ITEM")
 def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
+    txn.one_statement()  # ADD alone writes, all-or-nothing; DIAGNOSE only reads
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
     if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
@@ -114,9 +132,10 @@ def get_price(txn: Txn, me: int) -> Decimal:
 @handles("CLIENT_CHECKOUT_ITEM")
 def checkout(txn: Txn, me: int) -> dict[str, Any]:
     """All or nothing.  Each line takes its stock with one conditional
-    UPDATE, in product order so that concurrent checkouts on PostgreSQL lock
-    rows in one order and do not deadlock.  Any short line raises, and the
-    transaction rolls back."""
+    UPDATE, in product order, and then each store is credited, in store
+    order, so that concurrent checkouts on PostgreSQL lock rows in one
+    order and do not deadlock.  Any short line raises, and the transaction
+    rolls back."""
     wanted = txn.rows(WANTED, me)
     if not wanted:
         raise BadRequest(N_("cart: the cart is empty"))
@@ -133,15 +152,19 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
             N_("short of stock or off the shelf: {products}"),
             products=", ".join(f"{txn.value(PRODUCT_NAME, p)} (product_id {p})" for p in short),
         )
-    total = sum(quantity * price for _, quantity, _, _, price in taken)
+    total = sum(quantity * price for _, quantity, _, _, price, _ in taken)
     if total > MAX_TOTAL_CENTS:
         raise Conflict(N_("cart: the order total is too large"))
     credit: dict[int, int] = {}
-    for _, quantity, merchant_id, _, price in taken:
+    stores: dict[int, str] = {}
+    for _, quantity, merchant_id, _, price, store in taken:
         credit[merchant_id] = credit.get(merchant_id, 0) + quantity * price
-    stores = {merchant_id: txn.value(STORENAME, merchant_id) for merchant_id in credit}
+        stores[merchant_id] = store
     for merchant_id in sorted(credit):
-        if txn.run(CREDIT, credit[merchant_id], merchant_id, MAX_CENTS - credit[merchant_id]) != 1:
+        if (
+            txn.row(CREDIT, credit[merchant_id], merchant_id, MAX_CENTS - credit[merchant_id])
+            is None
+        ):
             raise Conflict(
                 N_(
                     "cart: store {store} cannot take this order: its profit"
@@ -151,15 +174,18 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
                 most=money(from_cents(MAX_CENTS)),
             )
     created = now()
-    order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
-    txn.run_many(
-        ORDER_LINE,
-        [
-            (order_id, product_id, merchant_id, stores[merchant_id], name, price, quantity)
-            for product_id, quantity, merchant_id, name, price in taken
-        ],
-    )
-    txn.run(EMPTY, me)
+    # (product_id, merchant_id, storename, productname, price_cents, quantity)
+    lines = [
+        (product_id, merchant_id, store, name, price, quantity)
+        for product_id, quantity, merchant_id, name, price, store in taken
+    ]
+    if txn.postgres:
+        columns = [list(column) for column in zip(*lines, strict=True)]
+        order_id = txn.value(PLACE_ORDER, me, created, total, *columns, me)
+    else:
+        order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
+        txn.run_many(ORDER_LINE, [(order_id, *line) for line in lines])
+        txn.run(EMPTY, me)
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 
 

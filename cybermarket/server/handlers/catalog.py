@@ -6,7 +6,7 @@ from cybermarket.codec import Packed
 from cybermarket.errors import NotFound
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import FIRST_NAME, NO_ID, handles, page
-from cybermarket.server.pages import cached
+from cybermarket.server.pages import cached, list_version, store_version
 from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import fold, from_cents
 
@@ -39,7 +39,9 @@ def ping(txn: Txn, me: int | None) -> dict[str, str]:
 def list_merchant(
     txn: Txn, me: int | None, limit: int, page_bytes: int, after: str | None = None
 ) -> dict[str, Any] | Packed:
-    return cached(txn, ("LIST_MERCHANT", limit, after), _list_merchant, limit, page_bytes, after)
+    return cached(
+        txn, ("LIST_MERCHANT", limit, after), list_version, _list_merchant, limit, page_bytes, after
+    )
 
 
 @handles("LIST_PRODUCT", write=False, paged=True)
@@ -51,6 +53,7 @@ def list_product(
     return cached(
         txn,
         ("LIST_PRODUCT", key, limit, after),
+        lambda txn: store_version(txn, key),
         _list_product,
         storename,
         key,

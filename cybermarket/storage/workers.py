@@ -1,0 +1,80 @@
+"""The database threads where more than one runs (PostgreSQL): plain threads
+taking jobs from one queue, each with its own connection, each job one
+transaction (Database.run_sync), its outcome handed back to the reactor.
+
+Why not Twisted's ThreadPool: on PostgreSQL every request hops to a database
+thread and back, and the pool's coordination and context tracking cost
+measurably more per hop (about +0.1 of the bench's ceiling on LIST_PRODUCT
+and the cart, docs/performance.md).  A plain queue is what the SQLite
+thread (groupcommit.py) already uses.
+"""
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.python.failure import Failure
+
+if TYPE_CHECKING:
+    from cybermarket.storage.database import Database
+
+T = TypeVar("T")
+# (Deferred, desc, func, args, kwargs, write): one request, as submitted.
+Job = tuple[defer.Deferred[Any], str, Callable[..., Any], Sequence[Any], dict[str, Any], bool]
+
+
+class Workers:
+    def __init__(self, db: "Database", reactor: IReactorFromThreads, count: int) -> None:
+        self.db = db
+        self.reactor = reactor
+        self.count = count
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for n in range(self.count):
+            thread = threading.Thread(target=self._loop, name=f"cybermarket-db-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Finish what is queued, then end the threads."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+
+    def submit(
+        self,
+        desc: str,
+        func: Callable[..., T],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        write: bool,
+    ) -> defer.Deferred[T]:
+        d: defer.Deferred[T] = defer.Deferred()
+        self._queue.put((d, desc, func, args, kwargs, write))
+        return d
+
+    def depth(self) -> int:
+        """Requests waiting for a database thread, about."""
+        return self._queue.qsize()
+
+    def _loop(self) -> None:
+        run_sync = self.db.run_sync
+        call = self.reactor.callFromThread
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            d, desc, func, args, kwargs, write = job
+            try:
+                result = run_sync(desc, func, args, kwargs, write)
+            except BaseException:
+                call(d.errback, Failure())
+            else:
+                call(d.callback, result)
