@@ -275,7 +275,7 @@ def test_a_page_read_in_a_group_with_writes_is_not_kept(market):
     def change_then_list(txn):
         txn.run(SET_PRICE, 999, product_id)
         txn.writing = False  # as the group marks a read-only request
-        seen.append(catalog.list_product(txn, None, "shop", 1000))
+        seen.append(catalog.list_product(txn, None, "shop", 1000, market.app.settings.page_bytes))
         raise Undone()
 
     with pytest.raises(Undone):
