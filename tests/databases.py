@@ -106,8 +106,9 @@ SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
  WHERE datname = current_database() AND pid <> pg_backend_pid()
 """
 # Every row deleted (foreign keys not enforced meanwhile), every sequence
-# back at its start: the state the migrations left.  Cheaper than TRUNCATE
-# on the few rows a test writes.
+# back at its start, and the one row migration 0005 writes put back: the
+# state the migrations left.  Cheaper than TRUNCATE on the few rows a test
+# writes.
 EMPTY = """
 DO $$
 DECLARE r record;
@@ -120,6 +121,7 @@ BEGIN
   FOR r IN SELECT seqrelid, seqstart FROM pg_sequence LOOP
     PERFORM setval(r.seqrelid, r.seqstart, false);
   END LOOP;
+  INSERT INTO store_list_version (id, version) VALUES (1, 0);
 END $$
 """
 
