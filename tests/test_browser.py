@@ -347,6 +347,8 @@ def test_every_screen_fits_a_phone(pages, server):
 
 
 def test_the_storefront_speaks_the_browsers_language_and_remembers_a_choice(pages, server):
+    from playwright.sync_api import expect
+
     storename, _ = tcp_store(
         server,
         [
@@ -366,7 +368,9 @@ def test_the_storefront_speaks_the_browsers_language_and_remembers_a_choice(page
     shoot(page, "storefront-zh-CN-phone")
     # The switcher: the page reloads in Russian, and a reload keeps it.
     page.select_option("#language", "ru")
-    page.wait_for_function("document.documentElement.lang === 'ru'")
+    # A locator's wait, not wait_for_function: that one evaluates a string
+    # in the page, which the page's CSP (no 'unsafe-eval') refuses.
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
     page.reload()
     page.locator("article.product").first.wait_for()
     assert page.evaluate("document.documentElement.lang") == "ru"
@@ -379,7 +383,7 @@ def test_the_storefront_speaks_the_browsers_language_and_remembers_a_choice(page
     no_sideways_scroll(page)
     shoot(page, "storefront-ru-phone")
     page.select_option("#language", "en")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     page.locator("nav a[href='#/']", has_text="Stores").wait_for()
 
 
