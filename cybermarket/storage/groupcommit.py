@@ -20,8 +20,8 @@ docs/performance.md); with N connections writing, up to N requests share it.
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
@@ -29,6 +29,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from cybermarket.errors import Unavailable
+from cybermarket.storage.workers import Job, JobQueue
 
 if TYPE_CHECKING:
     from cybermarket.storage.database import Database
@@ -37,16 +38,10 @@ log = Logger()
 
 MOST = 64  # requests in one group at most
 
-T = TypeVar("T")
-# (Deferred, desc, func, args, kwargs, write): one request, as submitted.
-Job = tuple[defer.Deferred[Any], str, Callable[..., Any], Sequence[Any], dict[str, Any], bool]
 
-
-class GroupCommitter:
+class GroupCommitter(JobQueue):
     def __init__(self, db: "Database", reactor: IReactorFromThreads) -> None:
-        self.db = db
-        self.reactor = reactor
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        super().__init__(db, reactor)
         self._thread: threading.Thread | None = None
         # Told each group's size, on the database thread (--metrics).
         self.observe_size: Callable[[int], None] | None = None
@@ -61,22 +56,6 @@ class GroupCommitter:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
-
-    def submit(
-        self,
-        desc: str,
-        func: Callable[..., T],
-        args: Sequence[Any],
-        kwargs: dict[str, Any],
-        write: bool,
-    ) -> defer.Deferred[T]:
-        d: defer.Deferred[T] = defer.Deferred()
-        self._queue.put((d, desc, func, args, kwargs, write))
-        return d
-
-    def depth(self) -> int:
-        """Requests waiting for the database thread, about."""
-        return self._queue.qsize()
 
     # --- the database thread ----------------------------------------------
 

@@ -26,27 +26,15 @@ T = TypeVar("T")
 Job = tuple[defer.Deferred[Any], str, Callable[..., Any], Sequence[Any], dict[str, Any], bool]
 
 
-class Workers:
-    def __init__(self, db: "Database", reactor: IReactorFromThreads, count: int) -> None:
+class JobQueue:
+    """What the reactor hands database work to: one queue of jobs, taken by
+    the database thread(s) of a subclass (Workers here, GroupCommitter on
+    SQLite); None on the queue ends a thread."""
+
+    def __init__(self, db: "Database", reactor: IReactorFromThreads) -> None:
         self.db = db
         self.reactor = reactor
-        self.count = count
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        for n in range(self.count):
-            thread = threading.Thread(target=self._loop, name=f"cybermarket-db-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self) -> None:
-        """Finish what is queued, then end the threads."""
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join()
-        self._threads.clear()
 
     def submit(
         self,
@@ -63,6 +51,27 @@ class Workers:
     def depth(self) -> int:
         """Requests waiting for a database thread, about."""
         return self._queue.qsize()
+
+
+class Workers(JobQueue):
+    def __init__(self, db: "Database", reactor: IReactorFromThreads, count: int) -> None:
+        super().__init__(db, reactor)
+        self.count = count
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for n in range(self.count):
+            thread = threading.Thread(target=self._loop, name=f"cybermarket-db-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Finish what is queued, then end the threads."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
 
     def _loop(self) -> None:
         run_sync = self.db.run_sync
