@@ -105,10 +105,10 @@ END_OTHER_SESSIONS = """
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
  WHERE datname = current_database() AND pid <> pg_backend_pid()
 """
-# Every row deleted (foreign keys not enforced meanwhile), every sequence
-# back at its start, and the one row migration 0005 writes put back: the
-# state the migrations left.  Cheaper than TRUNCATE on the few rows a test
-# writes.
+# Every row deleted (foreign keys not enforced meanwhile) and every
+# sequence back at its start; the rows the migrations themselves wrote are
+# then put back (PostgreSQLDatabases.seed).  Cheaper than TRUNCATE on the
+# few rows a test writes.
 EMPTY = """
 DO $$
 DECLARE r record;
@@ -121,7 +121,6 @@ BEGIN
   FOR r IN SELECT seqrelid, seqstart FROM pg_sequence LOOP
     PERFORM setval(r.seqrelid, r.seqstart, false);
   END LOOP;
-  INSERT INTO store_list_version (id, version) VALUES (1, 0);
 END $$
 """
 
@@ -135,6 +134,9 @@ class PostgreSQLDatabases:
         self.admin = admin
         self.template = template
         self.schema = None  # the first state's, read from the first database
+        # The rows of the first state (those a migration writes, such as
+        # 0005's store-list version): [(INSERT statement, rows)].
+        self.seed = []
         self.free = []  # names of databases ready to hand out
         self.used = []  # names of databases handed back, to clean
         self.all = set()
@@ -144,6 +146,24 @@ class PostgreSQLDatabases:
 
     def _schema(self, conn):
         return [row[0] for row in conn.execute(text(SCHEMA))]
+
+    def _rows(self, conn):
+        seed = []
+        tables = conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        for table in tables.all():
+            result = conn.execute(text(f'SELECT * FROM "{table}"'))
+            columns = list(result.keys())
+            rows = [dict(row._mapping) for row in result]
+            if rows:
+                names = ", ".join(f'"{c}"' for c in columns)
+                values = ", ".join(f":{c}" for c in columns)
+                seed.append((text(f'INSERT INTO "{table}" ({names}) VALUES ({values})'), rows))
+        return seed
 
     def _cleaner(self, name):
         if name not in self._cleaners:
@@ -184,6 +204,8 @@ class PostgreSQLDatabases:
         if self._schema(conn) != self.schema:
             return False  # a test changed the schema itself
         conn.execute(text(EMPTY))
+        for insert, rows in self.seed:
+            conn.execute(insert, rows)
         return True
 
     def take(self):
@@ -205,6 +227,7 @@ class PostgreSQLDatabases:
                 engine = create_engine(_url(name), poolclass=NullPool)
                 with engine.connect() as conn:
                     self.schema = self._schema(conn)
+                    self.seed = self._rows(conn)
                 engine.dispose()
         return _url(name)
 
