@@ -5,8 +5,8 @@ with an invitation from the first); every connection is a logged-in
 customer, and each request is drawn at random: 80 % LIST_PRODUCT of a
 random store, 12 % CLIENT_ADD_ITEM of a random product, 5 %
 CLIENT_GET_PRICE, 3 % CLIENT_CHECKOUT_ITEM (drawn again while the cart is
-empty).  Besides the mix's own ops/s, p50 and p99, LIST_PRODUCT's p50
-within the mix.
+empty).  Besides the mix's own ops/s, p50 and p99, each op's p50 and p99
+within the mix (which op the mix's p99 comes from).
 """
 
 import random
@@ -65,31 +65,34 @@ async def product_ids(port, names):
     return ids
 
 
-def workload(names, ids, listing_latencies, seed=1):
-    """The mix as a loadgen workload; each LIST_PRODUCT's latency, while
-    the stats record, goes to `listing_latencies` too."""
+def workload(names, ids, by_op, seed=1):
+    """The mix as a loadgen workload; each request's latency, while the
+    stats record, goes to by_op[op] too."""
     draws = {}
     in_cart = {}
+
+    async def timed(conn, op, **args):
+        started = time.perf_counter()
+        await conn.call(op, **args)
+        if conn.stats.recording:
+            by_op.setdefault(op, []).append(time.perf_counter() - started)
 
     async def mixed(conn, i):
         rng = draws.setdefault(i, random.Random(seed * 1000 + i))
         while True:
             r = rng.random()
             if r < 0.80:
-                started = time.perf_counter()
-                await conn.call("LIST_PRODUCT", storename=rng.choice(names))
-                if conn.stats.recording:
-                    listing_latencies.append(time.perf_counter() - started)
+                await timed(conn, "LIST_PRODUCT", storename=rng.choice(names))
                 return
             if r < 0.92:
-                await conn.call("CLIENT_ADD_ITEM", product_id=rng.choice(ids), quantity=1)
+                await timed(conn, "CLIENT_ADD_ITEM", product_id=rng.choice(ids), quantity=1)
                 in_cart[i] = True
                 return
             if r < 0.97:
-                await conn.call("CLIENT_GET_PRICE")
+                await timed(conn, "CLIENT_GET_PRICE")
                 return
             if in_cart.get(i):
-                await conn.call("CLIENT_CHECKOUT_ITEM")
+                await timed(conn, "CLIENT_CHECKOUT_ITEM")
                 in_cart[i] = False
                 return
             # A checkout with an empty cart: draw again.
@@ -97,7 +100,16 @@ def workload(names, ids, listing_latencies, seed=1):
     return mixed
 
 
-def p50_ms(latencies):
+def percentile_ms(latencies, q):
     if not latencies:
         return float("nan")
-    return sorted(latencies)[len(latencies) // 2] * 1000
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
+def per_op(by_op):
+    """One line: each op's p50 and p99 within the mix."""
+    return "  ".join(
+        f"{op} p50 {percentile_ms(lat, 0.5):.2f} p99 {percentile_ms(lat, 0.99):.2f} ms"
+        for op, lat in sorted(by_op.items(), key=lambda kv: -len(kv[1]))
+    )
