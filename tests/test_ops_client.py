@@ -4,7 +4,10 @@ import re
 
 import pytest
 
+from cybermarket.server.handlers import cart as cart_handlers
+from cybermarket.storage.txn import Txn
 from tests import shop as steps
+from tests.databases import on_postgresql
 from tests.shop import (
     ISO_UTC,
     add_product,
@@ -511,6 +514,28 @@ def test_checkout_after_a_refusal_succeeds_once_restocked(shop, alice):
     shop.ok("MERCHANT_RESTOCK_PRODUCT", product_id=apple, quantity=1)
     expect(alice, 200, "CLIENT_CHECKOUT_ITEM")
     assert stock(shop, apple) == 0
+
+
+@pytest.mark.skipif(not on_postgresql(), reason="the one-statement checkout is PostgreSQL's")
+@pytest.mark.parametrize("refused", [False, True])
+def test_a_checkout_on_postgresql_is_one_statement(market, shop, alice, monkeypatch, refused):
+    other = market.merchant("other")
+    apple = add_product(shop, "apple", stock=5)
+    plum = add_product(other, "plum", stock=1 if refused else 5)
+    fill_cart(alice, (apple, 1), (plum, 2))
+    sent = []
+    real = Txn._execute
+
+    def counting(txn, query, params):
+        sent.append(query.format[:60])
+        return real(txn, query, params)
+
+    monkeypatch.setattr(Txn, "_execute", counting)
+    if refused:
+        assert "plum (product_id" in expect(alice, 409, "CLIENT_CHECKOUT_ITEM")
+    else:
+        assert alice.ok("CLIENT_CHECKOUT_ITEM")["total"] == "4.50"
+    assert sent == [cart_handlers.CHECKOUT.format[:60]]
 
 
 # --- orders ---------------------------------------------------------------

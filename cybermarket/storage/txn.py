@@ -63,6 +63,7 @@ class Txn:
         "raw",
         "cursor",
         "postgres",
+        "Error",
         "IntegrityError",
         "OperationalError",
         "writing",
@@ -75,6 +76,7 @@ class Txn:
         self.raw = raw  # the driver's connection
         self.cursor: Cursor = raw.cursor()
         self.postgres = postgres
+        self.Error: type[Exception] = dbapi.Error
         self.IntegrityError: type[Exception] = dbapi.IntegrityError
         self.OperationalError: type[Exception] = dbapi.OperationalError
         # Whether this request may write (in a SQLite group, set per request).

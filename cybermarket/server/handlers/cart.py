@@ -1,5 +1,6 @@
 """A customer's cart, checkout and orders."""
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -65,20 +66,13 @@ CREDIT = Query(
     " RETURNING id"
 )
 EMPTY = Query("DELETE FROM cart_lines WHERE client_id = ?")
-# PostgreSQL: the order, its lines and the emptied cart in one statement
-# (one round trip instead of three); the lines' values come as arrays, one
-# per column, as TAKE returned them.
-PLACE_ORDER = Query(
-    "WITH o AS (INSERT INTO orders (client_id, created_at, total_cents) VALUES (?, ?, ?)"
-    " RETURNING id),"
-    " l AS (INSERT INTO order_lines"
-    " (order_id, product_id, merchant_id, storename, productname, price_cents, quantity)"
-    " SELECT o.id, x.* FROM o, unnest(CAST(? AS bigint[]), CAST(? AS bigint[]),"
-    " CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[])) AS x),"
-    " e AS (DELETE FROM cart_lines WHERE client_id = ?)"
-    " SELECT id FROM o",
-    backend="postgresql",
+# PostgreSQL: the whole checkout in one statement, one round trip (the
+# function of migration 0006, the same steps as checkout() below).  Its
+# refusals come back as these SQLSTATEs.
+CHECKOUT = Query(
+    "SELECT new_order, order_total FROM cybermarket_checkout(?, ?, ?, ?)", backend="postgresql"
 )
+SHORT, TOO_LARGE, PROFIT_TOO_LARGE = "CM001", "CM002", "CM003"
 ORDERS = Query(
     "SELECT id, created_at, total_cents FROM orders"
     " WHERE client_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
@@ -135,7 +129,10 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
     UPDATE, in product order, and then each store is credited, in store
     order, so that concurrent checkouts on PostgreSQL lock rows in one
     order and do not deadlock.  Any short line raises, and the transaction
-    rolls back."""
+    rolls back.  PostgreSQL runs the same steps in one statement
+    (checkout_in_one)."""
+    if txn.postgres:
+        return checkout_in_one(txn, me)
     wanted = txn.rows(WANTED, me)
     if not wanted:
         raise BadRequest(N_("cart: the cart is empty"))
@@ -148,13 +145,10 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
         else:
             taken.append((product_id, quantity, *row))
     if short:
-        raise Conflict(
-            N_("short of stock or off the shelf: {products}"),
-            products=", ".join(f"{txn.value(PRODUCT_NAME, p)} (product_id {p})" for p in short),
-        )
+        raise short_of_stock([(p, txn.value(PRODUCT_NAME, p)) for p in short])
     total = sum(quantity * price for _, quantity, _, _, price, _ in taken)
     if total > MAX_TOTAL_CENTS:
-        raise Conflict(N_("cart: the order total is too large"))
+        raise order_too_large()
     credit: dict[int, int] = {}
     stores: dict[int, str] = {}
     for _, quantity, merchant_id, _, price, store in taken:
@@ -165,28 +159,63 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
             txn.row(CREDIT, credit[merchant_id], merchant_id, MAX_CENTS - credit[merchant_id])
             is None
         ):
-            raise Conflict(
-                N_(
-                    "cart: store {store} cannot take this order: its profit"
-                    " would pass {most}, the most this server holds"
-                ),
-                store=repr(stores[merchant_id]),
-                most=money(from_cents(MAX_CENTS)),
-            )
+            raise profit_too_large(stores[merchant_id])
     created = now()
-    # (product_id, merchant_id, storename, productname, price_cents, quantity)
-    lines = [
-        (product_id, merchant_id, store, name, price, quantity)
-        for product_id, quantity, merchant_id, name, price, store in taken
-    ]
-    if txn.postgres:
-        columns = [list(column) for column in zip(*lines, strict=True)]
-        order_id = txn.value(PLACE_ORDER, me, created, total, *columns, me)
-    else:
-        order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
-        txn.run_many(ORDER_LINE, [(order_id, *line) for line in lines])
-        txn.run(EMPTY, me)
+    order_id = txn.value(NEW_ORDER, me, txn.time(created), total)
+    txn.run_many(
+        ORDER_LINE,
+        [
+            (order_id, product_id, merchant_id, store, name, price, quantity)
+            for product_id, quantity, merchant_id, name, price, store in taken
+        ],
+    )
+    txn.run(EMPTY, me)
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
+
+
+def checkout_in_one(txn: Txn, me: int) -> dict[str, Any]:
+    """PostgreSQL: checkout() in one statement (CHECKOUT), which is its own
+    transaction; its refusals mapped to the same errors."""
+    txn.one_statement()
+    created = now()
+    try:
+        row = txn.row(CHECKOUT, me, created, MAX_TOTAL_CENTS, MAX_CENTS)
+    except txn.Error as e:
+        state = getattr(e, "sqlstate", None)
+        detail = getattr(getattr(e, "diag", None), "message_detail", None) or ""
+        if state == SHORT:
+            raise short_of_stock(json.loads(detail)) from None
+        if state == TOO_LARGE:
+            raise order_too_large() from None
+        if state == PROFIT_TOO_LARGE:
+            raise profit_too_large(detail) from None
+        raise
+    if row is None:
+        raise BadRequest(N_("cart: the cart is empty"))
+    order_id, total = row
+    return {"order_id": order_id, "total": from_cents(total), "created_at": created}
+
+
+def short_of_stock(products: list[tuple[int, str | None]]) -> Conflict:
+    return Conflict(
+        N_("short of stock or off the shelf: {products}"),
+        products=", ".join(f"{name} (product_id {p})" for p, name in products),
+    )
+
+
+def order_too_large() -> Conflict:
+    return Conflict(N_("cart: the order total is too large"))
+
+
+def profit_too_large(store: str) -> Conflict:
+    return Conflict(
+        N_(
+            "cart: store {store} cannot take this order: its profit"
+            " would pass {most}, the most this server holds"
+        ),
+        store=repr(store),
+        most=money(from_cents(MAX_CENTS)),
+    )
 
 
 @handles("CLIENT_LIST_ORDERS", write=False, paged=True)
