@@ -24,6 +24,10 @@ The lock order (products by id, then stores by id, then the deferred page
 version bumps of migration 0005, on stores already locked) is the one the
 Python code keeps, so that concurrent checkouts do not deadlock.
 
+A change to the checkout's rules is made in both places: in cart.py, and
+here by a new migration that replaces the function (the checkout tests run
+on both backends and hold the two together).
+
 Revision ID: 0006
 Revises: 0005
 """
