@@ -268,6 +268,48 @@ def test_a_reload_keeps_the_login_and_logging_out_ends_it(pages, server):
     assert page.locator("#account-link").text_content() == "Log in"
 
 
+def test_what_a_visitor_types_before_the_connection_opens_is_kept(pages, server):
+    """A page visited before the connection is open shows its form, and is
+    rendered again once the connection opens; what was typed meanwhile
+    stays, and logs in."""
+    username = tcp_customer(server)
+    page = pages.open("/")
+    held = {"route": None, "messages": [], "passed": 0}
+
+    def hold_answers(route):
+        # Everything the page sends goes to the server; the server's
+        # answers wait until the test lets them through.
+        held["route"] = route
+        upstream = route.connect_to_server()
+
+        def to_page(message):
+            if held["messages"] is None:
+                held["passed"] += 1
+                route.send(message)
+            else:
+                held["messages"].append(message)
+
+        upstream.on_message(to_page)
+
+    page.route_web_socket(re.compile(r"/ws$"), hold_answers)
+    page.reload()
+    # Going to the account page renders its form at once, connected or not.
+    page.goto(page.url.split("#")[0] + "#/account")
+    form = page.locator("form.login")
+    form.get_by_label("Username or email").fill(username)
+    form.get_by_label("Password", exact=True).fill(PASSWORD)
+    # Now the connection opens: PING's answer, then SET_LANGUAGE's.
+    waiting, held["messages"] = held["messages"], None
+    for message in waiting:
+        held["route"].send(message)
+    while held["passed"] < 1:
+        page.wait_for_timeout(20)
+    page.wait_for_timeout(300)  # the render on connecting
+    assert form.get_by_label("Username or email").input_value() == username
+    form.get_by_role("button", name="Log in").click()
+    page.locator("#account-link", has_text=username).wait_for()
+
+
 def test_the_loser_of_a_race_for_the_last_unit_is_told_which_product(pages, server):
     storename, _ = tcp_store(server, [("Last teapot", "30.00", 1, "The only one.")])
     people = []

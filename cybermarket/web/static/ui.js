@@ -23,10 +23,30 @@ export function notices(market) {
   });
 }
 
+// What a visitor typed into the forms of `from` (and where the focus was),
+// carried over to the same-named fields of the same forms in `to`: a page
+// rendered again in place (once connected, after a reconnect) must not
+// wipe a half-filled form.  Fields left as rendered are not touched.
+function keepTyped(from, to) {
+  const oldForms = from.querySelectorAll("form");
+  const newForms = to.querySelectorAll("form");
+  oldForms.forEach((oldForm, n) => {
+    const newForm = newForms[n];
+    if (!newForm) return;
+    for (const old of oldForm.querySelectorAll("input[name], textarea[name]")) {
+      const now = newForm.querySelector(`[name="${CSS.escape(old.name)}"]`);
+      if (!now || now.tagName !== old.tagName || now.type !== old.type) continue;
+      if (old.value !== old.defaultValue && now.value === now.defaultValue) now.value = old.value;
+      if (document.activeElement === old) now.focus({ preventScroll: true });
+    }
+  });
+}
+
 // Renders the route for location.hash into <main>; a newer render wins.
 export function router(routes, fallback) {
   const main = document.getElementById("main");
   let current = 0;
+  let shown = null; // the hash of what <main> shows
   async function render() {
     const mine = ++current;
     const hash = location.hash.replace(/^#/, "") || "/";
@@ -45,7 +65,9 @@ export function router(routes, fallback) {
     try {
       const content = await view(...params, stale);
       if (!stale() && content) {
+        if (hash === shown) keepTyped(main, content);
         replace(main, content);
+        shown = hash;
       }
     } catch (error) {
       if (!stale()) replace(main, h("p", { class: "error" }, error.human || error.message));
