@@ -455,3 +455,22 @@ def test_the_account_page_and_the_console_speak_russian_and_chinese(pages, serve
     console.locator("form.join h2", has_text="Открыть магазин").wait_for()
     no_sideways_scroll(console)
     shoot(console, "console-ru-phone")
+
+
+# The storefront's languages, as fontconfig names them: each needs a font
+# that has its letters, or its screenshots show boxes (scripts/with-chromium
+# installs fonts-noto-core and fonts-noto-cjk).
+FONT_LANGUAGES = ["en", "ru", "zh-cn"]
+
+
+@pytest.mark.parametrize("language", FONT_LANGUAGES)
+def test_each_language_has_a_font(language: str) -> None:
+    import subprocess
+
+    if shutil.which("fc-list") is None:
+        missing("fontconfig is not installed (it comes with chromium)")
+    fonts = subprocess.run(
+        ["fc-list", f":lang={language}", "family"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    if not fonts:
+        missing(f"no font for {language} (apt-get install fonts-noto-core fonts-noto-cjk)")

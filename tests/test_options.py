@@ -6,10 +6,11 @@ import sys
 
 import pytest
 from twisted.internet import task
+from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from cybermarket.server import service
-from cybermarket.server.options import Options
+from cybermarket.server.options import DEFAULT_BACKLOG, Options, with_backlog
 from tests.server import child_env
 
 
@@ -204,3 +205,58 @@ def test_a_port_past_65535_is_a_listen_failure_of_one_line():
     error = OverflowError("bind(): port must be 0-65535.")
     assert service.listen_failure(error) == "bind(): port must be 0-65535."
     assert service.listen_failure(ValueError("other")) is None
+
+
+# --- the listen backlog -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "description, expected",
+    [
+        ("tcp:22333:interface=127.0.0.1", "tcp:22333:interface=127.0.0.1:backlog=900"),
+        ("tcp6:22333", "tcp6:22333:backlog=900"),
+        ("reuseport:22333", "reuseport:22333:backlog=900"),
+        ("ssl:443:privateKey=k.pem", "ssl:443:privateKey=k.pem:backlog=900"),
+        ("haproxy:tcp:8080", "haproxy:tcp:8080:backlog=900"),
+        # The operator's own backlog stands.
+        ("tcp:22333:backlog=5", "tcp:22333:backlog=5"),
+        ("TCP:22333:interface=::1:backlog=5", "TCP:22333:interface=::1:backlog=5"),
+        # Endpoints that take none are left as they are.
+        ("unix:/tmp/market.sock", "unix:/tmp/market.sock"),
+        ("systemd:domain=INET:index=0", "systemd:domain=INET:index=0"),
+    ],
+)
+def test_the_backlog_goes_where_it_is_taken(description, expected):
+    assert with_backlog(description, 900) == expected
+
+
+def test_every_endpoint_listens_with_the_backlog(tmp_path):
+    """--listen, --web and --metrics: the endpoints Twisted makes of them
+    carry --listen-backlog (Twisted's own default is 50)."""
+    options = parse(
+        f"--database=sqlite:///{tmp_path / 'm.sqlite3'}",
+        "--listen=tcp:0:interface=127.0.0.1",
+        "--web=tcp:0:interface=127.0.0.1",
+        "--metrics=tcp:0:interface=127.0.0.1",
+        "--listen-backlog=333",
+    )
+    assert Options()["listen-backlog"] == DEFAULT_BACKLOG == 1024
+    market = service.MarketService(
+        service.make_app(options, task.Clock()),
+        options["listen"],
+        task.Clock(),
+        web=options["web"],
+        metrics=options["metrics"],
+        backlog=options["listen-backlog"],
+    )
+    try:
+        assert market.endpoint._backlog == 333
+        assert market.web_endpoint._backlog == 333
+        (metrics,) = [child for child in market if hasattr(child, "endpoint")]
+        assert metrics.endpoint._backlog == 333
+    finally:
+        market.app.db.engine.dispose()
+
+
+def test_reuse_port_takes_the_backlog():
+    assert serverFromString(None, with_backlog("reuseport:0", 77)).backlog == 77

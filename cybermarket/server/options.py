@@ -85,6 +85,29 @@ def reuse_port_listen(description):
     return f"reuseport:{rest}"
 
 
+# Connections the kernel may hold, handshake done, for the server to accept.
+# Twisted's default is 50: a burst of connections (a flood, or many people
+# at once) overflows it while the reactor is busy, and the kernel then drops
+# handshakes, so a burst never reaches the connection caps, where it would
+# be refused and logged, and honest clients in it wait out a retransmission.
+# Linux clamps the number to net.core.somaxconn (4096 by default since 5.4).
+DEFAULT_BACKLOG = 1024
+# The endpoint kinds that take a backlog (tcp:, ssl: and our reuseport:).
+BACKLOG_KINDS = ("tcp", "tcp6", "ssl", "reuseport")
+
+
+def with_backlog(description, backlog):
+    """`description` with `backlog=BACKLOG` added when it is an endpoint
+    kind that takes one and names none itself (the operator's own wins)."""
+    kind, _, rest = description.partition(":")
+    kind = kind.strip().lower()
+    if kind == "haproxy":  # haproxy:tcp:PORT: the endpoint it wraps takes it
+        kind = rest.partition(":")[0].strip().lower()
+    if kind not in BACKLOG_KINDS or re.search(r"(?<!\\):backlog=", description):
+        return description
+    return f"{description}:backlog={backlog}"
+
+
 def endpoint_description(options):
     """What the server listens on: --listen, as --reuse-port wants it."""
     if options["reuse-port"]:
@@ -130,6 +153,17 @@ class Options(usage.Options):
     ]
 
     optParameters = [
+        [
+            "listen-backlog",
+            None,
+            DEFAULT_BACKLOG,
+            "Connections the kernel may queue for the server to accept, on "
+            "--listen, --web and --metrics (tcp:, ssl: and reuseport: "
+            "endpoints that name no backlog= of their own).  A short queue "
+            "overflows in a burst, and the kernel then drops handshakes "
+            "instead of letting the connection caps refuse them.",
+            _positive(int),
+        ],
         [
             "listen",
             "l",

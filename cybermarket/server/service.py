@@ -14,7 +14,7 @@ from twisted.python.failure import Failure
 from cybermarket.server import limits, logs, pages
 from cybermarket.server.context import App, Settings
 from cybermarket.server.handlers import accounts
-from cybermarket.server.options import reuse_port_listen
+from cybermarket.server.options import DEFAULT_BACKLOG, reuse_port_listen, with_backlog
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
 from cybermarket.server.throttle import Throttle
@@ -69,7 +69,15 @@ def listen_failure(error):
 
 class MarketService(MultiService):
     def __init__(
-        self, app, listen, reactor, reuse_port=False, web=None, web_origins=(), metrics=None
+        self,
+        app,
+        listen,
+        reactor,
+        reuse_port=False,
+        web=None,
+        web_origins=(),
+        metrics=None,
+        backlog=DEFAULT_BACKLOG,
     ):
         super().__init__()
         self.app = app
@@ -80,7 +88,7 @@ class MarketService(MultiService):
             listen = reuse_port_listen(listen)
         # Twisted parses the description; `reuseport:` is our plugin's
         # (twisted/plugins/cybermarket_reuseport.py).
-        self.endpoint = serverFromString(reactor, listen)
+        self.endpoint = serverFromString(reactor, with_backlog(listen, backlog))
         self.port = None  # the listening port, while there is one
         self._listening = None  # the endpoint's Deferred, until it fires
         # The web endpoint (--web): static pages and WebSocket, connections
@@ -89,7 +97,7 @@ class MarketService(MultiService):
             web = reuse_port_listen(web)  # every process serves the pages too
         self.web = web
         self.web_origins = list(web_origins)
-        self.web_endpoint = serverFromString(reactor, web) if web else None
+        self.web_endpoint = serverFromString(reactor, with_backlog(web, backlog)) if web else None
         self.web_port = None
         TimerService(60, app.throttle.sweep).setServiceParent(self)
         # --metrics: a child service, so it listens until the shutdown has
@@ -97,6 +105,7 @@ class MarketService(MultiService):
         if metrics and app.metrics is not None:
             from cybermarket.server.health import metrics_service
 
+            metrics = with_backlog(metrics, backlog)
             metrics_service(reactor, metrics, app, self.factory).setServiceParent(self)
         TimerService(SESSION_SWEEP, accounts.sweep_sessions, app).setServiceParent(self)
 
@@ -273,4 +282,5 @@ def make_service(options, reactor=None):
         web=options.get("web"),
         web_origins=options.get("web-origins", ()),
         metrics=options.get("metrics"),
+        backlog=options.get("listen-backlog", DEFAULT_BACKLOG),
     )
