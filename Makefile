@@ -41,14 +41,14 @@ $(VENV)/.created:
 
 # The locked packages, then the project itself, editable, with the locked
 # build backend (hash-checking mode does not take an editable install).
-$(VENV)/.installed: $(SERVER_LOCK) $(VENV)/.created
+$(VENV)/.installed: $(SERVER_LOCK) pyproject.toml $(VENV)/.created
 	$(BIN)/pip install --quiet --require-hashes -r $(SERVER_LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 # The [test] extra brings the report's pandas and matplotlib too, and the
 # [lint] extra's ruff and mypy.
-$(VENV)/.installed-test: $(TEST_LOCK) $(VENV)/.installed
+$(VENV)/.installed-test: $(TEST_LOCK) pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet --require-hashes -r $(TEST_LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
