@@ -204,3 +204,16 @@ def test_a_port_past_65535_is_a_listen_failure_of_one_line():
     error = OverflowError("bind(): port must be 0-65535.")
     assert service.listen_failure(error) == "bind(): port must be 0-65535."
     assert service.listen_failure(ValueError("other")) is None
+
+
+def test_http_idle_timeout(tmp_path):
+    assert parse()["http-idle-timeout"] == 60.0
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(usage.UsageError):
+            parse(f"--http-idle-timeout={bad}")
+    options = parse(f"--database=sqlite:///{tmp_path / 'm.sqlite3'}", "--http-idle-timeout=7")
+    app = service.make_app(options, task.Clock())
+    try:
+        assert app.settings.http_idle_timeout == 7.0
+    finally:
+        app.db.engine.dispose()
