@@ -302,3 +302,12 @@ def test_an_unread_client_is_dropped_at_the_idle_timeout(make_market):
     assert peer.transport.producerState == "paused"
     market.clock.advance(5)
     assert peer.transport.disconnected  # aborted: a gentle close would wait for ever
+
+
+def test_a_client_gone_while_its_requests_wait_gives_its_place_back(make_market):
+    market = make_market()
+    peer = HTTPPeer(web_site(market))
+    peer.feed(APP_JS * 100)
+    assert peer.transport.producerState == "paused"
+    peer.lose()
+    assert market.factory._open == 0 and market.factory._per_address == {}
