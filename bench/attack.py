@@ -4,8 +4,9 @@ during each one.
     .venv/bin/python bench/attack.py [--database URL] [--seconds 8] [ATTACK ...]
 
 ATTACK is any of: slow-readers, slow-readers-100, flood-one, flood-many, logins, old-password,
-hashes (default: all).  Each attack gets a fresh `twistd cybermarket` on a
-free loopback port.  While it runs, another connection (from its own
+hashes, web-flood, unread-pipelines (default: all).  Each attack gets a fresh
+`twistd cybermarket` on a free loopback port, with the web endpoint (--web)
+on another.  While it runs, another connection (from its own
 loopback address) sends a PING every 10 ms; the line printed per attack
 gives the server's RSS before and at its peak during the attack, PING p50
 and p99 before and during, and what the attack achieved.  Traffic goes only
@@ -281,6 +282,94 @@ def hashes(servers, seconds):
     )
 
 
+HALF_SENT = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # the blank line never comes
+APP_JS = b"GET /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def http_status(port, source):
+    """The status of GET / on `port` from `source`, or the error's name."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status
+    except (OSError, http.client.HTTPException) as e:
+        return type(e).__name__
+    finally:
+        conn.close()
+
+
+def web_flood(servers, seconds):
+    """1,100 half-sent HTTP requests to --web from one address, server
+    limited to 1,024 files."""
+    socks, refused = [], 0
+    for _ in range(1100):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.8.1", 0))
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", servers.web_port))
+        except OSError:
+            refused += 1
+            sock.close()
+            continue
+        socks.append(sock)
+        try:
+            sock.send(HALF_SENT)
+        except OSError:
+            pass  # answered 503 and closed already
+    time.sleep(seconds)
+    try:
+        victim = Conn(servers.port, "127.0.0.251", timeout=5.0)
+        status = victim.call("PING")["status"]
+        victim.close()
+    except OSError as e:
+        status = type(e).__name__
+    page = http_status(servers.web_port, "127.0.0.252")
+    held = 0
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            sock.recv(1)  # the 503, or the end of file: not held
+        except BlockingIOError:
+            held += 1
+        except OSError:
+            pass
+        sock.close()
+    return (
+        f"{len(socks) + refused} opened, {held} held by the server; "
+        f"newcomer's PING {status}, its GET / {page}"
+    )
+
+
+def unread_pipelines(servers, seconds):
+    """20 connections pipeline 90 KB each of GET /app.js (1.8 MB, 45,000
+    requests, 760 MB of answers) and never read."""
+    socks, sent = [], 0
+    for i in range(20):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind((f"127.0.9.{i + 1}", 0))
+        sock.connect(("127.0.0.1", servers.web_port))
+        sock.setblocking(False)
+        socks.append([sock, memoryview(APP_JS * 2250)])
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for entry in socks:
+            sock, pending = entry
+            try:
+                done = sock.send(pending) if pending else 0
+            except (BlockingIOError, OSError):
+                continue
+            entry[1] = pending[done:]
+            sent += done
+        time.sleep(0.05)
+    for sock, _ in socks:
+        sock.close()
+    return f"20 connections x 90 KB of GET /app.js, never read: {sent // 1024} KB sent"
+
+
 # name: (function, setup, server options, open-file limit)
 ATTACKS = {
     "slow-readers": (slow_readers, big_store, (), None),
@@ -290,13 +379,15 @@ ATTACKS = {
     "logins": (logins, None, (), None),
     "old-password": (old_password, None, (), None),
     "hashes": (hashes, None, (), None),
+    "web-flood": (web_flood, None, (), 1024),
+    "unread-pipelines": (unread_pipelines, None, (), None),
 }
 
 
 def run(name, database, seconds):
     attack, setup, options, descriptors = ATTACKS[name]
     database = fresh_database(database, f"attack_{name.replace('-', '_')}_{os.getpid()}")
-    servers = Servers(database, extra=options, descriptors=descriptors)
+    servers = Servers(database, extra=options, descriptors=descriptors, web=True)
     try:
         if setup:
             setup(servers)

@@ -260,3 +260,16 @@ def test_every_endpoint_listens_with_the_backlog(tmp_path):
 
 def test_reuse_port_takes_the_backlog():
     assert serverFromString(None, with_backlog("reuseport:0", 77)).backlog == 77
+
+
+def test_http_idle_timeout(tmp_path):
+    assert parse()["http-idle-timeout"] == 60.0
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(usage.UsageError):
+            parse(f"--http-idle-timeout={bad}")
+    options = parse(f"--database=sqlite:///{tmp_path / 'm.sqlite3'}", "--http-idle-timeout=7")
+    app = service.make_app(options, task.Clock())
+    try:
+        assert app.settings.http_idle_timeout == 7.0
+    finally:
+        app.db.engine.dispose()

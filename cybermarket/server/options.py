@@ -232,6 +232,15 @@ class Options(usage.Options):
             _positive(float),
         ],
         [
+            "http-idle-timeout",
+            None,
+            60.0,
+            "Seconds an HTTP connection to --web or --metrics may stay idle "
+            "before its first request or between two (at most --idle-timeout); "
+            "each request must arrive whole within --frame-timeout.",
+            _positive(float),
+        ],
+        [
             "connection-buffer",
             None,
             None,

@@ -16,6 +16,7 @@ from typing import Any
 from twisted.web import server
 from twisted.web.resource import Resource
 
+from cybermarket.server.httpchannel import MarketSite
 from cybermarket.server.websocket import MarketWebSocketResource
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -128,10 +129,11 @@ class WebRoot(Resource):
         return text
 
 
-def make_site(factory: Any, origins: list[str]) -> server.Site:
+def make_site(factory: Any, origins: list[str], proxied: bool = False) -> server.Site:
     """The web endpoint's site: static files, and WebSocket connections
-    made by `factory` (the MarketFactory TCP uses too)."""
+    made by `factory` (the MarketFactory TCP uses too), whose caps count
+    every HTTP connection; `proxied` for a haproxy: endpoint."""
     root = WebRoot(load_files(), MarketWebSocketResource(factory, origins))
-    site = server.Site(root, requestFactory=WebRequest)
+    site = MarketSite(root, factory, proxied, requestFactory=WebRequest)
     site.displayTracebacks = False
     return site

@@ -7,7 +7,9 @@ a TCP connection: it hands whole bodies to a MarketConnection and writes its
 answers; the connection does everything else, the same for both.
 
 MarketWebSocketResource serves /ws: it refuses browsers from origins not
-allowed (403) and connections over the caps (503) before the handshake.
+allowed (403) before the handshake.  The caps were applied when the HTTP
+connection was accepted (httpchannel.MarketSite: 503 over a cap); the
+WebSocket takes over that connection's place.
 """
 
 from __future__ import annotations
@@ -283,19 +285,22 @@ class MarketWebSocketResource(WebSocketResource):
     def render_GET(self, request: Request) -> bytes | int:
         if not self.allowed(request):
             return _refuse(request, 403, b"this origin may not open a WebSocket here\n")
-        address = request.getClientAddress()
-        peer = getattr(address, "host", None) or "local"
-        connection = self.market.open_connection(peer, admit=True)
-        if connection is None:
-            return _refuse(request, 503, b"too many connections\n")
+        # The HTTP connection has held a place in the caps since it was
+        # accepted (httpchannel.MarketSite): its WebSocket takes that place
+        # over, and gives it back when it closes.  A refused handshake (400)
+        # leaves it with the HTTP connection.
+        channel: Any = request.channel  # a httpchannel.MarketChannel
+        peer = channel.peer or "local"
+        connection = self.market.open_connection(peer, counted=True)
+        assert connection is not None  # counted: never refused
         connection.language = from_accept_language(request.getHeader("accept-language"))
         self._opening[request] = connection
         try:
             result = super().render_GET(request)
         finally:
             del self._opening[request]
-        if result is not NOT_DONE_YET:  # the handshake was refused (400)
-            self.market.connection_gone(connection)
+        if result is NOT_DONE_YET:
+            channel.hand_over()
         return result
 
     def buildProtocol(self, request: Request) -> WebSocketCarrier:
