@@ -283,7 +283,9 @@ def test_response_json_is_the_whole_response():
 
 def test_help_lists_every_op_with_its_role_and_arguments():
     text = shell.help_text()
-    heads = re.findall(r"^([A-Z_]+) \((anyone|client|merchant)\): ", text, re.MULTILINE)
+    heads = re.findall(
+        r"^([A-Z_]+) \((anyone|client or merchant|client|merchant)\): ", text, re.MULTILINE
+    )
     assert [name for name, _ in heads] == list(OPS)
     for name, role in heads:
         assert role == (OPS[name].role or "anyone")
@@ -747,7 +749,11 @@ def test_shell_help_lists_every_op_and_one_op_in_detail(shared_server):
     lines = ["help", "help MERCHANT_ADD_PRODUCT", "help nope", "exit"]
     result = run_shell(shared_server, lines, shared_server.workdir)
     assert result.returncode == 2, result.stderr  # `help nope`
-    listed = re.findall(r"^([A-Z_]+) \((?:anyone|client|merchant)\): ", result.stdout, re.MULTILINE)
+    listed = re.findall(
+        r"^([A-Z_]+) \((?:anyone|client or merchant|client|merchant)\): ",
+        result.stdout,
+        re.MULTILINE,
+    )
     assert listed[: len(OPS)] == list(OPS)
     assert listed[len(OPS) :] == ["MERCHANT_ADD_PRODUCT"]
     detail = result.stdout[result.stdout.rindex("MERCHANT_ADD_PRODUCT (merchant)") :]
