@@ -499,6 +499,34 @@ def test_the_prompt_keeps_the_login_as_typed_from_a_server_before_get_account(mo
     assert session.status == shell.EXIT_OK
 
 
+def test_a_connection_lost_while_asking_the_name_is_told_and_resumed(monkeypatch, capsys):
+    class Dropping(FakeClient):
+        def call(self, op, **args):
+            if op == "GET_ACCOUNT":
+                raise ConnectionResetError("reset")
+            return super().call(op, **args)
+
+    first = Dropping({"CLIENT_LOGIN": Response(1, 200, "ok", {"token": "t-1"})})
+    second = FakeClient(
+        {
+            "RESUME": Response(1, 200, "ok", {"role": "client", "name": "Alice"}),
+            "PING": Response(2, 200, "ok"),
+        }
+    )
+    clients = [first, second]
+    monkeypatch.setattr(shell, "make_client", lambda options: clients.pop(0))
+    session = shell.Session(SimpleNamespace(host=HOST, port=1))
+    assert session.call("CLIENT_LOGIN", {"login": "alice@example.com", "password": "x"}).ok
+    assert first.closed and session.status == shell.EXIT_CONNECTION
+    assert capsys.readouterr().err == (
+        "connection lost (reset); the next command reconnects and resumes the login"
+        " as client 'alice@example.com'\n"
+    )
+    session.call("PING", {})
+    assert second.sent == ["RESUME", "PING"]
+    assert session.prompt == "cybermarket (client Alice)> "
+
+
 def test_an_unknown_op_is_refused_before_sending_with_the_nearest_one(monkeypatch, capsys):
     client = FakeClient({"PING": Response(1, 200, "ok")})
     monkeypatch.setattr(shell, "make_client", lambda options: client)
