@@ -10,7 +10,7 @@ import pytest
 from twisted.internet import defer
 from twisted.logger import eventAsText
 
-from cybermarket.ops import CLIENT, MERCHANT, OPS
+from cybermarket.ops import CLIENT, EITHER, MERCHANT, OPS
 from cybermarket.server import protocol
 from cybermarket.server.handlers import accounts
 from cybermarket.server.optable import SERVED
@@ -651,9 +651,12 @@ ROLE_ARGS = {
     "MERCHANT_GET_SALES": {},
     "MERCHANT_LIST_PRODUCTS": {},
     "SET_PRODUCT": {"product_id": 1, "price": "2"},
+    "GET_ACCOUNT": {},
 }
 CLIENT_OPS = sorted(name for name in ROLE_ARGS if OPS[name].role == CLIENT)
 MERCHANT_OPS = sorted(name for name in ROLE_ARGS if OPS[name].role == MERCHANT)
+# Ops for a connection logged in as either role.
+EITHER_OPS = sorted(name for name in ROLE_ARGS if OPS[name].role == EITHER)
 
 
 def test_role_args_cover_every_role_op():
@@ -667,7 +670,7 @@ def assert_not_logged_in(response, request_id):
     assert "data" not in response
 
 
-@pytest.mark.parametrize("op", CLIENT_OPS + MERCHANT_OPS)
+@pytest.mark.parametrize("op", CLIENT_OPS + MERCHANT_OPS + EITHER_OPS)
 def test_role_op_without_login(market, op):
     assert_not_logged_in(call(market.peer(), op, 31, **ROLE_ARGS[op]), 31)
 

@@ -34,6 +34,7 @@ from cybermarket.errors import (
     Unavailable,
 )
 from cybermarket.i18n import DEFAULT, N_, render
+from cybermarket.ops import CLIENT, EITHER, MERCHANT
 from cybermarket.server.bodies import MSGPACK
 from cybermarket.server.context import App, Call, Session
 from cybermarket.server.optable import SERVED
@@ -54,8 +55,9 @@ BURST = 100
 
 MESSAGES = {200: N_("ok"), 201: N_("created")}
 LOG_IN_FIRST = {
-    "client": N_("{op}: log in as a client first"),
-    "merchant": N_("{op}: log in as a merchant first"),
+    CLIENT: N_("{op}: log in as a client first"),
+    MERCHANT: N_("{op}: log in as a merchant first"),
+    EITHER: N_("{op}: log in first"),
 }
 
 _TOO_LARGE = object()  # queue marker: answer 413, then close
@@ -358,7 +360,9 @@ class MarketConnection(TimeoutMixin):
             request_id, op, args = decode(body, bodies)
             if stopping:
                 raise Unavailable(N_("the server is shutting down"))
-            if op.role is not None and (self.session is None or self.session.role != op.role):
+            if op.role is not None and (
+                self.session is None or op.role not in (self.session.role, EITHER)
+            ):
                 raise NotLoggedIn(LOG_IN_FIRST[op.role], op=op.name)
         except MarketError as e:
             # decode's BadRequest carries the request's id once it was read.

@@ -6,7 +6,9 @@ command".
 """
 
 import math
+import os
 import re
+import sys
 
 from twisted.python import usage
 
@@ -371,6 +373,25 @@ class Options(usage.Options):
     def __init__(self):
         super().__init__()
         self["web-origins"] = []
+        # Help from an opt_ method's docstring keeps its line breaks and
+        # indentation, which --help would show as runs of spaces.
+        for name, doc in self.docs.items():
+            if doc:
+                self.docs[name] = re.sub(r"\s*\n\s*", " ", doc.strip())
+
+    def parseOptions(self, options=None):
+        """As usage.Options parses, but a mistake on twistd's command line is
+        told first, in one line, with where the help is: twistd would print
+        the whole help (some 120 lines) and the mistake only after it, on
+        stdout.  Parsed on their own (no parent command), the options raise
+        UsageError as usual, for the caller to report."""
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if self.parent is None:
+                raise
+            command = f"{os.path.basename(sys.argv[0]) or 'twistd'} {self.parent.subCommand}"
+            raise SystemExit(f"{command}: {e}\n`{command} --help` lists the options.") from None
 
     def opt_web_origin(self, origin):
         """An origin (scheme://host[:port]) whose pages may open WebSockets

@@ -46,12 +46,17 @@ class Kind:
     {name}_key column: "ALICE" is taken when "Alice" is, and finds it.
     Emails are compared by their lower-cased key, email_key."""
 
-    def __init__(self, role: str, table: str, name: str, columns: tuple[str, ...]) -> None:
+    def __init__(
+        self, role: str, table: str, name: str, columns: tuple[str, ...], shown: tuple[str, ...]
+    ) -> None:
         self.role = role
         self.name = name  # the login name column: username or storename
         key = f"{name}_key"
         # What an insert gives, besides the two keys and created_at.
         self.columns = columns
+        # What GET_ACCOUNT answers besides the role and the name.
+        self.shown = shown
+        self.account = Query(f"SELECT {', '.join((name,) + shown)} FROM {table} WHERE id = ?")
         names = ", ".join(columns + (key, "email_key", "created_at"))
         marks = ", ".join("?" * (len(columns) + 3))
         self.insert = Query(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id")
@@ -68,12 +73,13 @@ class Kind:
         self.set_email = Query(f"UPDATE {table} SET email = ?, email_key = ? WHERE id = ?")
 
 
-CLIENT = Kind("client", "clients", "username", ("username", "email", "password_hash"))
+CLIENT = Kind("client", "clients", "username", ("username", "email", "password_hash"), ("email",))
 MERCHANT = Kind(
     "merchant",
     "merchants",
     "storename",
     ("storename", "description", "email", "password_hash", "profit_cents", "invited_by"),
+    ("email", "description"),
 )
 SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
 KINDS = {kind.role: kind for kind in (CLIENT, MERCHANT)}
@@ -145,6 +151,15 @@ def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
 def set_email(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, email=value, me=me)
     _unique(txn, "email", txn.run, kind.set_email, value, value.lower(), me)
+
+
+def account_of(txn: Txn, kind: Kind, me: int) -> dict[str, str]:
+    """GET_ACCOUNT's answer: the role, the name as stored, and the rest of
+    kind.shown."""
+    row = txn.row(kind.account, me)
+    if row is None:  # no op deletes an account; should one, its logins end
+        raise NotLoggedIn()
+    return {"role": kind.role, "name": row[0], **dict(zip(kind.shown, row[1:], strict=True))}
 
 
 @handles("SET_CLIENT_USERNAME")
@@ -356,6 +371,15 @@ async def logout(call: Call) -> None:
     if token_hash is not None:
         await call.app.db.run("logout", sessions.revoke, clock_ms(call), token_hash)
     call.session = None
+
+
+@handles("GET_ACCOUNT")
+async def get_account(call: Call) -> dict[str, str]:
+    # A flow for the connection's role, which a transaction handler is not
+    # given (only the account id): either role may ask.
+    assert call.session is not None  # the op's role was checked first
+    kind, me = KINDS[call.session.role], call.session.account_id
+    return await call.app.db.run("GET_ACCOUNT", account_of, kind, me, write=False)
 
 
 @handles("CLIENT_LOGIN")
