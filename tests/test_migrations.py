@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from cybermarket.storage import database
+from cybermarket.storage import database, sessions
 from cybermarket.storage.models import Base
 from tests.harness import FAST_HASHER, Market
 from tests.shop import column, expect
@@ -255,3 +255,34 @@ def test_0002_widens_the_email_keys(migrated_url, engine):
     for table in ("clients", "merchants"):
         columns = {c["name"]: c for c in inspect(engine).get_columns(table)}
         assert columns["email_key"]["type"].length == 1024
+
+
+# --- 0007: password generations ------------------------------------------------
+
+TOKEN = "a-token-issued-before-0007-" + "x" * 16
+
+
+def test_0007_keeps_every_token_good_until_a_password_change(database_url, engine):
+    database.upgrade(database_url, "0001")
+    fill_at_0001(engine)
+    database.upgrade(database_url, "0006")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sessions (role, account_id, token_hash, created_at, last_used_at)"
+                " VALUES ('client', 2, :hash, 0, 0)"
+            ),
+            {"hash": sessions.digest(TOKEN)},
+        )
+    database.upgrade(database_url)
+    for table in ("clients", "merchants", "sessions"):
+        assert set(rows(engine, f"SELECT password_generation, 1 FROM {table}")) == {0}
+    market = Market(database_url)
+    try:
+        assert market.peer().ok("RESUME", token=TOKEN) == {"role": "client", "name": "bob"}
+        bob = market.peer()
+        expect(bob, 200, "CLIENT_LOGIN", login="bob", password=PASSWORD)
+        expect(bob, 200, "SET_CLIENT_PASSWORD", old_password=PASSWORD, new_password="x" * 12)
+        expect(market.peer(), 401, "RESUME", token=TOKEN)
+    finally:
+        market.close()
