@@ -257,9 +257,27 @@ def test_0002_widens_the_email_keys(migrated_url, engine):
         assert columns["email_key"]["type"].length == 1024
 
 
-# --- 0007: password generations ------------------------------------------------
+# --- 0007 (password generations) and 0008 (the checkout's locked lines) ---------
 
 TOKEN = "a-token-issued-before-0007-" + "x" * 16
+
+
+def downgrade(url, revision):
+    """Alembic's downgrade to `revision`, on a connection set up as
+    database.upgrade sets up its own."""
+    from alembic import command
+
+    cfg = database.alembic_config(url)
+    engine = database.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.info["write"] = True
+            database.foreign_keys_off_for_migrations(conn)
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, revision)
+    finally:
+        engine.dispose()
 
 
 def test_0007_keeps_every_token_good_until_a_password_change(database_url, engine):
@@ -286,3 +304,49 @@ def test_0007_keeps_every_token_good_until_a_password_change(database_url, engin
         expect(market.peer(), 401, "RESUME", token=TOKEN)
     finally:
         market.close()
+
+
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
+def test_0008_and_0007_downgrade_and_upgrade_again(migrated_url, engine):
+    def checkout_source():
+        with engine.connect() as conn:
+            return conn.execute(
+                text("SELECT prosrc FROM pg_proc WHERE proname = 'cybermarket_checkout'")
+            ).scalar_one()
+
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        assert "FOR UPDATE" in checkout_source()
+    downgrade(migrated_url, "0007")
+    if postgres:
+        # 0006's function again.
+        assert "FOR UPDATE" not in checkout_source()
+    downgrade(migrated_url, "0006")
+    for table in ("clients", "merchants", "sessions"):
+        columns = {c["name"] for c in inspect(engine).get_columns(table)}
+        assert "password_generation" not in columns
+    if not postgres:
+        # Dropped in place: the store triggers of 0005 are still there.
+        with engine.connect() as conn:
+            triggers = conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master"
+                    " WHERE type = 'trigger' AND tbl_name = 'merchants'"
+                )
+            ).scalars()
+            assert set(triggers) == {
+                "merchants_page_update",
+                "merchants_list_insert",
+                "merchants_list_delete",
+            }
+    database.upgrade(migrated_url)
+    if postgres:
+        assert "FOR UPDATE" in checkout_source()
+    with engine.connect() as conn:
+        opts = {"compare_type": True}
+        if conn.dialect.name == "sqlite":
+            opts["include_name"] = not_fts5
+        context = MigrationContext.configure(conn, opts=opts)
+        assert compare_metadata(context, Base.metadata) == []
