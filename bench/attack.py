@@ -4,9 +4,9 @@ during each one.
     .venv/bin/python bench/attack.py [--database URL] [--seconds 8] [ATTACK ...]
 
 ATTACK is any of: slow-readers, slow-readers-100, flood-one, flood-many, logins, old-password,
-hashes, web-flood, unread-pipelines (default: all).  Each attack gets a fresh
-`twistd cybermarket` on a free loopback port, with the web endpoint (--web)
-on another.  While it runs, another connection (from its own
+hashes, web-flood, unread-pipelines, token-race, cart-race (default: all).
+Each attack gets a fresh `twistd cybermarket` on a free loopback port, with
+the web endpoint (--web) on another.  While it runs, another connection (from its own
 loopback address) sends a PING every 10 ms; the line printed per attack
 gives the server's RSS before and at its peak during the attack, PING p50
 and p99 before and during, and what the attack achieved.  Traffic goes only
@@ -370,6 +370,136 @@ def unread_pipelines(servers, seconds):
     return f"20 connections x 90 KB of GET /app.js, never read: {sent // 1024} KB sent"
 
 
+def token_race(servers, seconds):
+    """Logins with the old password sent at moments spread over password
+    changes; afterwards, how many of their tokens still resume."""
+    customer(servers)
+    owner = Conn(servers.port, "127.0.7.1")
+    assert owner.call("CLIENT_LOGIN", login="victim", password=PASSWORD)["status"] == 200
+    started = time.perf_counter()
+    password = PASSWORD
+    end = started + seconds
+    logins = kept = changes = 0
+    change = None  # how long a change takes here: the pace of the race
+    while time.perf_counter() < end:
+        new = f"new password {changes}"
+        racers = [Conn(servers.port, "127.0.7.2") for _ in range(6)]
+        began = time.perf_counter()
+        owner.send("SET_CLIENT_PASSWORD", old_password=password, new_password=new)
+        for racer in racers:
+            time.sleep((change or 0.5) / (len(racers) + 1))
+            racer.send("CLIENT_LOGIN", login="victim", password=password)
+        assert owner.receive()["status"] == 200
+        change = time.perf_counter() - began
+        changes += 1
+        password = new
+        for racer in racers:
+            answer = racer.receive()
+            if answer["status"] == 200:
+                logins += 1
+                later = Conn(servers.port, "127.0.7.3")
+                kept += later.call("RESUME", token=answer["data"]["token"])["status"] == 200
+                later.close()
+            racer.close()
+    owner.close()
+    return (
+        f"password changes: {changes}; racing logins answered 200: {logins}, "
+        f"their tokens that still resume: {kept}"
+    )
+
+
+CART_BOUGHT = (
+    "SELECT c.username, l.product_id, sum(l.quantity) FROM order_lines l"
+    " JOIN orders o ON o.id = l.order_id JOIN clients c ON c.id = o.client_id"
+    " GROUP BY c.username, l.product_id"
+)
+CART_KEPT = (
+    "SELECT c.username, l.product_id, l.quantity FROM cart_lines l"
+    " JOIN clients c ON c.id = l.client_id"
+)
+
+
+def cart_race(servers, seconds):
+    """4 customers each add and remove cart lines on one connection (4
+    rounds written at a time) while another connection of theirs checks
+    out the same cart; afterwards, units added and not removed that are
+    not bought exactly once or still in the cart."""
+    from collections import Counter
+
+    from sqlalchemy import create_engine, text
+
+    shop = merchant(servers)
+    kept_id, passing_id = (
+        shop.call(
+            "MERCHANT_ADD_PRODUCT", productname=name, price="1.00", description="", stock=10**9
+        )["data"]["product_id"]
+        for name in ("kept", "passing")
+    )
+    shop.close()
+    names = [f"racer{i}" for i in range(4)]
+    conns = {}
+    for i, name in enumerate(names):
+        customer(servers, name)
+        conns[name] = [Conn(servers.port, f"127.0.8.{i + 1}") for _ in range(2)]
+        for conn in conns[name]:
+            assert conn.call("CLIENT_LOGIN", login=name, password=PASSWORD)["status"] == 200
+    net = Counter()  # (name, product): units added less units removed, by the answers
+    answered = {name: Counter() for name in names}  # op: answers 200, per customer
+    stop = time.perf_counter() + seconds
+
+    def check_out(conn, counts):
+        while time.perf_counter() < stop:
+            counts["checkout"] += conn.call("CLIENT_CHECKOUT_ITEM")["status"] == 200
+
+    def shopper(name):
+        adder, *checkers = conns[name]
+        counts = [Counter() for _ in checkers]
+        threads = [
+            threading.Thread(target=check_out, args=(c, n))
+            for c, n in zip(checkers, counts, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        mine = answered[name]
+        while time.perf_counter() < stop:
+            for _ in range(4):
+                adder.send("CLIENT_ADD_ITEM", product_id=kept_id, quantity=2)
+                adder.send("CLIENT_ADD_ITEM", product_id=passing_id, quantity=3)
+                adder.send("CLIENT_REMOVE_ITEM", product_id=passing_id)
+            for _ in range(4):
+                statuses = [adder.receive()["status"] == 200 for _ in range(3)]
+                net[name, kept_id] += 2 * statuses[0]
+                net[name, passing_id] += 3 * statuses[1] - 3 * statuses[2]
+                mine["add"] += statuses[0] + statuses[1]
+                mine["remove"] += statuses[2]
+        for thread in threads:
+            thread.join()
+        for n in counts:
+            mine.update(n)
+
+    threads = [threading.Thread(target=shopper, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for conn in (conn for mine in conns.values() for conn in mine):
+        conn.close()
+    engine = create_engine(servers.database)
+    with engine.connect() as db:
+        held = Counter()
+        for query in (CART_BOUGHT, CART_KEPT):
+            for name, product_id, quantity in db.execute(text(query)):
+                held[name, product_id] += int(quantity)
+    engine.dispose()
+    total = sum(answered.values(), Counter())
+    lost = sum(max(0, net[k] - held[k]) for k in set(net) | set(held))
+    extra = sum(max(0, held[k] - net[k]) for k in set(net) | set(held))
+    return (
+        f"{total['add']} adds, {total['remove']} removes, {total['checkout']} checkouts; "
+        f"units neither bought nor in the cart: {lost}, bought after their removal: {extra}"
+    )
+
+
 # name: (function, setup, server options, open-file limit)
 ATTACKS = {
     "slow-readers": (slow_readers, big_store, (), None),
@@ -381,6 +511,8 @@ ATTACKS = {
     "hashes": (hashes, None, (), None),
     "web-flood": (web_flood, None, (), 1024),
     "unread-pipelines": (unread_pipelines, None, (), None),
+    "token-race": (token_race, None, ("--login-failures", "100000"), None),
+    "cart-race": (cart_race, None, ("--login-failures", "100000"), None),
 }
 
 
