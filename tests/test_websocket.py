@@ -159,6 +159,26 @@ def test_a_message_at_the_frame_limit_is_served(ws):
     assert ws.receive()["status"] == 200  # unknown keys beside args are ignored; not 413
 
 
+SURROGATE_REQUESTS = [
+    ("CLIENT_LOGIN", {"login": "ann\ud800", "password": "whatever-it-is"}, "login"),
+    ("CLIENT_LOGIN", {"login": "ann", "password": "pass\udfffword"}, "password"),
+    ("LIST_PRODUCT", {"storename": "\udc80"}, "storename"),
+    ("SEARCH_PRODUCT", {"query": "lamp \ud83d"}, "query"),
+    ("CLIENT_CREATE", {"username": "u", "email": "a\ud800@b.c", "password": "p" * 8}, "email"),
+    ("SET_LANGUAGE", {"language": "\ud800"}, "language"),
+]
+
+
+def test_lone_surrogates_in_json_are_400_naming_the_field_and_log_nothing(server, ws):
+    before = len(server.log)
+    for _ in range(20):
+        for op, args, field in SURROGATE_REQUESTS:
+            answer = ws.call(op, json_text=True, **args)
+            assert answer["status"] == 400 and answer["message"].startswith(f"{field}:"), answer
+    assert ws.call("PING")["status"] == 200
+    assert "Traceback" not in server.log[before:]
+
+
 # --- login state -------------------------------------------------------------------
 
 
