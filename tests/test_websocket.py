@@ -324,6 +324,64 @@ def test_websocket_connections_count_in_the_caps(launch, migrated_url):
     assert "max-connections-per-address" in server.log
 
 
+NORWEGIAN = "nb-NO,nb,no,nn,en-US,en"  # Chromium set to Norwegian
+
+
+def test_upgrades_in_a_language_babel_has_no_locale_for_give_back_their_places(
+    launch, migrated_url
+):
+    """Each such upgrade once answered 500 and kept its place in the caps:
+    after a few, its address could open nothing more."""
+    server = launch(migrated_url, *FAST, "--max-connections-per-address=2", web=True).server
+    for _ in range(6):
+        with WSClient(server.web_port, accept_language=NORWEGIAN) as ws:
+            assert ws.call("PING")["message"] == "ok"  # in English
+        with WSClient(server.web_port, accept_language="no") as ws:
+            assert ws.call("SET_LANGUAGE", language="hmn")["data"] == "en"
+    # Closed upgrades give back their places (the server sees each close a
+    # moment later).
+    from tests.server import wait_until
+
+    def two_open():
+        try:
+            with WSClient(server.web_port), WSClient(server.web_port, accept_language="sm"):
+                return True
+        except Rejected:
+            return False
+
+    wait_until(two_open, 10, what="both places of the address free again")
+    assert "Traceback" not in server.log
+
+
+UPGRADE_WITHOUT_HOST = (
+    b"GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def test_an_upgrade_without_a_host_header_gives_back_its_place(launch, migrated_url):
+    import socket
+
+    server = launch(migrated_url, *FAST, "--max-connections-per-address=2", web=True).server
+    for _ in range(4):
+        with socket.create_connection(("127.0.0.1", server.web_port), timeout=30) as sock:
+            sock.sendall(UPGRADE_WITHOUT_HOST)
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+            assert not answer.startswith(b"HTTP/1.1 101"), answer
+    from tests.server import wait_until
+
+    def two_open():
+        try:
+            with WSClient(server.web_port), WSClient(server.web_port):
+                return True
+        except Rejected:
+            return False
+
+    wait_until(two_open, 10, what="both places of the address free again")
+
+
 # --- in-process: the pieces ---------------------------------------------------------------
 
 
@@ -343,6 +401,83 @@ def test_json_bodies_decode_like_messagepack():
     assert getattr(bad.value, "request_id", None) is None
     with pytest.raises(BadRequest):
         decode('{"id": 18446744073709551616, "op": "PING"}', JSON)
+
+
+def upgrade_request(accept_language: str | None = None, host: bool = True):
+    """A request for /ws as twisted.web hands it to the resource, from
+    10.0.0.7, without the headers of an upgrade."""
+    from twisted.internet.address import IPv4Address
+    from twisted.web.test.requesthelper import DummyRequest
+
+    request = DummyRequest([b"ws"])
+    request.path = b"/ws"
+    request.client = IPv4Address("TCP", "10.0.0.7", 5555)
+    if host:
+        request.requestHeaders.setRawHeaders(b"host", [b"127.0.0.1:8080"])
+    if accept_language is not None:
+        request.requestHeaders.setRawHeaders(b"accept-language", [accept_language.encode()])
+    return request
+
+
+def places_taken(factory) -> tuple:
+    return factory._open, dict(factory._per_address)
+
+
+@pytest.mark.parametrize(
+    ("header", "host"),
+    [(None, True), ("no", True), (NORWEGIAN, True), ("x" * 20000, True), (None, False)],
+)
+def test_a_refused_handshake_gives_back_its_place(market, header, host):
+    """No Upgrade header: Twisted answers 400.  No Host header either: the
+    handshake raises (h11 wants a Host), and twisted.web answers 500."""
+    from cybermarket.server.websocket import MarketWebSocketResource
+
+    resource = MarketWebSocketResource(market.factory, [])
+    try:
+        resource.render_GET(upgrade_request(header, host))
+    except Exception:
+        pass  # what matters here is the place, whatever the answer
+    assert places_taken(market.factory) == (0, {})
+
+
+def test_an_upgrade_that_fails_midway_gives_back_its_place(market, monkeypatch):
+    from twisted.web.websocket import WebSocketResource
+
+    from cybermarket.server.websocket import MarketWebSocketResource
+
+    def fails(self, request):
+        raise RuntimeError("the handshake broke")
+
+    monkeypatch.setattr(WebSocketResource, "render_GET", fails)
+    resource = MarketWebSocketResource(market.factory, [])
+    with pytest.raises(RuntimeError):
+        resource.render_GET(upgrade_request("ru"))
+    assert places_taken(market.factory) == (0, {})
+    assert resource._opening == {}
+
+
+def test_only_the_first_ranges_of_accept_language_are_read_and_that_is_logged(make_market, logged):
+    from cybermarket.server.websocket import MarketWebSocketResource
+
+    market = make_market(accept_language_ranges=2)
+    resource = MarketWebSocketResource(market.factory, [])
+    assert resource._language(upgrade_request("fr, ru"), "10.0.0.7") == "ru"
+    assert not [e for e in logged if e.get("reason") == "accept-language-ranges"]
+    assert resource._language(upgrade_request("fr, de, ru"), "10.0.0.7") == "en"
+    (event,) = [e for e in logged if e.get("reason") == "accept-language-ranges"]
+    assert event["peer"] == "10.0.0.7" and event["ranges"] == 2
+
+
+def test_a_connection_gives_back_its_place_once(market):
+    factory = market.factory
+    connection = factory.open_connection("10.0.0.8", admit=True)
+    other = factory.open_connection("10.0.0.8", admit=True)
+    assert places_taken(factory) == (2, {"10.0.0.8": 2})
+    factory.connection_gone(connection)
+    factory.connection_gone(connection)  # a second path to the same end
+    assert places_taken(factory) == (1, {"10.0.0.8": 1})
+    factory.connection_gone(other)
+    assert places_taken(factory) == (0, {})
 
 
 # --- in-process: the WebSocket carrier's backpressure -------------------------------------

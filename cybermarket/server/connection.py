@@ -139,6 +139,9 @@ class MarketConnection(TimeoutMixin):
         # behind a balancer until the PROXY header has named it.
         self.peer = peer
         self.admitted = peer is not None
+        # Holds a place in the factory's caps (MarketFactory.open_connection),
+        # until MarketFactory.connection_gone gives it back.
+        self.counted = False
         self._queue: deque = deque()
         self._queued_bytes = 0
         self._busy = False

@@ -323,6 +323,15 @@ class Options(usage.Options):
             "connection) stays good without use; each RESUME renews it.",
             _session_days,
         ],
+        [
+            "accept-language-ranges",
+            None,
+            32,
+            "Language ranges of a WebSocket upgrade's Accept-Language header "
+            "that are read to choose the connection's language; the rest of "
+            "the header is not parsed, so a long one costs no more.",
+            _positive(int),
+        ],
     ]
 
     def __init__(self):

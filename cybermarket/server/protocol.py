@@ -167,7 +167,9 @@ class MarketFactory(Factory):
             if peer is not None and not self.admit(peer):
                 return None
         self._open += 1
-        return MarketConnection(self.app, self, peer)
+        connection = MarketConnection(self.app, self, peer)
+        connection.counted = True
+        return connection
 
     def admit(self, peer):
         """Count one more connection from the IP address `peer`, unless its
@@ -180,6 +182,15 @@ class MarketFactory(Factory):
         return True
 
     def connection_gone(self, protocol):
+        """`protocol` (a MarketConnection) is closed, or never opened: its
+        place in the caps goes back.  Called once per end, but a failed
+        upgrade can reach it twice (its own cleanup, then the lost
+        connection), so a place is given back only once."""
+        self.connections.discard(protocol)
+        if not protocol.counted:
+            self.check_idle()
+            return
+        protocol.counted = False
         self._open -= 1
         count = self._per_address.get(protocol.peer)
         if count is not None and protocol.admitted:
@@ -187,7 +198,6 @@ class MarketFactory(Factory):
                 self._per_address[protocol.peer] = count - 1
             else:
                 del self._per_address[protocol.peer]
-        self.connections.discard(protocol)
         self.check_idle()
 
     def begin_shutdown(self):

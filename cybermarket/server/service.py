@@ -240,6 +240,7 @@ def make_app(options, reactor):
         invitation_days=options["invitation-days"],
         page_bytes=options["max-page-bytes"],
         session_days=options["session-days"],
+        accept_language_ranges=options["accept-language-ranges"],
     )
     app = App(
         db=db,

@@ -7,7 +7,9 @@ a TCP connection: it hands whole bodies to a MarketConnection and writes its
 answers; the connection does everything else, the same for both.
 
 MarketWebSocketResource serves /ws: it refuses browsers from origins not
-allowed (403) and connections over the caps (503) before the handshake.
+allowed (403) and connections over the caps (503) before the handshake, and
+gives back the place an upgrade took in the caps whenever the upgrade does
+not end in an open WebSocket.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.websocket import WebSocketResource, WebSocketTransport
 from wsproto.utilities import LocalProtocolError
 
-from cybermarket.i18n import from_accept_language
+from cybermarket.i18n import cut_short, from_accept_language
+from cybermarket.server import limits
 from cybermarket.server.bodies import JSON, MSGPACK
 from cybermarket.server.connection import MarketConnection
 from cybermarket.server.origins import origin_of
@@ -272,6 +275,12 @@ class MarketWebSocketResource(WebSocketResource):
         # The connection each upgrade in progress opened: Twisted's
         # render_GET calls buildProtocol(request) before it returns.
         self._opening: dict[Request, MarketConnection] = {}
+        self.long_header = limits.Bite(
+            market.app.clock,
+            "accept-language-ranges",
+            "read only the first {ranges} ranges of an Accept-Language header from {peer}"
+            " (--accept-language-ranges); {count} such headers since the last report",
+        )
 
     def allowed(self, request: Request) -> bool:
         origin = request.getHeader("origin")
@@ -285,18 +294,37 @@ class MarketWebSocketResource(WebSocketResource):
             return _refuse(request, 403, b"this origin may not open a WebSocket here\n")
         address = request.getClientAddress()
         peer = getattr(address, "host", None) or "local"
+        # The language before the place in the caps: nothing that could
+        # fail runs between taking the place and the try below.
+        language = self._language(request, peer)
         connection = self.market.open_connection(peer, admit=True)
         if connection is None:
             return _refuse(request, 503, b"too many connections\n")
-        connection.language = from_accept_language(request.getHeader("accept-language"))
+        connection.language = language
         self._opening[request] = connection
         try:
             result = super().render_GET(request)
+        except BaseException:
+            # The handshake broke (a request without a Host header makes
+            # h11 raise; twisted.web answers 500): the place goes back, and
+            # a connection that had begun is dropped.
+            connection.abort()
+            self.market.connection_gone(connection)
+            raise
         finally:
             del self._opening[request]
         if result is not NOT_DONE_YET:  # the handshake was refused (400)
             self.market.connection_gone(connection)
         return result
+
+    def _language(self, request: Request, peer: str) -> str:
+        """The best match for the request's Accept-Language, of which only
+        the first --accept-language-ranges ranges are read."""
+        header = request.getHeader("accept-language")
+        ranges = self.market.app.settings.accept_language_ranges
+        if cut_short(header, ranges):
+            self.long_header(peer=peer, ranges=ranges)
+        return from_accept_language(header, ranges)
 
     def buildProtocol(self, request: Request) -> WebSocketCarrier:
         """Twisted's WebSocketServerFactory: the carrier of the connection
