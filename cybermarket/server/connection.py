@@ -349,7 +349,9 @@ class MarketConnection(TimeoutMixin):
         try:
             body = bodies.dump(response)
         except Exception:
-            log.failure("cannot encode the answer to request {id}", id=response.get("id"))
+            self.factory.tracebacks(
+                Failure(), "cannot encode the answer to request {id}", id=response.get("id")
+            )
             body = bodies.dump(self._internal_error(response.get("id"), self.language))
         self.carrier.write_body(body)
         self.resetTimeout()
@@ -407,10 +409,11 @@ class MarketConnection(TimeoutMixin):
             message = error.translated(self.language)
             response = {"id": request_id, "status": error.status, "message": message}
         else:
-            # A bug or an unforeseen failure: logged in full, answered bare.
-            log.failure(
+            # A bug or an unforeseen failure: logged in full (within
+            # --tracebacks-per-second), answered bare.
+            self.factory.tracebacks(
+                failure or Failure(error),
                 "{op} failed (request {id})",
-                failure=failure,
                 op=op.name if op else "?",
                 id=request_id,
             )

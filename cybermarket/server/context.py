@@ -55,6 +55,9 @@ class Settings:
     # The ranges of a WebSocket upgrade's Accept-Language that are read
     # (i18n.from_accept_language); the rest of the header is not parsed.
     accept_language_ranges: int = 32
+    # Tracebacks of unexpected failures logged in any one second; beyond
+    # it they are counted (limits.Tracebacks).
+    tracebacks_per_second: int = 10
 
 
 @dataclass

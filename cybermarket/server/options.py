@@ -332,6 +332,15 @@ class Options(usage.Options):
             "the header is not parsed, so a long one costs no more.",
             _positive(int),
         ],
+        [
+            "tracebacks-per-second",
+            None,
+            10,
+            "Most tracebacks of unexpected failures (answered 500) logged in "
+            "one second; beyond it failures are counted, and the count logged "
+            "with what failed last, every 10 seconds at most.",
+            _positive(int),
+        ],
     ]
 
     def __init__(self):

@@ -25,6 +25,7 @@ from cybermarket.server.connection import (  # noqa: F401 (imported from here to
     MarketConnection,
     decode,
 )
+from cybermarket.server.connection import log as connection_log
 
 
 class MarketProtocol(Int32StringReceiver):
@@ -136,6 +137,10 @@ class MarketFactory(Factory):
         self.bites = {reason: limits.Bite(app.clock, reason, text) for reason, text in BITES}
         for bite in self.bites.values():
             bite.security = "connection_refused"
+        # Every connection's unexpected failures, logged within one bound.
+        self.tracebacks = limits.Tracebacks(
+            app.clock, app.settings.tracebacks_per_second, connection_log
+        )
 
     def buildProtocol(self, addr):
         """The connection's protocol, or None (the port then closes the

@@ -241,6 +241,7 @@ def make_app(options, reactor):
         page_bytes=options["max-page-bytes"],
         session_days=options["session-days"],
         accept_language_ranges=options["accept-language-ranges"],
+        tracebacks_per_second=options["tracebacks-per-second"],
     )
     app = App(
         db=db,
