@@ -359,7 +359,9 @@ UPGRADE_WITHOUT_HOST = (
 )
 
 
-def test_an_upgrade_without_a_host_header_gives_back_its_place(launch, migrated_url):
+def test_an_upgrade_without_a_host_header_is_400_and_gives_back_its_place(launch, migrated_url):
+    """h11, which reads the upgrade again, wants a Host header: its error
+    was a 500 with a traceback, and the upgrade kept its place."""
     import socket
 
     server = launch(migrated_url, *FAST, "--max-connections-per-address=2", web=True).server
@@ -369,7 +371,7 @@ def test_an_upgrade_without_a_host_header_gives_back_its_place(launch, migrated_
             answer = b""
             while chunk := sock.recv(4096):
                 answer += chunk
-            assert not answer.startswith(b"HTTP/1.1 101"), answer
+            assert answer.startswith(b"HTTP/1.0 400 "), answer
     from tests.server import wait_until
 
     def two_open():
@@ -380,6 +382,7 @@ def test_an_upgrade_without_a_host_header_gives_back_its_place(launch, migrated_
             return False
 
     wait_until(two_open, 10, what="both places of the address free again")
+    assert "Traceback" not in server.log
 
 
 # --- in-process: the pieces ---------------------------------------------------------------
@@ -466,6 +469,25 @@ def test_only_the_first_ranges_of_accept_language_are_read_and_that_is_logged(ma
     assert resource._language(upgrade_request("fr, de, ru"), "10.0.0.7") == "en"
     (event,) = [e for e in logged if e.get("reason") == "accept-language-ranges"]
     assert event["peer"] == "10.0.0.7" and event["ranges"] == 2
+
+
+def test_failed_web_requests_log_their_tracebacks_within_the_bound(make_market, logged):
+    from twisted.python.failure import Failure
+    from twisted.web.test.requesthelper import DummyChannel
+
+    from cybermarket.server.web import WebRequest, make_site
+
+    market = make_market(tracebacks_per_second=2)
+    site = make_site(market.factory, [])
+    for _ in range(10):
+        request = WebRequest(DummyChannel())
+        request.site, request.method, request.path = site, b"GET", b"/ws"
+        request.processingFailed(Failure(RuntimeError("the render broke")))
+        assert request.code == 500
+    assert len([e for e in logged if "log_failure" in e]) == 2
+    market.clock.advance(10)
+    left_out = [e for e in logged if e.get("reason") == "tracebacks-per-second"]
+    assert sum(e["count"] for e in left_out) == 8
 
 
 def test_a_connection_gives_back_its_place_once(market):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+import h11
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -304,10 +305,15 @@ class MarketWebSocketResource(WebSocketResource):
         self._opening[request] = connection
         try:
             result = super().render_GET(request)
+        except h11.LocalProtocolError:
+            # wsproto reads the request again with h11, which refuses some
+            # that twisted.web took (no Host header, odd header values):
+            # the client's mistake, found before anything was written.
+            self.market.connection_gone(connection)
+            return _refuse(request, 400, b"not a WebSocket upgrade this server can read\n")
         except BaseException:
-            # The handshake broke (a request without a Host header makes
-            # h11 raise; twisted.web answers 500): the place goes back, and
-            # a connection that had begun is dropped.
+            # The handshake broke (twisted.web answers 500): the place goes
+            # back, and a connection that had begun is dropped.
             connection.abort()
             self.market.connection_gone(connection)
             raise
