@@ -5,7 +5,7 @@ of unexpected failures, bounded per second for the same reason."""
 
 import resource
 
-from twisted.logger import Logger
+from twisted.logger import Logger, formatEvent
 
 log = Logger()
 
@@ -113,7 +113,7 @@ class Tracebacks:
             self._written += 1
             self.log.failure(text, failure=failure, **fields)
             return
-        # A Bite logs its text with twisted.logger's formatting, and `text`
-        # is the same kind of format: filled in here, from our own fields
-        # (op names, request ids), it says what failed.
-        self.left_out(what=text.format(**fields), error=failure.type.__name__)
+        # `text` filled in with its fields (op names, request ids, a path
+        # cut short) says what failed; formatEvent never raises.
+        what = formatEvent({"log_format": text, **fields})
+        self.left_out(what=what, error=failure.type.__name__)
