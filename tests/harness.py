@@ -24,8 +24,8 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 class InlineDatabase(Database):
-    def run(self, desc, func, *args, write=True, **kwargs):
-        return defer.maybeDeferred(self.run_sync, desc, func, args, kwargs, write)
+    def run(self, desc, func, *args, write=True, autocommit=False, **kwargs):
+        return defer.maybeDeferred(self.run_sync, desc, func, args, kwargs, write, autocommit)
 
 
 class Immediately:

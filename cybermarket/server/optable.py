@@ -47,12 +47,14 @@ class Served:
     check_args: Callable[[object], dict[str, Any]] = field(init=False, repr=False, compare=False)
     function: Callable[..., Any] = field(init=False, repr=False, compare=False)
     write: bool = field(init=False, repr=False, compare=False)
+    paged: bool = field(init=False, repr=False, compare=False)
+    autocommit: bool = field(init=False, repr=False, compare=False)
     flow: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("name", "role", "args", "status", "check_args"):
             object.__setattr__(self, name, getattr(self.op, name))
-        for name in ("function", "write", "paged", "flow"):
+        for name in ("function", "write", "paged", "autocommit", "flow"):
             object.__setattr__(self, name, getattr(self.handler, name))
 
     def with_function(self, function: Callable[..., Any], name: str | None = None) -> "Served":

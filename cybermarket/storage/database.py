@@ -234,12 +234,22 @@ class Database:
         self.engine.dispose()
 
     def run(
-        self, desc: str, func: Callable[..., T], *args: Any, write: bool = True, **kwargs: Any
+        self,
+        desc: str,
+        func: Callable[..., T],
+        *args: Any,
+        write: bool = True,
+        autocommit: bool = False,
+        **kwargs: Any,
     ) -> Deferred[T]:
-        """Run func(txn, *args, **kwargs) in one transaction on the pool."""
+        """Run func(txn, *args, **kwargs) in one transaction on the pool.
+        `autocommit`: func's one statement that writes is all-or-nothing on
+        its own, so that PostgreSQL may run it in autocommit (Txn.begin)."""
         if self.timed is not None:
             func = self.timed(desc, func)
-        return (self.group or cast(Workers, self.pool)).submit(desc, func, args, kwargs, write)
+        return (self.group or cast(Workers, self.pool)).submit(
+            desc, func, args, kwargs, write, autocommit
+        )
 
     # --- worker thread side ---------------------------------------------
 
@@ -250,12 +260,13 @@ class Database:
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
         write: bool = True,
+        autocommit: bool = False,
     ) -> T:
         kwargs = kwargs or {}
         for attempt in range(1, RETRIES + 1):
             fairy, txn = self._connection()
             try:
-                txn.begin(write)
+                txn.begin(write, autocommit)
                 result = func(txn, *args, **kwargs)
             except MarketError:
                 self._rollback(txn)

@@ -102,7 +102,7 @@ class GroupCommitter(JobQueue):
 
     def _alone(self, job: Job) -> object:
         """The job's result, or its Failure."""
-        _, desc, func, args, kwargs, write = job
+        _, desc, func, args, kwargs, write, _ = job
         try:
             return self.db.run_sync(desc, func, args, kwargs, write)
         except BaseException:
@@ -111,7 +111,7 @@ class GroupCommitter(JobQueue):
     def _together(self, group: list[Job]) -> list[object]:
         """Each job's result, or its Failure, in the group's order."""
         db = self.db
-        writes = any(write for *_, write in group)
+        writes = any(job[5] for job in group)
         try:
             fairy, txn = db._connection()
             txn.begin(writes)
@@ -123,7 +123,7 @@ class GroupCommitter(JobQueue):
             return [Failure(Unavailable("database busy; try again"))] * len(group)
         outcomes: list[object] = []
         for job in group:
-            _, desc, func, args, kwargs, write = job
+            _, desc, func, args, kwargs, write, _ = job
             # Per request: a read-only one may use the page cache (pages.py).
             txn.writing = write
             if writes:

@@ -92,28 +92,28 @@ class Txn:
 
     # --- transaction control (Database.run_sync) --------------------------
 
-    def begin(self, write: bool) -> None:
+    def begin(self, write: bool, autocommit: bool = False) -> None:
+        """`autocommit`: declared by the request (Database.run) when the one
+        statement that writes is all-or-nothing on its own; on PostgreSQL
+        it then runs in autocommit, wherever that statement sits.  (SQLite
+        commits requests in groups.)"""
         self.writing = self.uncommitted = write
         if not self.postgres:
             # BEGIN IMMEDIATE takes SQLite's write lock up front: concurrent
             # writers queue on the busy timeout instead of failing later
             # when a read lock cannot be upgraded.
             self.cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        elif self.autocommit == write:
+        else:
             # PostgreSQL: a read-only request runs in autocommit, which
             # saves the round trips of BEGIN and COMMIT.  It sees nothing
             # less consistent: under READ COMMITTED each statement of a
             # transaction takes a snapshot of its own anyway.  A write
             # transaction: psycopg sends BEGIN before its first statement.
-            self.raw.autocommit = self.autocommit = not write
-
-    def one_statement(self) -> None:
-        """Called by a write handler before anything else, when the only
-        statement that writes is its first, which is all-or-nothing on its
-        own: on PostgreSQL it then runs in autocommit, without the round
-        trips of BEGIN and COMMIT.  (SQLite commits requests in groups.)"""
-        if self.postgres and not self.autocommit:
-            self.raw.autocommit = self.autocommit = True
+            # The mode is set here, before any statement: psycopg refuses
+            # to change it inside a transaction.
+            wanted = autocommit or not write
+            if self.autocommit != wanted:
+                self.raw.autocommit = self.autocommit = wanted
 
     def commit(self) -> None:
         if self.autocommit:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from cybermarket.storage.database import Database
 
 T = TypeVar("T")
-# (Deferred, desc, func, args, kwargs, write): one request, as submitted.
-Job = tuple[defer.Deferred[Any], str, Callable[..., Any], Sequence[Any], dict[str, Any], bool]
+# (Deferred, desc, func, args, kwargs, write, autocommit): one request, as
+# submitted.
+Job = tuple[defer.Deferred[Any], str, Callable[..., Any], Sequence[Any], dict[str, Any], bool, bool]
 
 
 class JobQueue:
@@ -43,9 +44,10 @@ class JobQueue:
         args: Sequence[Any],
         kwargs: dict[str, Any],
         write: bool,
+        autocommit: bool = False,
     ) -> defer.Deferred[T]:
         d: defer.Deferred[T] = defer.Deferred()
-        self._queue.put((d, desc, func, args, kwargs, write))
+        self._queue.put((d, desc, func, args, kwargs, write, autocommit))
         return d
 
     def depth(self) -> int:
@@ -80,9 +82,9 @@ class Workers(JobQueue):
             job = self._queue.get()
             if job is None:
                 return
-            d, desc, func, args, kwargs, write = job
+            d, desc, func, args, kwargs, write, autocommit = job
             try:
-                result = run_sync(desc, func, args, kwargs, write)
+                result = run_sync(desc, func, args, kwargs, write, autocommit)
             except BaseException:
                 call(d.errback, Failure())
             else:

@@ -35,6 +35,10 @@ class Handler:
     write: bool = True
     # Given page_bytes (Settings.page_bytes) besides the op's arguments.
     paged: bool = False
+    # The one statement that writes is all-or-nothing on its own: on
+    # PostgreSQL the request runs in autocommit, without the round trips of
+    # BEGIN and COMMIT, wherever that statement sits (Database.run).
+    autocommit: bool = False
     flow: bool = field(init=False, repr=False, compare=False)  # set from function
 
     def __post_init__(self) -> None:
@@ -49,14 +53,16 @@ HANDLERS: dict[str, Handler] = {}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def handles(*names: str, write: bool = True, paged: bool = False) -> Callable[[F], F]:
+def handles(
+    *names: str, write: bool = True, paged: bool = False, autocommit: bool = False
+) -> Callable[[F], F]:
     """Make the decorated function the handler of the ops `names`."""
 
     def register(function: F) -> F:
         for name in names:
             if name in HANDLERS:
                 raise ValueError(f"{name}: a second handler, {function.__qualname__}")
-            HANDLERS[name] = Handler(function, write, paged)
+            HANDLERS[name] = Handler(function, write, paged, autocommit)
         return function
 
     return register

@@ -88,9 +88,9 @@ ORDER_LINES = Query(
 )
 
 
-@handles("CLIENT_ADD_ITEM")
+# ADD alone writes, all-or-nothing; DIAGNOSE only reads.
+@handles("CLIENT_ADD_ITEM", autocommit=True)
 def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
-    txn.one_statement()  # ADD alone writes, all-or-nothing; DIAGNOSE only reads
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
     if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
@@ -127,7 +127,9 @@ def get_price(txn: Txn, me: int) -> Decimal:
     return from_cents(sum(price * quantity for price, quantity in txn.rows(PRICES, me)))
 
 
-@handles("CLIENT_CHECKOUT_ITEM")
+# Autocommit: on PostgreSQL the checkout is one statement (checkout_in_one);
+# SQLite commits in groups and ignores it.
+@handles("CLIENT_CHECKOUT_ITEM", autocommit=True)
 def checkout(txn: Txn, me: int) -> dict[str, Any]:
     """All or nothing.  Each line takes its stock with one conditional
     UPDATE, in product order, and then each store is credited, in store
@@ -181,8 +183,8 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
 
 def checkout_in_one(txn: Txn, me: int) -> dict[str, Any]:
     """PostgreSQL: checkout() in one statement (CHECKOUT), which is its own
-    transaction; its refusals mapped to the same errors."""
-    txn.one_statement()
+    transaction (the handler declares autocommit); its refusals mapped to
+    the same errors."""
     created = now()
     try:
         row = txn.row(CHECKOUT, me, created, MAX_TOTAL_CENTS, MAX_CENTS)
