@@ -26,6 +26,7 @@ def read_then_write(txn, product_id):
 def test_a_declared_autocommit_runs_wherever_its_write_sits(market, shop):
     apple = add_product(shop, "apple", stock=5)
     d = market.app.db.run("read then write", read_then_write, apple, autocommit=True)
+    market.settle()
     shelved, autocommit = d.result
     assert shelved is True
     # PostgreSQL: in autocommit, no BEGIN or COMMIT; SQLite: its group's.
@@ -36,6 +37,7 @@ def test_a_declared_autocommit_runs_wherever_its_write_sits(market, shop):
 def test_without_the_declaration_a_write_is_one_transaction(market, shop):
     apple = add_product(shop, "apple", stock=5)
     d = market.app.db.run("read then write", read_then_write, apple)
+    market.settle()
     assert d.result == (True, False)
 
 
@@ -44,7 +46,10 @@ def test_a_read_after_a_declared_autocommit_is_not_left_in_it(market, shop):
     # an autocommit one is a transaction again.
     apple = add_product(shop, "apple", stock=5)
     market.app.db.run("autocommit", read_then_write, apple, autocommit=True)
-    assert market.app.db.run("transaction", read_then_write, apple).result == (True, False)
+    market.settle()
+    d = market.app.db.run("transaction", read_then_write, apple)
+    market.settle()
+    assert d.result == (True, False)
 
 
 def test_handlers_declare_it_and_the_server_applies_it(market, shop, alice, monkeypatch):

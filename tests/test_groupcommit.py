@@ -167,3 +167,38 @@ def test_the_reads_of_a_group_are_answered_before_its_writes_commit(db, commits)
     # before it; three commits: the first request's, the read's, the write's.
     assert answered == [("read", []), ("write", "written")]
     assert len(commits) == 3
+
+
+# --- the in-process harness runs this path too ------------------------------
+
+
+def test_the_fast_harness_commits_requests_queued_together_as_one_group(market, shop, monkeypatch):
+    """tests/harness.py drains the group committer where its thread would
+    come back for work: requests of several peers read before that share
+    one transaction, the reads first, each write in its savepoint."""
+    from tests.test_ops_client import add_product
+    from tests.wire import frame, request
+
+    apple = add_product(shop, "apple", stock=5)
+    alice, bob = market.client("alice"), market.client("bob")
+    browser = market.peer()
+    sizes, statements = [], []
+    market.app.db.group.observe_size = sizes.append
+    real = sql.Txn.commit
+    monkeypatch.setattr(sql.Txn, "commit", lambda txn: (statements.append("COMMIT"), real(txn)))
+    for peer, op, args in (
+        (alice, "CLIENT_ADD_ITEM", {"product_id": apple, "quantity": 2}),
+        (browser, "LIST_PRODUCT", {"storename": "shop"}),
+        (bob, "CLIENT_ADD_ITEM", {"product_id": 999999, "quantity": 1}),  # refused
+    ):
+        # Read by the server, not yet run: the database's turn comes after.
+        peer.protocol.dataReceived(frame(request(op, 1, **args)))
+    market.settle()
+    assert sizes == [3]
+    # The read's transaction, then the writes' one COMMIT.
+    assert statements == ["COMMIT", "COMMIT"]
+    assert [r["status"] for r in alice.responses()] == [200]
+    assert [r["status"] for r in browser.responses()] == [200]
+    assert [r["status"] for r in bob.responses()] == [404]
+    assert alice.ok("CLIENT_GET_ITEMS")["rows"][0][4] == 2
+    assert bob.ok("CLIENT_GET_ITEMS")["rows"] == []

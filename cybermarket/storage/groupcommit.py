@@ -62,36 +62,51 @@ class GroupCommitter(JobQueue):
     def _loop(self) -> None:
         while True:
             job = self._queue.get()
-            if job is None:
+            if job is None or self._serve(job):
                 return
-            group = [job]
-            stopping = False
-            while len(group) < MOST:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                group.append(job)
-            if self.observe_size is not None:
-                self.observe_size(len(group))
-            reads = [job for job in group if not job[5]]
-            if reads and len(reads) < len(group):
-                # The reads first, in a transaction of their own, answered
-                # at once: they need not wait for the writes' COMMIT and
-                # fsync.  Running them before writes queued earlier is
-                # right: one connection's requests run one at a time
-                # (server/connection.py), so the jobs of a group come from
-                # different connections, and any order of them is one the
-                # clients could have seen.
-                self._run(reads)
-                self._run([job for job in group if job[5]])
-            else:
-                self._run(group)
-            if stopping:
+
+    def drain(self) -> None:
+        """Run, on the calling thread, in groups, what is queued now: the
+        in-process tests' fake clock calls this where the thread would
+        come back for work, so that they run the same path."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
                 return
+            if job is None or self._serve(job):
+                return
+
+    def _serve(self, job: Job) -> bool:
+        """Run `job` and whatever is queued behind it as one group; whether
+        a stop came with them."""
+        group = [job]
+        stopping = False
+        while len(group) < MOST:
+            try:
+                queued = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if queued is None:
+                stopping = True
+                break
+            group.append(queued)
+        if self.observe_size is not None:
+            self.observe_size(len(group))
+        reads = [job for job in group if not job[5]]
+        if reads and len(reads) < len(group):
+            # The reads first, in a transaction of their own, answered
+            # at once: they need not wait for the writes' COMMIT and
+            # fsync.  Running them before writes queued earlier is
+            # right: one connection's requests run one at a time
+            # (server/connection.py), so the jobs of a group come from
+            # different connections, and any order of them is one the
+            # clients could have seen.
+            self._run(reads)
+            self._run([job for job in group if job[5]])
+        else:
+            self._run(group)
+        return stopping
 
     def _run(self, group: list[Job]) -> None:
         if len(group) == 1:

@@ -76,16 +76,29 @@ class Workers(JobQueue):
         self._threads.clear()
 
     def _loop(self) -> None:
-        run_sync = self.db.run_sync
-        call = self.reactor.callFromThread
         while True:
             job = self._queue.get()
             if job is None:
                 return
-            d, desc, func, args, kwargs, write, autocommit = job
+            self._serve(job)
+
+    def drain(self) -> None:
+        """Run, on the calling thread, one after another, what is queued
+        now (the in-process tests' fake clock calls this)."""
+        while True:
             try:
-                result = run_sync(desc, func, args, kwargs, write, autocommit)
-            except BaseException:
-                call(d.errback, Failure())
-            else:
-                call(d.callback, result)
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is None:
+                return
+            self._serve(job)
+
+    def _serve(self, job: Job) -> None:
+        d, desc, func, args, kwargs, write, autocommit = job
+        try:
+            result = self.db.run_sync(desc, func, args, kwargs, write, autocommit)
+        except BaseException:
+            self.reactor.callFromThread(d.errback, Failure())
+        else:
+            self.reactor.callFromThread(d.callback, result)
