@@ -32,8 +32,8 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 class InlineDatabase(Database):
-    """The database's own job queue (GroupCommitter on SQLite, Workers on
-    PostgreSQL), drained on the test's thread at the fake clock's next
+    """The database's own job queue (workers.Jobs: group commit on SQLite,
+    a transaction per job on PostgreSQL), drained on the test's thread at the fake clock's next
     turn, where its thread would come back for work."""
 
     def __init__(self, url, clock, **kwargs):
@@ -52,7 +52,7 @@ class InlineDatabase(Database):
 
     def drain(self):
         """Run every job queued now, as the database thread would."""
-        (self.group or self.pool).drain()
+        self.jobs.drain()
 
 
 class Immediately:

@@ -10,6 +10,7 @@ from cybermarket.errors import Conflict, Unavailable
 from cybermarket.server.pages import shared
 from cybermarket.storage import txn as sql
 from cybermarket.storage.database import Database
+from cybermarket.storage.groupcommit import GroupCommit
 from cybermarket.storage.txn import Query
 from tests.databases import on_postgresql
 
@@ -41,7 +42,7 @@ class ThreadReactor:
 def db(migrated_url):
     reactor = ThreadReactor()
     database = Database(migrated_url, reactor=reactor, connection_cache=shared(256))
-    assert database.group is not None
+    assert isinstance(database.jobs.strategy, GroupCommit)
     database.start()
     yield database
     database.stop()
@@ -183,7 +184,7 @@ def test_the_fast_harness_commits_requests_queued_together_as_one_group(market, 
     alice, bob = market.client("alice"), market.client("bob")
     browser = market.peer()
     sizes, statements = [], []
-    market.app.db.group.observe_size = sizes.append
+    market.app.db.jobs.strategy.observe_size = sizes.append
     real = sql.Txn.commit
     monkeypatch.setattr(sql.Txn, "commit", lambda txn: (statements.append("COMMIT"), real(txn)))
     for peer, op, args in (

@@ -25,6 +25,7 @@ from twisted.python.logfile import LogFile
 from cybermarket.jsonlog import KEYS as KEYS
 from cybermarket.jsonlog import JSONLines as JSONLines
 from cybermarket.jsonlog import json_line as json_line
+from cybermarket.storage.groupcommit import GroupCommit
 from cybermarket.values import shown
 
 if TYPE_CHECKING:
@@ -146,8 +147,9 @@ def wire(app: App, metrics: Metrics | None) -> None:
         return
     app.metrics = metrics
     app.db.timed = metrics.timed_transaction
-    if app.db.group is not None:
-        app.db.group.observe_size = metrics.group_size.observe
+    strategy = app.db.jobs.strategy
+    if isinstance(strategy, GroupCommit):
+        strategy.observe_size = metrics.group_size.observe
     app.hasher.timed = metrics.timed_hash
     metrics.watch(app)
 

@@ -352,12 +352,10 @@ class _Queues(Collector):
 
     def collect(self) -> Iterator[Metric]:
         db = self.app.db
-        if db.group is not None:
-            depth = db.group.depth()
-        else:
-            depth = db.pool.depth() if db.pool is not None else 0
         yield GaugeMetricFamily(
-            "cybermarket_database_queue_depth", "Database requests waiting for a thread.", depth
+            "cybermarket_database_queue_depth",
+            "Database requests waiting for a thread.",
+            db.jobs.depth(),
         )
         yield GaugeMetricFamily(
             "cybermarket_hash_queue_depth",
