@@ -25,7 +25,6 @@ from twisted.python.logfile import LogFile
 from cybermarket.jsonlog import KEYS as KEYS
 from cybermarket.jsonlog import JSONLines as JSONLines
 from cybermarket.jsonlog import json_line as json_line
-from cybermarket.storage.groupcommit import GroupCommit
 from cybermarket.values import shown
 
 if TYPE_CHECKING:
@@ -139,19 +138,6 @@ def answered_hook(metrics: Metrics | None, access_log: bool) -> Answered | None:
             )
 
     return answered
-
-
-def wire(app: App, metrics: Metrics | None) -> None:
-    """Hook the metrics into the app's parts."""
-    if metrics is None:
-        return
-    app.metrics = metrics
-    app.db.timed = metrics.timed_transaction
-    strategy = app.db.jobs.strategy
-    if isinstance(strategy, GroupCommit):
-        strategy.observe_size = metrics.group_size.observe
-    app.hasher.timed = metrics.timed_hash
-    metrics.watch(app)
 
 
 # twistd's options, kept by Options when --log-format json asks for this

@@ -32,6 +32,7 @@ from twisted.logger import Logger
 
 from cybermarket.errors import Explained
 from cybermarket.i18n import N_
+from cybermarket.instruments import NOTHING, Instruments
 from cybermarket.storage.groupcommit import GroupCommit
 from cybermarket.storage.txn import Cache
 from cybermarket.storage.workers import Jobs, OneAtATime, Strategy, Worker
@@ -178,6 +179,7 @@ class Database:
         reactor: IReactorFromThreads | None = None,
         synchronous: str = "FULL",
         connection_cache: Callable[[], Cache] | None = None,
+        instruments: Instruments = NOTHING,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default
@@ -195,14 +197,20 @@ class Database:
         self.connection_cache = connection_cache
         # SQLite's one thread commits in groups; more threads (PostgreSQL),
         # a transaction per request.
-        strategy: Strategy = GroupCommit() if self.sqlite and self.threads == 1 else OneAtATime()
+        strategy: Strategy = (
+            GroupCommit(instruments.group_committed if instruments.active else None)
+            if self.sqlite and self.threads == 1
+            else OneAtATime()
+        )
         self.jobs = Jobs(self, reactor, self.threads, strategy)
         self._local = threading.local()
         self._workers: list[Worker] = []
         self._lock = threading.Lock()
         # Wraps each transaction's function to time it (--metrics): given
         # the description and the function, gives the function to run.
-        self.timed: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None
+        self.timed: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = (
+            instruments.timed_transaction if instruments.active else None
+        )
 
     def start(self) -> None:
         self.jobs.start()
