@@ -77,7 +77,7 @@ def seed_database(url: str, products) -> None:
 
     from cybermarket.storage import database
     from cybermarket.storage.models import Merchant, Product
-    from cybermarket.values import search_words
+    from cybermarket.values import search_terms
 
     database.upgrade(url)
     engine = database.make_engine(url)
@@ -112,8 +112,8 @@ def seed_database(url: str, products) -> None:
                         "stock": 10,
                         "on_shelf": True,
                         "created_at": now,
-                        "name_words": " ".join(search_words(name)),
-                        "description_words": " ".join(search_words(description)),
+                        "name_words": " ".join(search_terms(name)),
+                        "description_words": " ".join(search_terms(description)),
                     }
                 )
                 if len(batch) == 5000:
