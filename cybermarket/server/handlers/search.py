@@ -42,10 +42,10 @@ statistics were behind the table (a rare word after 1,500 new products:
 every product read, 400 to 860 ms), so the plan is not left to it
 (_postgresql_rank): each rank first reads the next WALK products in id
 order and keeps those that match (a common word fills the page there);
-when the matches it saw promise to fill the page within WALK_MORE more
+when the matches it saw promise to fill the page within WALK_MOST more
 products it reads those too; and only then asks the index, in a statement
 whose only way to products without reading them all is the index.  So a
-rank reads at most WALK + WALK_MORE products in order, and from the index
+rank reads at most WALK + WALK_MOST products in order, and from the index
 only the matches of a word that fewer than about one product in a hundred
 holds.
 """
