@@ -15,26 +15,66 @@ BIN := $(VENV)/bin
 # fixtures are made once); the slowest tests listed at the end.
 PYTEST ?= $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
-.PHONY: run lint test test-sqlite test-postgres venv clean messages
+.PHONY: run lint test test-sqlite test-postgres test-newest venv lock clean messages
+
+# Installs come from the locks in requirements/, exact versions with their
+# hashes, so that a new release of anything changes no run by itself:
+# server.txt for `make run`, test.txt (the extras too) for `make test`.
+# pyproject.toml keeps ranges, for `pip install cybermarket`.  `make lock`
+# refreshes both locks from pyproject.toml's ranges (after `make
+# test-newest` has passed); `make test-newest` runs the suite on the newest
+# releases those ranges allow, in a throwaway venv.
+SERVER_LOCK := requirements/server.txt
+TEST_LOCK := requirements/test.txt
+# The locks' own tool, at one version, so that a refresh is repeatable too.
+UV_VERSION := 0.13.9
 
 # `make venv`: everything, the test suite's extras included (what `make
 # test` needs); `make run` installs only the server and its clients.
 venv: $(VENV)/.installed-test
 
+# The venv's own pip (from the Python it is made with): upgrading it would
+# bring whatever pip is newest that day.
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.created
-	$(BIN)/pip install --quiet -e .
+# The locked packages, then the project itself, editable, with the locked
+# build backend (hash-checking mode does not take an editable install).
+$(VENV)/.installed: $(SERVER_LOCK) pyproject.toml $(VENV)/.created
+	$(BIN)/pip install --quiet --require-hashes -r $(SERVER_LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 # The [test] extra brings the report's pandas and matplotlib too, and the
 # [lint] extra's ruff and mypy.
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: $(TEST_LOCK) pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# The server lock is for Python 3.10 and newer, as the package is; the test
+# lock for 3.11 and newer (pandas-stubs, of the lint extra, needs 3.11).
+lock: $(VENV)/.created
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version 3.10 \
+		pyproject.toml requirements/build.in -o $(SERVER_LOCK)
+	$(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version 3.11 \
+		pyproject.toml requirements/build.in --extra test -o $(TEST_LOCK)
+
+# The whole of `make test` in a venv of its own, on the newest release of
+# every dependency that pyproject.toml's ranges allow: run it before `make
+# lock`, and whenever a dependency has a new release, to learn of a break
+# before a user does.
+NEWEST := .venv-newest
+test-newest:
+	rm -rf $(NEWEST)
+	$(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/pip install --quiet --upgrade pip
+	$(NEWEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e '.[test]'
+	touch $(NEWEST)/.created $(NEWEST)/.installed $(NEWEST)/.installed-test
+	$(NEWEST)/bin/pip list --format=freeze > $(NEWEST)/versions.txt
+	$(MAKE) VENV=$(NEWEST) test
 
 WEB ?= tcp:8080:interface=127.0.0.1
 
@@ -76,6 +116,6 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel compile -d $(LOCALES) -D cybermarket --statistics
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis _trial_temp .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(NEWEST) .pytest_cache .hypothesis _trial_temp .mypy_cache .ruff_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
 	find . -name dropin.cache -delete

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from cybermarket.storage import database
+from cybermarket.storage import database, sessions
 from cybermarket.storage.models import Base
 from tests.harness import FAST_HASHER, Market
 from tests.shop import column, expect
@@ -257,7 +257,102 @@ def test_0002_widens_the_email_keys(migrated_url, engine):
         assert columns["email_key"]["type"].length == 1024
 
 
-# --- 0007: search terms, and PostgreSQL's search vectors ---------------------------------
+# --- 0007 (password generations) and 0008 (the checkout's locked lines) ---------
+
+TOKEN = "a-token-issued-before-0007-" + "x" * 16
+
+
+def downgrade(url, revision):
+    """Alembic's downgrade to `revision`, on a connection set up as
+    database.upgrade sets up its own."""
+    from alembic import command
+
+    cfg = database.alembic_config(url)
+    engine = database.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.info["write"] = True
+            database.foreign_keys_off_for_migrations(conn)
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def test_0007_keeps_every_token_good_until_a_password_change(database_url, engine):
+    database.upgrade(database_url, "0001")
+    fill_at_0001(engine)
+    database.upgrade(database_url, "0006")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sessions (role, account_id, token_hash, created_at, last_used_at)"
+                " VALUES ('client', 2, :hash, 0, 0)"
+            ),
+            {"hash": sessions.digest(TOKEN)},
+        )
+    database.upgrade(database_url)
+    for table in ("clients", "merchants", "sessions"):
+        assert set(rows(engine, f"SELECT password_generation, 1 FROM {table}")) == {0}
+    market = Market(database_url)
+    try:
+        assert market.peer().ok("RESUME", token=TOKEN) == {"role": "client", "name": "bob"}
+        bob = market.peer()
+        expect(bob, 200, "CLIENT_LOGIN", login="bob", password=PASSWORD)
+        expect(bob, 200, "SET_CLIENT_PASSWORD", old_password=PASSWORD, new_password="x" * 12)
+        expect(market.peer(), 401, "RESUME", token=TOKEN)
+    finally:
+        market.close()
+
+
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
+def test_0008_and_0007_downgrade_and_upgrade_again(migrated_url, engine):
+    def checkout_source():
+        with engine.connect() as conn:
+            return conn.execute(
+                text("SELECT prosrc FROM pg_proc WHERE proname = 'cybermarket_checkout'")
+            ).scalar_one()
+
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        assert "FOR UPDATE" in checkout_source()
+    downgrade(migrated_url, "0007")
+    if postgres:
+        # 0006's function again.
+        assert "FOR UPDATE" not in checkout_source()
+    downgrade(migrated_url, "0006")
+    for table in ("clients", "merchants", "sessions"):
+        columns = {c["name"] for c in inspect(engine).get_columns(table)}
+        assert "password_generation" not in columns
+    if not postgres:
+        # Dropped in place: the store triggers of 0005 are still there.
+        with engine.connect() as conn:
+            triggers = conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master"
+                    " WHERE type = 'trigger' AND tbl_name = 'merchants'"
+                )
+            ).scalars()
+            assert set(triggers) == {
+                "merchants_page_update",
+                "merchants_list_insert",
+                "merchants_list_delete",
+            }
+    database.upgrade(migrated_url)
+    if postgres:
+        assert "FOR UPDATE" in checkout_source()
+    with engine.connect() as conn:
+        opts = {"compare_type": True}
+        if conn.dialect.name == "sqlite":
+            opts["include_name"] = not_fts5
+        context = MigrationContext.configure(conn, opts=opts)
+        assert compare_metadata(context, Base.metadata) == []
+
+
+# --- 0009: search terms, and PostgreSQL's search vectors ---------------------------------
 
 SEARCHED = {
     1: ("有机绿茶", "茶园直送"),  # CJK: rewritten as characters and pairs
@@ -266,8 +361,8 @@ SEARCHED = {
 }
 
 
-def fill_products_at_0006(engine):
-    """Products as a 0006 server wrote them: name_words and
+def fill_products_at_0008(engine):
+    """Products as a 0008 server wrote them: name_words and
     description_words its words, joined by spaces."""
     from cybermarket.values import search_words
 
@@ -306,20 +401,6 @@ def fill_products_at_0006(engine):
                 )
 
 
-def downgrade(url, revision):
-    from alembic import command
-
-    cfg = database.alembic_config(url)
-    engine = database.make_engine(url)
-    try:
-        with engine.connect() as conn:
-            with conn.begin():
-                cfg.attributes["connection"] = conn
-                command.downgrade(cfg, revision)
-    finally:
-        engine.dispose()
-
-
 def words_of(engine):
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, name_words, description_words FROM products"))
@@ -347,11 +428,11 @@ def found_ids(url, query):
         market.close()
 
 
-def test_0007_indexes_cjk_text_by_its_characters_and_goes_back(database_url, engine):
+def test_0009_indexes_cjk_text_by_its_characters_and_goes_back(database_url, engine):
     from cybermarket.values import search_terms, search_words
 
-    database.upgrade(database_url, "0006")
-    fill_products_at_0006(engine)
+    database.upgrade(database_url, "0008")
+    fill_products_at_0008(engine)
     before = words_of(engine)
     database.upgrade(database_url)
     after = words_of(engine)
@@ -369,7 +450,7 @@ def test_0007_indexes_cjk_text_by_its_characters_and_goes_back(database_url, eng
         indexes = search_indexes(engine)
         assert all("cybermarket_search_vector" in d and "fastupdate" in d for d in indexes.values())
 
-    downgrade(database_url, "0006")
+    downgrade(database_url, "0008")
     assert words_of(engine) == before
     for product_id, (name, description) in SEARCHED.items():
         assert before[product_id] == (

@@ -702,3 +702,93 @@ def test_the_chart_speaks_the_language(shop, tmp_path):
         assert missing == []
     else:
         assert missing  # what the operator sees without one
+
+
+# --- whatever fonts the machine has --------------------------------------------------
+#
+# matplotlib warns ("findfont: Failed to find font weight normal for WenQuanYi
+# Zen Hei, now using 500.") when a font of the chart's list has no face of the
+# weight asked for: many CJK fonts ship one face.  These tests give the report
+# a font setup of their own, a matplotlib font cache in MPLCONFIGDIR, so what
+# they check does not depend on the fonts this machine happens to have.
+
+
+def one_face_cjk_font(name="WenQuanYi Zen Hei", weight=500):
+    """A CJK font as matplotlib lists one that ships a single face of
+    `weight`; its file is DejaVu Sans (matplotlib's own), as the glyphs do
+    not matter here, only the name and the weight."""
+    from matplotlib import font_manager
+
+    return font_manager.FontEntry(
+        fname=font_manager.findfont("DejaVu Sans"),
+        name=name,
+        style="normal",
+        variant="normal",
+        weight=weight,
+        stretch="normal",
+        size="scalable",
+    )
+
+
+def font_manager_with(*extra):
+    """A matplotlib font manager that knows matplotlib's own DejaVu fonts and
+    `extra`, and nothing of the machine's."""
+    import copy
+
+    from matplotlib import font_manager
+
+    manager = copy.copy(font_manager.fontManager)
+    manager.ttflist = [
+        font for font in font_manager.fontManager.ttflist if font.name.startswith("DejaVu")
+    ] + list(extra)
+    manager.afmlist = []
+    return manager
+
+
+def font_setup(folder, *extra):
+    """MPLCONFIGDIR for a child process whose matplotlib knows only the
+    fonts of font_manager_with(*extra)."""
+    from matplotlib import font_manager
+
+    folder.mkdir()
+    cache = folder / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    font_manager.json_dump(font_manager_with(*extra), cache)
+    return {"MPLCONFIGDIR": str(folder)}
+
+
+FONT_SETUPS = {"a one-face CJK font": (one_face_cjk_font(),), "no CJK font": ()}
+
+
+@pytest.mark.parametrize("setup", FONT_SETUPS)
+@pytest.mark.parametrize("lang", ["C.UTF-8", "ru_RU.UTF-8"])
+def test_the_report_and_its_chart_say_nothing_of_fonts(shop, tmp_path, setup, lang):
+    """The report prints the report and nothing else, whatever fonts there
+    are: every font of the chart's list is looked up, in every language.
+    (Chinese is not drawn here: the stand-in CJK font has no Chinese glyphs,
+    and with none at all the report adds the machine's own CJK fonts.)"""
+    environ = {"LANG": lang, **font_setup(tmp_path / "mpl", *FONT_SETUPS[setup])}
+    chart = tmp_path / "chart.png"
+    result = run_in_language(
+        environ, "report", "--database", shop.url, "--plot", chart, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_the_chart_prefers_a_cjk_font_with_a_normal_face():
+    """Of two installed CJK fonts, the one with a face of normal weight
+    comes first (whatever CJK_FONTS's order), so matplotlib draws in it."""
+    one_face = one_face_cjk_font("WenQuanYi Zen Hei", 500)
+    normal = one_face_cjk_font("Noto Sans CJK JP", 400)
+    manager = font_manager_with(one_face, normal)
+    assert report.chart_fonts(manager=manager) == [
+        "DejaVu Sans",
+        "Noto Sans CJK JP",
+        "WenQuanYi Zen Hei",
+    ]
+    assert report.chart_fonts(manager=font_manager_with(one_face)) == [
+        "DejaVu Sans",
+        "WenQuanYi Zen Hei",
+    ]
+    assert report.chart_fonts(manager=font_manager_with()) == ["DejaVu Sans"]

@@ -6,7 +6,9 @@ command".
 """
 
 import math
+import os
 import re
+import sys
 
 from twisted.python import usage
 
@@ -85,6 +87,29 @@ def reuse_port_listen(description):
     return f"reuseport:{rest}"
 
 
+# Connections the kernel may hold, handshake done, for the server to accept.
+# Twisted's default is 50: a burst of connections (a flood, or many people
+# at once) overflows it while the reactor is busy, and the kernel then drops
+# handshakes, so a burst never reaches the connection caps, where it would
+# be refused and logged, and honest clients in it wait out a retransmission.
+# Linux clamps the number to net.core.somaxconn (4096 by default since 5.4).
+DEFAULT_BACKLOG = 1024
+# The endpoint kinds that take a backlog (tcp:, ssl: and our reuseport:).
+BACKLOG_KINDS = ("tcp", "tcp6", "ssl", "reuseport")
+
+
+def with_backlog(description, backlog):
+    """`description` with `backlog=BACKLOG` added when it is an endpoint
+    kind that takes one and names none itself (the operator's own wins)."""
+    kind, _, rest = description.partition(":")
+    kind = kind.strip().lower()
+    if kind == "haproxy":  # haproxy:tcp:PORT: the endpoint it wraps takes it
+        kind = rest.partition(":")[0].strip().lower()
+    if kind not in BACKLOG_KINDS or re.search(r"(?<!\\):backlog=", description):
+        return description
+    return f"{description}:backlog={backlog}"
+
+
 def endpoint_description(options):
     """What the server listens on: --listen, as --reuse-port wants it."""
     if options["reuse-port"]:
@@ -130,6 +155,17 @@ class Options(usage.Options):
     ]
 
     optParameters = [
+        [
+            "listen-backlog",
+            None,
+            DEFAULT_BACKLOG,
+            "Connections the kernel may queue for the server to accept, on "
+            "--listen, --web and --metrics (tcp:, ssl: and reuseport: "
+            "endpoints that name no backlog= of their own).  A short queue "
+            "overflows in a burst, and the kernel then drops handshakes "
+            "instead of letting the connection caps refuse them.",
+            _positive(int),
+        ],
         [
             "listen",
             "l",
@@ -195,6 +231,15 @@ class Options(usage.Options):
             30.0,
             "Seconds from a request frame's first byte to its last; a client "
             "slower than that is disconnected.",
+            _positive(float),
+        ],
+        [
+            "http-idle-timeout",
+            None,
+            60.0,
+            "Seconds an HTTP connection to --web or --metrics may stay idle "
+            "before its first request or between two (at most --idle-timeout); "
+            "each request must arrive whole within --frame-timeout.",
             _positive(float),
         ],
         [
@@ -356,11 +401,48 @@ class Options(usage.Options):
             "connection) stays good without use; each RESUME renews it.",
             _session_days,
         ],
+        [
+            "accept-language-ranges",
+            None,
+            32,
+            "Language ranges of a WebSocket upgrade's Accept-Language header "
+            "that are read to choose the connection's language; the rest of "
+            "the header is not parsed, so a long one costs no more.",
+            _positive(int),
+        ],
+        [
+            "tracebacks-per-second",
+            None,
+            10,
+            "Most tracebacks of unexpected failures (answered 500) logged in "
+            "one second; beyond it failures are counted, and the count logged "
+            "with what failed last, every 10 seconds at most.",
+            _positive(int),
+        ],
     ]
 
     def __init__(self):
         super().__init__()
         self["web-origins"] = []
+        # Help from an opt_ method's docstring keeps its line breaks and
+        # indentation, which --help would show as runs of spaces.
+        for name, doc in self.docs.items():
+            if doc:
+                self.docs[name] = re.sub(r"\s*\n\s*", " ", doc.strip())
+
+    def parseOptions(self, options=None):
+        """As usage.Options parses, but a mistake on twistd's command line is
+        told first, in one line, with where the help is: twistd would print
+        the whole help (some 120 lines) and the mistake only after it, on
+        stdout.  Parsed on their own (no parent command), the options raise
+        UsageError as usual, for the caller to report."""
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if self.parent is None:
+                raise
+            command = f"{os.path.basename(sys.argv[0]) or 'twistd'} {self.parent.subCommand}"
+            raise SystemExit(f"{command}: {e}\n`{command} --help` lists the options.") from None
 
     def opt_web_origin(self, origin):
         """An origin (scheme://host[:port]) whose pages may open WebSockets

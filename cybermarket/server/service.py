@@ -14,7 +14,7 @@ from twisted.python.failure import Failure
 from cybermarket.server import limits, logs, pages
 from cybermarket.server.context import App, Settings
 from cybermarket.server.handlers import accounts
-from cybermarket.server.options import reuse_port_listen
+from cybermarket.server.options import DEFAULT_BACKLOG, reuse_port_listen, with_backlog
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
 from cybermarket.server.searches import Searches
@@ -70,7 +70,15 @@ def listen_failure(error):
 
 class MarketService(MultiService):
     def __init__(
-        self, app, listen, reactor, reuse_port=False, web=None, web_origins=(), metrics=None
+        self,
+        app,
+        listen,
+        reactor,
+        reuse_port=False,
+        web=None,
+        web_origins=(),
+        metrics=None,
+        backlog=DEFAULT_BACKLOG,
     ):
         super().__init__()
         self.app = app
@@ -81,7 +89,7 @@ class MarketService(MultiService):
             listen = reuse_port_listen(listen)
         # Twisted parses the description; `reuseport:` is our plugin's
         # (twisted/plugins/cybermarket_reuseport.py).
-        self.endpoint = serverFromString(reactor, listen)
+        self.endpoint = serverFromString(reactor, with_backlog(listen, backlog))
         self.port = None  # the listening port, while there is one
         self._listening = None  # the endpoint's Deferred, until it fires
         # The web endpoint (--web): static pages and WebSocket, connections
@@ -90,7 +98,7 @@ class MarketService(MultiService):
             web = reuse_port_listen(web)  # every process serves the pages too
         self.web = web
         self.web_origins = list(web_origins)
-        self.web_endpoint = serverFromString(reactor, web) if web else None
+        self.web_endpoint = serverFromString(reactor, with_backlog(web, backlog)) if web else None
         self.web_port = None
         TimerService(60, app.throttle.sweep).setServiceParent(self)
         # --metrics: a child service, so it listens until the shutdown has
@@ -98,6 +106,7 @@ class MarketService(MultiService):
         if metrics and app.metrics is not None:
             from cybermarket.server.health import metrics_service
 
+            metrics = with_backlog(metrics, backlog)
             metrics_service(reactor, metrics, app, self.factory).setServiceParent(self)
         TimerService(SESSION_SWEEP, accounts.sweep_sessions, app).setServiceParent(self)
 
@@ -129,11 +138,12 @@ class MarketService(MultiService):
 
     def _start_web(self):
         """Listen on --web, as _start_listening does on --listen."""
+        from cybermarket.server.httpchannel import is_proxied
         from cybermarket.server.web import make_site
 
         failures: list[Failure] = []
-        site = make_site(self.factory, self.web_origins)
-        assert self.web_endpoint is not None  # only called with --web
+        assert self.web_endpoint is not None and self.web  # only called with --web
+        site = make_site(self.factory, self.web_origins, proxied=is_proxied(self.web))
         d = self.web_endpoint.listen(site)
 
         def listening(port):
@@ -234,6 +244,7 @@ def make_app(options, reactor):
     settings = Settings(
         max_frame=options["max-frame"],
         idle_timeout=options["idle-timeout"],
+        http_idle_timeout=options["http-idle-timeout"],
         frame_timeout=options["frame-timeout"],
         connection_buffer=options["connection-buffer"],
         max_connections=options["max-connections"],
@@ -244,6 +255,8 @@ def make_app(options, reactor):
         invitation_days=options["invitation-days"],
         page_bytes=options["max-page-bytes"],
         session_days=options["session-days"],
+        accept_language_ranges=options["accept-language-ranges"],
+        tracebacks_per_second=options["tracebacks-per-second"],
     )
     app = App(
         db=db,
@@ -290,4 +303,5 @@ def make_service(options, reactor=None):
         web=options.get("web"),
         web_origins=options.get("web-origins", ()),
         metrics=options.get("metrics"),
+        backlog=options.get("listen-backlog", DEFAULT_BACKLOG),
     )

@@ -13,6 +13,7 @@ on shelf are counted as they are now.  Stores and products are named as
 they are now: sales made under an earlier name count under the current one.
 """
 
+import logging
 import re
 import sys
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def parse_date(text):
 def build(url, since=None):
     """The report on the database at `url`, for orders from `since` on."""
     database.check_exists(url)  # SQLite would create a missing file
-    engine = database.make_engine(url)
+    engine = database.read_only_engine(url)  # a backup stays a backup
     try:
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
@@ -342,30 +343,58 @@ CJK_FONTS = (
 )
 # Files of such fonts, by name, for a font cache older than their install.
 CJK_FILES = ("cjk", "wqy", "droidsansfallback", "sourcehan")
+# The chart's text is drawn at matplotlib's normal weight.
+NORMAL_WEIGHT = 400
 
 
-def chart_fonts(chinese=False):
+def chart_fonts(chinese=False, manager=None):
     """DejaVu Sans, then the installed fonts of CJK_FONTS (naming one that
-    is not installed would make matplotlib warn on every chart).  For a
-    chart in Chinese, when matplotlib's font cache (made once, when it was
-    first used) knows none of them, the system's CJK font files are added
-    to it for this process."""
+    is not installed would make matplotlib warn on every chart), those with
+    a face of normal weight first.  For a chart in Chinese, when
+    matplotlib's font cache (made once, when it was first used) knows none
+    of them, the system's CJK font files are added to it for this process.
+    `manager`: matplotlib's font manager (the process's own by default)."""
     from matplotlib import font_manager
 
+    manager = manager or font_manager.fontManager
+
     def installed():
-        names = {font.name for font in font_manager.fontManager.ttflist}
-        return [name for name in CJK_FONTS if name in names]
+        weights: dict[str, set[int]] = {}
+        for font in manager.ttflist:
+            if font.name in CJK_FONTS:
+                weights.setdefault(font.name, set()).add(_weight(font.weight))
+        found = [name for name in CJK_FONTS if name in weights]
+        # A stable sort: the list's own order among equals.
+        return sorted(found, key=lambda name: NORMAL_WEIGHT not in weights[name])
 
     found = installed()
     if chinese and not found:
         for path in font_manager.findSystemFonts():
             if any(part in Path(path).name.lower() for part in CJK_FILES):
                 try:
-                    font_manager.fontManager.addfont(path)
+                    manager.addfont(path)
                 except (OSError, RuntimeError, ValueError):
                     continue  # not a font matplotlib can read
         found = installed()
     return ["DejaVu Sans", *found]
+
+
+def _weight(weight):
+    """A font entry's weight as a number ("normal", "bold" or 400 alike)."""
+    from matplotlib.font_manager import weight_dict
+
+    return weight if isinstance(weight, int) else weight_dict.get(weight, NORMAL_WEIGHT)
+
+
+class NearWeightNote(logging.Filter):
+    """Drops matplotlib's warning that a font has no face of the weight
+    asked for and another is used: many CJK fonts come in one face only
+    (WenQuanYi Zen Hei's is 500), and a chart drawn in it is what we want,
+    not something the operator must hear about on every run.  Every other
+    font warning (a family not found, a glyph missing) still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("findfont: Failed to find font weight")
 
 
 def plot(report, path):
@@ -373,8 +402,15 @@ def plot(report, path):
     its title, axis label and days in the command's language."""
     from matplotlib import rc_context
 
-    with rc_context({"font.family": chart_fonts(words.language() == "zh-CN")}):
-        _plot(report, path)
+    fonts = chart_fonts(words.language() == "zh-CN")
+    note = NearWeightNote()
+    font_log = logging.getLogger("matplotlib.font_manager")
+    font_log.addFilter(note)
+    try:
+        with rc_context({"font.family": fonts}):
+            _plot(report, path)
+    finally:
+        font_log.removeFilter(note)
 
 
 def _plot(report, path):

@@ -5,7 +5,7 @@ The words are compared as cybermarket.values.search_words gives them (NFKC,
 case folded, without accents), on both sides.  The server keeps each
 product's index terms (values.search_terms: its words, with a run of CJK
 characters given as its characters and their pairs) in products.name_words
-and products.description_words, and indexes those (migrations 0004, 0007):
+and products.description_words, and indexes those (migrations 0004, 0009):
 
 - SQLite: the FTS5 table product_search, with "term" for a whole word and
   "term"* for a word's beginning (prefix indexes of one and two characters

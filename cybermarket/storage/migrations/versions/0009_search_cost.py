@@ -19,8 +19,8 @@
   index is their only way to products beyond a bounded walk, whatever the
   planner knows.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from collections.abc import Callable
@@ -30,8 +30,8 @@ from alembic import op
 
 from cybermarket.values import search_terms, search_words
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
