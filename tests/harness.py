@@ -22,6 +22,7 @@ from cybermarket.server.context import App, Settings
 from cybermarket.server.pages import shared
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
+from cybermarket.server.searches import Searches
 from cybermarket.server.throttle import Throttle
 from cybermarket.storage.database import Database
 from tests.shop import store_args
@@ -33,8 +34,9 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 class InlineDatabase(Database):
     """The database's own job queue (workers.Jobs: group commit on SQLite,
-    a transaction per job on PostgreSQL), drained on the test's thread at the fake clock's next
-    turn, where its thread would come back for work."""
+    a transaction per job on PostgreSQL), drained on the test's thread
+    where its thread would come back for work, and at the fake clock's
+    next turn."""
 
     def __init__(self, url, clock, **kwargs):
         super().__init__(url, reactor=Immediately(clock), **kwargs)
@@ -53,6 +55,17 @@ class InlineDatabase(Database):
     def drain(self):
         """Run every job queued now, as the database thread would."""
         self.jobs.drain()
+
+
+def settle(app):
+    """Run the database work queued now on both of the app's databases (its
+    own, the searches'), until none is left: an answer may queue more."""
+    databases = [app.db, app.searches.db]
+    while True:
+        for db in databases:
+            db.drain()
+        if not any(db.jobs.depth() for db in databases):
+            return
 
 
 class Immediately:
@@ -88,10 +101,10 @@ class HeldPool:
     wait in the order they were handed in, as on a real pool's queue, and
     finish() runs the oldest, as its one thread would."""
 
-    def __init__(self, db=None):
+    def __init__(self, app=None):
         self.jobs = []  # (onResult, function, args, kwargs)
         self.finished = []  # the functions run, in order
-        self.db = db  # drained after each job: what the job's caller queued runs
+        self.app = app  # settled after each job: what the job's caller queued runs
 
     def start(self):
         pass
@@ -106,8 +119,8 @@ class HeldPool:
         onResult, function, args, kwargs = self.jobs.pop(index)
         self.finished.append(function)
         run_job(onResult, function, args, kwargs)
-        if self.db is not None:
-            self.db.drain()
+        if self.app is not None:
+            settle(self.app)
 
     def finish_all(self):
         """Run jobs until none is left (finishing one may hand in more)."""
@@ -134,22 +147,30 @@ class InlineHasher(Hasher):
 def held_hasher(market, threads=1, **limits):
     """Give `market` a real Hasher (threads, limits) whose jobs wait on a
     HeldPool; the pool."""
-    pool = HeldPool(market.app.db)
+    pool = HeldPool(market.app)
     hasher = Hasher(threads, reactor=Immediately(market.clock), hasher=FAST_HASHER, **limits)
     hasher.pool = pool
     market.app.hasher = hasher
     return pool
 
 
+def inline_searches(url, clock, threads=1, **limits):
+    """The real Searches, shares and all, on a database of their own whose
+    transactions run inline."""
+    return Searches(InlineDatabase(url, clock, threads=threads), clock, **limits)
+
+
 def make_app(url, clock=None, **settings):
     clock = clock or task.Clock()
     settings = Settings(**settings)
     db = InlineDatabase(url, clock, threads=1, connection_cache=shared(256))
+    searches = inline_searches(url, clock)
     return App(
         db=db,
         hasher=InlineHasher(clock=clock),
         throttle=Throttle(db, clock, settings.login_failures, settings.login_window),
         clock=clock,
+        searches=searches,
         settings=settings,
     )
 
@@ -165,7 +186,7 @@ class Peer:
         from twisted.internet.address import IPv4Address
 
         address = IPv4Address("TCP", host, 4321)
-        self.db = factory.app.db
+        self.app = factory.app
         self.protocol = factory.buildProtocol(address)
         if self.protocol is None:
             # Refused by a connection cap: a real port closes the socket.
@@ -177,13 +198,13 @@ class Peer:
 
     def feed(self, data):
         self.protocol.dataReceived(data)
-        self.db.drain()  # the database thread's turn
+        settle(self.app)  # the database threads' turn
 
     def responses(self):
         """Every complete response written since the last call."""
         # Whatever was queued since (a fired gate's request, other peers')
         # runs before the test looks, in groups, as on the server.
-        self.db.drain()
+        settle(self.app)
         self._buffer += self.transport.value()
         self.transport.clear()
         out = []
@@ -229,11 +250,12 @@ class Market:
         self.factory = MarketFactory(self.app)
 
     def close(self):
+        self.app.searches.stop()
         self.app.db.stop()
 
     def settle(self):
         """Run the database work queued outside a Peer (a sweep, a timer's)."""
-        self.app.db.drain()
+        settle(self.app)
 
     def peer(self, host="10.0.0.1"):
         return Peer(self.factory, host)
