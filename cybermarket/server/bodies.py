@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 
 from cybermarket.codec import Packed, encode
-from cybermarket.errors import BadRequest
+from cybermarket.errors import Malformed
 from cybermarket.i18n import N_
 from cybermarket.values import CENT
 
@@ -30,7 +30,7 @@ class MessagePackBodies:
         try:
             return msgpack.unpackb(body, raw=False)
         except Exception:
-            raise BadRequest(N_("body: not a MessagePack value")) from None
+            raise Malformed(N_("body: not a MessagePack value")) from None
 
     @staticmethod
     def dump(response: dict) -> bytes:
@@ -62,7 +62,7 @@ class JSONBodies:
         try:
             return json.loads(body, parse_constant=_no_constant)
         except Exception:  # ValueError, RecursionError: not JSON we take
-            raise BadRequest(N_("body: not JSON")) from None
+            raise Malformed(N_("body: not JSON")) from None
 
     @staticmethod
     def dump(response: dict) -> str:
