@@ -118,6 +118,26 @@ def test_hashing_limits_reach_the_hasher(tmp_path):
         app.db.engine.dispose()
 
 
+def test_the_accept_language_and_traceback_bounds_reach_the_settings(tmp_path):
+    assert parse()["accept-language-ranges"] == 32
+    assert parse()["tracebacks-per-second"] == 10
+    options = parse(
+        f"--database=sqlite:///{tmp_path / 'm.sqlite3'}",
+        "--accept-language-ranges=4",
+        "--tracebacks-per-second=2",
+    )
+    app = service.make_app(options, task.Clock())
+    try:
+        assert app.settings.accept_language_ranges == 4
+        assert app.settings.tracebacks_per_second == 2
+    finally:
+        app.db.engine.dispose()
+    for bad in ("0", "-1", "many"):
+        for name in ("accept-language-ranges", "tracebacks-per-second"):
+            with pytest.raises(usage.UsageError):
+                parse(f"--{name}={bad}")
+
+
 @pytest.mark.parametrize(
     "listen, example",
     [

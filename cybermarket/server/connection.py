@@ -143,6 +143,9 @@ class MarketConnection(TimeoutMixin):
         # behind a balancer until the PROXY header has named it.
         self.peer = peer
         self.admitted = peer is not None
+        # Holds a place in the factory's caps (MarketFactory.open_connection),
+        # until MarketFactory.connection_gone gives it back.
+        self.counted = False
         self._queue: deque = deque()
         self._queued_bytes = 0
         self._busy = False
@@ -350,7 +353,9 @@ class MarketConnection(TimeoutMixin):
         try:
             body = bodies.dump(response)
         except Exception:
-            log.failure("cannot encode the answer to request {id}", id=response.get("id"))
+            self.factory.tracebacks(
+                Failure(), "cannot encode the answer to request {id}", id=response.get("id")
+            )
             body = bodies.dump(self._internal_error(response.get("id"), self.language))
         self.carrier.write_body(body)
         self.resetTimeout()
@@ -423,10 +428,11 @@ class MarketConnection(TimeoutMixin):
                     code=error.code.name,
                 )
         else:
-            # A bug or an unforeseen failure: logged in full, answered bare.
-            log.failure(
+            # A bug or an unforeseen failure: logged in full (within
+            # --tracebacks-per-second), answered bare.
+            self.factory.tracebacks(
+                failure or Failure(error),
                 "{op} failed (request {id})",
-                failure=failure,
                 op=op.name if op else "?",
                 id=request_id,
             )

@@ -56,6 +56,12 @@ class Settings:
     page_bytes: int = 1 << 20
     # Days a session token stays good without use (RESUME renews it).
     session_days: float = 30.0
+    # The ranges of a WebSocket upgrade's Accept-Language that are read
+    # (i18n.from_accept_language); the rest of the header is not parsed.
+    accept_language_ranges: int = 32
+    # Tracebacks of unexpected failures logged in any one second; beyond
+    # it they are counted (limits.Tracebacks).
+    tracebacks_per_second: int = 10
 
 
 @dataclass

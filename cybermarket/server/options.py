@@ -368,6 +368,24 @@ class Options(usage.Options):
             "connection) stays good without use; each RESUME renews it.",
             _session_days,
         ],
+        [
+            "accept-language-ranges",
+            None,
+            32,
+            "Language ranges of a WebSocket upgrade's Accept-Language header "
+            "that are read to choose the connection's language; the rest of "
+            "the header is not parsed, so a long one costs no more.",
+            _positive(int),
+        ],
+        [
+            "tracebacks-per-second",
+            None,
+            10,
+            "Most tracebacks of unexpected failures (answered 500) logged in "
+            "one second; beyond it failures are counted, and the count logged "
+            "with what failed last, every 10 seconds at most.",
+            _positive(int),
+        ],
     ]
 
     def __init__(self):

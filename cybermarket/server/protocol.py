@@ -26,6 +26,7 @@ from cybermarket.server.connection import (  # noqa: F401 (imported from here to
     MarketConnection,
     decode,
 )
+from cybermarket.server.connection import log as connection_log
 
 
 class MarketProtocol(Int32StringReceiver):
@@ -137,6 +138,10 @@ class MarketFactory(Factory):
         self.bites = {reason: limits.Bite(app.clock, reason, text) for reason, text in BITES}
         for bite in self.bites.values():
             bite.security = "connection_refused"
+        # Every connection's unexpected failures, logged within one bound.
+        self.tracebacks = limits.Tracebacks(
+            app.clock, app.settings.tracebacks_per_second, connection_log
+        )
 
     def buildProtocol(self, addr):
         """The connection's protocol, or None (the port then closes the
@@ -169,9 +174,13 @@ class MarketFactory(Factory):
         if admit:
             if not self.take(peer):
                 return None
-        else:
-            self._open += 1
-        return MarketConnection(self.app, self, peer)
+            connection = MarketConnection(self.app, self, peer)
+            connection.counted = True
+            return connection
+        self._open += 1
+        connection = MarketConnection(self.app, self, peer)
+        connection.counted = True
+        return connection
 
     def take(self, peer: str | None, shown: str | None = None) -> bool:
         """Count one more connection from `peer` (None: an address not known
@@ -208,8 +217,14 @@ class MarketFactory(Factory):
         return True
 
     def connection_gone(self, protocol):
-        self.release(protocol.peer, protocol.admitted)
+        """`protocol` (a MarketConnection) is closed, or never opened: its
+        place in the caps goes back, if it holds one.  A failed upgrade can
+        reach here twice (its own cleanup, then the lost connection), so a
+        place is given back only once."""
         self.connections.discard(protocol)
+        if protocol.counted:
+            protocol.counted = False
+            self.release(protocol.peer, protocol.admitted)
         self.check_idle()
 
     def begin_shutdown(self):

@@ -251,6 +251,8 @@ def make_app(options, reactor):
         invitation_days=options["invitation-days"],
         page_bytes=options["max-page-bytes"],
         session_days=options["session-days"],
+        accept_language_ranges=options["accept-language-ranges"],
+        tracebacks_per_second=options["tracebacks-per-second"],
     )
     app = App(
         db=db,
