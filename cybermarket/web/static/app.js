@@ -2,8 +2,8 @@
 // customer's account.
 
 import { form, h, money, replace, say } from "./dom.js";
-import { parts, switcher, t, tn, translatePage } from "./i18n.js";
-import { human } from "./messages.js";
+import { formatCount, list, parts, switcher, t, tn, translatePage } from "./i18n.js";
+import { explain, human } from "./messages.js";
 import { Market } from "./net.js";
 import { notices, pager, router, rowsOf, when } from "./ui.js";
 
@@ -136,7 +136,7 @@ function searchBox(storename) {
     };
     paging = pager(results, load, productCard, t("More results"));
     try {
-      const page = await paging.next();
+      await paging.next();
       if (mine !== asked) return;
       section.append(paging.node);
       const n = results.children.length;
@@ -209,6 +209,13 @@ function needLogin(what) {
   );
 }
 
+function showCartCount(lines) {
+  const badge = document.getElementById("cart-count");
+  const count = lines.reduce((sum, line) => sum + line.quantity, 0);
+  badge.textContent = String(count);
+  badge.hidden = count === 0;
+}
+
 async function refreshCartCount() {
   const badge = document.getElementById("cart-count");
   if (!loggedIn()) {
@@ -217,86 +224,310 @@ async function refreshCartCount() {
   }
   try {
     cart = rowsOf(await market.call("CLIENT_GET_ITEMS"));
-    const count = cart.reduce((sum, line) => sum + line.quantity, 0);
-    badge.textContent = String(count);
-    badge.hidden = count === 0;
+    showCartCount(cart);
   } catch {
     badge.hidden = true;
   }
 }
 
+// --- the cart and checkout ------------------------------------------------------
+
+// An amount as an exact number of cents, and back ("7.25" <-> 725n).
+function cents(text) {
+  const [whole, fraction = ""] = String(text).split(".");
+  return BigInt(whole || "0") * 100n + BigInt(fraction.padEnd(2, "0").slice(0, 2) || "0");
+}
+
+function amount(n) {
+  return `${n / 100n}.${String(n % 100n).padStart(2, "0")}`;
+}
+
+/**
+ * A line of the cart as the server holds it, with its stock on hand (null
+ * when unknown) and whether it is on the shelf.
+ * @typedef {{storename: string, product_id: number, productname: string, price: string,
+ *   quantity: number, on_shelf?: boolean, stock?: number | null}} Line
+ */
+
+// The cart, its total and each line's stock, read from the server now.
+// Protocol 1.1's cart has no stock: it comes from the stores' LIST_PRODUCT
+// (on-shelf products only), store by store, page by page until every line
+// of that store is found.
+/** @returns {Promise<{lines: Line[], total: string}>} */
+async function readCart() {
+  const [items, total] = await Promise.all([call("CLIENT_GET_ITEMS"), call("CLIENT_GET_PRICE")]);
+  /** @type {Line[]} */
+  const lines = rowsOf(items);
+  const stock = new Map();
+  const stores = [...new Set(lines.filter((l) => l.stock === undefined).map((l) => l.storename))];
+  await Promise.all(
+    stores.map(async (storename) => {
+      const wanted = new Set(lines.filter((l) => l.storename === storename).map((l) => l.product_id));
+      let after = null;
+      try {
+        do {
+          const args = { storename, limit: 1000 };
+          if (after !== null) args.after = after;
+          const data = await market.call("LIST_PRODUCT", args);
+          for (const product of rowsOf(data)) {
+            if (wanted.delete(product.product_id)) stock.set(product.product_id, product.stock);
+          }
+          after = data.next === undefined ? null : data.next;
+        } while (wanted.size && after !== null);
+      } catch {
+        // A store renamed meanwhile: its lines' stock stays unknown.
+      }
+    }),
+  );
+  for (const line of lines) {
+    if (line.stock !== undefined) continue; // a server that sends it with the cart
+    if (stock.has(line.product_id)) line.stock = stock.get(line.product_id);
+    else line.stock = line.on_shelf === false ? 0 : null;
+  }
+  cart = lines;
+  showCartCount(lines);
+  return { lines, total };
+}
+
+/** @param {Line} line */
+function offShelf(line) {
+  return line.on_shelf === false;
+}
+
+/** @param {Line} line */
+function short(line) {
+  return !offShelf(line) && line.stock !== null && line.stock !== undefined && line.quantity > line.stock;
+}
+
+// What is wrong with the cart for a checkout, in the customer's words, or
+// "": sentence(list) says it of the short lines.
+/**
+ * @param {Line[]} lines
+ * @param {(names: string) => string} sentence
+ */
+function problems(lines, sentence) {
+  const sentences = [];
+  const shortLines = lines.filter(short).map((l) => tn("{name} ({n} left)", l.stock, { name: l.productname }));
+  if (shortLines.length) sentences.push(sentence(list(shortLines)));
+  const gone = lines.filter(offShelf).map((l) => l.productname);
+  if (gone.length) sentences.push(t("No longer on sale: {list}. Please remove it from your cart.", { list: list(gone) }));
+  return sentences.join(" ");
+}
+
+/** @param {string} names */
+function beforeCheckout(names) {
+  return t("Sorry, not enough stock left for {list}. Please lower the quantity before checking out.", { list: names });
+}
+
+/** @param {Line} line */
+function lineState(line) {
+  if (offShelf(line)) return h("span", { class: "stock out" }, t("No longer on sale"));
+  if (line.stock === null || line.stock === undefined) return null;
+  if (short(line)) return h("span", { class: "stock out" }, tn("Only {n} left: lower the quantity", line.stock));
+  return stockLabel(line.stock);
+}
+
 async function cartView() {
   if (!loggedIn()) return needLogin(t("Your cart"));
-  const [items, total] = await Promise.all([call("CLIENT_GET_ITEMS"), call("CLIENT_GET_PRICE")]);
-  cart = rowsOf(items);
-  refreshCartCount();
   const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: "cart-status" });
-  if (!cart.length) {
-    return h("section", {}, h("h1", {}, t("Your cart")), h("p", { class: "muted" }, t("Your cart is empty.")), h("a", { href: "#/" }, t("Browse the stores")));
+  const body = h("div", { class: "cart-body" });
+  const section = h("section", { class: "cart" }, h("h1", {}, t("Your cart")), body, status);
+  let shownTotal = "";
+  /** @type {Line[]} */
+  let shownLines = [];
+  let busy = false;
+
+  // Every change ends here: the page shows the cart as the server now holds it.
+  async function refresh() {
+    const { lines, total } = await readCart();
+    show(lines, total);
+    return { lines, total };
   }
-  const rows = cart.map((line) => {
-    const id = `line-${line.product_id}`;
-    const quantity = h("input", { id, type: "number", min: 1, value: line.quantity, class: "qty", inputmode: "numeric" });
-    const update = h("button", { type: "button", class: "secondary" }, t("Update"));
-    const remove = h("button", { type: "button", class: "danger" }, t("Remove"));
-    update.addEventListener("click", () => act(async () => {
-      const wanted = Number.parseInt(quantity.value, 10);
-      if (!Number.isInteger(wanted) || wanted < 1) throw Object.assign(new Error(), { human: t("Please enter a quantity of 1 or more.") });
-      if (wanted > line.quantity) {
-        await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted - line.quantity });
-      } else if (wanted < line.quantity) {
-        await call("CLIENT_REMOVE_ITEM", { product_id: line.product_id });
-        await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted });
-      }
-    }));
-    remove.addEventListener("click", () => act(() => call("CLIENT_REMOVE_ITEM", { product_id: line.product_id })));
-    return h(
-      "tr",
-      { "data-product-id": line.product_id },
-      h("td", { "data-label": t("Product") }, h("strong", {}, line.productname), h("div", { class: "muted" }, line.storename)),
-      h("td", { "data-label": t("Price") }, money(line.price)),
-      h("td", { "data-label": t("Quantity") }, h("label", { for: id, class: "visually-hidden" }, t("Quantity of {name}", { name: line.productname })), quantity),
-      h("td", { "data-label": "" }, h("div", { class: "row-actions" }, update, remove)),
+
+  /** @param {Line[]} lines */
+  function show(lines, total) {
+    shownLines = lines;
+    shownTotal = total;
+    if (!lines.length) {
+      replace(body, h("p", { class: "muted" }, t("Your cart is empty.")), h("a", { href: "#/" }, t("Browse the stores")));
+      return;
+    }
+    const rows = lines.map((line) => {
+      const id = `line-${line.product_id}`;
+      const quantity = h("input", { id, type: "number", min: 1, value: line.quantity, class: "qty", inputmode: "numeric", "data-saved": line.quantity });
+      const update = h("button", { type: "button", class: "secondary" }, t("Update"));
+      const remove = h("button", { type: "button", class: "danger" }, t("Remove"));
+      update.addEventListener("click", () => act(() => setQuantity(line, quantity.value)));
+      // Enter in the box saves it, as Update does (key names in lower case).
+      quantity.addEventListener("keydown", (event) => {
+        if (event.key.toLowerCase() !== "enter") return;
+        event.preventDefault();
+        update.click();
+      });
+      remove.addEventListener("click", () => act(() => call("CLIENT_REMOVE_ITEM", { product_id: line.product_id })));
+      return h(
+        "tr",
+        { "data-product-id": line.product_id },
+        h("td", { "data-label": t("Product") }, h("strong", { class: "line-name", title: line.productname }, line.productname), h("div", { class: "muted" }, line.storename), h("div", { class: "line-state" }, lineState(line))),
+        h("td", { "data-label": t("Price"), class: "num" }, money(line.price)),
+        h("td", { "data-label": t("Quantity") }, h("label", { for: id, class: "visually-hidden" }, t("Quantity of {name}", { name: line.productname })), quantity),
+        h("td", { "data-label": "" }, h("div", { class: "row-actions" }, update, remove)),
+      );
+    });
+    const warning = problems(lines, (names) => t("Not enough stock for {list}. Please lower the quantity before checking out.", { list: names }));
+    const checkout = h("button", { type: "button", class: "primary big", id: "checkout" }, t("Check out"));
+    checkout.addEventListener("click", () => act(review, false));
+    replace(
+      body,
+      h(
+        "table",
+        { class: "lines cart-lines" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Price")), h("th", {}, t("Quantity")), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))),
+        h("tbody", {}, rows),
+      ),
+      h("div", { class: "total" }, h("span", {}, t("Total")), h("strong", { id: "cart-total", class: "num" }, money(total))),
+      warning ? h("p", { class: "warning", id: "cart-warning" }, warning) : null,
+      h("div", { class: "actions end" }, checkout),
     );
-  });
-  async function act(work) {
+  }
+
+  // One thing the customer asked for, then the cart read again; errors
+  // (and only the latest outcome) in the status line.
+  async function act(work, reread = true) {
+    if (busy) return;
+    busy = true;
+    for (const button of section.querySelectorAll("button")) button.disabled = true;
+    say(status, "");
     try {
       await work();
-      await rerender();
+      if (reread) await refresh();
     } catch (error) {
-      say(status, error.human, "error");
+      say(status, error.human || error.message, "error");
+      // What the server holds now, whatever failed.
+      await refresh().catch(() => {});
+    } finally {
+      busy = false;
+      for (const button of section.querySelectorAll("button")) button.disabled = false;
     }
   }
-  const checkout = h("button", { type: "button", class: "primary big", id: "checkout" }, t("Check out"));
-  checkout.addEventListener("click", async () => {
-    checkout.disabled = true;
-    try {
-      const order = await call("CLIENT_CHECKOUT_ITEM");
-      refreshCartCount();
-      replace(
-        document.getElementById("main"),
-        h(
-          "section",
-          { class: "card narrow done" },
-          h("h1", {}, t("Thank you!")),
-          h("p", { id: "order-placed" }, t("Order #{id} is placed. Total {total}.", { id: order.order_id, total: money(order.total) })),
-          h("a", { class: "button primary", href: "#/orders" }, t("See your orders")),
-        ),
-      );
-    } catch (error) {
-      say(status, error.human, "error");
-      checkout.disabled = false;
+
+  /** @param {Line} line */
+  async function setQuantity(line, typed) {
+    const wanted = Number(String(typed).trim());
+    if (!Number.isInteger(wanted) || wanted < 1) throw Object.assign(new Error(), { human: t("Please enter a whole number of 1 or more for {name}.", { name: line.productname }) });
+    if (wanted > line.quantity) {
+      await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted - line.quantity });
+    } else if (wanted < line.quantity) {
+      await call("CLIENT_REMOVE_ITEM", { product_id: line.product_id });
+      await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted });
     }
-  });
-  return h(
-    "section",
-    {},
-    h("h1", {}, t("Your cart")),
-    h("table", { class: "lines" }, h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", {}, t("Price")), h("th", {}, t("Quantity")), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))), h("tbody", {}, rows)),
-    h("div", { class: "total" }, h("span", {}, t("Total")), h("strong", { id: "cart-total" }, money(total))),
-    status,
-    h("div", { class: "actions end" }, checkout),
-  );
+  }
+
+  // Check out: quantities typed but not saved stop it; then the cart is
+  // read again and shown for review, with anything short named.
+  async function review() {
+    /** @type {HTMLInputElement[]} */
+    const boxes = [...body.querySelectorAll("input.qty")];
+    const unsaved = boxes.filter((box) => box.value.trim() !== box.dataset.saved);
+    if (unsaved.length) {
+      const names = unsaved.map((box) => shownLines.find((l) => `line-${l.product_id}` === box.id).productname);
+      say(status, t("You changed the quantity of {list} but did not save it: press Update, or put the number back.", { list: list(names) }), "error");
+      unsaved[0].focus();
+      return;
+    }
+    const before = shownTotal;
+    const { lines, total } = await refresh();
+    if (!lines.length) return;
+    const wrong = problems(lines, beforeCheckout);
+    if (wrong) {
+      say(status, wrong, "error");
+      return;
+    }
+    const note = total !== before ? t("The total changed from {before} to {now} since your cart was shown: a price changed. Please check it.", { before: money(before), now: money(total) }) : "";
+    showReview(lines, total, note);
+  }
+
+  /** @param {Line[]} lines */
+  function showReview(lines, total, note) {
+    const place = h("button", { type: "button", class: "primary big", id: "place-order" }, t("Place order"));
+    const back = h("button", { type: "button", class: "secondary", id: "back-to-cart" }, t("Back to cart"));
+    back.addEventListener("click", () => act(async () => {}));
+    place.addEventListener("click", () => act(() => placeOrder(lines, total), false));
+    replace(
+      body,
+      h("h2", { id: "review" }, t("Review your order")),
+      note ? h("p", { class: "warning", id: "review-note" }, note) : null,
+      h(
+        "table",
+        { class: "lines review-lines" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Price")), h("th", { class: "num" }, t("Quantity")), h("th", { class: "num" }, t("Subtotal")))),
+        h(
+          "tbody",
+          {},
+          lines.map((line) =>
+            h(
+              "tr",
+              { "data-product-id": line.product_id },
+              h("td", { "data-label": t("Product") }, h("strong", { class: "line-name", title: line.productname }, line.productname), h("div", { class: "muted" }, line.storename)),
+              h("td", { "data-label": t("Price"), class: "num" }, money(line.price)),
+              h("td", { "data-label": t("Quantity"), class: "num line-quantity" }, formatCount(line.quantity)),
+              h("td", { "data-label": t("Subtotal"), class: "num" }, money(amount(cents(line.price) * BigInt(line.quantity)))),
+            ),
+          ),
+        ),
+      ),
+      h("div", { class: "total" }, h("span", {}, t("Total to pay")), h("strong", { id: "review-total", class: "num" }, money(total))),
+      h("div", { class: "actions end" }, back, place),
+    );
+    place.focus();
+  }
+
+  // The order, for exactly what was reviewed: the cart is read again first
+  // and, when anything moved (a price, a line), reviewed again instead.
+  /** @param {Line[]} reviewed */
+  async function placeOrder(reviewed, total) {
+    const now = await readCart();
+    const same = now.total === total && now.lines.length === reviewed.length && now.lines.every((l, i) => l.product_id === reviewed[i].product_id && l.quantity === reviewed[i].quantity && l.price === reviewed[i].price);
+    if (!same) {
+      const wrong = problems(now.lines, beforeCheckout);
+      if (wrong || !now.lines.length) {
+        show(now.lines, now.total);
+        if (wrong) say(status, wrong, "error");
+        return;
+      }
+      showReview(now.lines, now.total, t("The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.", { before: money(total), now: money(now.total) }));
+      return;
+    }
+    let order;
+    try {
+      order = await market.call("CLIENT_CHECKOUT_ITEM");
+    } catch (error) {
+      if (error.status !== 409) {
+        error.human = explain(error, cart);
+        throw error;
+      }
+      // Refused for stock: the cart read again names each short line
+      // with what is left.
+      const fresh = await refresh();
+      const wrong = problems(fresh.lines, (names) => t("Sorry, not enough stock left for {list}. Nothing was charged and your cart is unchanged.", { list: names }));
+      say(status, wrong || t("Sorry, the stock changed. Nothing was charged and your cart is unchanged."), "error");
+      return;
+    }
+    refreshCartCount();
+    replace(
+      section,
+      h(
+        "div",
+        { class: "card narrow done" },
+        h("h1", {}, t("Thank you!")),
+        h("p", { id: "order-placed" }, t("Order #{id} is placed. Total {total}.", { id: order.order_id, total: money(order.total) })),
+        h("a", { class: "button primary", href: "#/orders" }, t("See your orders")),
+      ),
+    );
+  }
+
+  await refresh();
+  return section;
 }
 
 async function ordersView() {
@@ -438,6 +669,6 @@ market.addEventListener("account", () => {
 market.addEventListener("connected", (event) => {
   // A reconnect re-reads the page (the login was resumed meanwhile).
   render();
-  if (!event.detail.first) refreshCartCount();
+  if (!(/** @type {CustomEvent} */ (event).detail.first)) refreshCartCount();
 });
 market.start();

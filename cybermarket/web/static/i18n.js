@@ -182,6 +182,22 @@ const ZH = {
   "New store name": "新店铺名称",
   "Your store name is changed.": "店铺名称已修改。",
   "Your description is saved.": "店铺介绍已保存。",
+  "{name} ({n} left)": "{name}（仅剩 {n} 件）",
+  "No longer on sale: {list}. Please remove it from your cart.": "以下商品已停售：{list}。请把它从购物车中移除。",
+  "No longer on sale": "已停售",
+  "Only {n} left: lower the quantity": "仅剩 {n} 件：请减少数量",
+  "Not enough stock for {list}. Please lower the quantity before checking out.": "库存不足：{list}。请在结账前减少数量。",
+  "Please enter a whole number of 1 or more for {name}.": "请为 {name} 输入 1 或更大的整数。",
+  "You changed the quantity of {list} but did not save it: press Update, or put the number back.": "您修改了 {list} 的数量但还没有保存：请点击“更新”，或把数量改回去。",
+  "Sorry, not enough stock left for {list}. Please lower the quantity before checking out.": "抱歉，以下商品库存不足：{list}。请在结账前减少数量。",
+  "The total changed from {before} to {now} since your cart was shown: a price changed. Please check it.": "自购物车显示以来，合计已从 {before} 变为 {now}：有商品改了价格。请核对。",
+  "Place order": "提交订单",
+  "Back to cart": "返回购物车",
+  "Review your order": "核对订单",
+  "Subtotal": "小计",
+  "Total to pay": "应付合计",
+  "The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.": "您核对订单期间，合计已从 {before} 变为 {now}：有商品改了价格。没有扣款。请核对后重新提交订单。",
+  "Sorry, the stock changed. Nothing was charged and your cart is unchanged.": "抱歉，库存有变化。没有扣款，购物车也没有变化。",
 };
 
 const RU = {
@@ -357,12 +373,30 @@ const RU = {
   "New store name": "Новое название магазина",
   "Your store name is changed.": "Название магазина изменено.",
   "Your description is saved.": "Описание сохранено.",
+  "{name} ({n} left)": { one: "{name} (осталась {n} штука)", few: "{name} (осталось {n} штуки)", many: "{name} (осталось {n} штук)", other: "{name} (осталось {n} штуки)" },
+  "No longer on sale: {list}. Please remove it from your cart.": "Больше не продаётся: {list}. Уберите это из корзины.",
+  "No longer on sale": "Больше не продаётся",
+  "Only {n} left: lower the quantity": { one: "Осталась {n} штука: уменьшите количество", few: "Осталось {n} штуки: уменьшите количество", many: "Осталось {n} штук: уменьшите количество", other: "Осталось {n} штуки: уменьшите количество" },
+  "Not enough stock for {list}. Please lower the quantity before checking out.": "Не хватает товара на складе: {list}. Уменьшите количество перед оформлением заказа.",
+  "Please enter a whole number of 1 or more for {name}.": "Введите целое число от 1 для товара «{name}».",
+  "You changed the quantity of {list} but did not save it: press Update, or put the number back.": "Вы изменили количество ({list}), но не сохранили его: нажмите «Обновить» или верните прежнее число.",
+  "Sorry, not enough stock left for {list}. Please lower the quantity before checking out.": "К сожалению, на складе не хватает товаров: {list}. Уменьшите количество перед оформлением заказа.",
+  "The total changed from {before} to {now} since your cart was shown: a price changed. Please check it.": "С тех пор как была показана корзина, сумма изменилась с {before} на {now}: изменилась цена. Проверьте, пожалуйста.",
+  "Place order": "Подтвердить заказ",
+  "Back to cart": "Назад в корзину",
+  "Review your order": "Проверьте заказ",
+  "Subtotal": "Стоимость",
+  "Total to pay": "К оплате",
+  "The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.": "Пока вы проверяли заказ, сумма изменилась с {before} на {now}: изменилась цена. Деньги не списаны. Проверьте и подтвердите заказ ещё раз.",
+  "Sorry, the stock changed. Nothing was charged and your cart is unchanged.": "К сожалению, остатки на складе изменились. Деньги не списаны, корзина не изменилась.",
 };
 
 // English needs entries only for counted sentences (tn): their forms.
 const EN = {
   "Only {n} left": { one: "Only {n} left", other: "Only {n} left" },
   "Added {n} items to your cart.": { one: "Added {n} item to your cart.", other: "Added {n} items to your cart." },
+  "{name} ({n} left)": { one: "{name} ({n} left)", other: "{name} ({n} left)" },
+  "Only {n} left: lower the quantity": { one: "Only {n} left: lower the quantity", other: "Only {n} left: lower the quantity" },
 };
 
 export const CATALOGS = { en: EN, "zh-CN": ZH, ru: RU };
@@ -439,8 +473,12 @@ export function setLanguage(tag) {
 // Words written in the HTML: elements with data-i18n hold their key, and
 // data-i18n-label the key of their aria-label.
 export function translatePage(root = document) {
-  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const node of root.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+  /** @type {NodeListOf<HTMLElement>} */
+  const texts = root.querySelectorAll("[data-i18n]");
+  for (const node of texts) node.textContent = t(node.dataset.i18n);
+  /** @type {NodeListOf<HTMLElement>} */
+  const labels = root.querySelectorAll("[data-i18n-label]");
+  for (const node of labels) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
 }
 
 // The switcher: a labelled select; choosing reloads the page in the language.

@@ -56,7 +56,7 @@ export class Market extends EventTarget {
       // The server's messages in the page's language.
       await this.send("SET_LANGUAGE", { language });
       await this.resume();
-    } catch (error) {
+    } catch {
       // A failed resume only means logging in again.
     }
     if (this.socket !== socket) return;
