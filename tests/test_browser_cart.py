@@ -93,3 +93,104 @@ def test_a_quantity_typed_but_not_saved_is_not_ignored_at_checkout(pages, server
     assert "Update" in status.text_content()
     assert server_cart(server, username) == {"Green tea": 1}
     expect(page.locator("#order-placed")).to_have_count(0)
+
+
+def orders_of(server, username):
+    from tests.browser_kit import as_customer
+    from tests.live import rows
+
+    return rows(as_customer(server, username, "CLIENT_LIST_ORDERS"))
+
+
+def test_checkout_shows_a_review_and_never_charges_a_price_not_shown(pages, server):
+    from playwright.sync_api import expect
+
+    from tests.browser_kit import as_merchant
+
+    storename, (tea,) = tcp_store(server, [("Oolong", "11.00", 20, "Rolled leaves.")])
+    username = customer_with_cart(server, [(tea, 1)])
+    page = open_cart(pages, username)
+    expect(page.locator("#cart-total")).to_have_text("$11.00")
+
+    # The merchant changes the price while the cart is on the screen: the
+    # review shows the new total, and says it moved.
+    as_merchant(server, storename, "SET_PRODUCT", product_id=tea, price="110.00")
+    page.get_by_role("button", name="Check out").click()
+    expect(page.locator("#review-total")).to_have_text("$110.00")
+    review = page.locator("table.review-lines tbody tr")
+    expect(review).to_have_count(1)
+    assert "Oolong" in review.first.text_content()
+    assert review.first.locator(".line-quantity").text_content() == "1"
+    note = page.locator("#review-note").text_content()
+    assert "$11.00" in note and "$110.00" in note, note
+    assert orders_of(server, username) == []
+
+    # And again while the review is on the screen: nothing is charged, the
+    # review shows the new figures and asks again.
+    as_merchant(server, storename, "SET_PRODUCT", product_id=tea, price="120.00")
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("#review-total")).to_have_text("$120.00")
+    assert "Nothing was charged" in page.locator("#review-note").text_content()
+    assert orders_of(server, username) == []
+
+    # Confirmed at what was shown: charged exactly that.
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("#order-placed")).to_have_text(re.compile(r"Total \$120\.00\."))
+    (order,) = orders_of(server, username)
+    assert order["total"] == "120.00"
+
+
+def test_the_cart_shows_stock_and_shelf_before_checkout_and_names_what_is_short(pages, server):
+    from playwright.sync_api import expect
+
+    from tests.browser_kit import as_customer, as_merchant
+
+    storename, (cookie, jam) = tcp_store(
+        server, [("Cookie", "2.00", 2, "Oat."), ("Old jam", "3.00", 5, "Plum.")]
+    )
+    # The product card refuses more than is left, and says how many are.
+    shop = pages.open(f"/#/store/{storename}")
+    buyer = customer_with_cart(server, [])
+    log_in(shop, buyer)
+    shop.goto(shop.url.split("#")[0] + f"#/store/{storename}")
+    found = test_browser.card(shop, "Cookie")
+    found.get_by_label("Quantity of Cookie").fill("50")
+    found.get_by_role("button", name="Add to cart").click()
+    expect(found.locator(".form-status")).to_have_text(re.compile("Only 2 left"))
+    assert server_cart(server, buyer) == {}
+
+    # A cart that already holds too many (added elsewhere), and a product
+    # taken off the shelf since.
+    username = customer_with_cart(server, [(cookie, 50), (jam, 1)])
+    as_merchant(server, storename, "MERCHANT_DEL_PRODUCT", product_id=jam)
+    page = open_cart(pages, username)
+    expect(row(page, "Cookie").locator(".line-state")).to_have_text(
+        "Only 2 left: lower the quantity"
+    )
+    expect(row(page, "Old jam").locator(".line-state")).to_have_text("No longer on sale")
+    warning = page.locator("#cart-warning").text_content()
+    assert "Cookie (2 left)" in warning and "Old jam" in warning, warning
+    page.get_by_role("button", name="Check out").click()
+    status = page.locator("#cart-status")
+    expect(status).to_have_text(re.compile(r"Cookie \(2 left\)"))
+    assert "Old jam" in status.text_content()
+    assert orders_of(server, username) == []
+
+    # Lowered to what is left and the jam removed: the review; then someone
+    # else buys the last cookies before Place order.  The refusal names
+    # the line with what is left now, from the cart read again.
+    row(page, "Cookie").locator("input.qty").fill("2")
+    row(page, "Cookie").get_by_role("button", name="Update").click()
+    expect(row(page, "Cookie").locator(".line-state")).to_have_text("Only 2 left")
+    row(page, "Old jam").get_by_role("button", name="Remove").click()
+    expect(row(page, "Old jam")).to_have_count(0)
+    page.get_by_role("button", name="Check out").click()
+    expect(page.locator("#review-total")).to_have_text("$4.00")
+    other = customer_with_cart(server, [(cookie, 2)])
+    as_customer(server, other, "CLIENT_CHECKOUT_ITEM")
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("#cart-status")).to_have_text(re.compile(r"Cookie \(0 left\)"))
+    assert "Nothing was charged" in page.locator("#cart-status").text_content()
+    expect(row(page, "Cookie").locator(".line-state")).to_have_text("Sold out: please remove it")
+    assert orders_of(server, username) == []
+    assert server_cart(server, username) == {"Cookie": 2}

@@ -62,6 +62,14 @@ function productCard(product) {
         say(status, t("Please enter a quantity of 1 or more."), "error");
         return;
       }
+      // More than is left would only be refused at checkout: say it now.
+      const inCart = cart.filter((line) => line.product_id === product.product_id).reduce((sum, line) => sum + line.quantity, 0);
+      if (count + inCart > product.stock) {
+        const room = Math.max(0, product.stock - inCart);
+        say(status, inCart ? tn("Only {n} left, and {count} already in your cart.", product.stock, { count: formatCount(inCart) }) : tn("Only {n} left: please choose {n} or fewer.", product.stock), "error");
+        if (room) quantity.value = String(room);
+        return;
+      }
       button.disabled = true;
       try {
         await call("CLIENT_ADD_ITEM", { product_id: product.product_id, quantity: count });
@@ -323,6 +331,7 @@ function beforeCheckout(names) {
 function lineState(line) {
   if (offShelf(line)) return h("span", { class: "stock out" }, t("No longer on sale"));
   if (line.stock === null || line.stock === undefined) return null;
+  if (short(line) && line.stock <= 0) return h("span", { class: "stock out" }, t("Sold out: please remove it"));
   if (short(line)) return h("span", { class: "stock out" }, tn("Only {n} left: lower the quantity", line.stock));
   return stockLabel(line.stock);
 }

@@ -198,6 +198,9 @@ const ZH = {
   "Total to pay": "应付合计",
   "The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.": "您核对订单期间，合计已从 {before} 变为 {now}：有商品改了价格。没有扣款。请核对后重新提交订单。",
   "Sorry, the stock changed. Nothing was charged and your cart is unchanged.": "抱歉，库存有变化。没有扣款，购物车也没有变化。",
+  "Only {n} left, and {count} already in your cart.": "仅剩 {n} 件，您的购物车里已有 {count} 件。",
+  "Only {n} left: please choose {n} or fewer.": "仅剩 {n} 件：请选择不超过 {n} 件。",
+  "Sold out: please remove it": "已售罄：请移除",
 };
 
 const RU = {
@@ -389,6 +392,9 @@ const RU = {
   "Total to pay": "К оплате",
   "The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.": "Пока вы проверяли заказ, сумма изменилась с {before} на {now}: изменилась цена. Деньги не списаны. Проверьте и подтвердите заказ ещё раз.",
   "Sorry, the stock changed. Nothing was charged and your cart is unchanged.": "К сожалению, остатки на складе изменились. Деньги не списаны, корзина не изменилась.",
+  "Only {n} left, and {count} already in your cart.": { one: "Осталась {n} штука, и {count} уже в вашей корзине.", few: "Осталось {n} штуки, и {count} уже в вашей корзине.", many: "Осталось {n} штук, и {count} уже в вашей корзине.", other: "Осталось {n} штуки, и {count} уже в вашей корзине." },
+  "Only {n} left: please choose {n} or fewer.": { one: "Осталась {n} штука: выберите не больше {n}.", few: "Осталось {n} штуки: выберите не больше {n}.", many: "Осталось {n} штук: выберите не больше {n}.", other: "Осталось {n} штуки: выберите не больше {n}." },
+  "Sold out: please remove it": "Нет в наличии: уберите из корзины",
 };
 
 // English needs entries only for counted sentences (tn): their forms.
@@ -397,6 +403,8 @@ const EN = {
   "Added {n} items to your cart.": { one: "Added {n} item to your cart.", other: "Added {n} items to your cart." },
   "{name} ({n} left)": { one: "{name} ({n} left)", other: "{name} ({n} left)" },
   "Only {n} left: lower the quantity": { one: "Only {n} left: lower the quantity", other: "Only {n} left: lower the quantity" },
+  "Only {n} left, and {count} already in your cart.": { one: "Only {n} left, and {count} already in your cart.", other: "Only {n} left, and {count} already in your cart." },
+  "Only {n} left: please choose {n} or fewer.": { one: "Only {n} left: please choose {n} or fewer.", other: "Only {n} left: please choose {n} or fewer." },
 };
 
 export const CATALOGS = { en: EN, "zh-CN": ZH, ru: RU };
