@@ -71,3 +71,19 @@ def page_cart(page) -> dict[str, int]:
 def dollars(text: str) -> str:
     """ "$1,234.50" as the server writes it: "1234.50"."""
     return re.sub(r"[^\d.]", "", text)
+
+
+def server_store(server, storename: str) -> dict:
+    """The store's LIST_MERCHANT row, as the server holds it (found by its
+    name, whatever the case)."""
+    after = None
+    with Client(server.port) as c:
+        while True:
+            args = {"limit": 1000} if after is None else {"limit": 1000, "after": after}
+            data = c.ok("LIST_MERCHANT", **args)
+            for store in rows(data):
+                if store["storename"].casefold() == storename.casefold():
+                    return store
+            after = data.get("next")
+            if after is None:
+                raise AssertionError(f"no store {storename}")

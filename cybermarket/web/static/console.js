@@ -266,20 +266,49 @@ function invite() {
   return h("section", { class: "card narrow" }, h("h1", {}, t("Invite a store")), h("p", {}, t("Stores join by invitation. A code works once.")), button, output);
 }
 
-function settings() {
-  const rename = form(t("Store name"), [["storename", t("New store name"), { required: true, maxlength: 64 }]], t("Save"), async ({ storename }) => {
-    await call("SET_MERCHANT_STORENAME", { storename });
+// This store's LIST_MERCHANT row (storename, description, email): looked
+// for from just before its name (LIST_MERCHANT is ordered by name), then,
+// for a login spelled otherwise, through every page.
+async function myStore() {
+  const name = market.account.name;
+  const mine = (store) => store.storename === name || store.storename.toLowerCase() === name.toLowerCase() || store.email.toLowerCase() === name.toLowerCase();
+  for (const start of [name.slice(0, -1), null]) {
+    let after = start;
+    do {
+      const args = { limit: 1000 };
+      if (after !== null) args.after = after;
+      const data = await call("LIST_MERCHANT", args);
+      const found = rowsOf(data).find(mine);
+      if (found) return found;
+      if (start !== null) break; // one page from the name; then all of them
+      after = data.next === undefined ? null : data.next;
+    } while (after !== null);
+  }
+  return { storename: storeName() || "", description: "", email: "" };
+}
+
+// A form that opens with the store's current value of one setting and
+// sends it only when the merchant changed it.
+function setting(title, key, label, op, attrs, store, done, unchanged) {
+  return form(title, [[key, label, { ...attrs, value: store[key] }]], t("Save"), async (values) => {
+    const value = key === "description" ? values[key] : values[key].trim();
+    if (value === store[key]) return unchanged;
+    await call(op, { [key]: value });
+    store[key] = value;
+    return done(value);
+  });
+}
+
+async function settings() {
+  const store = await myStore();
+  const who = h("strong", { id: "signed-in-as" }, store.storename || market.account.name);
+  const rename = setting(t("Store name"), "storename", t("New store name"), "SET_MERCHANT_STORENAME", { required: true, maxlength: 64 }, store, (storename) => {
     market.account.name = storename;
+    who.textContent = storename;
     return t("Your store name is changed.");
-  });
-  const about = form(t("About your store"), [["description", t("Description"), { multiline: true, maxlength: 2000 }]], t("Save"), async ({ description }) => {
-    await call("SET_MERCHANT_DESCRIPTION", { description });
-    return t("Your description is saved.");
-  });
-  const email = form(t("Email"), [["email", t("New email"), { type: "email", required: true }]], t("Save"), async ({ email }) => {
-    await call("SET_MERCHANT_EMAIL", { email: email.trim() });
-    return t("Your email is changed.");
-  });
+  }, t("Nothing to save: the store name is as it was."));
+  const about = setting(t("About your store"), "description", t("Description"), "SET_MERCHANT_DESCRIPTION", { multiline: true, maxlength: 2000 }, store, () => t("Your description is saved."), t("Nothing to save: the description is as it was."));
+  const email = setting(t("Email"), "email", t("New email"), "SET_MERCHANT_EMAIL", { type: "email", required: true }, store, () => t("Your email is changed."), t("Nothing to save: the email is as it was."));
   const password = form(
     t("Password"),
     [
@@ -302,7 +331,7 @@ function settings() {
   return h(
     "div",
     {},
-    h("section", { class: "card account-head" }, h("h1", {}, t("Settings")), h("p", {}, parts("Signed in as {name}", { name: h("strong", {}, market.account.name) })), logout),
+    h("section", { class: "card account-head" }, h("h1", {}, t("Settings")), h("p", {}, parts("Signed in as {name}", { name: who })), logout),
     h("div", { class: "columns" }, rename, about, email, password),
   );
 }

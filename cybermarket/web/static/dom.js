@@ -42,7 +42,9 @@ export function field(label, attrs = {}) {
   const input = attrs.multiline
     ? h("textarea", { id, name: attrs.name, rows: 3, maxlength: attrs.maxlength, required: attrs.required })
     : h("input", { id, type: "text", ...attrs });
-  if (attrs.multiline && attrs.value) input.value = attrs.value;
+  // A textarea's default value is its text (what a reset, and keepTyped in
+  // ui.js, compare with).
+  if (attrs.multiline && attrs.value) input.defaultValue = attrs.value;
   const wrapper = h("div", { class: "field" }, h("label", { for: id }, label), input);
   return [wrapper, input];
 }

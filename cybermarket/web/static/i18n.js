@@ -201,6 +201,9 @@ const ZH = {
   "Only {n} left, and {count} already in your cart.": "仅剩 {n} 件，您的购物车里已有 {count} 件。",
   "Only {n} left: please choose {n} or fewer.": "仅剩 {n} 件：请选择不超过 {n} 件。",
   "Sold out: please remove it": "已售罄：请移除",
+  "Nothing to save: the store name is as it was.": "没有需要保存的内容：店铺名称没有改动。",
+  "Nothing to save: the description is as it was.": "没有需要保存的内容：店铺介绍没有改动。",
+  "Nothing to save: the email is as it was.": "没有需要保存的内容：邮箱没有改动。",
 };
 
 const RU = {
@@ -395,6 +398,9 @@ const RU = {
   "Only {n} left, and {count} already in your cart.": { one: "Осталась {n} штука, и {count} уже в вашей корзине.", few: "Осталось {n} штуки, и {count} уже в вашей корзине.", many: "Осталось {n} штук, и {count} уже в вашей корзине.", other: "Осталось {n} штуки, и {count} уже в вашей корзине." },
   "Only {n} left: please choose {n} or fewer.": { one: "Осталась {n} штука: выберите не больше {n}.", few: "Осталось {n} штуки: выберите не больше {n}.", many: "Осталось {n} штук: выберите не больше {n}.", other: "Осталось {n} штуки: выберите не больше {n}." },
   "Sold out: please remove it": "Нет в наличии: уберите из корзины",
+  "Nothing to save: the store name is as it was.": "Сохранять нечего: название магазина не изменилось.",
+  "Nothing to save: the description is as it was.": "Сохранять нечего: описание не изменилось.",
+  "Nothing to save: the email is as it was.": "Сохранять нечего: адрес почты не изменился.",
 };
 
 // English needs entries only for counted sentences (tn): their forms.
