@@ -620,7 +620,8 @@ function accountView() {
     await market.logout("CLIENT_LOGOUT").catch(() => {});
     render();
   });
-  const rename = form(t("Change username"), [["username", t("New username"), { required: true, maxlength: 64 }]], t("Save"), async ({ username }) => {
+  const rename = form(t("Change username"), [["username", t("New username"), { required: true, maxlength: 64, value: market.account.name }]], t("Save"), async ({ username }) => {
+    if (username === market.account.name) return t("Nothing to save: the username is as it was.");
     await call("SET_CLIENT_USERNAME", { username });
     market.account.name = username;
     who.textContent = username;

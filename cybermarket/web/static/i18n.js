@@ -204,6 +204,7 @@ const ZH = {
   "Nothing to save: the store name is as it was.": "没有需要保存的内容：店铺名称没有改动。",
   "Nothing to save: the description is as it was.": "没有需要保存的内容：店铺介绍没有改动。",
   "Nothing to save: the email is as it was.": "没有需要保存的内容：邮箱没有改动。",
+  "Nothing to save: the username is as it was.": "没有需要保存的内容：用户名没有改动。",
 };
 
 const RU = {
@@ -401,6 +402,7 @@ const RU = {
   "Nothing to save: the store name is as it was.": "Сохранять нечего: название магазина не изменилось.",
   "Nothing to save: the description is as it was.": "Сохранять нечего: описание не изменилось.",
   "Nothing to save: the email is as it was.": "Сохранять нечего: адрес почты не изменился.",
+  "Nothing to save: the username is as it was.": "Сохранять нечего: имя пользователя не изменилось.",
 };
 
 // English needs entries only for counted sentences (tn): their forms.

@@ -139,11 +139,39 @@ export class Market extends EventTarget {
     return this.send(op, args);
   }
 
+  // The account's name is the server's (RESUME answers it as stored), not
+  // the login as typed: an email address, or the name in other capitals.
   async login(op, role, login, password) {
     const data = await this.call(op, { login, password });
     this.keepToken(data);
-    this.account = { role, name: login };
+    const name = this.features.resume && data && data.token ? await this.nameOf(data.token) : null;
+    this.account = { role, name: name || login };
     this.emit("account", this.account);
+  }
+
+  // RESUME's answer for a token, on a connection of its own, closed at
+  // once (this one is logged in already, and a RESUME here would be 400);
+  // null when it cannot be had.
+  /** @param {string} token */
+  nameOf(token) {
+    return new Promise((resolve) => {
+      const socket = new WebSocket(this.url);
+      const done = (name) => {
+        resolve(name);
+        socket.close();
+      };
+      socket.addEventListener("open", () => socket.send(JSON.stringify({ id: 1, op: "RESUME", args: { token } })));
+      socket.addEventListener("message", (event) => {
+        try {
+          const response = JSON.parse(event.data);
+          done(response.status === 200 ? response.data.name : null);
+        } catch {
+          done(null);
+        }
+      });
+      socket.addEventListener("error", () => done(null));
+      setTimeout(() => done(null), 5000);
+    });
   }
 
   keepToken(data) {
