@@ -2,7 +2,7 @@
 // its sales and profit, invitations and the store's settings.
 
 import { revenueChart } from "./chart.js";
-import { form, h, money, replace, say } from "./dom.js";
+import { form, h, invalid, mistake, money, replace, say } from "./dom.js";
 import { formatCount, parts, switcher, t, translatePage } from "./i18n.js";
 import { human } from "./messages.js";
 import { Market } from "./net.js";
@@ -85,8 +85,10 @@ function guarded(view) {
 
 // --- products ------------------------------------------------------------------
 
-function productRow(product, status) {
+// A product's row; what its buttons did (or why not) shows in the row.
+function productRow(product) {
   const row = h("tr", { "data-product-id": product.product_id });
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: `row-status-${product.product_id}` });
   const show = () => {
     const shelf = h("button", { type: "button", class: "secondary" }, product.on_shelf ? t("Take off shelf") : t("Put on shelf"));
     shelf.addEventListener("click", () =>
@@ -99,14 +101,18 @@ function productRow(product, status) {
     edit.addEventListener("click", () => editing());
     const restockId = `restock-${product.product_id}`;
     const amount = h("input", { id: restockId, type: "number", min: 1, value: 10, class: "qty", inputmode: "numeric" });
-    const restock = h("button", { type: "button", class: "secondary" }, t("Restock"));
-    restock.addEventListener("click", () =>
+    const restock = h("button", { type: "submit", class: "secondary" }, t("Restock"));
+    // A form of its own, so that Enter in the box restocks.
+    const restocking = h("form", { class: "restock", novalidate: true }, h("label", { for: restockId, class: "visually-hidden" }, t("Units to add to {name}", { name: product.productname })), amount, restock);
+    restocking.addEventListener("submit", (event) => {
+      event.preventDefault();
       act(async () => {
-        const quantity = Number.parseInt(amount.value, 10);
+        const quantity = Number(amount.value.trim());
+        if (!Number.isInteger(quantity) || quantity < 1) throw mistake(t("Please enter a whole number of units, 1 or more."), amount);
         await call("MERCHANT_RESTOCK_PRODUCT", { product_id: product.product_id, quantity });
         product.stock += quantity;
-      }),
-    );
+      });
+    });
     replace(
       row,
       h("td", { "data-label": t("Product") }, h("strong", { class: "product-name" }, product.productname), h("div", { class: "description muted" }, product.description)),
@@ -116,7 +122,8 @@ function productRow(product, status) {
       h(
         "td",
         { "data-label": "" },
-        h("div", { class: "row-actions" }, edit, shelf, h("label", { for: restockId, class: "visually-hidden" }, t("Units to add to {name}", { name: product.productname })), amount, restock),
+        h("div", { class: "row-actions" }, edit, shelf, restocking),
+        status,
       ),
     );
   };
@@ -153,6 +160,7 @@ function productRow(product, status) {
       say(status, t("Saved."), "ok");
     } catch (error) {
       say(status, error.human, "error");
+      if (error.field instanceof HTMLElement) invalid(error.field, status);
     }
   }
   show();
@@ -160,7 +168,6 @@ function productRow(product, status) {
 }
 
 async function products() {
-  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
   const body = h("tbody", {});
   const load = async (after) => {
     const args = { limit: 50 };
@@ -168,7 +175,7 @@ async function products() {
     const data = await call("MERCHANT_LIST_PRODUCTS", args);
     return { items: rowsOf(data), next: data.next };
   };
-  const paging = pager(body, load, (p) => productRow(p, status), t("More products"));
+  const paging = pager(body, load, productRow, t("More products"));
   const add = form(
     t("Add a product"),
     [
@@ -182,7 +189,7 @@ async function products() {
       const stock = Number.parseInt(values.stock || "0", 10);
       const args = { productname: values.productname, price: values.price.trim(), description: values.description, stock };
       const made = await call("MERCHANT_ADD_PRODUCT", args);
-      body.append(productRow({ product_id: made.product_id, ...args, price: exactPrice(args.price), on_shelf: true }, status));
+      body.append(productRow({ product_id: made.product_id, ...args, price: exactPrice(args.price), on_shelf: true }));
       empty.hidden = true;
       table.hidden = false;
       for (const input of Object.values(inputs)) input.value = "";
@@ -202,7 +209,7 @@ async function products() {
     body,
   );
   table.hidden = page.items.length === 0;
-  return h("div", {}, h("h1", {}, storeName() ? t("Products of {store}", { store: storeName() }) : t("Your products")), empty, table, paging.node, status, add);
+  return h("div", {}, h("h1", {}, storeName() ? t("Products of {store}", { store: storeName() }) : t("Your products")), empty, table, paging.node, add);
 }
 
 // --- sales -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // a product named <img src=x onerror=alert(1)> shows exactly those characters.
 
 import { formatMoney } from "./i18n.js";
+import { fieldName } from "./messages.js";
 
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -58,7 +59,7 @@ export function form(title, fields, submitText, action, extra = {}) {
     inputs[name] = input;
     parts.push(wrapper);
   }
-  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: `s${++fieldCount}` });
   const button = h("button", { type: "submit", class: extra.secondary ? "secondary" : "primary" }, submitText);
   const node = h(
     "form",
@@ -74,11 +75,16 @@ export function form(title, fields, submitText, action, extra = {}) {
     for (const [name, input] of Object.entries(inputs)) values[name] = input.value;
     button.disabled = true;
     say(status, "");
+    for (const input of Object.values(inputs)) valid(input);
     try {
       const done = await action(values, inputs);
       if (typeof done === "string") say(status, done, "ok");
     } catch (error) {
       say(status, error.human || error.message, "error");
+      // The field the error is about (named by the check that failed, or
+      // by the server's message) points at it.
+      const input = inputs[error.field || fieldName(error.message)];
+      if (input) invalid(input, status);
     } finally {
       button.disabled = false;
     }
@@ -88,7 +94,31 @@ export function form(title, fields, submitText, action, extra = {}) {
   return node;
 }
 
+// A field marked wrong, pointing at the message that says why (read out
+// by a screen reader with the field); valid() takes the mark away.
+export function invalid(input, message) {
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", message.id);
+}
+
+export function valid(input) {
+  input.removeAttribute("aria-invalid");
+  input.removeAttribute("aria-describedby");
+}
+
+// An error a check of the page's own makes: its sentence, and the field.
+export function mistake(human, field = null) {
+  return Object.assign(new Error(human), { human, field });
+}
+
 export function say(node, text, kind = "") {
+  // One outcome at a time: a new message clears the page's older "done"
+  // ones, so no green "Saved." stays beside a new error.
+  if (text) {
+    for (const old of document.querySelectorAll(".form-status.ok")) {
+      if (old !== node) say(old, "");
+    }
+  }
   node.textContent = text;
   node.className = `${node.className.split(" ")[0]} ${kind}`.trim();
 }

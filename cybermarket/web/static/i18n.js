@@ -205,6 +205,7 @@ const ZH = {
   "Nothing to save: the description is as it was.": "没有需要保存的内容：店铺介绍没有改动。",
   "Nothing to save: the email is as it was.": "没有需要保存的内容：邮箱没有改动。",
   "Nothing to save: the username is as it was.": "没有需要保存的内容：用户名没有改动。",
+  "Please enter a whole number of units, 1 or more.": "请输入 1 或更大的整数件数。",
 };
 
 const RU = {
@@ -403,6 +404,7 @@ const RU = {
   "Nothing to save: the description is as it was.": "Сохранять нечего: описание не изменилось.",
   "Nothing to save: the email is as it was.": "Сохранять нечего: адрес почты не изменился.",
   "Nothing to save: the username is as it was.": "Сохранять нечего: имя пользователя не изменилось.",
+  "Please enter a whole number of units, 1 or more.": "Введите целое число штук, не меньше 1.",
 };
 
 // English needs entries only for counted sentences (tn): their forms.
