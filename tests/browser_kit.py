@@ -87,3 +87,21 @@ def server_store(server, storename: str) -> dict:
             after = data.get("next")
             if after is None:
                 raise AssertionError(f"no store {storename}")
+
+
+# True when the element's text takes more than one line: its height is
+# over twice its font size (one line is at most 1.5 times it here).
+WRAPPED = """el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return range.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(el).fontSize);
+}"""
+
+
+def broken_apart(page, selector: str) -> list[str]:
+    """The texts of the elements matching `selector` that wrap."""
+    return [
+        cell.text_content()
+        for cell in page.locator(selector).all()
+        if cell.text_content().strip() and cell.evaluate(WRAPPED)
+    ]

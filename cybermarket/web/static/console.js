@@ -115,9 +115,9 @@ function productRow(product) {
     });
     replace(
       row,
-      h("td", { "data-label": t("Product") }, h("strong", { class: "product-name" }, product.productname), h("div", { class: "description muted" }, product.description)),
-      h("td", { "data-label": t("Price") }, money(product.price)),
-      h("td", { "data-label": t("Stock"), class: "stock-count" }, String(product.stock)),
+      h("td", { "data-label": t("Product") }, h("strong", { class: "product-name", title: product.productname }, product.productname), h("div", { class: "description muted" }, product.description)),
+      h("td", { "data-label": t("Price"), class: "num" }, money(product.price)),
+      h("td", { "data-label": t("Stock"), class: "num stock-count" }, formatCount(product.stock)),
       h("td", { "data-label": t("Shelf") }, product.on_shelf ? h("span", { class: "pill on" }, t("On shelf")) : h("span", { class: "pill off" }, t("Off shelf"))),
       h(
         "td",
@@ -205,7 +205,7 @@ async function products() {
   const table = h(
     "table",
     { class: "lines products" },
-    h("thead", {}, h("tr", {}, [t("Product"), t("Price"), t("Stock"), t("Shelf")].map((c) => h("th", {}, c)), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))),
+    h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Price")), h("th", { class: "num" }, t("Stock")), h("th", {}, t("Shelf")), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))),
     body,
   );
   table.hidden = page.items.length === 0;
@@ -223,8 +223,8 @@ async function sales() {
         h(
           "table",
           { class: "lines sales" },
-          h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", {}, t("Units sold")), h("th", {}, t("Revenue")))),
-          h("tbody", {}, rows.map((r) => h("tr", {}, h("td", { "data-label": t("Product") }, r.productname), h("td", { "data-label": t("Units sold") }, formatCount(r.quantity_sold)), h("td", { "data-label": t("Revenue") }, money(r.revenue))))),
+          h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Units sold")), h("th", { class: "num" }, t("Revenue")))),
+          h("tbody", {}, rows.map((r) => h("tr", {}, h("td", { "data-label": t("Product") }, r.productname), h("td", { "data-label": t("Units sold"), class: "num" }, formatCount(r.quantity_sold)), h("td", { "data-label": t("Revenue"), class: "num" }, money(r.revenue))))),
         ),
       ]
     : [h("p", { class: "muted" }, t("No sales yet."))];
