@@ -87,7 +87,7 @@ function productCard(product) {
     { class: "product card", "data-product-id": product.product_id },
     h("h3", { class: "product-name" }, product.productname),
     h("p", { class: "store-name muted" }, product.storename),
-    h("p", { class: "description" }, product.description),
+    h("p", { class: "description clamp tall", title: product.description || null }, product.description),
     h("div", { class: "meta" }, h("span", { class: "price" }, money(product.price)), stockLabel(product.stock)),
     buy,
     status,
@@ -171,7 +171,9 @@ async function home() {
       "a",
       { class: "store card", href: `#/store/${encodeURIComponent(store.storename)}` },
       h("h3", {}, store.storename),
-      h("p", { class: "description" }, store.description || t("No description yet.")),
+      // A few lines on the card (the whole text on the store's page, and
+      // in the title).
+      h("p", { class: "description clamp", title: store.description || null }, store.description || t("No description yet.")),
     );
   const paging = pager(list, load, storeCard, t("More stores"));
   const page = await paging.next();
@@ -186,6 +188,17 @@ async function home() {
   );
 }
 
+// A store's LIST_MERCHANT row (its description), or null: LIST_MERCHANT is
+// ordered by name, so one page from just before the name holds it.
+async function findStore(name) {
+  try {
+    const data = await market.call("LIST_MERCHANT", { after: name.slice(0, -1), limit: 50 });
+    return rowsOf(data).find((s) => s.storename.toLowerCase() === name.toLowerCase()) || null;
+  } catch {
+    return null;
+  }
+}
+
 async function store(name) {
   const grid = h("div", { class: "grid" });
   const load = async (after) => {
@@ -195,12 +208,13 @@ async function store(name) {
     return { items: rowsOf(data), next: data.next };
   };
   const paging = pager(grid, load, productCard, t("More products"));
-  const page = await paging.next();
+  const [page, about] = await Promise.all([paging.next(), findStore(name)]);
   return h(
     "div",
     {},
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, t("Stores")), " / ", name),
     h("h1", {}, name),
+    about && about.description ? h("p", { class: "description store-about" }, about.description) : null,
     searchBox(name),
     page.items.length ? grid : h("p", { class: "muted" }, t("This store has nothing on its shelves right now.")),
     paging.node,
