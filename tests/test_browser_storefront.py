@@ -46,3 +46,44 @@ def test_long_text_keeps_cards_in_shape(pages, server):
         no_sideways_scroll(page)
         # The store's page shows its whole description.
         expect(page.locator(".store-about")).to_have_text(UNBROKEN)
+
+
+def shown_products(page) -> set[str]:
+    return {n.text_content() for n in page.locator("article.product:visible .product-name").all()}
+
+
+def test_a_search_in_a_store_shows_only_its_results_and_survives_reload_and_back(pages, server):
+    from playwright.sync_api import expect
+
+    storename, _ = tcp_store(
+        server,
+        [
+            ("Green tea", "4.00", 9, "Sencha."),
+            ("Black tea", "3.00", 9, "Assam."),
+            ("Coffee beans", "9.00", 9, "Arabica."),
+        ],
+    )
+    page = pages.open(f"/#/store/{storename}")
+    card(page, "Coffee beans").wait_for()
+    page.get_by_label(f"Search in {storename}").fill("tea")
+    expect(page.locator("#search-results article.product")).to_have_count(2)
+    expect(page.locator("article.product:visible")).to_have_count(2)
+    assert shown_products(page) == {"Green tea", "Black tea"}
+    assert "q=tea" in page.url
+
+    # A reload keeps the search, and so does Back from another page.
+    page.reload()
+    expect(page.get_by_label(f"Search in {storename}")).to_have_value("tea")
+    expect(page.locator("#search-results article.product")).to_have_count(2)
+    expect(page.locator("article.product:visible")).to_have_count(2)
+    page.get_by_role("link", name="Orders").click()
+    page.locator("main h1").wait_for()
+    page.go_back()
+    expect(page.get_by_label(f"Search in {storename}")).to_have_value("tea")
+    expect(page.locator("#search-results article.product")).to_have_count(2)
+    assert shown_products(page) == {"Green tea", "Black tea"}
+
+    # Cleared: the whole store again, and the address without the search.
+    page.get_by_label(f"Search in {storename}").fill("")
+    expect(page.locator("article.product:visible")).to_have_count(3)
+    assert "q=" not in page.url

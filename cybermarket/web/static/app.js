@@ -5,7 +5,7 @@ import { form, h, money, replace, say } from "./dom.js";
 import { formatCount, list, parts, switcher, t, tn, translatePage } from "./i18n.js";
 import { explain, human } from "./messages.js";
 import { Market } from "./net.js";
-import { notices, pager, router, rowsOf, when } from "./ui.js";
+import { fromAddress, notices, pager, router, rowsOf, toAddress, when } from "./ui.js";
 
 const market = new Market("cybermarket.client.token");
 translatePage();
@@ -96,7 +96,9 @@ function productCard(product) {
 
 // --- search ------------------------------------------------------------------
 
-function searchBox(storename) {
+// The search box; `hide`: what the results replace while a search is on
+// (a store's whole list).  The search is kept in the address (?q=).
+function searchBox(storename, hide = []) {
   if (!market.features.search) return null;
   const results = h("div", { class: "grid", id: "search-results" });
   const summary = h("p", { class: "muted", role: "status", "aria-live": "polite" });
@@ -106,6 +108,7 @@ function searchBox(storename) {
     placeholder: storename ? t("Search {store}", { store: storename }) : t("Search every store"),
     autocomplete: "off",
     maxlength: 200,
+    value: fromAddress("q"),
   });
   const label = storename ? t("Search in {store}", { store: storename }) : t("Search products in every store");
   const section = h(
@@ -128,7 +131,10 @@ function searchBox(storename) {
     const mine = ++asked;
     results.replaceChildren();
     if (paging) paging.node.remove();
-    if (!/[\p{L}\p{N}]/u.test(query)) {
+    toAddress("q", query);
+    const searching = /[\p{L}\p{N}]/u.test(query);
+    for (const node of hide) if (node) node.hidden = searching;
+    if (!searching) {
       summary.textContent = "";
       section.classList.remove("active");
       return;
@@ -153,6 +159,8 @@ function searchBox(storename) {
       if (mine === asked) summary.textContent = error.human;
     }
   }
+  // A search kept in the address (a reload, Back) runs at once.
+  if (input.value.trim()) run();
   return section;
 }
 
@@ -209,14 +217,16 @@ async function store(name) {
   };
   const paging = pager(grid, load, productCard, t("More products"));
   const [page, about] = await Promise.all([paging.next(), findStore(name)]);
+  const all = page.items.length ? grid : h("p", { class: "muted" }, t("This store has nothing on its shelves right now."));
   return h(
     "div",
     {},
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, t("Stores")), " / ", name),
     h("h1", {}, name),
     about && about.description ? h("p", { class: "description store-about" }, about.description) : null,
-    searchBox(name),
-    page.items.length ? grid : h("p", { class: "muted" }, t("This store has nothing on its shelves right now.")),
+    // While searching, the results stand instead of the store's whole list.
+    searchBox(name, [all, paging.node]),
+    all,
     paging.node,
   );
 }
