@@ -124,3 +124,74 @@ def test_money_numbers_and_headers_never_break_apart(pages, server):
     assert broken_apart(page, "table.lines th") == []
     assert broken_apart(page, "table.lines td:nth-child(2)") == []
     assert broken_apart(page, "#cart-total") == []
+
+
+def field_message(page, field):
+    from playwright.sync_api import expect
+
+    expect(field).to_have_attribute("aria-invalid", "true")
+    # The message is next to the field (in its .field), not elsewhere.
+    message = field.get_attribute("aria-describedby")
+    assert field.locator("xpath=..").locator(f"#{message}").count() == 1
+    return described_by(page, field)
+
+
+def test_prices_and_counts_are_read_as_people_write_them(pages, server):
+    from playwright.sync_api import expect
+
+    storename, _ = tcp_store(server, [])
+    console = pages.open("/console.html")
+    log_in_console(console, storename)
+    add = console.locator("form.add-product")
+    name = add.get_by_label("Name")
+    price = add.get_by_label("Price (such as 19.99)")
+    stock = add.get_by_label("Units in stock")
+
+    # A decimal comma, as most of Europe writes it.
+    name.fill("Rye")
+    price.fill("2,50")
+    stock.fill("3")
+    add.get_by_role("button", name="Add product").click()
+    expect(add.locator(".form-status")).to_have_text("Added Rye.")
+    (rye,) = rows(as_merchant(server, storename, "MERCHANT_LIST_PRODUCTS"))
+    assert (rye["price"], rye["stock"]) == ("2.50", 3)
+
+    # Wrong amounts: said in words, at the field, and nothing is added.
+    for typed, words in [
+        ("-1", "A price cannot be below zero."),
+        ("abc", "Please write the price as a number, such as 19.99."),
+        ("2.505", "Please write the price as a number, such as 19.99."),
+    ]:
+        name.fill("Spelt")
+        price.fill(typed)
+        add.get_by_role("button", name="Add product").click()
+        assert field_message(console, price) == words, typed
+    stock.fill("1.5")
+    price.fill("3.00")
+    add.get_by_role("button", name="Add product").click()
+    assert field_message(console, stock) == "Please enter a whole number, 0 or more."
+    assert len(rows(as_merchant(server, storename, "MERCHANT_LIST_PRODUCTS"))) == 1
+
+    # The length limit shows as one types.
+    name.fill("A" * 150)
+    expect(
+        add.locator(".field").filter(has=console.get_by_label("Name", exact=True)).locator(".count")
+    ).to_have_text("150 of 200 characters")
+
+
+def test_a_quantity_of_one_and_a_half_is_not_bought_as_one(pages, server):
+    from playwright.sync_api import expect
+
+    from tests.browser_kit import customer_with_cart, server_cart
+    from tests.test_browser import card, log_in
+
+    storename, _ = tcp_store(server, [("Cider", "5.00", 20, "Dry.")])
+    buyer = customer_with_cart(server, [])
+    page = pages.open("/")
+    log_in(page, buyer)
+    page.goto(page.url.split("#")[0] + f"#/store/{storename}")
+    found = card(page, "Cider")
+    found.get_by_label("Quantity of Cider").fill("1.5")
+    found.get_by_role("button", name="Add to cart").click()
+    expect(found.locator(".form-status")).to_have_text("Please enter a whole number of 1 or more.")
+    assert server_cart(server, buyer) == {}

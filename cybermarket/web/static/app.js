@@ -57,9 +57,10 @@ function productCard(product) {
         say(status, t("Please log in (Account) to add items to your cart."), "error");
         return;
       }
-      const count = Number.parseInt(quantity.value, 10);
+      // 1.5 is not 1: a count that is not whole is refused, not rounded.
+      const count = Number(quantity.value.trim());
       if (!Number.isInteger(count) || count < 1) {
-        say(status, t("Please enter a quantity of 1 or more."), "error");
+        say(status, t("Please enter a whole number of 1 or more."), "error");
         return;
       }
       // More than is left would only be refused at checkout: say it now.

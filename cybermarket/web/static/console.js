@@ -3,7 +3,7 @@
 
 import { revenueChart } from "./chart.js";
 import { form, h, invalid, mistake, money, replace, say } from "./dom.js";
-import { formatCount, parts, switcher, t, translatePage } from "./i18n.js";
+import { formatCount, language, parts, switcher, t, translatePage } from "./i18n.js";
 import { human } from "./messages.js";
 import { Market } from "./net.js";
 import { notices, pager, router, rowsOf } from "./ui.js";
@@ -31,6 +31,27 @@ function storeName() {
 function exactPrice(text) {
   const [whole, fraction = ""] = text.split(".");
   return `${whole.replace(/^0+(?=\d)/, "") || "0"}.${fraction.padEnd(2, "0")}`;
+}
+
+// A price as people type it: "2,50" and "1 234,50" (a decimal comma, as
+// most of Europe and Russia write it), "1,234.50", "19.9"; written as the
+// server takes it ("2.50"), or a mistake in words naming the price field.
+// A lone comma before three digits ("2,500") groups thousands.
+function priceOf(typed) {
+  let text = typed.trim().replace(/[\s\u00a0\u202f']/g, "");
+  if (text.startsWith("-")) throw mistake(t("A price cannot be below zero."), "price");
+  const comma = text.lastIndexOf(",");
+  const dot = text.lastIndexOf(".");
+  if (comma > dot && (dot >= 0 || !/^\d{1,3}(,\d{3})+$/.test(text))) {
+    text = `${text.slice(0, comma).replace(/[.,]/g, "")}.${text.slice(comma + 1)}`;
+  } else {
+    text = text.replace(/,/g, "");
+  }
+  if (!/^\d+(\.\d{1,2})?$/.test(text)) {
+    const example = new Intl.NumberFormat(language, { minimumFractionDigits: 2 }).format(19.99);
+    throw mistake(t("Please write the price as a number, such as {example}.", { example }), "price");
+  }
+  return exactPrice(text);
 }
 
 // --- joining and logging in ---------------------------------------------------
@@ -138,11 +159,12 @@ function productRow(product) {
       t("Save"),
       async (values) => {
         const args = { product_id: product.product_id };
+        const wanted = { ...values, price: priceOf(values.price) };
         for (const key of ["productname", "price", "description"]) {
-          if (values[key] !== product[key]) args[key] = key === "price" ? values[key].trim() : values[key];
+          if (wanted[key] !== product[key]) args[key] = wanted[key];
         }
         if (Object.keys(args).length > 1) await call("SET_PRODUCT", args);
-        Object.assign(product, values);
+        Object.assign(product, wanted);
         show();
       },
       { class: "inline" },
@@ -186,10 +208,12 @@ async function products() {
     ],
     t("Add product"),
     async (values, inputs) => {
-      const stock = Number.parseInt(values.stock || "0", 10);
-      const args = { productname: values.productname, price: values.price.trim(), description: values.description, stock };
+      const price = priceOf(values.price);
+      const stock = Number(values.stock.trim() || "0");
+      if (!Number.isInteger(stock) || stock < 0) throw mistake(t("Please enter a whole number, 0 or more."), "stock");
+      const args = { productname: values.productname, price, description: values.description, stock };
       const made = await call("MERCHANT_ADD_PRODUCT", args);
-      body.append(productRow({ product_id: made.product_id, ...args, price: exactPrice(args.price), on_shelf: true }));
+      body.append(productRow({ product_id: made.product_id, ...args, on_shelf: true }));
       empty.hidden = true;
       table.hidden = false;
       for (const input of Object.values(inputs)) input.value = "";

@@ -1,7 +1,7 @@
 // Building the page.  Text always goes in as text nodes, never as HTML, so
 // a product named <img src=x onerror=alert(1)> shows exactly those characters.
 
-import { formatMoney } from "./i18n.js";
+import { formatCount, formatMoney, t } from "./i18n.js";
 import { fieldName } from "./messages.js";
 
 export function h(tag, attrs = {}, ...children) {
@@ -47,6 +47,15 @@ export function field(label, attrs = {}) {
   // ui.js, compare with).
   if (attrs.multiline && attrs.value) input.defaultValue = attrs.value;
   const wrapper = h("div", { class: "field" }, h("label", { for: id }, label), input);
+  // A length limit shows as one types, rather than typing stopping silently.
+  if (attrs.maxlength && attrs.type !== "password") {
+    const count = h("span", { class: "count muted", "aria-live": "polite" });
+    const shown = () => {
+      count.textContent = input.value ? t("{n} of {max} characters", { n: formatCount(input.value.length), max: formatCount(attrs.maxlength) }) : "";
+    };
+    input.addEventListener("input", shown);
+    wrapper.append(count);
+  }
   return [wrapper, input];
 }
 
@@ -84,7 +93,11 @@ export function form(title, fields, submitText, action, extra = {}) {
       // The field the error is about (named by the check that failed, or
       // by the server's message) points at it.
       const input = inputs[error.field || fieldName(error.message)];
-      if (input) invalid(input, status);
+      if (input) {
+        // Said at the field, in place of the form's line.
+        say(status, "");
+        invalid(input, fieldNote(input, error.human || error.message));
+      }
     } finally {
       button.disabled = false;
     }
@@ -104,6 +117,15 @@ export function invalid(input, message) {
 export function valid(input) {
   input.removeAttribute("aria-invalid");
   input.removeAttribute("aria-describedby");
+  const note = input.parentElement && input.parentElement.querySelector(".field-error");
+  if (note) note.remove();
+}
+
+// A message under a form's field, saying what is wrong with it.
+function fieldNote(input, text) {
+  const note = h("p", { class: "field-error error", id: `${input.id}-error`, role: "alert" }, text);
+  input.after(note);
+  return note;
 }
 
 // An error a check of the page's own makes: its sentence, and the field.

@@ -25,7 +25,6 @@ const ZH = {
   Quantity: "数量",
   "Quantity of {name}": "{name} 的数量",
   "Please log in (Account) to add items to your cart.": "请先登录（账户）再把商品加入购物车。",
-  "Please enter a quantity of 1 or more.": "请输入 1 或更大的数量。",
   "Search {store}": "搜索 {store}",
   "Search every store": "搜索所有店铺",
   "Search in {store}": "在 {store} 中搜索",
@@ -206,6 +205,11 @@ const ZH = {
   "Nothing to save: the email is as it was.": "没有需要保存的内容：邮箱没有改动。",
   "Nothing to save: the username is as it was.": "没有需要保存的内容：用户名没有改动。",
   "Please enter a whole number of units, 1 or more.": "请输入 1 或更大的整数件数。",
+  "A price cannot be below zero.": "价格不能小于零。",
+  "Please write the price as a number, such as {example}.": "请用数字填写价格，例如 {example}。",
+  "Please enter a whole number, 0 or more.": "请输入 0 或更大的整数。",
+  "Please enter a whole number of 1 or more.": "请输入 1 或更大的整数。",
+  "{n} of {max} characters": "{n} / {max} 个字符",
 };
 
 const RU = {
@@ -224,7 +228,6 @@ const RU = {
   Quantity: "Количество",
   "Quantity of {name}": "Количество: {name}",
   "Please log in (Account) to add items to your cart.": "Чтобы добавлять товары в корзину, войдите (раздел «Аккаунт»).",
-  "Please enter a quantity of 1 or more.": "Укажите количество не меньше 1.",
   "Search {store}": "Поиск в магазине {store}",
   "Search every store": "Поиск по всем магазинам",
   "Search in {store}": "Поиск в магазине {store}",
@@ -405,6 +408,11 @@ const RU = {
   "Nothing to save: the email is as it was.": "Сохранять нечего: адрес почты не изменился.",
   "Nothing to save: the username is as it was.": "Сохранять нечего: имя пользователя не изменилось.",
   "Please enter a whole number of units, 1 or more.": "Введите целое число штук, не меньше 1.",
+  "A price cannot be below zero.": "Цена не может быть меньше нуля.",
+  "Please write the price as a number, such as {example}.": "Укажите цену числом, например {example}.",
+  "Please enter a whole number, 0 or more.": "Введите целое число, не меньше 0.",
+  "Please enter a whole number of 1 or more.": "Введите целое число, не меньше 1.",
+  "{n} of {max} characters": "{n} из {max} символов",
 };
 
 // English needs entries only for counted sentences (tn): their forms.
