@@ -4,8 +4,11 @@ during each one.
     .venv/bin/python bench/attack.py [--database URL] [--seconds 8] [ATTACK ...]
 
 ATTACK is any of: slow-readers, slow-readers-100, flood-one, flood-many, logins, old-password,
-hashes (default: all).  Each attack gets a fresh `twistd cybermarket` on a
-free loopback port.  While it runs, another connection (from its own
+hashes, web-flood, unread-pipelines, token-race, cart-race, upgrades, accept-language,
+accept-language-novel, norwegian, nuls, surrogates (default: all; upgrades and nuls
+are the controls of the attacks after them).
+Each attack gets a fresh `twistd cybermarket` on a free loopback port, with
+the web endpoint (--web) on another.  While it runs, another connection (from its own
 loopback address) sends a PING every 10 ms; the line printed per attack
 gives the server's RSS before and at its peak during the attack, PING p50
 and p99 before and during, and what the attack achieved.  Traffic goes only
@@ -13,7 +16,9 @@ to 127.0.0.0/8, and every attack stops by itself.
 """
 
 import argparse
+import json
 import os
+import random
 import resource
 import socket
 import statistics
@@ -24,6 +29,14 @@ import time
 from pathlib import Path
 
 import msgpack
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -281,6 +294,428 @@ def hashes(servers, seconds):
     )
 
 
+HALF_SENT = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # the blank line never comes
+APP_JS = b"GET /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def http_status(port, source):
+    """The status of GET / on `port` from `source`, or the error's name."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status
+    except (OSError, http.client.HTTPException) as e:
+        return type(e).__name__
+    finally:
+        conn.close()
+
+
+def web_flood(servers, seconds):
+    """1,100 half-sent HTTP requests to --web from one address, server
+    limited to 1,024 files."""
+    socks, refused = [], 0
+    for _ in range(1100):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.8.1", 0))
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", servers.web_port))
+        except OSError:
+            refused += 1
+            sock.close()
+            continue
+        socks.append(sock)
+        try:
+            sock.send(HALF_SENT)
+        except OSError:
+            pass  # answered 503 and closed already
+    time.sleep(seconds)
+    try:
+        victim = Conn(servers.port, "127.0.0.251", timeout=5.0)
+        status = victim.call("PING")["status"]
+        victim.close()
+    except OSError as e:
+        status = type(e).__name__
+    page = http_status(servers.web_port, "127.0.0.252")
+    held = 0
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            sock.recv(1)  # the 503, or the end of file: not held
+        except BlockingIOError:
+            held += 1
+        except OSError:
+            pass
+        sock.close()
+    return (
+        f"{len(socks) + refused} opened, {held} held by the server; "
+        f"newcomer's PING {status}, its GET / {page}"
+    )
+
+
+def unread_pipelines(servers, seconds):
+    """20 connections pipeline 90 KB each of GET /app.js (1.8 MB, 45,000
+    requests, 760 MB of answers) and never read."""
+    socks, sent = [], 0
+    for i in range(20):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind((f"127.0.9.{i + 1}", 0))
+        sock.connect(("127.0.0.1", servers.web_port))
+        sock.setblocking(False)
+        socks.append([sock, memoryview(APP_JS * 2250)])
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for entry in socks:
+            sock, pending = entry
+            try:
+                done = sock.send(pending) if pending else 0
+            except (BlockingIOError, OSError):
+                continue
+            entry[1] = pending[done:]
+            sent += done
+        time.sleep(0.05)
+    for sock, _ in socks:
+        sock.close()
+    return f"20 connections x 90 KB of GET /app.js, never read: {sent // 1024} KB sent"
+
+
+def token_race(servers, seconds):
+    """Logins with the old password sent at moments spread over password
+    changes; afterwards, how many of their tokens still resume."""
+    customer(servers)
+    owner = Conn(servers.port, "127.0.7.1")
+    assert owner.call("CLIENT_LOGIN", login="victim", password=PASSWORD)["status"] == 200
+    started = time.perf_counter()
+    password = PASSWORD
+    end = started + seconds
+    logins = kept = changes = 0
+    change = None  # how long a change takes here: the pace of the race
+    while time.perf_counter() < end:
+        new = f"new password {changes}"
+        racers = [Conn(servers.port, "127.0.7.2") for _ in range(6)]
+        began = time.perf_counter()
+        owner.send("SET_CLIENT_PASSWORD", old_password=password, new_password=new)
+        for racer in racers:
+            time.sleep((change or 0.5) / (len(racers) + 1))
+            racer.send("CLIENT_LOGIN", login="victim", password=password)
+        assert owner.receive()["status"] == 200
+        change = time.perf_counter() - began
+        changes += 1
+        password = new
+        for racer in racers:
+            answer = racer.receive()
+            if answer["status"] == 200:
+                logins += 1
+                later = Conn(servers.port, "127.0.7.3")
+                kept += later.call("RESUME", token=answer["data"]["token"])["status"] == 200
+                later.close()
+            racer.close()
+    owner.close()
+    return (
+        f"password changes: {changes}; racing logins answered 200: {logins}, "
+        f"their tokens that still resume: {kept}"
+    )
+
+
+CART_BOUGHT = (
+    "SELECT c.username, l.product_id, sum(l.quantity) FROM order_lines l"
+    " JOIN orders o ON o.id = l.order_id JOIN clients c ON c.id = o.client_id"
+    " GROUP BY c.username, l.product_id"
+)
+CART_KEPT = (
+    "SELECT c.username, l.product_id, l.quantity FROM cart_lines l"
+    " JOIN clients c ON c.id = l.client_id"
+)
+
+
+def cart_race(servers, seconds):
+    """4 customers each add and remove cart lines on one connection (4
+    rounds written at a time) while another connection of theirs checks
+    out the same cart; afterwards, units added and not removed that are
+    not bought exactly once or still in the cart."""
+    from collections import Counter
+
+    from sqlalchemy import create_engine, text
+
+    shop = merchant(servers)
+    kept_id, passing_id = (
+        shop.call(
+            "MERCHANT_ADD_PRODUCT", productname=name, price="1.00", description="", stock=10**9
+        )["data"]["product_id"]
+        for name in ("kept", "passing")
+    )
+    shop.close()
+    names = [f"racer{i}" for i in range(4)]
+    conns = {}
+    for i, name in enumerate(names):
+        customer(servers, name)
+        conns[name] = [Conn(servers.port, f"127.0.8.{i + 1}") for _ in range(2)]
+        for conn in conns[name]:
+            assert conn.call("CLIENT_LOGIN", login=name, password=PASSWORD)["status"] == 200
+    net = Counter()  # (name, product): units added less units removed, by the answers
+    answered = {name: Counter() for name in names}  # op: answers 200, per customer
+    stop = time.perf_counter() + seconds
+
+    def check_out(conn, counts):
+        while time.perf_counter() < stop:
+            counts["checkout"] += conn.call("CLIENT_CHECKOUT_ITEM")["status"] == 200
+
+    def shopper(name):
+        adder, *checkers = conns[name]
+        counts = [Counter() for _ in checkers]
+        threads = [
+            threading.Thread(target=check_out, args=(c, n))
+            for c, n in zip(checkers, counts, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        mine = answered[name]
+        while time.perf_counter() < stop:
+            for _ in range(4):
+                adder.send("CLIENT_ADD_ITEM", product_id=kept_id, quantity=2)
+                adder.send("CLIENT_ADD_ITEM", product_id=passing_id, quantity=3)
+                adder.send("CLIENT_REMOVE_ITEM", product_id=passing_id)
+            for _ in range(4):
+                statuses = [adder.receive()["status"] == 200 for _ in range(3)]
+                net[name, kept_id] += 2 * statuses[0]
+                net[name, passing_id] += 3 * statuses[1] - 3 * statuses[2]
+                mine["add"] += statuses[0] + statuses[1]
+                mine["remove"] += statuses[2]
+        for thread in threads:
+            thread.join()
+        for n in counts:
+            mine.update(n)
+
+    threads = [threading.Thread(target=shopper, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for conn in (conn for mine in conns.values() for conn in mine):
+        conn.close()
+    engine = create_engine(servers.database)
+    with engine.connect() as db:
+        held = Counter()
+        for query in (CART_BOUGHT, CART_KEPT):
+            for name, product_id, quantity in db.execute(text(query)):
+                held[name, product_id] += int(quantity)
+    engine.dispose()
+    total = sum(answered.values(), Counter())
+    lost = sum(max(0, net[k] - held[k]) for k in set(net) | set(held))
+    extra = sum(max(0, held[k] - net[k]) for k in set(net) | set(held))
+    return (
+        f"{total['add']} adds, {total['remove']} removes, {total['checkout']} checkouts; "
+        f"units neither bought nor in the cart: {lost}, bought after their removal: {extra}"
+    )
+
+
+# --- WebSocket: the upgrade's Accept-Language, and text messages ---------------
+
+# What Chromium sends with Norwegian Bokmål first: "no" and "nn" are
+# languages Babel has no locale for.
+NORWEGIAN = "nb-NO,nb;q=0.9,no;q=0.8,nn;q=0.7,en-US;q=0.6,en;q=0.5"
+# 16,000 characters of tags of languages the server does not have, each of
+# which Babel knows (the costliest to look up).
+LONG_ACCEPT_LANGUAGE = (
+    ",".join(
+        f"{language}-{region}"
+        for region in ("CA", "AT", "MX", "CH", "BR", "JP", "KR", "EG", "BE", "SE", "FI", "IN")
+        for language in ("fr", "de", "es", "it", "pt", "ja", "ko", "ar", "nl", "sv", "fi", "hi")
+    )
+    * 12
+)
+LONG_ACCEPT_LANGUAGE = LONG_ACCEPT_LANGUAGE[: LONG_ACCEPT_LANGUAGE.rfind(",", 0, 16000)]
+
+
+def novel_accept_language():
+    """16,000 characters of tags no cache has seen: three random letters and
+    a random region each."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    tags, size = [], 0
+    while size < 15990:
+        tag = "".join(random.choices(letters, k=3)) + "-" + "".join(random.choices(letters, k=2))
+        tags.append(tag)
+        size += len(tag) + 1
+    return ",".join(tags)[:15999].rstrip(",-")
+
+
+def upgrade(port, source, accept_language):
+    """One WebSocket upgrade from `source`: (HTTP status, 101 when open;
+    the socket and wsproto connection while open, else None, None)."""
+    sock = socket.create_connection(("127.0.0.1", port), 10, (source, 0))
+    ws = WSConnection(ConnectionType.CLIENT)
+    headers = [(b"accept-language", accept_language.encode())]
+    sock.sendall(ws.send(Request(host=f"127.0.0.1:{port}", target="/ws", extra_headers=headers)))
+    while True:
+        data = sock.recv(65536)
+        ws.receive_data(data or None)
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                return 101, sock, ws
+            if isinstance(event, RejectConnection):
+                sock.close()
+                return event.status_code, None, None
+        if not data:
+            sock.close()
+            return "closed", None, None
+
+
+def cpu_seconds(pid):
+    """The server process's CPU time so far (user and system)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _upgrades(servers, seconds, sources, header):
+    """Each source loops WebSocket upgrades with the header (a function
+    giving one per upgrade), closing each one opened; afterwards a TCP
+    connection from the first source PINGs."""
+    pid = servers.pids()[0]
+    statuses, lock = {}, threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def loop(source):
+        while time.monotonic() < stop:
+            try:
+                status, sock, ws = upgrade(servers.web_port, source, header())
+            except OSError as e:
+                status, sock = type(e).__name__, None
+            if sock is not None:
+                sock.sendall(ws.send(CloseConnection(code=1000)))
+                sock.close()
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+
+    cpu = cpu_seconds(pid)
+    threads = [threading.Thread(target=loop, args=(source,)) for source in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cpu = cpu_seconds(pid) - cpu
+    total = sum(statuses.values())
+    time.sleep(0.5)  # the last closes reach the server
+    try:
+        after = Conn(servers.port, sources[0], timeout=5.0).call("PING")["status"]
+    except OSError as e:
+        after = type(e).__name__
+    shown = ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items(), key=str))
+    return (
+        f"{total} upgrades ({shown}); server CPU {cpu * 1000 / max(total, 1):.2f} ms per upgrade;"
+        f" then a TCP PING from the same address: {after}"
+    )
+
+
+def matching_cost(headers):
+    """What choosing the language of these headers costs the reactor, as
+    measured here with the server's own code: microseconds per header,
+    (never seen, seen before)."""
+    from cybermarket import i18n
+
+    def per_header():
+        started = time.perf_counter()
+        for header in headers:
+            i18n.from_accept_language(header)
+        return (time.perf_counter() - started) * 1e6 / len(headers)
+
+    if hasattr(i18n, "accept_language"):
+        i18n.accept_language.cache_clear()
+    if hasattr(i18n.best, "cache_clear"):
+        i18n.best.cache_clear()
+    try:
+        return per_header(), per_header()
+    except Exception as e:  # a server whose matching raises
+        return type(e).__name__, type(e).__name__
+
+
+def _with_matching(outcome, headers):
+    cold, warm = matching_cost(headers)
+    if isinstance(cold, str):
+        return f"{outcome}; matching a header raises {cold}"
+    return f"{outcome}; matching a header {cold:.0f} us, again {warm:.1f} us"
+
+
+def upgrades(servers, seconds):
+    """The control: 4 connections loop upgrades with Accept-Language: en."""
+    sources = [f"127.0.11.{i}" for i in range(1, 5)]
+    return _upgrades(servers, seconds, sources, lambda: "en")
+
+
+def accept_language(servers, seconds):
+    """4 connections loop upgrades whose Accept-Language is 16,000
+    characters of tags the server has no language for."""
+    sources = [f"127.0.7.{i}" for i in range(1, 5)]
+    outcome = _upgrades(servers, seconds, sources, lambda: LONG_ACCEPT_LANGUAGE)
+    return _with_matching(outcome, [LONG_ACCEPT_LANGUAGE])
+
+
+def accept_language_novel(servers, seconds):
+    """As accept-language, each upgrade's tags new (no cache helps)."""
+    headers = [novel_accept_language() for _ in range(200)]
+    sources = [f"127.0.8.{i}" for i in range(1, 5)]
+    outcome = _upgrades(servers, seconds, sources, lambda: random.choice(headers))
+    return _with_matching(outcome, headers)
+
+
+def norwegian(servers, seconds):
+    """One address loops upgrades with Chromium's Norwegian header, as a
+    storefront retrying its connection does."""
+    return _upgrades(servers, seconds, ["127.0.9.1"], lambda: NORWEGIAN)
+
+
+def surrogates(servers, seconds):
+    """One WebSocket sends CLIENT_LOGIN as JSON with a lone surrogate in the
+    login, 50 at a time, for the whole attack."""
+    login = {"login": "x\ud800", "password": "p"}
+    return _json_flood(servers, seconds, {"id": 1, "op": "CLIENT_LOGIN", "args": login})
+
+
+def nuls(servers, seconds):
+    """The control: the same flood with a NUL character where the surrogate
+    is, a 400 of long standing."""
+    login = {"login": "x\x00", "password": "p"}
+    return _json_flood(servers, seconds, {"id": 1, "op": "CLIENT_LOGIN", "args": login})
+
+
+def _json_flood(servers, seconds, request):
+    pid = servers.pids()[0]
+    log_before = len(servers.log())
+    status, sock, ws = upgrade(servers.web_port, "127.0.10.1", "en")
+    assert status == 101, status
+    body = json.dumps(request)
+    statuses, parts = {}, []
+    stop = time.monotonic() + seconds
+    started, cpu = time.monotonic(), cpu_seconds(pid)
+    while time.monotonic() < stop:
+        sock.sendall(b"".join(ws.send(TextMessage(data=body)) for _ in range(50)))
+        answered = 0
+        while answered < 50:
+            ws.receive_data(sock.recv(65536) or None)
+            for event in ws.events():
+                if isinstance(event, TextMessage):
+                    parts.append(event.data)
+                    if event.message_finished:
+                        answer = json.loads("".join(parts))
+                        parts.clear()
+                        statuses[answer["status"]] = statuses.get(answer["status"], 0) + 1
+                        answered += 1
+    elapsed, cpu = time.monotonic() - started, cpu_seconds(pid) - cpu
+    sock.close()
+    time.sleep(0.5)
+    log = servers.log()[log_before:]
+    total = sum(statuses.values())
+    shown = ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items()))
+    return (
+        f"{total} requests ({shown}), {total / elapsed:.0f}/s; log written:"
+        f" {len(log.encode()) / elapsed / 1024:.1f} KiB/s, {log.count('Traceback')} tracebacks;"
+        f" server CPU {cpu * 1e6 / max(total, 1):.0f} us per request"
+    )
+
+
 # name: (function, setup, server options, open-file limit)
 ATTACKS = {
     "slow-readers": (slow_readers, big_store, (), None),
@@ -290,13 +725,23 @@ ATTACKS = {
     "logins": (logins, None, (), None),
     "old-password": (old_password, None, (), None),
     "hashes": (hashes, None, (), None),
+    "web-flood": (web_flood, None, (), 1024),
+    "unread-pipelines": (unread_pipelines, None, (), None),
+    "token-race": (token_race, None, ("--login-failures", "100000"), None),
+    "cart-race": (cart_race, None, ("--login-failures", "100000"), None),
+    "upgrades": (upgrades, None, (), None),
+    "accept-language": (accept_language, None, (), None),
+    "accept-language-novel": (accept_language_novel, None, (), None),
+    "norwegian": (norwegian, None, (), None),
+    "nuls": (nuls, None, (), None),
+    "surrogates": (surrogates, None, (), None),
 }
 
 
 def run(name, database, seconds):
     attack, setup, options, descriptors = ATTACKS[name]
     database = fresh_database(database, f"attack_{name.replace('-', '_')}_{os.getpid()}")
-    servers = Servers(database, extra=options, descriptors=descriptors)
+    servers = Servers(database, extra=options, descriptors=descriptors, web=True)
     try:
         if setup:
             setup(servers)

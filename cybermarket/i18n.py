@@ -17,7 +17,14 @@ language and script.  "zh", "zh-Hans", "zh-CN" and "zh-SG" are Chinese in
 the Simplified script, so zh-CN.  "zh-TW", "zh-HK" and "zh-Hant" are
 Traditional Chinese, a written language this server does not have, so
 English, as for any other language it lacks ("fr", "de").  "ru-RU", "ru-UA"
-give ru; "en-GB" gives en.
+give ru; "en-GB" gives en.  Every tag gives an answer: CLDR names thousands
+of languages Babel has no locale for ("no", "sm", "hmn"), and those are
+read from the subtags' text, never looked up as locales.
+
+Matching runs on the reactor thread, for every WebSocket upgrade's
+Accept-Language, a header the client writes: it reads only the header's
+first ranges, and remembers its answers (bounded caches), so that no header
+costs more than a few hundred microseconds.
 """
 
 from __future__ import annotations
@@ -25,10 +32,9 @@ from __future__ import annotations
 import gettext
 import os
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
-from babel import Locale
 from babel.core import get_global
 
 DOMAIN = "cybermarket"
@@ -102,9 +108,26 @@ def well_formed(tag: str) -> bool:
     return 1 <= len(tag) <= MAX_TAG and _TAG.fullmatch(tag.lower()) is not None
 
 
+def _language_script(identifier: str) -> tuple[str, str | None]:
+    """(language, script) of an identifier in CLDR's data, such as
+    no_Latn_NO or sr_Latn, read from its parts.  Never babel.Locale.parse:
+    Babel has locale data for about a thousand of the identifiers CLDR's
+    likely subtags name, and raises UnknownLocaleError for the others
+    ("no_Latn_NO", "sm_Latn_WS", "hmn_Latn_CN")."""
+    parts = identifier.split("_")
+    script = next((p for p in parts[1:] if len(p) == 4 and p.isalpha()), None)
+    return parts[0].lower(), script.title() if script else None
+
+
 def _maximize(language: str, script: str | None, region: str | None) -> tuple[str, str | None]:
     """(language, script) of a tag, the script filled in from CLDR's likely
-    subtags where the tag leaves it out: zh-TW is zh-Hant, zh is zh-Hans."""
+    subtags where the tag leaves it out: zh-TW is zh-Hant, zh is zh-Hans.
+    An older or wider name of a language is that language first (CLDR's
+    aliases: cmn is zh, sh is sr-Latn)."""
+    alias = get_global("language_aliases").get(language)
+    if alias:
+        language, implied = _language_script(alias)
+        script = script or implied
     if script:
         return language, script
     likely = get_global("likely_subtags")
@@ -113,8 +136,7 @@ def _maximize(language: str, script: str | None, region: str | None) -> tuple[st
     for key in keys:
         full = likely.get(key)
         if full:
-            found = Locale.parse(full)
-            return found.language, found.script
+            return _language_script(full)
     return language, None
 
 
@@ -147,6 +169,12 @@ _OURS = {
 }
 
 
+# Tags remembered with their match.  A tag is at most 35 characters, so
+# the cache holds at most a few hundred kilobytes.
+TAG_CACHE = 4096
+
+
+@lru_cache(maxsize=TAG_CACHE)
 def best(tag: str) -> str | None:
     """The server's language for one well-formed tag, or None if it has
     none for it."""
@@ -162,16 +190,49 @@ def match(tag: str) -> str:
     return best(tag) or DEFAULT
 
 
-def from_accept_language(header: str | None) -> str:
+# Accept-Language is read as far as its first ACCEPT_LANGUAGE_RANGES ranges
+# (--accept-language-ranges), and at most RANGE_CHARS characters for each:
+# a range is a tag of at most 35 characters, a quality ";q=0.xyz" and a
+# separator, and no browser sends more than a dozen.  What lies beyond is
+# never parsed: a header of 16 KB costs what its first ranges cost.
+ACCEPT_LANGUAGE_RANGES = 32
+RANGE_CHARS = 64
+# Headers remembered with their match: browsers of one kind send the same
+# few headers again and again.  Each is at most
+# ACCEPT_LANGUAGE_RANGES * RANGE_CHARS characters (2 KiB) as remembered.
+HEADER_CACHE = 512
+
+
+def from_accept_language(header: str | None, ranges: int = ACCEPT_LANGUAGE_RANGES) -> str:
     """The best of the server's languages for an Accept-Language header
     (RFC 9110, 12.5.4): ranges by quality, highest first, and among equal
     qualities in the order given; the first range that names one of the
     server's languages wins.  q=0 means "not this"; malformed entries are
-    passed over; no match is English."""
+    passed over; no match is English.  Only the first `ranges` ranges
+    count (see cut_short)."""
     if not header:
         return DEFAULT
-    ranges: list[tuple[float, int, str]] = []
-    for position, item in enumerate(header.split(",")):
+    limit = ranges * RANGE_CHARS
+    if len(header) > limit:
+        # Cut at a comma: the range the limit falls in is left out whole,
+        # since a part of it may be another tag ("zh-Hant" cut to "zh").
+        header = header[: header.rfind(",", 0, limit + 1) + 1]
+    return accept_language(header, ranges)
+
+
+def cut_short(header: str | None, ranges: int = ACCEPT_LANGUAGE_RANGES) -> bool:
+    """True when from_accept_language reads only part of `header`."""
+    if not header:
+        return False
+    limit = ranges * RANGE_CHARS
+    return len(header) > limit or header.count(",", 0, limit) >= ranges
+
+
+@lru_cache(maxsize=HEADER_CACHE)
+def accept_language(header: str, ranges: int) -> str:
+    """from_accept_language, for a header already cut to its length bound."""
+    entries: list[tuple[float, int, str]] = []
+    for position, item in enumerate(header.split(",", ranges)[:ranges]):
         name, _, rest = item.strip().partition(";")
         name = name.strip()
         quality = 1.0
@@ -183,11 +244,11 @@ def from_accept_language(header: str | None) -> str:
                 quality = float(value.strip())
             except ValueError:
                 continue
-            if not 0 <= quality <= 1:
+            if not 0 <= quality <= 1:  # NaN too
                 continue
         if quality > 0 and name != "*" and well_formed(name):
-            ranges.append((-quality, position, name))
-    for _, _, name in sorted(ranges):
+            entries.append((-quality, position, name))
+    for _, _, name in sorted(entries):
         found = best(name)
         if found:
             return found

@@ -17,12 +17,15 @@ from cybermarket.values import Arg, shown
 
 CLIENT = "client"
 MERCHANT = "merchant"
+# The role of an op for a connection logged in as either: a client or a
+# merchant (GET_ACCOUNT).
+EITHER = "client or merchant"
 
 
 @dataclass(frozen=True)
 class Op:
     name: str
-    role: str | None  # None: anyone, logged in or not
+    role: str | None  # None: anyone, logged in or not; EITHER: logged in, as either
     args: dict[str, Arg] = field(default_factory=dict)
     status: int = 200
     doc: str = ""
@@ -102,6 +105,13 @@ TABLE = [
         None,
         {"token": _req(v.Token)},
         doc="log in with the token of an earlier login, on a new connection",
+    ),
+    # --- either role (protocol 1.2) ---
+    Op(
+        "GET_ACCOUNT",
+        EITHER,
+        {},
+        doc="the account you are logged in as: its role, name, email (and description)",
     ),
     # --- customers ---
     Op(

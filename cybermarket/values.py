@@ -24,6 +24,7 @@ MAX_PRICE = Decimal("99999999.99")
 # profit) may pass it, on any backend.
 MAX_CENTS = 2**63 - 1
 _PRICE_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 CENT = Decimal("0.01")
 
 
@@ -66,6 +67,13 @@ class Text:
         # places): refused here, the same on every backend.
         if "\x00" in value:
             raise BadRequest(N_("{field}: must not contain the NUL character"), field=field)
+        # A lone surrogate (JSON's "\ud800"; in MessagePack, its three bytes
+        # as UTF-8 would have them) is no character: no backend can store
+        # it, and it would reach the database as a 500.
+        if not value.isascii() and _SURROGATE.search(value):
+            raise BadRequest(
+                N_("{field}: must not contain a lone surrogate (U+D800 to U+DFFF)"), field=field
+            )
         value = self.normal(value)
         if not self.low <= len(value) <= self.high:
             raise BadRequest(

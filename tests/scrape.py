@@ -1,6 +1,7 @@
 """Reading a server's --metrics endpoint: GET, and /metrics parsed into
 samples to compare before and after some traffic."""
 
+import http.client
 import urllib.error
 import urllib.request
 
@@ -9,8 +10,18 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.server import HOST
 
 
-def get(port, path, timeout=10.0):
-    """(status, body text) of GET http://HOST:port/path."""
+def get(port, path, timeout=10.0, source=None):
+    """(status, body text) of GET http://HOST:port/path, from the loopback
+    address `source` if given (its connection counts in that address's
+    connection cap)."""
+    if source is not None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout, source_address=(source, 0))
+        try:
+            conn.request("GET", path)
+            answer = conn.getresponse()
+            return answer.status, answer.read().decode()
+        finally:
+            conn.close()
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as answer:
             return answer.status, answer.read().decode()
@@ -18,9 +29,9 @@ def get(port, path, timeout=10.0):
         return e.code, e.read().decode()
 
 
-def scrape(port):
+def scrape(port, source=None):
     """{(name, frozenset of labels): value} of every sample at /metrics."""
-    status, text = get(port, "/metrics")
+    status, text = get(port, "/metrics", source=source)
     assert status == 200
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value

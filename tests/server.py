@@ -496,6 +496,36 @@ def _tcp_sockets():
     return sockets
 
 
+def unaccepted(port):
+    """Connections to `port` made from this machine that the server has not
+    accepted yet: the client's end is connected, the server's is still in
+    the listen queue (which /proc/net/tcp does not list)."""
+    sockets = _tcp_sockets()
+    accepted = {remote for local, remote, _, inode in sockets if local == port and inode}
+    return sum(
+        1
+        for local, remote, state, _ in sockets
+        if remote == port and state == "01" and local not in accepted
+    )
+
+
+def unread_bytes(local_port, remote_port):
+    """Bytes the kernel holds, received and not yet read, on the socket of
+    the connection from `remote_port` to `local_port` (its receive queue,
+    from /proc/net/tcp); None when there is no such socket."""
+    with open("/proc/net/tcp") as table:
+        next(table)  # the header
+        for line in table:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if (
+                int(local.rsplit(":", 1)[1], 16) == local_port
+                and int(remote.rsplit(":", 1)[1], 16) == remote_port
+            ):
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
 def socket_inodes(pid):
     """The inodes of the sockets process `pid` has open."""
     inodes = set()

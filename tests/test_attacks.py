@@ -5,6 +5,7 @@ before the defence it checks.  Nothing waits a fixed time: every wait polls
 with a deadline."""
 
 import errno
+import http.client
 import os
 import resource
 import select
@@ -16,19 +17,28 @@ from sqlalchemy import create_engine, text
 
 from tests.live import PASSWORD
 from tests.seed import invitation, seed_stores
-from tests.server import HOST, holds_connection_from, wait_until
+from tests.server import (
+    HOST,
+    free_port,
+    holds_connection_from,
+    unaccepted,
+    unread_bytes,
+    wait_until,
+)
 from tests.shop import store_args
 from tests.wire import Client, frame, request
 
 
 @pytest.fixture
 def serve(launch, migrated_url):
-    """serve(*options, descriptors=None, haproxy=False) -> a started Server
-    of its own on a migrated database, killed at the end (conftest's
-    launch)."""
+    """serve(*options, descriptors=None, haproxy=False, web=False) -> a
+    started Server of its own on a migrated database, killed at the end
+    (conftest's launch)."""
 
-    def start(*options, descriptors=None, haproxy=False):
-        return launch(migrated_url, *options, descriptors=descriptors, haproxy=haproxy).server
+    def start(*options, descriptors=None, haproxy=False, web=False):
+        return launch(
+            migrated_url, *options, descriptors=descriptors, haproxy=haproxy, web=web
+        ).server
 
     return start
 
@@ -234,6 +244,158 @@ def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url
     # A few answers were made before the client's buffers filled; the rest
     # waited for it and show the new price.
     assert prices.count("2.00") >= 30, prices
+
+
+# --- the web endpoint's HTTP connections ----------------------------------------
+
+HALF_SENT = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # the blank line never comes
+APP_JS = b"GET /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def http_status_from(port, path, source):
+    """The status of GET `path` on `port` from the address `source`, or the
+    name of the error that stopped it."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=10, source_address=(source, 0))
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    except (OSError, http.client.HTTPException) as e:
+        return type(e).__name__
+    finally:
+        conn.close()
+
+
+def held_by_server(socks):
+    """How many of `socks` the server still holds open."""
+    held = 0
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            sock.recv(1)  # an answer (the 503) or the end of file: refused
+        except BlockingIOError:
+            held += 1  # nothing to read, no end of file
+        except OSError:
+            pass
+    return held
+
+
+def test_half_sent_web_requests_from_one_address_cannot_take_the_descriptors(serve):
+    """1,083 half-sent requests to --web from one address under a 1,100
+    open-file limit used to take the descriptors (plain HTTP connections
+    were not counted): other addresses' TCP connections were reset and
+    /metrics went down.  Now they count in the same caps as TCP."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1300:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    metrics = free_port()
+    server = serve(
+        "--metrics",
+        f"tcp:{metrics}:interface={HOST}",
+        "--frame-timeout=300",  # the half-sent requests stay while the test runs
+        descriptors=1024,
+        web=True,
+    )
+    socks = []
+    try:
+        # In batches that the listen queue holds, each accepted before the
+        # next: a server that has run out of descriptors accepts no more.
+        while len(socks) < 1100:
+            batch = open_many(server.web_port, 40)
+            socks += batch
+            for sock in batch:
+                try:
+                    sock.send(HALF_SENT)
+                except OSError:
+                    pass  # refused already
+            wait_until(lambda: not unaccepted(server.web_port), 10, what="the server to accept")
+        assert ping_from(server, "127.0.0.2") == 200
+        assert http_status_from(metrics, "/metrics", "127.0.0.2") == 200
+        assert http_status_from(server.web_port, "/", "127.0.0.2") == 200
+        # The address's cap is full, for TCP as for HTTP.
+        assert not _pings(server, "127.0.0.1")
+        assert http_status_from(server.web_port, "/", "127.0.0.1") == 503
+        assert held_by_server(socks) == 256
+        wait_until(lambda: "--max-connections-per-address" in server.log, 10, what="a log line")
+    finally:
+        for sock in socks:
+            sock.close()
+    wait_until(lambda: _pings(server, "127.0.0.1"), 10, what="127.0.0.1 served again")
+
+
+def _closed_while_dribbling(sock, every, timeout):
+    """Send a header byte every `every` seconds until the server closes
+    `sock`; True once it has, False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            sock.send(b"X")
+        except OSError:
+            return True
+        readable, _, _ = select.select([sock], [], [], every)
+        if readable:
+            try:
+                if sock.recv(1) == b"":
+                    return True
+            except OSError:
+                return True
+    return False
+
+
+def test_a_web_request_dribbled_a_byte_at_a_time_is_closed_at_the_frame_timeout(serve):
+    """A header byte every 25 s used to keep a web connection for ever:
+    each byte put off Twisted's idle timeout."""
+    server = serve("--frame-timeout", "1", web=True)
+    with socket.create_connection((HOST, server.web_port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        assert _closed_while_dribbling(sock, every=0.2, timeout=10)
+    wait_until(lambda: "--frame-timeout" in server.log, 10, what="a log line")
+
+
+def test_an_idle_keep_alive_web_connection_is_closed(serve):
+    server = serve("--idle-timeout", "1", web=True)
+    conn = http.client.HTTPConnection(HOST, server.web_port, timeout=10)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read()
+        assert not response.will_close  # kept alive
+        assert closed_by_server(conn.sock, timeout=10)
+    finally:
+        conn.close()
+
+
+def _rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_unread_pipelined_web_requests_are_not_read(serve):
+    """Connections pipelining GET /app.js without reading used to have all
+    their requests read and every answer kept in memory (20 of them: RSS
+    144 -> 863 MB).  Now the server stops reading a connection while an
+    answer waits for the client: the requests wait in the kernel."""
+    server = serve(web=True)
+    before = _rss(server.pid)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((HOST, server.web_port))
+    try:
+        sock.setblocking(False)
+        pending = memoryview(APP_JS * 8000)  # 344 KB of requests, 135 MB of answers
+        deadline = time.monotonic() + 10
+        while pending and time.monotonic() < deadline:
+            try:
+                pending = pending[sock.send(pending) :]
+            except BlockingIOError:
+                time.sleep(0.05)
+        _until_quiet(server.pid)
+        assert unread_bytes(server.web_port, sock.getsockname()[1]) > 0
+        assert _rss(server.pid) - before < 32 << 20
+    finally:
+        sock.close()
 
 
 # --- behind a balancer that sends the PROXY protocol ----------------------------

@@ -76,10 +76,20 @@ class Pages:
         self.contexts: list = []
         self.errors: list[str] = []
 
-    def open(self, path: str = "/", viewport: dict = DESKTOP, locale: str | None = None):
+    def open(
+        self,
+        path: str = "/",
+        viewport: dict = DESKTOP,
+        locale: str | None = None,
+        accept_language: str | None = None,
+    ):
         # `locale`: the browser's language (navigator.languages and
         # Accept-Language); Chromium's own default otherwise.
-        extra = {"locale": locale} if locale else {}
+        # `accept_language`: the header as a browser set to several
+        # languages sends it, on every request, the WebSocket's included.
+        extra: dict = {"locale": locale} if locale else {}
+        if accept_language:
+            extra["extra_http_headers"] = {"Accept-Language": accept_language}
         context = self.browser.new_context(viewport=viewport, **extra)
         self.contexts.append(context)
         page = context.new_page()
@@ -430,6 +440,46 @@ def test_the_storefront_speaks_the_browsers_language_and_remembers_a_choice(page
     page.select_option("#language", "en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.locator("nav a[href='#/']", has_text="Stores").wait_for()
+
+
+# Chromium with Norwegian Bokmål as its first language: "no" and "nn" are
+# languages CLDR knows and Babel has no locale for.
+NORWEGIAN = "nb-NO,nb,no,nn,en-US,en"
+
+
+@pytest.mark.parametrize("how", ["chromium", "header"])
+def test_a_norwegian_browser_gets_the_storefront_in_english(browser, server, how):
+    """Every upgrade of such a browser was once a 500: the page sat at
+    "Connection lost. Reconnecting…" and each retry kept a connection
+    place.  "chromium": a Chromium whose languages are set so
+    (--accept-lang; it sends them with qualities, and the page reads them
+    from navigator.languages); "header": the header exactly as above."""
+    storename, _ = tcp_store(server, [("Brunost", "7.90", 5, "Geitost fra Gudbrandsdalen.")])
+    if how == "chromium":
+        chromium = browser.browser_type.launch(
+            executable_path=CHROMIUM, args=[*FLAGS, f"--accept-lang={NORWEGIAN}"]
+        )
+    else:
+        chromium = browser
+    norwegians = Pages(chromium, server)
+    try:
+        page = norwegians.open("/", PHONE, accept_language=NORWEGIAN if how == "header" else None)
+        if how == "chromium":
+            assert page.evaluate("navigator.languages")[:4] == ["nb-NO", "nb", "no", "nn"]
+        page.locator(".store").first.wait_for()
+        assert page.evaluate("document.documentElement.lang") == "en"
+        assert page.locator("nav a[href='#/']").text_content() == "Stores"
+        page.goto(page.url.split("#")[0] + f"#/store/{storename}")
+        assert card(page, "Brunost").locator(".stock").text_content() == "Only 5 left"
+        page.wait_for_timeout(500)
+        assert not page.locator("#notice", has_text="Connection lost").is_visible()
+        no_sideways_scroll(page)
+        shoot(page, f"storefront-nb-NO-{how}-phone")
+        assert norwegians.errors == []
+    finally:
+        norwegians.close()
+        if chromium is not browser:
+            chromium.close()
 
 
 def test_the_account_page_and_the_console_speak_russian_and_chinese(pages, server):

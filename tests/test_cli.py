@@ -50,6 +50,39 @@ def test_db_upgrade_creates_the_database_then_invite_works(tmp_path):
     assert invited.stdout.startswith("Invitation code (valid 7 days, inviter nil):\n")
 
 
+def test_three_slashes_before_an_absolute_path_ask_for_the_fourth(tmp_path):
+    """sqlite:///tmp/pn/market.sqlite3 names tmp/pn/market.sqlite3 under the
+    working directory.  When the file the user meant, /tmp/pn/market.sqlite3,
+    is there, the command says so, rather than suggesting a `db upgrade`
+    that would fail on the missing folder."""
+    database = tmp_path / "pn" / "market.sqlite3"
+    work = tmp_path / "pn" / "cm"
+    work.mkdir(parents=True)
+    meant = f"sqlite:///{database}"  # four slashes: the absolute path
+    assert run_cli("db", "upgrade", "--database", meant, cwd=work).returncode == 0
+    typed = f"sqlite://{database}"  # three slashes: a relative path
+    assert not typed.startswith("sqlite:////")
+    for command in (["invite"], ["db", "current"], ["report"]):
+        result = run_cli(*command, "--database", typed, cwd=work)
+        assert result.returncode == 1, result.stderr
+        assert result.stdout == ""
+        line = one_line(result.stderr)
+        assert f"no database file {work}{database}; did you mean `{meant}`?" in line
+        assert "creates it" not in line
+    assert list(work.iterdir()) == []  # nothing created
+
+
+def test_a_missing_folder_is_told_instead_of_an_upgrade_that_would_fail(tmp_path):
+    result = run_cli("invite", "--database", "sqlite:///no/such/market.sqlite3", cwd=tmp_path)
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert f"no database file {tmp_path}/no/such/market.sqlite3: no folder {tmp_path}/no/such" in (
+        line
+    )
+    assert "creates it" not in line
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- invite --days ---------------------------------------------------------------
 
 
@@ -185,6 +218,59 @@ def test_db_backup_of_the_default_database(tmp_path):
     assert (tmp_path / "saved.sqlite3").is_file()
 
 
+def journal_mode_of(path):
+    """The journal mode a SQLite file's header records: "wal", or
+    "rollback" for the modes without a -wal file (DELETE, TRUNCATE ...)."""
+    with open(path, "rb") as f:
+        header = f.read(20)
+    return {1: "rollback", 2: "wal"}[header[18]]
+
+
+def test_commands_that_only_read_leave_a_backup_as_it_was(tmp_path):
+    """A backup is one file in rollback-journal mode; `db current` and
+    `report` open it read-only and leave it so: no WAL mode, no -wal or
+    -shm beside it, not a byte changed.  Nor does a restore leave them."""
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert run_cli("db", "backup", "saved.sqlite3", cwd=tmp_path).returncode == 0
+    saved = tmp_path / "saved.sqlite3"
+    before = saved.read_bytes()
+    assert journal_mode_of(saved) == "rollback"
+    url = "sqlite:///saved.sqlite3"
+    current = run_cli("db", "current", "--database", url, cwd=tmp_path)
+    assert current.returncode == 0, current.stdout + current.stderr
+    report = run_cli("report", "--database", url, cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert journal_mode_of(saved) == "rollback"
+    assert saved.read_bytes() == before
+    assert not (tmp_path / "saved.sqlite3-wal").exists()
+    assert not (tmp_path / "saved.sqlite3-shm").exists()
+
+    restored = run_cli(
+        "db", "restore", "--database", "sqlite:///restored.sqlite3", "saved.sqlite3", cwd=tmp_path
+    )
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert journal_mode_of(tmp_path / "restored.sqlite3") == "rollback"
+    assert not (tmp_path / "restored.sqlite3-wal").exists()
+    assert not (tmp_path / "restored.sqlite3-shm").exists()
+
+
+def test_db_current_reads_a_database_servers_have_open(tmp_path):
+    """Read-only, `db current` still sees what a server holding the
+    database open has committed to its -wal file."""
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    live = sqlite3.connect(tmp_path / "cybermarket.sqlite3")
+    try:
+        live.execute("PRAGMA wal_autocheckpoint=0")
+        live.execute("UPDATE alembic_version SET version_num = 'elsewhere'")
+        live.commit()
+        assert (tmp_path / "cybermarket.sqlite3-wal").stat().st_size > 0
+        result = run_cli("db", "current", cwd=tmp_path)
+    finally:
+        live.close()
+    assert result.returncode == 1
+    assert result.stdout.startswith("current: elsewhere  newest: ")
+
+
 @pytest.mark.parametrize(
     "database, target, message",
     [
@@ -303,3 +389,14 @@ def test_a_path_for_a_database_is_refused_in_the_language(tmp_path):
     missing = run_in({"LANG": "zh_CN.UTF-8"}, "invite", cwd=tmp_path)
     assert missing.returncode == 1
     assert f"数据库文件 {tmp_path / 'cybermarket.sqlite3'} 不存在" in missing.stderr
+
+
+# --- call -------------------------------------------------------------------------
+
+
+def test_call_without_arguments_asks_only_for_the_op(tmp_path):
+    result = run_cli("call", cwd=tmp_path)
+    assert result.returncode == 2
+    last = result.stderr.splitlines()[-1]
+    assert last.endswith("the following arguments are required: op"), last
+    assert "key=value" not in last

@@ -152,6 +152,25 @@ def test_call_returns_a_response(start):
     assert listing.frame.empty
 
 
+def test_get_account_answers_the_account_as_stored(shared_market):
+    market = shared_market
+    store = unique("Corner")
+    shop = market.merchant(store)
+    by_email = market.connect()
+    by_email.call(
+        "MERCHANT_LOGIN", check=True, login=f"{store.upper()}@EXAMPLE.COM", password=PASSWORD
+    )
+    expected = {
+        "role": "merchant",
+        "name": store,
+        "email": f"{store}@example.com",
+        "description": f"the {store} store",
+    }
+    assert by_email.get_account() == shop.get_account() == expected
+    with pytest.raises(NotLoggedIn):
+        market.connect().get_account()
+
+
 def test_the_client_keeps_its_session_token_and_resumes_with_it(shared_market):
     market = shared_market
     alice = unique("alice")
@@ -713,6 +732,18 @@ def test_twisted_client_on_a_413():
     (failure,) = too_large
     assert failure.check(TooLarge) and failure.value.response.id is None
     assert transport.disconnecting
+
+
+def test_twisted_client_get_account():
+    protocol, transport = connected()
+    account = outcome(protocol.get_account())
+    assert sent_requests(transport) == [{"id": 1, "op": "GET_ACCOUNT"}]
+    data = {"role": "client", "name": "Zoë", "email": "zoe@example.com"}
+    protocol.dataReceived(framed({"id": 1, "status": 200, "message": "ok", "data": data}))
+    assert account == [data]
+    refused = outcome(protocol.get_account())
+    protocol.dataReceived(framed({"id": 2, "status": 401, "message": "GET_ACCOUNT: log in first"}))
+    assert refused[0].check(NotLoggedIn)
 
 
 def test_twisted_client_keeps_its_session_token():

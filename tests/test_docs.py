@@ -5,8 +5,9 @@ The doc's "| op | args | data |" tables give each op's arguments as code
 spans, `name`, the required ones first and the optional ones after the word
 "optional" ("optional, at least one:" where one of them is needed);
 anything in parentheses is explanation.  Each op's role comes from its
-paragraph ("Role: anyone", "Role: client", "Role: merchant") or, for the
-ops of the "Common (no login needed)" section, from its heading.
+paragraph ("Role: anyone", "Role: client", "Role: merchant", "Role: client or
+merchant") or, for the ops of the "Common (no login needed)" section, from
+its heading.
 """
 
 import re
@@ -22,7 +23,12 @@ from cybermarket.values import Arg
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 TABLE_HEADER = "| op | args | data |"
-ROLES = {"anyone": None, "client": ops_module.CLIENT, "merchant": ops_module.MERCHANT}
+ROLES = {
+    "anyone": None,
+    "client": ops_module.CLIENT,
+    "merchant": ops_module.MERCHANT,
+    "client or merchant": ops_module.EITHER,
+}
 # Words the args column may hold besides the names: its punctuation aside,
 # nothing else, so that a name written without backticks is caught.
 FILLER = {"optional", "at", "least", "one"}
@@ -88,7 +94,10 @@ def parse_doc(text):
                 op.role = None
             found[name] = op
     for name, op in found.items():
-        stated = re.search(rf"\*\*{name}\*\*[^\n]*?\bRole: (anyone|client|merchant)\b", section)
+        stated = re.search(
+            rf"\*\*{name}\*\*[^\n]*?\bRole: (anyone|client or merchant|client|merchant)\b",
+            section,
+        )
         if stated:
             role = ROLES[stated.group(1)]
             if op.role not in ("unstated", role):

@@ -847,9 +847,9 @@ def test_listen_without_an_endpoint_type_is_a_usage_error(tmp_path, database_url
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "Traceback" not in output
-    last = output.splitlines()[-1]
-    assert "--listen: '37269' is not an endpoint description" in last
-    assert "tcp:PORT:interface=ADDR" in last and "tcp:37269:interface=127.0.0.1" in last
+    first = output.splitlines()[0]  # the mistake first, not after the whole help
+    assert "--listen: '37269' is not an endpoint description" in first
+    assert "tcp:PORT:interface=ADDR" in first and "tcp:37269:interface=127.0.0.1" in first
     assert not list(tmp_path.iterdir()), "nothing may start before the options are checked"
 
 

@@ -1,6 +1,8 @@
 """Protocol 1.1 end to end: real `twistd -n cybermarket` processes over TCP,
 two of them on one database for the session tokens (conftest's launch)."""
 
+import time
+
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -127,3 +129,44 @@ def test_failed_resumes_sent_at_once_to_two_processes_stay_within_the_limit(laun
             conn.close()
     with Client(there.port, HOST, source="127.0.0.6") as elsewhere:
         assert elsewhere.ok("RESUME", token=token) == {"role": "client", "name": "alice"}
+
+
+def test_no_login_racing_a_password_change_keeps_a_token(launch, migrated_url):
+    """Logins with the old password sent while a password change runs, at
+    moments spread over it: whatever each answers, no token they get
+    resumes once the change is done.  (A login that read the old hash
+    before the change committed and issued its token after the change had
+    revoked every token kept a token that resumed for ever: issue 23,
+    item 5.)"""
+    # Every racer's login that comes after the change is a wrong password:
+    # the account's failure budget must not turn the race into 429s.
+    live = launch(migrated_url, *FAST, "--login-failures", "1000")
+    (owner,) = live.customers(["alice"])
+    # The pace of the race, on this machine: a change with the server's
+    # own hash (the seeded account's is a cheap one).
+    started = time.monotonic()
+    owner.ok("SET_CLIENT_PASSWORD", old_password=PASSWORD, new_password="password number 0")
+    change = time.monotonic() - started
+    password, kept = "password number 0", []
+    for trial in range(1, 13):
+        new = f"password number {trial}"
+        racers = [Client(live.port, HOST) for _ in range(6)]
+        owner.send("SET_CLIENT_PASSWORD", old_password=password, new_password=new)
+        for racer in racers:
+            # A change is two hashes, a login one: a login sent within the
+            # change's second hash reads the old hash before the change
+            # commits, and is checked after it.
+            time.sleep(change / (len(racers) + 1))
+            racer.send("CLIENT_LOGIN", login="alice", password=password)
+        changed = owner.receive()
+        assert changed["status"] == 200, changed
+        for racer in racers:
+            answer = racer.receive()
+            assert answer["status"] in (200, 401), answer
+            if answer["status"] == 200:
+                with Client(live.port, HOST) as later:
+                    if later.call("RESUME", token=answer["data"]["token"])["status"] != 401:
+                        kept.append(trial)
+            racer.close()
+        password = new
+    assert kept == [], "tokens from the old password that outlived its change"

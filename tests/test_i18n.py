@@ -185,6 +185,142 @@ def test_accept_language_gives_the_best_match_by_quality(header, language):
     assert from_accept_language(header) == language
 
 
+# --- tags Babel has no locale for, and hostile headers ---------------------------------
+
+# The headers real browsers send for their first language.
+BROWSERS = [
+    # Chromium set to Norwegian Bokmål: "no" and "nn" have likely subtags
+    # but no locale of Babel's; this header once made every upgrade a 500.
+    ("nb-NO,nb,no,nn,en-US,en", "en"),
+    ("nb-NO,nb;q=0.9,no;q=0.8,nn;q=0.7,en-US;q=0.6,en;q=0.5", "en"),
+    # Serbian in the Latin script, Chromium and Firefox.
+    ("sr-Latn-RS,sr-Latn;q=0.9,sr;q=0.8,en-US;q=0.7,en;q=0.6", "en"),
+    ("sr-Latn,sr;q=0.8,en-US;q=0.5,en;q=0.3", "en"),
+    # Chinese in the Traditional script: the plain "zh" after it is
+    # Simplified Chinese, which this server has.
+    ("zh-TW,zh;q=0.9,en-US;q=0.8,en;q=0.7", "zh-CN"),
+    ("zh-Hant-TW,zh-Hant;q=0.9,en;q=0.8", "en"),
+    # Portuguese of Brazil.
+    ("pt-BR,pt;q=0.9,en-US;q=0.8,en;q=0.7", "en"),
+    # Russian after tags Babel has no locale for.
+    ("no,sm,hmn,ru;q=0.5", "ru"),
+]
+# A header of 16,000 characters (Twisted takes lines of up to 16 KiB), of
+# tags Babel has no locale for.
+LONG_HEADER = ",".join(["no", "sm", "hmn", "nn"] * 1200)[:16000]
+
+
+def babel_tags() -> Iterator[str]:
+    """Every tag Babel's data can give: its locales, the keys and values of
+    its likely subtags and language aliases, and each one's language
+    subtag alone."""
+    from babel.core import get_global
+    from babel.localedata import locale_identifiers
+
+    found = set(locale_identifiers())
+    for table in ("likely_subtags", "language_aliases"):
+        for key, value in get_global(table).items():
+            found |= {key, value}
+    for name in list(found):
+        found.add(name.split("_")[0])
+    for name in sorted(found):
+        yield name.replace("_", "-")
+
+
+def test_every_tag_in_babels_data_matches_one_of_the_servers_languages():
+    tags = list(babel_tags())
+    assert len(tags) > 8000 and {"no", "sm", "hmn", "nb", "nn", "und"} <= set(tags)
+    for tag in tags:
+        assert from_accept_language(tag) in i18n.LANGUAGES, tag
+        if i18n.well_formed(tag):
+            assert match(tag) in i18n.LANGUAGES, tag
+        else:
+            with pytest.raises(ValueError):
+                match(tag)
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["no", "sm", "hmn", "nn", "nb-NO", "no-NO", "und", "und-Latn", "zh-Hant-HK", "sr-Latn-RS"],
+)
+def test_a_tag_babel_has_no_locale_for_is_english(tag):
+    assert match(tag) == "en"
+    assert from_accept_language(tag) == "en"
+
+
+@pytest.mark.parametrize(
+    ("tag", "language"),
+    [("cmn", "zh-CN"), ("cmn-Hans-CN", "zh-CN"), ("zh-cmn-Hans", "zh-CN"), ("zh-guoyu", "zh-CN")],
+)
+def test_an_older_or_wider_name_of_a_language_finds_it(tag, language):
+    assert match(tag) == language
+
+
+# Odd and malformed entries: each is passed over, and the header still
+# gives a language.
+ODD = [
+    "en_US",
+    "zh--CN",
+    "-",
+    "x-private",
+    "i-klingon",
+    "*",
+    ";q=1",
+    "ru;q=",
+    "ru;q=1e999",
+    "ru;q=nan",
+    "a" * 36,
+    "中文",
+    "\x00",
+    "ru\udc80",
+    ",,,,",
+    "q=0.5",
+    "sgn-BE-FR",
+    "qaa-Qaaa-QM-x-southern",
+]
+
+
+@pytest.mark.parametrize("entry", ODD)
+def test_any_entry_in_a_header_falls_back_without_raising(entry):
+    assert from_accept_language(entry) in i18n.LANGUAGES
+    assert from_accept_language(f"{entry}, ru;q=0.5") == "ru"
+
+
+@pytest.mark.parametrize(("header", "language"), BROWSERS)
+def test_real_browsers_headers_give_the_best_match(header, language):
+    assert from_accept_language(header) == language
+
+
+def test_a_long_header_is_read_only_as_far_as_its_first_ranges(monkeypatch):
+    asked = []
+    best = i18n.best
+    monkeypatch.setattr(i18n, "best", lambda tag: asked.append(tag) or best(tag))
+    i18n.accept_language.cache_clear()
+    assert from_accept_language(LONG_HEADER) == "en"
+    assert 0 < len(asked) <= i18n.ACCEPT_LANGUAGE_RANGES
+    # A language named only past the ranges considered is not seen...
+    far = ",".join(["fr"] * i18n.ACCEPT_LANGUAGE_RANGES + ["ru"])
+    assert from_accept_language(far) == "en"
+    # ...one within them is.
+    near = ",".join(["fr"] * (i18n.ACCEPT_LANGUAGE_RANGES - 1) + ["ru"])
+    assert from_accept_language(near) == "ru"
+    assert from_accept_language(near, ranges=4) == "en"
+
+
+def test_the_same_header_again_is_matched_from_the_cache(monkeypatch):
+    asked = []
+    best = i18n.best
+    monkeypatch.setattr(i18n, "best", lambda tag: asked.append(tag) or best(tag))
+    i18n.accept_language.cache_clear()
+    header = "nb-NO,nb,no,nn,en-US,en"
+    assert from_accept_language(header) == "en"
+    first = len(asked)
+    for _ in range(10):
+        assert from_accept_language(header) == "en"
+    assert len(asked) == first
+    assert i18n.accept_language.cache_info().maxsize is not None  # bounded
+
+
 # --- messages ------------------------------------------------------------------------
 
 
@@ -271,6 +407,15 @@ def test_a_malformed_tag_is_400_and_changes_nothing(server, tag):
         assert conn.call("PING")["message"] == PING["ru"]
 
 
+@pytest.mark.parametrize("tag", ["no", "sm", "hmn", "nn", "nb-NO"])
+def test_set_language_with_a_tag_babel_has_no_locale_for_is_english(server, tag):
+    with Client(server.port) as conn:
+        assert conn.call("SET_LANGUAGE", language="ru")["data"] == "ru"
+        answer = conn.call("SET_LANGUAGE", language=tag)
+        assert (answer["status"], answer["data"], answer["message"]) == (200, "en", "ok")
+        assert conn.call("PING")["message"] == "ok"
+
+
 def test_plurals_and_values_in_russian_over_tcp(server):
     with Client(server.port) as conn:
         conn.call("SET_LANGUAGE", language="ru")
@@ -295,6 +440,15 @@ def test_a_websocket_starts_from_accept_language(server, header, language):
         assert ws.call(BAD[0], **BAD[1])["message"] == BAD_MESSAGES["zh-CN"]
         assert ws.call("SET_LANGUAGE", language="en-GB")["data"] == "en"
         assert ws.call("PING")["message"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("header", "language"), [*BROWSERS, (LONG_HEADER, "en"), (LONG_HEADER + ",ru", "en")]
+)
+def test_a_websocket_opens_for_real_browsers_headers(server, header, language):
+    for _ in range(3):  # each upgrade gives back its place when it closes
+        with WSClient(server.web_port, accept_language=header) as ws:
+            assert ws.call("PING")["message"] == PING[language]
 
 
 # --- the storefront's and the console's words ---------------------------------------

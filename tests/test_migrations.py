@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from cybermarket.storage import database
+from cybermarket.storage import database, sessions
 from cybermarket.storage.models import Base
 from tests.harness import FAST_HASHER, Market
 from tests.shop import column, expect
@@ -255,3 +255,98 @@ def test_0002_widens_the_email_keys(migrated_url, engine):
     for table in ("clients", "merchants"):
         columns = {c["name"]: c for c in inspect(engine).get_columns(table)}
         assert columns["email_key"]["type"].length == 1024
+
+
+# --- 0007 (password generations) and 0008 (the checkout's locked lines) ---------
+
+TOKEN = "a-token-issued-before-0007-" + "x" * 16
+
+
+def downgrade(url, revision):
+    """Alembic's downgrade to `revision`, on a connection set up as
+    database.upgrade sets up its own."""
+    from alembic import command
+
+    cfg = database.alembic_config(url)
+    engine = database.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.info["write"] = True
+            database.foreign_keys_off_for_migrations(conn)
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def test_0007_keeps_every_token_good_until_a_password_change(database_url, engine):
+    database.upgrade(database_url, "0001")
+    fill_at_0001(engine)
+    database.upgrade(database_url, "0006")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sessions (role, account_id, token_hash, created_at, last_used_at)"
+                " VALUES ('client', 2, :hash, 0, 0)"
+            ),
+            {"hash": sessions.digest(TOKEN)},
+        )
+    database.upgrade(database_url)
+    for table in ("clients", "merchants", "sessions"):
+        assert set(rows(engine, f"SELECT password_generation, 1 FROM {table}")) == {0}
+    market = Market(database_url)
+    try:
+        assert market.peer().ok("RESUME", token=TOKEN) == {"role": "client", "name": "bob"}
+        bob = market.peer()
+        expect(bob, 200, "CLIENT_LOGIN", login="bob", password=PASSWORD)
+        expect(bob, 200, "SET_CLIENT_PASSWORD", old_password=PASSWORD, new_password="x" * 12)
+        expect(market.peer(), 401, "RESUME", token=TOKEN)
+    finally:
+        market.close()
+
+
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
+def test_0008_and_0007_downgrade_and_upgrade_again(migrated_url, engine):
+    def checkout_source():
+        with engine.connect() as conn:
+            return conn.execute(
+                text("SELECT prosrc FROM pg_proc WHERE proname = 'cybermarket_checkout'")
+            ).scalar_one()
+
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        assert "FOR UPDATE" in checkout_source()
+    downgrade(migrated_url, "0007")
+    if postgres:
+        # 0006's function again.
+        assert "FOR UPDATE" not in checkout_source()
+    downgrade(migrated_url, "0006")
+    for table in ("clients", "merchants", "sessions"):
+        columns = {c["name"] for c in inspect(engine).get_columns(table)}
+        assert "password_generation" not in columns
+    if not postgres:
+        # Dropped in place: the store triggers of 0005 are still there.
+        with engine.connect() as conn:
+            triggers = conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master"
+                    " WHERE type = 'trigger' AND tbl_name = 'merchants'"
+                )
+            ).scalars()
+            assert set(triggers) == {
+                "merchants_page_update",
+                "merchants_list_insert",
+                "merchants_list_delete",
+            }
+    database.upgrade(migrated_url)
+    if postgres:
+        assert "FOR UPDATE" in checkout_source()
+    with engine.connect() as conn:
+        opts = {"compare_type": True}
+        if conn.dialect.name == "sqlite":
+            opts["include_name"] = not_fts5
+        context = MigrationContext.configure(conn, opts=opts)
+        assert compare_metadata(context, Base.metadata) == []

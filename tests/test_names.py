@@ -206,10 +206,11 @@ def test_a_productname_beginning_or_ending_with_white_space_is_refused(space):
 
 def test_productnames_and_descriptions_refuse_exactly_controls_and_bidi_controls():
     """Checked over every character: the checks go by code point ranges,
-    which must be Unicode's category Cc plus the bidirectional controls."""
+    which must be Unicode's category Cc plus the bidirectional controls,
+    and the surrogates (category Cs), which every text argument refuses."""
     for code in range(sys.maxunicode + 1):
         character = chr(code)
-        refused = unicodedata.category(character) == "Cc" or character in BIDI_CONTROLS
+        refused = unicodedata.category(character) in ("Cc", "Cs") or character in BIDI_CONTROLS
         text = f"a{character}b"
         for kind, allowed in ((v.Productname, ""), (v.Description, "\t\n\r")):
             try:

@@ -1,4 +1,5 @@
-"""The ops anyone may call: PING, LIST_MERCHANT, LIST_PRODUCT."""
+"""The ops anyone may call: PING, LIST_MERCHANT, LIST_PRODUCT; and GET_ACCOUNT,
+which either role may call."""
 
 import pytest
 
@@ -41,6 +42,7 @@ ALL_OPS = [
     "MERCHANT_GET_SALES",
     "MERCHANT_LIST_PRODUCTS",
     "SET_PRODUCT",
+    "GET_ACCOUNT",
 ]
 
 
@@ -74,6 +76,64 @@ def test_unknown_argument_is_400_naming_it(market, op):
     # 400 comes before 401: the anonymous connection is not asked to log in.
     message = expect(market.peer(), 400, op, surprise=1)
     assert "surprise" in message
+
+
+# --- GET_ACCOUNT (protocol 1.2) -------------------------------------------
+
+
+def test_get_account_of_a_client_is_the_account_as_stored(market):
+    """Whatever the login was typed as: the email in another case here, the
+    name as stored (in NFC), the email as given at creation."""
+    peer = market.peer()
+    peer.ok("CLIENT_CREATE", username="Zoe\u0308", email="Zoe@Example.COM", password="client-pass")
+    peer.ok("CLIENT_LOGIN", login="zoe@example.com", password="client-pass")
+    assert peer.ok("GET_ACCOUNT") == {"role": "client", "name": "Zoë", "email": "Zoe@Example.COM"}
+
+
+def test_get_account_of_a_merchant_has_the_description(market):
+    market.merchant("Corner").ok("SET_MERCHANT_DESCRIPTION", description="fruit and veg")
+    peer = market.peer()
+    peer.ok("MERCHANT_LOGIN", login="CORNER", password="merchant-pass")
+    assert peer.ok("GET_ACCOUNT") == {
+        "role": "merchant",
+        "name": "Corner",
+        "email": "Corner@example.com",
+        "description": "fruit and veg",
+    }
+
+
+def test_get_account_follows_a_rename_made_on_another_connection(market):
+    alice = market.client("alice")
+    again = market.peer()
+    again.ok("CLIENT_LOGIN", login="alice", password="client-pass")
+    alice.ok("SET_CLIENT_USERNAME", username="Alicia")
+    alice.ok("SET_CLIENT_EMAIL", email="alicia@example.com")
+    assert again.ok("GET_ACCOUNT") == {
+        "role": "client",
+        "name": "Alicia",
+        "email": "alicia@example.com",
+    }
+
+
+def test_get_account_of_a_resumed_login(market):
+    market.client("alice")
+    token = market.peer().ok("CLIENT_LOGIN", login="ALICE", password="client-pass")["token"]
+    resumed = market.peer()
+    resumed.ok("RESUME", token=token)
+    assert resumed.ok("GET_ACCOUNT") == {
+        "role": "client",
+        "name": "alice",
+        "email": "alice@example.com",
+    }
+
+
+def test_get_account_needs_a_login(market):
+    assert expect(market.peer(), 401, "GET_ACCOUNT") == "GET_ACCOUNT: log in first"
+    shop = market.merchant("shop")
+    shop.ok("MERCHANT_LOGOUT")
+    assert expect(shop, 401, "GET_ACCOUNT") == "GET_ACCOUNT: log in first"
+    # 400 comes before 401, as everywhere.
+    assert "verbose" in expect(market.peer(), 400, "GET_ACCOUNT", verbose=True)
 
 
 # --- LIST_MERCHANT ---------------------------------------------------------

@@ -1,6 +1,7 @@
 """`twistd cybermarket`'s options: parsed and checked before anything
 starts, and handed to the parts they configure."""
 
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ from twisted.python import usage
 
 from cybermarket.server import service
 from cybermarket.server.options import DEFAULT_BACKLOG, Options, with_backlog
-from tests.server import child_env
+from tests.server import child_env, run_twistd
 
 
 def parse(*argv):
@@ -115,6 +116,26 @@ def test_hashing_limits_reach_the_hasher(tmp_path):
         assert (hasher.queue, hasher.queue_per_address) == (20, 5)
     finally:
         app.db.engine.dispose()
+
+
+def test_the_accept_language_and_traceback_bounds_reach_the_settings(tmp_path):
+    assert parse()["accept-language-ranges"] == 32
+    assert parse()["tracebacks-per-second"] == 10
+    options = parse(
+        f"--database=sqlite:///{tmp_path / 'm.sqlite3'}",
+        "--accept-language-ranges=4",
+        "--tracebacks-per-second=2",
+    )
+    app = service.make_app(options, task.Clock())
+    try:
+        assert app.settings.accept_language_ranges == 4
+        assert app.settings.tracebacks_per_second == 2
+    finally:
+        app.db.engine.dispose()
+    for bad in ("0", "-1", "many"):
+        for name in ("accept-language-ranges", "tracebacks-per-second"):
+            with pytest.raises(usage.UsageError):
+                parse(f"--{name}={bad}")
 
 
 @pytest.mark.parametrize(
@@ -260,3 +281,67 @@ def test_every_endpoint_listens_with_the_backlog(tmp_path):
 
 def test_reuse_port_takes_the_backlog():
     assert serverFromString(None, with_backlog("reuseport:0", 77)).backlog == 77
+
+
+def test_http_idle_timeout(tmp_path):
+    assert parse()["http-idle-timeout"] == 60.0
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(usage.UsageError):
+            parse(f"--http-idle-timeout={bad}")
+    options = parse(f"--database=sqlite:///{tmp_path / 'm.sqlite3'}", "--http-idle-timeout=7")
+    app = service.make_app(options, task.Clock())
+    try:
+        assert app.settings.http_idle_timeout == 7.0
+    finally:
+        app.db.engine.dispose()
+
+
+# --- how twistd reports a mistake -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, error",
+    [
+        (
+            ["--listen", "23471"],
+            "--listen: '23471' is not an endpoint description (Unknown endpoint type: '23471');"
+            " for TCP write tcp:PORT:interface=ADDR, such as tcp:23471:interface=127.0.0.1",
+        ),
+        (
+            ["--database", "/tmp/x.sqlite3"],
+            "--database: '/tmp/x.sqlite3' is not a database URL;"
+            " for a SQLite file write sqlite:////tmp/x.sqlite3",
+        ),
+        (["--max-frame", "-5"], "must be positive, not -5"),
+        (["--no-such-option"], "option --no-such-option not recognized"),
+    ],
+)
+def test_a_mistake_is_told_first_and_alone(tmp_path, argv, error):
+    """twistd prints a sub-command's whole help (some 120 lines) before the
+    one line that says what is wrong: the mistake comes first here, with
+    where to find the help, and nothing else."""
+    result = run_twistd("-n", "--pidfile=", "cybermarket", *argv, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("twistd cybermarket: "), result.stderr
+    assert error in lines[0]
+    assert lines[1:] == ["`twistd cybermarket --help` lists the options."]
+    assert not list(tmp_path.iterdir())
+
+
+def test_help_still_lists_every_option(tmp_path):
+    result = run_twistd("cybermarket", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: twistd [options] cybermarket [options]\n")
+    for option in Options().docs:
+        assert f"--{option}" in result.stdout, option
+
+
+def test_option_help_has_no_runs_of_spaces():
+    """Each option's help is its words, one space apart (two after a full
+    stop): a docstring's line breaks and indentation must not show."""
+    for line in Options().getUsage(width=1000).splitlines():
+        name = re.match(r" *(-\w, *)?--[\w-]+=? +", line)
+        if name:
+            assert "   " not in line[name.end() :], line

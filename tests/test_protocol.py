@@ -10,8 +10,9 @@ import pytest
 from twisted.internet import defer
 from twisted.logger import eventAsText
 
-from cybermarket.ops import CLIENT, MERCHANT, OPS
-from cybermarket.server import protocol
+from cybermarket.ops import CLIENT, EITHER, MERCHANT, OPS
+from cybermarket.server import limits, protocol
+from cybermarket.server.context import Settings
 from cybermarket.server.handlers import accounts
 from cybermarket.server.optable import SERVED
 from cybermarket.server.protocol import HIGH_WATER, LOW_WATER
@@ -621,6 +622,64 @@ def test_handler_failing_when_called_is_a_bare_500(market, monkeypatch, logged):
     assert event["log_failure"].check(TypeError)
 
 
+def broken_listing(monkeypatch):
+    def broken(conn, me, limit, after=None):
+        raise RuntimeError("storage layer exploded")
+
+    monkeypatch.setitem(SERVED, "LIST_MERCHANT", SERVED["LIST_MERCHANT"].with_function(broken))
+
+
+def left_out(events):
+    """The tracebacks counted but not written, as the log says."""
+    return sum(e["count"] for e in events if e.get("reason") == "tracebacks-per-second")
+
+
+def test_tracebacks_are_bounded_per_second_and_the_rest_counted(make_market, monkeypatch, logged):
+    """A failure a client can cause once, it can cause thousands of times a
+    second: a traceback each would flood the log."""
+    market = make_market(tracebacks_per_second=2)
+    broken_listing(monkeypatch)
+    peer = market.peer()
+    for i in range(20):
+        assert call(peer, "LIST_MERCHANT", i)["status"] == 500
+    assert len(failures(logged)) == 2
+    market.clock.advance(1)  # the next second
+    for i in range(5):
+        assert call(peer, "LIST_MERCHANT", i)["status"] == 500
+    assert len(failures(logged)) == 4
+    market.clock.advance(limits.LOG_EVERY)
+    assert left_out(logged) == 18 + 3  # every failure is in the log, one way or the other
+    text = logged_text(e for e in logged if e.get("reason") == "tracebacks-per-second")
+    assert "--tracebacks-per-second" in text and "LIST_MERCHANT" in text
+    assert "exploded" not in text  # the counted ones say what failed, not why
+
+
+def test_an_unencodable_answer_counts_in_the_same_bound(make_market, monkeypatch, logged):
+    market = make_market(tracebacks_per_second=1)
+
+    def odd(conn, me):
+        return {"value": object()}
+
+    monkeypatch.setitem(SERVED, "PING", SERVED["PING"].with_function(odd))
+    peer = market.peer()
+    for i in range(10):
+        assert call(peer, "PING", i)["status"] == 500
+    assert len(failures(logged)) == 1
+    market.clock.advance(limits.LOG_EVERY)
+    assert left_out(logged) == 9
+
+
+def test_a_flood_of_failures_writes_a_bounded_number_of_tracebacks(market, monkeypatch, logged):
+    broken_listing(monkeypatch)
+    peer = market.peer()
+    for i in range(200):
+        assert call(peer, "LIST_MERCHANT", i)["status"] == 500
+    assert len(failures(logged)) == 10
+    assert Settings().tracebacks_per_second == 10  # the default
+    market.clock.advance(limits.LOG_EVERY)
+    assert left_out(logged) == 190
+
+
 # --- roles ------------------------------------------------------------------
 
 # Valid arguments for every op that needs a login, so that only the role
@@ -651,9 +710,12 @@ ROLE_ARGS = {
     "MERCHANT_GET_SALES": {},
     "MERCHANT_LIST_PRODUCTS": {},
     "SET_PRODUCT": {"product_id": 1, "price": "2"},
+    "GET_ACCOUNT": {},
 }
 CLIENT_OPS = sorted(name for name in ROLE_ARGS if OPS[name].role == CLIENT)
 MERCHANT_OPS = sorted(name for name in ROLE_ARGS if OPS[name].role == MERCHANT)
+# Ops for a connection logged in as either role.
+EITHER_OPS = sorted(name for name in ROLE_ARGS if OPS[name].role == EITHER)
 
 
 def test_role_args_cover_every_role_op():
@@ -667,7 +729,7 @@ def assert_not_logged_in(response, request_id):
     assert "data" not in response
 
 
-@pytest.mark.parametrize("op", CLIENT_OPS + MERCHANT_OPS)
+@pytest.mark.parametrize("op", CLIENT_OPS + MERCHANT_OPS + EITHER_OPS)
 def test_role_op_without_login(market, op):
     assert_not_logged_in(call(market.peer(), op, 31, **ROLE_ARGS[op]), 31)
 

@@ -583,4 +583,5 @@ def issue_token(market, role, account_id):
     from cybermarket.storage import sessions
 
     now = int(market.clock.seconds() * 1000)
-    return market.app.db.run_sync("token", sessions.issue, (now, role, account_id))
+    # Of the password generation the accounts were made with.
+    return market.app.db.run_sync("token", sessions.issue, (now, role, account_id, 0))

@@ -11,10 +11,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from cybermarket.errors import BAD_TOKEN
+from cybermarket.errors import BAD_LOGIN, BAD_TOKEN
 from cybermarket.server.handlers.accounts import sweep_sessions
-from tests.harness import texts
+from tests.harness import held_hasher, texts
 from tests.shop import expect
+from tests.wire import frame, request
 
 PASSWORD = "client-pass"  # what Market.client and Market.merchant use
 MERCHANT_PASSWORD = "merchant-pass"
@@ -38,6 +39,15 @@ def resumed(market, token, host="10.0.0.1"):
 def refused(market, token, host="10.0.0.1"):
     """The message of a RESUME that must fail with 401."""
     return expect(market.peer(host), 401, "RESUME", token=token)
+
+
+def digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def live_tokens(url):
+    """The stored tokens that are not revoked."""
+    return [row for row in session_rows(url) if row["revoked_at"] is None]
 
 
 def session_rows(url):
@@ -210,6 +220,75 @@ def test_a_password_change_revokes_every_token_and_answers_a_new_one(
     # Connections logged in before stay logged in until they close (this
     # server's choice, docs/protocol.md).
     bystander.ok("CLIENT_GET_ITEMS" if role == "client" else "MERCHANT_GET_PROFIT")
+
+
+ROLES = {
+    "client": ("CLIENT_LOGIN", "SET_CLIENT_PASSWORD", "alice", PASSWORD, "CLIENT_GET_ITEMS"),
+    "merchant": (
+        "MERCHANT_LOGIN",
+        "SET_MERCHANT_PASSWORD",
+        "shop",
+        MERCHANT_PASSWORD,
+        "MERCHANT_GET_PROFIT",
+    ),
+}
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_a_login_that_read_the_old_password_gets_no_token_after_the_change(market, role):
+    """The race of issue 23, item 5, step by step: a login reads the old
+    hash; the password change commits (revoking every token) while that
+    login's password is being checked; the login then must not issue a
+    token, which the revocation has not seen and which would resume for
+    ever."""
+    login_op, password_op, name, password, role_op = ROLES[role]
+    owner = getattr(market, role)(name)
+    pool = held_hasher(market, threads=4)
+    late = market.peer("10.0.0.2")
+    late.feed(frame(request(login_op, 1, login=name, password=password)))
+    owner.feed(frame(request(password_op, 1, old_password=password, new_password="the new one")))
+    assert len(pool.jobs) == 2  # the login's check, then the change's
+    pool.finish(1)  # the change's check of the old password
+    pool.finish(1)  # the change's hash of the new one; the change commits
+    (changed,) = owner.responses()
+    assert changed["status"] == 200, changed
+    pool.finish(0)  # only now the login's check, against the hash it read
+    (answer,) = late.responses()
+    # The password it gave is no longer the account's: a wrong password.
+    assert answer["status"] == 401 and answer["message"] == BAD_LOGIN, answer
+    assert "data" not in answer
+    expect(late, 401, role_op)
+    # The change's own token is the account's only good one; the new
+    # password logs in.
+    live = {row["token_hash"] for row in live_tokens(market.url)}
+    assert live == {digest(changed["data"]["token"])}
+    again = market.peer("10.0.0.2")
+    again.feed(frame(request(login_op, 1, login=name, password="the new one")))
+    pool.finish_all()
+    (answer,) = again.responses()
+    assert answer["status"] == 200 and set(answer["data"]) == {"token"}, answer
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_a_token_the_revocation_did_not_see_does_not_resume(market, migrated_url, role):
+    """A token stored from the old password that the change's revocation
+    did not see (on PostgreSQL, a token inserted by a transaction whose
+    snapshot predates the change) is refused by RESUME all the same."""
+    login_op, password_op, name, password, _ = ROLES[role]
+    owner = getattr(market, role)(name)
+    token = log_in(market.peer(), login_op, name, password)
+    owner.ok(password_op, old_password=password, new_password="the new one")
+    # Put it back as the change found it: not revoked.
+    engine = create_engine(migrated_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE sessions SET revoked_at = NULL WHERE token_hash = :h"),
+                {"h": digest(token)},
+            )
+    finally:
+        engine.dispose()
+    assert refused(market, token) == BAD_TOKEN
 
 
 def test_the_new_token_of_a_password_change_resumes(market):

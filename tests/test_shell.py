@@ -283,7 +283,9 @@ def test_response_json_is_the_whole_response():
 
 def test_help_lists_every_op_with_its_role_and_arguments():
     text = shell.help_text()
-    heads = re.findall(r"^([A-Z_]+) \((anyone|client|merchant)\): ", text, re.MULTILINE)
+    heads = re.findall(
+        r"^([A-Z_]+) \((anyone|client or merchant|client|merchant)\): ", text, re.MULTILINE
+    )
     assert [name for name, _ in heads] == list(OPS)
     for name, role in heads:
         assert role == (OPS[name].role or "anyone")
@@ -416,7 +418,12 @@ class FakeClient:
 
 def test_the_shell_resumes_its_login_on_the_next_connection(monkeypatch, capsys):
     ok = Response(1, 200, "ok")
-    first = FakeClient({"CLIENT_LOGIN": Response(1, 200, "ok", {"token": "t-1"})})
+    first = FakeClient(
+        {
+            "CLIENT_LOGIN": Response(1, 200, "ok", {"token": "t-1"}),
+            "GET_ACCOUNT": Response(2, 200, "ok", {"role": "client", "name": "alice"}),
+        }
+    )
     second = FakeClient(
         {"RESUME": Response(1, 200, "ok", {"role": "client", "name": "Alice"}), "PING": ok}
     )
@@ -449,6 +456,93 @@ def test_the_shell_resumes_its_login_on_the_next_connection(monkeypatch, capsys)
     session.call("PING", {})
     assert fourth.sent == ["PING"]
     assert "reconnected to 127.0.0.1:1 (not logged in)" in capsys.readouterr().err
+
+
+def test_the_prompt_shows_the_name_as_stored_not_as_typed(monkeypatch, capsys):
+    """A login by email, or by the name in another case, shows the account's
+    name as the server keeps it (GET_ACCOUNT), and a rename shows at once."""
+    account = {"role": "merchant", "name": "Corner", "email": "shop@example.com"}
+    client = FakeClient(
+        {
+            "MERCHANT_LOGIN": Response(1, 200, "ok", {"token": "t-1"}),
+            "GET_ACCOUNT": Response(2, 200, "ok", account),
+            "SET_MERCHANT_STORENAME": Response(3, 200, "ok"),
+            "SET_MERCHANT_EMAIL": Response(4, 200, "ok"),
+        }
+    )
+    monkeypatch.setattr(shell, "make_client", lambda options: client)
+    session = shell.Session(SimpleNamespace(host=HOST, port=1))
+    session.call("MERCHANT_LOGIN", {"login": "SHOP@example.com", "password": "x"})
+    assert client.sent == ["MERCHANT_LOGIN", "GET_ACCOUNT"]
+    assert session.prompt == "cybermarket (merchant Corner)> "
+    account["name"] = "Corner Shop"
+    session.call("SET_MERCHANT_STORENAME", {"storename": "corner shop"})
+    assert session.prompt == "cybermarket (merchant Corner Shop)> "
+    session.call("SET_MERCHANT_EMAIL", {"email": "corner@example.com"})
+    assert client.sent[-1] == "SET_MERCHANT_EMAIL"  # the name did not change
+    assert capsys.readouterr() == ("", "")  # asked without a word
+    assert session.status == shell.EXIT_OK
+
+
+def test_the_prompt_keeps_the_login_as_typed_from_a_server_before_get_account(monkeypatch, capsys):
+    client = FakeClient(
+        {
+            "CLIENT_LOGIN": Response(1, 200, "ok", {"token": "t-1"}),
+            "GET_ACCOUNT": Response(2, 400, "op: unknown op 'GET_ACCOUNT'"),
+        }
+    )
+    monkeypatch.setattr(shell, "make_client", lambda options: client)
+    session = shell.Session(SimpleNamespace(host=HOST, port=1))
+    session.call("CLIENT_LOGIN", {"login": "alice@example.com", "password": "x"})
+    assert session.prompt == "cybermarket (client alice@example.com)> "
+    assert capsys.readouterr() == ("", "")
+    assert session.status == shell.EXIT_OK
+
+
+def test_a_connection_lost_while_asking_the_name_is_told_and_resumed(monkeypatch, capsys):
+    class Dropping(FakeClient):
+        def call(self, op, **args):
+            if op == "GET_ACCOUNT":
+                raise ConnectionResetError("reset")
+            return super().call(op, **args)
+
+    first = Dropping({"CLIENT_LOGIN": Response(1, 200, "ok", {"token": "t-1"})})
+    second = FakeClient(
+        {
+            "RESUME": Response(1, 200, "ok", {"role": "client", "name": "Alice"}),
+            "PING": Response(2, 200, "ok"),
+        }
+    )
+    clients = [first, second]
+    monkeypatch.setattr(shell, "make_client", lambda options: clients.pop(0))
+    session = shell.Session(SimpleNamespace(host=HOST, port=1))
+    assert session.call("CLIENT_LOGIN", {"login": "alice@example.com", "password": "x"}).ok
+    assert first.closed and session.status == shell.EXIT_CONNECTION
+    assert capsys.readouterr().err == (
+        "connection lost (reset); the next command reconnects and resumes the login"
+        " as client 'alice@example.com'\n"
+    )
+    session.call("PING", {})
+    assert second.sent == ["RESUME", "PING"]
+    assert session.prompt == "cybermarket (client Alice)> "
+
+
+def test_an_unknown_op_is_refused_before_sending_with_the_nearest_one(monkeypatch, capsys):
+    client = FakeClient({"PING": Response(1, 200, "ok")})
+    monkeypatch.setattr(shell, "make_client", lambda options: client)
+    session = shell.Session(SimpleNamespace(host=HOST, port=1))
+    assert shell.run_line(session, "merchant_get_proft", None)
+    assert shell.run_line(session, "PIGN x=1", None)
+    assert shell.run_line(session, "xyzzy", None)
+    assert client.sent == []
+    assert capsys.readouterr().err.splitlines() == [
+        "error: no op named 'merchant_get_proft'; did you mean merchant_get_profit?",
+        "error: no op named 'PIGN'; did you mean PING?",
+        "error: no op named 'xyzzy'; `help` lists them",
+    ]
+    assert session.status == shell.EXIT_USAGE  # as for any refused line
+    with pytest.raises(shell.UsageError, match="did you mean MERCHANT_LOGIN"):
+        shell.help_text(["MERCHANT_LOGN"])
 
 
 # --- cybermarket call
@@ -641,6 +735,17 @@ def test_call_checks_integers_before_sending_and_sends_unknown_keys(shared_serve
     assert "unknown op 'NO_SUCH_OP'" in no_op.stderr
 
 
+def test_call_sends_an_op_it_does_not_know_and_names_the_nearest(shared_server):
+    """`call` sends any op (a newer server may have it), so the status is
+    the server's; beside its 400 it names the op a typo most likely meant."""
+    result = call(shared_server, "pign")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error 400: op: unknown op 'PIGN'",
+        "cybermarket call: no op named 'pign'; did you mean ping?",
+    ]
+
+
 def test_call_without_a_server_exits_non_zero(tmp_path):
     port = free_port()
     result = run_cli("call", "--port", str(port), "--timeout", "5", "PING", cwd=tmp_path)
@@ -725,7 +830,8 @@ def test_shell_on_a_pipe_sends_a_login_with_its_password(shared_server, shared_s
     [
         (["ping", "list_product storename=nowhere", "ping"], 1),  # an error status
         (["ping", "ping x='open", "ping"], 2),  # a line that could not be read
-        (["ping", "no_such_op", "help nope", "ping"], 2),  # the worst of both
+        (["ping", "no_such_op", "ping"], 2),  # an op the shell does not know: refused
+        (["ping", "list_product storename=nowhere", "help nope", "ping"], 2),  # the worst
         (["ping", "ping"], 0),
     ],
 )
@@ -733,6 +839,20 @@ def test_shell_on_a_pipe_exits_non_zero_after_any_failure(shared_server, lines, 
     result = run_shell(shared_server, lines, shared_server.workdir)
     assert result.returncode == status, result.stderr
     assert result.stdout.count(PONG) == lines.count("ping")  # it went on to the end
+
+
+def test_shell_on_a_pipe_names_the_nearest_op_for_a_typo(shared_server):
+    result = run_shell(
+        shared_server,
+        ["ping", "merchant_get_proft", "LIST_MERCHANTS", "ping"],
+        shared_server.workdir,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == PONG * 2
+    assert result.stderr.splitlines() == [
+        "error: no op named 'merchant_get_proft'; did you mean merchant_get_profit?",
+        "error: no op named 'LIST_MERCHANTS'; did you mean LIST_MERCHANT?",
+    ]
 
 
 def test_shell_on_a_pipe_without_a_server_exits_non_zero(tmp_path):
@@ -747,7 +867,11 @@ def test_shell_help_lists_every_op_and_one_op_in_detail(shared_server):
     lines = ["help", "help MERCHANT_ADD_PRODUCT", "help nope", "exit"]
     result = run_shell(shared_server, lines, shared_server.workdir)
     assert result.returncode == 2, result.stderr  # `help nope`
-    listed = re.findall(r"^([A-Z_]+) \((?:anyone|client|merchant)\): ", result.stdout, re.MULTILINE)
+    listed = re.findall(
+        r"^([A-Z_]+) \((?:anyone|client or merchant|client|merchant)\): ",
+        result.stdout,
+        re.MULTILINE,
+    )
     assert listed[: len(OPS)] == list(OPS)
     assert listed[len(OPS) :] == ["MERCHANT_ADD_PRODUCT"]
     detail = result.stdout[result.stdout.rindex("MERCHANT_ADD_PRODUCT (merchant)") :]
@@ -1000,6 +1124,18 @@ def test_password_prompt_without_echo(shared_server, shared_store, terminal, tmp
     term.send("quit\n")
     assert term.wait() == 0
     assert PASSWORD not in term.transcript.decode(errors="replace")
+
+
+def test_the_prompt_shows_the_store_s_name_after_a_login_by_email(
+    shared_server, shared_store, terminal
+):
+    term = terminal(shared_server)
+    term.expect(PROMPT)
+    email = f"{shared_store}@example.com".upper()
+    term.send(f"merchant_login login={email} 'password={PASSWORD}'\n")
+    term.expect(merchant_prompt(shared_store))
+    term.send("quit\n")
+    assert term.wait() == 0
 
 
 def test_password_on_the_line_stays_out_of_history(shared_server, shared_store, terminal, tmp_path):

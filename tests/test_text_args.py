@@ -1,11 +1,16 @@
 """Text arguments that once passed validation on SQLite and broke on
 PostgreSQL: the same answer on every backend, and never a 500."""
 
+import json
+
+import msgpack
 import pytest
 
 from cybermarket import values as v
 from cybermarket.ops import TABLE
+from cybermarket.server.bodies import JSON
 from tests.shop import expect, store_args
+from tests.wire import frame
 
 PASSWORD = "a-good-password"
 
@@ -69,6 +74,84 @@ def test_nul_in_a_text_argument_is_400_naming_it(market, op_name, field):
     args[field] = with_nul(op.args[field].kind)
     message = expect(market.peer(), 400, op_name, **args)
     assert message.startswith(f"{field}:"), message
+
+
+def with_surrogate(kind, surrogate="\ud800"):
+    """A value that would pass but for one lone surrogate."""
+    if isinstance(kind, v.EmailText):
+        return f"some{surrogate}one@example.com"
+    if isinstance(kind, v.Tag):
+        return surrogate
+    return "ab" + surrogate + "x" * max(kind.low - 3, 1)
+
+
+class MessagePackPeer:
+    """A TCP connection whose requests may carry lone surrogates: MessagePack
+    strings written from them as UTF-8 would be, were they characters
+    (surrogatepass)."""
+
+    def __init__(self, market):
+        self.peer = market.peer()
+
+    def call(self, op, **args):
+        body = {"id": 1, "op": op, "args": args}
+        self.peer.feed(frame(msgpack.packb(body, unicode_errors="surrogatepass")))
+        (response,) = self.peer.responses()
+        return response
+
+
+class JSONPeer:
+    """A connection whose requests come as JSON, as WebSocket text messages
+    do: a lone surrogate is the escape \\ud800 there."""
+
+    def __init__(self, market):
+        self.answers = []
+        self.connection = market.factory.open_connection("10.0.0.9", admit=True)
+        self.connection.start(self)
+
+    def call(self, op, **args):
+        body = json.dumps({"id": 1, "op": op, "args": args})
+        assert "\\ud8" in body or "\\udc" in body or "\\udf" in body
+        self.connection.received(body, JSON)
+        return json.loads(self.answers.pop())
+
+    # --- the Carrier --------------------------------------------------------
+
+    def register_producer(self, producer):
+        pass
+
+    def write_body(self, body):
+        self.answers.append(body)
+
+    def pause_reading(self):
+        pass
+
+    def resume_reading(self):
+        pass
+
+    def partial(self):
+        return False
+
+    def close(self, too_large=False):
+        pass
+
+    def abort(self):
+        pass
+
+
+@pytest.mark.parametrize("op_name, field", TEXT_ARGS)
+def test_a_lone_surrogate_in_a_text_argument_is_400_naming_it(market, op_name, field, logged):
+    """A lone surrogate passed validation and broke at the database: a 500
+    and a traceback in the log, on every backend and in both encodings."""
+    op = next(op for op in TABLE if op.name == op_name)
+    for surrogate in ("\ud800", "\udfff", "\udc80"):
+        for peer in (JSONPeer(market), MessagePackPeer(market)):
+            args = {name: valid(spec.kind) for name, spec in op.args.items()}
+            args[field] = with_surrogate(op.args[field].kind, surrogate)
+            response = peer.call(op_name, **args)
+            assert response["status"] == 400, (type(peer).__name__, surrogate, response)
+            assert response["message"].startswith(f"{field}:"), response
+    assert not [event for event in logged if "log_failure" in event]
 
 
 # An email whose lower-cased key is longer than the email: "İ" (U+0130)

@@ -159,6 +159,26 @@ def test_a_message_at_the_frame_limit_is_served(ws):
     assert ws.receive()["status"] == 200  # unknown keys beside args are ignored; not 413
 
 
+SURROGATE_REQUESTS = [
+    ("CLIENT_LOGIN", {"login": "ann\ud800", "password": "whatever-it-is"}, "login"),
+    ("CLIENT_LOGIN", {"login": "ann", "password": "pass\udfffword"}, "password"),
+    ("LIST_PRODUCT", {"storename": "\udc80"}, "storename"),
+    ("SEARCH_PRODUCT", {"query": "lamp \ud83d"}, "query"),
+    ("CLIENT_CREATE", {"username": "u", "email": "a\ud800@b.c", "password": "p" * 8}, "email"),
+    ("SET_LANGUAGE", {"language": "\ud800"}, "language"),
+]
+
+
+def test_lone_surrogates_in_json_are_400_naming_the_field_and_log_nothing(server, ws):
+    before = len(server.log)
+    for _ in range(20):
+        for op, args, field in SURROGATE_REQUESTS:
+            answer = ws.call(op, json_text=True, **args)
+            assert answer["status"] == 400 and answer["message"].startswith(f"{field}:"), answer
+    assert ws.call("PING")["status"] == 200
+    assert "Traceback" not in server.log[before:]
+
+
 # --- login state -------------------------------------------------------------------
 
 
@@ -304,6 +324,67 @@ def test_websocket_connections_count_in_the_caps(launch, migrated_url):
     assert "max-connections-per-address" in server.log
 
 
+NORWEGIAN = "nb-NO,nb,no,nn,en-US,en"  # Chromium set to Norwegian
+
+
+def test_upgrades_in_a_language_babel_has_no_locale_for_give_back_their_places(
+    launch, migrated_url
+):
+    """Each such upgrade once answered 500 and kept its place in the caps:
+    after a few, its address could open nothing more."""
+    server = launch(migrated_url, *FAST, "--max-connections-per-address=2", web=True).server
+    for _ in range(6):
+        with WSClient(server.web_port, accept_language=NORWEGIAN) as ws:
+            assert ws.call("PING")["message"] == "ok"  # in English
+        with WSClient(server.web_port, accept_language="no") as ws:
+            assert ws.call("SET_LANGUAGE", language="hmn")["data"] == "en"
+    # Closed upgrades give back their places (the server sees each close a
+    # moment later).
+    from tests.server import wait_until
+
+    def two_open():
+        try:
+            with WSClient(server.web_port), WSClient(server.web_port, accept_language="sm"):
+                return True
+        except Rejected:
+            return False
+
+    wait_until(two_open, 10, what="both places of the address free again")
+    assert "Traceback" not in server.log
+
+
+UPGRADE_WITHOUT_HOST = (
+    b"GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def test_an_upgrade_without_a_host_header_is_400_and_gives_back_its_place(launch, migrated_url):
+    """h11, which reads the upgrade again, wants a Host header: its error
+    was a 500 with a traceback, and the upgrade kept its place."""
+    import socket
+
+    server = launch(migrated_url, *FAST, "--max-connections-per-address=2", web=True).server
+    for _ in range(4):
+        with socket.create_connection(("127.0.0.1", server.web_port), timeout=30) as sock:
+            sock.sendall(UPGRADE_WITHOUT_HOST)
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.0 400 "), answer
+    from tests.server import wait_until
+
+    def two_open():
+        try:
+            with WSClient(server.web_port), WSClient(server.web_port):
+                return True
+        except Rejected:
+            return False
+
+    wait_until(two_open, 10, what="both places of the address free again")
+    assert "Traceback" not in server.log
+
+
 # --- in-process: the pieces ---------------------------------------------------------------
 
 
@@ -323,6 +404,145 @@ def test_json_bodies_decode_like_messagepack():
     assert getattr(bad.value, "request_id", None) is None
     with pytest.raises(BadRequest):
         decode('{"id": 18446744073709551616, "op": "PING"}', JSON)
+
+
+def upgrade_request(accept_language: str | None = None, host: bool = True):
+    """A request for /ws as twisted.web hands it to the resource, from
+    10.0.0.7, without the headers of an upgrade."""
+    from twisted.internet.address import IPv4Address
+    from twisted.web.test.requesthelper import DummyRequest
+
+    request = DummyRequest([b"ws"])
+    request.path = b"/ws"
+    request.client = IPv4Address("TCP", "10.0.0.7", 5555)
+    if host:
+        request.requestHeaders.setRawHeaders(b"host", [b"127.0.0.1:8080"])
+    if accept_language is not None:
+        request.requestHeaders.setRawHeaders(b"accept-language", [accept_language.encode()])
+    return request
+
+
+def places_taken(factory) -> tuple:
+    return factory._open, dict(factory._per_address)
+
+
+def raw_upgrade(accept_language: str | None, host: bool, handshake: bool = False) -> bytes:
+    """An upgrade request as a browser sends it, with or without the
+    headers of a handshake (without them Twisted answers 400)."""
+    lines = [b"GET /ws HTTP/1.1"]
+    if host:
+        lines.append(b"Host: 127.0.0.1:8080")
+    if accept_language is not None:
+        lines.append(b"Accept-Language: " + accept_language.encode())
+    if handshake:
+        lines += [
+            b"Connection: Upgrade",
+            b"Upgrade: websocket",
+            b"Sec-WebSocket-Version: 13",
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "host"),
+    [(None, True), ("no", True), (NORWEGIAN, True), ("x" * 20000, True), (None, False)],
+)
+def test_a_refused_handshake_gives_back_its_place(market, header, host):
+    """No Upgrade header: Twisted answers 400.  No Host header either: h11
+    refuses the request, answered 400 too.  The place stays with the HTTP
+    connection, counted once, and goes back when it closes."""
+    from cybermarket.server.web import make_site
+    from tests.test_web_limits import HTTPPeer
+
+    peer = HTTPPeer(make_site(market.factory, []), "10.0.0.7")
+    peer.feed(raw_upgrade(header, host))
+    # A header line longer than twisted.web reads closes the connection
+    # unanswered; every other refusal is a 400.
+    assert peer.transport.value().startswith(b"HTTP/1.1 400 ") or (
+        len(header or "") > 16384 and peer.closed
+    )
+    assert places_taken(market.factory) == (1, {"10.0.0.7": 1})
+    assert market.factory.connections == set()
+    peer.lose()
+    assert places_taken(market.factory) == (0, {})
+
+
+def test_an_upgrade_that_fails_midway_gives_back_its_place(market, monkeypatch):
+    from twisted.web.websocket import WebSocketResource
+
+    from cybermarket.server.web import make_site
+    from tests.test_web_limits import HTTPPeer
+
+    def fails(self, request):
+        raise RuntimeError("the handshake broke")
+
+    monkeypatch.setattr(WebSocketResource, "render_GET", fails)
+    site = make_site(market.factory, [])
+    peer = HTTPPeer(site, "10.0.0.7")
+    peer.feed(raw_upgrade("ru", True, handshake=True))
+    assert peer.transport.value().startswith(b"HTTP/1.1 500 ")
+    assert market.factory.connections == set()
+    peer.lose()
+    assert places_taken(market.factory) == (0, {})
+    assert site.resource.websocket._opening == {}
+
+
+def test_an_open_websocket_counts_once_and_gives_its_place_back(market):
+    from cybermarket.server.web import make_site
+    from tests.test_web_limits import HTTPPeer
+
+    peer = HTTPPeer(make_site(market.factory, []), "10.0.0.7")
+    peer.feed(raw_upgrade(NORWEGIAN, True, handshake=True))
+    assert peer.transport.value().startswith(b"HTTP/1.1 101 ")
+    assert places_taken(market.factory) == (1, {"10.0.0.7": 1})
+    (connection,) = market.factory.connections
+    assert connection.language == "en"
+    peer.lose()
+    assert places_taken(market.factory) == (0, {})
+
+
+def test_only_the_first_ranges_of_accept_language_are_read_and_that_is_logged(make_market, logged):
+    from cybermarket.server.websocket import MarketWebSocketResource
+
+    market = make_market(accept_language_ranges=2)
+    resource = MarketWebSocketResource(market.factory, [])
+    assert resource._language(upgrade_request("fr, ru"), "10.0.0.7") == "ru"
+    assert not [e for e in logged if e.get("reason") == "accept-language-ranges"]
+    assert resource._language(upgrade_request("fr, de, ru"), "10.0.0.7") == "en"
+    (event,) = [e for e in logged if e.get("reason") == "accept-language-ranges"]
+    assert event["peer"] == "10.0.0.7" and event["ranges"] == 2
+
+
+def test_failed_web_requests_log_their_tracebacks_within_the_bound(make_market, logged):
+    from twisted.python.failure import Failure
+    from twisted.web.test.requesthelper import DummyChannel
+
+    from cybermarket.server.web import WebRequest, make_site
+
+    market = make_market(tracebacks_per_second=2)
+    site = make_site(market.factory, [])
+    for _ in range(10):
+        request = WebRequest(DummyChannel())
+        request.site, request.method, request.path = site, b"GET", b"/ws"
+        request.processingFailed(Failure(RuntimeError("the render broke")))
+        assert request.code == 500
+    assert len([e for e in logged if "log_failure" in e]) == 2
+    market.clock.advance(10)
+    left_out = [e for e in logged if e.get("reason") == "tracebacks-per-second"]
+    assert sum(e["count"] for e in left_out) == 8
+
+
+def test_a_connection_gives_back_its_place_once(market):
+    factory = market.factory
+    connection = factory.open_connection("10.0.0.8", admit=True)
+    other = factory.open_connection("10.0.0.8", admit=True)
+    assert places_taken(factory) == (2, {"10.0.0.8": 2})
+    factory.connection_gone(connection)
+    factory.connection_gone(connection)  # a second path to the same end
+    assert places_taken(factory) == (1, {"10.0.0.8": 1})
+    factory.connection_gone(other)
+    assert places_taken(factory) == (0, {})
 
 
 # --- in-process: the WebSocket carrier's backpressure -------------------------------------

@@ -356,6 +356,13 @@ class Client:
             raise ValueError("no session token: log in first, or give the token to resume")
         return self.call("RESUME", check=True, token=token).data
 
+    def get_account(self) -> Any:
+        """The account this connection is logged in as (GET_ACCOUNT,
+        protocol 1.2): {"role": ..., "name": ..., "email": ...}, and a
+        merchant's "description"; the name as stored, whatever the login
+        was typed as.  An error status raises (401 when not logged in)."""
+        return self.call("GET_ACCOUNT", check=True).data
+
     def table(self, op: str, **args: Any) -> "pandas.DataFrame":
         """The table an op returns, as a DataFrame (see Response.frame).
         Error statuses raise.  A paged table is read to the end: while the

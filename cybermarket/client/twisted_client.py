@@ -91,6 +91,13 @@ class MarketClientProtocol(Int32StringReceiver):
             return defer.fail(ValueError("no session token: log in first, or give one"))
         return self.call("RESUME", check=True, token=token).addCallback(lambda r: r.data)
 
+    def get_account(self) -> defer.Deferred[Any]:
+        """The account this connection is logged in as (GET_ACCOUNT,
+        protocol 1.2): a Deferred firing with {"role": ..., "name": ...,
+        "email": ...} (and a merchant's "description"), the name as stored,
+        or failing with the status's ClientError (401 when not logged in)."""
+        return self.call("GET_ACCOUNT", check=True).addCallback(lambda r: r.data)
+
     @property
     def pending(self) -> int:
         """How many calls wait for their answer."""

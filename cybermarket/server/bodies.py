@@ -28,7 +28,11 @@ class MessagePackBodies:
     @staticmethod
     def load(body: bytes) -> Any:
         try:
-            return msgpack.unpackb(body, raw=False)
+            # A string may hold a surrogate's UTF-8 bytes (what a JSON
+            # "\ud800" becomes when written as MessagePack): read as that
+            # surrogate, so that the argument it is in is refused naming
+            # it (values.Text), as in JSON, rather than the whole body.
+            return msgpack.unpackb(body, raw=False, unicode_errors="surrogatepass")
         except Exception:
             raise BadRequest(N_("body: not a MessagePack value")) from None
 

@@ -34,6 +34,7 @@ from cybermarket.errors import (
     Unavailable,
 )
 from cybermarket.i18n import DEFAULT, N_, render
+from cybermarket.ops import CLIENT, EITHER, MERCHANT
 from cybermarket.server.bodies import MSGPACK
 from cybermarket.server.context import App, Call, Session
 from cybermarket.server.optable import SERVED
@@ -54,8 +55,9 @@ BURST = 100
 
 MESSAGES = {200: N_("ok"), 201: N_("created")}
 LOG_IN_FIRST = {
-    "client": N_("{op}: log in as a client first"),
-    "merchant": N_("{op}: log in as a merchant first"),
+    CLIENT: N_("{op}: log in as a client first"),
+    MERCHANT: N_("{op}: log in as a merchant first"),
+    EITHER: N_("{op}: log in first"),
 }
 
 _TOO_LARGE = object()  # queue marker: answer 413, then close
@@ -139,6 +141,9 @@ class MarketConnection(TimeoutMixin):
         # behind a balancer until the PROXY header has named it.
         self.peer = peer
         self.admitted = peer is not None
+        # Holds a place in the factory's caps (MarketFactory.open_connection),
+        # until MarketFactory.connection_gone gives it back.
+        self.counted = False
         self._queue: deque = deque()
         self._queued_bytes = 0
         self._busy = False
@@ -346,7 +351,9 @@ class MarketConnection(TimeoutMixin):
         try:
             body = bodies.dump(response)
         except Exception:
-            log.failure("cannot encode the answer to request {id}", id=response.get("id"))
+            self.factory.tracebacks(
+                Failure(), "cannot encode the answer to request {id}", id=response.get("id")
+            )
             body = bodies.dump(self._internal_error(response.get("id"), self.language))
         self.carrier.write_body(body)
         self.resetTimeout()
@@ -358,7 +365,9 @@ class MarketConnection(TimeoutMixin):
             request_id, op, args = decode(body, bodies)
             if stopping:
                 raise Unavailable(N_("the server is shutting down"))
-            if op.role is not None and (self.session is None or self.session.role != op.role):
+            if op.role is not None and (
+                self.session is None or op.role not in (self.session.role, EITHER)
+            ):
                 raise NotLoggedIn(LOG_IN_FIRST[op.role], op=op.name)
         except MarketError as e:
             # decode's BadRequest carries the request's id once it was read.
@@ -404,10 +413,11 @@ class MarketConnection(TimeoutMixin):
             message = error.translated(self.language)
             response = {"id": request_id, "status": error.status, "message": message}
         else:
-            # A bug or an unforeseen failure: logged in full, answered bare.
-            log.failure(
+            # A bug or an unforeseen failure: logged in full (within
+            # --tracebacks-per-second), answered bare.
+            self.factory.tracebacks(
+                failure or Failure(error),
                 "{op} failed (request {id})",
-                failure=failure,
                 op=op.name if op else "?",
                 id=request_id,
             )

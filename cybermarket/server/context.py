@@ -35,6 +35,10 @@ class Settings:
     # Seconds from a frame's first byte to its last: a client dribbling a
     # frame cannot hold a connection for the whole idle timeout.
     frame_timeout: float = 30.0
+    # Seconds an HTTP connection (--web, --metrics) may stay idle between
+    # requests (at most idle_timeout); a request of its own must be whole
+    # within frame_timeout.
+    http_idle_timeout: float = 60.0
     # Bytes of request bodies one connection may have waiting; reading
     # pauses beyond it (and at HIGH_WATER requests, whichever comes first).
     connection_buffer: int = 4 * 65536
@@ -52,6 +56,12 @@ class Settings:
     page_bytes: int = 1 << 20
     # Days a session token stays good without use (RESUME renews it).
     session_days: float = 30.0
+    # The ranges of a WebSocket upgrade's Accept-Language that are read
+    # (i18n.from_accept_language); the rest of the header is not parsed.
+    accept_language_ranges: int = 32
+    # Tracebacks of unexpected failures logged in any one second; beyond
+    # it they are counted (limits.Tracebacks).
+    tracebacks_per_second: int = 10
 
 
 @dataclass

@@ -19,6 +19,7 @@ from twisted.internet import defer
 from twisted.web import server
 from twisted.web.resource import Resource
 
+from cybermarket.server.httpchannel import MarketSite, is_proxied
 from cybermarket.storage.database import head_revision
 from cybermarket.storage.txn import Query, Txn
 
@@ -98,9 +99,10 @@ class Readyz(Resource):
         return server.NOT_DONE_YET
 
 
-class QuietSite(server.Site):
+class QuietSite(MarketSite):
     """A site that does not log each request: a balancer probes every few
-    seconds and Prometheus scrapes as often."""
+    seconds and Prometheus scrapes as often.  Its connections count in the
+    caps, as the protocol's do."""
 
     noisy = False
 
@@ -108,12 +110,14 @@ class QuietSite(server.Site):
         pass
 
 
-def make_site(app: App, factory: MarketFactory, metrics: Metrics) -> server.Site:
+def make_site(
+    app: App, factory: MarketFactory, metrics: Metrics, proxied: bool = False
+) -> server.Site:
     root = Resource()
     root.putChild(b"metrics", MetricsResource(registry=metrics.registry))
     root.putChild(b"healthz", Healthz())
     root.putChild(b"readyz", Readyz(app, factory))
-    site = QuietSite(root)
+    site = QuietSite(root, factory, proxied)
     site.displayTracebacks = False
     return site
 
@@ -128,7 +132,8 @@ def metrics_service(reactor: Any, listen: str, app: App, factory: MarketFactory)
     for reason, bite in factory.bites.items():
         bite.count = app.metrics.refusal(reason)
     service = StreamServerEndpointService(
-        serverFromString(reactor, listen), make_site(app, factory, app.metrics)
+        serverFromString(reactor, listen),
+        make_site(app, factory, app.metrics, proxied=is_proxied(listen)),
     )
     # A port already taken stops the start, as --listen's does.
     service._raiseSynchronously = True

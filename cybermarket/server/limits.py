@@ -1,10 +1,11 @@
 """What one peer may take of the server: connection caps, the file
 descriptor limit they are derived from, and logging a limit when it bites
-without letting a flood of refusals flood the log too."""
+without letting a flood of refusals flood the log too; and the tracebacks
+of unexpected failures, bounded per second for the same reason."""
 
 import resource
 
-from twisted.logger import Logger
+from twisted.logger import Logger, formatEvent
 
 log = Logger()
 
@@ -80,3 +81,39 @@ class Bite:
         log.warn(self.text, reason=self.reason, count=self._unlogged, **extra, **self._fields)
         self._last = self.clock.seconds()
         self._unlogged = 0
+
+
+class Tracebacks:
+    """Logs unexpected failures with their tracebacks, at most `per_second`
+    in any one second of the clock; the failures beyond that are counted
+    and reported through a Bite (what failed, never the error's text), so
+    that a request a client can make fail, sent in a loop, cannot write the
+    log as fast as it can send.  `log` is the Logger of the code that
+    failed, so that its lines keep their namespace."""
+
+    def __init__(self, clock, per_second, logger):
+        self.clock = clock
+        self.per_second = per_second
+        self.log = logger
+        self._second = None
+        self._written = 0
+        self.left_out = Bite(
+            clock,
+            "tracebacks-per-second",
+            "left out the tracebacks of {count} failures beyond --tracebacks-per-second"
+            " since the last report; the last: {what} ({error})",
+        )
+
+    def __call__(self, failure, text, **fields):
+        """log.failure(text, failure, **fields), within the bound."""
+        second = int(self.clock.seconds())
+        if second != self._second:
+            self._second, self._written = second, 0
+        if self._written < self.per_second:
+            self._written += 1
+            self.log.failure(text, failure=failure, **fields)
+            return
+        # `text` filled in with its fields (op names, request ids, a path
+        # cut short) says what failed; formatEvent never raises.
+        what = formatEvent({"log_format": text, **fields})
+        self.left_out(what=what, error=failure.type.__name__)

@@ -6,7 +6,9 @@ command".
 """
 
 import math
+import os
 import re
+import sys
 
 from twisted.python import usage
 
@@ -232,6 +234,15 @@ class Options(usage.Options):
             _positive(float),
         ],
         [
+            "http-idle-timeout",
+            None,
+            60.0,
+            "Seconds an HTTP connection to --web or --metrics may stay idle "
+            "before its first request or between two (at most --idle-timeout); "
+            "each request must arrive whole within --frame-timeout.",
+            _positive(float),
+        ],
+        [
             "connection-buffer",
             None,
             None,
@@ -357,11 +368,48 @@ class Options(usage.Options):
             "connection) stays good without use; each RESUME renews it.",
             _session_days,
         ],
+        [
+            "accept-language-ranges",
+            None,
+            32,
+            "Language ranges of a WebSocket upgrade's Accept-Language header "
+            "that are read to choose the connection's language; the rest of "
+            "the header is not parsed, so a long one costs no more.",
+            _positive(int),
+        ],
+        [
+            "tracebacks-per-second",
+            None,
+            10,
+            "Most tracebacks of unexpected failures (answered 500) logged in "
+            "one second; beyond it failures are counted, and the count logged "
+            "with what failed last, every 10 seconds at most.",
+            _positive(int),
+        ],
     ]
 
     def __init__(self):
         super().__init__()
         self["web-origins"] = []
+        # Help from an opt_ method's docstring keeps its line breaks and
+        # indentation, which --help would show as runs of spaces.
+        for name, doc in self.docs.items():
+            if doc:
+                self.docs[name] = re.sub(r"\s*\n\s*", " ", doc.strip())
+
+    def parseOptions(self, options=None):
+        """As usage.Options parses, but a mistake on twistd's command line is
+        told first, in one line, with where the help is: twistd would print
+        the whole help (some 120 lines) and the mistake only after it, on
+        stdout.  Parsed on their own (no parent command), the options raise
+        UsageError as usual, for the caller to report."""
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if self.parent is None:
+                raise
+            command = f"{os.path.basename(sys.argv[0]) or 'twistd'} {self.parent.subCommand}"
+            raise SystemExit(f"{command}: {e}\n`{command} --help` lists the options.") from None
 
     def opt_web_origin(self, origin):
         """An origin (scheme://host[:port]) whose pages may open WebSockets

@@ -1,6 +1,7 @@
 """TCP: 4-byte big-endian length frames (Int32StringReceiver) carrying
-MessagePack maps, and the factory that admits connections, of TCP and
-WebSocket alike, within the connection caps.
+MessagePack maps, and the factory that admits connections, of TCP, HTTP
+(--web, --metrics: httpchannel.py) and WebSocket alike, within the
+connection caps.
 
 The frames' bodies go to a MarketConnection (connection.py), which queues,
 orders and answers them; this module only frames them.
@@ -25,6 +26,7 @@ from cybermarket.server.connection import (  # noqa: F401 (imported from here to
     MarketConnection,
     decode,
 )
+from cybermarket.server.connection import log as connection_log
 
 
 class MarketProtocol(Int32StringReceiver):
@@ -136,6 +138,10 @@ class MarketFactory(Factory):
         self.bites = {reason: limits.Bite(app.clock, reason, text) for reason, text in BITES}
         for bite in self.bites.values():
             bite.security = "connection_refused"
+        # Every connection's unexpected failures, logged within one bound.
+        self.tracebacks = limits.Tracebacks(
+            app.clock, app.settings.tracebacks_per_second, connection_log
+        )
 
     def buildProtocol(self, addr):
         """The connection's protocol, or None (the port then closes the
@@ -155,19 +161,50 @@ class MarketFactory(Factory):
         connection = self.open_connection(peer)
         return None if connection is None else MarketProtocol(connection)
 
-    def open_connection(self, peer: str | None, admit: bool = False) -> MarketConnection | None:
+    def open_connection(
+        self, peer: str | None, admit: bool = False, counted: bool = False
+    ) -> MarketConnection | None:
         """A new connection from `peer` (None: not known yet), counted in
         the caps; None when the caps are reached.  buildProtocol has checked
-        them already; `admit` checks them here (WebSocket upgrades)."""
+        them already; `admit` checks them here.  `counted`: the connection
+        has its place already, taken over from the HTTP connection it was
+        upgraded from (a WebSocket), and gives it back when it is gone."""
+        if counted:
+            return MarketConnection(self.app, self, peer)
         if admit:
-            settings = self.app.settings
-            if settings.max_connections is not None and self._open >= settings.max_connections:
-                self.bites["max-connections"](peer=peer or "local", open=self._open)
+            if not self.take(peer):
                 return None
-            if peer is not None and not self.admit(peer):
-                return None
+            connection = MarketConnection(self.app, self, peer)
+            connection.counted = True
+            return connection
         self._open += 1
-        return MarketConnection(self.app, self, peer)
+        connection = MarketConnection(self.app, self, peer)
+        connection.counted = True
+        return connection
+
+    def take(self, peer: str | None, shown: str | None = None) -> bool:
+        """Count one more connection from `peer` (None: an address not known
+        yet) in the caps, unless one is reached (then False, logged with
+        `shown` or `peer` as the address).  release() gives it back."""
+        settings = self.app.settings
+        if settings.max_connections is not None and self._open >= settings.max_connections:
+            self.bites["max-connections"](peer=shown or peer or "local", open=self._open)
+            return False
+        if peer is not None and not self.admit(peer):
+            return False
+        self._open += 1
+        return True
+
+    def release(self, peer: str | None, admitted: bool) -> None:
+        """Give back the place of a connection from `peer`; `admitted`: it
+        was counted in its address's cap."""
+        self._open -= 1
+        count = self._per_address.get(peer)
+        if count is not None and admitted:
+            if count > 1:
+                self._per_address[peer] = count - 1
+            else:
+                del self._per_address[peer]
 
     def admit(self, peer):
         """Count one more connection from the IP address `peer`, unless its
@@ -180,14 +217,14 @@ class MarketFactory(Factory):
         return True
 
     def connection_gone(self, protocol):
-        self._open -= 1
-        count = self._per_address.get(protocol.peer)
-        if count is not None and protocol.admitted:
-            if count > 1:
-                self._per_address[protocol.peer] = count - 1
-            else:
-                del self._per_address[protocol.peer]
+        """`protocol` (a MarketConnection) is closed, or never opened: its
+        place in the caps goes back, if it holds one.  A failed upgrade can
+        reach here twice (its own cleanup, then the lost connection), so a
+        place is given back only once."""
         self.connections.discard(protocol)
+        if protocol.counted:
+            protocol.counted = False
+            self.release(protocol.peer, protocol.admitted)
         self.check_idle()
 
     def begin_shutdown(self):

@@ -137,11 +137,12 @@ class MarketService(MultiService):
 
     def _start_web(self):
         """Listen on --web, as _start_listening does on --listen."""
+        from cybermarket.server.httpchannel import is_proxied
         from cybermarket.server.web import make_site
 
         failures: list[Failure] = []
-        site = make_site(self.factory, self.web_origins)
-        assert self.web_endpoint is not None  # only called with --web
+        assert self.web_endpoint is not None and self.web  # only called with --web
+        site = make_site(self.factory, self.web_origins, proxied=is_proxied(self.web))
         d = self.web_endpoint.listen(site)
 
         def listening(port):
@@ -239,6 +240,7 @@ def make_app(options, reactor):
     settings = Settings(
         max_frame=options["max-frame"],
         idle_timeout=options["idle-timeout"],
+        http_idle_timeout=options["http-idle-timeout"],
         frame_timeout=options["frame-timeout"],
         connection_buffer=options["connection-buffer"],
         max_connections=options["max-connections"],
@@ -249,6 +251,8 @@ def make_app(options, reactor):
         invitation_days=options["invitation-days"],
         page_bytes=options["max-page-bytes"],
         session_days=options["session-days"],
+        accept_language_ranges=options["accept-language-ranges"],
+        tracebacks_per_second=options["tracebacks-per-second"],
     )
     app = App(
         db=db,

@@ -13,10 +13,18 @@ import re
 from pathlib import Path
 from typing import Any
 
+from twisted.logger import Logger, LogPublisher
+from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
 
+from cybermarket.server.httpchannel import MarketSite
 from cybermarket.server.websocket import MarketWebSocketResource
+from cybermarket.values import shown
+
+# twisted.web's own traceback of a failed request, already logged within
+# the bound by WebRequest.processingFailed.
+_LOGGED = Logger(observer=LogPublisher())
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -62,6 +70,17 @@ class WebRequest(server.Request):
         self.setHeader("cross-origin-opener-policy", "same-origin")
         self.setHeader("server", "cybermarket")
         super().render(resrc)
+
+    def processingFailed(self, reason: Failure) -> Failure:
+        """A bare 500, its traceback logged within --tracebacks-per-second
+        (the site's `tracebacks`, the protocol's bound) instead of each
+        time: a request that fails, sent in a loop, cannot flood the log."""
+        tracebacks = getattr(self.site, "tracebacks", None)
+        if tracebacks is not None:
+            path = (getattr(self, "path", None) or b"").decode("latin-1")
+            tracebacks(reason, "the web request for {path} failed", path=shown(path))
+            self._log = _LOGGED
+        return super().processingFailed(reason)
 
 
 class StaticFile:
@@ -128,10 +147,12 @@ class WebRoot(Resource):
         return text
 
 
-def make_site(factory: Any, origins: list[str]) -> server.Site:
+def make_site(factory: Any, origins: list[str], proxied: bool = False) -> server.Site:
     """The web endpoint's site: static files, and WebSocket connections
-    made by `factory` (the MarketFactory TCP uses too)."""
+    made by `factory` (the MarketFactory TCP uses too), whose caps count
+    every HTTP connection; `proxied` for a haproxy: endpoint."""
     root = WebRoot(load_files(), MarketWebSocketResource(factory, origins))
-    site = server.Site(root, requestFactory=WebRequest)
+    site = MarketSite(root, factory, proxied, requestFactory=WebRequest)
     site.displayTracebacks = False
+    site.tracebacks = factory.tracebacks  # type: ignore[attr-defined]  # read by WebRequest
     return site

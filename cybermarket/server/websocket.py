@@ -7,7 +7,11 @@ a TCP connection: it hands whole bodies to a MarketConnection and writes its
 answers; the connection does everything else, the same for both.
 
 MarketWebSocketResource serves /ws: it refuses browsers from origins not
-allowed (403) and connections over the caps (503) before the handshake.
+allowed (403) before the handshake.  The caps were applied when the HTTP
+connection was accepted (httpchannel.MarketSite: 503 over a cap); the
+WebSocket takes over that connection's place only once the handshake is
+done, so an upgrade that fails on any path leaves the place with the HTTP
+connection, which gives it back when it closes.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+import h11
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -22,7 +27,8 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.websocket import WebSocketResource, WebSocketTransport
 from wsproto.utilities import LocalProtocolError
 
-from cybermarket.i18n import from_accept_language
+from cybermarket.i18n import cut_short, from_accept_language
+from cybermarket.server import limits
 from cybermarket.server.bodies import JSON, MSGPACK
 from cybermarket.server.connection import MarketConnection
 from cybermarket.server.origins import origin_of
@@ -272,6 +278,12 @@ class MarketWebSocketResource(WebSocketResource):
         # The connection each upgrade in progress opened: Twisted's
         # render_GET calls buildProtocol(request) before it returns.
         self._opening: dict[Request, MarketConnection] = {}
+        self.long_header = limits.Bite(
+            market.app.clock,
+            "accept-language-ranges",
+            "read only the first {ranges} ranges of an Accept-Language header from {peer}"
+            " (--accept-language-ranges); {count} such headers since the last report",
+        )
 
     def allowed(self, request: Request) -> bool:
         origin = request.getHeader("origin")
@@ -283,20 +295,51 @@ class MarketWebSocketResource(WebSocketResource):
     def render_GET(self, request: Request) -> bytes | int:
         if not self.allowed(request):
             return _refuse(request, 403, b"this origin may not open a WebSocket here\n")
-        address = request.getClientAddress()
-        peer = getattr(address, "host", None) or "local"
-        connection = self.market.open_connection(peer, admit=True)
-        if connection is None:
-            return _refuse(request, 503, b"too many connections\n")
-        connection.language = from_accept_language(request.getHeader("accept-language"))
+        # The HTTP connection has held a place in the caps since it was
+        # accepted (httpchannel.MarketSite): its WebSocket takes that place
+        # over once the handshake is done, and gives it back when it closes.
+        # A refused or broken handshake leaves it with the HTTP connection.
+        channel: Any = request.channel  # a httpchannel.MarketChannel
+        peer = channel.peer or "local"
+        # The language before the connection: nothing that could fail runs
+        # between making it and the try below.
+        language = self._language(request, peer)
+        connection = self.market.open_connection(peer, counted=True)
+        assert connection is not None  # counted: never refused
+        connection.language = language
         self._opening[request] = connection
         try:
             result = super().render_GET(request)
+        except h11.LocalProtocolError:
+            # wsproto reads the request again with h11, which refuses some
+            # that twisted.web took (no Host header, odd header values):
+            # the client's mistake, found before anything was written.
+            self.market.connection_gone(connection)
+            return _refuse(request, 400, b"not a WebSocket upgrade this server can read\n")
+        except BaseException:
+            # The handshake broke (twisted.web answers 500): the place goes
+            # back, and a connection that had begun is dropped.
+            connection.abort()
+            self.market.connection_gone(connection)
+            raise
         finally:
             del self._opening[request]
-        if result is not NOT_DONE_YET:  # the handshake was refused (400)
+        if result is NOT_DONE_YET:
+            channel.hand_over()
+            connection.admitted = channel.admitted
+            connection.counted = True
+        else:  # the handshake was refused (400)
             self.market.connection_gone(connection)
         return result
+
+    def _language(self, request: Request, peer: str) -> str:
+        """The best match for the request's Accept-Language, of which only
+        the first --accept-language-ranges ranges are read."""
+        header = request.getHeader("accept-language")
+        ranges = self.market.app.settings.accept_language_ranges
+        if cut_short(header, ranges):
+            self.long_header(peer=peer, ranges=ranges)
+        return from_accept_language(header, ranges)
 
     def buildProtocol(self, request: Request) -> WebSocketCarrier:
         """Twisted's WebSocketServerFactory: the carrier of the connection

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -70,14 +71,32 @@ def sqlite_file(url: str | URL) -> str | None:
 def check_exists(url: str | URL) -> None:
     """NoDatabase when `url` is a SQLite file that does not exist.  SQLite
     creates a missing file on connecting, so a command pointed at the wrong
-    directory would otherwise work on a new, empty database."""
+    directory would otherwise work on a new, empty database.  The message
+    suggests only what would work: the absolute file that three slashes
+    missed (sqlite:///tmp/x names tmp/x under the working directory), or
+    `db upgrade`, which cannot make a missing folder."""
     path = sqlite_file(url)
-    if path is not None and not Path(path).is_file():
+    if path is None or Path(path).is_file():
+        return
+    absolute = Path(path).absolute()
+    meant = Path("/", path)
+    if not Path(path).is_absolute() and meant.is_file():
         raise NoDatabase(
-            N_("no database file {path}; `cybermarket db upgrade --database {url}` creates it"),
-            path=Path(path).absolute(),
-            url=url,
+            N_("no database file {path}; did you mean `{url}`?"),
+            path=absolute,
+            url=make_url(url).set(database=str(meant)).render_as_string(False),
         )
+    if not absolute.parent.is_dir():
+        raise NoDatabase(
+            N_("no database file {path}: no folder {folder}"),
+            path=absolute,
+            folder=absolute.parent,
+        )
+    raise NoDatabase(
+        N_("no database file {path}; `cybermarket db upgrade --database {url}` creates it"),
+        path=absolute,
+        url=url,
+    )
 
 
 def make_engine(url: str | URL, threads: int = 1, synchronous: str = "FULL") -> Engine:
@@ -102,13 +121,43 @@ def make_engine(url: str | URL, threads: int = 1, synchronous: str = "FULL") -> 
     return engine
 
 
-def _sqlite_setup(engine: Engine, synchronous: str) -> None:
+def read_only_engine(url: str | URL) -> Engine:
+    """An engine for the commands that only read (`cybermarket db current`,
+    `cybermarket report`): a SQLite file opened read-only, its journal mode
+    left as it is.  make_engine turns WAL on, which would turn a backup (one
+    file in rollback-journal mode) into a database with -wal and -shm files
+    beside it, and a later restore of it would leave them there too."""
+    url = make_url(url)
+    path = sqlite_file(url)
+    if path is None:
+        return make_engine(url)
+    read_only = url.set(
+        database="file:" + quote(str(Path(path).absolute())),
+        query={**url.query, "mode": "ro", "uri": "true"},
+    )
+    engine = create_engine(
+        read_only,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False},
+    )
+    _sqlite_setup(engine, None)
+    return engine
+
+
+def _sqlite_setup(engine: Engine, synchronous: str | None) -> None:
+    """BEGIN as the transactions need it, and (synchronous not None) WAL,
+    foreign keys and the durability asked for; None: a read-only
+    connection, which changes nothing of the file's."""
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, record: object) -> None:
         # Take BEGIN out of pysqlite's hands (it would only BEGIN DEFERRED,
         # and lazily): Txn.begin issues it for the handlers, the "begin"
         # hook below for SQLAlchemy's own transactions (the migrations).
         dbapi_conn.isolation_level = None
+        if synchronous is None:
+            return
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -117,7 +166,7 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
-        if conn.info.get("write", True):
+        if synchronous is not None and conn.info.get("write", True):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")

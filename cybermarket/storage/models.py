@@ -60,6 +60,9 @@ class Client(Base):
     # from PostgreSQL's).  Wider than an email: lower-casing can lengthen.
     email_key: Mapped[str] = mapped_column(String(EMAIL_KEY_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Moved on by every password change; a session token is good only while
+    # it is the one the token was issued under (migration 0007).
+    password_generation: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime())
 
 
@@ -74,6 +77,8 @@ class Merchant(Base):
     email: Mapped[str] = mapped_column(String(254))
     email_key: Mapped[str] = mapped_column(String(EMAIL_KEY_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # As Client.password_generation.
+    password_generation: Mapped[int] = mapped_column(BigInteger, server_default="0")
     profit_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     invited_by: Mapped[int | None] = mapped_column(IdType, ForeignKey("merchants.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime())
@@ -214,7 +219,9 @@ class SessionToken(Base):
     """A session token, by which a login carries over to a new connection
     (RESUME).  Only its SHA-256 is kept.  Times are milliseconds since the
     epoch, by the server's clock; a token not used for --session-days
-    expires, and the sweep deletes expired and revoked rows."""
+    expires, and the sweep deletes expired and revoked rows.  A token of
+    an older password generation than its account's does not resume
+    either (cybermarket/storage/sessions.py)."""
 
     __tablename__ = "sessions"
     __table_args__ = (
@@ -233,6 +240,9 @@ class SessionToken(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_used_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    # The account's password generation when the token was issued: a token
+    # of another generation than the account's never resumes.
+    password_generation: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 clients = Client.__table__

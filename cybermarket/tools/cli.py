@@ -156,7 +156,8 @@ def _db_current(args):
     from cybermarket.storage import database
 
     existing_database(args.database)
-    engine = database.make_engine(args.database)
+    # Read-only: `db current` on a backup leaves it a backup, not in WAL mode.
+    engine = database.read_only_engine(args.database)
     try:
         with engine.connect() as conn:
             current = database.current_revision(conn)
@@ -428,7 +429,11 @@ def parser():
     )
     call.add_argument("--json", action="store_true", help=_("print the whole response as JSON"))
     call.add_argument("op", help=_("the op, such as PING or list_merchant"))
-    call.add_argument("args", nargs="*", metavar="key=value", help=_("the op's arguments"))
+    # default=[]: argparse counts a "*" positional without a default among
+    # the required ones, and would ask for key=value when the op is missing.
+    call.add_argument(
+        "args", nargs="*", default=[], metavar="key=value", help=_("the op's arguments")
+    )
     call.set_defaults(run=_call)
     with_server(
         commands.add_parser("shell", help=_("send requests interactively on one connection"))

@@ -112,7 +112,7 @@ def parse_date(text):
 def build(url, since=None):
     """The report on the database at `url`, for orders from `since` on."""
     database.check_exists(url)  # SQLite would create a missing file
-    engine = database.make_engine(url)
+    engine = database.read_only_engine(url)  # a backup stays a backup
     try:
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":

@@ -24,15 +24,23 @@ in the op table (cybermarket/ops.py):
   required argument is refused before sending, since the server would
   refuse it anyway and the text was more likely meant.
 
-A key the op table does not know for the op (or any key of an op it does
-not know) is still sent, as a string (bare `nil` as nil): the server is the
-judge, and answers 400 naming the key.  Op names may be given in any case;
-they are sent in upper case.
+A key the op table does not know for the op is still sent, as a string
+(bare `nil` as nil): the server is the judge, and answers 400 naming the
+key.  An op the table does not know is refused by the shell, with the
+nearest op named (a typo, most likely); `call` sends it (and names the
+nearest op beside the server's 400), so that an op of a newer server can
+still be reached.  Op names may be given in any case; they are sent in upper
+case.
+
+After a login (or a rename) the shell asks the server for the account
+(GET_ACCOUNT), so that its prompt shows the name as stored, not the login as
+typed (an email, the name in another case).
 
 Without a terminal (input from a pipe or a file), the shell asks for
 nothing: a line that leaves a password off is refused.  Its exit status is
 then 0 when every line went well, else the highest of: 1 for an error
-status, 2 for a refused line, 3 when the connection failed.
+status, 2 for a refused line (an unknown op among them), 3 when the
+connection failed.
 
 Exit status of `call`: 0 for a 2xx answer, 1 for any other status (the
 status and message go to stderr), 2 for a request that could not be
@@ -40,6 +48,7 @@ written (a bad key=value word), 3 when the server could not be reached or
 the connection failed.
 """
 
+import difflib
 import getpass
 import json
 import os
@@ -70,6 +79,9 @@ EXIT_STATUS = 1
 EXIT_USAGE = 2
 EXIT_CONNECTION = 3
 EXIT_INTERRUPTED = 130
+
+# Ops that rename the account logged in: the prompt asks for the new name.
+RENAMES = ("SET_CLIENT_USERNAME", "SET_MERCHANT_STORENAME")
 
 # Argument names client.call() takes for itself; they cannot be passed as
 # keyword arguments of a request.
@@ -115,6 +127,24 @@ class Word(str):
 def op_name(word):
     """The op name as sent: upper case."""
     return word.upper()
+
+
+def nearest_op(word):
+    """The op whose name is nearest to `word`, in word's case when it is
+    lower case (as completion gives it), or None when none is near."""
+    found = difflib.get_close_matches(op_name(word), OPS, n=1)
+    if not found:
+        return None
+    return found[0].lower() if word.islower() else found[0]
+
+
+def no_such_op(word):
+    """The UsageError for a word that names no op of the table: with the
+    nearest op, which a typo most likely meant."""
+    nearest = nearest_op(word)
+    if nearest is None:
+        return UsageError(_("no op named {word!r}; `help` lists them").format(word=word))
+    return UsageError(_("no op named {word!r}; did you mean {op}?").format(word=word, op=nearest))
 
 
 def parse_value(spec, key, text, quoted=False):
@@ -402,7 +432,7 @@ def help_text(words=()):
     for word in words:
         op = OPS.get(op_name(word))
         if op is None:
-            raise UsageError(_("no op named {word!r}; `help` lists them").format(word=word))
+            raise no_such_op(word)
         parts.append(describe_op(op))
     return "\n".join(parts)
 
@@ -594,6 +624,10 @@ def run_call(options):
         say(format_result(response))
     if not response.ok:
         say(format_error(response), sys.stderr)
+        if name not in OPS and nearest_op(options.op) is not None:
+            # Sent all the same (a newer server may have the op), but a
+            # typo is the likelier story.
+            say(f"cybermarket call: {no_such_op(options.op)}", sys.stderr)
         return EXIT_STATUS
     return EXIT_OK
 
@@ -717,7 +751,7 @@ class Session:
             self.lost(_("interrupted"))
             return None
         self.track_login(name, args, response)
-        if self.client.closed:  # the server closes after a 413
+        if self.client is not None and self.client.closed:  # the server closes after a 413
             self.close()
             self.say_gone(_("the server closed the connection"))
         return response
@@ -728,7 +762,10 @@ class Session:
         if not response.ok:
             return
         if name in ("CLIENT_LOGIN", "MERCHANT_LOGIN"):
-            self.login = (name.split("_")[0].lower(), args.get("login"))
+            self.login = (name.split("_")[0].lower(), printable(str(args.get("login"))))
+            self.ask_name()
+        elif name in RENAMES and self.login is not None:
+            self.ask_name()
         elif name == "RESUME" and isinstance(response.data, dict):
             self.login = (
                 printable(str(response.data.get("role"))),
@@ -736,6 +773,30 @@ class Session:
             )
         elif name in ("CLIENT_LOGOUT", "MERCHANT_LOGOUT"):
             self.login = None
+
+    def ask_name(self):
+        """The login's name as the server keeps it (GET_ACCOUNT), for the
+        prompt: a login by email, or by the name in another case, would
+        otherwise show as typed until a reconnect.  A server that does not
+        know GET_ACCOUNT (before protocol 1.2) leaves the name as it was."""
+        assert self.client is not None and self.login is not None
+        try:
+            response = self.client.call("GET_ACCOUNT")
+        except CONNECTION_ERRORS as e:
+            self.dropped(reason(e))
+            return
+        except KeyboardInterrupt:
+            self.dropped(_("interrupted"))
+            return
+        if response.ok and isinstance(response.data, dict) and "name" in response.data:
+            self.login = (self.login[0], printable(str(response.data["name"])))
+
+    def dropped(self, why):
+        """The connection failed after a request went well (a login): say
+        so, and forget the connection; the next command reconnects."""
+        self.close()
+        self.failed(EXIT_CONNECTION)
+        self.say_gone(_("connection lost ({reason})").format(reason=why))
 
     @property
     def prompt(self):
@@ -770,6 +831,10 @@ def run_line(session, line, read_password):
         if command in HELP_WORDS:
             say(help_text(words[1:]))
             return True
+        if op_name(words[0]) not in OPS:
+            # The shell knows the op table: a typo is refused here, with the
+            # op it most likely meant, rather than sent for the server's 400.
+            raise no_such_op(words[0])
         name, args = parse_request(words)
         if read_password is None:
             refuse_missing_passwords(name, args)

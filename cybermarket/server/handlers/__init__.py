@@ -6,8 +6,8 @@ Txn) and return plain values (str, int, Decimal, datetime, lists, dicts);
 `me` is the caller's account id.  The handlers of paged ops (paged=True)
 are also given `page_bytes`, the server's --max-page-bytes (Settings).
 Flows are coroutines f(call, **args) on the reactor thread, for the few ops
-that must hash a password (on the hashing pool) between database calls or
-that change the connection's login.
+that must hash a password (on the hashing pool) between database calls,
+that change the connection's login, or that need its role (GET_ACCOUNT).
 
 Each handler names the ops it answers with @handles; the server binds them
 to the op table's declarations (cybermarket/server/optable.py).

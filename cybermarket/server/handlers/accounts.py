@@ -34,8 +34,8 @@ from cybermarket.values import fold, shown
 log = Logger()
 
 T = TypeVar("T")
-# An account as a login finds it: (id, password hash).
-Account = tuple[int, str]
+# An account as a login finds it: (id, password hash, password generation).
+Account = tuple[int, str, int]
 
 
 class Kind:
@@ -46,34 +46,43 @@ class Kind:
     {name}_key column: "ALICE" is taken when "Alice" is, and finds it.
     Emails are compared by their lower-cased key, email_key."""
 
-    def __init__(self, role: str, table: str, name: str, columns: tuple[str, ...]) -> None:
+    def __init__(
+        self, role: str, table: str, name: str, columns: tuple[str, ...], shown: tuple[str, ...]
+    ) -> None:
         self.role = role
         self.name = name  # the login name column: username or storename
         key = f"{name}_key"
         # What an insert gives, besides the two keys and created_at.
         self.columns = columns
+        # What GET_ACCOUNT answers besides the role and the name.
+        self.shown = shown
+        self.account = Query(f"SELECT {', '.join((name,) + shown)} FROM {table} WHERE id = ?")
         names = ", ".join(columns + (key, "email_key", "created_at"))
         marks = ", ".join("?" * (len(columns) + 3))
         self.insert = Query(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id")
         self.name_taken = Query(f"SELECT 1 FROM {table} WHERE {key} = ? AND id <> ?")
         self.email_taken = Query(f"SELECT 1 FROM {table} WHERE email_key = ? AND id <> ?")
-        self.by_name = Query(f"SELECT id, password_hash FROM {table} WHERE {key} = ?")
-        self.by_email = Query(f"SELECT id, password_hash FROM {table} WHERE email_key = ?")
+        found = "id, password_hash, password_generation"
+        self.by_name = Query(f"SELECT {found} FROM {table} WHERE {key} = ?")
+        self.by_email = Query(f"SELECT {found} FROM {table} WHERE email_key = ?")
         self.name_of = Query(f"SELECT {name} FROM {table} WHERE id = ?")
         self.hash = Query(f"SELECT password_hash FROM {table} WHERE id = ?")
+        # A new hash is a new password generation (cybermarket/storage/sessions.py).
         self.set_hash = Query(
-            f"UPDATE {table} SET password_hash = ? WHERE id = ? AND password_hash = ?"
+            f"UPDATE {table} SET password_hash = ?, password_generation = password_generation + 1"
+            " WHERE id = ? AND password_hash = ? RETURNING password_generation"
         )
         self.set_name = Query(f"UPDATE {table} SET {name} = ?, {key} = ? WHERE id = ?")
         self.set_email = Query(f"UPDATE {table} SET email = ?, email_key = ? WHERE id = ?")
 
 
-CLIENT = Kind("client", "clients", "username", ("username", "email", "password_hash"))
+CLIENT = Kind("client", "clients", "username", ("username", "email", "password_hash"), ("email",))
 MERCHANT = Kind(
     "merchant",
     "merchants",
     "storename",
     ("storename", "description", "email", "password_hash", "profit_cents", "invited_by"),
+    ("email", "description"),
 )
 SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
 KINDS = {kind.role: kind for kind in (CLIENT, MERCHANT)}
@@ -119,7 +128,8 @@ def login_key(login: str) -> str:
 
 
 def find_login(txn: Txn, kind: Kind, login: str) -> Account | None:
-    """(id, password hash) of the account a login names, or None."""
+    """(id, password hash, password generation) of the account a login
+    names, or None."""
     by = kind.by_email if "@" in login else kind.by_name
     return txn.row(by, login_key(login))
 
@@ -129,12 +139,14 @@ def password_hash(txn: Txn, kind: Kind, me: int) -> str | None:
 
 
 def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str, now_ms: int) -> str:
-    """Set the new hash, revoke every session token of the account and
-    issue the connection a new one, all in one transaction."""
+    """Set the new hash (a new password generation), revoke every session
+    token of the account and issue the connection a new one, all in one
+    transaction."""
     # Compare-and-set: a change made meanwhile on another connection wins.
-    if txn.run(kind.set_hash, new, me, old) != 1:
+    generation = txn.value(kind.set_hash, new, me, old)
+    if generation is None:
         raise Forbidden(N_("old_password: the password was changed meanwhile"))
-    return sessions.replace_all(txn, now_ms, kind.role, me)
+    return sessions.replace_all(txn, now_ms, kind.role, me, generation)
 
 
 def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
@@ -145,6 +157,15 @@ def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
 def set_email(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, email=value, me=me)
     _unique(txn, "email", txn.run, kind.set_email, value, value.lower(), me)
+
+
+def account_of(txn: Txn, kind: Kind, me: int) -> dict[str, str]:
+    """GET_ACCOUNT's answer: the role, the name as stored, and the rest of
+    kind.shown."""
+    row = txn.row(kind.account, me)
+    if row is None:  # no op deletes an account; should one, its logins end
+        raise NotLoggedIn()
+    return {"role": kind.role, "name": row[0], **dict(zip(kind.shown, row[1:], strict=True))}
 
 
 @handles("SET_CLIENT_USERNAME")
@@ -303,10 +324,23 @@ async def log_in(call: Call, kind: Kind, login: str, password: str) -> dict[str,
         logs.login_failed(call.app, kind.role, why, call.peer, login=login)
         raise NotLoggedIn(BAD_LOGIN)
     assert account is not None  # no account: the dummy hash never matches
+    account_id, _, generation = account
     token = await call.app.db.run(
-        f"{kind.role} login token", sessions.issue, clock_ms(call), kind.role, account[0]
+        f"{kind.role} login token",
+        sessions.issue,
+        clock_ms(call),
+        kind.role,
+        account_id,
+        generation,
     )
-    call.session = Session(kind.role, account[0], sessions.digest(token))
+    if token is None:
+        # The password was changed while this one was being checked: it is
+        # no longer the account's, and a token issued from it would outlive
+        # the change's revocation of every token.  Not counted as a failed
+        # guess (the attempt is settled): it was right a moment ago.
+        logs.login_failed(call.app, kind.role, "wrong_password", call.peer, login=login)
+        raise NotLoggedIn(BAD_LOGIN)
+    call.session = Session(kind.role, account_id, sessions.digest(token))
     return {"token": token}
 
 
@@ -356,6 +390,15 @@ async def logout(call: Call) -> None:
     if token_hash is not None:
         await call.app.db.run("logout", sessions.revoke, clock_ms(call), token_hash)
     call.session = None
+
+
+@handles("GET_ACCOUNT")
+async def get_account(call: Call) -> dict[str, str]:
+    # A flow for the connection's role, which a transaction handler is not
+    # given (only the account id): either role may ask.
+    assert call.session is not None  # the op's role was checked first
+    kind, me = KINDS[call.session.role], call.session.account_id
+    return await call.app.db.run("GET_ACCOUNT", account_of, kind, me, write=False)
 
 
 @handles("CLIENT_LOGIN")

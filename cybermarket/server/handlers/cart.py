@@ -65,10 +65,14 @@ CREDIT = Query(
     "UPDATE merchants SET profit_cents = profit_cents + ? WHERE id = ? AND profit_cents <= ?"
     " RETURNING id"
 )
-EMPTY = Query("DELETE FROM cart_lines WHERE client_id = ?")
+# Exactly the lines bought, at the quantities bought: never a line the
+# checkout did not read (nor one that changed since), so that a line added
+# while a checkout runs is either in the order or still in the cart.
+BOUGHT = Query("DELETE FROM cart_lines WHERE client_id = ? AND product_id = ? AND quantity = ?")
 # PostgreSQL: the whole checkout in one statement, one round trip (the
-# function of migration 0006, the same steps as checkout() below).  Its
-# refusals come back as these SQLSTATEs.
+# function of migrations 0006 and 0008, the same steps as checkout()
+# below, with the cart lines it reads locked).  Its refusals come back as
+# these SQLSTATEs.
 CHECKOUT = Query(
     "SELECT new_order, order_total FROM cybermarket_checkout(?, ?, ?, ?)", backend="postgresql"
 )
@@ -129,8 +133,10 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
     UPDATE, in product order, and then each store is credited, in store
     order, so that concurrent checkouts on PostgreSQL lock rows in one
     order and do not deadlock.  Any short line raises, and the transaction
-    rolls back.  PostgreSQL runs the same steps in one statement
-    (checkout_in_one)."""
+    rolls back.  Only the lines read are deleted, at the quantities bought.
+    SQLite runs this in one write transaction, which no other writer
+    interleaves.  PostgreSQL runs the same steps in one statement
+    (checkout_in_one), with the cart lines it reads locked FOR UPDATE."""
     if txn.postgres:
         return checkout_in_one(txn, me)
     wanted = txn.rows(WANTED, me)
@@ -169,7 +175,7 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
             for product_id, quantity, merchant_id, name, price, store in taken
         ],
     )
-    txn.run(EMPTY, me)
+    txn.run_many(BOUGHT, [(me, product_id, quantity) for product_id, quantity, *_ in taken])
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 
 
