@@ -491,8 +491,9 @@ def test_the_account_page_and_the_console_speak_russian_and_chinese(pages, serve
     assert signup.locator("h2").text_content() == "Регистрация"
     assert page.locator("#account-link").text_content() == "Войти"
     signup.get_by_role("button", name="Зарегистрироваться").click()
-    signup.locator(".form-status.error").wait_for()
-    assert "«" in signup.locator(".form-status").text_content()
+    # The message is at the field it is about.
+    signup.locator(".field-error").wait_for()
+    assert "«" in signup.locator(".field-error").text_content()
     no_sideways_scroll(page)
     page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "account-ru-phone")

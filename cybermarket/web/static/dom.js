@@ -94,9 +94,11 @@ export function form(title, fields, submitText, action, extra = {}) {
       // by the server's message) points at it.
       const input = inputs[error.field || fieldName(error.message)];
       if (input) {
-        // Said at the field, in place of the form's line.
+        // Said at the field, in place of the form's line; the field gets
+        // the focus, so that the message is in view (on a phone too).
         say(status, "");
         invalid(input, fieldNote(input, error.human || error.message));
+        input.focus();
       }
     } finally {
       button.disabled = false;
