@@ -7,7 +7,7 @@ import { explain, human } from "./messages.js";
 import { Market } from "./net.js";
 import { fromAddress, notices, pager, router, rowsOf, toAddress, when } from "./ui.js";
 
-const market = new Market("cybermarket.client.token");
+const market = new Market("cybermarket.client.token", "CLIENT_LOGOUT");
 translatePage();
 document.getElementById("language-switcher").replaceWith(switcher());
 const PAGE = 24;
@@ -698,9 +698,13 @@ const render = router(
 
 notices(market);
 market.addEventListener("account", () => {
+  // Nothing of an account stays on the page after it logged out.
+  if (!loggedIn()) cart = [];
   showAccount();
   refreshCartCount();
 });
+// Logged in or out in another tab: this page shows it now.
+market.addEventListener("elsewhere", () => render());
 market.addEventListener("connected", (event) => {
   // A reconnect re-reads the page (the login was resumed meanwhile).
   render();

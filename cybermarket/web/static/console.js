@@ -8,7 +8,7 @@ import { human } from "./messages.js";
 import { Market } from "./net.js";
 import { notices, pager, router, rowsOf } from "./ui.js";
 
-const market = new Market("cybermarket.merchant.token");
+const market = new Market("cybermarket.merchant.token", "MERCHANT_LOGOUT");
 translatePage();
 document.getElementById("language-switcher").replaceWith(switcher());
 
@@ -384,4 +384,6 @@ market.addEventListener("account", () => {
   document.getElementById("console-nav").hidden = !loggedIn();
 });
 market.addEventListener("connected", () => render());
+// Logged in or out in another tab: this page shows it now.
+market.addEventListener("elsewhere", () => render());
 market.start();
