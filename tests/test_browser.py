@@ -251,7 +251,7 @@ def test_a_merchant_joins_sells_and_sees_the_sale(pages, server):
     sales = console.locator("table.sales tbody tr")
     assert sales.count() == 2
     assert "Floor lamp" in sales.nth(0).text_content()  # revenue, biggest first
-    assert console.locator("svg.chart rect.bar").count() == 2
+    assert console.locator(".chart .bar-fill").count() == 2
     shoot(console, "console-sales-desktop")
 
 

@@ -72,6 +72,6 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
     no_sideways_scroll(console)
     shoot_docs(console, f"console-products-{suffix}")
     console.goto(console.url.split("#")[0] + "#/sales")
-    console.locator("svg.chart").wait_for()
+    console.locator(".chart .bar-fill").first.wait_for()
     no_sideways_scroll(console)
     shoot_docs(console, f"console-sales-{suffix}")

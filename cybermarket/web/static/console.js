@@ -1,5 +1,5 @@
 // The store console: joining with an invitation code, the store's products,
-// its sales and profit, invitations and the store's settings.
+// its sales and revenue, invitations and the store's settings.
 
 import { revenueChart } from "./chart.js";
 import { form, h, invalid, mistake, money, replace, say } from "./dom.js";
@@ -256,7 +256,7 @@ async function sales() {
     "div",
     {},
     h("h1", {}, t("Sales")),
-    h("section", { class: "card stat" }, h("span", { class: "muted" }, t("Profit so far")), h("strong", { id: "profit" }, money(profit))),
+    h("section", { class: "card stat" }, h("span", { class: "muted", id: "profit-label" }, t("Revenue so far")), h("strong", { id: "profit" }, money(profit))),
     content,
   );
 }
