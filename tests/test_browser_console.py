@@ -76,3 +76,28 @@ def test_settings_open_with_the_stores_values_and_save_only_what_changed(pages, 
     expect(name.locator("input")).to_have_value(renamed)
     console.goto(console.url.split("#")[0] + "#/products")
     expect(console.locator("h1")).to_have_text(re.compile(re.escape(renamed)))
+
+
+def test_settings_opened_after_a_rename_elsewhere_show_the_store_as_held(pages, server):
+    from playwright.sync_api import expect
+
+    from tests.browser_kit import PASSWORD
+    from tests.wire import Client
+
+    storename, _ = tcp_store(server, [])
+    console = pages.open("/console.html")
+    log_in_console(console, storename)
+    # Renamed on another connection (another device) after this login.
+    renamed = unique("Elsewhere bakery")
+    with Client(server.port) as c:
+        c.ok("MERCHANT_LOGIN", login=storename, password=PASSWORD)
+        c.ok("SET_MERCHANT_STORENAME", storename=renamed)
+    console.goto(console.url.split("#")[0] + "#/settings")
+    about = settings_form(console, "About your store")
+    # The description is the store's, not an empty one to be saved over it.
+    expect(about.get_by_label("Description")).to_have_value(f"the {storename} store")
+    expect(settings_form(console, "Store name").locator("input")).to_have_value(renamed)
+    expect(console.locator(".account-head strong")).to_have_text(renamed)
+    expect(settings_form(console, "Email").locator("input")).to_have_value(
+        f"{storename}@example.com"
+    )

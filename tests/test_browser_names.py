@@ -79,3 +79,39 @@ def test_the_username_form_opens_with_the_name_and_a_rename_shows_everywhere(pag
     expect(page.locator("#account-link")).to_have_text(renamed)
     page.reload()
     expect(page.locator("#account-link")).to_have_text(renamed)
+
+
+def test_the_email_form_opens_with_the_email_and_saves_only_a_change(pages, server):
+    from playwright.sync_api import expect
+
+    from tests.browser_kit import as_customer
+
+    username = unique("yuki")
+    seed_customers(server.database_url, [username], PASSWORD)
+    page = pages.open("/")
+    test_browser.log_in(page, username)
+    page.goto(page.url.split("#")[0] + "#/account")
+    change = page.locator("form").filter(has=page.get_by_role("heading", name="Change email"))
+    field = change.get_by_label("New email")
+    # The form opens with the email the server holds (GET_ACCOUNT), not empty.
+    held = as_customer(server, username, "GET_ACCOUNT")["email"]
+    expect(field).to_have_value(held)
+
+    # Saving it unchanged sends nothing.
+    change.get_by_role("button", name="Save").click()
+    expect(change.locator(".form-status")).to_have_text("Nothing to save: the email is as it was.")
+    assert as_customer(server, username, "GET_ACCOUNT")["email"] == held
+
+    # A change is saved, and the form opens with it again after a reload.
+    field.fill(f"  new-{held}  ")
+    change.get_by_role("button", name="Save").click()
+    expect(change.locator(".form-status")).to_have_text("Your email is changed.")
+    assert as_customer(server, username, "GET_ACCOUNT")["email"] == f"new-{held}"
+    page.reload()
+    expect(field).to_have_value(f"new-{held}")
+
+    # Changed on another connection meanwhile: the page shows the server's.
+    as_customer(server, username, "SET_CLIENT_EMAIL", email=f"other-{held}")
+    page.goto(page.url.split("#")[0] + "#/")
+    page.goto(page.url.split("#")[0] + "#/account")
+    expect(field).to_have_value(f"other-{held}")

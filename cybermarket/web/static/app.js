@@ -607,7 +607,20 @@ async function ordersView() {
   return h("section", {}, h("h1", {}, t("Your orders")), page.items.length ? list : h("p", { class: "muted" }, t("No orders yet.")), paging.node);
 }
 
-function accountView() {
+// The account as the server holds it now (protocol 1.2's GET_ACCOUNT: the
+// name as stored, the email), so that its forms open with the current
+// values; a server without GET_ACCOUNT gives the login's name and no email.
+/** @returns {Promise<{name: string, email: string}>} */
+async function myAccount() {
+  try {
+    const me = await market.call("GET_ACCOUNT");
+    return { name: me.name, email: me.email || "" };
+  } catch {
+    return { name: market.account.name, email: "" };
+  }
+}
+
+async function accountView() {
   if (!loggedIn()) {
     const login = form(
       t("Log in"),
@@ -639,22 +652,33 @@ function accountView() {
     );
     return h("div", { class: "columns" }, login, signup);
   }
-  const who = h("strong", { id: "signed-in-as" }, market.account.name);
+  const me = await myAccount();
+  if (!loggedIn()) return accountView(); // logged out meanwhile (another tab)
+  if (me.name !== market.account.name) {
+    // Renamed on another connection: the header follows.
+    market.account.name = me.name;
+    showAccount();
+  }
+  const who = h("strong", { id: "signed-in-as" }, me.name);
   const logout = h("button", { type: "button", class: "secondary", id: "logout" }, t("Log out"));
   logout.addEventListener("click", async () => {
     await market.logout("CLIENT_LOGOUT").catch(() => {});
     render();
   });
-  const rename = form(t("Change username"), [["username", t("New username"), { required: true, maxlength: 64, value: market.account.name }]], t("Save"), async ({ username }) => {
-    if (username === market.account.name) return t("Nothing to save: the username is as it was.");
+  const rename = form(t("Change username"), [["username", t("New username"), { required: true, maxlength: 64, value: me.name }]], t("Save"), async ({ username }) => {
+    if (username === me.name) return t("Nothing to save: the username is as it was.");
     await call("SET_CLIENT_USERNAME", { username });
-    market.account.name = username;
+    me.name = market.account.name = username;
     who.textContent = username;
     showAccount();
     return t("Your username is changed.");
   });
-  const email = form(t("Change email"), [["email", t("New email"), { type: "email", required: true }]], t("Save"), async ({ email }) => {
-    await call("SET_CLIENT_EMAIL", { email: email.trim() });
+  // Opens with the email the server holds; only a change is sent.
+  const email = form(t("Change email"), [["email", t("New email"), { type: "email", required: true, value: me.email }]], t("Save"), async ({ email }) => {
+    const wanted = email.trim();
+    if (wanted === me.email) return t("Nothing to save: the email is as it was.");
+    await call("SET_CLIENT_EMAIL", { email: wanted });
+    me.email = wanted;
     return t("Your email is changed.");
   });
   const password = form(

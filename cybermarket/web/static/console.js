@@ -297,10 +297,17 @@ function invite() {
   return h("section", { class: "card narrow" }, h("h1", {}, t("Invite a store")), h("p", {}, t("Stores join by invitation. A code works once.")), button, output);
 }
 
-// This store's LIST_MERCHANT row (storename, description, email): looked
-// for from just before its name (LIST_MERCHANT is ordered by name), then,
-// for a login spelled otherwise, through every page.
+// This store as the server holds it now (storename, description, email):
+// protocol 1.2's GET_ACCOUNT; from a server without it, the store's
+// LIST_MERCHANT row, looked for from just before its name (LIST_MERCHANT is
+// ordered by name), then, for a login spelled otherwise, through every page.
 async function myStore() {
+  try {
+    const me = await market.call("GET_ACCOUNT");
+    return { storename: me.name, description: me.description || "", email: me.email || "" };
+  } catch {
+    // An older server: LIST_MERCHANT below.
+  }
   const name = market.account.name;
   const mine = (store) => store.storename === name || store.storename.toLowerCase() === name.toLowerCase() || store.email.toLowerCase() === name.toLowerCase();
   for (const start of [name.slice(0, -1), null]) {
@@ -332,6 +339,8 @@ function setting(title, key, label, op, attrs, store, done, unchanged) {
 
 async function settings() {
   const store = await myStore();
+  // Renamed on another connection: the pages follow the stored name.
+  if (store.storename && loggedIn()) market.account.name = store.storename;
   const who = h("strong", { id: "signed-in-as" }, store.storename || market.account.name);
   const rename = setting(t("Store name"), "storename", t("New store name"), "SET_MERCHANT_STORENAME", { required: true, maxlength: 64 }, store, (storename) => {
     market.account.name = storename;
