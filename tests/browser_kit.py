@@ -22,6 +22,9 @@ __all__ = ["PASSWORD", "tcp_store", "unique"]
 def shoot_docs(page, name: str) -> None:
     """A screenshot for the documentation (docs/screenshots/NAME.png)."""
     DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+    # From the top: a full-page picture of a scrolled page shows the sticky
+    # header where the scroll left it, across the content.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=True)
 
 

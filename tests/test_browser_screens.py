@@ -10,7 +10,14 @@ from __future__ import annotations
 import pytest
 
 from tests import test_browser
-from tests.browser_kit import PASSWORD, PHONE_390, customer_with_cart, shoot_docs, tcp_store
+from tests.browser_kit import (
+    DOCS_SHOTS,
+    PASSWORD,
+    PHONE_390,
+    customer_with_cart,
+    shoot_docs,
+    tcp_store,
+)
 from tests.test_browser import DESKTOP, no_sideways_scroll
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
@@ -71,6 +78,15 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
     console.locator("table.products tbody tr").first.wait_for()
     no_sideways_scroll(console)
     shoot_docs(console, f"console-products-{suffix}")
+    # The add form with a mistake: the message at its field, and the
+    # name's length shown as it is typed.
+    add = console.locator("form.add-product")
+    add.locator("input[name=productname]").fill(LONG)
+    add.locator("input[name=price]").fill("-2,50")
+    add.locator("button[type=submit]").click()
+    add.locator(".field-error").wait_for()
+    no_sideways_scroll(console)
+    add.screenshot(path=str(DOCS_SHOTS / f"console-add-product-error-{suffix}.png"))
     console.goto(console.url.split("#")[0] + "#/sales")
     console.locator(".chart .bar-fill").first.wait_for()
     no_sideways_scroll(console)

@@ -361,7 +361,7 @@ const RU = {
   Cancel: "Отмена",
   "Saved.": "Сохранено.",
   "Add a product": "Новый товар",
-  "Price (such as 19.99)": "Цена (например, 19.99)",
+  "Price (such as 19.99)": "Цена (например, 19,99)",
   "Units in stock": "Количество на складе",
   "Add product": "Добавить товар",
   "Added {name}.": "Товар «{name}» добавлен.",
