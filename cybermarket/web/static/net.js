@@ -163,12 +163,17 @@ export class Market extends EventTarget {
     return this.send(op, args);
   }
 
-  // The account's name is the server's (RESUME answers it as stored), not
-  // the login as typed: an email address, or the name in other capitals.
+  // The account's name is the server's, not the login as typed (an email
+  // address, or the name in other capitals): GET_ACCOUNT's (protocol 1.2)
+  // on this connection, or from a server without it, RESUME's.
   async login(op, role, login, password) {
     const data = await this.call(op, { login, password });
     this.keepToken(data);
-    const name = this.features.resume && data && data.token ? await this.nameOf(data.token) : null;
+    let name = await this.send("GET_ACCOUNT").then(
+      (me) => me.name,
+      () => null,
+    );
+    if (!name && this.features.resume && data && data.token) name = await this.nameOf(data.token);
     this.account = { role, name: name || login };
     this.emit("account", this.account);
   }
