@@ -87,3 +87,27 @@ def test_a_search_in_a_store_shows_only_its_results_and_survives_reload_and_back
     page.get_by_label(f"Search in {storename}").fill("")
     expect(page.locator("article.product:visible")).to_have_count(3)
     assert "q=" not in page.url
+
+
+def test_a_chinese_search_finds_a_character_inside_a_word(pages, server):
+    # The index (the server's) matches CJK text by its characters; the
+    # page shows what it finds, inside a store as on the front page.
+    from playwright.sync_api import expect
+
+    storename, _ = tcp_store(
+        server,
+        [
+            ("绿茶", "4.00", 9, "龙井。"),
+            ("月饼", "6.00", 9, "莲蓉。"),
+            ("Coffee beans", "9.00", 9, "Arabica."),
+        ],
+    )
+    page = pages.open(f"/#/store/{storename}")
+    card(page, "Coffee beans").wait_for()
+    search = page.get_by_label(f"Search in {storename}")
+    search.fill("茶")
+    expect(page.locator("#search-results article.product")).to_have_count(1)
+    assert shown_products(page) == {"绿茶"}
+    search.fill("饼")
+    expect(page.locator("#search-results article.product .product-name")).to_have_text(["月饼"])
+    assert shown_products(page) == {"月饼"}
