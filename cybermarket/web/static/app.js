@@ -616,7 +616,7 @@ async function myAccount() {
     const me = await market.call("GET_ACCOUNT");
     return { name: me.name, email: me.email || "" };
   } catch {
-    return { name: market.account.name, email: "" };
+    return { name: market.account ? market.account.name : "", email: "" };
   }
 }
 
