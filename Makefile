@@ -7,7 +7,9 @@
 #               needs root); the browser tests run in Debian's Chromium
 #               (installed likewise)
 #   make lint   ruff's checks, ruff's formatting (checked, not applied) and
-#               mypy; `.venv/bin/ruff format .` applies the formatting
+#               mypy; `.venv/bin/ruff format .` applies the formatting; then
+#               ESLint and TypeScript's checker over the pages' JavaScript
+#               (from npm, at package-lock.json's versions, in node_modules)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -81,10 +83,22 @@ WEB ?= tcp:8080:interface=127.0.0.1
 run: $(VENV)/.installed
 	$(BIN)/twistd -n --pidfile= cybermarket --web $(WEB)
 
-lint: $(VENV)/.installed-test
+# The JavaScript checks' tools, exactly as package-lock.json pins them
+# (`npm ci`): installed when node_modules is missing, again when the lock
+# changes.
+NODE_BIN := node_modules/.bin
+JS := cybermarket/web/static
+
+node_modules/.installed: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+lint: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(NODE_BIN)/eslint $(JS)
+	$(NODE_BIN)/tsc -p jsconfig.json
 
 # Lint first, then the two suites one after the other (also under make -j).
 test: lint

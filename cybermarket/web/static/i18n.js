@@ -25,7 +25,6 @@ const ZH = {
   Quantity: "数量",
   "Quantity of {name}": "{name} 的数量",
   "Please log in (Account) to add items to your cart.": "请先登录（账户）再把商品加入购物车。",
-  "Please enter a quantity of 1 or more.": "请输入 1 或更大的数量。",
   "Search {store}": "搜索 {store}",
   "Search every store": "搜索所有店铺",
   "Search in {store}": "在 {store} 中搜索",
@@ -166,11 +165,10 @@ const ZH = {
   "Added {name}.": "已添加 {name}。",
   "No products yet: add your first one below.": "还没有商品，在下方添加第一件吧。",
   "Revenue per product": "各商品收入",
-  "Revenue per product: {list}": "各商品收入：{list}",
   "Units sold": "售出件数",
   Revenue: "收入",
   "No sales yet.": "还没有销售记录。",
-  "Profit so far": "累计利润",
+  "Revenue so far": "累计收入",
   "Create an invitation code": "生成邀请码",
   Copy: "复制",
   "Copied.": "已复制。",
@@ -182,6 +180,35 @@ const ZH = {
   "New store name": "新店铺名称",
   "Your store name is changed.": "店铺名称已修改。",
   "Your description is saved.": "店铺介绍已保存。",
+  "{name} ({n} left)": "{name}（仅剩 {n} 件）",
+  "No longer on sale: {list}. Please remove it from your cart.": "以下商品已停售：{list}。请把它从购物车中移除。",
+  "No longer on sale": "已停售",
+  "Only {n} left: lower the quantity": "仅剩 {n} 件：请减少数量",
+  "Not enough stock for {list}. Please lower the quantity before checking out.": "库存不足：{list}。请在结账前减少数量。",
+  "Please enter a whole number of 1 or more for {name}.": "请为 {name} 输入 1 或更大的整数。",
+  "You changed the quantity of {list} but did not save it: press Update, or put the number back.": "您修改了 {list} 的数量但还没有保存：请点击“更新”，或把数量改回去。",
+  "Sorry, not enough stock left for {list}. Please lower the quantity before checking out.": "抱歉，以下商品库存不足：{list}。请在结账前减少数量。",
+  "The total changed from {before} to {now} since your cart was shown: a price changed. Please check it.": "自购物车显示以来，合计已从 {before} 变为 {now}：有商品改了价格。请核对。",
+  "Place order": "提交订单",
+  "Back to cart": "返回购物车",
+  "Review your order": "核对订单",
+  "Subtotal": "小计",
+  "Total to pay": "应付合计",
+  "The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.": "您核对订单期间，合计已从 {before} 变为 {now}：有商品改了价格。没有扣款。请核对后重新提交订单。",
+  "Sorry, the stock changed. Nothing was charged and your cart is unchanged.": "抱歉，库存有变化。没有扣款，购物车也没有变化。",
+  "Only {n} left, and {count} already in your cart.": "仅剩 {n} 件，您的购物车里已有 {count} 件。",
+  "Only {n} left: please choose {n} or fewer.": "仅剩 {n} 件：请选择不超过 {n} 件。",
+  "Sold out: please remove it": "已售罄：请移除",
+  "Nothing to save: the store name is as it was.": "没有需要保存的内容：店铺名称没有改动。",
+  "Nothing to save: the description is as it was.": "没有需要保存的内容：店铺介绍没有改动。",
+  "Nothing to save: the email is as it was.": "没有需要保存的内容：邮箱没有改动。",
+  "Nothing to save: the username is as it was.": "没有需要保存的内容：用户名没有改动。",
+  "Please enter a whole number of units, 1 or more.": "请输入 1 或更大的整数件数。",
+  "A price cannot be below zero.": "价格不能小于零。",
+  "Please write the price as a number, such as {example}.": "请用数字填写价格，例如 {example}。",
+  "Please enter a whole number, 0 or more.": "请输入 0 或更大的整数。",
+  "Please enter a whole number of 1 or more.": "请输入 1 或更大的整数。",
+  "{n} of {max} characters": "{n} / {max} 个字符",
 };
 
 const RU = {
@@ -200,7 +227,6 @@ const RU = {
   Quantity: "Количество",
   "Quantity of {name}": "Количество: {name}",
   "Please log in (Account) to add items to your cart.": "Чтобы добавлять товары в корзину, войдите (раздел «Аккаунт»).",
-  "Please enter a quantity of 1 or more.": "Укажите количество не меньше 1.",
   "Search {store}": "Поиск в магазине {store}",
   "Search every store": "Поиск по всем магазинам",
   "Search in {store}": "Поиск в магазине {store}",
@@ -335,17 +361,16 @@ const RU = {
   Cancel: "Отмена",
   "Saved.": "Сохранено.",
   "Add a product": "Новый товар",
-  "Price (such as 19.99)": "Цена (например, 19.99)",
+  "Price (such as 19.99)": "Цена (например, 19,99)",
   "Units in stock": "Количество на складе",
   "Add product": "Добавить товар",
   "Added {name}.": "Товар «{name}» добавлен.",
   "No products yet: add your first one below.": "Товаров пока нет — добавьте первый ниже.",
   "Revenue per product": "Выручка по товарам",
-  "Revenue per product: {list}": "Выручка по товарам: {list}",
   "Units sold": "Продано, шт.",
   Revenue: "Выручка",
   "No sales yet.": "Продаж пока нет.",
-  "Profit so far": "Прибыль за всё время",
+  "Revenue so far": "Выручка за всё время",
   "Create an invitation code": "Создать код приглашения",
   Copy: "Копировать",
   "Copied.": "Скопировано.",
@@ -357,12 +382,45 @@ const RU = {
   "New store name": "Новое название магазина",
   "Your store name is changed.": "Название магазина изменено.",
   "Your description is saved.": "Описание сохранено.",
+  "{name} ({n} left)": { one: "{name} (осталась {n} штука)", few: "{name} (осталось {n} штуки)", many: "{name} (осталось {n} штук)", other: "{name} (осталось {n} штуки)" },
+  "No longer on sale: {list}. Please remove it from your cart.": "Больше не продаётся: {list}. Уберите это из корзины.",
+  "No longer on sale": "Больше не продаётся",
+  "Only {n} left: lower the quantity": { one: "Осталась {n} штука: уменьшите количество", few: "Осталось {n} штуки: уменьшите количество", many: "Осталось {n} штук: уменьшите количество", other: "Осталось {n} штуки: уменьшите количество" },
+  "Not enough stock for {list}. Please lower the quantity before checking out.": "Не хватает товара на складе: {list}. Уменьшите количество перед оформлением заказа.",
+  "Please enter a whole number of 1 or more for {name}.": "Введите целое число от 1 для товара «{name}».",
+  "You changed the quantity of {list} but did not save it: press Update, or put the number back.": "Вы изменили количество ({list}), но не сохранили его: нажмите «Обновить» или верните прежнее число.",
+  "Sorry, not enough stock left for {list}. Please lower the quantity before checking out.": "К сожалению, на складе не хватает товаров: {list}. Уменьшите количество перед оформлением заказа.",
+  "The total changed from {before} to {now} since your cart was shown: a price changed. Please check it.": "С тех пор как была показана корзина, сумма изменилась с {before} на {now}: изменилась цена. Проверьте, пожалуйста.",
+  "Place order": "Подтвердить заказ",
+  "Back to cart": "Назад в корзину",
+  "Review your order": "Проверьте заказ",
+  "Subtotal": "Стоимость",
+  "Total to pay": "К оплате",
+  "The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.": "Пока вы проверяли заказ, сумма изменилась с {before} на {now}: изменилась цена. Деньги не списаны. Проверьте и подтвердите заказ ещё раз.",
+  "Sorry, the stock changed. Nothing was charged and your cart is unchanged.": "К сожалению, остатки на складе изменились. Деньги не списаны, корзина не изменилась.",
+  "Only {n} left, and {count} already in your cart.": { one: "Осталась {n} штука, и {count} уже в вашей корзине.", few: "Осталось {n} штуки, и {count} уже в вашей корзине.", many: "Осталось {n} штук, и {count} уже в вашей корзине.", other: "Осталось {n} штуки, и {count} уже в вашей корзине." },
+  "Only {n} left: please choose {n} or fewer.": { one: "Осталась {n} штука: выберите не больше {n}.", few: "Осталось {n} штуки: выберите не больше {n}.", many: "Осталось {n} штук: выберите не больше {n}.", other: "Осталось {n} штуки: выберите не больше {n}." },
+  "Sold out: please remove it": "Нет в наличии: уберите из корзины",
+  "Nothing to save: the store name is as it was.": "Сохранять нечего: название магазина не изменилось.",
+  "Nothing to save: the description is as it was.": "Сохранять нечего: описание не изменилось.",
+  "Nothing to save: the email is as it was.": "Сохранять нечего: адрес почты не изменился.",
+  "Nothing to save: the username is as it was.": "Сохранять нечего: имя пользователя не изменилось.",
+  "Please enter a whole number of units, 1 or more.": "Введите целое число штук, не меньше 1.",
+  "A price cannot be below zero.": "Цена не может быть меньше нуля.",
+  "Please write the price as a number, such as {example}.": "Укажите цену числом, например {example}.",
+  "Please enter a whole number, 0 or more.": "Введите целое число, не меньше 0.",
+  "Please enter a whole number of 1 or more.": "Введите целое число, не меньше 1.",
+  "{n} of {max} characters": "{n} из {max} символов",
 };
 
 // English needs entries only for counted sentences (tn): their forms.
 const EN = {
   "Only {n} left": { one: "Only {n} left", other: "Only {n} left" },
   "Added {n} items to your cart.": { one: "Added {n} item to your cart.", other: "Added {n} items to your cart." },
+  "{name} ({n} left)": { one: "{name} ({n} left)", other: "{name} ({n} left)" },
+  "Only {n} left: lower the quantity": { one: "Only {n} left: lower the quantity", other: "Only {n} left: lower the quantity" },
+  "Only {n} left, and {count} already in your cart.": { one: "Only {n} left, and {count} already in your cart.", other: "Only {n} left, and {count} already in your cart." },
+  "Only {n} left: please choose {n} or fewer.": { one: "Only {n} left: please choose {n} or fewer.", other: "Only {n} left: please choose {n} or fewer." },
 };
 
 export const CATALOGS = { en: EN, "zh-CN": ZH, ru: RU };
@@ -439,8 +497,12 @@ export function setLanguage(tag) {
 // Words written in the HTML: elements with data-i18n hold their key, and
 // data-i18n-label the key of their aria-label.
 export function translatePage(root = document) {
-  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const node of root.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+  /** @type {NodeListOf<HTMLElement>} */
+  const texts = root.querySelectorAll("[data-i18n]");
+  for (const node of texts) node.textContent = t(node.dataset.i18n);
+  /** @type {NodeListOf<HTMLElement>} */
+  const labels = root.querySelectorAll("[data-i18n-label]");
+  for (const node of labels) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
 }
 
 // The switcher: a labelled select; choosing reloads the page in the language.
