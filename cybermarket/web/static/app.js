@@ -25,7 +25,7 @@ function call(op, args) {
 
 function stockLabel(stock) {
   if (stock <= 0) return h("span", { class: "stock out" }, t("Sold out"));
-  if (stock <= 5) return h("span", { class: "stock low" }, tn("Only {n} left", stock));
+  if (stock <= 5) return h("span", { class: "stock low" }, tn("Only {n} left", "Only {n} left", stock));
   return h("span", { class: "stock in" }, t("In stock"));
 }
 
@@ -65,7 +65,7 @@ function productCard(product) {
       button.disabled = true;
       try {
         await call("CLIENT_ADD_ITEM", { product_id: product.product_id, quantity: count });
-        say(status, tn("Added {n} items to your cart.", count), "ok");
+        say(status, tn("Added {n} item to your cart.", "Added {n} items to your cart.", count), "ok");
         refreshCartCount();
       } catch (error) {
         say(status, error.human, "error");
