@@ -118,9 +118,14 @@ test-postgres: $(VENV)/.installed-test
 # merged into each language's catalog (new ones empty, for a translator to
 # fill in) and compiled; the .mo files are checked in, so an install from
 # the tree needs no Babel step.  tests/test_i18n.py fails while an entry is
-# missing, empty or fuzzy.
+# missing, empty or fuzzy.  The pages' words likewise, into web.po and from
+# there into cybermarket/web/static/catalog.js.
 LOCALES := cybermarket/locale
 POT := $(LOCALES)/cybermarket.pot
+# The pages' words: the same workflow into web.po, from which
+# cybermarket/web/static/catalog.js is written (cybermarket/tools/webmessages.py).
+WEB_POT := $(LOCALES)/web.pot
+STATIC := cybermarket/web/static
 
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract --add-location=file --sort-output -k Nn_:1,2 \
@@ -128,6 +133,16 @@ messages: $(VENV)/.installed
 		--copyright-holder="the cybermarket authors" -o $(POT) cybermarket
 	$(BIN)/pybabel update -i $(POT) -d $(LOCALES) -D cybermarket -w 100 --no-fuzzy-matching
 	$(BIN)/pybabel compile -d $(LOCALES) -D cybermarket --statistics
+	$(BIN)/pybabel extract -F $(LOCALES)/web.cfg --add-location=file --sort-output \
+		--no-default-keywords -k t -k parts -k tn:1,2 --ignore-dirs=node_modules \
+		--project=cybermarket --version=1.1 \
+		--copyright-holder="the cybermarket authors" -o $(WEB_POT) $(STATIC)
+	for language in ru zh_CN; do \
+		test -f $(LOCALES)/$$language/LC_MESSAGES/web.po || \
+		$(BIN)/pybabel init -i $(WEB_POT) -d $(LOCALES) -D web -l $$language -w 100; \
+	done
+	$(BIN)/pybabel update -i $(WEB_POT) -d $(LOCALES) -D web -w 100 --no-fuzzy-matching
+	$(BIN)/python -m cybermarket.tools.webmessages
 
 clean:
 	rm -rf $(VENV) $(NEWEST) .pytest_cache .hypothesis _trial_temp .mypy_cache .ruff_cache

@@ -25,7 +25,7 @@ function call(op, args) {
 
 function stockLabel(stock) {
   if (stock <= 0) return h("span", { class: "stock out" }, t("Sold out"));
-  if (stock <= 5) return h("span", { class: "stock low" }, tn("Only {n} left", stock));
+  if (stock <= 5) return h("span", { class: "stock low" }, tn("Only {n} left", "Only {n} left", stock));
   return h("span", { class: "stock in" }, t("In stock"));
 }
 
@@ -67,14 +67,14 @@ function productCard(product) {
       const inCart = cart.filter((line) => line.product_id === product.product_id).reduce((sum, line) => sum + line.quantity, 0);
       if (count + inCart > product.stock) {
         const room = Math.max(0, product.stock - inCart);
-        say(status, inCart ? tn("Only {n} left, and {count} already in your cart.", product.stock, { count: formatCount(inCart) }) : tn("Only {n} left: please choose {n} or fewer.", product.stock), "error");
+        say(status, inCart ? tn("Only {n} left, and {count} already in your cart.", "Only {n} left, and {count} already in your cart.", product.stock, { count: formatCount(inCart) }) : tn("Only {n} left: please choose {n} or fewer.", "Only {n} left: please choose {n} or fewer.", product.stock), "error");
         if (room) quantity.value = String(room);
         return;
       }
       button.disabled = true;
       try {
         await call("CLIENT_ADD_ITEM", { product_id: product.product_id, quantity: count });
-        say(status, tn("Added {n} items to your cart.", count), "ok");
+        say(status, tn("Added {n} item to your cart.", "Added {n} items to your cart.", count), "ok");
         refreshCartCount();
       } catch (error) {
         say(status, error.human, "error");
@@ -340,7 +340,7 @@ function short(line) {
  */
 function problems(lines, sentence) {
   const sentences = [];
-  const shortLines = lines.filter(short).map((l) => tn("{name} ({n} left)", l.stock, { name: l.productname }));
+  const shortLines = lines.filter(short).map((l) => tn("{name} ({n} left)", "{name} ({n} left)", l.stock, { name: l.productname }));
   if (shortLines.length) sentences.push(sentence(list(shortLines)));
   const gone = lines.filter(offShelf).map((l) => l.productname);
   if (gone.length) sentences.push(t("No longer on sale: {list}. Please remove it from your cart.", { list: list(gone) }));
@@ -357,7 +357,7 @@ function lineState(line) {
   if (offShelf(line)) return h("span", { class: "stock out" }, t("No longer on sale"));
   if (line.stock === null || line.stock === undefined) return null;
   if (short(line) && line.stock <= 0) return h("span", { class: "stock out" }, t("Sold out: please remove it"));
-  if (short(line)) return h("span", { class: "stock out" }, tn("Only {n} left: lower the quantity", line.stock));
+  if (short(line)) return h("span", { class: "stock out" }, tn("Only {n} left: lower the quantity", "Only {n} left: lower the quantity", line.stock));
   return stockLabel(line.stock);
 }
 
