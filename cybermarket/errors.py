@@ -10,6 +10,8 @@ An error keeps its message as an English template marked for translation
 show it in its own language (translated(language)); `message` is English.
 """
 
+from decimal import Decimal
+
 from cybermarket.i18n import DEFAULT, N_, Template, render
 
 
@@ -96,3 +98,26 @@ BAD_LOGIN = N_("wrong login or password")
 # The one message for a RESUME that fails, whatever failed: unknown, expired
 # or revoked are not told apart.
 BAD_TOKEN = N_("token: unknown, expired or revoked")
+
+
+class TotalChanged(Conflict):
+    """Checkout's expected_total is not the cart's total now (protocol 1.2)."""
+
+    default = N_("expected_total: the cart's total is now {total}")
+
+    def __init__(self, total: Decimal) -> None:
+        self.total = total
+        # As values.money gives it (values imports this module).
+        super().__init__(self.default, total=str(total.quantize(Decimal("0.01"))))
+
+
+class NotPlaced(Conflict):
+    """The order, or a store's part of it, is shipped or cancelled already
+    (protocol 1.2)."""
+
+    default = N_("order_id: the order is {status}, not placed")
+
+    def __init__(self, status: str) -> None:
+        # Not `status`, which is the response's (409).
+        self.order_status = status
+        super().__init__(self.default, status=status)

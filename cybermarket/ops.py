@@ -160,7 +160,15 @@ TABLE = [
         {},
         doc="your cart's total at current prices",
     ),
-    Op("CLIENT_CHECKOUT_ITEM", CLIENT, {}, doc="buy everything in your cart"),
+    Op(
+        "CLIENT_CHECKOUT_ITEM",
+        CLIENT,
+        {
+            "expected_total": Arg(v.ExpectedTotal, optional=True),
+            "address": Arg(v.Address, optional=True),
+        },
+        doc="buy everything in your cart (at the total you saw, to an address)",
+    ),
     Op(
         "CLIENT_LIST_ORDERS",
         CLIENT,
@@ -172,6 +180,12 @@ TABLE = [
         CLIENT,
         {"order_id": _req(v.Id)},
         doc="the lines of one of your orders",
+    ),
+    Op(
+        "CLIENT_CANCEL_ORDER",
+        CLIENT,
+        {"order_id": _req(v.Id)},
+        doc="cancel every part of one of your orders that is not shipped yet",
     ),
     # --- merchants ---
     Op(
@@ -265,6 +279,28 @@ TABLE = [
         MERCHANT,
         {},
         doc="units sold and revenue per product",
+    ),
+    Op(
+        "MERCHANT_LIST_ORDERS",
+        MERCHANT,
+        {
+            "status": Arg(v.OrderStatus, optional=True),
+            "limit": LIMIT,
+            "after": Arg(v.Id, optional=True),
+        },
+        doc="your store's parts of orders, newest first (placed, shipped or cancelled)",
+    ),
+    Op(
+        "MERCHANT_GET_ORDER",
+        MERCHANT,
+        {"order_id": _req(v.Id)},
+        doc="your store's lines of one order",
+    ),
+    Op(
+        "MERCHANT_SHIP_ORDER",
+        MERCHANT,
+        {"order_id": _req(v.Id), "note": Arg(v.Note, optional=True)},
+        doc="mark your store's part of an order shipped (note: carrier and tracking number)",
     ),
     Op(
         "MERCHANT_LIST_PRODUCTS",

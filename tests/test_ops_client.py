@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from cybermarket.server.handlers import cart as cart_handlers
+from cybermarket.storage import orders as storage_orders
 from cybermarket.storage.txn import Txn
 from tests import shop as steps
 from tests.databases import on_postgresql
@@ -535,7 +535,7 @@ def test_a_checkout_on_postgresql_is_one_statement(market, shop, alice, monkeypa
         assert "plum (product_id" in expect(alice, 409, "CLIENT_CHECKOUT_ITEM")
     else:
         assert alice.ok("CLIENT_CHECKOUT_ITEM")["total"] == "4.50"
-    assert sent == [cart_handlers.CHECKOUT.format[:60]]
+    assert sent == [storage_orders.CHECKOUT.format[:60]]
 
 
 # --- orders ---------------------------------------------------------------
