@@ -14,6 +14,7 @@ from cybermarket.server.context import App, Settings
 from cybermarket.server.pages import shared
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
+from cybermarket.server.searches import Searches
 from cybermarket.server.throttle import Throttle
 from cybermarket.storage.database import Database
 from tests.shop import store_args
@@ -111,6 +112,12 @@ def held_hasher(market, threads=1, **limits):
     return pool
 
 
+def inline_searches(url, clock, threads=1, **limits):
+    """The real Searches, shares and all, on a database of their own whose
+    transactions run inline."""
+    return Searches(InlineDatabase(url, threads=threads, reactor=clock), clock, **limits)
+
+
 def make_app(url, clock=None, **settings):
     clock = clock or task.Clock()
     settings = Settings(**settings)
@@ -126,6 +133,7 @@ def make_app(url, clock=None, **settings):
             settings.login_failures_per_address,
         ),
         clock=clock,
+        searches=inline_searches(url, clock),
         settings=settings,
     )
 
@@ -200,6 +208,7 @@ class Market:
         self.factory = MarketFactory(self.app)
 
     def close(self):
+        self.app.searches.stop()
         self.app.db.stop()
 
     def peer(self, host="10.0.0.1"):

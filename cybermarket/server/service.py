@@ -17,6 +17,7 @@ from cybermarket.server.handlers import accounts
 from cybermarket.server.options import DEFAULT_BACKLOG, reuse_port_listen, with_backlog
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
+from cybermarket.server.searches import Searches
 from cybermarket.server.throttle import Throttle
 from cybermarket.storage import database
 
@@ -181,6 +182,7 @@ class MarketService(MultiService):
         )
         self.app.db.start()
         self.app.hasher.start()
+        self.app.searches.start()
         listen = self.listen
         try:
             super().startService()
@@ -191,6 +193,7 @@ class MarketService(MultiService):
         except BaseException as e:
             # A port already taken: stop the pools' threads, or the process
             # would never exit.
+            self.app.searches.stop()
             self.app.hasher.stop()
             self.app.db.stop()
             reason = listen_failure(e)
@@ -218,6 +221,7 @@ class MarketService(MultiService):
             for connection in list(self.factory.connections):
                 connection.abort()
         yield super().stopService()
+        self.app.searches.stop()
         self.app.hasher.stop()
         self.app.db.stop()
 
@@ -272,6 +276,19 @@ def make_app(options, reactor):
             settings.login_failures_per_address,
         ),
         clock=reactor,
+        # Threads and connections of their own (searches.py).
+        searches=Searches(
+            database.Database(
+                options["database"],
+                options["search-threads"],
+                reactor,
+                options["sqlite-synchronous"],
+            ),
+            reactor,
+            per_address=options["search-threads-per-address"],
+            queue=options["search-queue"],
+            queue_per_address=options["search-queue-per-address"],
+        ),
         settings=settings,
         answered=logs.answered_hook(metrics, bool(options.get("access-log"))),
     )

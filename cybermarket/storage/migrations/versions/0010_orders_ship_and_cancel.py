@@ -20,7 +20,7 @@ kept).  The downgrade drops the parts; profits stay as they are, and a
 cancelled part's stock stays back on the shelf.
 
 Revision ID: 0010
-Revises: 0008 (to be re-chained after 0009 when both land)
+Revises: 0009
 """
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ from alembic import op
 from cybermarket.storage.sql import source
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
