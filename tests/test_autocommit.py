@@ -71,3 +71,36 @@ def test_handlers_declare_it_and_the_server_applies_it(market, shop, alice, monk
     assert seen == [on_postgresql()]
     assert SERVED["CLIENT_CHECKOUT_ITEM"].autocommit is True
     assert SERVED["CLIENT_REMOVE_ITEM"].autocommit is False
+
+
+def relies_on_autocommit(txn, product_id):
+    """Storage code that relies on running in autocommit says so, after a
+    read: fine once the request declared it."""
+    txn.value(SHELF, product_id)
+    txn.one_statement()
+    return txn.run(ADD, product_id)
+
+
+def test_code_that_relies_on_autocommit_is_refused_in_an_undeclared_request(market, shop):
+    # On every backend, so that a handler that forgot the declaration fails
+    # its tests on SQLite too, not only in production on PostgreSQL.
+    apple = add_product(shop, "apple", stock=5)
+    d = market.app.db.run("undeclared", relies_on_autocommit, apple)
+    market.settle()
+    assert "not declared autocommit" in str(d.result.value)
+    d.addErrback(lambda failure: None)
+    d = market.app.db.run("declared", relies_on_autocommit, apple, autocommit=True)
+    market.settle()
+    assert d.result == 1
+
+
+def test_every_handler_whose_storage_relies_on_autocommit_declares_it(market, shop, alice):
+    # The ops whose storage functions call one_statement() (orders.py)
+    # answer as usual: their handlers declare autocommit.
+    apple = add_product(shop, "apple", stock=5)
+    alice.ok("CLIENT_ADD_ITEM", product_id=apple, quantity=1)
+    order = alice.ok("CLIENT_CHECKOUT_ITEM")
+    alice.ok("CLIENT_CANCEL_ORDER", order_id=order["order_id"])
+    for name in ("CLIENT_ADD_ITEM", "CLIENT_CHECKOUT_ITEM", "CLIENT_CANCEL_ORDER"):
+        assert SERVED[name].autocommit is True, name
+    assert SERVED["MERCHANT_SHIP_ORDER"].autocommit is True

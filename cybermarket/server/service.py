@@ -253,6 +253,7 @@ def make_app(options, reactor):
         max_connections_per_address=options["max-connections-per-address"],
         proxied=options["listen"].strip().lower().startswith("haproxy:"),
         login_failures=options["login-failures"],
+        login_failures_per_address=options["login-failures-per-address"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],
         page_bytes=options["max-page-bytes"],
@@ -270,7 +271,13 @@ def make_app(options, reactor):
             queue_per_address=options["hash-queue-per-address"],
             instruments=metrics or NOTHING,
         ),
-        throttle=Throttle(db, reactor, settings.login_failures, settings.login_window),
+        throttle=Throttle(
+            db,
+            reactor,
+            settings.login_failures,
+            settings.login_window,
+            settings.login_failures_per_address,
+        ),
         clock=reactor,
         # Threads and connections of their own (searches.py).
         searches=Searches(

@@ -86,6 +86,7 @@ class GroupCommit:
         for job in group:
             # Per request: a read-only one may use the page cache (pages.py).
             txn.writing = job.write
+            txn.one_write = job.autocommit
             if writes:
                 txn.cursor.execute("SAVEPOINT request")
             try:

@@ -69,6 +69,7 @@ class Txn:
         "writing",
         "uncommitted",
         "autocommit",
+        "one_write",
         "cache",
     )
 
@@ -87,6 +88,9 @@ class Txn:
         # PostgreSQL: whether the connection is in autocommit (psycopg's
         # own attribute costs a call to read).
         self.autocommit = False
+        # Whether the request declared that its one write is all-or-nothing
+        # on its own (Database.run's autocommit; set per request).
+        self.one_write = False
         # What the layer above keeps (the server's page cache).  None: nothing.
         self.cache = cache
 
@@ -98,6 +102,7 @@ class Txn:
         it then runs in autocommit, wherever that statement sits.  (SQLite
         commits requests in groups.)"""
         self.writing = self.uncommitted = write
+        self.one_write = autocommit
         if not self.postgres:
             # BEGIN IMMEDIATE takes SQLite's write lock up front: concurrent
             # writers queue on the busy timeout instead of failing later
@@ -114,6 +119,20 @@ class Txn:
             wanted = autocommit or not write
             if self.autocommit != wanted:
                 self.raw.autocommit = self.autocommit = wanted
+
+    def one_statement(self) -> None:
+        """Says that the code that calls it relies on its request running
+        in autocommit on PostgreSQL (its one write all-or-nothing on its
+        own).  The request must have declared it (@handles(...,
+        autocommit=True), Database.run's autocommit): the mode is set
+        before the request's first statement, wherever this call sits.
+        Undeclared, this stops the request on every backend, so that the
+        omission shows in the tests on SQLite too."""
+        if not self.one_write:
+            raise RuntimeError(
+                "one_statement() in a request not declared autocommit:"
+                " give its handler @handles(..., autocommit=True)"
+            )
 
     def commit(self) -> None:
         if self.autocommit:

@@ -27,7 +27,7 @@ PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "pri
 
 
 # What PING answers: the protocol version this server speaks.
-PROTOCOL: dict[str, str] = {"protocol": "1.1"}
+PROTOCOL: dict[str, str] = {"protocol": "1.2"}
 
 
 @handles("PING", write=False)
