@@ -228,12 +228,11 @@ def test_a_ship_and_a_cancel_of_one_part_in_one_group_one_wins(market, shop, ali
         )
     }
     blocker, release = blocked_first(db)
-    # As the server runs them: with their handlers' declared autocommit.
     later = [
-        db.run("ship", orders.ship_order, me["shop"], first, "DHL", autocommit=True),
-        db.run("cancel", cart.cancel_order, me["alice"], first, autocommit=True),
-        db.run("cancel", cart.cancel_order, me["alice"], second, autocommit=True),
-        db.run("ship", orders.ship_order, me["shop"], second, None, autocommit=True),
+        db.run("ship", orders.ship_order, me["shop"], first, "DHL"),
+        db.run("cancel", cart.cancel_order, me["alice"], first),
+        db.run("cancel", cart.cancel_order, me["alice"], second),
+        db.run("ship", orders.ship_order, me["shop"], second, None),
     ]
     release.set()
     out = results([blocker] + later)

@@ -34,7 +34,7 @@ from cybermarket.errors import Explained
 from cybermarket.i18n import N_
 from cybermarket.instruments import NOTHING, Instruments
 from cybermarket.storage.groupcommit import GroupCommit
-from cybermarket.storage.txn import Cache
+from cybermarket.storage.txn import Cache, declares_autocommit
 from cybermarket.storage.workers import Jobs, OneAtATime, Strategy, Worker
 
 if TYPE_CHECKING:
@@ -236,6 +236,7 @@ class Database:
         thread.  `autocommit`: func's one statement that writes is
         all-or-nothing on its own, so that PostgreSQL may run it in
         autocommit (Txn.begin)."""
+        autocommit = autocommit or declares_autocommit(func)
         if self.timed is not None:
             func = self.timed(desc, func)
         return self.jobs.submit(desc, func, args, kwargs, write, autocommit)
@@ -261,6 +262,7 @@ class Database:
     ) -> T:
         """func(txn, *args, **kwargs) in one transaction on the calling
         thread (the commands, the tests)."""
+        autocommit = autocommit or declares_autocommit(func)
         return self.worker().transact(desc, func, args, kwargs, write, autocommit)
 
 

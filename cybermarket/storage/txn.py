@@ -10,10 +10,28 @@ docs/performance.md).  The schema still lives in models.py and Alembic.
 every backend (SQLite's BINARY collation; PostgreSQL's "C").
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The attribute that declares a transaction function autocommit (below).
+AUTOCOMMIT = "db_autocommit"
+
+
+def autocommit(function: F) -> F:
+    """Declare that `function`'s one write is all-or-nothing on its own, so
+    that on PostgreSQL its transaction runs in autocommit: Database.run and
+    run_sync read it, wherever they are called from (@handles(...,
+    autocommit=True) declares a handler with it)."""
+    setattr(function, AUTOCOMMIT, True)
+    return function
+
+
+def declares_autocommit(function: Callable[..., Any]) -> bool:
+    return getattr(function, AUTOCOMMIT, False) is True
 
 
 def now() -> datetime:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from cybermarket.storage.txn import autocommit as txn_autocommit
 from cybermarket.values import MAX_ID
 
 # `after` when none is given: below every key, or above every id.
@@ -63,7 +64,9 @@ def handles(
             if name in HANDLERS:
                 raise ValueError(f"{name}: a second handler, {function.__qualname__}")
             HANDLERS[name] = Handler(function, write, paged, autocommit)
-        return function
+        # On the function too: Database.run reads it however the function
+        # is run (the server passes Served.autocommit as well).
+        return txn_autocommit(function) if autocommit else function
 
     return register
 
