@@ -10,6 +10,8 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 
+from cybermarket.errors import CODES
+from cybermarket.ops import OPS
 from cybermarket.server.context import App, Settings
 from cybermarket.server.pages import shared
 from cybermarket.server.passwords import Hasher
@@ -138,6 +140,23 @@ def make_app(url, clock=None, **settings):
     )
 
 
+def check_error(response, op=None):
+    """Every answer with status 400 or more carries `error` with a code of
+    the contract's table, of its status, with the code's extra keys; and a
+    code the op declares (ops.Op.codes).  Every in-process answer of the
+    test suite goes through this."""
+    if response.get("status", 0) < 400:
+        assert "error" not in response, response
+        return
+    error = response.get("error")
+    assert isinstance(error, dict), response
+    code = CODES.get(error.get("code"))
+    assert code is not None and code.status == response["status"], response
+    assert set(code.keys) <= set(error), response
+    if op in OPS:
+        assert code in OPS[op].codes, f"{op} answered {code.name}, which it does not declare"
+
+
 class Refused(Exception):
     """The factory refused a connection (a connection cap)."""
 
@@ -171,6 +190,7 @@ class Peer:
             if len(self._buffer) < 4 + length:
                 break
             out.append(msgpack.unpackb(self._buffer[4 : 4 + length], raw=False))
+            check_error(out[-1])
             self._buffer = self._buffer[4 + length :]
         return out
 
@@ -179,6 +199,7 @@ class Peer:
         self.feed(frame(request(op, self.next_id, **args)))
         (response,) = self.responses()
         assert response["id"] == self.next_id
+        check_error(response, op)
         return response
 
     def ok(self, op, **args):

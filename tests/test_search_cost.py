@@ -45,8 +45,12 @@ def names(data):
     ],
 )
 def test_a_query_of_more_than_8_words_is_400_naming_query(market, query):
-    message = expect(market.peer(), 400, "SEARCH_PRODUCT", query=query)
+    peer = market.peer()
+    message = expect(peer, 400, "SEARCH_PRODUCT", query=query)
     assert message.startswith("query:"), message
+    # The contract's words: 400 invalid_argument, `field` query.
+    response = peer.call("SEARCH_PRODUCT", query=query)
+    assert response["error"] == {"code": "invalid_argument", "field": "query"}
 
 
 def test_eight_one_letter_words_still_match_as_words_and_beginnings(market, shop):
@@ -489,6 +493,7 @@ def test_a_full_address_queue_is_refused_with_503_and_logged(market, shop, hold,
     waiting = [send(market, "SEARCH_PRODUCT", FLOODER, query="apple") for _ in range(3)]
     refused = answer(send(market, "SEARCH_PRODUCT", FLOODER, query="apple"))
     assert (refused["status"], refused["message"]) == (503, BUSY)
+    assert refused["error"] == {"code": "unavailable"}
     assert any(FLOODER in line and "search queue full" in line for line in texts(logged))
     # Other addresses still get in.
     other = send(market, "SEARCH_PRODUCT", "10.7.7.7", query="apple")

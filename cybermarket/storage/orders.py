@@ -47,9 +47,9 @@ class Refusal(Exception):
 
 
 class ShortOfStock(Refusal):
-    def __init__(self, products: list[tuple[int, str | None]]) -> None:
+    def __init__(self, products: list[int]) -> None:
         super().__init__(products)
-        self.products = products  # (product_id, productname) of each short line
+        self.products = products  # the product_id of each short line, in order
 
 
 class TotalChanged(Refusal):
@@ -93,7 +93,6 @@ TAKE = Query(
     " RETURNING merchant_id, productname, price_cents,"
     " (SELECT storename FROM merchants m WHERE m.id = products.merchant_id)"
 )
-PRODUCT_NAME = Query("SELECT productname FROM products WHERE id = ?")
 NEW_ORDER = Query(
     "INSERT INTO orders (client_id, created_at, total_cents, username, address)"
     " VALUES (?, ?, ?, (SELECT username FROM clients WHERE id = ?), ?) RETURNING id"
@@ -153,7 +152,7 @@ def checkout_txn(
         else:
             taken.append((product_id, quantity, *row))
     if short:
-        raise ShortOfStock([(p, txn.value(PRODUCT_NAME, p)) for p in short])
+        raise ShortOfStock(short)
     total = sum(quantity * price for _, quantity, _, _, price, _ in taken)
     if expected is not None and total != expected:
         raise TotalChanged(total)
@@ -195,7 +194,7 @@ def _checkout_in_one(
         state = getattr(e, "sqlstate", None)
         detail = getattr(getattr(e, "diag", None), "message_detail", None) or ""
         if state == SHORT:
-            raise ShortOfStock([(p, name) for p, name in json.loads(detail)]) from None
+            raise ShortOfStock([p for p, _ in json.loads(detail)]) from None
         if state == TOTAL_CHANGED:
             raise TotalChanged(int(detail)) from None
         if state == TOO_LARGE:

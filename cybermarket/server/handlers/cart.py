@@ -3,7 +3,16 @@
 from decimal import Decimal
 from typing import Any
 
-from cybermarket.errors import BadRequest, Conflict, NotFound, NotPlaced, TotalChanged
+from cybermarket.errors import (
+    BadRequest,
+    Conflict,
+    EmptyCart,
+    NotFound,
+    NotPlaced,
+    ShortOfStock,
+    TotalChanged,
+    What,
+)
 from cybermarket.i18n import N_, Nn_
 from cybermarket.server.handlers import LAST_ID, handles, page, table
 from cybermarket.storage import orders
@@ -32,6 +41,8 @@ PRICES = Query(
     "SELECT p.price_cents, c.quantity FROM cart_lines c"
     " JOIN products p ON p.id = c.product_id WHERE c.client_id = ?"
 )
+# A short line as short_of_stock tells it: the stock on hand now.
+SHORT_LINE = Query("SELECT productname, stock, on_shelf FROM products WHERE id = ?")
 
 
 @handles("CLIENT_ADD_ITEM")
@@ -40,7 +51,11 @@ def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
     if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
-        raise NotFound(N_("product_id: no product {product_id} on sale"), product_id=product_id)
+        raise NotFound(
+            N_("product_id: no product {product_id} on sale"),
+            what=What.PRODUCT,
+            product_id=product_id,
+        )
     raise BadRequest(
         Nn_(
             "quantity: a cart line holds at most {n} unit",
@@ -54,7 +69,9 @@ def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
 def remove_item(txn: Txn, me: int, product_id: int) -> None:
     if txn.run(REMOVE, me, product_id) != 1:
         raise NotFound(
-            N_("product_id: product {product_id} is not in the cart"), product_id=product_id
+            N_("product_id: product {product_id} is not in the cart"),
+            what=What.CART_LINE,
+            product_id=product_id,
         )
 
 
@@ -88,23 +105,35 @@ def checkout(
     try:
         placed = orders.checkout_txn(txn, me, created, expected, address)
     except orders.ShortOfStock as e:
-        raise short_of_stock(e.products) from None
+        # On PostgreSQL the failed statement has rolled back by now (it ran
+        # in autocommit), on SQLite the short lines' stock is untouched:
+        # what is read next is the stock on hand.
+        raise short_of_stock(txn, e.products) from None
     except orders.TotalChanged as e:
-        raise TotalChanged(from_cents(e.total_cents)) from None
+        raise TotalChanged(money(from_cents(e.total_cents))) from None
     except orders.OrderTooLarge:
         raise order_too_large() from None
     except orders.ProfitTooLarge as e:
         raise profit_too_large(e.store) from None
     if placed is None:
-        raise BadRequest(N_("cart: the cart is empty"))
+        raise EmptyCart(N_("cart: the cart is empty"))
     order_id, total = placed
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 
 
-def short_of_stock(products: list[tuple[int, str | None]]) -> Conflict:
-    return Conflict(
+def short_of_stock(txn: Txn, short: list[int]) -> ShortOfStock:
+    """409 short_of_stock naming each short line, with its stock on hand
+    and whether it is on the shelf (a product gone counts as 0, off)."""
+    names: list[str] = []
+    products: list[dict[str, Any]] = []
+    for product_id in short:
+        name, stock, on_shelf = txn.row(SHORT_LINE, product_id) or (None, 0, False)
+        names.append(f"{name} (product_id {product_id})")
+        products.append({"product_id": product_id, "stock": stock, "on_shelf": bool(on_shelf)})
+    return ShortOfStock(
         N_("short of stock or off the shelf: {products}"),
-        products=", ".join(f"{name} (product_id {p})" for p, name in products),
+        short=products,
+        products=", ".join(names),
     )
 
 
@@ -145,7 +174,9 @@ def list_orders(
 def get_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     lines = orders.client_order_lines_txn(txn, me, order_id)
     if lines is None:
-        raise NotFound(N_("order_id: no order {order_id} of yours"), order_id=order_id)
+        raise NotFound(
+            N_("order_id: no order {order_id} of yours"), what=What.ORDER, order_id=order_id
+        )
     rows = [
         (store, pid, name, from_cents(price), quantity, status, note)
         for store, pid, name, price, quantity, status, note in lines
@@ -161,7 +192,9 @@ def cancel_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     try:
         refunded, stores = orders.cancel_txn(txn, me, order_id, now())
     except orders.NoSuchOrder:
-        raise NotFound(N_("order_id: no order {order_id} of yours"), order_id=order_id) from None
+        raise NotFound(
+            N_("order_id: no order {order_id} of yours"), what=What.ORDER, order_id=order_id
+        ) from None
     except orders.NotPlaced as e:
         raise NotPlaced(e.status) from None
     return {"refunded": from_cents(refunded), "cancelled": stores}

@@ -3,7 +3,7 @@
 from typing import Any
 
 from cybermarket.codec import Packed
-from cybermarket.errors import NotFound
+from cybermarket.errors import NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import FIRST_NAME, NO_ID, handles, page
 from cybermarket.server.pages import cached, list_version, store_version
@@ -73,7 +73,9 @@ def _list_product(
 ) -> dict[str, Any]:
     rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, key, limit + 1)
     if not rows:
-        raise NotFound(N_("storename: no store named {storename}"), storename=repr(storename))
+        raise NotFound(
+            N_("storename: no store named {storename}"), what=What.STORE, storename=repr(storename)
+        )
     if rows[0][0] is None:
         rows = []
     return page(

@@ -3,7 +3,7 @@ shipped.  The statements are in cybermarket/storage/orders.py."""
 
 from typing import Any
 
-from cybermarket.errors import NotFound, NotPlaced
+from cybermarket.errors import NotFound, NotPlaced, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import LAST_ID, handles, page, table
 from cybermarket.storage import orders
@@ -40,7 +40,7 @@ def list_store_orders(
 def get_store_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     lines = orders.store_order_lines_txn(txn, me, order_id)
     if not lines:
-        raise NotFound(NO_ORDER, order_id=order_id)
+        raise NotFound(NO_ORDER, what=What.ORDER, order_id=order_id)
     return table(
         ["product_id", "productname", "price", "quantity"],
         [(pid, name, from_cents(price), quantity) for pid, name, price, quantity in lines],
@@ -53,6 +53,6 @@ def ship_order(txn: Txn, me: int, order_id: int, note: str | None = None) -> Non
     try:
         orders.ship_txn(txn, me, order_id, note, now())
     except orders.NoSuchOrder:
-        raise NotFound(NO_ORDER, order_id=order_id) from None
+        raise NotFound(NO_ORDER, what=What.ORDER, order_id=order_id) from None
     except orders.NotPlaced as e:
         raise NotPlaced(e.status) from None

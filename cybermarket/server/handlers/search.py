@@ -53,7 +53,7 @@ holds.
 from collections.abc import Sequence
 from typing import Any
 
-from cybermarket.errors import NotFound
+from cybermarket.errors import NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.context import Call
 from cybermarket.server.handlers import fit, handles
@@ -306,7 +306,11 @@ def find(
     if storename is not None:
         store_id = txn.value(STORE, fold(storename))
         if store_id is None:
-            raise NotFound(N_("storename: no store named {storename}"), storename=repr(storename))
+            raise NotFound(
+                N_("storename: no store named {storename}"),
+                what=What.STORE,
+                storename=repr(storename),
+            )
     rank, after_id = (0, 0) if after is None else after
     found: list[Found] = []
     while rank < RANKS and len(found) <= limit:

@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
+from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import NO_ID, handles, page, table
 from cybermarket.storage.txn import Query, Txn, now
@@ -65,7 +65,9 @@ def own_product(txn: Txn, me: int, product_id: int) -> None:
     """404 for a product that does not exist, 403 for another store's."""
     owner = txn.value(OWNER, product_id)
     if owner is None:
-        raise NotFound(N_("product_id: no product {product_id}"), product_id=product_id)
+        raise NotFound(
+            N_("product_id: no product {product_id}"), what=What.PRODUCT, product_id=product_id
+        )
     if owner != me:
         raise Forbidden(
             N_("product_id: product {product_id} belongs to another store"), product_id=product_id
