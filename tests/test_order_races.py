@@ -105,11 +105,7 @@ def test_ship_and_cancel_from_two_processes_balance_stock_and_profit(launch, mig
             if answer["status"] == 200:
                 cancelled_by.update(answer["data"]["cancelled"])
             else:
-                assert answer["error"] == {
-                    "code": "not_placed",
-                    "status": answer["error"]["status"],
-                }, answer
-                assert answer["error"]["status"] in ("shipped", "cancelled", "partial"), answer
+                assert answer["error"]["code"] == "not_placed", answer
         for name in PRICES:
             ship_answer = shipped[name][order_id]
             assert ship_answer["status"] in (200, 409), ship_answer

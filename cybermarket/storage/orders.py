@@ -47,9 +47,11 @@ class Refusal(Exception):
 
 
 class ShortOfStock(Refusal):
-    def __init__(self, products: list[int]) -> None:
+    def __init__(self, products: list[tuple[int, str | None, int, bool]]) -> None:
         super().__init__(products)
-        self.products = products  # the product_id of each short line, in order
+        # (product_id, productname, stock on hand, on the shelf) of each
+        # short line; a product gone is (None, 0, False).
+        self.products = products
 
 
 class TotalChanged(Refusal):
@@ -93,6 +95,8 @@ TAKE = Query(
     " RETURNING merchant_id, productname, price_cents,"
     " (SELECT storename FROM merchants m WHERE m.id = products.merchant_id)"
 )
+# A short line as short_of_stock tells it: the stock on hand now.
+SHORT_LINE = Query("SELECT productname, stock, on_shelf FROM products WHERE id = ?")
 NEW_ORDER = Query(
     "INSERT INTO orders (client_id, created_at, total_cents, username, address)"
     " VALUES (?, ?, ?, (SELECT username FROM clients WHERE id = ?), ?) RETURNING id"
@@ -152,7 +156,7 @@ def checkout_txn(
         else:
             taken.append((product_id, quantity, *row))
     if short:
-        raise ShortOfStock(short)
+        raise ShortOfStock(_short_lines(txn, short))
     total = sum(quantity * price for _, quantity, _, _, price, _ in taken)
     if expected is not None and total != expected:
         raise TotalChanged(total)
@@ -182,6 +186,14 @@ def checkout_txn(
     return order_id, total
 
 
+def _short_lines(txn: Txn, short: list[int]) -> list[tuple[int, str | None, int, bool]]:
+    found = []
+    for product_id in short:
+        name, stock, on_shelf = txn.row(SHORT_LINE, product_id) or (None, 0, False)
+        found.append((product_id, name, int(stock), bool(on_shelf)))
+    return found
+
+
 def _checkout_in_one(
     txn: Txn, customer: int, created: datetime, expected: int | None, address: str | None
 ) -> tuple[int, int] | None:
@@ -194,7 +206,9 @@ def _checkout_in_one(
         state = getattr(e, "sqlstate", None)
         detail = getattr(getattr(e, "diag", None), "message_detail", None) or ""
         if state == SHORT:
-            raise ShortOfStock([p for p, _ in json.loads(detail)]) from None
+            # In autocommit the failed statement has rolled back by now:
+            # what is read next is the stock on hand.
+            raise ShortOfStock(_short_lines(txn, [p for p, _ in json.loads(detail)])) from None
         if state == TOTAL_CHANGED:
             raise TotalChanged(int(detail)) from None
         if state == TOO_LARGE:

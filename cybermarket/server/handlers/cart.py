@@ -41,8 +41,6 @@ PRICES = Query(
     "SELECT p.price_cents, c.quantity FROM cart_lines c"
     " JOIN products p ON p.id = c.product_id WHERE c.client_id = ?"
 )
-# A short line as short_of_stock tells it: the stock on hand now.
-SHORT_LINE = Query("SELECT productname, stock, on_shelf FROM products WHERE id = ?")
 
 
 @handles("CLIENT_ADD_ITEM")
@@ -105,12 +103,9 @@ def checkout(
     try:
         placed = orders.checkout_txn(txn, me, created, expected, address)
     except orders.ShortOfStock as e:
-        # On PostgreSQL the failed statement has rolled back by now (it ran
-        # in autocommit), on SQLite the short lines' stock is untouched:
-        # what is read next is the stock on hand.
-        raise short_of_stock(txn, e.products) from None
+        raise short_of_stock(e.products) from None
     except orders.TotalChanged as e:
-        raise TotalChanged(money(from_cents(e.total_cents))) from None
+        raise TotalChanged(from_cents(e.total_cents)) from None
     except orders.OrderTooLarge:
         raise order_too_large() from None
     except orders.ProfitTooLarge as e:
@@ -121,19 +116,16 @@ def checkout(
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 
 
-def short_of_stock(txn: Txn, short: list[int]) -> ShortOfStock:
+def short_of_stock(products: list[tuple[int, str | None, int, bool]]) -> ShortOfStock:
     """409 short_of_stock naming each short line, with its stock on hand
     and whether it is on the shelf (a product gone counts as 0, off)."""
-    names: list[str] = []
-    products: list[dict[str, Any]] = []
-    for product_id in short:
-        name, stock, on_shelf = txn.row(SHORT_LINE, product_id) or (None, 0, False)
-        names.append(f"{name} (product_id {product_id})")
-        products.append({"product_id": product_id, "stock": stock, "on_shelf": bool(on_shelf)})
     return ShortOfStock(
         N_("short of stock or off the shelf: {products}"),
-        short=products,
-        products=", ".join(names),
+        short=[
+            {"product_id": p, "stock": stock, "on_shelf": on_shelf}
+            for p, _, stock, on_shelf in products
+        ],
+        products=", ".join(f"{name} (product_id {p})" for p, name, _, _ in products),
     )
 
 
