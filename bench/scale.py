@@ -1,12 +1,21 @@
-"""How throughput grows with server processes on one database.
+"""How throughput grows with server processes on one database, and how a
+store's page costs as the database grows.
 
     scripts/with-postgres python bench/scale.py        # on a throwaway PostgreSQL
     python bench/scale.py --database URL --processes 1 2 4
+    python bench/scale.py --grow                       # one SQLite server
 
 For each process count: N `twistd cybermarket` processes share one port
 (--reuse-port) and one database; 16 connections run LIST_PRODUCT of a
 20-product store, then checkouts (add one unit, check out), for a fixed
 time.  Prints one line per workload and process count.
+
+--grow: one server (SQLite unless --database says otherwise), one
+connection listing the 20-product store, before and after the database
+grows through the server by --stores other stores holding --products
+products and --orders checkouts of them; prints p50 and p99 before and
+after, and their ratio, which should stay near 1: what one store's page
+costs must not depend on how much else the database holds.
 """
 
 import argparse
@@ -18,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import loadgen
-from bench.run import listing, login, seed
+from bench.run import PASSWORD, listing, login, seed
 from bench.servers import Servers, fresh_database
 
 
@@ -35,13 +44,99 @@ async def measure(port, ids, connections, seconds):
     }
 
 
+async def grow(port, stores, products, orders, connections=8):
+    """Grow the database through the server: `stores` stores (invited by
+    the bench store, one invitation each), `products` products spread over
+    them, then `orders` checkouts of one unit of one of them each, by the
+    bench's customers (user0...)."""
+    import random
+
+    stats = loadgen.Stats()
+    bench = await loadgen.Conn.open(port, stats)
+    await bench.call("MERCHANT_LOGIN", login="bench", password=PASSWORD)
+    ids = []
+    codes = [(await bench.call("MERCHANT_CREATE_INVITATION"))["data"] for _ in range(stores)]
+    bench.close()
+
+    async def open_stores(k):
+        conn = await loadgen.Conn.open(port, stats)
+        for n in range(k, stores, connections):
+            name = f"grown{n}"
+            await conn.call(
+                "MERCHANT_CREATE",
+                storename=name,
+                description="a store the database grew by",
+                email=f"{name}@example.com",
+                password=PASSWORD,
+                inviter="bench",
+                code=codes[n],
+            )
+            await conn.call("MERCHANT_LOGIN", login=name, password=PASSWORD)
+            for i in range(products // stores):
+                r = await conn.call(
+                    "MERCHANT_ADD_PRODUCT",
+                    productname=f"{name} product {i}",
+                    price="1.25",
+                    description="grown for the benchmark",
+                    stock=10**6,
+                )
+                ids.append(r["data"]["product_id"])
+        conn.close()
+
+    await asyncio.gather(*(open_stores(k) for k in range(connections)))
+
+    async def buy(k):
+        conn = await loadgen.Conn.open(port, stats)
+        await login(conn, k)
+        for _ in range(k, orders, connections):
+            await conn.call("CLIENT_ADD_ITEM", product_id=random.choice(ids), quantity=1)
+            await conn.call("CLIENT_CHECKOUT_ITEM")
+        conn.close()
+
+    await asyncio.gather(*(buy(k) for k in range(connections)))
+    return stats.errors
+
+
+def main_grow(args):
+    servers = Servers(args.database, count=1)
+    try:
+        asyncio.run(seed(servers.port, servers.invite(), 8))
+
+        async def one_connection():
+            return await loadgen.run(servers.port, listing, 1, args.seconds)
+
+        before = asyncio.run(one_connection())
+        errors = asyncio.run(grow(servers.port, args.stores, args.products, args.orders))
+        if errors:
+            print(f"growing: {errors} requests refused")
+        after = asyncio.run(one_connection())
+    finally:
+        servers.stop()
+    for name, r in (("before", before), ("after", after)):
+        print(
+            f"LIST_PRODUCT, 1 connection, {name:<6}"
+            f" p50 {r['p50_ms']:6.3f} ms  p99 {r['p99_ms']:6.3f} ms  errors {r['errors']}"
+        )
+    print(
+        f"after/before: p50 {after['p50_ms'] / before['p50_ms']:.2f}x"
+        f"  p99 {after['p99_ms'] / before['p99_ms']:.2f}x"
+        f"  (grown by {args.stores} stores, {args.products} products, {args.orders} orders)"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=os.environ.get("CYBERMARKET_TEST_DATABASE"))
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--grow", action="store_true", help="a store's page as the database grows")
+    parser.add_argument("--stores", type=int, default=100)
+    parser.add_argument("--products", type=int, default=50_000)
+    parser.add_argument("--orders", type=int, default=10_000)
     args = parser.parse_args()
+    if args.grow:
+        return main_grow(args)
     if not args.database:
         parser.error("give --database or run under scripts/with-postgres")
     for n in args.processes:

@@ -1,11 +1,19 @@
 """An in-process server for fast tests: the real protocol, op table and
 handlers on a real database, but with the thread pools replaced by inline
-calls, so that every response is ready as soon as the request is written
-to a StringTransport.  No reactor runs."""
+calls: a Peer's answers are there as soon as its request is written to a
+StringTransport.  No reactor runs.
+
+The database runs its real job queue without its thread, drained on the
+test's thread where the thread would come back for work: after a Peer's
+request is read, before a Peer's answers are looked at, after a held hash
+finishes, and at the fake clock's next turn.  On SQLite that is the group
+committer: the requests queued meanwhile (several peers' logins whose
+hashes finished together, say) share a transaction, with their savepoints
+and reads first, as on the server."""
 
 import msgpack
 from argon2 import PasswordHasher
-from twisted.internet import defer, task
+from twisted.internet import task
 from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 from twisted.python.failure import Failure
@@ -27,8 +35,39 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 class InlineDatabase(Database):
-    def run(self, desc, func, *args, write=True, **kwargs):
-        return defer.maybeDeferred(self.run_sync, desc, func, args, kwargs, write)
+    """The database's own job queue (workers.Jobs: group commit on SQLite,
+    a transaction per job on PostgreSQL), drained on the test's thread
+    where its thread would come back for work, and at the fake clock's
+    next turn."""
+
+    def __init__(self, url, clock, **kwargs):
+        super().__init__(url, reactor=Immediately(clock), **kwargs)
+        self.clock = clock
+        self._turn = None
+
+    def start(self):
+        pass  # no thread: the clock drains the queue
+
+    def run(self, desc, func, *args, write=True, autocommit=False, **kwargs):
+        d = super().run(desc, func, *args, write=write, autocommit=autocommit, **kwargs)
+        if self._turn is None or not self._turn.active():
+            self._turn = self.clock.callLater(0, self.drain)
+        return d
+
+    def drain(self):
+        """Run every job queued now, as the database thread would."""
+        self.jobs.drain()
+
+
+def settle(app):
+    """Run the database work queued now on both of the app's databases (its
+    own, the searches'), until none is left: an answer may queue more."""
+    databases = [app.db, app.searches.db]
+    while True:
+        for db in databases:
+            db.drain()
+        if not any(db.jobs.depth() for db in databases):
+            return
 
 
 class Immediately:
@@ -64,9 +103,10 @@ class HeldPool:
     wait in the order they were handed in, as on a real pool's queue, and
     finish() runs the oldest, as its one thread would."""
 
-    def __init__(self):
+    def __init__(self, app=None):
         self.jobs = []  # (onResult, function, args, kwargs)
         self.finished = []  # the functions run, in order
+        self.app = app  # settled after each job: what the job's caller queued runs
 
     def start(self):
         pass
@@ -81,6 +121,8 @@ class HeldPool:
         onResult, function, args, kwargs = self.jobs.pop(index)
         self.finished.append(function)
         run_job(onResult, function, args, kwargs)
+        if self.app is not None:
+            settle(self.app)
 
     def finish_all(self):
         """Run jobs until none is left (finishing one may hand in more)."""
@@ -107,7 +149,7 @@ class InlineHasher(Hasher):
 def held_hasher(market, threads=1, **limits):
     """Give `market` a real Hasher (threads, limits) whose jobs wait on a
     HeldPool; the pool."""
-    pool = HeldPool()
+    pool = HeldPool(market.app)
     hasher = Hasher(threads, reactor=Immediately(market.clock), hasher=FAST_HASHER, **limits)
     hasher.pool = pool
     market.app.hasher = hasher
@@ -117,13 +159,14 @@ def held_hasher(market, threads=1, **limits):
 def inline_searches(url, clock, threads=1, **limits):
     """The real Searches, shares and all, on a database of their own whose
     transactions run inline."""
-    return Searches(InlineDatabase(url, threads=threads, reactor=clock), clock, **limits)
+    return Searches(InlineDatabase(url, clock, threads=threads), clock, **limits)
 
 
 def make_app(url, clock=None, **settings):
     clock = clock or task.Clock()
     settings = Settings(**settings)
-    db = InlineDatabase(url, threads=1, reactor=clock, connection_cache=shared(256))
+    db = InlineDatabase(url, clock, threads=1, connection_cache=shared(256))
+    searches = inline_searches(url, clock)
     return App(
         db=db,
         hasher=InlineHasher(clock=clock),
@@ -135,7 +178,7 @@ def make_app(url, clock=None, **settings):
             settings.login_failures_per_address,
         ),
         clock=clock,
-        searches=inline_searches(url, clock),
+        searches=searches,
         settings=settings,
     )
 
@@ -168,6 +211,7 @@ class Peer:
         from twisted.internet.address import IPv4Address
 
         address = IPv4Address("TCP", host, 4321)
+        self.app = factory.app
         self.protocol = factory.buildProtocol(address)
         if self.protocol is None:
             # Refused by a connection cap: a real port closes the socket.
@@ -179,9 +223,13 @@ class Peer:
 
     def feed(self, data):
         self.protocol.dataReceived(data)
+        settle(self.app)  # the database threads' turn
 
     def responses(self):
         """Every complete response written since the last call."""
+        # Whatever was queued since (a fired gate's request, other peers')
+        # runs before the test looks, in groups, as on the server.
+        settle(self.app)
         self._buffer += self.transport.value()
         self.transport.clear()
         out = []
@@ -231,6 +279,10 @@ class Market:
     def close(self):
         self.app.searches.stop()
         self.app.db.stop()
+
+    def settle(self):
+        """Run the database work queued outside a Peer (a sweep, a timer's)."""
+        settle(self.app)
 
     def peer(self, host="10.0.0.1"):
         return Peer(self.factory, host)

@@ -10,6 +10,7 @@ from cybermarket.errors import Conflict, Unavailable
 from cybermarket.server.pages import shared
 from cybermarket.storage import txn as sql
 from cybermarket.storage.database import Database
+from cybermarket.storage.groupcommit import GroupCommit
 from cybermarket.storage.txn import Query
 from tests.databases import on_postgresql
 
@@ -41,7 +42,7 @@ class ThreadReactor:
 def db(migrated_url):
     reactor = ThreadReactor()
     database = Database(migrated_url, reactor=reactor, connection_cache=shared(256))
-    assert database.group is not None
+    assert isinstance(database.jobs.strategy, GroupCommit)
     database.start()
     yield database
     database.stop()
@@ -167,6 +168,41 @@ def test_the_reads_of_a_group_are_answered_before_its_writes_commit(db, commits)
     # before it; three commits: the first request's, the read's, the write's.
     assert answered == [("read", []), ("write", "written")]
     assert len(commits) == 3
+
+
+# --- the in-process harness runs this path too ------------------------------
+
+
+def test_the_fast_harness_commits_requests_queued_together_as_one_group(market, shop, monkeypatch):
+    """tests/harness.py drains the group committer where its thread would
+    come back for work: requests of several peers read before that share
+    one transaction, the reads first, each write in its savepoint."""
+    from tests.test_ops_client import add_product
+    from tests.wire import frame, request
+
+    apple = add_product(shop, "apple", stock=5)
+    alice, bob = market.client("alice"), market.client("bob")
+    browser = market.peer()
+    sizes, statements = [], []
+    market.app.db.jobs.strategy.observe_size = sizes.append
+    real = sql.Txn.commit
+    monkeypatch.setattr(sql.Txn, "commit", lambda txn: (statements.append("COMMIT"), real(txn)))
+    for peer, op, args in (
+        (alice, "CLIENT_ADD_ITEM", {"product_id": apple, "quantity": 2}),
+        (browser, "LIST_PRODUCT", {"storename": "shop"}),
+        (bob, "CLIENT_ADD_ITEM", {"product_id": 999999, "quantity": 1}),  # refused
+    ):
+        # Read by the server, not yet run: the database's turn comes after.
+        peer.protocol.dataReceived(frame(request(op, 1, **args)))
+    market.settle()
+    assert sizes == [3]
+    # The read's transaction, then the writes' one COMMIT.
+    assert statements == ["COMMIT", "COMMIT"]
+    assert [r["status"] for r in alice.responses()] == [200]
+    assert [r["status"] for r in browser.responses()] == [200]
+    assert [r["status"] for r in bob.responses()] == [404]
+    assert alice.ok("CLIENT_GET_ITEMS")["rows"][0][4] == 2
+    assert bob.ok("CLIENT_GET_ITEMS")["rows"] == []
 
 
 # --- ship and cancel of one part in one group (protocol 1.2) ---------------------

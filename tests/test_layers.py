@@ -69,3 +69,21 @@ def test_the_check_sees_a_wrong_arrow(tmp_path, monkeypatch):
     assert {"codec.encode", "ops"} <= imported(bad)
     with pytest.raises(AssertionError):
         test_imports_point_down(bad)
+
+
+def test_storage_reaches_into_no_other_objects_private_parts():
+    """The job runners go through a worker's own methods (workers.py), not
+    the Database's private attributes."""
+    found = []
+    for path in sorted((PACKAGE / "storage").rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            ):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {ast.unparse(node)}")
+    assert found == []

@@ -51,6 +51,7 @@ def test_handling_stops_as_soon_as_an_answer_fills_the_write_buffer(market):
     peer.feed(b"".join(frame(request("PING", i)) for i in range(1, 6)))
     assert len(written) == 2
     peer.protocol.connection._write_buffer.resumeProducing()
+    market.settle()
     assert len(written) == 5
 
 

@@ -290,7 +290,7 @@ def test_the_dashboard_and_docs_name_only_metrics_the_server_exports():
     metrics = Metrics()
     metrics.watch(
         SimpleNamespace(
-            db=SimpleNamespace(group=None, pool=None),
+            db=SimpleNamespace(jobs=SimpleNamespace(depth=lambda: 0)),
             hasher=SimpleNamespace(waiting=lambda: 0),
             searches=SimpleNamespace(waiting=lambda: 0),
         )

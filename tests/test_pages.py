@@ -159,7 +159,7 @@ def test_a_rolled_back_read_leaves_the_cache_as_it_was(market):
     add_product(market.merchant("shop"), "apple")
     prices(market)
     db = market.app.db
-    _fairy, txn = db._connection()
+    txn = db.worker().connection()
     kept = dict(txn.cache.pages)
     assert kept
     with pytest.raises(Undone):
@@ -182,7 +182,7 @@ def list_version(market):
 
 
 def page_cache(market):
-    _fairy, txn = market.app.db._connection()
+    txn = market.app.db.worker().connection()
     return txn.cache
 
 

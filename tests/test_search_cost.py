@@ -392,9 +392,11 @@ class Held:
     def __init__(self):
         self.jobs = []
 
-    def submit(self, db, desc, func, args, kwargs, write):
+    def submit(self, db, desc, func, args, kwargs, write, autocommit=False):
         d = defer.Deferred()
-        self.jobs.append(Job(db, desc, d, lambda: db.run_sync(desc, func, args, kwargs, write)))
+        self.jobs.append(
+            Job(db, desc, d, lambda: db.run_sync(desc, func, args, kwargs, write, autocommit))
+        )
         return d
 
     def finish(self, index=0):
@@ -423,8 +425,8 @@ def hold(monkeypatch):
     def start():
         jobs = Held()
 
-        def run(self, desc, func, *args, write=True, **kwargs):
-            return jobs.submit(self, desc, func, args, kwargs, write)
+        def run(self, desc, func, *args, write=True, autocommit=False, **kwargs):
+            return jobs.submit(self, desc, func, args, kwargs, write, autocommit)
 
         monkeypatch.setattr(InlineDatabase, "run", run)
         return jobs

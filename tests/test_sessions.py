@@ -496,6 +496,7 @@ def test_the_sweep_deletes_expired_and_revoked_tokens(make_market, migrated_url)
 
     deleted = []
     sweep_sessions(market.app).addCallback(deleted.append)
+    market.settle()
     assert deleted == [3]  # the revoked one and the two stale ones
     remaining = {row["token_hash"] for row in session_rows(migrated_url)}
     assert remaining == {hashlib.sha256(t.encode()).hexdigest() for t in (fresh, renewed)}
@@ -513,5 +514,6 @@ def test_a_failed_sweep_is_logged_and_tried_again_later(market, logged, monkeypa
     monkeypatch.setattr(sessions, "sweep", broken)
     outcomes = []
     sweep_sessions(market.app).addBoth(outcomes.append)
+    market.settle()
     assert outcomes == [None]
     assert any("could not sweep old session tokens" in line for line in texts(logged))

@@ -459,9 +459,11 @@ def test_sweep_deletes_what_left_the_window(market, login_op):
     assert attempts_left(market) == 10  # each failure: the name and the address
     market.clock.advance(100)
     market.app.throttle.sweep()
+    market.settle()
     assert attempts_left(market) == 4
     market.clock.advance(200)
     market.app.throttle.sweep()
+    market.settle()
     assert attempts_left(market) == 0
 
 

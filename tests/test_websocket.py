@@ -569,14 +569,23 @@ class FakeWire:
         self.transport = StringTransport()
         self.transport.registerProducer(object(), True)  # the HTTP channel's
         self._textBuffer = self._bytesBuffer = None
-        self.sent: list = []
+        self._sent: list = []
         self.closed: int | None = None
+        self.db = None  # the market's, drained before the test looks
+
+    @property
+    def sent(self) -> list:
+        """The answers sent; what the database had queued runs first, as the
+        reactor would run it before the client reads (tests/harness.py)."""
+        if self.db is not None:
+            self.db.drain()
+        return self._sent
 
     def sendBytesMessage(self, data: bytes) -> None:
-        self.sent.append(msgpack.unpackb(data))
+        self._sent.append(msgpack.unpackb(data))
 
     def sendTextMessage(self, text: str) -> None:
-        self.sent.append(json.loads(text))
+        self._sent.append(json.loads(text))
 
     def attachProducer(self, producer) -> None:
         self.transport.registerProducer(producer, True)
@@ -597,6 +606,8 @@ class FakeWire:
                 self._bytesBuffer.add(body[0])
             else:
                 self.message(self.carrier, body)
+                if self.db is not None:
+                    self.db.drain()  # within the read, as the inline database was
 
 
 class FakeChannel:
@@ -613,6 +624,7 @@ def ws_peer(market, reads=False):
 
     connection = market.factory.open_connection("10.0.0.9", admit=True)
     wire = FakeWire()
+    wire.db = market.app.db
     channel = FakeChannel(wire) if reads else None
     carrier = WebSocketCarrier(connection, channel)
     wire.carrier = carrier
@@ -700,3 +712,62 @@ def test_whole_messages_start_no_frame_timer(market):
     carrier, wire = ws_peer(market, reads=True)
     wire.read([ping(i) for i in range(5)])
     assert carrier.connection._frame_timer is None
+
+
+# --- the Twisted internals the frame limit relies on ----------------------------------
+
+
+def client_frame(payload: bytes, fin: bool, opcode: int = 0x2) -> bytes:
+    """One masked client frame (RFC 6455 5.2); opcode 0 continues a message."""
+    head = bytes(((0x80 if fin else 0) | opcode,))
+    n = len(payload)
+    if n < 126:
+        head += bytes((0x80 | n,))
+    elif n < 65536:
+        head += bytes((0x80 | 126,)) + n.to_bytes(2, "big")
+    else:
+        head += bytes((0x80 | 127,)) + n.to_bytes(8, "big")
+    mask = b"\x01\x02\x03\x04"
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_twisteds_message_buffers_are_where_the_frame_limit_bounds_them():
+    """websocket.py bounds a message as it arrives by standing its own
+    buffers in for two private attributes of Twisted's WebSocket wire
+    protocol (Twisted has no hook for it).  If a Twisted release renames
+    them, this fails, loudly, rather than the limit silently applying only
+    once a message is whole (in memory)."""
+    import dataclasses
+
+    from twisted.web import _websocket_impl
+
+    import twisted
+    from cybermarket.server.websocket import TWISTED_BUFFERS
+
+    wire = _websocket_impl._WebSocketWireProtocol
+    fields = {field.name for field in dataclasses.fields(wire)}
+    missing = [name for name in TWISTED_BUFFERS if name not in fields]
+    assert not missing, (
+        f"Twisted {twisted.__version__} has no {missing} on its WebSocket wire protocol:"
+        " cybermarket/server/websocket.py can no longer bound a message while it arrives"
+    )
+
+
+def test_a_message_over_the_limit_is_413_before_it_ends_through_twisteds_own_wire(
+    make_market,
+):
+    """The same, end to end through Twisted's real wire protocol: the first
+    fragment of a message passes the limit, and the 413 goes before its
+    last fragment is sent."""
+    from cybermarket.server.web import make_site
+    from tests.test_web_limits import HTTPPeer
+
+    market = make_market(max_frame=100)
+    peer = HTTPPeer(make_site(market.factory, []), "10.0.0.7")
+    peer.feed(raw_upgrade(None, True, handshake=True))
+    assert peer.transport.value().startswith(b"HTTP/1.1 101 ")
+    peer.transport.clear()
+    peer.feed(client_frame(b"x" * 150, fin=False))  # the message is not over
+    market.settle()
+    out = peer.transport.value()
+    assert b"request frame too large" in out, out

@@ -389,7 +389,9 @@ class MarketConnection(TimeoutMixin):
             else:
                 if op.paged:
                     args["page_bytes"] = self.app.settings.page_bytes
-                d = self.app.db.run(op.name, op.function, call.me, write=op.write, **args)
+                d = self.app.db.run(
+                    op.name, op.function, call.me, write=op.write, autocommit=op.autocommit, **args
+                )
         except Exception:
             d = defer.fail()
 

@@ -140,19 +140,6 @@ def answered_hook(metrics: Metrics | None, access_log: bool) -> Answered | None:
     return answered
 
 
-def wire(app: App, metrics: Metrics | None) -> None:
-    """Hook the metrics into the app's parts."""
-    if metrics is None:
-        return
-    app.metrics = metrics
-    app.db.timed = metrics.timed_transaction
-    if app.db.group is not None:
-        app.db.group.observe_size = metrics.group_size.observe
-    app.hasher.timed = metrics.timed_hash
-    app.searches.db.timed = metrics.timed_transaction
-    metrics.watch(app)
-
-
 # twistd's options, kept by Options when --log-format json asks for this
 # observer (twistd's --logger names a factory; it takes no arguments).
 TWISTD: dict[str, Any] = {}

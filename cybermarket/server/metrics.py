@@ -47,7 +47,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from cybermarket.server.optable import SERVED
+from cybermarket.instruments import Instruments
+from cybermarket.ops import OPS
 
 if TYPE_CHECKING:
     from cybermarket.server.context import App
@@ -84,8 +85,11 @@ LATENCY_BUCKETS = (
 GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64)  # group commit: requests per COMMIT
 
 
-class Metrics:
-    """The metrics, and the hooks the server's parts call."""
+class Metrics(Instruments):
+    """The metrics, and the hooks the server's parts call (handed to them
+    as their Instruments when built)."""
+
+    active = True
 
     def __init__(self) -> None:
         # No *_created series beside each counter: they double a scrape's
@@ -98,7 +102,7 @@ class Metrics:
         # Counted in plain numbers, exported by _Counts at a scrape: requests
         # by op (the reactor's), transactions by what ran (per database
         # thread), open connections by transport (the reactor's).
-        self._answers: dict[str, _Answers] = {op: _Answers() for op in SERVED}
+        self._answers: dict[str, _Answers] = {op: _Answers() for op in OPS}
         self._unknown = self._answers[UNKNOWN] = _Answers()
         self._transactions = _PerThread()
         self._open = dict.fromkeys(TRANSPORTS, 0)
@@ -190,6 +194,9 @@ class Metrics:
                 observe(desc, time.perf_counter() - start)
 
         return timed
+
+    def group_committed(self, size: int) -> None:
+        self.group_size.observe(size)
 
     def timed_hash(self, func: Callable[..., T]) -> Callable[..., T]:
         observe = self.hash_time.observe
@@ -352,12 +359,10 @@ class _Queues(Collector):
 
     def collect(self) -> Iterator[Metric]:
         db = self.app.db
-        if db.group is not None:
-            depth = db.group.depth()
-        else:
-            depth = db.pool.depth() if db.pool is not None else 0
         yield GaugeMetricFamily(
-            "cybermarket_database_queue_depth", "Database requests waiting for a thread.", depth
+            "cybermarket_database_queue_depth",
+            "Database requests waiting for a thread.",
+            db.jobs.depth(),
         )
         yield GaugeMetricFamily(
             "cybermarket_hash_queue_depth",

@@ -39,6 +39,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from cybermarket.errors import Unavailable
+from cybermarket.instruments import NOTHING, Instruments
 from cybermarket.server import limits
 
 BUSY = "server busy hashing passwords; try again"
@@ -65,6 +66,7 @@ class Hasher:
         per_address: int = PER_ADDRESS,
         queue: int = QUEUE,
         queue_per_address: int = QUEUE_PER_ADDRESS,
+        instruments: Instruments = NOTHING,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default
@@ -88,7 +90,9 @@ class Hasher:
         self._ticks = itertools.count()
         self._dispatching = False
         # Wraps each job's function to time it on its thread (--metrics).
-        self.timed: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
+        self.timed: Callable[[Callable[..., Any]], Callable[..., Any]] | None = (
+            instruments.timed_hash if instruments.active else None
+        )
         # Logged through a Bite: a refusal is cheap to cause, and one line
         # each would let a client flood the log.
         self._refused = limits.Bite(

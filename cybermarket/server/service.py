@@ -11,6 +11,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from cybermarket.instruments import NOTHING
 from cybermarket.server import limits, logs, pages
 from cybermarket.server.context import App, Settings
 from cybermarket.server.handlers import accounts
@@ -240,6 +241,7 @@ def make_app(options, reactor):
         connection_cache=pages.shared(
             options["page-cache"], metrics.page_cache if metrics else None
         ),
+        instruments=metrics or NOTHING,
     )
     settings = Settings(
         max_frame=options["max-frame"],
@@ -267,6 +269,7 @@ def make_app(options, reactor):
             per_address=options["hash-threads-per-address"],
             queue=options["hash-queue"],
             queue_per_address=options["hash-queue-per-address"],
+            instruments=metrics or NOTHING,
         ),
         throttle=Throttle(
             db,
@@ -283,6 +286,7 @@ def make_app(options, reactor):
                 options["search-threads"],
                 reactor,
                 options["sqlite-synchronous"],
+                instruments=metrics or NOTHING,
             ),
             reactor,
             per_address=options["search-threads-per-address"],
@@ -291,8 +295,10 @@ def make_app(options, reactor):
         ),
         settings=settings,
         answered=logs.answered_hook(metrics, bool(options.get("access-log"))),
+        metrics=metrics,
     )
-    logs.wire(app, metrics)
+    if metrics is not None:
+        metrics.watch(app)  # its queue depths, read at each scrape
     return app
 
 

@@ -35,9 +35,34 @@ from cybermarket.server.origins import origin_of
 
 log = Logger()
 
+# The attributes of twisted.web.websocket's wire protocol (a private class,
+# _websocket_impl._WebSocketWireProtocol) where it gathers a message's
+# pieces.  Twisted has no hook to bound a message while it arrives, so
+# _Bounded stands in for them; tests/test_websocket.py fails loudly when a
+# Twisted release moves them, and the server logs it at the first upgrade.
+TWISTED_BUFFERS = ("_textBuffer", "_bytesBuffer")
+
 # RFC 6455 close codes.
 GOING_AWAY = 1001
 MESSAGE_TOO_BIG = 1009
+
+
+_warned: list[bool] = []
+
+
+def _unbounded_once() -> None:
+    """Say, once per process, that this Twisted's buffers could not be
+    bounded: messages over --max-frame are then refused only when whole."""
+    if not _warned:
+        _warned.append(True)
+        import twisted
+
+        log.warn(
+            "Twisted {version} has no {names} on its WebSocket wire protocol:"
+            " a WebSocket message over --max-frame is refused only once it is whole",
+            version=twisted.__version__,
+            names=", ".join(TWISTED_BUFFERS),
+        )
 
 
 class _Bounded:
@@ -106,10 +131,13 @@ class WebSocketCarrier:
         self.transport = transport
         self._text = _Bounded(self, "", JSON)
         self._bytes = _Bounded(self, b"", MSGPACK)
-        self._bounded = hasattr(transport, "_textBuffer") and hasattr(transport, "_bytesBuffer")
+        self._bounded = all(hasattr(transport, name) for name in TWISTED_BUFFERS)
         if self._bounded:
-            transport._textBuffer = self._text  # type: ignore[attr-defined]  # private, checked by hasattr above
-            transport._bytesBuffer = self._bytes  # type: ignore[attr-defined]  # private, checked by hasattr above
+            text, data = TWISTED_BUFFERS
+            setattr(transport, text, self._text)
+            setattr(transport, data, self._bytes)
+        else:
+            _unbounded_once()
 
     def negotiationFinished(self) -> None:
         self._watch_reads(self.channel)

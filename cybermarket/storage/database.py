@@ -15,10 +15,10 @@ front instead of failing when a read lock cannot be upgraded.  One worker
 thread is the default there: SQLite has one writer anyway and more threads
 only convoy on the GIL.  That one thread commits requests in groups
 (groupcommit.py): one fsync for all the requests queued at one moment.
+Each thread is a Worker (workers.py) that owns its connection.
 """
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -26,18 +26,16 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.engine.interfaces import DBAPICursor, DBAPIModule
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import PoolProxiedConnection
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-from cybermarket.errors import Explained, MarketError, Unavailable
+from cybermarket.errors import Explained
 from cybermarket.i18n import N_
-from cybermarket.storage.groupcommit import GroupCommitter
-from cybermarket.storage.txn import Cache, Txn
-from cybermarket.storage.workers import Workers
+from cybermarket.instruments import NOTHING, Instruments
+from cybermarket.storage.groupcommit import GroupCommit
+from cybermarket.storage.txn import Cache, declares_autocommit
+from cybermarket.storage.workers import Jobs, OneAtATime, Strategy, Worker
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -48,7 +46,6 @@ log = Logger()
 
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock
 CONNECT_TIMEOUT = 5  # seconds, PostgreSQL: an unreachable server is a 503 soon
-RETRIES = 3  # attempts for a transaction that lost a deadlock or serialization
 
 
 class SchemaOutOfDate(Explained):
@@ -172,14 +169,8 @@ def _sqlite_setup(engine: Engine, synchronous: str | None) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def _retryable(error: BaseException) -> bool:
-    """A transaction PostgreSQL aborted to break a deadlock or a
-    serialization conflict: running it again is the documented remedy."""
-    return getattr(error, "sqlstate", None) in ("40001", "40P01")
-
-
 class Database:
-    """The engine, its thread pool, and run()."""
+    """The engine, its database threads (workers.Jobs), and run()."""
 
     def __init__(
         self,
@@ -188,6 +179,7 @@ class Database:
         reactor: IReactorFromThreads | None = None,
         synchronous: str = "FULL",
         connection_cache: Callable[[], Cache] | None = None,
+        instruments: Instruments = NOTHING,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default
@@ -203,45 +195,61 @@ class Database:
         # Makes what each connection's Txn keeps for the layer above (the
         # server's page cache); None: nothing.
         self.connection_cache = connection_cache
-        # One of the two runs the transactions.
-        self.pool: Workers | None
-        self.group: GroupCommitter | None
-        if self.sqlite and self.threads == 1:
-            self.pool = None
-            self.group = GroupCommitter(self, reactor)
-        else:
-            self.group = None
-            self.pool = Workers(self, reactor, self.threads)
+        # SQLite's one thread commits in groups; more threads (PostgreSQL),
+        # a transaction per request.
+        strategy: Strategy = (
+            GroupCommit(instruments.group_committed if instruments.active else None)
+            if self.sqlite and self.threads == 1
+            else OneAtATime()
+        )
+        self.jobs = Jobs(self, reactor, self.threads, strategy)
         self._local = threading.local()
-        self._all: list[PoolProxiedConnection] = []
+        self._workers: list[Worker] = []
         self._lock = threading.Lock()
         # Wraps each transaction's function to time it (--metrics): given
         # the description and the function, gives the function to run.
-        self.timed: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None
+        self.timed: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = (
+            instruments.timed_transaction if instruments.active else None
+        )
 
     def start(self) -> None:
-        (self.group or cast(Workers, self.pool)).start()
+        self.jobs.start()
 
     def stop(self) -> None:
-        (self.group or cast(Workers, self.pool)).stop()
+        self.jobs.stop()
         with self._lock:
-            for fairy in self._all:
-                try:
-                    fairy.close()
-                except Exception:  # already broken; nothing to give back
-                    pass
-            self._all.clear()
+            for worker in self._workers:
+                worker.close()
+            self._workers.clear()
         self.engine.dispose()
 
     def run(
-        self, desc: str, func: Callable[..., T], *args: Any, write: bool = True, **kwargs: Any
+        self,
+        desc: str,
+        func: Callable[..., T],
+        *args: Any,
+        write: bool = True,
+        autocommit: bool = False,
+        **kwargs: Any,
     ) -> Deferred[T]:
-        """Run func(txn, *args, **kwargs) in one transaction on the pool."""
+        """Run func(txn, *args, **kwargs) in one transaction on a database
+        thread.  `autocommit`: func's one statement that writes is
+        all-or-nothing on its own, so that PostgreSQL may run it in
+        autocommit (Txn.begin)."""
+        autocommit = autocommit or declares_autocommit(func)
         if self.timed is not None:
             func = self.timed(desc, func)
-        return (self.group or cast(Workers, self.pool)).submit(desc, func, args, kwargs, write)
+        return self.jobs.submit(desc, func, args, kwargs, write, autocommit)
 
-    # --- worker thread side ---------------------------------------------
+    def worker(self) -> Worker:
+        """The calling thread's Worker: its own connection, kept for the
+        thread's life."""
+        worker: Worker | None = getattr(self._local, "worker", None)
+        if worker is None:
+            worker = self._local.worker = Worker(self)
+            with self._lock:
+                self._workers.append(worker)
+        return worker
 
     def run_sync(
         self,
@@ -250,97 +258,12 @@ class Database:
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
         write: bool = True,
+        autocommit: bool = False,
     ) -> T:
-        kwargs = kwargs or {}
-        for attempt in range(1, RETRIES + 1):
-            fairy, txn = self._connection()
-            try:
-                txn.begin(write)
-                result = func(txn, *args, **kwargs)
-            except MarketError:
-                self._rollback(txn)
-                raise
-            except self.dbapi.Error as e:
-                self._rollback(txn)
-                if self._disconnected(e, fairy, txn):
-                    self._forget(fairy, e)
-                    if attempt < RETRIES:
-                        continue  # a stale connection: try on a new one
-                    raise Unavailable(N_("database unreachable")) from e
-                if _retryable(e) and attempt < RETRIES:
-                    log.info("{desc}: retrying after {error}", desc=desc, error=e)
-                    time.sleep(0.01 * attempt)
-                    continue
-                if self.sqlite and "locked" in str(e):
-                    raise Unavailable(N_("database busy; try again")) from e
-                raise
-            except BaseException:
-                self._rollback(txn)
-                raise
-            try:
-                txn.commit()
-            except self.dbapi.Error as e:
-                # Never retried: the commit may have happened.
-                self._forget(fairy, e)
-                raise Unavailable(N_("database unreachable during commit")) from e
-            return result
-        raise AssertionError("the last attempt returns or raises")
-
-    def _connection(self) -> tuple[PoolProxiedConnection, Txn]:
-        """This worker thread's own connection, kept for the thread's life:
-        checking one out of the pool per request costs more than most
-        queries do."""
-        held: tuple[PoolProxiedConnection, Txn] | None = getattr(self._local, "held", None)
-        if held is None:
-            try:
-                fairy = self.engine.raw_connection()
-            except (DBAPIError, self.dbapi.Error) as e:
-                # raw_connection() does not wrap the driver's own errors.
-                raise Unavailable(N_("database unreachable")) from e
-            held = self._local.held = (
-                fairy,
-                Txn(
-                    fairy.dbapi_connection,
-                    not self.sqlite,
-                    self.dbapi,
-                    self.connection_cache() if self.connection_cache else None,
-                ),
-            )
-            with self._lock:
-                self._all.append(fairy)
-        return held
-
-    def _disconnected(
-        self, error: DBAPIModule.Error, fairy: PoolProxiedConnection, txn: Txn
-    ) -> bool:
-        if getattr(fairy.dbapi_connection, "closed", False):
-            return True
-        return self.engine.dialect.is_disconnect(
-            error, fairy.dbapi_connection, cast(DBAPICursor, txn.cursor)
-        )
-
-    def _rollback_quietly(self) -> None:
-        held = getattr(self._local, "held", None)
-        if held is not None:
-            self._rollback(held[1])
-
-    @staticmethod
-    def _rollback(txn: Txn) -> None:
-        try:
-            txn.rollback()
-        except Exception:
-            pass  # the connection is gone; the server rolled back for us
-
-    def _forget(self, fairy: PoolProxiedConnection, error: Exception) -> None:
-        log.warn("database connection lost: {error}", error=error)
-        self._local.held = None
-        with self._lock:
-            if fairy in self._all:
-                self._all.remove(fairy)
-        try:
-            fairy.invalidate()
-        except Exception:  # already broken
-            pass
+        """func(txn, *args, **kwargs) in one transaction on the calling
+        thread (the commands, the tests)."""
+        autocommit = autocommit or declares_autocommit(func)
+        return self.worker().transact(desc, func, args, kwargs, write, autocommit)
 
 
 # --- schema --------------------------------------------------------------

@@ -10,10 +10,28 @@ docs/performance.md).  The schema still lives in models.py and Alembic.
 every backend (SQLite's BINARY collation; PostgreSQL's "C").
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The attribute that declares a transaction function autocommit (below).
+AUTOCOMMIT = "db_autocommit"
+
+
+def autocommit(function: F) -> F:
+    """Declare that `function`'s one write is all-or-nothing on its own, so
+    that on PostgreSQL its transaction runs in autocommit: Database.run and
+    run_sync read it, wherever they are called from (@handles(...,
+    autocommit=True) declares a handler with it)."""
+    setattr(function, AUTOCOMMIT, True)
+    return function
+
+
+def declares_autocommit(function: Callable[..., Any]) -> bool:
+    return getattr(function, AUTOCOMMIT, False) is True
 
 
 def now() -> datetime:
@@ -69,6 +87,7 @@ class Txn:
         "writing",
         "uncommitted",
         "autocommit",
+        "one_write",
         "cache",
     )
 
@@ -87,33 +106,51 @@ class Txn:
         # PostgreSQL: whether the connection is in autocommit (psycopg's
         # own attribute costs a call to read).
         self.autocommit = False
+        # Whether the request declared that its one write is all-or-nothing
+        # on its own (Database.run's autocommit; set per request).
+        self.one_write = False
         # What the layer above keeps (the server's page cache).  None: nothing.
         self.cache = cache
 
     # --- transaction control (Database.run_sync) --------------------------
 
-    def begin(self, write: bool) -> None:
+    def begin(self, write: bool, autocommit: bool = False) -> None:
+        """`autocommit`: declared by the request (Database.run) when the one
+        statement that writes is all-or-nothing on its own; on PostgreSQL
+        it then runs in autocommit, wherever that statement sits.  (SQLite
+        commits requests in groups.)"""
         self.writing = self.uncommitted = write
+        self.one_write = autocommit
         if not self.postgres:
             # BEGIN IMMEDIATE takes SQLite's write lock up front: concurrent
             # writers queue on the busy timeout instead of failing later
             # when a read lock cannot be upgraded.
             self.cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        elif self.autocommit == write:
+        else:
             # PostgreSQL: a read-only request runs in autocommit, which
             # saves the round trips of BEGIN and COMMIT.  It sees nothing
             # less consistent: under READ COMMITTED each statement of a
             # transaction takes a snapshot of its own anyway.  A write
             # transaction: psycopg sends BEGIN before its first statement.
-            self.raw.autocommit = self.autocommit = not write
+            # The mode is set here, before any statement: psycopg refuses
+            # to change it inside a transaction.
+            wanted = autocommit or not write
+            if self.autocommit != wanted:
+                self.raw.autocommit = self.autocommit = wanted
 
     def one_statement(self) -> None:
-        """Called by a write handler before anything else, when the only
-        statement that writes is its first, which is all-or-nothing on its
-        own: on PostgreSQL it then runs in autocommit, without the round
-        trips of BEGIN and COMMIT.  (SQLite commits requests in groups.)"""
-        if self.postgres and not self.autocommit:
-            self.raw.autocommit = self.autocommit = True
+        """Says that the code that calls it relies on its request running
+        in autocommit on PostgreSQL (its one write all-or-nothing on its
+        own).  The request must have declared it (@handles(...,
+        autocommit=True), Database.run's autocommit): the mode is set
+        before the request's first statement, wherever this call sits.
+        Undeclared, this stops the request on every backend, so that the
+        omission shows in the tests on SQLite too."""
+        if not self.one_write:
+            raise RuntimeError(
+                "one_statement() in a request not declared autocommit:"
+                " give its handler @handles(..., autocommit=True)"
+            )
 
     def commit(self) -> None:
         if self.autocommit:

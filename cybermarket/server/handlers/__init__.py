@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from cybermarket.storage.txn import autocommit as txn_autocommit
 from cybermarket.values import MAX_ID
 
 # `after` when none is given: below every key, or above every id.
@@ -35,6 +36,10 @@ class Handler:
     write: bool = True
     # Given page_bytes (Settings.page_bytes) besides the op's arguments.
     paged: bool = False
+    # The one statement that writes is all-or-nothing on its own: on
+    # PostgreSQL the request runs in autocommit, without the round trips of
+    # BEGIN and COMMIT, wherever that statement sits (Database.run).
+    autocommit: bool = False
     flow: bool = field(init=False, repr=False, compare=False)  # set from function
 
     def __post_init__(self) -> None:
@@ -49,15 +54,19 @@ HANDLERS: dict[str, Handler] = {}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def handles(*names: str, write: bool = True, paged: bool = False) -> Callable[[F], F]:
+def handles(
+    *names: str, write: bool = True, paged: bool = False, autocommit: bool = False
+) -> Callable[[F], F]:
     """Make the decorated function the handler of the ops `names`."""
 
     def register(function: F) -> F:
         for name in names:
             if name in HANDLERS:
                 raise ValueError(f"{name}: a second handler, {function.__qualname__}")
-            HANDLERS[name] = Handler(function, write, paged)
-        return function
+            HANDLERS[name] = Handler(function, write, paged, autocommit)
+        # On the function too: Database.run reads it however the function
+        # is run (the server passes Served.autocommit as well).
+        return txn_autocommit(function) if autocommit else function
 
     return register
 

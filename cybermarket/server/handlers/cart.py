@@ -43,9 +43,9 @@ PRICES = Query(
 )
 
 
-@handles("CLIENT_ADD_ITEM")
+# ADD alone writes, all-or-nothing; DIAGNOSE only reads.
+@handles("CLIENT_ADD_ITEM", autocommit=True)
 def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
-    txn.one_statement()  # ADD alone writes, all-or-nothing; DIAGNOSE only reads
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
     if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
@@ -92,7 +92,9 @@ def get_price(txn: Txn, me: int) -> Decimal:
     return from_cents(sum(price * quantity for price, quantity in txn.rows(PRICES, me)))
 
 
-@handles("CLIENT_CHECKOUT_ITEM")
+# Autocommit: on PostgreSQL the checkout is one statement (orders.py's
+# _checkout_in_one); SQLite commits in groups and takes it as a no-op.
+@handles("CLIENT_CHECKOUT_ITEM", autocommit=True)
 def checkout(
     txn: Txn, me: int, expected_total: Decimal | None = None, address: str | None = None
 ) -> dict[str, Any]:
@@ -178,7 +180,9 @@ def get_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     )
 
 
-@handles("CLIENT_CANCEL_ORDER")
+# Autocommit: on PostgreSQL the cancellation is one statement (orders.py's
+# _cancel_in_one).
+@handles("CLIENT_CANCEL_ORDER", autocommit=True)
 def cancel_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     """Every part still placed, at once (orders.cancel_txn)."""
     try:

@@ -47,7 +47,8 @@ def get_store_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     )
 
 
-@handles("MERCHANT_SHIP_ORDER")
+# SHIP alone writes, all-or-nothing (orders.ship_txn).
+@handles("MERCHANT_SHIP_ORDER", autocommit=True)
 def ship_order(txn: Txn, me: int, order_id: int, note: str | None = None) -> None:
     """Exactly one of a ship and a cancel of the part wins (orders.ship_txn)."""
     try:
