@@ -90,6 +90,12 @@ TABLE = [
         doc="list a store's products on the shelf, by product_id",
     ),
     Op(
+        "GET_PRODUCT",
+        None,
+        {"product_id": _req(v.Id)},
+        doc="one product on the shelf, with its photo (a product page)",
+    ),
+    Op(
         "SEARCH_PRODUCT",
         None,
         {

@@ -7,6 +7,7 @@ from typing import Any
 from cybermarket.errors import BadRequest, Conflict, NotFound
 from cybermarket.i18n import N_, Nn_
 from cybermarket.server.handlers import LAST_ID, handles, page, table
+from cybermarket.storage import photos
 from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, from_cents, money
 
@@ -27,7 +28,8 @@ ADD = Query(
 DIAGNOSE = Query("SELECT on_shelf FROM products WHERE id = ?")
 REMOVE = Query("DELETE FROM cart_lines WHERE client_id = ? AND product_id = ?")
 ITEMS = Query(
-    "SELECT m.storename, p.id, p.productname, p.price_cents, c.quantity, p.on_shelf"
+    "SELECT m.storename, p.id, p.productname, p.price_cents, c.quantity, p.on_shelf,"
+    f" {photos.path_of('p.id')}"
     " FROM cart_lines c JOIN products p ON p.id = c.product_id"
     " JOIN merchants m ON m.id = p.merchant_id"
     " WHERE c.client_id = ? ORDER BY p.id"
@@ -115,10 +117,12 @@ def remove_item(txn: Txn, me: int, product_id: int) -> None:
 @handles("CLIENT_GET_ITEMS", write=False)
 def get_items(txn: Txn, me: int) -> dict[str, Any]:
     rows = [
-        (store, pid, name, from_cents(price), quantity, bool(on_shelf))
-        for store, pid, name, price, quantity, on_shelf in txn.rows(ITEMS, me)
+        (store, pid, name, from_cents(price), quantity, bool(on_shelf), photo)
+        for store, pid, name, price, quantity, on_shelf, photo in txn.rows(ITEMS, me)
     ]
-    return table(["storename", "product_id", "productname", "price", "quantity", "on_shelf"], rows)
+    return table(
+        ["storename", "product_id", "productname", "price", "quantity", "on_shelf", "photo"], rows
+    )
 
 
 @handles("CLIENT_GET_PRICE", write=False)

@@ -39,6 +39,7 @@ from cybermarket.errors import NotFound
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import fit, handles
 from cybermarket.server.handlers.catalog import PRODUCT_COLUMNS
+from cybermarket.storage import photos
 from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import After, fold, from_cents
 
@@ -46,7 +47,10 @@ RANKS = 4
 
 STORE = Query("SELECT id FROM merchants WHERE storename_key = ?")
 
-_COLUMNS = "p.id, m.storename, p.productname, p.description, p.price_cents, p.stock"
+_COLUMNS = (
+    "p.id, m.storename, p.productname, p.description, p.price_cents, p.stock,"
+    f" {photos.path_of('p.id')}"
+)
 _STORE = " AND p.merchant_id = ?"
 
 # SQLite: the rank's FTS5 expression, then the store (if any), then where
@@ -177,8 +181,8 @@ def search_product(
         rank, after_id = rank + 1, 0
     rows, more = fit(
         [
-            (pid, store, name, text, from_cents(price), stock)
-            for _, (pid, store, name, text, price, stock) in found
+            (pid, store, name, text, from_cents(price), stock, photo)
+            for _, (pid, store, name, text, price, stock, photo) in found
         ],
         limit,
         page_bytes,
