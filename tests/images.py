@@ -121,6 +121,13 @@ def webp_frames(frames, size=(8, 8)):
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
+def noise(size=(100, 100)):
+    """A PNG of random pixels: as large as its pixels (no compression)."""
+    import os
+
+    return encode(Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)), "PNG")
+
+
 POLYGLOT_HTML = b"<html><script>alert(document.cookie)</script></html>"
 
 
