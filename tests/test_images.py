@@ -144,6 +144,22 @@ def test_the_pixel_and_side_bounds_are_checked_before_load():
             process(make.png_claiming(7000, 7000))
 
 
+def test_the_header_walk_is_bounded():
+    # Thousands of tiny comment segments before the frame header, and of
+    # tiny chunks before the image data: refused after MAX_PARTS steps.
+    whole = make.jpeg()
+    comments = b"\xff\xfe\x00\x02" * (images.MAX_PARTS + 10)
+    with pytest.raises(ImageRefused, match="segments"):
+        probe(whole[:2] + comments + whole[2:])
+    png = make.png()
+    chunks = make._chunk(b"tEXt", b"a\0b") * (images.MAX_PARTS + 10)
+    with pytest.raises(ImageRefused, match="chunks"):
+        probe(png[:33] + chunks + png[33:])
+    # A few are fine.
+    assert probe(whole[:2] + comments[:400] + whole[2:]).format == "JPEG"
+    assert probe(png[:33] + chunks[:200] + png[33:]).format == "PNG"
+
+
 def test_a_truncated_jpeg_is_refused():
     whole = make.jpeg((200, 200), quality=95)
     with pytest.raises(ImageRefused):

@@ -485,3 +485,17 @@ def test_one_address_cannot_queue_past_its_share_nor_delay_another_by_more_than_
     assert answer(other).status == 200
     held.finish_all()
     assert answer(flood[1]).status == 200 and answer(flood[2]).status == 200
+
+
+def test_a_hostile_header_is_refused_without_waiting_for_a_thread(market, lamp, token):
+    held = HeldPool()
+    with_pool(market, held, queue_per_address=1)
+    site = make_site(market.factory, [])
+    busy = [HTTPPeer(site) for _ in range(2)]
+    for peer in busy:
+        peer.feed(request("PUT", f"/photos/{lamp}", make.png(), token))
+    for upload in (make.png_bomb(), make.SVG, make.webp_frames(MAX_FRAMES + 1)):
+        refused(put(site, lamp, upload, token), 400, "invalid_argument", field="photo")
+    assert len(held.jobs) == 1  # the one decoding; nothing else was queued
+    held.finish_all()
+    assert answer(busy[0]).status == answer(busy[1]).status == 200

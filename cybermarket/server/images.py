@@ -6,7 +6,9 @@ the reactor.  An upload goes through these steps, and each refusal is
 ImageRefused (400 invalid_argument, field photo):
 
 1. probe(): the format and the size read from the bytes' own header, by
-   this module's code and not Pillow's, before Pillow sees anything.  Only
+   this module's code and not Pillow's, before Pillow sees anything, in
+   a bounded number of steps (the upload endpoint runs it on the reactor,
+   so that a hostile header is refused without waiting for a thread).  Only
    JPEG, PNG and WebP are known (by their signatures, never by a name or a
    Content-Type: an SVG, a GIF or HTML is none of them).  The pixels and
    each side are held to the contract's bounds here, and an animation to
@@ -45,6 +47,11 @@ MAX_SIDE = 10_000
 # An animated PNG or WebP is kept as its first frame; more frames than
 # this are refused, so that a file of a million tiny frames is not walked.
 MAX_FRAMES = 100
+# Header parts (PNG chunks before the image data, JPEG segments before the
+# frame header) walked at most: real files have a few dozen.  So probe()
+# costs at most this many steps, whatever the bytes, and can run on the
+# reactor.
+MAX_PARTS = 1000
 # The boxes the two sizes fit in (contract: at least these two).
 THUMB = 400
 LARGE = 1600
@@ -126,13 +133,17 @@ def _png(data: bytes) -> Probe:
     width, height = struct.unpack(">II", data[16:24])
     frames = 1
     at = 8
-    while at + 8 <= len(data):
+    for _ in range(MAX_PARTS):
+        if at + 8 > len(data):
+            break
         length, kind = struct.unpack(">I4s", data[at : at + 8])
         if kind == b"acTL" and length >= 8 and at + 12 <= len(data):
             (frames,) = struct.unpack(">I", data[at + 8 : at + 12])
         if kind in (b"IDAT", b"IEND"):
             break
         at += 12 + length
+    else:
+        raise ImageRefused(f"more than {MAX_PARTS} chunks before the image data")
     return Probe("PNG", width, height, frames)
 
 
@@ -142,7 +153,9 @@ _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 
 
 def _jpeg(data: bytes) -> Probe:
     at = 2
-    while at + 4 <= len(data):
+    for _ in range(MAX_PARTS):
+        if at + 4 > len(data):
+            break
         if data[at] != 0xFF:
             raise ImageRefused("JPEG markers out of step")
         marker = data[at + 1]
@@ -161,6 +174,8 @@ def _jpeg(data: bytes) -> Probe:
         if marker in (0xD9, 0xDA) or length < 2:  # end, or the scan before a frame
             break
         at += 2 + length
+    else:
+        raise ImageRefused(f"more than {MAX_PARTS} segments before the frame header")
     raise ImageRefused("JPEG without a frame header")
 
 

@@ -326,6 +326,9 @@ class Photos:
         if app.photos is None:
             raise Unavailable(BUSY)
         try:
+            # The header first, here: a bounded few steps, so that a bomb's
+            # or an SVG's refusal waits for no thread.
+            images.probe(data)
             photo = await app.photos.decode(data, peer)
         except images.ImageRefused as e:
             log.info("refused a photo from {peer}: {why}", peer=peer, why=str(e))
