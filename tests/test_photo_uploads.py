@@ -499,3 +499,18 @@ def test_a_hostile_header_is_refused_without_waiting_for_a_thread(market, lamp, 
     assert len(held.jobs) == 1  # the one decoding; nothing else was queued
     held.finish_all()
     assert answer(busy[0]).status == answer(busy[1]).status == 200
+
+
+def test_an_upload_counts_in_the_connection_caps(make_market, logged):
+    market = make_market(max_connections_per_address=1)
+    with_pool(market)
+    site = make_site(market.factory, [])
+    uploading = HTTPPeer(site)
+    uploading.feed(
+        b"PUT /photos/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"\0" * 100
+    )
+    over = HTTPPeer(site)
+    assert over.transport.value().startswith(b"HTTP/1.1 503 ")
+    assert refusals(logged, "max-connections-per-address")
+    uploading.lose()
+    assert not HTTPPeer(site).transport.value().startswith(b"HTTP/1.1 503 ")
