@@ -7,7 +7,9 @@
 #               needs root); the browser tests run in Debian's Chromium
 #               (installed likewise)
 #   make lint   ruff's checks, ruff's formatting (checked, not applied) and
-#               mypy; `.venv/bin/ruff format .` applies the formatting
+#               mypy; `.venv/bin/ruff format .` applies the formatting; then
+#               ESLint and TypeScript's checker over the pages' JavaScript
+#               (from npm, at package-lock.json's versions, in node_modules)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -81,10 +83,22 @@ WEB ?= tcp:8080:interface=127.0.0.1
 run: $(VENV)/.installed
 	$(BIN)/twistd -n --pidfile= cybermarket --web $(WEB)
 
-lint: $(VENV)/.installed-test
+# The JavaScript checks' tools, exactly as package-lock.json pins them
+# (`npm ci`): installed when node_modules is missing, again when the lock
+# changes.
+NODE_BIN := node_modules/.bin
+JS := cybermarket/web/static
+
+node_modules/.installed: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+lint: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(NODE_BIN)/eslint $(JS)
+	$(NODE_BIN)/tsc -p jsconfig.json
 
 # Lint first, then the two suites one after the other (also under make -j).
 test: lint
@@ -104,9 +118,14 @@ test-postgres: $(VENV)/.installed-test
 # merged into each language's catalog (new ones empty, for a translator to
 # fill in) and compiled; the .mo files are checked in, so an install from
 # the tree needs no Babel step.  tests/test_i18n.py fails while an entry is
-# missing, empty or fuzzy.
+# missing, empty or fuzzy.  The pages' words likewise, into web.po and from
+# there into cybermarket/web/static/catalog.js.
 LOCALES := cybermarket/locale
 POT := $(LOCALES)/cybermarket.pot
+# The pages' words: the same workflow into web.po, from which
+# cybermarket/web/static/catalog.js is written (cybermarket/tools/webmessages.py).
+WEB_POT := $(LOCALES)/web.pot
+STATIC := cybermarket/web/static
 
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract --add-location=file --sort-output -k Nn_:1,2 \
@@ -114,6 +133,16 @@ messages: $(VENV)/.installed
 		--copyright-holder="the cybermarket authors" -o $(POT) cybermarket
 	$(BIN)/pybabel update -i $(POT) -d $(LOCALES) -D cybermarket -w 100 --no-fuzzy-matching
 	$(BIN)/pybabel compile -d $(LOCALES) -D cybermarket --statistics
+	$(BIN)/pybabel extract -F $(LOCALES)/web.cfg --add-location=file --sort-output \
+		--no-default-keywords -k t -k parts -k tn:1,2 --ignore-dirs=node_modules \
+		--project=cybermarket --version=1.1 \
+		--copyright-holder="the cybermarket authors" -o $(WEB_POT) $(STATIC)
+	for language in ru zh_CN; do \
+		test -f $(LOCALES)/$$language/LC_MESSAGES/web.po || \
+		$(BIN)/pybabel init -i $(WEB_POT) -d $(LOCALES) -D web -l $$language -w 100; \
+	done
+	$(BIN)/pybabel update -i $(WEB_POT) -d $(LOCALES) -D web -w 100 --no-fuzzy-matching
+	$(BIN)/python -m cybermarket.tools.webmessages
 
 clean:
 	rm -rf $(VENV) $(NEWEST) .pytest_cache .hypothesis _trial_temp .mypy_cache .ruff_cache

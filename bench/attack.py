@@ -5,8 +5,8 @@ during each one.
 
 ATTACK is any of: slow-readers, slow-readers-100, flood-one, flood-many, logins, old-password,
 hashes, web-flood, unread-pipelines, token-race, cart-race, upgrades, accept-language,
-accept-language-novel, norwegian, nuls, surrogates, photo-flood, photo-tokens
-(default: all; upgrades and nuls are the controls of the attacks after them).
+accept-language-novel, norwegian, nuls, surrogates, rare-words, many-words, photo-flood,
+photo-tokens (default: all; upgrades and nuls are the controls of the attacks after them).
 Each attack gets a fresh `twistd cybermarket` on a free loopback port, with
 the web endpoint (--web) on another.  While it runs, another connection (from its own
 loopback address) sends a PING every 10 ms; the line printed per attack
@@ -716,6 +716,101 @@ def _json_flood(servers, seconds, request):
     )
 
 
+# --- searches --------------------------------------------------------------------
+
+# The costliest query the contract allows: eight one-letter words, each the
+# beginning of about one word in fourteen of the catalog (bench/search.py).
+MANY_WORDS = "b d f g k l m n"
+ALPHABET = " ".join("abcdefghijklmnopqrstuvwxyz")
+
+
+def search_catalog(servers, products=20000, unseen=1500):
+    """bench/search.py's catalog of 100 stores, straight into the database:
+    `products` that the planner has seen (analysed, as autovacuum leaves
+    them), then `unseen` more, fewer than autovacuum waits for."""
+    from bench.search import catalog, seed_database
+
+    everything, _ = catalog(products + unseen)
+    seed_database(servers.database, everything[:products], everything[products:])
+
+
+class Loop:
+    """A connection from `source` sending one request after another in a
+    thread, until stopped: each answer's status and how long it took."""
+
+    def __init__(self, port, source, op, **args):
+        self.conn = Conn(port, source)
+        self.op, self.args = op, args
+        self.times, self.statuses = [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            status = self.conn.call(self.op, **self.args)["status"]
+            self.times.append(time.perf_counter() - started)
+            self.statuses.append(status)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        self.conn.close()
+
+
+def p50_p99(times):
+    ms = sorted(t * 1000 for t in times)
+    if not ms:
+        return "-"
+    return f"{statistics.median(ms):.2f} / {ms[min(len(ms) - 1, int(len(ms) * 0.99))]:.2f}"
+
+
+def _searches(servers, seconds, query):
+    """Four connections of one address loop SEARCH_PRODUCT `query` while
+    another address lists a store: that listing's p50 / p99 (ms) alone and
+    during, and the flood's searches."""
+    victim = Loop(servers.port, "127.0.10.2", "LIST_PRODUCT", storename="store 0").start()
+    time.sleep(1)
+    alone = list(victim.times)
+    flood = [
+        Loop(servers.port, "127.0.10.1", "SEARCH_PRODUCT", query=query).start() for _ in range(4)
+    ]
+    time.sleep(seconds)
+    for loop in flood:
+        loop.stop()
+    during = victim.times[len(alone) :]
+    victim.stop()
+    times = [t for loop in flood for t in loop.times]
+    statuses = [s for loop in flood for s in loop.statuses]
+    return (
+        f"another address's LIST_PRODUCT p50 / p99 {p50_p99(alone)} ms alone, "
+        f"{p50_p99(during)} ms during; flood: {statuses.count(200)} searches "
+        f"(p50 / p99 {p50_p99(times)} ms), {statuses.count(503)} refused busy"
+    )
+
+
+def rare_words(servers, seconds):
+    """Four connections of one address search a word no product holds, in
+    a catalog of 21,500 products of which 1,500 came after the planner's
+    statistics, while another address lists a store."""
+    return _searches(servers, seconds, "zzzzq")
+
+
+def many_words(servers, seconds):
+    """Four connections of one address loop the costliest query allowed,
+    eight one-letter words, while another address lists a store; then a
+    query of the 26 letters."""
+    outcome = _searches(servers, seconds, MANY_WORDS)
+    conn = Conn(servers.port, "127.0.10.3")
+    status = conn.call("SEARCH_PRODUCT", query=ALPHABET)["status"]
+    conn.close()
+    return f"{outcome}; 26 one-letter words: {status}"
+
+
 # --- product photos (protocol 1.3) ---------------------------------------------------
 
 
@@ -892,6 +987,8 @@ ATTACKS = {
     "norwegian": (norwegian, None, (), None),
     "nuls": (nuls, None, (), None),
     "surrogates": (surrogates, None, (), None),
+    "rare-words": (rare_words, search_catalog, (), None),
+    "many-words": (many_words, search_catalog, (), None),
     "photo-flood": (photo_flood, None, (), None),
     "photo-tokens": (photo_tokens, None, (), None),
 }

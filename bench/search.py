@@ -69,15 +69,16 @@ def catalog(size: int, seed: int = 1):
     return products, queries
 
 
-def seed_database(url: str, products) -> None:
-    """The stores and products, straight into the database."""
+def seed_database(url: str, products, unseen=()) -> None:
+    """The stores and products, straight into the database; then the
+    products `unseen`, after the planner's statistics were taken: products
+    added since the last autovacuum (bench/attack.py)."""
     from datetime import datetime
 
     from sqlalchemy import insert
 
     from cybermarket.storage import database
-    from cybermarket.storage.models import Merchant, Product
-    from cybermarket.values import search_words
+    from cybermarket.storage.models import Merchant
 
     database.upgrade(url)
     engine = database.make_engine(url)
@@ -101,26 +102,7 @@ def seed_database(url: str, products) -> None:
                     for i in range(STORES)
                 ],
             )
-            batch: list[dict] = []
-            for i, (name, description) in enumerate(products):
-                batch.append(
-                    {
-                        "merchant_id": i % STORES + 1,
-                        "productname": name,
-                        "description": description,
-                        "price_cents": 100 + i % 5000,
-                        "stock": 10,
-                        "on_shelf": True,
-                        "created_at": now,
-                        "name_words": " ".join(search_words(name)),
-                        "description_words": " ".join(search_words(description)),
-                    }
-                )
-                if len(batch) == 5000:
-                    conn.execute(insert(Product), batch)
-                    batch = []
-            if batch:
-                conn.execute(insert(Product), batch)
+            insert_products(conn, products)
         # What a database that has been in use for a while has: the
         # planner's statistics (PostgreSQL's autovacuum, SQLite's ANALYZE).
         with engine.connect() as conn:
@@ -131,8 +113,44 @@ def seed_database(url: str, products) -> None:
             else:
                 conn.exec_driver_sql("ANALYZE")
                 conn.commit()
+        if unseen:
+            with engine.begin() as conn:
+                insert_products(conn, unseen, len(products))
     finally:
         engine.dispose()
+
+
+def insert_products(conn, products, first: int = 0) -> None:
+    """`products` on the shelves of the STORES stores, in batches; the
+    first one counted as the `first`-th of the catalog."""
+    from datetime import datetime
+
+    from sqlalchemy import insert
+
+    from cybermarket.storage.models import Product
+    from cybermarket.values import search_terms
+
+    now = datetime(2026, 12, 1)
+    batch: list[dict] = []
+    for i, (name, description) in enumerate(products, first):
+        batch.append(
+            {
+                "merchant_id": i % STORES + 1,
+                "productname": name,
+                "description": description,
+                "price_cents": 100 + i % 5000,
+                "stock": 10,
+                "on_shelf": True,
+                "created_at": now,
+                "name_words": " ".join(search_terms(name)),
+                "description_words": " ".join(search_terms(description)),
+            }
+        )
+        if len(batch) == 5000:
+            conn.execute(insert(Product), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(Product), batch)
 
 
 def measure(size: int, base: str | None, seconds: float, connections: int) -> dict:

@@ -1,17 +1,19 @@
 """Every op of the protocol, declared as data: its name, the role it needs,
-its arguments and their rules, the status of its success, and a line of
-help.  This is wire vocabulary, shared by the server and the clients: the
-shell's help and checks come from it, docs/protocol.md's table of ops is
-checked against it (tests/test_docs.py), and the server binds one handler
-to each op (cybermarket/server/optable.py), refusing to start if any op has
-none or any handler no op.
+its arguments and their rules, the status of its success, the error codes
+it can answer (cybermarket/errors.py's CODES), and a line of help.  This is
+wire vocabulary, shared by the server and the clients: the shell's help
+and checks come from it, docs/protocol.md's table of ops is checked against
+it (tests/test_docs.py), and the server binds one handler to each op
+(cybermarket/server/optable.py), refusing to start if any op has none or
+any handler no op.
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from cybermarket import errors as e
 from cybermarket import values as v
-from cybermarket.errors import BadRequest
+from cybermarket.errors import BadRequest, Code, Malformed
 from cybermarket.i18n import N_
 from cybermarket.values import Arg, shown
 
@@ -30,17 +32,29 @@ class Op:
     status: int = 200
     doc: str = ""
     one_of: tuple[str, ...] = ()  # optional arguments of which at least one is needed
+    # The codes of this op's own errors; Op.codes adds what any request
+    # can answer.  The server logs an answer with a code not in Op.codes.
+    errors: tuple[Code, ...] = ()
+
+    @property
+    def codes(self) -> tuple[Code, ...]:
+        """Every code this op can answer, its own last."""
+        role = (e.NOT_LOGGED_IN,) if self.role is not None else ()
+        return (*ANY_REQUEST, *role, *self.errors)
 
     def check_args(self, args: object) -> dict[str, Any]:
         """The validated arguments, or BadRequest naming the first bad field."""
         if args is None:
             args = {}
         elif not isinstance(args, dict):
-            raise BadRequest(N_("args: must be a map"))
+            raise Malformed(N_("args: must be a map"))
         for key in args:
             if key not in self.args:
                 raise BadRequest(
-                    N_("{key}: unknown argument for {op}"), key=shown(key), op=self.name
+                    N_("{key}: unknown argument for {op}"),
+                    key=shown(key),
+                    op=self.name,
+                    field=shown(key),
                 )
         checked: dict[str, Any] = {}
         for name, spec in self.args.items():
@@ -51,13 +65,25 @@ class Op:
             else:
                 raise BadRequest(N_("{field}: missing"), field=name)
         if self.one_of and all(checked[name] is None for name in self.one_of):
-            raise BadRequest(N_("{fields}: give at least one"), fields=", ".join(self.one_of))
+            raise BadRequest(
+                N_("{fields}: give at least one"),
+                fields=", ".join(self.one_of),
+                field=self.one_of[0],
+            )
         return checked
 
 
 def _req(kind: v.Kind) -> Arg:
     return Arg(kind)
 
+
+# Any request may be answered these, whatever its op: a body that cannot be
+# read or is too large, an unknown or bad argument, a server that fails or
+# is busy.
+ANY_REQUEST = (*e.ANY_REQUEST, e.INVALID_ARGUMENT)
+LOGIN_ERRORS = (e.ALREADY_LOGGED_IN, e.BAD_CREDENTIALS, e.THROTTLED)
+PASSWORD_ERRORS = (e.WRONG_PASSWORD, e.THROTTLED)
+OWN_PRODUCT = (e.NOT_FOUND, e.NOT_YOURS)
 
 LIMIT = Arg(v.Limit, optional=True, default=1000)
 PRODUCT = {"product_id": _req(v.Id)}
@@ -87,6 +113,7 @@ TABLE = [
             "limit": LIMIT,
             "after": Arg(v.Id, optional=True),
         },
+        errors=(e.NOT_FOUND,),
         doc="list a store's products on the shelf, by product_id",
     ),
     Op(
@@ -94,6 +121,7 @@ TABLE = [
         None,
         {"product_id": _req(v.Id)},
         doc="one product on the shelf, with its photo (a product page)",
+        errors=(e.NOT_FOUND,),
     ),
     Op(
         "SEARCH_PRODUCT",
@@ -104,12 +132,14 @@ TABLE = [
             "limit": Arg(v.SearchLimit, optional=True, default=20),
             "after": Arg(v.After, optional=True),
         },
+        errors=(e.NOT_FOUND,),
         doc="find products on the shelf by the words of their name or description",
     ),
     Op(
         "RESUME",
         None,
         {"token": _req(v.Token)},
+        errors=LOGIN_ERRORS,
         doc="log in with the token of an earlier login, on a new connection",
     ),
     # --- either role (protocol 1.2) ---
@@ -125,38 +155,44 @@ TABLE = [
         None,
         {"username": _req(v.Username), "email": _req(v.Email), "password": _req(v.Password)},
         status=201,
+        errors=(e.NAME_TAKEN,),
         doc="create a customer account",
     ),
-    Op("CLIENT_LOGIN", None, LOGIN, doc="log in by username or email"),
+    Op("CLIENT_LOGIN", None, LOGIN, errors=LOGIN_ERRORS, doc="log in by username or email"),
     Op("CLIENT_LOGOUT", CLIENT, {}, doc="log out"),
     Op(
         "SET_CLIENT_USERNAME",
         CLIENT,
         {"username": _req(v.Username)},
+        errors=(e.NAME_TAKEN,),
         doc="change your username",
     ),
     Op(
         "SET_CLIENT_EMAIL",
         CLIENT,
         {"email": _req(v.Email)},
+        errors=(e.NAME_TAKEN,),
         doc="change your email",
     ),
     Op(
         "SET_CLIENT_PASSWORD",
         CLIENT,
         NEW_PASSWORD,
+        errors=PASSWORD_ERRORS,
         doc="change your password",
     ),
     Op(
         "CLIENT_ADD_ITEM",
         CLIENT,
         {"product_id": _req(v.Id), "quantity": _req(v.Quantity)},
+        errors=(e.NOT_FOUND,),
         doc="add units of a product to your cart",
     ),
     Op(
         "CLIENT_REMOVE_ITEM",
         CLIENT,
         PRODUCT,
+        errors=(e.NOT_FOUND,),
         doc="remove a product's line from your cart",
     ),
     Op("CLIENT_GET_ITEMS", CLIENT, {}, doc="list your cart"),
@@ -166,7 +202,13 @@ TABLE = [
         {},
         doc="your cart's total at current prices",
     ),
-    Op("CLIENT_CHECKOUT_ITEM", CLIENT, {}, doc="buy everything in your cart"),
+    Op(
+        "CLIENT_CHECKOUT_ITEM",
+        CLIENT,
+        {},
+        errors=(e.EMPTY_CART, e.SHORT_OF_STOCK, e.TOO_LARGE),
+        doc="buy everything in your cart",
+    ),
     Op(
         "CLIENT_LIST_ORDERS",
         CLIENT,
@@ -177,6 +219,7 @@ TABLE = [
         "CLIENT_GET_ORDER",
         CLIENT,
         {"order_id": _req(v.Id)},
+        errors=(e.NOT_FOUND,),
         doc="the lines of one of your orders",
     ),
     # --- merchants ---
@@ -198,12 +241,14 @@ TABLE = [
             "code": _req(v.Code),
         },
         status=201,
+        errors=(e.NAME_TAKEN, e.BAD_INVITATION),
         doc="open a store with an invitation code",
     ),
     Op(
         "MERCHANT_LOGIN",
         None,
         LOGIN,
+        errors=LOGIN_ERRORS,
         doc="log in by storename or email",
     ),
     Op("MERCHANT_LOGOUT", MERCHANT, {}, doc="log out"),
@@ -211,12 +256,14 @@ TABLE = [
         "SET_MERCHANT_STORENAME",
         MERCHANT,
         {"storename": _req(v.Storename)},
+        errors=(e.NAME_TAKEN,),
         doc="rename your store",
     ),
     Op(
         "SET_MERCHANT_EMAIL",
         MERCHANT,
         {"email": _req(v.Email)},
+        errors=(e.NAME_TAKEN,),
         doc="change your store's email",
     ),
     Op(
@@ -229,6 +276,7 @@ TABLE = [
         "SET_MERCHANT_PASSWORD",
         MERCHANT,
         NEW_PASSWORD,
+        errors=PASSWORD_ERRORS,
         doc="change your password",
     ),
     Op(
@@ -246,30 +294,35 @@ TABLE = [
         "MERCHANT_DEL_PRODUCT",
         MERCHANT,
         PRODUCT,
+        errors=OWN_PRODUCT,
         doc="take a product off the shelf (its history stays)",
     ),
     Op(
         "MERCHANT_PUT_ON_SHELF",
         MERCHANT,
         PRODUCT,
+        errors=OWN_PRODUCT,
         doc="put a product back on the shelf",
     ),
     Op(
         "MERCHANT_RESTOCK_PRODUCT",
         MERCHANT,
         {"product_id": _req(v.Id), "quantity": _req(v.Quantity)},
+        errors=OWN_PRODUCT,
         doc="add units to a product's stock",
     ),
     Op(
         "MERCHANT_GET_PROFIT",
         MERCHANT,
         {},
+        errors=(e.TOO_LARGE,),
         doc="total credited to your store by checkouts",
     ),
     Op(
         "MERCHANT_GET_SALES",
         MERCHANT,
         {},
+        errors=(e.TOO_LARGE,),
         doc="units sold and revenue per product",
     ),
     Op(
@@ -288,6 +341,7 @@ TABLE = [
             "price": Arg(v.Price, optional=True),
         },
         one_of=("productname", "description", "price"),
+        errors=OWN_PRODUCT,
         doc="change a product's name, description or price",
     ),
 ]

@@ -11,7 +11,7 @@ import binascii
 import re
 import unicodedata
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cybermarket.errors import BadRequest
 from cybermarket.i18n import MAX_TAG, N_, Nn_, well_formed
@@ -364,11 +364,36 @@ def from_cents(value: int | Decimal) -> Decimal:
     return Decimal(value).scaleb(-2)
 
 
-# --- product search (contract 1.1) ------------------------------------------
+# --- product search (contract 1.1; 1.2, "Search cost") -----------------------
 
 # A word is a run of letters and digits: \w without the underscore.
 _SEARCH_WORD = re.compile(r"[^\W_]+")
 MAX_QUERY = 200
+# Contract 1.2: a query of more words is refused.  Eight one-letter words
+# are the costliest query it allows (docs/security.md).
+MAX_QUERY_WORDS = 8
+# The index terms a query is looked up by, at most: a run of CJK characters
+# is one word but many terms (below), and a query may match more products
+# than it names, never fewer, so the rest of a long run is left out.
+MAX_QUERY_TERMS = 16
+
+# Scripts written without spaces between words (Chinese, Japanese), and
+# Korean, whose words are spaced but whose compounds run long.  Contract
+# 1.2 has their text matched by its characters ("茶" finds "绿茶"), so a run
+# of them is indexed as its single characters and each pair of neighbours:
+# a query of one character finds it anywhere, a longer one by its pairs.
+_CJK = (
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c"  # iteration marks, numerals
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3100-\u31bf\u31f0-\u31ff"  # Bopomofo, Hangul Jamo, Katakana extension
+    "\u3400-\u4dbf\u4e00-\u9fff"  # CJK ideographs
+    "\ua960-\ua97f\uac00-\ud7ff"  # Hangul
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\U00020000-\U0003ffff"  # CJK ideographs, extensions B and on
+)
+# A word's pieces: (a run of CJK characters, "") or ("", the rest).
+_PIECES = re.compile(f"([{_CJK}]+)|([^{_CJK}]+)")
 
 
 def searchable(text: str) -> str:
@@ -388,9 +413,62 @@ def search_words(text: str) -> list[str]:
     return _SEARCH_WORD.findall(searchable(text))
 
 
+def search_terms(text: str) -> list[str]:
+    """What the search index holds for `text`, in order: its words, except
+    that a run of CJK characters within a word gives each of its characters
+    and each pair of neighbours ("绿茶叶" gives 绿, 绿茶, 茶, 茶叶, 叶).  Joined
+    by spaces, what products.name_words and description_words hold."""
+    terms: list[str] = []
+    for word in search_words(text):
+        if word.isascii():
+            terms.append(word)
+            continue
+        for run, other in _PIECES.findall(word):
+            if other:
+                terms.append(other)
+                continue
+            for i, character in enumerate(run):
+                terms.append(character)
+                if i + 1 < len(run):
+                    terms.append(run[i : i + 2])
+    return terms
+
+
+class Term(NamedTuple):
+    """One term a query is looked up by."""
+
+    text: str
+    # Whether it also matches as the beginning of a longer word; False for
+    # CJK characters and pairs, which the index holds one by one and which
+    # match as they are.
+    grows: bool
+
+
+def query_terms(words: list[str]) -> tuple[Term, ...]:
+    """The terms of a query's words, each once, at most MAX_QUERY_TERMS: a
+    word as it is; a run of CJK characters as its one character, or as
+    pairs that cover it (绿茶叶 as 绿茶 and 茶叶), which a product holding the
+    run holds too."""
+    terms: dict[Term, None] = {}
+    for word in words:
+        for run, other in _PIECES.findall(word):
+            if other:
+                terms[Term(other, True)] = None
+            elif len(run) == 1:
+                terms[Term(run, False)] = None
+            else:
+                starts = list(range(0, len(run) - 1, 2))
+                if len(run) % 2:
+                    starts.append(len(run) - 2)
+                for start in starts:
+                    terms[Term(run[start : start + 2], False)] = None
+    return tuple(terms)[:MAX_QUERY_TERMS]
+
+
 class SearchQuery(Text):
-    """SEARCH_PRODUCT's query: 1 to 200 characters (of the NFC form) with at
-    least one word.  Checked into its words, each once, in order."""
+    """SEARCH_PRODUCT's query: 1 to 200 characters (of the NFC form) with
+    one to eight words.  Checked into the terms it is looked up by
+    (query_terms)."""
 
     def __init__(self) -> None:
         super().__init__(1, MAX_QUERY)
@@ -398,16 +476,19 @@ class SearchQuery(Text):
     def normal(self, value: str) -> str:
         return unicodedata.normalize("NFC", value)
 
-    def check(self, field: str, value: object) -> tuple[str, ...]:  # type: ignore[override]
-        words = tuple(dict.fromkeys(search_words(super().check(field, value))))
+    def check(self, field: str, value: object) -> tuple[Term, ...]:  # type: ignore[override]
+        words = search_words(super().check(field, value))
         if not words:
             raise BadRequest(
                 N_("{field}: must hold at least one word (letters or digits)"), field=field
             )
-        return words
+        # Counted as they come, repeats and all: the contract's words.
+        if len(words) > MAX_QUERY_WORDS:
+            raise BadRequest(N_("{field}: must hold at most 8 words"), field=field)
+        return query_terms(words)
 
     def describe(self) -> str:
-        return "text of 1 to 200 characters; its words are its runs of letters and digits"
+        return "text of 1 to 200 characters; its words (1 to 8) are its runs of letters and digits"
 
 
 class SearchAfter:

@@ -19,6 +19,7 @@ import pytest
 from twisted.internet import defer
 from twisted.logger import globalLogPublisher
 
+from cybermarket.server.connection import UNDECLARED
 from cybermarket.server.optable import SERVED
 from tests import storm as storm_module
 from tests.databases import (
@@ -210,6 +211,23 @@ def gates(monkeypatch):
 
     monkeypatch.setitem(SERVED, "SLOW", SERVED["PING"].with_function(slow, name="SLOW"))
     return waiting
+
+
+@pytest.fixture(autouse=True)
+def undeclared():
+    """Every answer an op gives in process has a code the op declares
+    (ops.Op.codes): the connection logs any other (connection.UNDECLARED),
+    and the test fails.  A test that means to answer one empties the list."""
+    events = []
+
+    def observer(event):
+        if event.get("log_format") == UNDECLARED:
+            events.append(event)
+
+    globalLogPublisher.addObserver(observer)
+    yield events
+    globalLogPublisher.removeObserver(observer)
+    assert not events, [(event["op"], event["code"]) for event in events]
 
 
 @pytest.fixture

@@ -10,10 +10,13 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 
+from cybermarket.errors import CODES
+from cybermarket.ops import OPS
 from cybermarket.server.context import App, Settings
 from cybermarket.server.pages import shared
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.protocol import MarketFactory
+from cybermarket.server.searches import Searches
 from cybermarket.server.throttle import Throttle
 from cybermarket.storage.database import Database
 from tests.shop import store_args
@@ -111,6 +114,12 @@ def held_hasher(market, threads=1, **limits):
     return pool
 
 
+def inline_searches(url, clock, threads=1, **limits):
+    """The real Searches, shares and all, on a database of their own whose
+    transactions run inline."""
+    return Searches(InlineDatabase(url, threads=threads, reactor=clock), clock, **limits)
+
+
 def make_app(url, clock=None, **settings):
     clock = clock or task.Clock()
     settings = Settings(**settings)
@@ -120,8 +129,26 @@ def make_app(url, clock=None, **settings):
         hasher=InlineHasher(clock=clock),
         throttle=Throttle(db, clock, settings.login_failures, settings.login_window),
         clock=clock,
+        searches=inline_searches(url, clock),
         settings=settings,
     )
+
+
+def check_error(response, op=None):
+    """Every answer with status 400 or more carries `error` with a code of
+    the contract's table, of its status, with the code's extra keys; and a
+    code the op declares (ops.Op.codes).  Every in-process answer of the
+    test suite goes through this."""
+    if response.get("status", 0) < 400:
+        assert "error" not in response, response
+        return
+    error = response.get("error")
+    assert isinstance(error, dict), response
+    code = CODES.get(error.get("code"))
+    assert code is not None and code.status == response["status"], response
+    assert set(code.keys) <= set(error), response
+    if op in OPS:
+        assert code in OPS[op].codes, f"{op} answered {code.name}, which it does not declare"
 
 
 class Refused(Exception):
@@ -157,6 +184,7 @@ class Peer:
             if len(self._buffer) < 4 + length:
                 break
             out.append(msgpack.unpackb(self._buffer[4 : 4 + length], raw=False))
+            check_error(out[-1])
             self._buffer = self._buffer[4 + length :]
         return out
 
@@ -165,6 +193,7 @@ class Peer:
         self.feed(frame(request(op, self.next_id, **args)))
         (response,) = self.responses()
         assert response["id"] == self.next_id
+        check_error(response, op)
         return response
 
     def ok(self, op, **args):
@@ -194,6 +223,7 @@ class Market:
         self.factory = MarketFactory(self.app)
 
     def close(self):
+        self.app.searches.stop()
         self.app.db.stop()
 
     def peer(self, host="10.0.0.1"):

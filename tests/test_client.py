@@ -29,21 +29,29 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from cybermarket.client.blocking import (
+    CODE_ERRORS,
+    ERRORS,
+    BadCredentials,
     BadInvitation,
     BadRequest,
     Client,
     ClientError,
     Conflict,
     Forbidden,
+    NameTaken,
     NotFound,
     NotLoggedIn,
+    NotPlaced,
     ProtocolError,
     Response,
+    ShortOfStock,
     Throttled,
     TooLarge,
+    error_for,
     money,
 )
 from cybermarket.client.twisted_client import MarketClientProtocol
+from cybermarket.errors import CODES
 from tests.live import FAST, PASSWORD, unique
 from tests.seed import seed_customers, seed_stores
 from tests.server import HOST, Server, TLSServer, child_env, self_signed
@@ -265,6 +273,85 @@ def test_check_raises_one_exception_class_per_status(shared_market):
             unchecked.raise_for_status()
         # A failed call never breaks the connection.
         assert conn.call("PING", check=True).ok
+
+
+# Example extra keys for each code that has some.
+EXTRA = {
+    "field": "username",
+    "what": "store",
+    "products": [{"product_id": 3, "stock": 1, "on_shelf": True}],
+    "total": "12.50",
+    "status": "shipped",
+    "retry_after": 7,
+}
+
+
+def test_one_exception_class_per_code_with_its_extra_keys():
+    assert set(CODE_ERRORS) == set(CODES)
+    for name, code in CODES.items():
+        error = {"code": name, **{key: EXTRA[key] for key in code.keys}}
+        raised = error_for(Response(5, code.status, "a message", None, error))
+        cls = CODE_ERRORS[name]
+        assert type(raised) is cls and raised.status == code.status, name
+        assert isinstance(raised, ERRORS.get(code.status, ClientError)), name
+        assert (raised.code, raised.error, raised.message) == (name, error, "a message")
+        for key, attribute in cls.keys.items():
+            assert getattr(raised, attribute) == EXTRA[key], name
+    assert {key for cls in CODE_ERRORS.values() for key in cls.keys} == set(EXTRA)
+    # The order's status does not hide the answer's.
+    raised = error_for(Response(5, 409, "m", None, {"code": "not_placed", "status": "cancelled"}))
+    assert isinstance(raised, NotPlaced) and (raised.status, raised.order_status) == (
+        409,
+        "cancelled",
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        None,
+        {"code": "a_code_of_a_later_version"},
+        {"code": "not_found"},
+        {"what": "x"},
+        {"code": 7},
+    ],
+    ids=["protocol-1.1", "unknown-code", "code-of-another-status", "no-code", "code-not-a-string"],
+)
+def test_an_answer_without_a_known_code_raises_its_status_class(error):
+    raised = error_for(Response(5, 409, "username: already taken", None, error))
+    assert type(raised) is Conflict and raised.status == 409
+    assert raised.error == (error or {})
+    code = (error or {}).get("code")
+    assert raised.code == (code if isinstance(code, str) else None)
+
+
+def test_check_raises_the_code_s_class_with_its_keys(shared_market):
+    market = shared_market
+    shop = market.merchant(unique("codes"))
+    (lamp,) = add_products(shop, 1)
+    taken = unique("taken")
+    market.customer(taken)
+    visitor = market.connect()
+    with pytest.raises(NameTaken) as caught:
+        visitor.call(
+            "CLIENT_CREATE", check=True, username=taken, email=f"o-{taken}@x.com", password=PASSWORD
+        )
+    assert (caught.value.code, caught.value.field, caught.value.status) == (
+        "name_taken",
+        "username",
+        409,
+    )
+    with pytest.raises(BadCredentials) as caught:
+        visitor.call("CLIENT_LOGIN", check=True, login=taken, password="wrong password")
+    assert isinstance(caught.value, NotLoggedIn)
+    with pytest.raises(NotFound) as caught:
+        visitor.call("LIST_PRODUCT", check=True, storename="nowhere")
+    assert caught.value.what == "store"
+    buyer = market.customer(unique("buyer"))
+    buyer.call("CLIENT_ADD_ITEM", check=True, product_id=lamp, quantity=101)
+    with pytest.raises(ShortOfStock) as caught:
+        buyer.call("CLIENT_CHECKOUT_ITEM", check=True)
+    assert caught.value.products == [{"product_id": lamp, "stock": 100, "on_shelf": True}]
 
 
 def test_throttled_and_too_large(start):
@@ -731,6 +818,34 @@ def test_twisted_client_on_a_413():
     assert before == [Response(1, 200, "ok")]
     (failure,) = too_large
     assert failure.check(TooLarge) and failure.value.response.id is None
+    assert transport.disconnecting
+
+
+def test_twisted_client_raises_the_code_s_class():
+    protocol, transport = connected()
+    taken = outcome(protocol.call("CLIENT_CREATE", check=True, username="ann"))
+    old = outcome(protocol.call("CLIENT_CREATE", check=True, username="ann"))
+    error = {"code": "name_taken", "field": "username"}
+    protocol.dataReceived(
+        framed({"id": 1, "status": 409, "message": "username: already taken", "error": error})
+        + framed({"id": 2, "status": 409, "message": "username: already taken"})  # 1.1
+    )
+    (failure,) = taken
+    assert failure.check(NameTaken) and failure.value.field == "username"
+    (failure,) = old
+    assert type(failure.value) is Conflict and failure.value.code is None
+    assert not transport.disconnecting
+
+
+def test_twisted_client_closes_on_frame_too_large_by_its_code():
+    protocol, transport = connected()
+    too_large = outcome(protocol.call("PING", check=True))
+    error = {"code": "frame_too_large"}
+    protocol.dataReceived(
+        framed({"id": None, "status": 413, "message": "request frame too large", "error": error})
+    )
+    (failure,) = too_large
+    assert failure.check(TooLarge) and failure.value.code == "frame_too_large"
     assert transport.disconnecting
 
 

@@ -1,10 +1,12 @@
 """docs/protocol.md lists the same ops as the op table (cybermarket/ops.py),
-with the same arguments, the same ones optional, and the same roles.
+with the same arguments, the same ones optional, the same roles and the
+same error codes; and its table of error codes is errors.CODES.
 
 The doc's "| op | args | data |" tables give each op's arguments as code
 spans, `name`, the required ones first and the optional ones after the word
 "optional" ("optional, at least one:" where one of them is needed);
-anything in parentheses is explanation.  Each op's role comes from its
+anything in parentheses is explanation.  The "codes" column lists the
+op's own error codes (ops.Op.errors) as code spans.  Each op's role comes from its
 paragraph ("Role: anyone", "Role: client", "Role: merchant", "Role: client or
 merchant") or, for the ops of the "Common (no login needed)" section, from
 its heading.
@@ -18,11 +20,13 @@ import pytest
 
 from cybermarket import ops as ops_module
 from cybermarket import values
+from cybermarket.errors import CODES
 from cybermarket.ops import OPS, Op
 from cybermarket.values import Arg
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
-TABLE_HEADER = "| op | args | data |"
+TABLE_HEADER = "| op | args | data | codes |"
+CODES_HEADER = "| status | code | extra keys | when |"
 ROLES = {
     "anyone": None,
     "client": ops_module.CLIENT,
@@ -41,6 +45,7 @@ class DocOp:
     optional: list = field(default_factory=list)
     at_least_one: bool = False
     role: object = "unstated"
+    codes: list = field(default_factory=list)
 
 
 class DocError(ValueError):
@@ -83,13 +88,16 @@ def parse_doc(text):
             if not row.startswith("|"):
                 break
             cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
-            if len(cells) != 3:
-                raise DocError(f"not three cells: {row}")
-            name, args, _ = cells
+            if len(cells) != 4:
+                raise DocError(f"not four cells: {row}")
+            name, args, _, codes = cells
+            if re.sub(r"`[a-z_]+`|[, ]", "", codes):
+                raise DocError(f"{name}: codes column holds more than code spans")
             if name in found:
                 raise DocError(f"{name}: listed twice")
             required, optional, at_least_one = parse_args(args, name)
             op = DocOp(name, required, optional, at_least_one)
+            op.codes = re.findall(r"`([a-z_]+)`", codes)
             if heading and heading.startswith("Common"):
                 op.role = None
             found[name] = op
@@ -129,6 +137,9 @@ def differences(declared, documented):
             found.append(f"{name}: the doc names an argument twice")
         if doc.at_least_one != bool(op.one_of):
             found.append(f"{name}: at least one of {list(op.one_of)}; the doc says otherwise")
+        own = [code.name for code in op.errors]
+        if sorted(doc.codes) != sorted(own):
+            found.append(f"{name}: codes {sorted(own)}, the doc says {sorted(doc.codes)}")
         if doc.role == "unstated":
             found.append(f"{name}: the doc states no role")
         elif doc.role != op.role:
@@ -149,6 +160,34 @@ def test_the_doc_lists_the_ops_in_the_op_tables_order(documented):
     assert list(documented) == list(OPS)
 
 
+def parse_codes(text):
+    """[(status, code, extra keys)] from the document's table of error codes."""
+    lines = text.splitlines()
+    at = lines.index(CODES_HEADER)
+    found = []
+    for row in lines[at + 2 :]:
+        if not row.startswith("|"):
+            break
+        status, code, keys, _ = (cell.strip() for cell in row.strip().strip("|").split("|"))
+        found.append((int(status), code.strip("`"), tuple(re.findall(r"`([a-z_]+)`", keys))))
+    return found
+
+
+def test_the_doc_lists_the_error_codes():
+    documented = parse_codes(PROTOCOL.read_text())
+    assert documented == [(code.status, name, code.keys) for name, code in CODES.items()]
+
+
+def test_a_code_left_out_of_an_op_s_row_is_seen():
+    text = PROTOCOL.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| CLIENT_CHECKOUT_ITEM |"))
+    changed = parse_doc(text.replace(row, row.replace("`short_of_stock`, ", "")))
+    assert differences(OPS, changed) == [
+        "CLIENT_CHECKOUT_ITEM: codes ['empty_cart', 'short_of_stock', 'too_large'],"
+        " the doc says ['empty_cart', 'too_large']"
+    ]
+
+
 # --- the check itself ---------------------------------------------------------
 
 
@@ -166,7 +205,10 @@ def test_a_changed_argument_or_role_is_seen(documented):
     declared["MERCHANT_ADD_PRODUCT"] = Op(add.name, add.role, renamed)
     declared["PING"] = Op("PING", ops_module.CLIENT)
     declared["LIST_PRODUCT"] = Op(
-        "LIST_PRODUCT", None, dict(OPS["LIST_PRODUCT"].args, limit=Arg(values.Limit))
+        "LIST_PRODUCT",
+        None,
+        dict(OPS["LIST_PRODUCT"].args, limit=Arg(values.Limit)),
+        errors=OPS["LIST_PRODUCT"].errors,
     )
     assert differences(declared, documented) == [
         "LIST_PRODUCT: required ['limit', 'storename'], the doc says ['storename']",

@@ -455,78 +455,120 @@ def test_a_websocket_opens_for_real_browsers_headers(server, header, language):
 
 STATIC = ROOT / "cybermarket" / "web" / "static"
 STRING = r'"((?:[^"\\]|\\.)*)"'
-ENTRY = re.compile(rf"^\s*(?:{STRING}|(\w+)): (?:{STRING}|\{{ (.*) \}}),$")
-FORM = re.compile(rf"(\w+): {STRING}")
-
-
-def storefront_catalog(name: str) -> dict[str, str | dict[str, str]]:
-    """One of i18n.js's catalogs: a key's entry is a string, or for a
-    counted sentence (tn) an object of plural forms, one entry a line."""
-    text = (STATIC / "i18n.js").read_text()
-    block = re.search(rf"const {name} = \{{\n(.*?)\n\}};", text, re.S)
-    assert block, name
-    catalog: dict[str, str | dict[str, str]] = {}
-    for line in block[1].splitlines():
-        entry = ENTRY.match(line)
-        assert entry, f"{name}: not an entry: {line!r}"
-        quoted, bare, value, forms = entry.groups()
-        key = quoted if quoted is not None else bare
-        assert key not in catalog, f"{name}: {key!r} twice"
-        catalog[key] = value if value is not None else dict(FORM.findall(forms))
-    return catalog
 
 
 def scripts() -> dict[str, str]:
     return {path.name: path.read_text() for path in sorted(STATIC.glob("*.js"))}
 
 
-def storefront_keys() -> tuple[set[str], set[str]]:
-    """Keys used with t() (and in the HTML's data-i18n attributes), and keys
-    of counted sentences used with tn()."""
-    keys, counted = set(), set()
-    for text in scripts().values():
+def storefront_keys() -> tuple[set[str], set[tuple[str, str]]]:
+    """Keys used with t() and parts() (and in the HTML's data-i18n
+    attributes), and the (singular, plural) of counted sentences (tn()),
+    found here independently of the extractor make messages uses."""
+    keys: set[str] = set()
+    counted: set[tuple[str, str]] = set()
+    for name, text in scripts().items():
+        if name == "catalog.js":
+            continue
         keys |= set(re.findall(rf"\b(?:t|parts)\({STRING}", text))
-        counted |= set(re.findall(rf"\btn\({STRING}", text))
+        counted |= set(re.findall(rf"\btn\({STRING}, {STRING}", text))
+        calls = len(re.findall(r"\btn\(", text)) - len(re.findall(r"function tn\(", text))
+        assert calls == len(re.findall(rf"\btn\({STRING}, {STRING}", text)), (
+            f"{name}: tn() takes the English singular and plural, as literals"
+        )
     for path in STATIC.glob("*.html"):
         keys |= set(re.findall(r'data-i18n(?:-label)?="([^"]*)"', path.read_text()))
     return keys, counted
+
+
+def page_po(locale: str):
+    with open(LOCALE_DIR / locale / "LC_MESSAGES" / "web.po", "rb") as f:
+        return read_po(f, locale=locale)
 
 
 def placeholders(text: str) -> set[str]:
     return set(re.findall(r"\{\w+\}", text))
 
 
-@pytest.mark.parametrize("name", ["ZH", "RU"])
-def test_every_storefront_word_has_a_translation(name):
-    catalog = storefront_catalog(name)
+@pytest.mark.parametrize("locale", sorted(CATALOGS.values()))
+def test_every_storefront_word_has_a_translation(locale):
+    """The pages' words live in web.po beside the server's messages: each
+    word a page uses has an entry, translated, not fuzzy, with the same
+    placeholders, every plural form filled; no entry is left that no page
+    uses."""
+    catalog = page_po(locale)
+    entries = {m.id: m for m in catalog if m.id}
     keys, counted = storefront_keys()
     assert len(keys) > 150 and counted
-    missing = sorted((keys | counted) - set(catalog))
-    assert not missing, f"{name}: no translation for {missing}"
-    for key in keys:
-        value = catalog[key]
-        assert isinstance(value, str) and value.strip(), (name, key)
-        assert placeholders(value) == placeholders(key), (name, key)
-    # Counted sentences: Russian needs CLDR's one, few and many (and other,
-    # for fractions); Chinese has one form for every count.
-    wanted = {"ZH": set(), "RU": {"one", "few", "many", "other"}}[name]
-    for key in counted:
-        value = catalog[key]
-        forms = {"other": value} if isinstance(value, str) else value
-        assert wanted <= set(forms) and "other" in forms, (name, key, forms)
-        for form in forms.values():
-            assert form.strip() and placeholders(form) == placeholders(key), (name, key)
-    unused = sorted(set(catalog) - keys - counted)
-    assert not unused, f"{name}: entries no page uses: {unused}"
+    missing = sorted(map(str, (keys | counted) - set(entries)))
+    assert not missing, f"{locale}: no entry for {missing} (run `make messages`)"
+    for key in keys | counted:
+        message = entries[key]
+        assert "fuzzy" not in message.flags, (locale, key)
+        forms = message.string if isinstance(key, tuple) else (message.string,)
+        if isinstance(key, tuple):
+            assert len(forms) == catalog.num_plurals, (locale, key)
+        english = key[1] if isinstance(key, tuple) else key
+        for form in forms:
+            assert form.strip(), f"{locale}: empty translation of {key!r}"
+            assert placeholders(form) == placeholders(english), (locale, key, form)
+    unused = sorted(map(str, set(entries) - keys - counted))
+    assert not unused, f"{locale}: entries no page uses: {unused} (run `make messages`)"
 
 
-def test_english_has_the_forms_of_each_counted_sentence():
-    catalog = storefront_catalog("EN")
-    _, counted = storefront_keys()
-    assert set(catalog) == counted
-    for key, forms in catalog.items():
-        assert isinstance(forms, dict) and {"one", "other"} <= set(forms), key
-        assert forms["other"] == key
+def test_catalog_js_is_made_from_the_po_files():
+    """The pages read catalog.js, which make messages writes from web.po:
+    a translation changed in web.po and not carried over fails here."""
+    from cybermarket.tools import webmessages
+
+    assert (STATIC / "catalog.js").read_text() == webmessages.catalog_js(), (
+        "catalog.js is out of date (run `make messages`)"
+    )
+
+
+def test_a_missing_or_fuzzy_translation_stays_out_of_the_pages_catalog(tmp_path, monkeypatch):
+    from cybermarket.tools import webmessages
+
+    po = tmp_path / "ru" / "LC_MESSAGES"
+    po.mkdir(parents=True)
+    (po / "web.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+        '"Plural-Forms: nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && '
+        'n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);\\n"\n\n'
+        'msgid "Cart"\nmsgstr "Корзина"\n\n'
+        'msgid "Orders"\nmsgstr ""\n\n'
+        '#, fuzzy\nmsgid "Stores"\nmsgstr "Магазины"\n\n'
+        'msgid "{n} item"\nmsgid_plural "{n} items"\n'
+        'msgstr[0] "{n} товар"\nmsgstr[1] "{n} товара"\nmsgstr[2] "{n} товаров"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(webmessages, "LOCALE_DIR", tmp_path)
+    assert webmessages.page_catalog("ru") == {
+        "Cart": "Корзина",
+        "{n} item": {
+            "one": "{n} товар",
+            "few": "{n} товара",
+            "many": "{n} товаров",
+            "other": "{n} товаров",
+        },
+    }
+
+
+def test_the_extractor_finds_every_kind_of_key():
+    import io
+
+    from cybermarket.tools import webmessages
+
+    script = b'h("p", {}, t("Cart"), parts("Hi {name}", {}), tn("{n} item", "{n} items", n));\n'
+    found = list(webmessages.extract_js(io.BytesIO(script), None, None, None))
+    assert [(f, m) for _, f, m, _ in found] == [
+        ("t", "Cart"),
+        ("parts", "Hi {name}"),
+        ("tn", ("{n} item", "{n} items")),
+    ]
+    page = b'<a data-i18n="Stores">Stores</a>\n<nav data-i18n-label="Main"></nav>'
+    found = list(webmessages.extract_html(io.BytesIO(page), None, None, None))
+    assert [(line, m) for line, _, m, _ in found] == [(1, "Stores"), (2, "Main")]
 
 
 # Words in the code that are not shown to people, though they look like
@@ -549,6 +591,8 @@ def unwrapped(source: str) -> list[str]:
         after = source[literal.end() :].lstrip()
         if re.search(r"\b(?:t|tn|parts)\($", before):
             continue  # a key
+        if re.search(r'\btn\("(?:[^"\\]|\\.)*",$', before):
+            continue  # a counted sentence's plural
         if re.search(r"(?:\bclass:|\bclassName =|\bquerySelector(?:All)?\()$", before):
             continue  # a class name or a selector
         if after.startswith(":") and before.endswith(("{", ",")):
@@ -566,7 +610,7 @@ import { t } from "./i18n.js";
 node.textContent = "Sold out";
 h("p", { class: "muted big" }, `Order #${id}`, t("Please log in first."));
 input.placeholder = ok ? "search here" : "Find";
-h("span", { "aria-label": "Главная" }, tn("Only {n} left", n));
+h("span", { "aria-label": "Главная" }, tn("Only {n} left", "Only {n} left", n));
 """
     found = ['"Sold out"', "`Order #${id}`", '"search here"', '"Find"', '"Главная"']
     assert unwrapped(source) == found
@@ -575,8 +619,10 @@ h("span", { "aria-label": "Главная" }, tn("Only {n} left", n));
 @pytest.mark.parametrize("name", sorted(scripts()))
 def test_no_word_on_the_pages_escapes_translation(name):
     source = scripts()[name]
+    if name == "catalog.js":
+        return  # the translations themselves
     if name == "i18n.js":
-        # The catalogs themselves, and the languages' own names.
+        # The languages' own names.
         source = source[source.index("export function matchTag") :]
     assert not unwrapped(source), f"{name}: not wrapped in t(): {unwrapped(source)}"
 

@@ -141,3 +141,111 @@ def test_make_test_runs_make_lint_first():
     assert all(check in lines for check in checks), lines
     first_suite = next(i for i, line in enumerate(lines) if "-m pytest" in line)
     assert max(lines.index(check) for check in checks) < first_suite, lines
+
+
+# --- the pages' JavaScript: ESLint and TypeScript's checker -------------------------
+
+NODE_BIN = ROOT / "node_modules" / ".bin"
+STATIC = Path("cybermarket") / "web" / "static"
+
+
+def node_tool(name):
+    """node_modules/.bin/`name`, installed by `make lint` (npm ci)."""
+    tool = NODE_BIN / name
+    if not tool.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{tool} is missing; `make lint` installs it (npm ci)")
+        pytest.skip(f"{tool} is missing: run `make lint` (npm ci) first")
+    return str(tool)
+
+
+def node_run(*args, cwd=ROOT):
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def js_tree(tmp_path, source):
+    """A copy of the project's ESLint and TypeScript configurations in
+    tmp_path, with one page module, bad.js, holding `source` where the
+    pages' modules are; node_modules is the project's."""
+    for config in ("eslint.config.js", "jsconfig.json"):
+        shutil.copy(ROOT / config, tmp_path / config)
+    (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
+    static = tmp_path / STATIC
+    static.mkdir(parents=True)
+    (static / "bad.js").write_text(source)
+    return static / "bad.js"
+
+
+def test_eslint_finds_nothing_in_the_pages():
+    result = node_run(node_tool("eslint"), str(STATIC))
+    assert result.returncode == 0, output(result)
+
+
+def test_typescript_finds_nothing_in_the_pages():
+    result = node_run(node_tool("tsc"), "-p", "jsconfig.json")
+    assert result.returncode == 0, output(result)
+
+
+# The cart's bug: a call to a function that exists nowhere, which the page
+# only found out when a customer pressed Update.
+UNDEFINED_CALL = """
+export async function act(work) {
+  await work();
+  await rerender();
+}
+"""
+
+WRONG_JS_TYPES = """
+/** @param {number} cents */
+export function euros(cents) {
+  return cents / 100;
+}
+
+euros("12");
+export const shout = (1).toUpperCase();
+"""
+
+
+def test_eslint_finds_a_call_to_an_undefined_function(tmp_path):
+    js_tree(tmp_path, UNDEFINED_CALL)
+    result = node_run(node_tool("eslint"), str(STATIC), cwd=tmp_path)
+    assert result.returncode == 1, output(result)
+    assert "'rerender' is not defined" in result.stdout
+    assert "no-undef" in result.stdout
+
+
+def test_typescript_finds_a_call_to_an_undefined_function(tmp_path):
+    js_tree(tmp_path, UNDEFINED_CALL)
+    result = node_run(node_tool("tsc"), "-p", "jsconfig.json", cwd=tmp_path)
+    assert result.returncode != 0, output(result)
+    assert "bad.js(4,9): error TS2304: Cannot find name 'rerender'." in result.stdout
+
+
+def test_typescript_finds_a_wrong_type_in_jsdoc(tmp_path):
+    """The JSDoc type of a parameter, and a method a number does not have."""
+    js_tree(tmp_path, WRONG_JS_TYPES)
+    result = node_run(node_tool("tsc"), "-p", "jsconfig.json", cwd=tmp_path)
+    assert result.returncode != 0, output(result)
+    found = result.stdout
+    assert "bad.js(7,7): error TS2345" in found, found
+    assert "bad.js(8,26): error TS2339: Property 'toUpperCase' does not exist" in found, found
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_lint_runs_eslint_and_typescript_after_installing_them():
+    made = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VENV")
+    env = {k: v for k, v in os.environ.items() if k not in made}
+    result = subprocess.run(
+        ["make", "-n", "-B", "lint"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, output(result)
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    install = lines.index("npm ci --no-audit --no-fund")
+    eslint = lines.index("node_modules/.bin/eslint cybermarket/web/static")
+    tsc = lines.index("node_modules/.bin/tsc -p jsconfig.json")
+    assert install < eslint < tsc, lines

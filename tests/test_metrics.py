@@ -77,6 +77,7 @@ def test_metrics_count_requests_by_op_and_status(metered):
     assert value(after, "process_resident_memory_bytes") > 0
     assert ("cybermarket_database_queue_depth", frozenset()) in after
     assert ("cybermarket_hash_queue_depth", frozenset()) in after
+    assert ("cybermarket_search_queue_depth", frozenset()) in after
 
 
 def test_metrics_count_refused_connections_and_page_cache(metered):
@@ -266,6 +267,7 @@ def test_the_dashboard_and_docs_name_only_metrics_the_server_exports():
         SimpleNamespace(
             db=SimpleNamespace(group=None, pool=None),
             hasher=SimpleNamespace(waiting=lambda: 0),
+            searches=SimpleNamespace(waiting=lambda: 0),
         )
     )
     exported = set()

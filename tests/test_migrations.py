@@ -352,6 +352,127 @@ def test_0008_and_0007_downgrade_and_upgrade_again(migrated_url, engine):
         assert compare_metadata(context, Base.metadata) == []
 
 
+# --- 0009: search terms, and PostgreSQL's search vectors ---------------------------------
+
+SEARCHED = {
+    1: ("有机绿茶", "茶园直送"),  # CJK: rewritten as characters and pairs
+    2: ("Green tea", "loose leaf"),  # the same terms as words: left as it was
+    3: ("iPhone用ケース", ""),
+}
+
+
+def fill_products_at_0008(engine):
+    """Products as a 0008 server wrote them: name_words and
+    description_words its words, joined by spaces."""
+    from cybermarket.values import search_words
+
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO merchants (id, storename, storename_key, description, email,"
+                " email_key, password_hash, profit_cents, created_at) VALUES (1, 'Tea', 'tea',"
+                " '', 'tea@example.com', 'tea@example.com', 'x', 0, :when)"
+            ),
+            {"when": WHEN},
+        )
+        for product_id, (name, description) in SEARCHED.items():
+            conn.execute(
+                text(
+                    "INSERT INTO products (id, merchant_id, productname, description, price_cents,"
+                    " stock, on_shelf, created_at, name_words, description_words) VALUES (:id, 1,"
+                    " :name, :description, 100, 5, true, :when, :words, :texts)"
+                ),
+                {
+                    "id": product_id,
+                    "name": name,
+                    "description": description,
+                    "when": WHEN,
+                    "words": " ".join(search_words(name)),
+                    "texts": " ".join(search_words(description)),
+                },
+            )
+        if conn.dialect.name == "postgresql":
+            for table in ("merchants", "products"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f" (SELECT max(id) FROM {table}))"
+                    )
+                )
+
+
+def words_of(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, name_words, description_words FROM products"))
+        return {product_id: (names, texts) for product_id, names, texts in rows}
+
+
+def search_indexes(engine):
+    """PostgreSQL: the search indexes' definitions."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE indexname LIKE 'ix_products_search%'"
+            )
+        )
+        return dict(rows.all())
+
+
+def found_ids(url, query):
+    market = Market(url)
+    try:
+        data = market.peer().ok("SEARCH_PRODUCT", query=query)
+        return [row[0] for row in data["rows"]]
+    finally:
+        market.close()
+
+
+def test_0009_indexes_cjk_text_by_its_characters_and_goes_back(database_url, engine):
+    from cybermarket.values import search_terms, search_words
+
+    database.upgrade(database_url, "0008")
+    fill_products_at_0008(engine)
+    before = words_of(engine)
+    database.upgrade(database_url)
+    after = words_of(engine)
+    for product_id, (name, description) in SEARCHED.items():
+        assert after[product_id] == (
+            " ".join(search_terms(name)),
+            " ".join(search_terms(description)),
+        )
+    assert after[2] == before[2]
+    assert found_ids(database_url, "茶") == [1]
+    assert found_ids(database_url, "绿茶") == [1]
+    assert found_ids(database_url, "ケース") == [3]
+    assert found_ids(database_url, "tea") == [2]
+    if engine.dialect.name == "postgresql":
+        indexes = search_indexes(engine)
+        assert all("cybermarket_search_vector" in d and "fastupdate" in d for d in indexes.values())
+
+    downgrade(database_url, "0008")
+    assert words_of(engine) == before
+    for product_id, (name, description) in SEARCHED.items():
+        assert before[product_id] == (
+            " ".join(search_words(name)),
+            " ".join(search_words(description)),
+        )
+    if engine.dialect.name == "postgresql":
+        indexes = search_indexes(engine)
+        assert len(indexes) == 2 and all("to_tsvector" in d for d in indexes.values()), indexes
+        with engine.connect() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM pg_proc WHERE proname = 'cybermarket_search_vector'")
+                ).scalar_one()
+                == 0
+            )
+
+    database.upgrade(database_url)
+    assert words_of(engine) == after
+    assert found_ids(database_url, "茶") == [1]
+
+
 # --- 0011 (product photos) -----------------------------------------------------
 
 
@@ -359,7 +480,7 @@ def test_0008_and_0007_downgrade_and_upgrade_again(migrated_url, engine):
     "ignore:autogenerate skipping metadata-specified expression-based index"
 )
 def test_0011_downgrades_and_upgrades_again(migrated_url, engine):
-    downgrade(migrated_url, "0008")
+    downgrade(migrated_url, "0009")
     assert "photos" not in inspect(engine).get_table_names()
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:

@@ -35,6 +35,10 @@ def test_defaults():
     assert options["hash-threads-per-address"] == 2
     assert options["hash-queue"] == 64
     assert options["hash-queue-per-address"] == 16
+    assert options["search-threads"] == 1
+    assert options["search-threads-per-address"] == 1
+    assert options["search-queue"] == 64
+    assert options["search-queue-per-address"] == 16
     assert options["session-days"] == 30.0
 
 
@@ -58,6 +62,10 @@ def test_connection_buffer_follows_the_frame_limit():
         ("--hash-queue=0",),
         ("--hash-queue-per-address=-1",),
         ("--hash-threads-per-address=0",),
+        ("--search-threads=0",),
+        ("--search-threads-per-address=0",),
+        ("--search-queue=0",),
+        ("--search-queue-per-address=-1",),
         ("--session-days=0",),
         ("--session-days=-1",),
         ("--session-days=nan",),
@@ -115,6 +123,26 @@ def test_hashing_limits_reach_the_hasher(tmp_path):
         assert (hasher.threads, hasher.per_address) == (3, 1)
         assert (hasher.queue, hasher.queue_per_address) == (20, 5)
     finally:
+        app.db.engine.dispose()
+
+
+def test_search_limits_reach_the_search_threads(tmp_path):
+    options = parse(
+        f"--database=sqlite:///{tmp_path / 'm.sqlite3'}",
+        "--search-threads=3",
+        "--search-threads-per-address=2",
+        "--search-queue=20",
+        "--search-queue-per-address=5",
+    )
+    app = service.make_app(options, task.Clock())
+    try:
+        share = app.searches.share
+        assert (app.searches.db.threads, share.threads, share.per_address) == (3, 3, 2)
+        assert (share.queue, share.queue_per_address) == (20, 5)
+        # A database of their own: their own connections.
+        assert app.searches.db is not app.db
+    finally:
+        app.searches.db.engine.dispose()
         app.db.engine.dispose()
 
 

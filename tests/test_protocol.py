@@ -19,6 +19,8 @@ from cybermarket.server.protocol import HIGH_WATER, LOW_WATER
 from tests.wire import frame, request
 
 MONEY = re.compile(r"[0-9]+\.[0-9]{2}")
+# A bare 500's `error` (protocol 1.2): its code, nothing of the failure.
+INTERNAL = {"error": {"code": "internal"}}
 
 
 def raw(message):
@@ -554,7 +556,7 @@ def test_handler_exception_is_a_bare_500(market, monkeypatch, logged):
     monkeypatch.setitem(SERVED, "LIST_MERCHANT", SERVED["LIST_MERCHANT"].with_function(broken))
     peer = market.peer()
     response = call(peer, "LIST_MERCHANT", 21)
-    assert response == {"id": 21, "status": 500, "message": "internal error"}
+    assert response == {"id": 21, "status": 500, "message": "internal error", **INTERNAL}
     assert_alive(peer)
     (event,) = failures(logged)
     assert event["log_failure"].check(RuntimeError)
@@ -570,7 +572,7 @@ def test_flow_exception_is_a_bare_500(market, monkeypatch, logged):
     monkeypatch.setitem(SERVED, "CLIENT_LOGIN", SERVED["CLIENT_LOGIN"].with_function(broken))
     peer = market.peer()
     response = call(peer, "CLIENT_LOGIN", 22, login="ann", password="hunter2-and-more")
-    assert response == {"id": 22, "status": 500, "message": "internal error"}
+    assert response == {"id": 22, "status": 500, "message": "internal error", **INTERNAL}
     assert_alive(peer)
     (event,) = failures(logged)
     assert event["log_failure"].check(KeyError)
@@ -602,7 +604,12 @@ def test_unencodable_answer_is_a_bare_500(market, monkeypatch, logged):
 
     monkeypatch.setitem(SERVED, "PING", SERVED["PING"].with_function(odd))
     peer = market.peer()
-    assert call(peer, "PING", 23) == {"id": 23, "status": 500, "message": "internal error"}
+    assert call(peer, "PING", 23) == {
+        "id": 23,
+        "status": 500,
+        "message": "internal error",
+        **INTERNAL,
+    }
     assert call(peer, "LIST_MERCHANT", 24)["status"] == 200
     assert len(failures(logged)) == 1
 
@@ -616,7 +623,7 @@ def test_handler_failing_when_called_is_a_bare_500(market, monkeypatch, logged):
     )
     peer = market.peer()
     peer.feed(frame(request("LIST_MERCHANT", 25)))
-    assert peer.responses() == [{"id": 25, "status": 500, "message": "internal error"}]
+    assert peer.responses() == [{"id": 25, "status": 500, "message": "internal error", **INTERNAL}]
     assert_alive(peer)
     (event,) = failures(logged)
     assert event["log_failure"].check(TypeError)
@@ -965,7 +972,7 @@ def test_slow_handler_failure_is_answered_in_order(market, gates, logged):
     peer.feed(frame(request("SLOW", 1)) + frame(request("PING", 2)))
     gates[0].errback(RuntimeError("late failure"))
     assert peer.responses() == [
-        {"id": 1, "status": 500, "message": "internal error"},
+        {"id": 1, "status": 500, "message": "internal error", **INTERNAL},
         pong(2),
     ]
     assert len(failures(logged)) == 1

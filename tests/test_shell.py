@@ -257,8 +257,8 @@ def test_maps_print_as_key_value_lines_and_scalars_as_they_are():
     assert shell.format_data(12) == "12"
 
 
-def response(status, message, data=None):
-    return SimpleNamespace(id=4, status=status, message=message, data=data, ok=200 <= status < 300)
+def response(status, message, data=None, error=None):
+    return Response(4, status, message, data, error)
 
 
 def test_a_success_without_data_prints_its_message():
@@ -275,7 +275,10 @@ def test_response_json_is_the_whole_response():
     whole = json.loads(shell.response_json(response(200, "ok", table)))
     assert whole == {"id": 4, "status": 200, "message": "ok", "data": table}
     error = json.loads(shell.response_json(response(401, "no")))
-    assert error == {"id": 4, "status": 401, "message": "no"}
+    assert error == {"id": 4, "status": 401, "message": "no"}  # a 1.1 server's
+    code = {"code": "not_logged_in"}
+    error = json.loads(shell.response_json(response(401, "no", error=code)))
+    assert error == {"id": 4, "status": 401, "message": "no", "error": code}
 
 
 # --- help and completion ----------------------------------------------------------------------
@@ -744,6 +747,19 @@ def test_call_sends_an_op_it_does_not_know_and_names_the_nearest(shared_server):
         "error 400: op: unknown op 'PIGN'",
         "cybermarket call: no op named 'pign'; did you mean ping?",
     ]
+
+
+def test_call_names_the_nearest_op_only_for_an_unknown_op_s_code():
+    """The server's refusal of an unknown op is `malformed`; a newer
+    server's answer of its own op (any other code) is not a typo.  A 1.1
+    server sends no code: any 400 may be the refusal."""
+    assert shell.unknown_op(response(400, "op: unknown op 'PIGN'", error={"code": "malformed"}))
+    refusal = response(401, "PIGN: log in first", error={"code": "not_logged_in"})
+    assert not shell.unknown_op(refusal)
+    invalid = response(400, "x: missing", error={"code": "invalid_argument", "field": "x"})
+    assert not shell.unknown_op(invalid)
+    assert shell.unknown_op(response(400, "op: unknown op 'PIGN'"))
+    assert not shell.unknown_op(response(401, "PIGN: log in first"))
 
 
 def test_call_without_a_server_exits_non_zero(tmp_path):

@@ -109,7 +109,7 @@ def test_the_statements_are_found():
         "cybermarket.storage.invitations.INSERT",
         "cybermarket.storage.sessions.RENEW",
         "cybermarket.server.handlers.search.SQLITE_SEARCH_STORE",
-        "cybermarket.server.handlers.search.POSTGRESQL_SEARCH_STORE.rank3",
+        "cybermarket.server.handlers.search.POSTGRESQL_SEARCH_STORE.found3",
     } <= names
     assert len(names) >= 50, sorted(names)
     handlers = {n.split(".")[3] for n in names if n.startswith("cybermarket.server.handlers.")}

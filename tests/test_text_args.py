@@ -151,6 +151,7 @@ def test_a_lone_surrogate_in_a_text_argument_is_400_naming_it(market, op_name, f
             response = peer.call(op_name, **args)
             assert response["status"] == 400, (type(peer).__name__, surrogate, response)
             assert response["message"].startswith(f"{field}:"), response
+            assert response["error"] == {"code": "invalid_argument", "field": field}, response
     assert not [event for event in logged if "log_failure" in event]
 
 

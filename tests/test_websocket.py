@@ -119,7 +119,12 @@ def test_text_that_is_not_a_json_map_is_400_with_id_nil(ws, text):
 
 def test_binary_that_is_not_messagepack_is_400_with_id_nil(ws):
     ws.send_bytes(b"\xc1")
-    assert ws.receive() == {"id": None, "status": 400, "message": "body: not a MessagePack value"}
+    assert ws.receive() == {
+        "id": None,
+        "status": 400,
+        "message": "body: not a MessagePack value",
+        "error": {"code": "malformed"},
+    }
 
 
 def test_pipelined_requests_are_answered_in_order_each_in_its_encoding(ws):
@@ -144,7 +149,12 @@ def test_a_message_over_the_frame_limit_is_413_then_close_1009(server, text):
         message = ws.receive_message()
         assert isinstance(message, str) is text  # in the big message's encoding
         answer = json.loads(message) if text else msgpack.unpackb(message)
-        assert answer == {"id": None, "status": 413, "message": "request frame too large"}
+        assert answer == {
+            "id": None,
+            "status": 413,
+            "message": "request frame too large",
+            "error": {"code": "frame_too_large"},
+        }
         with pytest.raises(Closed) as closed:
             ws.receive()
         assert closed.value.code == 1009
@@ -175,6 +185,7 @@ def test_lone_surrogates_in_json_are_400_naming_the_field_and_log_nothing(server
         for op, args, field in SURROGATE_REQUESTS:
             answer = ws.call(op, json_text=True, **args)
             assert answer["status"] == 400 and answer["message"].startswith(f"{field}:"), answer
+            assert answer["error"] == {"code": "invalid_argument", "field": field}, answer
     assert ws.call("PING")["status"] == 200
     assert "Traceback" not in server.log[before:]
 
@@ -661,7 +672,14 @@ def test_too_large_is_known_before_the_message_ends(make_market):
     market = make_market(max_frame=100)
     carrier, wire = ws_peer(market)
     wire._bytesBuffer.add(b"x" * 101)  # the message goes on; the 413 does not wait
-    assert wire.sent == [{"id": None, "status": 413, "message": "request frame too large"}]
+    assert wire.sent == [
+        {
+            "id": None,
+            "status": 413,
+            "message": "request frame too large",
+            "error": {"code": "frame_too_large"},
+        }
+    ]
     assert wire.closed == 1009
     carrier.bytesMessageReceived(wire._bytesBuffer.done())
     wire.message(carrier, ping(1))

@@ -7,7 +7,8 @@
         stores = market.table("LIST_MERCHANT")   # a pandas DataFrame, every page
 
 call() returns a Response; with check=True an error status raises the
-ClientError subclass for that status.  pipeline() sends several requests
+ClientError subclass for its error code (protocol 1.2), or for its status
+from a 1.1 server.  pipeline() sends several requests
 before reading their answers.  The encoding, decoding and error helpers here
 are shared with the Twisted client in cybermarket/client/twisted_client.py.
 
@@ -50,31 +51,84 @@ class ProtocolError(Exception):
 
 
 class ClientError(Exception):
-    """An error status (4xx, 5xx) from the server."""
+    """An error status (4xx, 5xx) from the server: `status`, `message` (for
+    people), `code` (for programs: protocol 1.2's error code, None from a
+    1.1 server) and `error`, the answer's whole `error` map.  Each code has
+    its subclass (CODE_ERRORS), a subclass of its status's class, with the
+    code's extra keys as attributes (None when the server did not send
+    them)."""
 
     status: int | None = None
+    # The code's extra keys -> the attribute each is kept in.
+    keys: dict[str, str] = {}
 
     def __init__(self, response: "Response") -> None:
         super().__init__(f"{response.status} {response.message}")
         self.status = response.status
         self.message = response.message
         self.response = response
+        self.error: dict[str, Any] = response.error or {}
+        code = self.error.get("code")
+        self.code: str | None = code if isinstance(code, str) else None
+        for key, attribute in self.keys.items():
+            setattr(self, attribute, self.error.get(key))
 
 
 class BadRequest(ClientError):
     status = 400
 
 
+class Malformed(BadRequest):
+    """The server could not read the request (malformed)."""
+
+
+class InvalidArgument(BadRequest):
+    """An argument is missing, unknown, mistyped or out of range
+    (invalid_argument); `field` names it."""
+
+    keys = {"field": "field"}
+    field: str | None
+
+
+class AlreadyLoggedIn(BadRequest):
+    pass
+
+
+class EmptyCart(BadRequest):
+    pass
+
+
 class NotLoggedIn(ClientError):
     status = 401
+
+
+class LoginRequired(NotLoggedIn):
+    """The op needs a role the connection is not logged in as
+    (not_logged_in)."""
+
+
+class BadCredentials(NotLoggedIn):
+    """A wrong login or password, or an unknown, expired or revoked token."""
 
 
 class Forbidden(ClientError):
     status = 403
 
 
+class NotYours(Forbidden):
+    """Another merchant's product."""
+
+
+class WrongPassword(Forbidden):
+    """The `old_password` is wrong."""
+
+
 class NotFound(ClientError):
+    """not_found; `what` is store, product, order or cart_line."""
+
     status = 404
+    keys = {"what": "what"}
+    what: str | None
 
 
 class BadInvitation(ClientError):
@@ -85,12 +139,51 @@ class Conflict(ClientError):
     status = 409
 
 
+class NameTaken(Conflict):
+    """`field` is username, storename or email."""
+
+    keys = {"field": "field"}
+    field: str | None
+
+
+class ShortOfStock(Conflict):
+    """`products`: a map {product_id, stock, on_shelf} per short line."""
+
+    keys = {"products": "products"}
+    products: list[dict[str, Any]] | None
+
+
+class TotalChanged(Conflict):
+    """`total`: the cart's total now (a money string)."""
+
+    keys = {"total": "total"}
+    total: str | None
+
+
+class TotalTooLarge(Conflict):
+    """An order total or a store's profit past the server's limit
+    (too_large)."""
+
+
+class NotPlaced(Conflict):
+    """The order, or the store's part, is shipped or cancelled; its status
+    now is `order_status` (the answer's `status` key: `status` is the
+    answer's status here)."""
+
+    keys = {"status": "order_status"}
+    order_status: str | None
+
+
 class TooLarge(ClientError):
     status = 413
 
 
 class Throttled(ClientError):
+    """`retry_after`: whole seconds before trying again."""
+
     status = 429
+    keys = {"retry_after": "retry_after"}
+    retry_after: int | None
 
 
 class ServerError(ClientError):
@@ -117,11 +210,40 @@ ERRORS = {
     )
 }
 
+# The exception of each error code of the wire contract (the codes of
+# cybermarket/errors.py's CODES, which tests/test_client.py holds them to).
+CODE_ERRORS: dict[str, type[ClientError]] = {
+    "malformed": Malformed,
+    "invalid_argument": InvalidArgument,
+    "already_logged_in": AlreadyLoggedIn,
+    "empty_cart": EmptyCart,
+    "not_logged_in": LoginRequired,
+    "bad_credentials": BadCredentials,
+    "not_yours": NotYours,
+    "wrong_password": WrongPassword,
+    "not_found": NotFound,
+    "bad_invitation": BadInvitation,
+    "name_taken": NameTaken,
+    "short_of_stock": ShortOfStock,
+    "total_changed": TotalChanged,
+    "too_large": TotalTooLarge,
+    "not_placed": NotPlaced,
+    "frame_too_large": TooLarge,
+    "throttled": Throttled,
+    "internal": ServerError,
+    "unavailable": Unavailable,
+}
+
 
 def error_for(response: "Response") -> ClientError:
-    """The exception for an error response (ClientError itself for a status
-    without a class of its own)."""
-    return ERRORS.get(response.status, ClientError)(response)
+    """The exception for an error response: its code's class; for an
+    answer without a code this client knows (a 1.1 server's, or a newer
+    code), its status's class; ClientError itself for a status without a
+    class of its own."""
+    cls = CODE_ERRORS.get(str(response.code))
+    if cls is None or cls.status != response.status:
+        cls = ERRORS.get(response.status, ClientError)
+    return cls(response)
 
 
 # --- values -------------------------------------------------------------------
@@ -182,10 +304,20 @@ class Response:
     status: int
     message: str
     data: Any = None
+    # Protocol 1.2: an error answer's {"code": ..., extra keys}; None from
+    # a 1.1 server.
+    error: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def code(self) -> str | None:
+        """The error code (protocol 1.2), None for a success or a 1.1
+        server's error."""
+        code = (self.error or {}).get("code")
+        return code if isinstance(code, str) else None
 
     @property
     def frame(self) -> "pandas.DataFrame | None":
@@ -228,7 +360,14 @@ def decode(body: bytes) -> Response:
         and isinstance(message.get("message"), str)
     ):
         raise ProtocolError(f"not a response: {message!r:.200}")
-    return Response(message.get("id"), message["status"], message["message"], message.get("data"))
+    error = message.get("error")
+    return Response(
+        message.get("id"),
+        message["status"],
+        message["message"],
+        message.get("data"),
+        error if isinstance(error, dict) else None,
+    )
 
 
 # --- session tokens (protocol 1.1), shared with the Twisted client ------------
@@ -261,6 +400,14 @@ def token_after(
     if op in LOGOUT_OPS:
         return None
     return token
+
+
+def closes(response: Response) -> bool:
+    """True for the answer after which the server closes the connection: a
+    frame too large (by its code; by its status from a 1.1 server)."""
+    if response.code is not None:
+        return response.code == "frame_too_large"
+    return response.status == TooLarge.status
 
 
 def match(response: Response, request_id: int) -> Response:
@@ -470,7 +617,7 @@ class Client:
         except BaseException:
             self.close()
             raise
-        if response.status == TooLarge.status:
+        if closes(response):
             self.close()  # the server closes the connection after a 413
         return response
 

@@ -41,7 +41,7 @@ from cybermarket.client.blocking import (
     DEFAULT_PORT,
     ProtocolError,
     Response,
-    TooLarge,
+    closes,
     decode,
     encode,
     error_for,
@@ -171,7 +171,7 @@ class MarketClientProtocol(Int32StringReceiver):
             d.errback(Failure(error_for(response)))
         else:
             d.callback(response)
-        if response.status == TooLarge.status:
+        if closes(response):
             # The server closes the connection after a 413.
             self._closing = "the server refused a request as too large (413)"
             self.transport.loseConnection()

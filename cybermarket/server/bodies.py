@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 
 from cybermarket.codec import Packed, encode
-from cybermarket.errors import BadRequest
+from cybermarket.errors import Malformed
 from cybermarket.i18n import N_
 from cybermarket.values import CENT
 
@@ -34,7 +34,7 @@ class MessagePackBodies:
             # it (values.Text), as in JSON, rather than the whole body.
             return msgpack.unpackb(body, raw=False, unicode_errors="surrogatepass")
         except Exception:
-            raise BadRequest(N_("body: not a MessagePack value")) from None
+            raise Malformed(N_("body: not a MessagePack value")) from None
 
     @staticmethod
     def dump(response: dict) -> bytes:
@@ -66,7 +66,7 @@ class JSONBodies:
         try:
             return json.loads(body, parse_constant=_no_constant)
         except Exception:  # ValueError, RecursionError: not JSON we take
-            raise BadRequest(N_("body: not JSON")) from None
+            raise Malformed(N_("body: not JSON")) from None
 
     @staticmethod
     def dump(response: dict) -> str:

@@ -28,10 +28,12 @@ from zope.interface import implementer
 
 from cybermarket.errors import (
     BadRequest,
+    Malformed,
     MarketError,
     NotLoggedIn,
     TooLarge,
     Unavailable,
+    internal_error,
 )
 from cybermarket.i18n import DEFAULT, N_, render
 from cybermarket.ops import CLIENT, EITHER, MERCHANT
@@ -88,22 +90,27 @@ class Carrier(Protocol):
         """Drop the connection now."""
 
 
+# Logged when an op answers a code its declaration (ops.Op.codes) lacks:
+# a bug of the server, which tests/conftest.py fails any test on.
+UNDECLARED = "{op} answered {code}, which it does not declare"
+
+
 def decode(body: bytes | str, bodies: Any = MSGPACK) -> tuple:
     """(id, op, args) of a request body, args validated.  BadRequest carries
     the request's id once it is known (request_id attribute)."""
     message = bodies.load(body)
     if not isinstance(message, dict):
-        raise BadRequest(N_("body: must be a map with id, op and args"))
+        raise Malformed(N_("body: must be a map with id, op and args"))
     request_id = message.get("id")
     if type(request_id) is not int or not 0 <= request_id < _LARGEST_ID:
-        raise BadRequest(N_("id: must be a non-negative integer"))
+        raise Malformed(N_("id: must be a non-negative integer"))
     try:
         name = message.get("op")
         if type(name) is not str:
-            raise BadRequest(N_("op: must be a string"))
+            raise Malformed(N_("op: must be a string"))
         op = SERVED.get(name)
         if op is None:
-            raise BadRequest(N_("op: unknown op {op}"), op=f"'{shown(name)}'")
+            raise Malformed(N_("op: unknown op {op}"), op=f"'{shown(name)}'")
         return request_id, op, op.check_args(message.get("args"))
     except BadRequest as e:
         e.request_id = request_id
@@ -411,7 +418,16 @@ class MarketConnection(TimeoutMixin):
                 response["data"] = data
         elif isinstance(error, MarketError):
             message = error.translated(self.language)
-            response = {"id": request_id, "status": error.status, "message": message}
+            response = {
+                "id": request_id,
+                "status": error.status,
+                "message": message,
+                "error": error.error,
+            }
+            if op is not None and error.code not in op.codes:
+                # A code the op does not declare: docs/protocol.md and the
+                # clients do not expect it.  Answered all the same.
+                log.error(UNDECLARED, op=op.name, code=error.code.name)
         else:
             # A bug or an unforeseen failure: logged in full (within
             # --tracebacks-per-second), answered bare.
@@ -436,4 +452,4 @@ class MarketConnection(TimeoutMixin):
     @staticmethod
     def _internal_error(request_id: int | None, language: str = DEFAULT) -> dict:
         message = render(MarketError.default, {}, language)
-        return {"id": request_id, "status": 500, "message": message}
+        return {"id": request_id, "status": 500, "message": message, "error": internal_error()}

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from cybermarket.server.metrics import Metrics
     from cybermarket.server.passwords import Hasher
     from cybermarket.server.photos import PhotoPool
+    from cybermarket.server.searches import Searches
     from cybermarket.server.throttle import Throttle
     from cybermarket.storage.database import Database
 
@@ -82,6 +83,8 @@ class App:
     hasher: "Hasher"
     throttle: "Throttle"
     clock: "IReactorTime"  # the reactor; a task.Clock in tests
+    # SEARCH_PRODUCT's own database threads (searches.py).
+    searches: "Searches"
     settings: Settings = field(default_factory=Settings)
     # Decodes uploaded photos on threads of its own (--web only).
     photos: "PhotoPool | None" = None

@@ -149,6 +149,7 @@ def wire(app: App, metrics: Metrics | None) -> None:
     if app.db.group is not None:
         app.db.group.observe_size = metrics.group_size.observe
     app.hasher.timed = metrics.timed_hash
+    app.searches.db.timed = metrics.timed_transaction
     metrics.watch(app)
 
 

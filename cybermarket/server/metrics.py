@@ -364,6 +364,11 @@ class _Queues(Collector):
             "Password hashes waiting for a hashing thread.",
             self.app.hasher.waiting(),
         )
+        yield GaugeMetricFamily(
+            "cybermarket_search_queue_depth",
+            "Searches waiting for a search thread.",
+            self.app.searches.waiting(),
+        )
         # Summed over a copy: database threads may add a cache meanwhile.
         caches = list(self.pages)
         family = CounterMetricFamily(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cybermarket.errors import Code
 from cybermarket.ops import OPS, Op
 
 # Importing the handler modules registers their handlers.
@@ -43,12 +44,16 @@ class Served:
     function: Callable[..., Any] = field(init=False, repr=False, compare=False)
     write: bool = field(init=False, repr=False, compare=False)
     flow: bool = field(init=False, repr=False, compare=False)
+    # Every code the op declares (Op.codes), for the check of each error
+    # answer.
+    codes: frozenset[Code] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("name", "role", "args", "status", "check_args"):
             object.__setattr__(self, name, getattr(self.op, name))
         for name in ("function", "write", "paged", "flow"):
             object.__setattr__(self, name, getattr(self.handler, name))
+        object.__setattr__(self, "codes", frozenset(self.op.codes))
 
     def with_function(self, function: Callable[..., Any], name: str | None = None) -> "Served":
         """A copy run by another function (and under another name): for

@@ -344,6 +344,39 @@ class Options(usage.Options):
             _positive(int),
         ],
         [
+            "search-threads",
+            None,
+            1,
+            "Threads that run searches (SEARCH_PRODUCT), each with a database "
+            "connection of its own, apart from the database threads, so that a "
+            "search never waits in front of other requests.",
+            _positive(int),
+        ],
+        [
+            "search-threads-per-address",
+            None,
+            1,
+            "Most search threads the requests of one peer address may use at "
+            "once; the peer addresses waiting take turns at the others.",
+            _positive(int),
+        ],
+        [
+            "search-queue",
+            None,
+            64,
+            "Most searches waiting for a search thread, from all peer addresses "
+            "together; beyond it searches get 503.",
+            _positive(int),
+        ],
+        [
+            "search-queue-per-address",
+            None,
+            16,
+            "Most searches waiting for a search thread for one peer address; "
+            "beyond it that address's searches get 503.",
+            _positive(int),
+        ],
+        [
             "photo-max-bytes",
             None,
             8 * 1024 * 1024,

@@ -20,7 +20,7 @@ address's failures.
 
 Decoding (images.py) runs on a pool of its own (PhotoPool: 1 thread by
 default), apart from the reactor and the database threads, shared out by
-peer address like password hashing (fairpool.py): an address that sends
+peer address like password hashing and searches (shares.py): an address that sends
 a flood of uploads delays another's by one image at most, and its queue is
 bounded (503 beyond it).
 
@@ -39,33 +39,37 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
 from cybermarket.errors import (
     BAD_TOKEN,
+    BadCredentials,
     BadRequest,
     Forbidden,
     MarketError,
     NotFound,
-    NotLoggedIn,
     Throttled,
     TooLarge,
     Unavailable,
+    What,
 )
 from cybermarket.i18n import N_
 from cybermarket.server import images
 from cybermarket.server import throttle as throttle_keys
-from cybermarket.server.fairpool import FairPool
+from cybermarket.server.shares import FairShare
 from cybermarket.storage import photos, sessions
 from cybermarket.storage.txn import Txn
 
 log = Logger()
 
-BUSY = "server busy with photos; try again"
+BUSY = N_("server busy with photos; try again")
 NOT_AN_IMAGE = N_(
     "photo: not a whole JPEG, PNG or WebP image, or more than 40 megapixels or 10000 pixels a side"
 )
@@ -95,7 +99,10 @@ def is_upload(method: bytes, path: bytes) -> bool:
     return method == b"PUT" and path.split(b"?", 1)[0].startswith(b"/photos/")
 
 
-class PhotoPool(FairPool):
+class PhotoPool:
+    """The photo threads (a ThreadPool of their own) and the share of them
+    each peer address gets (shares.py)."""
+
     def __init__(
         self,
         threads: int = THREADS,
@@ -104,21 +111,37 @@ class PhotoPool(FairPool):
         queue: int = QUEUE,
         queue_per_address: int = QUEUE_PER_ADDRESS,
     ) -> None:
-        super().__init__(
-            threads,
+        if reactor is None:
+            from twisted.internet import reactor as default
+
+            reactor = default
+        self.reactor = reactor
+        self.pool = ThreadPool(minthreads=0, maxthreads=threads, name="cybermarket-photos")
+        self.share = FairShare(
             reactor,
+            self._start,
+            threads,
             per_address,
             queue,
             queue_per_address,
-            name="cybermarket-photos",
-            reason="photo-queue",
-            busy=BUSY,
-            text="refused a photo {what} for {peer}: photo queue full ({why});"
+            BUSY,
+            "photo-queue",
+            "refused a photo {what} for {peer}: photo queue full ({why});"
             " {count} refused since the last report",
         )
 
+    def start(self) -> None:
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.share.stop()
+        self.pool.stop()
+
     def decode(self, data: bytes, peer: str | None) -> defer.Deferred[images.Photo]:
-        return self._submit(peer, "upload", images.process, data)
+        return self.share.submit(peer, "upload", images.process, data)
+
+    def _start(self, function: Callable[..., Any], args: tuple[Any, ...]) -> defer.Deferred[Any]:
+        return deferToThreadPool(self.reactor, self.pool, function, *args)
 
 
 class HotCache:
@@ -194,7 +217,7 @@ def authorise(
         return None
     owner = photos.owner(txn, product_id)
     if owner is None:
-        raise NotFound(NO_PRODUCT, product_id=product_id)
+        raise NotFound(NO_PRODUCT, what=What.PRODUCT, product_id=product_id)
     if owner != found[1]:
         raise Forbidden(NOT_YOURS, product_id=product_id)
     return owner
@@ -209,25 +232,11 @@ def keep(txn: Txn, product_id: int, photo: images.Photo, now_ms: int) -> str:
 
 # --- the answers ----------------------------------------------------------------
 
-# The contract's error codes (1.2, "Errors a program can read") of the
-# answers this endpoint gives, with their extra keys.
-_CODES: dict[type[MarketError], tuple[str, dict[str, object]]] = {
-    BadRequest: ("invalid_argument", {"field": "photo"}),
-    NotLoggedIn: ("bad_credentials", {}),
-    Forbidden: ("not_yours", {}),
-    NotFound: ("not_found", {"what": "product"}),
-    TooLarge: ("frame_too_large", {}),
-    Throttled: ("throttled", {}),
-    Unavailable: ("unavailable", {}),
-}
-
 
 def error_body(error: MarketError) -> dict[str, Any]:
-    code, extra = _CODES.get(type(error), ("internal", {}))
-    detail: dict[str, Any] = {"code": code, **extra}
-    if isinstance(error, Throttled):
-        detail["retry_after"] = max(1, int(str(error.params.get("n", 1))))
-    return {"status": error.status, "message": error.message, "error": detail}
+    """The JSON answer of an error: the protocol's status, message and
+    error (its code and keys, errors.py)."""
+    return {"status": error.status, "message": error.message, "error": error.error}
 
 
 def too_large_answer(most: int) -> bytes:
@@ -315,7 +324,7 @@ class Photos:
             )
             if app.metrics is not None:
                 app.metrics.failed_logins.labels("photo", "bad_token").inc()
-            raise NotLoggedIn(BAD_TOKEN)
+            raise BadCredentials(BAD_TOKEN)
         if not upload:
             await app.db.run("photo removal", photos.remove, product_id)
             self.cache.forget(product_id)
@@ -332,7 +341,7 @@ class Photos:
             photo = await app.photos.decode(data, peer)
         except images.ImageRefused as e:
             log.info("refused a photo from {peer}: {why}", peer=peer, why=str(e))
-            raise BadRequest(NOT_AN_IMAGE) from None
+            raise BadRequest(NOT_AN_IMAGE, field="photo") from None
         del data
         path = await app.db.run("photo upload", keep, product_id, photo, now_ms)
         self.cache.forget(product_id)

@@ -18,6 +18,7 @@ from cybermarket.server.options import DEFAULT_BACKLOG, reuse_port_listen, with_
 from cybermarket.server.passwords import Hasher
 from cybermarket.server.photos import PhotoPool
 from cybermarket.server.protocol import MarketFactory
+from cybermarket.server.searches import Searches
 from cybermarket.server.throttle import Throttle
 from cybermarket.storage import database
 
@@ -182,6 +183,7 @@ class MarketService(MultiService):
         )
         self.app.db.start()
         self.app.hasher.start()
+        self.app.searches.start()
         if self.app.photos is not None:
             self.app.photos.start()
         listen = self.listen
@@ -194,9 +196,10 @@ class MarketService(MultiService):
         except BaseException as e:
             # A port already taken: stop the pools' threads, or the process
             # would never exit.
-            self.app.hasher.stop()
+            self.app.searches.stop()
             if self.app.photos is not None:
                 self.app.photos.stop()
+            self.app.hasher.stop()
             self.app.db.stop()
             reason = listen_failure(e)
             if reason is None:
@@ -223,9 +226,10 @@ class MarketService(MultiService):
             for connection in list(self.factory.connections):
                 connection.abort()
         yield super().stopService()
-        self.app.hasher.stop()
+        self.app.searches.stop()
         if self.app.photos is not None:
             self.app.photos.stop()
+        self.app.hasher.stop()
         self.app.db.stop()
 
 
@@ -275,8 +279,6 @@ def make_app(options, reactor):
             queue_per_address=options["hash-queue-per-address"],
         ),
         throttle=Throttle(db, reactor, settings.login_failures, settings.login_window),
-        clock=reactor,
-        settings=settings,
         photos=PhotoPool(
             options["photo-threads"],
             reactor,
@@ -284,6 +286,21 @@ def make_app(options, reactor):
             queue=options["photo-queue"],
             queue_per_address=options["photo-queue-per-address"],
         ),
+        clock=reactor,
+        # Threads and connections of their own (searches.py).
+        searches=Searches(
+            database.Database(
+                options["database"],
+                options["search-threads"],
+                reactor,
+                options["sqlite-synchronous"],
+            ),
+            reactor,
+            per_address=options["search-threads-per-address"],
+            queue=options["search-queue"],
+            queue_per_address=options["search-queue-per-address"],
+        ),
+        settings=settings,
         answered=logs.answered_hook(metrics, bool(options.get("access-log"))),
     )
     logs.wire(app, metrics)

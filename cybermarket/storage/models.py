@@ -121,24 +121,28 @@ class Product(Base):
         CheckConstraint("stock >= 0", name="stock"),
         CheckConstraint("price_cents > 0", name="price"),
         Index("ix_products_merchant", "merchant_id", "id"),
-        # PostgreSQL's search indexes (migration 0004): the tsvectors of all
-        # the words and of the name's, for the products on the shelf.  The
-        # search statements (cybermarket/server/handlers/search.py) repeat
-        # the expressions, so that the planner matches them to these.  (The
-        # parentheses are how PostgreSQL gives an expression back, which
-        # Alembic compares.)  SQLite's search index is an FTS5 virtual
-        # table, which models cannot declare: migration 0004 makes it.
+        # PostgreSQL's search indexes (migration 0009): the search vectors
+        # (cybermarket_search_vector, a function of that migration) of all
+        # the terms and of the name's, for the products on the shelf, with
+        # no pending list.  The search statements
+        # (cybermarket/server/handlers/search.py) repeat the expressions, so
+        # that the planner matches them to these.  (The parentheses are how
+        # PostgreSQL gives an expression back, which Alembic compares.)
+        # SQLite's search index is an FTS5 virtual table, which models
+        # cannot declare: migration 0004 makes it.
         Index(
             "ix_products_search",
-            text("to_tsvector('simple', (name_words || ' ') || description_words)"),
+            text("cybermarket_search_vector((name_words || ' ') || description_words)"),
             postgresql_using="gin",
             postgresql_where=text("on_shelf"),
+            postgresql_with={"fastupdate": "off"},
         ).ddl_if(dialect="postgresql"),
         Index(
             "ix_products_search_name",
-            text("to_tsvector('simple', name_words)"),
+            text("cybermarket_search_vector(name_words)"),
             postgresql_using="gin",
             postgresql_where=text("on_shelf"),
+            postgresql_with={"fastupdate": "off"},
         ).ddl_if(dialect="postgresql"),
     )
 
@@ -150,10 +154,11 @@ class Product(Base):
     stock: Mapped[int] = mapped_column(BigInteger)
     on_shelf: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime())
-    # The productname's and the description's words as search compares
-    # them (values.search_words), joined by single spaces.  Computed by the
-    # server, in Python, so that both backends' indexes hold the same words
-    # whatever their own idea of letters, case and accents.
+    # The productname's and the description's search terms
+    # (values.search_terms: the words as search compares them, CJK text as
+    # its characters and their pairs), joined by single spaces.  Computed by
+    # the server, in Python, so that both backends' indexes hold the same
+    # terms whatever their own idea of letters, case and accents.
     name_words: Mapped[str] = mapped_column(Text, server_default="")
     description_words: Mapped[str] = mapped_column(Text, server_default="")
 

@@ -382,6 +382,8 @@ def format_result(response):
 
 
 def format_error(response):
+    """An error answer for people: its status and its message (a program
+    reads the code: `--json` shows the whole answer, `error` included)."""
     return _("error {status}: {message}").format(
         status=response.status, message=printable(str(response.message))
     )
@@ -398,6 +400,8 @@ def response_json(response):
     whole = {"id": response.id, "status": response.status, "message": response.message}
     if response.data is not None:
         whole["data"] = response.data
+    if response.error is not None:  # protocol 1.2; None from a 1.1 server
+        whole["error"] = response.error
     return escape_json(json.dumps(whole, indent=2, ensure_ascii=False, default=str))
 
 
@@ -608,6 +612,14 @@ def say(text, stream=None):
 # --- cybermarket call ---------------------------------------------------------------------
 
 
+def unknown_op(response):
+    """True when the answer may be the server's refusal of an unknown op:
+    `malformed`, or any 400 from a 1.1 server (which sends no code)."""
+    if response.code is not None:
+        return response.code == "malformed"
+    return response.status == 400
+
+
 def run_call(options):
     """`cybermarket call`: one request, its answer printed; the exit status."""
     try:
@@ -642,7 +654,7 @@ def run_call(options):
         say(format_result(response))
     if not response.ok:
         say(format_error(response), sys.stderr)
-        if name not in OPS and nearest_op(options.op) is not None:
+        if unknown_op(response) and name not in OPS and nearest_op(options.op) is not None:
             # Sent all the same (a newer server may have the op), but a
             # typo is the likelier story.
             say(f"cybermarket call: {no_such_op(options.op)}", sys.stderr)

@@ -15,11 +15,12 @@ from twisted.logger import Logger
 from cybermarket.errors import (
     BAD_LOGIN,
     BAD_TOKEN,
-    BadRequest,
-    Conflict,
-    Forbidden,
+    AlreadyLoggedIn,
+    BadCredentials,
+    NameTaken,
     NotLoggedIn,
     Throttled,
+    WrongPassword,
 )
 from cybermarket.i18n import N_
 from cybermarket.server import logs
@@ -97,28 +98,48 @@ def check_free(
     """409 naming the field when another account of this kind has the name
     (compared by fold) or the email (compared case-insensitively)."""
     if name is not None and txn.row(kind.name_taken, fold(name), me):
-        raise Conflict(N_("{field}: already taken"), field=kind.name)
+        raise NameTaken(N_("{field}: already taken"), field=kind.name)
     if email is not None and txn.row(kind.email_taken, email.lower(), me):
-        raise Conflict(N_("{field}: already taken"), field="email")
+        raise NameTaken(N_("{field}: already taken"), field="email")
 
 
 def _unique(
-    txn: Txn, fields: str, execute: Callable[..., T], statement: Query, *params: object
+    txn: Txn,
+    kind: Kind,
+    field: str,
+    execute: Callable[..., T],
+    statement: Query,
+    *params: object,
+    name: str | None = None,
+    email: str | None = None,
+    me: int = 0,
 ) -> T:
     """execute(statement, *params) where it may break a unique key: a race
-    lost to another connection since check_free gives the same 409."""
+    lost to another connection since check_free gives the same 409.  The
+    winner is committed by now, so check_free again names which field it
+    took; `field` if it cannot tell."""
     try:
         with txn.savepoint():
             return execute(statement, *params)
     except txn.IntegrityError:
-        raise Conflict(N_("{field}: already taken"), field=fields) from None
+        check_free(txn, kind, name, email, me)
+        raise NameTaken(N_("{field}: already taken"), field=field) from None
 
 
 def insert_account(txn: Txn, kind: Kind, values: dict[str, Any]) -> int:
     check_free(txn, kind, values[kind.name], values["email"])
     params = [values[column] for column in kind.columns]
     params += [fold(values[kind.name]), values["email"].lower(), txn.time(now())]
-    return _unique(txn, f"{kind.name} or email", txn.value, kind.insert, *params)
+    return _unique(
+        txn,
+        kind,
+        kind.name,
+        txn.value,
+        kind.insert,
+        *params,
+        name=values[kind.name],
+        email=values["email"],
+    )
 
 
 def login_key(login: str) -> str:
@@ -145,18 +166,20 @@ def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str, now
     # Compare-and-set: a change made meanwhile on another connection wins.
     generation = txn.value(kind.set_hash, new, me, old)
     if generation is None:
-        raise Forbidden(N_("old_password: the password was changed meanwhile"))
+        raise WrongPassword(N_("old_password: the password was changed meanwhile"))
     return sessions.replace_all(txn, now_ms, kind.role, me, generation)
 
 
 def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, name=value, me=me)
-    _unique(txn, kind.name, txn.run, kind.set_name, value, fold(value), me)
+    _unique(txn, kind, kind.name, txn.run, kind.set_name, value, fold(value), me, name=value, me=me)
 
 
 def set_email(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, email=value, me=me)
-    _unique(txn, "email", txn.run, kind.set_email, value, value.lower(), me)
+    _unique(
+        txn, kind, "email", txn.run, kind.set_email, value, value.lower(), me, email=value, me=me
+    )
 
 
 def account_of(txn: Txn, kind: Kind, me: int) -> dict[str, str]:
@@ -310,7 +333,7 @@ def clock_ms(call: Call) -> int:
 
 async def log_in(call: Call, kind: Kind, login: str, password: str) -> dict[str, str]:
     if call.session is not None:
-        raise BadRequest(N_("login: this connection is already logged in; log out first"))
+        raise AlreadyLoggedIn(N_("login: this connection is already logged in; log out first"))
     throttle = call.app.throttle
     try:
         account, tries = await call.app.db.run(
@@ -322,7 +345,7 @@ async def log_in(call: Call, kind: Kind, login: str, password: str) -> dict[str,
     if not await checked(call, account[1] if account else None, password, tries):
         why = "wrong_password" if account else "no_such_account"
         logs.login_failed(call.app, kind.role, why, call.peer, login=login)
-        raise NotLoggedIn(BAD_LOGIN)
+        raise BadCredentials(BAD_LOGIN)
     assert account is not None  # no account: the dummy hash never matches
     account_id, _, generation = account
     token = await call.app.db.run(
@@ -339,7 +362,7 @@ async def log_in(call: Call, kind: Kind, login: str, password: str) -> dict[str,
         # the change's revocation of every token.  Not counted as a failed
         # guess (the attempt is settled): it was right a moment ago.
         logs.login_failed(call.app, kind.role, "wrong_password", call.peer, login=login)
-        raise NotLoggedIn(BAD_LOGIN)
+        raise BadCredentials(BAD_LOGIN)
     call.session = Session(kind.role, account_id, sessions.digest(token))
     return {"token": token}
 
@@ -365,7 +388,7 @@ async def set_password(
         raise
     if not await checked(call, old, old_password, tries):
         logs.login_failed(call.app, kind.role, "wrong_old_password", call.peer, account=call.me)
-        raise Forbidden(N_("old_password: wrong password"))
+        raise WrongPassword(N_("old_password: wrong password"))
     new = await hasher.hash(new_password, call.peer)
     token = await db.run(
         f"{kind.role} password",
@@ -471,7 +494,7 @@ def resume_session(
 @handles("RESUME")
 async def resume(call: Call, token: str) -> dict[str, str]:
     if call.session is not None:
-        raise BadRequest(N_("token: this connection is already logged in; log out first"))
+        raise AlreadyLoggedIn(N_("token: this connection is already logged in; log out first"))
     token_hash = sessions.digest(token)
     period = sessions.period_ms(call.app.settings.session_days)
     try:
@@ -490,7 +513,7 @@ async def resume(call: Call, token: str) -> dict[str, str]:
     if found is None:
         # Never the token, nor its hash: the log is not a place for either.
         logs.resume_failed(call.app, call.peer)
-        raise NotLoggedIn(BAD_TOKEN)
+        raise BadCredentials(BAD_TOKEN)
     role, account_id, name = found
     call.session = Session(role, account_id, token_hash)
     return {"role": role, "name": name}

@@ -4,7 +4,14 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from cybermarket.errors import BadRequest, Conflict, NotFound
+from cybermarket.errors import (
+    BadRequest,
+    Conflict,
+    EmptyCart,
+    NotFound,
+    ShortOfStock,
+    What,
+)
 from cybermarket.i18n import N_, Nn_
 from cybermarket.server.handlers import LAST_ID, handles, page, table
 from cybermarket.storage import photos
@@ -51,7 +58,8 @@ TAKE = Query(
     " RETURNING merchant_id, productname, price_cents,"
     " (SELECT storename FROM merchants m WHERE m.id = products.merchant_id)"
 )
-PRODUCT_NAME = Query("SELECT productname FROM products WHERE id = ?")
+# A short line as short_of_stock tells it: the stock on hand now.
+SHORT_LINE = Query("SELECT productname, stock, on_shelf FROM products WHERE id = ?")
 NEW_ORDER = Query(
     "INSERT INTO orders (client_id, created_at, total_cents) VALUES (?, ?, ?) RETURNING id"
 )
@@ -96,7 +104,11 @@ def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
     if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
         return
     if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
-        raise NotFound(N_("product_id: no product {product_id} on sale"), product_id=product_id)
+        raise NotFound(
+            N_("product_id: no product {product_id} on sale"),
+            what=What.PRODUCT,
+            product_id=product_id,
+        )
     raise BadRequest(
         Nn_(
             "quantity: a cart line holds at most {n} unit",
@@ -110,7 +122,9 @@ def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
 def remove_item(txn: Txn, me: int, product_id: int) -> None:
     if txn.run(REMOVE, me, product_id) != 1:
         raise NotFound(
-            N_("product_id: product {product_id} is not in the cart"), product_id=product_id
+            N_("product_id: product {product_id} is not in the cart"),
+            what=What.CART_LINE,
+            product_id=product_id,
         )
 
 
@@ -145,7 +159,7 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
         return checkout_in_one(txn, me)
     wanted = txn.rows(WANTED, me)
     if not wanted:
-        raise BadRequest(N_("cart: the cart is empty"))
+        raise EmptyCart(N_("cart: the cart is empty"))
     taken: list[tuple[Any, ...]] = []
     short: list[int] = []
     for product_id, quantity in wanted:
@@ -155,7 +169,7 @@ def checkout(txn: Txn, me: int) -> dict[str, Any]:
         else:
             taken.append((product_id, quantity, *row))
     if short:
-        raise short_of_stock([(p, txn.value(PRODUCT_NAME, p)) for p in short])
+        raise short_of_stock(txn, short)
     total = sum(quantity * price for _, quantity, _, _, price, _ in taken)
     if total > MAX_TOTAL_CENTS:
         raise order_too_large()
@@ -194,22 +208,33 @@ def checkout_in_one(txn: Txn, me: int) -> dict[str, Any]:
         state = getattr(e, "sqlstate", None)
         detail = getattr(getattr(e, "diag", None), "message_detail", None) or ""
         if state == SHORT:
-            raise short_of_stock(json.loads(detail)) from None
+            # In autocommit the failed statement has rolled back by now:
+            # what is read next is the stock on hand.
+            raise short_of_stock(txn, [p for p, _ in json.loads(detail)]) from None
         if state == TOO_LARGE:
             raise order_too_large() from None
         if state == PROFIT_TOO_LARGE:
             raise profit_too_large(detail) from None
         raise
     if row is None:
-        raise BadRequest(N_("cart: the cart is empty"))
+        raise EmptyCart(N_("cart: the cart is empty"))
     order_id, total = row
     return {"order_id": order_id, "total": from_cents(total), "created_at": created}
 
 
-def short_of_stock(products: list[tuple[int, str | None]]) -> Conflict:
-    return Conflict(
+def short_of_stock(txn: Txn, short: list[int]) -> ShortOfStock:
+    """409 short_of_stock naming each short line, with its stock on hand
+    and whether it is on the shelf (a product gone counts as 0, off)."""
+    names: list[str] = []
+    products: list[dict[str, Any]] = []
+    for product_id in short:
+        name, stock, on_shelf = txn.row(SHORT_LINE, product_id) or (None, 0, False)
+        names.append(f"{name} (product_id {product_id})")
+        products.append({"product_id": product_id, "stock": stock, "on_shelf": bool(on_shelf)})
+    return ShortOfStock(
         N_("short of stock or off the shelf: {products}"),
-        products=", ".join(f"{name} (product_id {p})" for p, name in products),
+        short=products,
+        products=", ".join(names),
     )
 
 
@@ -240,7 +265,9 @@ def list_orders(
 @handles("CLIENT_GET_ORDER", write=False)
 def get_order(txn: Txn, me: int, order_id: int) -> dict[str, Any]:
     if txn.row(MY_ORDER, order_id, me) is None:
-        raise NotFound(N_("order_id: no order {order_id} of yours"), order_id=order_id)
+        raise NotFound(
+            N_("order_id: no order {order_id} of yours"), what=What.ORDER, order_id=order_id
+        )
     rows = [
         (store, pid, name, from_cents(price), quantity)
         for store, pid, name, price, quantity in txn.rows(ORDER_LINES, order_id)

@@ -3,7 +3,7 @@
 from typing import Any
 
 from cybermarket.codec import Packed
-from cybermarket.errors import NotFound
+from cybermarket.errors import NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import FIRST_NAME, NO_ID, handles, page
 from cybermarket.server.pages import cached, list_version, store_version
@@ -88,7 +88,9 @@ def get_product(txn: Txn, me: int | None, product_id: int) -> dict[str, Any]:
     the shelf (one taken off is not found, as in the listing)."""
     row = txn.row(PRODUCT, product_id)
     if row is None:
-        raise NotFound(N_("product_id: no product {product_id}"), product_id=product_id)
+        raise NotFound(
+            N_("product_id: no product {product_id}"), what=What.PRODUCT, product_id=product_id
+        )
     pid, store, name, text, price, stock, photo = row
     values = (pid, store, name, text, from_cents(price), stock, photo)
     return dict(zip(PRODUCT_COLUMNS, values, strict=True))
@@ -104,7 +106,9 @@ def _list_product(
 ) -> dict[str, Any]:
     rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, key, limit + 1)
     if not rows:
-        raise NotFound(N_("storename: no store named {storename}"), storename=repr(storename))
+        raise NotFound(
+            N_("storename: no store named {storename}"), what=What.STORE, storename=repr(storename)
+        )
     if rows[0][0] is None:
         rows = []
     return page(

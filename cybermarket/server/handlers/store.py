@@ -3,15 +3,15 @@
 from decimal import Decimal
 from typing import Any
 
-from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound
+from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import NO_ID, handles, page, table
 from cybermarket.storage import photos
 from cybermarket.storage.txn import Query, Txn, now
-from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money, search_words
+from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money, search_terms
 
 OWNER = Query("SELECT merchant_id FROM products WHERE id = ?")
-# A product's words for search (values.search_words) are written with its
+# A product's terms for search (values.search_terms) are written with its
 # name and description, and the search index follows in the same
 # transaction (PostgreSQL's GIN index; SQLite's FTS5 table by triggers).
 ADD = Query(
@@ -54,17 +54,20 @@ MOST = money(from_cents(MAX_CENTS))
 
 
 def words(text: str | None) -> str | None:
-    """A productname's or description's words as search compares them,
-    joined by spaces (what products.name_words and description_words hold);
-    None for None."""
-    return None if text is None else " ".join(search_words(text))
+    """A productname's or description's search terms (its words as search
+    compares them, with CJK text as its characters and their pairs), joined
+    by spaces: what products.name_words and description_words hold; None
+    for None."""
+    return None if text is None else " ".join(search_terms(text))
 
 
 def own_product(txn: Txn, me: int, product_id: int) -> None:
     """404 for a product that does not exist, 403 for another store's."""
     owner = txn.value(OWNER, product_id)
     if owner is None:
-        raise NotFound(N_("product_id: no product {product_id}"), product_id=product_id)
+        raise NotFound(
+            N_("product_id: no product {product_id}"), what=What.PRODUCT, product_id=product_id
+        )
     if owner != me:
         raise Forbidden(
             N_("product_id: product {product_id} belongs to another store"), product_id=product_id

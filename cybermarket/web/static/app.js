@@ -2,12 +2,12 @@
 // customer's account.
 
 import { form, h, money, replace, say } from "./dom.js";
-import { parts, switcher, t, tn, translatePage } from "./i18n.js";
-import { human } from "./messages.js";
+import { formatCount, list, parts, switcher, t, tn, translatePage } from "./i18n.js";
+import { explain, human } from "./messages.js";
 import { Market } from "./net.js";
-import { notices, pager, router, rowsOf, when } from "./ui.js";
+import { fromAddress, notices, pager, router, rowsOf, toAddress, when } from "./ui.js";
 
-const market = new Market("cybermarket.client.token");
+const market = new Market("cybermarket.client.token", "CLIENT_LOGOUT");
 translatePage();
 document.getElementById("language-switcher").replaceWith(switcher());
 const PAGE = 24;
@@ -25,7 +25,7 @@ function call(op, args) {
 
 function stockLabel(stock) {
   if (stock <= 0) return h("span", { class: "stock out" }, t("Sold out"));
-  if (stock <= 5) return h("span", { class: "stock low" }, tn("Only {n} left", stock));
+  if (stock <= 5) return h("span", { class: "stock low" }, tn("Only {n} left", "Only {n} left", stock));
   return h("span", { class: "stock in" }, t("In stock"));
 }
 
@@ -57,15 +57,24 @@ function productCard(product) {
         say(status, t("Please log in (Account) to add items to your cart."), "error");
         return;
       }
-      const count = Number.parseInt(quantity.value, 10);
+      // 1.5 is not 1: a count that is not whole is refused, not rounded.
+      const count = Number(quantity.value.trim());
       if (!Number.isInteger(count) || count < 1) {
-        say(status, t("Please enter a quantity of 1 or more."), "error");
+        say(status, t("Please enter a whole number of 1 or more."), "error");
+        return;
+      }
+      // More than is left would only be refused at checkout: say it now.
+      const inCart = cart.filter((line) => line.product_id === product.product_id).reduce((sum, line) => sum + line.quantity, 0);
+      if (count + inCart > product.stock) {
+        const room = Math.max(0, product.stock - inCart);
+        say(status, inCart ? tn("Only {n} left, and {count} already in your cart.", "Only {n} left, and {count} already in your cart.", product.stock, { count: formatCount(inCart) }) : tn("Only {n} left: please choose {n} or fewer.", "Only {n} left: please choose {n} or fewer.", product.stock), "error");
+        if (room) quantity.value = String(room);
         return;
       }
       button.disabled = true;
       try {
         await call("CLIENT_ADD_ITEM", { product_id: product.product_id, quantity: count });
-        say(status, tn("Added {n} items to your cart.", count), "ok");
+        say(status, tn("Added {n} item to your cart.", "Added {n} items to your cart.", count), "ok");
         refreshCartCount();
       } catch (error) {
         say(status, error.human, "error");
@@ -79,7 +88,7 @@ function productCard(product) {
     { class: "product card", "data-product-id": product.product_id },
     h("h3", { class: "product-name" }, product.productname),
     h("p", { class: "store-name muted" }, product.storename),
-    h("p", { class: "description" }, product.description),
+    h("p", { class: "description clamp tall", title: product.description || null }, product.description),
     h("div", { class: "meta" }, h("span", { class: "price" }, money(product.price)), stockLabel(product.stock)),
     buy,
     status,
@@ -88,7 +97,9 @@ function productCard(product) {
 
 // --- search ------------------------------------------------------------------
 
-function searchBox(storename) {
+// The search box; `hide`: what the results replace while a search is on
+// (a store's whole list).  The search is kept in the address (?q=).
+function searchBox(storename, hide = []) {
   if (!market.features.search) return null;
   const results = h("div", { class: "grid", id: "search-results" });
   const summary = h("p", { class: "muted", role: "status", "aria-live": "polite" });
@@ -98,6 +109,7 @@ function searchBox(storename) {
     placeholder: storename ? t("Search {store}", { store: storename }) : t("Search every store"),
     autocomplete: "off",
     maxlength: 200,
+    value: fromAddress("q"),
   });
   const label = storename ? t("Search in {store}", { store: storename }) : t("Search products in every store");
   const section = h(
@@ -120,7 +132,10 @@ function searchBox(storename) {
     const mine = ++asked;
     results.replaceChildren();
     if (paging) paging.node.remove();
-    if (!/[\p{L}\p{N}]/u.test(query)) {
+    toAddress("q", query);
+    const searching = /[\p{L}\p{N}]/u.test(query);
+    for (const node of hide) if (node) node.hidden = searching;
+    if (!searching) {
       summary.textContent = "";
       section.classList.remove("active");
       return;
@@ -136,7 +151,7 @@ function searchBox(storename) {
     };
     paging = pager(results, load, productCard, t("More results"));
     try {
-      const page = await paging.next();
+      await paging.next();
       if (mine !== asked) return;
       section.append(paging.node);
       const n = results.children.length;
@@ -145,6 +160,8 @@ function searchBox(storename) {
       if (mine === asked) summary.textContent = error.human;
     }
   }
+  // A search kept in the address (a reload, Back) runs at once.
+  if (input.value.trim()) run();
   return section;
 }
 
@@ -163,7 +180,9 @@ async function home() {
       "a",
       { class: "store card", href: `#/store/${encodeURIComponent(store.storename)}` },
       h("h3", {}, store.storename),
-      h("p", { class: "description" }, store.description || t("No description yet.")),
+      // A few lines on the card (the whole text on the store's page, and
+      // in the title).
+      h("p", { class: "description clamp", title: store.description || null }, store.description || t("No description yet.")),
     );
   const paging = pager(list, load, storeCard, t("More stores"));
   const page = await paging.next();
@@ -178,6 +197,17 @@ async function home() {
   );
 }
 
+// A store's LIST_MERCHANT row (its description), or null: LIST_MERCHANT is
+// ordered by name, so one page from just before the name holds it.
+async function findStore(name) {
+  try {
+    const data = await market.call("LIST_MERCHANT", { after: name.slice(0, -1), limit: 50 });
+    return rowsOf(data).find((s) => s.storename.toLowerCase() === name.toLowerCase()) || null;
+  } catch {
+    return null;
+  }
+}
+
 async function store(name) {
   const grid = h("div", { class: "grid" });
   const load = async (after) => {
@@ -187,14 +217,17 @@ async function store(name) {
     return { items: rowsOf(data), next: data.next };
   };
   const paging = pager(grid, load, productCard, t("More products"));
-  const page = await paging.next();
+  const [page, about] = await Promise.all([paging.next(), findStore(name)]);
+  const all = page.items.length ? grid : h("p", { class: "muted" }, t("This store has nothing on its shelves right now."));
   return h(
     "div",
     {},
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, t("Stores")), " / ", name),
     h("h1", {}, name),
-    searchBox(name),
-    page.items.length ? grid : h("p", { class: "muted" }, t("This store has nothing on its shelves right now.")),
+    about && about.description ? h("p", { class: "description store-about" }, about.description) : null,
+    // While searching, the results stand instead of the store's whole list.
+    searchBox(name, [all, paging.node]),
+    all,
     paging.node,
   );
 }
@@ -209,6 +242,13 @@ function needLogin(what) {
   );
 }
 
+function showCartCount(lines) {
+  const badge = document.getElementById("cart-count");
+  const count = lines.reduce((sum, line) => sum + line.quantity, 0);
+  badge.textContent = String(count);
+  badge.hidden = count === 0;
+}
+
 async function refreshCartCount() {
   const badge = document.getElementById("cart-count");
   if (!loggedIn()) {
@@ -217,86 +257,311 @@ async function refreshCartCount() {
   }
   try {
     cart = rowsOf(await market.call("CLIENT_GET_ITEMS"));
-    const count = cart.reduce((sum, line) => sum + line.quantity, 0);
-    badge.textContent = String(count);
-    badge.hidden = count === 0;
+    showCartCount(cart);
   } catch {
     badge.hidden = true;
   }
 }
 
+// --- the cart and checkout ------------------------------------------------------
+
+// An amount as an exact number of cents, and back ("7.25" <-> 725n).
+function cents(text) {
+  const [whole, fraction = ""] = String(text).split(".");
+  return BigInt(whole || "0") * 100n + BigInt(fraction.padEnd(2, "0").slice(0, 2) || "0");
+}
+
+function amount(n) {
+  return `${n / 100n}.${String(n % 100n).padStart(2, "0")}`;
+}
+
+/**
+ * A line of the cart as the server holds it, with its stock on hand (null
+ * when unknown) and whether it is on the shelf.
+ * @typedef {{storename: string, product_id: number, productname: string, price: string,
+ *   quantity: number, on_shelf?: boolean, stock?: number | null}} Line
+ */
+
+// The cart, its total and each line's stock, read from the server now.
+// Protocol 1.1's cart has no stock: it comes from the stores' LIST_PRODUCT
+// (on-shelf products only), store by store, page by page until every line
+// of that store is found.
+/** @returns {Promise<{lines: Line[], total: string}>} */
+async function readCart() {
+  const [items, total] = await Promise.all([call("CLIENT_GET_ITEMS"), call("CLIENT_GET_PRICE")]);
+  /** @type {Line[]} */
+  const lines = rowsOf(items);
+  const stock = new Map();
+  const stores = [...new Set(lines.filter((l) => l.stock === undefined).map((l) => l.storename))];
+  await Promise.all(
+    stores.map(async (storename) => {
+      const wanted = new Set(lines.filter((l) => l.storename === storename).map((l) => l.product_id));
+      let after = null;
+      try {
+        do {
+          const args = { storename, limit: 1000 };
+          if (after !== null) args.after = after;
+          const data = await market.call("LIST_PRODUCT", args);
+          for (const product of rowsOf(data)) {
+            if (wanted.delete(product.product_id)) stock.set(product.product_id, product.stock);
+          }
+          after = data.next === undefined ? null : data.next;
+        } while (wanted.size && after !== null);
+      } catch {
+        // A store renamed meanwhile: its lines' stock stays unknown.
+      }
+    }),
+  );
+  for (const line of lines) {
+    if (line.stock !== undefined) continue; // a server that sends it with the cart
+    if (stock.has(line.product_id)) line.stock = stock.get(line.product_id);
+    else line.stock = line.on_shelf === false ? 0 : null;
+  }
+  cart = lines;
+  showCartCount(lines);
+  return { lines, total };
+}
+
+/** @param {Line} line */
+function offShelf(line) {
+  return line.on_shelf === false;
+}
+
+/** @param {Line} line */
+function short(line) {
+  return !offShelf(line) && line.stock !== null && line.stock !== undefined && line.quantity > line.stock;
+}
+
+// What is wrong with the cart for a checkout, in the customer's words, or
+// "": sentence(list) says it of the short lines.
+/**
+ * @param {Line[]} lines
+ * @param {(names: string) => string} sentence
+ */
+function problems(lines, sentence) {
+  const sentences = [];
+  const shortLines = lines.filter(short).map((l) => tn("{name} ({n} left)", "{name} ({n} left)", l.stock, { name: l.productname }));
+  if (shortLines.length) sentences.push(sentence(list(shortLines)));
+  const gone = lines.filter(offShelf).map((l) => l.productname);
+  if (gone.length) sentences.push(t("No longer on sale: {list}. Please remove it from your cart.", { list: list(gone) }));
+  return sentences.join(" ");
+}
+
+/** @param {string} names */
+function beforeCheckout(names) {
+  return t("Sorry, not enough stock left for {list}. Please lower the quantity before checking out.", { list: names });
+}
+
+/** @param {Line} line */
+function lineState(line) {
+  if (offShelf(line)) return h("span", { class: "stock out" }, t("No longer on sale"));
+  if (line.stock === null || line.stock === undefined) return null;
+  if (short(line) && line.stock <= 0) return h("span", { class: "stock out" }, t("Sold out: please remove it"));
+  if (short(line)) return h("span", { class: "stock out" }, tn("Only {n} left: lower the quantity", "Only {n} left: lower the quantity", line.stock));
+  return stockLabel(line.stock);
+}
+
 async function cartView() {
   if (!loggedIn()) return needLogin(t("Your cart"));
-  const [items, total] = await Promise.all([call("CLIENT_GET_ITEMS"), call("CLIENT_GET_PRICE")]);
-  cart = rowsOf(items);
-  refreshCartCount();
   const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: "cart-status" });
-  if (!cart.length) {
-    return h("section", {}, h("h1", {}, t("Your cart")), h("p", { class: "muted" }, t("Your cart is empty.")), h("a", { href: "#/" }, t("Browse the stores")));
+  const body = h("div", { class: "cart-body" });
+  const section = h("section", { class: "cart" }, h("h1", {}, t("Your cart")), body, status);
+  let shownTotal = "";
+  /** @type {Line[]} */
+  let shownLines = [];
+  let busy = false;
+
+  // Every change ends here: the page shows the cart as the server now holds it.
+  async function refresh() {
+    const { lines, total } = await readCart();
+    show(lines, total);
+    return { lines, total };
   }
-  const rows = cart.map((line) => {
-    const id = `line-${line.product_id}`;
-    const quantity = h("input", { id, type: "number", min: 1, value: line.quantity, class: "qty", inputmode: "numeric" });
-    const update = h("button", { type: "button", class: "secondary" }, t("Update"));
-    const remove = h("button", { type: "button", class: "danger" }, t("Remove"));
-    update.addEventListener("click", () => act(async () => {
-      const wanted = Number.parseInt(quantity.value, 10);
-      if (!Number.isInteger(wanted) || wanted < 1) throw Object.assign(new Error(), { human: t("Please enter a quantity of 1 or more.") });
-      if (wanted > line.quantity) {
-        await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted - line.quantity });
-      } else if (wanted < line.quantity) {
-        await call("CLIENT_REMOVE_ITEM", { product_id: line.product_id });
-        await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted });
-      }
-    }));
-    remove.addEventListener("click", () => act(() => call("CLIENT_REMOVE_ITEM", { product_id: line.product_id })));
-    return h(
-      "tr",
-      { "data-product-id": line.product_id },
-      h("td", { "data-label": t("Product") }, h("strong", {}, line.productname), h("div", { class: "muted" }, line.storename)),
-      h("td", { "data-label": t("Price") }, money(line.price)),
-      h("td", { "data-label": t("Quantity") }, h("label", { for: id, class: "visually-hidden" }, t("Quantity of {name}", { name: line.productname })), quantity),
-      h("td", { "data-label": "" }, h("div", { class: "row-actions" }, update, remove)),
+
+  /** @param {Line[]} lines */
+  function show(lines, total) {
+    shownLines = lines;
+    shownTotal = total;
+    if (!lines.length) {
+      replace(body, h("p", { class: "muted" }, t("Your cart is empty.")), h("a", { href: "#/" }, t("Browse the stores")));
+      return;
+    }
+    const rows = lines.map((line) => {
+      const id = `line-${line.product_id}`;
+      const quantity = h("input", { id, type: "number", min: 1, value: line.quantity, class: "qty", inputmode: "numeric", "data-saved": line.quantity });
+      const update = h("button", { type: "button", class: "secondary" }, t("Update"));
+      const remove = h("button", { type: "button", class: "danger" }, t("Remove"));
+      update.addEventListener("click", () => act(() => setQuantity(line, quantity.value)));
+      // Enter in the box saves it, as Update does (key names in lower case).
+      quantity.addEventListener("keydown", (event) => {
+        if (event.key.toLowerCase() !== "enter") return;
+        event.preventDefault();
+        update.click();
+      });
+      remove.addEventListener("click", () => act(() => call("CLIENT_REMOVE_ITEM", { product_id: line.product_id })));
+      return h(
+        "tr",
+        { "data-product-id": line.product_id },
+        h("td", { "data-label": t("Product") }, h("strong", { class: "line-name", title: line.productname }, line.productname), h("div", { class: "muted" }, line.storename), h("div", { class: "line-state" }, lineState(line))),
+        h("td", { "data-label": t("Price"), class: "num" }, money(line.price)),
+        h("td", { "data-label": t("Quantity") }, h("label", { for: id, class: "visually-hidden" }, t("Quantity of {name}", { name: line.productname })), quantity),
+        h("td", { "data-label": "" }, h("div", { class: "row-actions" }, update, remove)),
+      );
+    });
+    const warning = problems(lines, (names) => t("Not enough stock for {list}. Please lower the quantity before checking out.", { list: names }));
+    const checkout = h("button", { type: "button", class: "primary big", id: "checkout" }, t("Check out"));
+    checkout.addEventListener("click", () => act(review, false));
+    replace(
+      body,
+      h(
+        "table",
+        { class: "lines cart-lines" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Price")), h("th", {}, t("Quantity")), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))),
+        h("tbody", {}, rows),
+      ),
+      h("div", { class: "total" }, h("span", {}, t("Total")), h("strong", { id: "cart-total", class: "num" }, money(total))),
+      warning ? h("p", { class: "warning", id: "cart-warning" }, warning) : null,
+      h("div", { class: "actions end" }, checkout),
     );
-  });
-  async function act(work) {
+  }
+
+  // One thing the customer asked for, then the cart read again; errors
+  // (and only the latest outcome) in the status line.
+  async function act(work, reread = true) {
+    if (busy) return;
+    busy = true;
+    for (const button of section.querySelectorAll("button")) button.disabled = true;
+    say(status, "");
     try {
       await work();
-      await rerender();
+      if (reread) await refresh();
     } catch (error) {
-      say(status, error.human, "error");
+      say(status, error.human || error.message, "error");
+      // What the server holds now, whatever failed.
+      await refresh().catch(() => {});
+    } finally {
+      busy = false;
+      for (const button of section.querySelectorAll("button")) button.disabled = false;
     }
   }
-  const checkout = h("button", { type: "button", class: "primary big", id: "checkout" }, t("Check out"));
-  checkout.addEventListener("click", async () => {
-    checkout.disabled = true;
-    try {
-      const order = await call("CLIENT_CHECKOUT_ITEM");
-      refreshCartCount();
-      replace(
-        document.getElementById("main"),
-        h(
-          "section",
-          { class: "card narrow done" },
-          h("h1", {}, t("Thank you!")),
-          h("p", { id: "order-placed" }, t("Order #{id} is placed. Total {total}.", { id: order.order_id, total: money(order.total) })),
-          h("a", { class: "button primary", href: "#/orders" }, t("See your orders")),
-        ),
-      );
-    } catch (error) {
-      say(status, error.human, "error");
-      checkout.disabled = false;
+
+  /** @param {Line} line */
+  async function setQuantity(line, typed) {
+    const wanted = Number(String(typed).trim());
+    if (!Number.isInteger(wanted) || wanted < 1) throw Object.assign(new Error(), { human: t("Please enter a whole number of 1 or more for {name}.", { name: line.productname }) });
+    if (wanted > line.quantity) {
+      await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted - line.quantity });
+    } else if (wanted < line.quantity) {
+      await call("CLIENT_REMOVE_ITEM", { product_id: line.product_id });
+      await call("CLIENT_ADD_ITEM", { product_id: line.product_id, quantity: wanted });
     }
-  });
-  return h(
-    "section",
-    {},
-    h("h1", {}, t("Your cart")),
-    h("table", { class: "lines" }, h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", {}, t("Price")), h("th", {}, t("Quantity")), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))), h("tbody", {}, rows)),
-    h("div", { class: "total" }, h("span", {}, t("Total")), h("strong", { id: "cart-total" }, money(total))),
-    status,
-    h("div", { class: "actions end" }, checkout),
-  );
+  }
+
+  // Check out: quantities typed but not saved stop it; then the cart is
+  // read again and shown for review, with anything short named.
+  async function review() {
+    /** @type {HTMLInputElement[]} */
+    const boxes = [...body.querySelectorAll("input.qty")];
+    const unsaved = boxes.filter((box) => box.value.trim() !== box.dataset.saved);
+    if (unsaved.length) {
+      const names = unsaved.map((box) => shownLines.find((l) => `line-${l.product_id}` === box.id).productname);
+      say(status, t("You changed the quantity of {list} but did not save it: press Update, or put the number back.", { list: list(names) }), "error");
+      unsaved[0].focus();
+      return;
+    }
+    const before = shownTotal;
+    const { lines, total } = await refresh();
+    if (!lines.length) return;
+    const wrong = problems(lines, beforeCheckout);
+    if (wrong) {
+      say(status, wrong, "error");
+      return;
+    }
+    const note = total !== before ? t("The total changed from {before} to {now} since your cart was shown: a price changed. Please check it.", { before: money(before), now: money(total) }) : "";
+    showReview(lines, total, note);
+  }
+
+  /** @param {Line[]} lines */
+  function showReview(lines, total, note) {
+    const place = h("button", { type: "button", class: "primary big", id: "place-order" }, t("Place order"));
+    const back = h("button", { type: "button", class: "secondary", id: "back-to-cart" }, t("Back to cart"));
+    back.addEventListener("click", () => act(async () => {}));
+    place.addEventListener("click", () => act(() => placeOrder(lines, total), false));
+    replace(
+      body,
+      h("h2", { id: "review" }, t("Review your order")),
+      note ? h("p", { class: "warning", id: "review-note" }, note) : null,
+      h(
+        "table",
+        { class: "lines review-lines" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Price")), h("th", { class: "num" }, t("Quantity")), h("th", { class: "num" }, t("Subtotal")))),
+        h(
+          "tbody",
+          {},
+          lines.map((line) =>
+            h(
+              "tr",
+              { "data-product-id": line.product_id },
+              h("td", { "data-label": t("Product") }, h("strong", { class: "line-name", title: line.productname }, line.productname), h("div", { class: "muted" }, line.storename)),
+              h("td", { "data-label": t("Price"), class: "num" }, money(line.price)),
+              h("td", { "data-label": t("Quantity"), class: "num line-quantity" }, formatCount(line.quantity)),
+              h("td", { "data-label": t("Subtotal"), class: "num" }, money(amount(cents(line.price) * BigInt(line.quantity)))),
+            ),
+          ),
+        ),
+      ),
+      h("div", { class: "total" }, h("span", {}, t("Total to pay")), h("strong", { id: "review-total", class: "num" }, money(total))),
+      h("div", { class: "actions end" }, back, place),
+    );
+    place.focus();
+  }
+
+  // The order, for exactly what was reviewed: the cart is read again first
+  // and, when anything moved (a price, a line), reviewed again instead.
+  /** @param {Line[]} reviewed */
+  async function placeOrder(reviewed, total) {
+    const now = await readCart();
+    const same = now.total === total && now.lines.length === reviewed.length && now.lines.every((l, i) => l.product_id === reviewed[i].product_id && l.quantity === reviewed[i].quantity && l.price === reviewed[i].price);
+    if (!same) {
+      const wrong = problems(now.lines, beforeCheckout);
+      if (wrong || !now.lines.length) {
+        show(now.lines, now.total);
+        if (wrong) say(status, wrong, "error");
+        return;
+      }
+      showReview(now.lines, now.total, t("The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.", { before: money(total), now: money(now.total) }));
+      return;
+    }
+    let order;
+    try {
+      order = await market.call("CLIENT_CHECKOUT_ITEM");
+    } catch (error) {
+      if (error.status !== 409) {
+        error.human = explain(error, cart);
+        throw error;
+      }
+      // Refused for stock: the cart read again names each short line
+      // with what is left.
+      const fresh = await refresh();
+      const wrong = problems(fresh.lines, (names) => t("Sorry, not enough stock left for {list}. Nothing was charged and your cart is unchanged.", { list: names }));
+      say(status, wrong || t("Sorry, the stock changed. Nothing was charged and your cart is unchanged."), "error");
+      return;
+    }
+    refreshCartCount();
+    replace(
+      section,
+      h(
+        "div",
+        { class: "card narrow done" },
+        h("h1", {}, t("Thank you!")),
+        h("p", { id: "order-placed" }, t("Order #{id} is placed. Total {total}.", { id: order.order_id, total: money(order.total) })),
+        h("a", { class: "button primary", href: "#/orders" }, t("See your orders")),
+      ),
+    );
+  }
+
+  await refresh();
+  return section;
 }
 
 async function ordersView() {
@@ -342,7 +607,20 @@ async function ordersView() {
   return h("section", {}, h("h1", {}, t("Your orders")), page.items.length ? list : h("p", { class: "muted" }, t("No orders yet.")), paging.node);
 }
 
-function accountView() {
+// The account as the server holds it now (protocol 1.2's GET_ACCOUNT: the
+// name as stored, the email), so that its forms open with the current
+// values; a server without GET_ACCOUNT gives the login's name and no email.
+/** @returns {Promise<{name: string, email: string}>} */
+async function myAccount() {
+  try {
+    const me = await market.call("GET_ACCOUNT");
+    return { name: me.name, email: me.email || "" };
+  } catch {
+    return { name: market.account ? market.account.name : "", email: "" };
+  }
+}
+
+async function accountView() {
   if (!loggedIn()) {
     const login = form(
       t("Log in"),
@@ -374,21 +652,33 @@ function accountView() {
     );
     return h("div", { class: "columns" }, login, signup);
   }
-  const who = h("strong", { id: "signed-in-as" }, market.account.name);
+  const me = await myAccount();
+  if (!loggedIn()) return accountView(); // logged out meanwhile (another tab)
+  if (me.name !== market.account.name) {
+    // Renamed on another connection: the header follows.
+    market.account.name = me.name;
+    showAccount();
+  }
+  const who = h("strong", { id: "signed-in-as" }, me.name);
   const logout = h("button", { type: "button", class: "secondary", id: "logout" }, t("Log out"));
   logout.addEventListener("click", async () => {
     await market.logout("CLIENT_LOGOUT").catch(() => {});
     render();
   });
-  const rename = form(t("Change username"), [["username", t("New username"), { required: true, maxlength: 64 }]], t("Save"), async ({ username }) => {
+  const rename = form(t("Change username"), [["username", t("New username"), { required: true, maxlength: 64, value: me.name }]], t("Save"), async ({ username }) => {
+    if (username === me.name) return t("Nothing to save: the username is as it was.");
     await call("SET_CLIENT_USERNAME", { username });
-    market.account.name = username;
+    me.name = market.account.name = username;
     who.textContent = username;
     showAccount();
     return t("Your username is changed.");
   });
-  const email = form(t("Change email"), [["email", t("New email"), { type: "email", required: true }]], t("Save"), async ({ email }) => {
-    await call("SET_CLIENT_EMAIL", { email: email.trim() });
+  // Opens with the email the server holds; only a change is sent.
+  const email = form(t("Change email"), [["email", t("New email"), { type: "email", required: true, value: me.email }]], t("Save"), async ({ email }) => {
+    const wanted = email.trim();
+    if (wanted === me.email) return t("Nothing to save: the email is as it was.");
+    await call("SET_CLIENT_EMAIL", { email: wanted });
+    me.email = wanted;
     return t("Your email is changed.");
   });
   const password = form(
@@ -432,12 +722,16 @@ const render = router(
 
 notices(market);
 market.addEventListener("account", () => {
+  // Nothing of an account stays on the page after it logged out.
+  if (!loggedIn()) cart = [];
   showAccount();
   refreshCartCount();
 });
+// Logged in or out in another tab: this page shows it now.
+market.addEventListener("elsewhere", () => render());
 market.addEventListener("connected", (event) => {
   // A reconnect re-reads the page (the login was resumed meanwhile).
   render();
-  if (!event.detail.first) refreshCartCount();
+  if (!(/** @type {CustomEvent} */ (event).detail.first)) refreshCartCount();
 });
 market.start();

@@ -1,14 +1,14 @@
 // The store console: joining with an invitation code, the store's products,
-// its sales and profit, invitations and the store's settings.
+// its sales and revenue, invitations and the store's settings.
 
 import { revenueChart } from "./chart.js";
-import { form, h, money, replace, say } from "./dom.js";
-import { formatCount, parts, switcher, t, translatePage } from "./i18n.js";
+import { form, h, invalid, mistake, money, replace, say } from "./dom.js";
+import { formatCount, language, parts, switcher, t, translatePage } from "./i18n.js";
 import { human } from "./messages.js";
 import { Market } from "./net.js";
 import { notices, pager, router, rowsOf } from "./ui.js";
 
-const market = new Market("cybermarket.merchant.token");
+const market = new Market("cybermarket.merchant.token", "MERCHANT_LOGOUT");
 translatePage();
 document.getElementById("language-switcher").replaceWith(switcher());
 
@@ -31,6 +31,27 @@ function storeName() {
 function exactPrice(text) {
   const [whole, fraction = ""] = text.split(".");
   return `${whole.replace(/^0+(?=\d)/, "") || "0"}.${fraction.padEnd(2, "0")}`;
+}
+
+// A price as people type it: "2,50" and "1 234,50" (a decimal comma, as
+// most of Europe and Russia write it), "1,234.50", "19.9"; written as the
+// server takes it ("2.50"), or a mistake in words naming the price field.
+// A lone comma before three digits ("2,500") groups thousands.
+function priceOf(typed) {
+  let text = typed.trim().replace(/[\s\u00a0\u202f']/g, "");
+  if (text.startsWith("-")) throw mistake(t("A price cannot be below zero."), "price");
+  const comma = text.lastIndexOf(",");
+  const dot = text.lastIndexOf(".");
+  if (comma > dot && (dot >= 0 || !/^\d{1,3}(,\d{3})+$/.test(text))) {
+    text = `${text.slice(0, comma).replace(/[.,]/g, "")}.${text.slice(comma + 1)}`;
+  } else {
+    text = text.replace(/,/g, "");
+  }
+  if (!/^\d+(\.\d{1,2})?$/.test(text)) {
+    const example = new Intl.NumberFormat(language, { minimumFractionDigits: 2 }).format(19.99);
+    throw mistake(t("Please write the price as a number, such as {example}.", { example }), "price");
+  }
+  return exactPrice(text);
 }
 
 // --- joining and logging in ---------------------------------------------------
@@ -85,8 +106,10 @@ function guarded(view) {
 
 // --- products ------------------------------------------------------------------
 
-function productRow(product, status) {
+// A product's row; what its buttons did (or why not) shows in the row.
+function productRow(product) {
   const row = h("tr", { "data-product-id": product.product_id });
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: `row-status-${product.product_id}` });
   const show = () => {
     const shelf = h("button", { type: "button", class: "secondary" }, product.on_shelf ? t("Take off shelf") : t("Put on shelf"));
     shelf.addEventListener("click", () =>
@@ -99,24 +122,29 @@ function productRow(product, status) {
     edit.addEventListener("click", () => editing());
     const restockId = `restock-${product.product_id}`;
     const amount = h("input", { id: restockId, type: "number", min: 1, value: 10, class: "qty", inputmode: "numeric" });
-    const restock = h("button", { type: "button", class: "secondary" }, t("Restock"));
-    restock.addEventListener("click", () =>
+    const restock = h("button", { type: "submit", class: "secondary" }, t("Restock"));
+    // A form of its own, so that Enter in the box restocks.
+    const restocking = h("form", { class: "restock", novalidate: true }, h("label", { for: restockId, class: "visually-hidden" }, t("Units to add to {name}", { name: product.productname })), amount, restock);
+    restocking.addEventListener("submit", (event) => {
+      event.preventDefault();
       act(async () => {
-        const quantity = Number.parseInt(amount.value, 10);
+        const quantity = Number(amount.value.trim());
+        if (!Number.isInteger(quantity) || quantity < 1) throw mistake(t("Please enter a whole number of units, 1 or more."), amount);
         await call("MERCHANT_RESTOCK_PRODUCT", { product_id: product.product_id, quantity });
         product.stock += quantity;
-      }),
-    );
+      });
+    });
     replace(
       row,
-      h("td", { "data-label": t("Product") }, h("strong", { class: "product-name" }, product.productname), h("div", { class: "description muted" }, product.description)),
-      h("td", { "data-label": t("Price") }, money(product.price)),
-      h("td", { "data-label": t("Stock"), class: "stock-count" }, String(product.stock)),
+      h("td", { "data-label": t("Product") }, h("strong", { class: "product-name", title: product.productname }, product.productname), h("div", { class: "description muted" }, product.description)),
+      h("td", { "data-label": t("Price"), class: "num" }, money(product.price)),
+      h("td", { "data-label": t("Stock"), class: "num stock-count" }, formatCount(product.stock)),
       h("td", { "data-label": t("Shelf") }, product.on_shelf ? h("span", { class: "pill on" }, t("On shelf")) : h("span", { class: "pill off" }, t("Off shelf"))),
       h(
         "td",
         { "data-label": "" },
-        h("div", { class: "row-actions" }, edit, shelf, h("label", { for: restockId, class: "visually-hidden" }, t("Units to add to {name}", { name: product.productname })), amount, restock),
+        h("div", { class: "row-actions" }, edit, shelf, restocking),
+        status,
       ),
     );
   };
@@ -131,11 +159,12 @@ function productRow(product, status) {
       t("Save"),
       async (values) => {
         const args = { product_id: product.product_id };
+        const wanted = { ...values, price: priceOf(values.price) };
         for (const key of ["productname", "price", "description"]) {
-          if (values[key] !== product[key]) args[key] = key === "price" ? values[key].trim() : values[key];
+          if (wanted[key] !== product[key]) args[key] = wanted[key];
         }
         if (Object.keys(args).length > 1) await call("SET_PRODUCT", args);
-        Object.assign(product, values);
+        Object.assign(product, wanted);
         show();
       },
       { class: "inline" },
@@ -153,6 +182,7 @@ function productRow(product, status) {
       say(status, t("Saved."), "ok");
     } catch (error) {
       say(status, error.human, "error");
+      if (error.field instanceof HTMLElement) invalid(error.field, status);
     }
   }
   show();
@@ -160,7 +190,6 @@ function productRow(product, status) {
 }
 
 async function products() {
-  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
   const body = h("tbody", {});
   const load = async (after) => {
     const args = { limit: 50 };
@@ -168,7 +197,7 @@ async function products() {
     const data = await call("MERCHANT_LIST_PRODUCTS", args);
     return { items: rowsOf(data), next: data.next };
   };
-  const paging = pager(body, load, (p) => productRow(p, status), t("More products"));
+  const paging = pager(body, load, productRow, t("More products"));
   const add = form(
     t("Add a product"),
     [
@@ -179,10 +208,12 @@ async function products() {
     ],
     t("Add product"),
     async (values, inputs) => {
-      const stock = Number.parseInt(values.stock || "0", 10);
-      const args = { productname: values.productname, price: values.price.trim(), description: values.description, stock };
+      const price = priceOf(values.price);
+      const stock = Number(values.stock.trim() || "0");
+      if (!Number.isInteger(stock) || stock < 0) throw mistake(t("Please enter a whole number, 0 or more."), "stock");
+      const args = { productname: values.productname, price, description: values.description, stock };
       const made = await call("MERCHANT_ADD_PRODUCT", args);
-      body.append(productRow({ product_id: made.product_id, ...args, price: exactPrice(args.price), on_shelf: true }, status));
+      body.append(productRow({ product_id: made.product_id, ...args, on_shelf: true }));
       empty.hidden = true;
       table.hidden = false;
       for (const input of Object.values(inputs)) input.value = "";
@@ -198,11 +229,11 @@ async function products() {
   const table = h(
     "table",
     { class: "lines products" },
-    h("thead", {}, h("tr", {}, [t("Product"), t("Price"), t("Stock"), t("Shelf")].map((c) => h("th", {}, c)), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))),
+    h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Price")), h("th", { class: "num" }, t("Stock")), h("th", {}, t("Shelf")), h("th", {}, h("span", { class: "visually-hidden" }, t("Actions"))))),
     body,
   );
   table.hidden = page.items.length === 0;
-  return h("div", {}, h("h1", {}, storeName() ? t("Products of {store}", { store: storeName() }) : t("Your products")), empty, table, paging.node, status, add);
+  return h("div", {}, h("h1", {}, storeName() ? t("Products of {store}", { store: storeName() }) : t("Your products")), empty, table, paging.node, add);
 }
 
 // --- sales -----------------------------------------------------------------------
@@ -216,8 +247,8 @@ async function sales() {
         h(
           "table",
           { class: "lines sales" },
-          h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", {}, t("Units sold")), h("th", {}, t("Revenue")))),
-          h("tbody", {}, rows.map((r) => h("tr", {}, h("td", { "data-label": t("Product") }, r.productname), h("td", { "data-label": t("Units sold") }, formatCount(r.quantity_sold)), h("td", { "data-label": t("Revenue") }, money(r.revenue))))),
+          h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Units sold")), h("th", { class: "num" }, t("Revenue")))),
+          h("tbody", {}, rows.map((r) => h("tr", {}, h("td", { "data-label": t("Product") }, r.productname), h("td", { "data-label": t("Units sold"), class: "num" }, formatCount(r.quantity_sold)), h("td", { "data-label": t("Revenue"), class: "num" }, money(r.revenue))))),
         ),
       ]
     : [h("p", { class: "muted" }, t("No sales yet."))];
@@ -225,7 +256,7 @@ async function sales() {
     "div",
     {},
     h("h1", {}, t("Sales")),
-    h("section", { class: "card stat" }, h("span", { class: "muted" }, t("Profit so far")), h("strong", { id: "profit" }, money(profit))),
+    h("section", { class: "card stat" }, h("span", { class: "muted", id: "profit-label" }, t("Revenue so far")), h("strong", { id: "profit" }, money(profit))),
     content,
   );
 }
@@ -266,20 +297,58 @@ function invite() {
   return h("section", { class: "card narrow" }, h("h1", {}, t("Invite a store")), h("p", {}, t("Stores join by invitation. A code works once.")), button, output);
 }
 
-function settings() {
-  const rename = form(t("Store name"), [["storename", t("New store name"), { required: true, maxlength: 64 }]], t("Save"), async ({ storename }) => {
-    await call("SET_MERCHANT_STORENAME", { storename });
+// This store as the server holds it now (storename, description, email):
+// protocol 1.2's GET_ACCOUNT; from a server without it, the store's
+// LIST_MERCHANT row, looked for from just before its name (LIST_MERCHANT is
+// ordered by name), then, for a login spelled otherwise, through every page.
+async function myStore() {
+  try {
+    const me = await market.call("GET_ACCOUNT");
+    return { storename: me.name, description: me.description || "", email: me.email || "" };
+  } catch {
+    // An older server: LIST_MERCHANT below.
+  }
+  const name = market.account.name;
+  const mine = (store) => store.storename === name || store.storename.toLowerCase() === name.toLowerCase() || store.email.toLowerCase() === name.toLowerCase();
+  for (const start of [name.slice(0, -1), null]) {
+    let after = start;
+    do {
+      const args = { limit: 1000 };
+      if (after !== null) args.after = after;
+      const data = await call("LIST_MERCHANT", args);
+      const found = rowsOf(data).find(mine);
+      if (found) return found;
+      if (start !== null) break; // one page from the name; then all of them
+      after = data.next === undefined ? null : data.next;
+    } while (after !== null);
+  }
+  return { storename: storeName() || "", description: "", email: "" };
+}
+
+// A form that opens with the store's current value of one setting and
+// sends it only when the merchant changed it.
+function setting(title, key, label, op, attrs, store, done, unchanged) {
+  return form(title, [[key, label, { ...attrs, value: store[key] }]], t("Save"), async (values) => {
+    const value = key === "description" ? values[key] : values[key].trim();
+    if (value === store[key]) return unchanged;
+    await call(op, { [key]: value });
+    store[key] = value;
+    return done(value);
+  });
+}
+
+async function settings() {
+  const store = await myStore();
+  // Renamed on another connection: the pages follow the stored name.
+  if (store.storename && loggedIn()) market.account.name = store.storename;
+  const who = h("strong", { id: "signed-in-as" }, store.storename || market.account.name);
+  const rename = setting(t("Store name"), "storename", t("New store name"), "SET_MERCHANT_STORENAME", { required: true, maxlength: 64 }, store, (storename) => {
     market.account.name = storename;
+    who.textContent = storename;
     return t("Your store name is changed.");
-  });
-  const about = form(t("About your store"), [["description", t("Description"), { multiline: true, maxlength: 2000 }]], t("Save"), async ({ description }) => {
-    await call("SET_MERCHANT_DESCRIPTION", { description });
-    return t("Your description is saved.");
-  });
-  const email = form(t("Email"), [["email", t("New email"), { type: "email", required: true }]], t("Save"), async ({ email }) => {
-    await call("SET_MERCHANT_EMAIL", { email: email.trim() });
-    return t("Your email is changed.");
-  });
+  }, t("Nothing to save: the store name is as it was."));
+  const about = setting(t("About your store"), "description", t("Description"), "SET_MERCHANT_DESCRIPTION", { multiline: true, maxlength: 2000 }, store, () => t("Your description is saved."), t("Nothing to save: the description is as it was."));
+  const email = setting(t("Email"), "email", t("New email"), "SET_MERCHANT_EMAIL", { type: "email", required: true }, store, () => t("Your email is changed."), t("Nothing to save: the email is as it was."));
   const password = form(
     t("Password"),
     [
@@ -302,7 +371,7 @@ function settings() {
   return h(
     "div",
     {},
-    h("section", { class: "card account-head" }, h("h1", {}, t("Settings")), h("p", {}, parts("Signed in as {name}", { name: h("strong", {}, market.account.name) })), logout),
+    h("section", { class: "card account-head" }, h("h1", {}, t("Settings")), h("p", {}, parts("Signed in as {name}", { name: who })), logout),
     h("div", { class: "columns" }, rename, about, email, password),
   );
 }
@@ -324,4 +393,6 @@ market.addEventListener("account", () => {
   document.getElementById("console-nav").hidden = !loggedIn();
 });
 market.addEventListener("connected", () => render());
+// Logged in or out in another tab: this page shows it now.
+market.addEventListener("elsewhere", () => render());
 market.start();

@@ -1,7 +1,8 @@
 // Building the page.  Text always goes in as text nodes, never as HTML, so
 // a product named <img src=x onerror=alert(1)> shows exactly those characters.
 
-import { formatMoney } from "./i18n.js";
+import { formatCount, formatMoney, t } from "./i18n.js";
+import { fieldName } from "./messages.js";
 
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -42,8 +43,19 @@ export function field(label, attrs = {}) {
   const input = attrs.multiline
     ? h("textarea", { id, name: attrs.name, rows: 3, maxlength: attrs.maxlength, required: attrs.required })
     : h("input", { id, type: "text", ...attrs });
-  if (attrs.multiline && attrs.value) input.value = attrs.value;
+  // A textarea's default value is its text (what a reset, and keepTyped in
+  // ui.js, compare with).
+  if (attrs.multiline && attrs.value) input.defaultValue = attrs.value;
   const wrapper = h("div", { class: "field" }, h("label", { for: id }, label), input);
+  // A length limit shows as one types, rather than typing stopping silently.
+  if (attrs.maxlength && attrs.type !== "password") {
+    const count = h("span", { class: "count muted", "aria-live": "polite" });
+    const shown = () => {
+      count.textContent = input.value ? t("{n} of {max} characters", { n: formatCount(input.value.length), max: formatCount(attrs.maxlength) }) : "";
+    };
+    input.addEventListener("input", shown);
+    wrapper.append(count);
+  }
   return [wrapper, input];
 }
 
@@ -56,7 +68,7 @@ export function form(title, fields, submitText, action, extra = {}) {
     inputs[name] = input;
     parts.push(wrapper);
   }
-  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: `s${++fieldCount}` });
   const button = h("button", { type: "submit", class: extra.secondary ? "secondary" : "primary" }, submitText);
   const node = h(
     "form",
@@ -72,11 +84,22 @@ export function form(title, fields, submitText, action, extra = {}) {
     for (const [name, input] of Object.entries(inputs)) values[name] = input.value;
     button.disabled = true;
     say(status, "");
+    for (const input of Object.values(inputs)) valid(input);
     try {
       const done = await action(values, inputs);
       if (typeof done === "string") say(status, done, "ok");
     } catch (error) {
       say(status, error.human || error.message, "error");
+      // The field the error is about (named by the check that failed, or
+      // by the server's message) points at it.
+      const input = inputs[error.field || fieldName(error.message)];
+      if (input) {
+        // Said at the field, in place of the form's line; the field gets
+        // the focus, so that the message is in view (on a phone too).
+        say(status, "");
+        invalid(input, fieldNote(input, error.human || error.message));
+        input.focus();
+      }
     } finally {
       button.disabled = false;
     }
@@ -86,7 +109,40 @@ export function form(title, fields, submitText, action, extra = {}) {
   return node;
 }
 
+// A field marked wrong, pointing at the message that says why (read out
+// by a screen reader with the field); valid() takes the mark away.
+export function invalid(input, message) {
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", message.id);
+}
+
+export function valid(input) {
+  input.removeAttribute("aria-invalid");
+  input.removeAttribute("aria-describedby");
+  const note = input.parentElement && input.parentElement.querySelector(".field-error");
+  if (note) note.remove();
+}
+
+// A message under a form's field, saying what is wrong with it.
+function fieldNote(input, text) {
+  const note = h("p", { class: "field-error error", id: `${input.id}-error`, role: "alert" }, text);
+  input.after(note);
+  return note;
+}
+
+// An error a check of the page's own makes: its sentence, and the field.
+export function mistake(human, field = null) {
+  return Object.assign(new Error(human), { human, field });
+}
+
 export function say(node, text, kind = "") {
+  // One outcome at a time: a new message clears the page's older "done"
+  // ones, so no green "Saved." stays beside a new error.
+  if (text) {
+    for (const old of document.querySelectorAll(".form-status.ok")) {
+      if (old !== node) say(old, "");
+    }
+  }
   node.textContent = text;
   node.className = `${node.className.split(" ")[0]} ${kind}`.trim();
 }

@@ -23,6 +23,12 @@ const FIELDS = {
   query: t("search"),
 };
 
+// The protocol's name of the field a server's message is about, or null.
+export function fieldName(message) {
+  const match = /^([a-z_]+):\s/.exec(message || "");
+  return match ? match[1] : null;
+}
+
 function fieldOf(message) {
   const match = /^([a-z_]+):\s*(.*)$/.exec(message || "");
   return match ? [FIELDS[match[1]] || match[1], match[2]] : [null, message];

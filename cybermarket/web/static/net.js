@@ -1,7 +1,9 @@
 // The connection to the server: the cybermarket protocol over WebSocket,
 // one JSON text message per request, answered in order.  It reconnects by
 // itself with backoff and, where the server speaks protocol 1.1, resumes
-// the login with the token kept in sessionStorage for this tab.
+// the login with the token kept in localStorage, which every tab of the
+// origin shares: a product opened in a new tab is still logged in, and a
+// logout in one tab logs every tab out (a shared computer).
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 
@@ -16,10 +18,12 @@ export class ServerError extends Error {
 }
 
 export class Market extends EventTarget {
-  // tokenKey: where this page keeps its session token (one per role).
-  constructor(tokenKey) {
+  // tokenKey: where this page keeps its session token (one per role);
+  // logoutOp: the role's logout, for when another tab logs out.
+  constructor(tokenKey, logoutOp) {
     super();
     this.tokenKey = tokenKey;
+    this.logoutOp = logoutOp;
     this.nextId = 1;
     this.pending = new Map();
     this.socket = null;
@@ -28,6 +32,11 @@ export class Market extends EventTarget {
     this.account = null; // {role, name} while logged in
     this.waiters = [];
     this.everOpen = false;
+    // Another tab logged in or out, or changed the password: this one
+    // follows (the event never fires in the tab that wrote).
+    window.addEventListener("storage", (event) => {
+      if (event.key === this.tokenKey || event.key === null) this.elsewhere();
+    });
   }
 
   get url() {
@@ -56,7 +65,7 @@ export class Market extends EventTarget {
       // The server's messages in the page's language.
       await this.send("SET_LANGUAGE", { language });
       await this.resume();
-    } catch (error) {
+    } catch {
       // A failed resume only means logging in again.
     }
     if (this.socket !== socket) return;
@@ -69,7 +78,7 @@ export class Market extends EventTarget {
   }
 
   async resume() {
-    const token = sessionStorage.getItem(this.tokenKey);
+    const token = localStorage.getItem(this.tokenKey);
     const before = this.account;
     this.account = null;
     if (!token || !this.features.resume) {
@@ -79,9 +88,24 @@ export class Market extends EventTarget {
     try {
       this.account = await this.send("RESUME", { token });
     } catch (error) {
-      if (error.status === 401) sessionStorage.removeItem(this.tokenKey);
+      if (error.status === 401) localStorage.removeItem(this.tokenKey);
     }
     this.emit("account", this.account);
+  }
+
+  // The token changed in another tab.  This connection's login ends (the
+  // server keeps it per connection), then the token now kept, if any, is
+  // resumed; the page hears "account" and then "elsewhere", to show it.
+  async elsewhere() {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN && this.everOpen) {
+      if (this.account) await this.send(this.logoutOp).catch(() => {});
+      await this.resume().catch(() => {});
+    } else if (this.account && !localStorage.getItem(this.tokenKey)) {
+      // Not connected: the reconnect resumes whatever is kept by then.
+      this.account = null;
+      this.emit("account", null);
+    }
+    this.emit("elsewhere", this.account);
   }
 
   closed(socket) {
@@ -139,16 +163,49 @@ export class Market extends EventTarget {
     return this.send(op, args);
   }
 
+  // The account's name is the server's, not the login as typed (an email
+  // address, or the name in other capitals): GET_ACCOUNT's (protocol 1.2)
+  // on this connection, or from a server without it, RESUME's.
   async login(op, role, login, password) {
     const data = await this.call(op, { login, password });
     this.keepToken(data);
-    this.account = { role, name: login };
+    let name = await this.send("GET_ACCOUNT").then(
+      (me) => me.name,
+      () => null,
+    );
+    if (!name && this.features.resume && data && data.token) name = await this.nameOf(data.token);
+    this.account = { role, name: name || login };
     this.emit("account", this.account);
+  }
+
+  // RESUME's answer for a token, on a connection of its own, closed at
+  // once (this one is logged in already, and a RESUME here would be 400);
+  // null when it cannot be had.
+  /** @param {string} token */
+  nameOf(token) {
+    return new Promise((resolve) => {
+      const socket = new WebSocket(this.url);
+      const done = (name) => {
+        resolve(name);
+        socket.close();
+      };
+      socket.addEventListener("open", () => socket.send(JSON.stringify({ id: 1, op: "RESUME", args: { token } })));
+      socket.addEventListener("message", (event) => {
+        try {
+          const response = JSON.parse(event.data);
+          done(response.status === 200 ? response.data.name : null);
+        } catch {
+          done(null);
+        }
+      });
+      socket.addEventListener("error", () => done(null));
+      setTimeout(() => done(null), 5000);
+    });
   }
 
   keepToken(data) {
     if (data && typeof data.token === "string") {
-      sessionStorage.setItem(this.tokenKey, data.token);
+      localStorage.setItem(this.tokenKey, data.token);
     }
   }
 
@@ -156,7 +213,7 @@ export class Market extends EventTarget {
     try {
       await this.call(op);
     } finally {
-      sessionStorage.removeItem(this.tokenKey);
+      localStorage.removeItem(this.tokenKey);
       this.account = null;
       this.emit("account", null);
     }

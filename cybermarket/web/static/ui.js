@@ -42,6 +42,31 @@ function keepTyped(from, to) {
   });
 }
 
+// The hash's path ("/store/Tea") and its query ("q=green"): what a page
+// keeps in the address (a search) comes after a "?", so that a reload and
+// Back bring it back.
+function where() {
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const at = hash.indexOf("?");
+  return at < 0 ? [hash, ""] : [hash.slice(0, at) || "/", hash.slice(at + 1)];
+}
+
+// A value kept in the address's query, or "".
+export function fromAddress(name) {
+  return new URLSearchParams(where()[1]).get(name) || "";
+}
+
+// Keeps a value in the address's query (none when empty), replacing the
+// history entry: typing is not a step for Back.
+export function toAddress(name, value) {
+  const [path, query] = where();
+  const params = new URLSearchParams(query);
+  if (value) params.set(name, value);
+  else params.delete(name);
+  const rest = params.toString();
+  history.replaceState(history.state, "", `#${path}${rest ? `?${rest}` : ""}`);
+}
+
 // Renders the route for location.hash into <main>; a newer render wins.
 export function router(routes, fallback) {
   const main = document.getElementById("main");
@@ -49,7 +74,7 @@ export function router(routes, fallback) {
   let shown = null; // the hash of what <main> shows
   async function render() {
     const mine = ++current;
-    const hash = location.hash.replace(/^#/, "") || "/";
+    const [hash] = where();
     let view = null;
     let params = [];
     for (const [pattern, handler] of routes) {

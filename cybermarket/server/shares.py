@@ -1,110 +1,79 @@
-"""A small thread pool of its own, shared out fairly between peer
-addresses: what password hashing (passwords.py) and photo decoding
-(photos.py) run on, each on its own pool.
+"""A few threads shared out fairly between peer addresses: the shape of the
+password hasher's queues (passwords.py), for work run elsewhere.
 
-Each job comes with the peer address it is for and waits in that
-address's own queue; the pool is fed only as threads come free, taking the
-next job from the address served longest ago (round robin), and never
-running more than `per_address` jobs of one address at once.  So an
-address that queues sixty jobs delays another's by the job already
-running, not by sixty.  The queues are bounded, per address and in all:
-beyond that a job is refused at once with 503, which is cheaper for
-everyone than an answer minutes later.  When the whole queue is full, the
-address with the most jobs waiting gives up its newest to make room for an
-address with fewer, so a few busy addresses cannot shut everyone else out.
-All of this runs on the reactor thread, so it needs no lock.
+Each job comes with the peer address it is for and waits in that address's
+own queue; jobs are started only as threads come free, taking the next job
+from the address served longest ago (round robin), and never more than
+`per_address` jobs of one address at once.  So an address that queues many
+jobs delays another's by the job already running, not by all of its own.
+The queues are bounded, per address and in all: beyond that a job is
+refused at once with 503, which is cheaper for everyone than an answer
+minutes later.  When the whole queue is full, the address with the most
+jobs waiting gives up its newest to make room for an address with fewer,
+so a few busy addresses cannot shut everyone else out.  All of this runs on
+the reactor thread, so it needs no lock.
 """
 
 import itertools
 from collections import deque
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
 from cybermarket.errors import Unavailable
+from cybermarket.i18n import Template
 from cybermarket.server import limits
 
 # One job waiting for a thread: its Deferred, the function and its arguments.
 Job = tuple[defer.Deferred[Any], Callable[..., Any], tuple[Any, ...]]
 
 
-class FairPool:
-    """`threads` threads named `name`; a refusal answers 503 with `busy`
-    and is logged through a Bite named `reason` (its text says what was
-    refused: {what}, for {peer}, {why})."""
+class FairShare:
+    """`threads` jobs at most running at once, started by `start(function,
+    args)` (a Deferred of the result), shared out between peer addresses as
+    the module says.  A refusal answers `busy` (503) and is logged through
+    a Bite named `reason` with the text `refused` (fields: what, peer,
+    why, count)."""
 
     def __init__(
         self,
+        clock: IReactorTime,
+        start: Callable[[Callable[..., Any], tuple[Any, ...]], defer.Deferred[Any]],
         threads: int,
-        reactor: IReactorFromThreads | None,
         per_address: int,
         queue: int,
         queue_per_address: int,
-        name: str,
+        busy: Template,
         reason: str,
-        busy: str,
-        text: str,
+        refused: str,
     ) -> None:
-        if reactor is None:
-            from twisted.internet import reactor as default
-
-            reactor = cast(IReactorFromThreads, default)  # every reactor provides it
-        self.reactor = reactor
+        self.start = start
         self.threads = threads
-        self.pool = ThreadPool(minthreads=0, maxthreads=threads, name=name)
         self.per_address = per_address
         self.queue = queue
         self.queue_per_address = queue_per_address
         self.busy = busy
         self._waiting: dict[str | None, deque[Job]] = {}  # peer -> jobs waiting
         self._waiting_total = 0
-        self._running: dict[str | None, int] = {}  # peer -> jobs of that peer on the pool
+        self._running: dict[str | None, int] = {}  # peer -> jobs of that peer running
         self._running_total = 0
         # peer -> when it was last given a thread, for peers with jobs
         # waiting or running; the smallest goes next.
         self._served: dict[str | None, int] = {}
         self._ticks = itertools.count()
         self._dispatching = False
-        # Wraps each job's function to time it on its thread (--metrics).
-        self.timed: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
         # Logged through a Bite: a refusal is cheap to cause, and one line
         # each would let a client flood the log.
-        self._refused = limits.Bite(cast(IReactorTime, self.reactor), reason, text)
+        self.refused = limits.Bite(clock, reason, refused)
 
-    def start(self) -> None:
-        self.pool.start()
-
-    def stop(self) -> None:
-        # Jobs still waiting will never run: answer them rather than leave
-        # their requests hanging.
-        waiting, self._waiting = self._waiting, {}
-        self._waiting_total = 0
-        for jobs in waiting.values():
-            for d, _, _ in jobs:
-                d.errback(Unavailable("the server is shutting down"))
-        self.pool.stop()
-
-    def waiting(self) -> int:
-        """Jobs waiting for a thread."""
-        return self._waiting_total
-
-    # --- the queues (reactor thread) -------------------------------------
-
-    def _can_start(self, peer: str | None) -> bool:
-        return (
-            self._running_total < self.threads
-            and self._running.get(peer, 0) < self.per_address
-            and peer not in self._waiting
-        )
-
-    def _submit(
+    def submit(
         self, peer: str | None, what: str, function: Callable[..., Any], *args: Any
     ) -> defer.Deferred[Any]:
+        """A Deferred of function(*args)'s result, run as the share allows;
+        `what` names the work in the log line of a refusal."""
         jobs = self._waiting.get(peer)
         waiting = len(jobs) if jobs else 0
         # The bounds are on jobs that would wait; one that starts at once
@@ -122,6 +91,28 @@ class FairPool:
         self._dispatch()
         return d
 
+    def waiting(self) -> int:
+        """Jobs waiting for a thread."""
+        return self._waiting_total
+
+    def stop(self) -> None:
+        """Answer the jobs still waiting, which will never run, rather than
+        leave their requests hanging."""
+        waiting, self._waiting = self._waiting, {}
+        self._waiting_total = 0
+        for jobs in waiting.values():
+            for d, _, _ in jobs:
+                d.errback(Unavailable("the server is shutting down"))
+
+    # --- the queues -------------------------------------------------------------
+
+    def _can_start(self, peer: str | None) -> bool:
+        return (
+            self._running_total < self.threads
+            and self._running.get(peer, 0) < self.per_address
+            and peer not in self._waiting
+        )
+
     def _shed_for(self, waiting: int) -> bool:
         """Make room in a full queue for a job of an address with `waiting`
         jobs waiting: refuse the newest job of the address with the most,
@@ -133,12 +124,12 @@ class FairPool:
         jobs = self._waiting[hog]
         d, _, _ = jobs.pop()
         self._waiting_total -= 1
-        self._refused(what="job", peer=hog, why="shed for another address")
+        self.refused(what="job", peer=hog, why="shed for another address")
         d.errback(Unavailable(self.busy))
         return True
 
     def _refuse(self, peer: str | None, what: str, reason: str) -> defer.Deferred[Any]:
-        self._refused(what=what, peer=peer, why=reason)
+        self.refused(what=what, peer=peer, why=reason)
         return defer.fail(Unavailable(self.busy))
 
     def _next_peer(self) -> tuple[int, str | None] | None:
@@ -156,7 +147,7 @@ class FairPool:
         return best
 
     def _dispatch(self) -> None:
-        # Re-entered when a job finishes at once (a pool that runs inline);
+        # Re-entered when a job finishes at once (a start that runs inline);
         # the loop below carries on, so there is no recursion.
         if self._dispatching:
             return
@@ -175,9 +166,10 @@ class FairPool:
                 self._running[peer] = self._running.get(peer, 0) + 1
                 self._running_total += 1
                 self._served[peer] = next(self._ticks)
-                if self.timed is not None:
-                    function = self.timed(function)
-                done = deferToThreadPool(self.reactor, self.pool, function, *args)
+                try:
+                    done = self.start(function, args)
+                except Exception:
+                    done = defer.fail()
                 done.addBoth(self._finished, peer, d)
         finally:
             self._dispatching = False
@@ -189,8 +181,9 @@ class FairPool:
             del self._running[peer]
             if peer not in self._waiting:
                 del self._served[peer]  # forget addresses that are done
-        # Feed the pool before handing the result on: the answer may queue
-        # this peer's next job, which must not jump ahead of the others.
+        # Start the next job before handing the result on: the answer may
+        # queue this peer's next job, which must not jump ahead of the
+        # others.
         self._dispatch()
         if isinstance(result, Failure):
             d.errback(result)
