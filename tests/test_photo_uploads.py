@@ -210,6 +210,10 @@ def test_unknown_paths_and_sizes(site, lamp, token):
     assert get(site, f"/photos/{lamp}/{'0' * 32}").status == 404
     assert get(site, f"/photos/{lamp + 1}/{path.rsplit('/', 1)[1]}").status == 404
     assert get(site, "/photos/x/y").status == 404
+    # Ids no product can have: 404, never a question the database cannot take.
+    for bad in ("0", "9" * 19):
+        assert get(site, f"/photos/{bad}/{'0' * 32}").status == 404
+        assert put(site, bad, make.png(), token).status == 404
     assert get(site, f"{path}?size=huge").status == 400
     assert get(site, f"/photos/{lamp}").status == 405
     assert send(site, request("POST", f"/photos/{lamp}", b"x", "t")).status == 405

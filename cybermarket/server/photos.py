@@ -66,6 +66,7 @@ from cybermarket.server import throttle as throttle_keys
 from cybermarket.server.shares import FairShare
 from cybermarket.storage import photos, sessions
 from cybermarket.storage.txn import Txn
+from cybermarket.values import MAX_ID
 
 log = Logger()
 
@@ -268,13 +269,16 @@ class Photos:
     def render(self, request: server.Request) -> bytes | int:
         path = request.path.decode("latin-1")
         method = request.method
-        if found := UPLOAD.match(path):
+        found = UPLOAD.match(path) or SERVE.match(path)
+        if found is not None and not 1 <= int(found[1]) <= MAX_ID:
+            found = None  # no product has that id (nor could the database be asked)
+        if found is not None and found.re is UPLOAD:
             if method == b"PUT":
                 return self._change(request, int(found[1]), upload=True)
             if method == b"DELETE":
                 return self._change(request, int(found[1]), upload=False)
             return self._not_allowed(request, "PUT, DELETE")
-        if found := SERVE.match(path):
+        if found is not None:
             if method in (b"GET", b"HEAD"):
                 return self._serve(request, int(found[1]), found[2])
             return self._not_allowed(request, "GET, HEAD")
