@@ -62,6 +62,13 @@ QUALITY = 82
 
 # What a truncated image does: fail, never come out half grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow warns of what it reads in hostile files (corrupt EXIF, tags past
+# the end, its own bomb limit): a line in the log for each would let
+# uploads write the log.  What decides is this module's bounds and its
+# refusals.  Set once, at import: warnings.catch_warnings() around each
+# decode would race between threads.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -216,11 +223,7 @@ def process(data: bytes) -> Photo:
     is not a whole image within the bounds."""
     found = probe(data)
     try:
-        with warnings.catch_warnings():
-            # Pillow's own bomb warning: the bounds above are the ones that
-            # decide, and they are below Pillow's.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
+        image = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
     except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
         raise ImageRefused(f"cannot be opened ({type(e).__name__})") from None
     with image:
