@@ -213,7 +213,8 @@ def test_unknown_paths_and_sizes(site, lamp, token):
     # Ids no product can have: 404, never a question the database cannot take.
     for bad in ("0", "9" * 19):
         assert get(site, f"/photos/{bad}/{'0' * 32}").status == 404
-        assert put(site, bad, make.png(), token).status == 404
+        refused(put(site, bad, make.png(), token), 404, "not_found", what="product")
+        refused(put(site, bad, make.png(), "bad"), 401, "bad_credentials")
     assert get(site, f"{path}?size=huge").status == 400
     assert get(site, f"/photos/{lamp}").status == 405
     assert send(site, request("POST", f"/photos/{lamp}", b"x", "t")).status == 405

@@ -269,16 +269,17 @@ class Photos:
     def render(self, request: server.Request) -> bytes | int:
         path = request.path.decode("latin-1")
         method = request.method
-        found = UPLOAD.match(path) or SERVE.match(path)
-        if found is not None and not 1 <= int(found[1]) <= MAX_ID:
-            found = None  # no product has that id (nor could the database be asked)
-        if found is not None and found.re is UPLOAD:
+        if found := UPLOAD.match(path):
+            # An id no product can have (nor the database be asked about)
+            # is asked as 0, which no product has: 404 after the token.
+            product_id = int(found[1]) if 1 <= int(found[1]) <= MAX_ID else 0
             if method == b"PUT":
-                return self._change(request, int(found[1]), upload=True)
+                return self._change(request, product_id, upload=True)
             if method == b"DELETE":
-                return self._change(request, int(found[1]), upload=False)
+                return self._change(request, product_id, upload=False)
             return self._not_allowed(request, "PUT, DELETE")
-        if found is not None:
+        found = SERVE.match(path)
+        if found is not None and 1 <= int(found[1]) <= MAX_ID:
             if method in (b"GET", b"HEAD"):
                 return self._serve(request, int(found[1]), found[2])
             return self._not_allowed(request, "GET, HEAD")
