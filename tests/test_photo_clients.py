@@ -11,7 +11,13 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from cybermarket.client.blocking import BadRequest, Client, Forbidden, NotLoggedIn
+from cybermarket.client.blocking import (
+    BadCredentials,
+    Client,
+    InvalidArgument,
+    NotFound,
+    NotYours,
+)
 from tests import images as make
 from tests.live import FAST, PASSWORD
 from tests.seed import seed_stores
@@ -79,15 +85,19 @@ def test_the_blocking_client_raises_the_errors(server, tmp_path):
     lamp = add(shop)
     svg = tmp_path / "x.svg"
     svg.write_bytes(make.SVG)
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument) as refused:
         shop.set_photo(lamp, str(svg))
+    assert refused.value.field == "photo"
+    with pytest.raises(NotFound) as missing:
+        shop.set_photo(lamp + 100, str(svg))
+    assert missing.value.what == "product"
     rival = merchant(server, "rival")
     good = tmp_path / "good.png"
     good.write_bytes(make.png())
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotYours):
         rival.set_photo(lamp, str(good))
     anonymous = Client(HOST, server.port, web=web(server))
-    with pytest.raises(NotLoggedIn):
+    with pytest.raises(BadCredentials):
         anonymous.set_photo(lamp, str(good))
     with pytest.raises(ValueError):
         Client(HOST, server.port).set_photo(lamp, str(good))  # no web endpoint

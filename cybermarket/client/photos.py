@@ -39,16 +39,24 @@ def headers(token: str | None) -> dict[str, str]:
 
 
 def response_of(status: int, body: bytes) -> Response:
-    """The answer as a Response: status, message and data (the path, as
-    {"photo": ...}) from its JSON; a body that is not the server's JSON
-    (a proxy's error page, say) keeps the HTTP status."""
+    """The answer as a Response: status, message, data (the path, as
+    {"photo": ...}) and error (its code: the client raises that code's
+    exception) from its JSON; a body that is not the server's JSON (a
+    proxy's error page, say) keeps the HTTP status."""
     try:
         answer: Any = json.loads(body)
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
         return Response(None, status, body[:200].decode("utf-8", "replace"))
-    return Response(None, status, str(answer.get("message", "")), answer.get("data"))
+    error = answer.get("error")
+    return Response(
+        None,
+        status,
+        str(answer.get("message", "")),
+        answer.get("data"),
+        error if isinstance(error, dict) else None,
+    )
 
 
 def path_of(response: Response) -> str | None:
