@@ -4,9 +4,10 @@ during each one.
     .venv/bin/python bench/attack.py [--database URL] [--seconds 8] [ATTACK ...]
 
 ATTACK is any of: slow-readers, slow-readers-100, flood-one, flood-many, logins, old-password,
-hashes, web-flood, unread-pipelines, token-race, cart-race, upgrades, accept-language,
-accept-language-novel, norwegian, nuls, surrogates, rare-words, many-words, photo-flood,
-photo-tokens (default: all; upgrades and nuls are the controls of the attacks after them).
+hashes, web-flood, unread-pipelines, token-race, cart-race, order-race, office, upgrades,
+accept-language, accept-language-novel, norwegian, nuls, surrogates, rare-words, many-words,
+photo-flood, photo-tokens (default: all; upgrades and nuls are the controls of the attacks
+after them).
 Each attack gets a fresh `twistd cybermarket` on a free loopback port, with
 the web endpoint (--web) on another.  While it runs, another connection (from its own
 loopback address) sends a PING every 10 ms; the line printed per attack
@@ -512,6 +513,154 @@ def cart_race(servers, seconds):
     )
 
 
+ORDER_BOOKS = (
+    "SELECT p.merchant_id, p.status, count(*), sum(p.total_cents) FROM order_parts p"
+    " GROUP BY p.merchant_id, p.status"
+)
+ORDER_UNITS = (
+    "SELECT l.product_id, sum(l.quantity) FROM order_lines l JOIN order_parts p"
+    " ON p.order_id = l.order_id AND p.merchant_id = l.merchant_id"
+    " WHERE p.status <> 'cancelled' GROUP BY l.product_id"
+)
+SHELF = "SELECT id, stock FROM products"
+PROFITS = "SELECT id, profit_cents FROM merchants"
+
+
+def order_race(servers, seconds):
+    """Two stores each ship, and the customer cancels from two connections,
+    the same orders at once (8 requests written at a time per connection),
+    round after round; afterwards, parts that more than one request
+    changed, and the stock and profit that do not match the parts that are
+    not cancelled."""
+    from collections import Counter
+
+    from sqlalchemy import create_engine, text
+
+    stock = 10**6
+    stores = {name: merchant(servers, name) for name in ("north", "south")}
+    products = {
+        name: conn.call(
+            "MERCHANT_ADD_PRODUCT", productname=name, price="1.25", description="", stock=stock
+        )["data"]["product_id"]
+        for name, conn in stores.items()
+    }
+    customer(servers, "buyer")
+    cancellers = [Conn(servers.port, f"127.0.9.{i + 1}") for i in range(2)]
+    for conn in cancellers:
+        assert conn.call("CLIENT_LOGIN", login="buyer", password=PASSWORD)["status"] == 200
+    buyer = cancellers[0]
+    stop = time.perf_counter() + seconds
+    won = Counter()  # (order, store): requests that changed the part
+    tally = Counter()
+
+    def pipelined(conn, op, ids):
+        answers = {}
+        for start in range(0, len(ids), 8):
+            batch = ids[start : start + 8]
+            for order_id in batch:
+                conn.send(op, order_id=order_id)
+            for order_id in batch:
+                answers[order_id] = conn.receive()
+        return answers
+
+    while time.perf_counter() < stop:
+        ids = []
+        for _ in range(16):
+            for product_id in products.values():
+                buyer.send("CLIENT_ADD_ITEM", product_id=product_id, quantity=1)
+            buyer.send("CLIENT_CHECKOUT_ITEM")
+            for _ in products:
+                buyer.receive()
+            ids.append(buyer.receive()["data"]["order_id"])
+        tally["orders"] += len(ids)
+        results = {}
+
+        def ship(name, ids=ids, results=results):
+            results[name] = pipelined(stores[name], "MERCHANT_SHIP_ORDER", ids)
+
+        def cancel(i, ids=ids, results=results):
+            results[i] = pipelined(cancellers[i], "CLIENT_CANCEL_ORDER", ids[:: 1 - 2 * i])
+
+        threads = [threading.Thread(target=ship, args=(name,)) for name in stores]
+        threads += [threading.Thread(target=cancel, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for order_id in ids:
+            for name in stores:
+                if results[name][order_id]["status"] == 200:
+                    won[order_id, name] += 1
+                    tally["ships"] += 1
+            for i in range(2):
+                answer = results[i][order_id]
+                if answer["status"] == 200:
+                    tally["cancels"] += 1
+                    for name in answer["data"]["cancelled"]:
+                        won[order_id, name] += 1
+    for conn in (*stores.values(), *cancellers):
+        conn.close()
+    engine = create_engine(servers.database)
+    with engine.connect() as db:
+        parts = list(db.execute(text(ORDER_BOOKS)))
+        units = {pid: int(n) for pid, n in db.execute(text(ORDER_UNITS))}
+        shelf = {pid: int(n) for pid, n in db.execute(text(SHELF))}
+        profit = {mid: int(c) for mid, c in db.execute(text(PROFITS))}
+    engine.dispose()
+    kept = Counter()
+    for merchant_id, status, _count, cents in parts:
+        if status != "cancelled":
+            kept[merchant_id] += int(cents)
+    stock_off = sum(abs(shelf[p] + units.get(p, 0) - stock) for p in products.values())
+    profit_off = sum(abs(profit[m] - kept[m]) for m in profit)
+    twice = sum(n > 1 for n in won.values())
+    never = 2 * tally["orders"] - len(won)
+    return (
+        f"{tally['orders']} orders, {tally['ships']} ships and {tally['cancels']} cancels"
+        f" answered 200; parts changed twice: {twice}, by none: {never};"
+        f" stock off by {stock_off} units, profit off by {profit_off} cents"
+    )
+
+
+def office(servers, seconds):
+    """One address (an office): 10 wrong passwords by one person there, then
+    another person there logs in and an open page there RESUMEs; then a
+    token guesser there sends wrong RESUMEs until refused."""
+    customer(servers, "careless")
+    customer(servers, "colleague")
+    page = Conn(servers.port, "127.0.10.2")
+    token = page.call("CLIENT_LOGIN", login="colleague", password=PASSWORD)["data"]["token"]
+    page.close()
+    wrong = 0
+    for _ in range(10):
+        conn = Conn(servers.port, "127.0.10.1")
+        wrong += conn.call("CLIENT_LOGIN", login="careless", password="mistyped")["status"] == 401
+        conn.close()
+    other = Conn(servers.port, "127.0.10.1")
+    login = other.call("CLIENT_LOGIN", login="colleague", password=PASSWORD)["status"]
+    other.close()
+    reopened = Conn(servers.port, "127.0.10.1")
+    resumed = reopened.call("RESUME", token=token)["status"]
+    reopened.close()
+    guesser = Conn(servers.port, "127.0.10.1")
+    guesses = 0
+    stop = time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        status = guesser.call("RESUME", token="guess-" + os.urandom(16).hex())["status"]
+        if status == 429:
+            break
+        guesses += 1
+    guesser.close()
+    good = Conn(servers.port, "127.0.10.1")
+    resumed_after = good.call("RESUME", token=token)["status"]
+    good.close()
+    return (
+        f"after {wrong} wrong passwords from the address: another account's login {login},"
+        f" a page's RESUME {resumed}; token guesses answered before 429: {guesses},"
+        f" then a valid RESUME from there: {resumed_after}"
+    )
+
+
 # --- WebSocket: the upgrade's Accept-Language, and text messages ---------------
 
 # What Chromium sends with Norwegian Bokmål first: "no" and "nn" are
@@ -981,6 +1130,8 @@ ATTACKS = {
     "unread-pipelines": (unread_pipelines, None, (), None),
     "token-race": (token_race, None, ("--login-failures", "100000"), None),
     "cart-race": (cart_race, None, ("--login-failures", "100000"), None),
+    "order-race": (order_race, None, (), None),
+    "office": (office, None, (), None),
     "upgrades": (upgrades, None, (), None),
     "accept-language": (accept_language, None, (), None),
     "accept-language-novel": (accept_language_novel, None, (), None),

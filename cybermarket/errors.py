@@ -18,6 +18,7 @@ The code and its keys never depend on the language.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from cybermarket.i18n import DEFAULT, N_, Template, render
@@ -270,8 +271,14 @@ class TotalChanged(Conflict):
     code = TOTAL_CHANGED
     default = N_("expected_total: the cart's total is now {total}")
 
-    def __init__(self, total: str, message: Template | None = None, /, **params: object) -> None:
+    def __init__(
+        self, total: Decimal | str, message: Template | None = None, /, **params: object
+    ) -> None:
+        if isinstance(total, Decimal):
+            # As values.money gives it (values imports this module).
+            total = str(total.quantize(Decimal("0.01")))
         super().__init__(message, total=total, **params)
+        self.total = total
         self.extra = {"total": total}
 
 

@@ -205,9 +205,12 @@ TABLE = [
     Op(
         "CLIENT_CHECKOUT_ITEM",
         CLIENT,
-        {},
-        errors=(e.EMPTY_CART, e.SHORT_OF_STOCK, e.TOO_LARGE),
-        doc="buy everything in your cart",
+        {
+            "expected_total": Arg(v.ExpectedTotal, optional=True),
+            "address": Arg(v.Address, optional=True),
+        },
+        errors=(e.EMPTY_CART, e.SHORT_OF_STOCK, e.TOTAL_CHANGED, e.TOO_LARGE),
+        doc="buy everything in your cart (at the total you saw, to an address)",
     ),
     Op(
         "CLIENT_LIST_ORDERS",
@@ -221,6 +224,13 @@ TABLE = [
         {"order_id": _req(v.Id)},
         errors=(e.NOT_FOUND,),
         doc="the lines of one of your orders",
+    ),
+    Op(
+        "CLIENT_CANCEL_ORDER",
+        CLIENT,
+        {"order_id": _req(v.Id)},
+        errors=(e.NOT_FOUND, e.NOT_PLACED),
+        doc="cancel every part of one of your orders that is not shipped yet",
     ),
     # --- merchants ---
     Op(
@@ -324,6 +334,30 @@ TABLE = [
         {},
         errors=(e.TOO_LARGE,),
         doc="units sold and revenue per product",
+    ),
+    Op(
+        "MERCHANT_LIST_ORDERS",
+        MERCHANT,
+        {
+            "status": Arg(v.OrderStatus, optional=True),
+            "limit": LIMIT,
+            "after": Arg(v.Id, optional=True),
+        },
+        doc="your store's parts of orders, newest first (placed, shipped or cancelled)",
+    ),
+    Op(
+        "MERCHANT_GET_ORDER",
+        MERCHANT,
+        {"order_id": _req(v.Id)},
+        errors=(e.NOT_FOUND,),
+        doc="your store's lines of one order",
+    ),
+    Op(
+        "MERCHANT_SHIP_ORDER",
+        MERCHANT,
+        {"order_id": _req(v.Id), "note": Arg(v.Note, optional=True)},
+        errors=(e.NOT_FOUND, e.NOT_PLACED),
+        doc="mark your store's part of an order shipped (note: carrier and tracking number)",
     ),
     Op(
         "MERCHANT_LIST_PRODUCTS",

@@ -23,6 +23,9 @@ MAX_PRICE = Decimal("99999999.99")
 # What a BIGINT column of cents holds: no total (an order's, a store's
 # profit) may pass it, on any backend.
 MAX_CENTS = 2**63 - 1
+# An order's total must fit a BIGINT of cents with room to spare for the
+# merchants' running profit (which checkout keeps within MAX_CENTS).
+MAX_TOTAL_CENTS = 10**17
 _PRICE_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 CENT = Decimal("0.01")
@@ -242,10 +245,12 @@ class ProductnameText(Text):
 
 class DescriptionText(Text):
     """Free text, taken as given: line breaks and tabs, but no other control
-    character and no bidirectional control."""
+    character and no bidirectional control.  A product's or store's
+    description; by the same rules, an order's address and a shipping
+    note (protocol 1.2), of their own lengths."""
 
-    def __init__(self) -> None:
-        super().__init__(0, 2000)
+    def __init__(self, low: int = 0, high: int = 2000) -> None:
+        super().__init__(low, high)
 
     def check_characters(self, field: str, value: str) -> None:
         found = _DESCRIPTION_FORBIDDEN.search(value)
@@ -317,7 +322,12 @@ class Integer:
 
 class Money:
     """A price: "19", "19.9", "19.99" or an integer; 0.01 to 99,999,999.99.
-    Returned as a Decimal with two places."""
+    Returned as a Decimal with two places.  `high`: another most, for an
+    amount that is not a price (checkout's expected_total, up to the
+    order-total limit)."""
+
+    def __init__(self, high: Decimal = MAX_PRICE) -> None:
+        self.high = high
 
     def check(self, field: str, value: object) -> Decimal:
         if type(value) is int:
@@ -338,8 +348,15 @@ class Money:
                 field=field,
                 type=type(value).__name__,
             )
-        if not CENT <= amount <= MAX_PRICE:
-            raise BadRequest(N_("{field}: must be from 0.01 to 99999999.99"), field=field)
+        if not CENT <= amount <= self.high:
+            if self.high == MAX_PRICE:
+                raise BadRequest(N_("{field}: must be from 0.01 to 99999999.99"), field=field)
+            raise BadRequest(
+                N_("{field}: must be from {low} to {high}"),
+                field=field,
+                low=money(CENT),
+                high=money(self.high),
+            )
         return amount.quantize(CENT)
 
     def describe(self) -> str:
@@ -362,6 +379,23 @@ def from_cents(value: int | Decimal) -> Decimal:
     # scaleb keeps the exponent at -2: Decimal(1999).scaleb(-2) is 19.99,
     # Decimal(0).scaleb(-2) is 0.00.
     return Decimal(value).scaleb(-2)
+
+
+class Choice:
+    """One of a few words, exactly as written (an order part's status)."""
+
+    def __init__(self, *words: str) -> None:
+        self.words = words
+
+    def check(self, field: str, value: object) -> str:
+        if type(value) is not str or value not in self.words:
+            raise BadRequest(
+                N_("{field}: must be one of {words}"), field=field, words=", ".join(self.words)
+            )
+        return value
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.words)
 
 
 # --- product search (contract 1.1; 1.2, "Search cost") -----------------------
@@ -545,6 +579,16 @@ Password = Text(8, 128)
 GivenPassword = Text(0, 128)
 Email = EmailText()
 Price = Money()
+# Checkout's expected_total (protocol 1.2): a price's form, up to the
+# order-total limit.
+ExpectedTotal = Money(Decimal(MAX_TOTAL_CENTS).scaleb(-2))
+# Where an order goes, and a store's shipping note (protocol 1.2): the
+# description's rules, line breaks allowed.
+Address = DescriptionText(1, 500)
+Note = DescriptionText(0, 200)
+# The status of a store's part of an order (protocol 1.2).
+PLACED, SHIPPED, CANCELLED = "placed", "shipped", "cancelled"
+OrderStatus = Choice(PLACED, SHIPPED, CANCELLED)
 Login = Text(1, 254)
 Code = Text(1, 128)
 Id = Integer(1, MAX_ID)

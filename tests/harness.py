@@ -127,7 +127,13 @@ def make_app(url, clock=None, **settings):
     return App(
         db=db,
         hasher=InlineHasher(clock=clock),
-        throttle=Throttle(db, clock, settings.login_failures, settings.login_window),
+        throttle=Throttle(
+            db,
+            clock,
+            settings.login_failures,
+            settings.login_window,
+            settings.login_failures_per_address,
+        ),
         clock=clock,
         searches=inline_searches(url, clock),
         settings=settings,

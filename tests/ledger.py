@@ -2,9 +2,10 @@
 (tables in cybermarket/storage/models.py, money in whole cents), and checked for
 the invariants every fault must leave intact:
 
-- per product: initial stock + restocks = current stock + units in order lines,
-  and the stock is never below zero;
-- per merchant: profit_cents = the sum of its order lines' price x quantity;
+- per product: initial stock + restocks = current stock + units in order lines
+  of parts not cancelled (protocol 1.2), and the stock is never below zero;
+- per merchant: profit_cents = the sum of its order lines' price x quantity,
+  over its parts that are not cancelled;
 - every order has lines, and its total_cents is the sum of its lines;
 - every checkout a client saw answered 200 is recorded, with that total.
 
@@ -14,17 +15,17 @@ The initial stocks and restocks are what the test itself did and recorded.
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import and_, create_engine, func, select
 
-from cybermarket.storage.models import merchants, order_lines, orders, products
+from cybermarket.storage.models import merchants, order_lines, order_parts, orders, products
 
 
 @dataclass
 class Books:
     stock: dict  # product id -> units on hand
-    sold: dict  # product id -> units in order lines
+    sold: dict  # product id -> units in order lines of parts not cancelled
     profit: dict  # merchant id -> profit_cents
-    earned: dict  # merchant id -> sum of its order lines, in cents
+    earned: dict  # merchant id -> sum of its order lines of parts not cancelled, in cents
     totals: dict  # order id -> total_cents
     line_sums: dict  # order id -> sum of its lines, in cents
 
@@ -38,6 +39,15 @@ def read_books(database_url):
             options["isolation_level"] = "REPEATABLE READ"
         with engine.connect().execution_options(**options) as db, db.begin():
             line_value = order_lines.c.price_cents * order_lines.c.quantity
+            # The lines of parts that are not cancelled.
+            kept = order_lines.join(
+                order_parts,
+                and_(
+                    order_parts.c.order_id == order_lines.c.order_id,
+                    order_parts.c.merchant_id == order_lines.c.merchant_id,
+                ),
+            )
+            not_cancelled = order_parts.c.status != "cancelled"
 
             def as_dict(query):
                 return {key: int(value) for key, value in db.execute(query).all()}
@@ -45,15 +55,17 @@ def read_books(database_url):
             return Books(
                 stock=as_dict(select(products.c.id, products.c.stock)),
                 sold=as_dict(
-                    select(order_lines.c.product_id, func.sum(order_lines.c.quantity)).group_by(
-                        order_lines.c.product_id
-                    )
+                    select(order_lines.c.product_id, func.sum(order_lines.c.quantity))
+                    .select_from(kept)
+                    .where(not_cancelled)
+                    .group_by(order_lines.c.product_id)
                 ),
                 profit=as_dict(select(merchants.c.id, merchants.c.profit_cents)),
                 earned=as_dict(
-                    select(order_lines.c.merchant_id, func.sum(line_value)).group_by(
-                        order_lines.c.merchant_id
-                    )
+                    select(order_lines.c.merchant_id, func.sum(line_value))
+                    .select_from(kept)
+                    .where(not_cancelled)
+                    .group_by(order_lines.c.merchant_id)
                 ),
                 totals=as_dict(select(orders.c.id, orders.c.total_cents)),
                 line_sums=as_dict(

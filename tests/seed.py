@@ -13,7 +13,7 @@ from twisted.internet import task
 from cybermarket.server.handlers.accounts import CLIENT, create_merchant, insert_account
 from cybermarket.storage import invitations
 from cybermarket.storage.database import Database
-from cybermarket.storage.models import clients, merchants, order_lines, orders
+from cybermarket.storage.models import clients, merchants, order_lines, order_parts, orders
 from tests.harness import FAST_HASHER
 
 MAX_CENTS = 2**63 - 1  # what a BIGINT holds
@@ -82,6 +82,15 @@ class Seeder:
                         productname=productname,
                         price_cents=price_cents,
                         quantity=quantity,
+                    )
+                )
+                conn.execute(
+                    insert(order_parts).values(
+                        order_id=order_id,
+                        merchant_id=merchant_id,
+                        storename=storename,
+                        total_cents=line_cents,
+                        status="shipped",
                     )
                 )
             if not credit:

@@ -405,7 +405,15 @@ def test_behind_a_balancer_each_client_has_its_own_address(serve, database_url):
     """Every connection comes from the balancer's address; the limits must
     count the addresses the PROXY headers name, or a few wrong logins lock
     out every user and a few connections fill the per-address cap."""
-    server = serve("--login-failures", "3", "--max-connections-per-address", "20", haproxy=True)
+    server = serve(
+        "--login-failures",
+        "3",
+        "--login-failures-per-address",
+        "3",
+        "--max-connections-per-address",
+        "20",
+        haproxy=True,
+    )
     with server.client(claim="10.0.0.1") as owner:
         code = invitation(database_url)
         assert owner.call("MERCHANT_CREATE", **store_args("shop", PASSWORD, code))["status"] == 201

@@ -142,7 +142,7 @@ def test_call_returns_a_response(start):
     market = start()
     conn = market.connect()
     ping = conn.call("PING")
-    assert ping == Response(id=ping.id, status=200, message="ok", data={"protocol": "1.1"})
+    assert ping == Response(id=ping.id, status=200, message="ok", data={"protocol": "1.2"})
     assert ping.ok and ping.frame is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         ping.status = 500
@@ -177,6 +177,46 @@ def test_get_account_answers_the_account_as_stored(shared_market):
     assert by_email.get_account() == shop.get_account() == expected
     with pytest.raises(NotLoggedIn):
         market.connect().get_account()
+
+
+def test_the_order_methods_of_protocol_1_2(shared_market):
+    market = shared_market
+    store = unique("Orders")
+    shop = market.merchant(store)
+    (apple,) = add_products(shop, 1, price="1.25")
+    alice = market.customer(unique("alice"))
+    alice.call("CLIENT_ADD_ITEM", check=True, product_id=apple, quantity=2)
+    with pytest.raises(Conflict) as changed:
+        alice.checkout(expected_total="2.00")
+    assert "2.50" in changed.value.response.message
+    first = alice.checkout(expected_total=Decimal("2.50"), address="1 Long Road")
+    assert first["total"] == Decimal("2.50")
+    alice.call("CLIENT_ADD_ITEM", check=True, product_id=apple, quantity=1)
+    second = alice.checkout()
+    assert [o["order_id"] for o in shop.list_store_orders(status="placed", limit=1)] == [
+        second["order_id"],
+        first["order_id"],
+    ]
+    assert shop.get_store_order(first["order_id"]) == [
+        {"product_id": apple, "productname": "item0", "price": Decimal("1.25"), "quantity": 2}
+    ]
+    assert shop.ship_order(first["order_id"], note="DHL 1234") is None
+    with pytest.raises(Conflict):
+        shop.ship_order(first["order_id"])
+    (shipped,) = shop.list_store_orders(status="shipped")
+    assert (shipped["address"], shipped["note"], shipped["total"]) == (
+        "1 Long Road",
+        "DHL 1234",
+        Decimal("2.50"),
+    )
+    assert alice.cancel_order(second["order_id"]) == {
+        "refunded": Decimal("1.25"),
+        "cancelled": [store],
+    }
+    with pytest.raises(Conflict):
+        alice.cancel_order(first["order_id"])
+    with pytest.raises(NotFound):
+        alice.cancel_order(second["order_id"] + 10**9)
 
 
 def test_the_client_keeps_its_session_token_and_resumes_with_it(shared_market):
@@ -859,6 +899,69 @@ def test_twisted_client_get_account():
     refused = outcome(protocol.get_account())
     protocol.dataReceived(framed({"id": 2, "status": 401, "message": "GET_ACCOUNT: log in first"}))
     assert refused[0].check(NotLoggedIn)
+
+
+def test_twisted_client_order_methods():
+    protocol, transport = connected()
+    placed = outcome(protocol.checkout(expected_total="2.50", address="home"))
+    cancelled = outcome(protocol.cancel_order(7))
+    shipped = outcome(protocol.ship_order(7, note="DHL"))
+    lines = outcome(protocol.get_store_order(7))
+    assert sent_requests(transport) == [
+        {
+            "id": 1,
+            "op": "CLIENT_CHECKOUT_ITEM",
+            "args": {"expected_total": "2.50", "address": "home"},
+        },
+        {"id": 2, "op": "CLIENT_CANCEL_ORDER", "args": {"order_id": 7}},
+        {"id": 3, "op": "MERCHANT_SHIP_ORDER", "args": {"order_id": 7, "note": "DHL"}},
+        {"id": 4, "op": "MERCHANT_GET_ORDER", "args": {"order_id": 7}},
+    ]
+    answers = [
+        {"order_id": 7, "total": "2.50"},
+        {"refunded": "2.50", "cancelled": ["shop"]},
+        None,
+        {"columns": ["product_id", "price"], "rows": [[3, "1.25"]]},
+    ]
+    for i, data in enumerate(answers, 1):
+        answer = {"id": i, "status": 200, "message": "ok"}
+        if data is not None:
+            answer["data"] = data
+        protocol.dataReceived(framed(answer))
+    assert placed == [{"order_id": 7, "total": Decimal("2.50")}]
+    assert cancelled == [{"refunded": Decimal("2.50"), "cancelled": ["shop"]}]
+    assert shipped == [None]
+    assert lines == [[{"product_id": 3, "price": Decimal("1.25")}]]
+    # Every page of MERCHANT_LIST_ORDERS.
+    listed = outcome(protocol.list_store_orders(status="placed"))
+    columns = ["order_id", "total"]
+    protocol.dataReceived(
+        framed(
+            {
+                "id": 5,
+                "status": 200,
+                "message": "ok",
+                "data": {"columns": columns, "rows": [[9, "1.00"]], "next": 9},
+            }
+        )
+    )
+    protocol.dataReceived(
+        framed(
+            {
+                "id": 6,
+                "status": 200,
+                "message": "ok",
+                "data": {"columns": columns, "rows": [[8, "2.00"]], "next": None},
+            }
+        )
+    )
+    assert [r["args"] for r in sent_requests(transport)] == [
+        {"status": "placed"},
+        {"status": "placed", "after": 9},
+    ]
+    assert listed == [
+        [{"order_id": 9, "total": Decimal("1.00")}, {"order_id": 8, "total": Decimal("2.00")}]
+    ]
 
 
 def test_twisted_client_keeps_its_session_token():

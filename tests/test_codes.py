@@ -49,10 +49,8 @@ CONTRACT = {
     "internal": (500, ()),
     "unavailable": (503, ()),
 }
-# Codes of later parts of protocol 1.2: declared, answered by no op yet.
-LATER = {"total_changed", "not_placed"}
 # The codes played below, each by a real request: every code of the table
-# but LATER (test_every_code_of_the_table_is_played holds them together).
+# (test_every_code_of_the_table_is_played holds them together).
 PLAYED: set[str] = set()
 
 
@@ -76,7 +74,6 @@ def test_the_table_is_the_contracts():
     for op in OPS.values():
         assert op.codes == tuple(dict.fromkeys(op.codes)), f"{op.name} declares a code twice"
         assert set(op.codes) <= set(CODES.values())
-        assert not {code.name for code in op.codes} & LATER, op.name
 
 
 def test_the_served_ops_check_the_declared_codes():
@@ -298,36 +295,26 @@ def test_unavailable(market):
     assert error_of(response, 503, "unavailable") == {"code": "unavailable"}
 
 
-@pytest.mark.parametrize(
-    "error, expected",
-    [
-        (errors.TotalChanged("12.50"), {"code": "total_changed", "total": "12.50"}),
-        (errors.NotPlaced("shipped"), {"code": "not_placed", "status": "shipped"}),
-    ],
-    ids=["total_changed", "not_placed"],
-)
-def test_the_later_codes_are_answered_as_declared(market, monkeypatch, undeclared, error, expected):
-    """total_changed and not_placed: no op raises them yet (later parts of
-    protocol 1.2 will); raised by a handler, they answer the contract's
-    form, in every language, and the answer's status stays 409."""
+def test_total_changed_gives_the_total_now(shop, alice):
+    lamp = add_product(shop, "lamp", "2.50", stock=5)
+    fill_cart(alice, (lamp, 2))
+    shop.ok("SET_PRODUCT", product_id=lamp, price="3.00")
+    response = alice.call("CLIENT_CHECKOUT_ITEM", expected_total="5.00")
+    assert error_of(response, 409, "total_changed") == {"code": "total_changed", "total": "6.00"}
+    assert "6.00" in response["message"]
+    # Nothing changed: the cart is whole and the stock untouched.
+    assert len(alice.ok("CLIENT_GET_ITEMS")["rows"]) == 1
 
-    def raising(*args, **kwargs):
-        raise error
 
-    monkeypatch.setitem(SERVED, "LIST_MERCHANT", SERVED["LIST_MERCHANT"].with_function(raising))
-    for language in ("en", "ru", "zh-CN"):
-        peer = market.peer()
-        peer.ok("SET_LANGUAGE", language=language)
-        peer.feed(frame(request("LIST_MERCHANT", 7)))
-        (response,) = peer.responses()
-        assert response["status"] == 409 and response["error"] == expected, response
-        assert expected[CONTRACT[expected["code"]][1][0]] in response["message"]
-    assert error.status == 409
-    # LIST_MERCHANT does not declare them: logged as the bug it would be.
-    assert [(event["op"], event["code"]) for event in undeclared] == [
-        ("LIST_MERCHANT", expected["code"])
-    ] * 3
-    undeclared.clear()
+def test_not_placed_gives_the_status_now(shop, alice):
+    lamp = add_product(shop, "lamp", stock=5)
+    fill_cart(alice, (lamp, 1))
+    order_id = alice.ok("CLIENT_CHECKOUT_ITEM")["order_id"]
+    shop.ok("MERCHANT_SHIP_ORDER", order_id=order_id)
+    response = shop.call("MERCHANT_SHIP_ORDER", order_id=order_id)
+    assert error_of(response, 409, "not_placed") == {"code": "not_placed", "status": "shipped"}
+    response = alice.call("CLIENT_CANCEL_ORDER", order_id=order_id)
+    assert error_of(response, 409, "not_placed") == {"code": "not_placed", "status": "shipped"}
 
 
 def creation(i: int) -> dict:
@@ -339,7 +326,7 @@ def test_every_code_of_the_table_is_played():
     order): each code but the later ones was answered above."""
     if len(PLAYED) < 5:
         pytest.skip("run with the tests above it")
-    assert PLAYED == set(CODES) - LATER
+    assert PLAYED == set(CODES)
 
 
 # --- messages in other languages ---------------------------------------------------------
@@ -453,7 +440,7 @@ def test_every_error_over_websocket_json_carries_its_code(server):
 def test_a_client_of_protocol_1_1_keeps_working(server):
     """Nothing of 1.1 is removed or renamed: statuses, messages, ids."""
     with Client(server.port) as client:
-        assert client.call("PING")["data"] == {"protocol": "1.1"}
+        assert client.call("PING")["data"] == {"protocol": "1.2"}
         response = client.call("LIST_PRODUCT", storename="nowhere")
         assert set(response) == {"id", "status", "message", "error"}
         assert (response["status"], response["message"]) == (

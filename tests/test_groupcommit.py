@@ -167,3 +167,44 @@ def test_the_reads_of_a_group_are_answered_before_its_writes_commit(db, commits)
     # before it; three commits: the first request's, the read's, the write's.
     assert answered == [("read", []), ("write", "written")]
     assert len(commits) == 3
+
+
+# --- ship and cancel of one part in one group (protocol 1.2) ---------------------
+
+
+def test_a_ship_and_a_cancel_of_one_part_in_one_group_one_wins(market, shop, alice, db):
+    """Requests of a group run one after another in one transaction, each
+    in its savepoint: the second of a ship and a cancel of the same part
+    sees the first's change and is refused, and what it refused leaves the
+    group's other work alone."""
+    from cybermarket.errors import NotPlaced
+    from cybermarket.server.handlers import cart, orders
+    from tests.shop import add_product, buy, stock
+
+    apple = add_product(shop, "apple", price="2.00", stock=10)
+    first = buy(alice, (apple, 3))["order_id"]
+    second = buy(alice, (apple, 1))["order_id"]
+    me = {
+        role: market.app.db.run_sync("id", lambda txn, q=q: txn.value(Query(q)))
+        for role, q in (
+            ("shop", "SELECT id FROM merchants WHERE storename = 'shop'"),
+            ("alice", "SELECT id FROM clients WHERE username = 'alice'"),
+        )
+    }
+    blocker, release = blocked_first(db)
+    later = [
+        db.run("ship", orders.ship_order, me["shop"], first, "DHL"),
+        db.run("cancel", cart.cancel_order, me["alice"], first),
+        db.run("cancel", cart.cancel_order, me["alice"], second),
+        db.run("ship", orders.ship_order, me["shop"], second, None),
+    ]
+    release.set()
+    out = results([blocker] + later)
+    db.reactor.run_calls(5)
+    assert out[1] is None  # the first order shipped ...
+    assert out[2].check(NotPlaced) and out[2].value.order_status == "shipped"
+    assert out[3] == {"refunded": cart.from_cents(200), "cancelled": ["shop"]}
+    assert out[4].check(NotPlaced) and out[4].value.order_status == "cancelled"
+    # ... and the second's unit came back once; the profit is the first's.
+    assert stock(shop, apple) == 7
+    assert shop.ok("MERCHANT_GET_PROFIT") == "6.00"

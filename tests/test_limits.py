@@ -85,7 +85,7 @@ def test_connections_over_the_cap_are_refused_and_logged(make_market, logged):
         market.peer(host="10.0.0.9")
     assert refusals(logged, "max-connections")
     peers[0].lose()
-    assert market.peer(host="10.0.0.9").ok("PING") == {"protocol": "1.1"}
+    assert market.peer(host="10.0.0.9").ok("PING") == {"protocol": "1.2"}
 
 
 def test_connections_per_address_are_capped(make_market, logged):
@@ -95,9 +95,9 @@ def test_connections_per_address_are_capped(make_market, logged):
         market.peer(host="10.0.0.1")
     assert refusals(logged, "max-connections-per-address")
     # Another address is not held to the first one's count.
-    assert market.peer(host="10.0.0.2").ok("PING") == {"protocol": "1.1"}
+    assert market.peer(host="10.0.0.2").ok("PING") == {"protocol": "1.2"}
     first[1].lose()
-    assert market.peer(host="10.0.0.1").ok("PING") == {"protocol": "1.1"}
+    assert market.peer(host="10.0.0.1").ok("PING") == {"protocol": "1.2"}
 
 
 def test_refusals_are_logged_without_flooding_the_log(make_market, logged):
@@ -287,8 +287,8 @@ def test_the_default_page_budget_is_a_mebibyte(market):
 
 def test_every_paged_op_keeps_to_the_page_budget(make_market):
     """Each listing that pages is cut by the budget of its own server: two
-    servers on one database, with budgets of 100 and 10 bytes."""
-    market, tiny = make_market(page_bytes=100), make_market(page_bytes=10)
+    servers on one database, with budgets of 120 and 10 bytes."""
+    market, tiny = make_market(page_bytes=120), make_market(page_bytes=10)
     shop = market.merchant("shop")
     market.merchant("s" * 60, email="s@example.com")
     alice = market.client("alice", password="client-pass")
@@ -300,16 +300,21 @@ def test_every_paged_op_keeps_to_the_page_budget(make_market):
         alice.ok("CLIENT_CHECKOUT_ITEM")
     ann = tiny.peer()
     ann.ok("CLIENT_LOGIN", login="alice", password="client-pass")
+    tiny_shop = tiny.peer()
+    tiny_shop.ok("MERCHANT_LOGIN", login="shop", password="merchant-pass")
     for peer, op, args in (
         (market.peer(), "LIST_PRODUCT", {"storename": "shop"}),
         (shop, "MERCHANT_LIST_PRODUCTS", {}),
         (market.peer(), "LIST_MERCHANT", {}),
         (ann, "CLIENT_LIST_ORDERS", {}),
+        (tiny_shop, "MERCHANT_LIST_ORDERS", {}),
     ):
         data = peer.ok(op, **args)
         assert len(data["rows"]) == 1 and data["next"] is not None, op
     # The same orders, under the larger budget, come in one page.
     data = alice.ok("CLIENT_LIST_ORDERS")
+    assert len(data["rows"]) == 2 and data["next"] is None
+    data = shop.ok("MERCHANT_LIST_ORDERS")
     assert len(data["rows"]) == 2 and data["next"] is None
 
 

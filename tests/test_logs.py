@@ -20,6 +20,8 @@ def test_json_log_has_the_security_events_and_no_secret(launch, migrated_url):
         "--access-log",
         "--login-failures",
         "2",
+        "--login-failures-per-address",
+        "2",
         "--max-connections-per-address",
         "4",
     )

@@ -226,6 +226,31 @@ def test_unknown_ops_cannot_grow_the_series():
     assert labels == {UNKNOWN}
 
 
+NEW_OPS_1_2 = (
+    "CLIENT_CANCEL_ORDER",
+    "MERCHANT_LIST_ORDERS",
+    "MERCHANT_GET_ORDER",
+    "MERCHANT_SHIP_ORDER",
+)
+
+
+def test_the_order_ops_of_protocol_1_2_have_labels_of_their_own():
+    metrics = Metrics()
+    for op in NEW_OPS_1_2:
+        metrics.answered(op, 200, 0.001)
+        metrics.answered(op, 409, 0.001)
+    counted = {
+        (sample.labels["op"], sample.labels["status"]): sample.value
+        for family in metrics.registry.collect()
+        if family.name == "cybermarket_requests"
+        for sample in family.samples
+        if sample.name == "cybermarket_requests_total"
+    }
+    for op in NEW_OPS_1_2:
+        assert counted[op, "200"] == counted[op, "409"] == 1
+    assert (UNKNOWN, "200") not in counted
+
+
 # --- /readyz follows PostgreSQL --------------------------------------------------------
 
 

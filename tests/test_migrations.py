@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 from cybermarket.storage import database, sessions
 from cybermarket.storage.models import Base
 from tests.harness import FAST_HASHER, Market
-from tests.shop import column, expect
+from tests.shop import column, expect, records
 
 PASSWORD = "an-old-password"
 WHEN = "2026-11-20 10:00:00"
@@ -473,6 +473,129 @@ def test_0009_indexes_cjk_text_by_its_characters_and_goes_back(database_url, eng
     assert found_ids(database_url, "茶") == [1]
 
 
+# --- 0010 (orders a store ships and a customer cancels, protocol 1.2) -----------
+
+
+def fill_an_order_of_two_stores(engine):
+    """At 0009, after fill_at_0001: bob's order 2 of an apple of SHOP (id 2)
+    and two pears of other (id 3)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO products"
+                " (id, merchant_id, productname, description, price_cents, stock, on_shelf,"
+                " created_at) VALUES (2, 3, 'pear', '', 250, 5, :yes, :when)"
+            ),
+            {"yes": True, "when": WHEN},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO orders (id, client_id, created_at, total_cents)"
+                " VALUES (2, 2, :when, 600)"
+            ),
+            {"when": WHEN},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO order_lines"
+                " (order_id, product_id, merchant_id, storename, productname, price_cents,"
+                " quantity) VALUES (2, 1, 2, 'SHOP', 'apple', 100, 1),"
+                " (2, 2, 3, 'other', 'pear', 250, 2)"
+            )
+        )
+        if engine.dialect.name == "postgresql":
+            for table in ("products", "orders"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f" (SELECT max(id) FROM {table}))"
+                    )
+                )
+
+
+def test_0010_makes_orders_from_before_shipped_without_an_address(database_url, engine):
+    database.upgrade(database_url, "0001")
+    fill_at_0001(engine)
+    database.upgrade(database_url, "0009")
+    fill_an_order_of_two_stores(engine)
+    database.upgrade(database_url)
+    parts = rows(
+        engine,
+        "SELECT order_id * 10 + merchant_id, storename, total_cents, status, note FROM order_parts",
+    )
+    assert parts == {
+        12: ("SHOP", 300, "shipped", None),
+        22: ("SHOP", 100, "shipped", None),
+        23: ("other", 500, "shipped", None),
+    }
+    assert rows(engine, "SELECT id, username, address FROM orders") == {
+        1: ("ALICE", None),
+        2: ("bob", None),
+    }
+    market = Market(database_url)
+    try:
+        bob = market.peer()
+        expect(bob, 200, "CLIENT_LOGIN", login="bob", password=PASSWORD)
+        (order,) = records(bob.ok("CLIENT_LIST_ORDERS"))
+        assert (order["status"], order["cancellable"], order["address"]) == (
+            "shipped",
+            False,
+            None,
+        )
+        assert "shipped" in expect(bob, 409, "CLIENT_CANCEL_ORDER", order_id=2)
+        other = market.peer()
+        expect(other, 200, "MERCHANT_LOGIN", login="other", password=PASSWORD)
+        (part,) = records(other.ok("MERCHANT_LIST_ORDERS"))
+        assert (part["order_id"], part["username"], part["total"], part["status"]) == (
+            2,
+            "bob",
+            "5.00",
+            "shipped",
+        )
+        assert records(other.ok("MERCHANT_GET_SALES"))[0]["revenue"] == "5.00"
+        expect(other, 409, "MERCHANT_SHIP_ORDER", order_id=2)
+    finally:
+        market.close()
+
+
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
+def test_0010_downgrades_and_upgrades_again(database_url, engine):
+    database.upgrade(database_url, "0001")
+    fill_at_0001(engine)
+    database.upgrade(database_url)
+    postgres = engine.dialect.name == "postgresql"
+
+    def functions():
+        with engine.connect() as conn:
+            return set(
+                conn.execute(
+                    text(
+                        "SELECT proname || '/' || pronargs FROM pg_proc"
+                        " WHERE proname IN ('cybermarket_checkout', 'cybermarket_cancel')"
+                    )
+                ).scalars()
+            )
+
+    if postgres:
+        assert functions() == {"cybermarket_checkout/6", "cybermarket_cancel/3"}
+    downgrade(database_url, "0009")
+    assert "order_parts" not in inspect(engine).get_table_names()
+    columns = {c["name"] for c in inspect(engine).get_columns("orders")}
+    assert not columns & {"username", "address"}
+    if postgres:
+        assert functions() == {"cybermarket_checkout/4"}
+    database.upgrade(database_url)
+    assert rows(engine, "SELECT order_id, status FROM order_parts") == {1: ("shipped",)}
+    with engine.connect() as conn:
+        opts = {"compare_type": True}
+        if conn.dialect.name == "sqlite":
+            opts["include_name"] = not_fts5
+        context = MigrationContext.configure(conn, opts=opts)
+        assert compare_metadata(context, Base.metadata) == []
+
+
 # --- 0011 (product photos) -----------------------------------------------------
 
 
@@ -480,7 +603,7 @@ def test_0009_indexes_cjk_text_by_its_characters_and_goes_back(database_url, eng
     "ignore:autogenerate skipping metadata-specified expression-based index"
 )
 def test_0011_downgrades_and_upgrades_again(migrated_url, engine):
-    downgrade(migrated_url, "0009")
+    downgrade(migrated_url, "0010")
     assert "photos" not in inspect(engine).get_table_names()
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:

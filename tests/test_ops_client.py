@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from cybermarket.server.handlers import cart as cart_handlers
+from cybermarket.storage import orders as storage_orders
 from cybermarket.storage.txn import Txn
 from tests import shop as steps
 from tests.databases import on_postgresql
@@ -537,8 +537,8 @@ def test_a_checkout_on_postgresql_is_one_statement(market, shop, alice, monkeypa
         assert alice.ok("CLIENT_CHECKOUT_ITEM")["total"] == "4.50"
     # A refusal then reads each short line's stock on hand, for
     # short_of_stock's `products` (protocol 1.2); the checkout is one statement.
-    short = [cart_handlers.SHORT_LINE.format[:60]] if refused else []
-    assert sent == [cart_handlers.CHECKOUT.format[:60], *short]
+    short = [storage_orders.SHORT_LINE.format[:60]] if refused else []
+    assert sent == [storage_orders.CHECKOUT.format[:60], *short]
 
 
 # --- orders ---------------------------------------------------------------

@@ -393,7 +393,7 @@ def test_a_token_revoked_by_a_password_change_is_401(market, site, lamp):
 
 
 def test_bad_tokens_count_toward_the_addresss_failed_login_limit(make_market, logged):
-    market = make_market(login_failures=3)
+    market = make_market(login_failures_per_address=3)
     with_pool(market)
     site = make_site(market.factory, [])
     lamp = add_product(market.merchant("shop"), "lamp")

@@ -46,7 +46,7 @@ def assert_bad(response, field, request_id=1):
 
 
 # What PING answers (protocol 1.1).
-PONG = {"protocol": "1.1"}
+PONG = {"protocol": "1.2"}
 
 
 def pong(request_id):
@@ -703,6 +703,7 @@ ROLE_ARGS = {
     "CLIENT_CHECKOUT_ITEM": {},
     "CLIENT_LIST_ORDERS": {},
     "CLIENT_GET_ORDER": {"order_id": 1},
+    "CLIENT_CANCEL_ORDER": {"order_id": 1},
     "MERCHANT_CREATE_INVITATION": {},
     "MERCHANT_LOGOUT": {},
     "SET_MERCHANT_STORENAME": {"storename": "other"},
@@ -715,6 +716,9 @@ ROLE_ARGS = {
     "MERCHANT_RESTOCK_PRODUCT": {"product_id": 1, "quantity": 1},
     "MERCHANT_GET_PROFIT": {},
     "MERCHANT_GET_SALES": {},
+    "MERCHANT_LIST_ORDERS": {"status": "placed"},
+    "MERCHANT_GET_ORDER": {"order_id": 1},
+    "MERCHANT_SHIP_ORDER": {"order_id": 1, "note": "DHL"},
     "MERCHANT_LIST_PRODUCTS": {},
     "SET_PRODUCT": {"product_id": 1, "price": "2"},
     "GET_ACCOUNT": {},

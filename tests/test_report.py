@@ -30,11 +30,12 @@ from tests.server import run_cli
 from tests.shop import add_product, buy
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-TITLES = ["sales per day", "sales per store", "top products", "counts"]
+TITLES = ["sales per day", "sales per store", "top products", "orders waiting to ship", "counts"]
 COLUMNS = {
     "sales per day": ["date", "orders", "units", "revenue"],
     "sales per store": ["storename", "orders", "units", "revenue"],
     "top products": ["storename", "product_id", "productname", "units", "revenue"],
+    "orders waiting to ship": ["storename", "orders", "revenue"],
     "counts": ["figure", "value"],
 }
 
@@ -160,6 +161,19 @@ def expected_top_products(purchases, ids, prices=PRICES):
     ]
 
 
+def expected_waiting(purchases):
+    """Every part placed (none shipped or cancelled): per store, most
+    orders first."""
+    stores = {}
+    for _, _, lines in purchases:
+        for store in {s for s, _, _ in lines}:
+            figures = stores.setdefault(store, [0, Decimal(0)])
+            figures[0] += 1
+            figures[1] += revenue([line for line in lines if line[0] == store])
+    ranked = sorted(stores.items(), key=lambda item: (-item[1][0], item[0]))
+    return [[store, str(o), text(r)] for store, (o, r) in ranked]
+
+
 def expected_counts(purchases):
     return [
         ["customers", str(len(CUSTOMERS))],
@@ -175,6 +189,7 @@ def expected_tables(purchases, ids):
         "sales per day": expected_per_day(purchases),
         "sales per store": expected_per_store(purchases),
         "top products": expected_top_products(purchases, ids),
+        "orders waiting to ship": expected_waiting(purchases),
         "counts": expected_counts(purchases),
     }
 
@@ -286,6 +301,30 @@ def test_top_products_keep_the_ten_best(market):
     assert str(ids["many", "p03"]) not in [row[1] for row in rows]
 
 
+def test_cancelled_parts_are_not_sales_and_shipped_ones_wait_no_more(market, shop):
+    # Carol's order (novel x 1, apple x 10) and Bob's first (fruit only):
+    # Carol cancels hers, fruit ships Bob's.
+    carol = market.peer()
+    carol.ok("CLIENT_LOGIN", login="carol", password="client-pass")
+    (carols,) = [r[0] for r in carol.ok("CLIENT_LIST_ORDERS")["rows"]]
+    carol.ok("CLIENT_CANCEL_ORDER", order_id=carols)
+    bob = market.peer()
+    bob.ok("CLIENT_LOGIN", login="bob", password="client-pass")
+    bobs = sorted(r[0] for r in bob.ok("CLIENT_LIST_ORDERS")["rows"])
+    shop.merchants["fruit"].ok("MERCHANT_SHIP_ORDER", order_id=bobs[0])
+    kept = [p for p in PURCHASES if p[0] != "carol"]
+    tables = csv_rows(rendered(shop.url, "csv"))
+    assert tables["sales per store"] == expected_per_store(kept)
+    assert tables["counts"][-2:] == expected_counts(kept)[-2:]
+    # Waiting: every part of the orders kept but Bob's first (shipped).
+    assert tables["orders waiting to ship"] == expected_waiting(
+        [p for p in kept if p is not PURCHASES[0]]
+    )
+    # A store's sales are its profit.
+    for store, _orders, _units, amount in tables["sales per store"]:
+        assert shop.merchants[store].ok("MERCHANT_GET_PROFIT") == amount
+
+
 def test_counts_match_the_market(shop):
     rows = csv_rows(rendered(shop.url, "csv"))["counts"]
     assert rows == expected_counts(PURCHASES)
@@ -302,7 +341,11 @@ def test_counts_match_the_market(shop):
 def test_since_keeps_orders_from_that_day_on(shop, day):
     tables = csv_rows(rendered(shop.url, "csv", day))
     kept = since(PURCHASES, day)
-    assert tables == expected_tables(kept, shop.ids)
+    # The orders waiting to ship are every part placed now, whatever `since`.
+    assert tables == {
+        **expected_tables(kept, shop.ids),
+        "orders waiting to ship": expected_waiting(PURCHASES),
+    }
     assert all(row[0] >= day.isoformat() for row in tables["sales per day"])
     assert ["orders", str(len(kept))] in tables["counts"]
 
@@ -616,7 +659,16 @@ def test_the_report_in_russian_has_russian_words_and_numbers(market, tmp_path):
     assert result.stderr == ""
     first, sections = text_sections(result.stdout)
     assert first == "Отчёт cybermarket, все заказы"
-    assert list(sections) == ["продажи по дням", "продажи по магазинам", "лидеры продаж", "итоги"]
+    assert list(sections) == [
+        "продажи по дням",
+        "продажи по магазинам",
+        "лидеры продаж",
+        "заказы к отправке",
+        "итоги",
+    ]
+    waiting = sections["заказы к отправке"]
+    assert columns(waiting[2]) == ["магазин", "заказы", "выручка"]
+    assert columns(waiting[3]) == ["dacha", "1", f"37{NBSP}049,35"]
     per_day = sections["продажи по дням"]
     assert per_day[1] == "=" * len(per_day[0])
     assert columns(per_day[2]) == ["дата", "заказы", "продано, шт.", "выручка"]

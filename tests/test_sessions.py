@@ -414,39 +414,58 @@ def test_the_log_holds_neither_token_nor_hash(market, logged):
 
 
 def test_failed_resumes_count_toward_the_addresss_login_limit(make_market):
-    market = make_market(login_failures=3)
+    market = make_market(login_failures_per_address=3)
     market.client("alice")
     token = log_in(market.peer())
     for _ in range(3):
         assert refused(market, "wrong-token", host="10.9.9.9") == BAD_TOKEN
-    # The next RESUME from that address is refused, even with a good token,
-    # and so is a login from there.
-    message = expect(market.peer("10.9.9.9"), 429, "RESUME", token=token)
+    # The next failed RESUME from that address is refused, and so is a
+    # login from there ...
+    message = expect(market.peer("10.9.9.9"), 429, "RESUME", token="wrong-token")
     assert "try again" in message
     expect(market.peer("10.9.9.9"), 429, "CLIENT_LOGIN", login="alice", password=PASSWORD)
+    # ... but never a RESUME with a valid token (protocol 1.2): its secret
+    # cannot be guessed.
+    resumed(market, token, host="10.9.9.9")
     # Other addresses are not affected.
     resumed(market, token, host="10.0.0.2")
     # The window passes.
     market.clock.advance(301)
-    resumed(market, token, host="10.9.9.9")
+    assert refused(market, "wrong-token", host="10.9.9.9") == BAD_TOKEN
 
 
 def test_failed_logins_count_toward_resume_too(make_market):
-    market = make_market(login_failures=2)
+    market = make_market(login_failures_per_address=2)
     market.client("alice")
     token = log_in(market.peer())
     for _ in range(2):
         expect(market.peer("10.8.8.8"), 401, "CLIENT_LOGIN", login="alice", password="bad-one")
-    expect(market.peer("10.8.8.8"), 429, "RESUME", token=token)
+    expect(market.peer("10.8.8.8"), 429, "RESUME", token="not-" + token)
+    resumed(market, token, host="10.8.8.8")
+
+
+def test_a_neighbours_wrong_passwords_never_log_a_page_out(make_market):
+    """Ten wrong passwords from one office's address (the default limit
+    per address is 100, and a valid token is never refused for the
+    address's failures): every open page behind it resumes after a
+    restart, and the others log in."""
+    market = make_market()
+    market.client("alice")
+    market.client("bob")
+    token = log_in(market.peer())
+    for _ in range(10):
+        expect(market.peer("10.5.5.5"), 401, "CLIENT_LOGIN", login="bob", password="bad-one")
+    resumed(market, token, host="10.5.5.5")
+    expect(market.peer("10.5.5.5"), 200, "CLIENT_LOGIN", login="alice", password=PASSWORD)
 
 
 def test_400_comes_before_429(make_market):
-    market = make_market(login_failures=1)
+    market = make_market(login_failures_per_address=1)
     market.client("alice")
     token = log_in(market.peer())
     peer = resumed(market, token, host="10.7.7.7")
     refused(market, "wrong", host="10.7.7.7")
-    expect(market.peer("10.7.7.7"), 429, "RESUME", token=token)
+    expect(market.peer("10.7.7.7"), 429, "RESUME", token="wrong")
     assert expect(peer, 400, "RESUME", token=token).startswith("token:")
 
 

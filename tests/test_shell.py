@@ -33,7 +33,7 @@ from tests.seed import invitation, seed_stores
 from tests.server import BIN, HOST, TLSServer, child_env, free_port, run_cli, self_signed
 from tests.wire import frame
 
-PONG = "protocol: 1.1\n"  # what a PING prints
+PONG = "protocol: 1.2\n"  # what a PING prints
 SHELL_TIMEOUT = 60.0  # seconds for a whole piped shell session
 READ_TIMEOUT = 20.0  # seconds for one expected output on the terminal
 
@@ -61,6 +61,37 @@ def test_text_and_money_are_sent_as_the_string_given():
     assert args == {"productname": "123", "price": "19", "description": "a=b c", "stock": 5}
     money = shell.parse_args(OPS["SET_PRODUCT"], ["product_id=1", "price=19.90"])
     assert money["price"] == "19.90"
+
+
+def test_the_order_commands_of_protocol_1_2():
+    words = shell.split_line(
+        'CLIENT_CHECKOUT_ITEM expected_total=12.50 address="1 Long Road\nTown"'
+    )
+    assert shell.parse_request(words) == (
+        "CLIENT_CHECKOUT_ITEM",
+        {"expected_total": "12.50", "address": "1 Long Road\nTown"},
+    )
+    assert shell.parse_request(shell.split_line("client_cancel_order order_id=7")) == (
+        "CLIENT_CANCEL_ORDER",
+        {"order_id": 7},
+    )
+    assert shell.parse_request(
+        shell.split_line("MERCHANT_SHIP_ORDER order_id=7 note='DHL 00340434'")
+    ) == ("MERCHANT_SHIP_ORDER", {"order_id": 7, "note": "DHL 00340434"})
+    assert shell.parse_request(
+        shell.split_line("MERCHANT_LIST_ORDERS status=placed limit=5 after=30")
+    ) == ("MERCHANT_LIST_ORDERS", {"status": "placed", "limit": 5, "after": 30})
+    assert shell.parse_request(shell.split_line("MERCHANT_GET_ORDER order_id=7")) == (
+        "MERCHANT_GET_ORDER",
+        {"order_id": 7},
+    )
+    with pytest.raises(shell.UsageError, match="order_id: must be an integer"):
+        shell.parse_request(shell.split_line("CLIENT_CANCEL_ORDER order_id=seven"))
+    # A cancel's answer: the refund and the stores, on lines of their own.
+    assert shell.format_data({"refunded": "5.00", "cancelled": ["shop", "Café"]}) == (
+        'refunded: 5.00\ncancelled: ["shop", "Café"]'
+    )
+    assert "status" in shell.help_text(["MERCHANT_LIST_ORDERS"])
 
 
 def test_empty_value_is_the_empty_string():
@@ -1204,7 +1235,7 @@ def test_a_lost_connection_is_told_and_the_next_command_resumes_the_login(server
     term.send("ping\n")
     resumed = term.expect(merchant_prompt(store))
     assert re.search(
-        rf"reconnected to .*; resumed the login as merchant '{store}'\r\nprotocol: 1.1\r\n",
+        rf"reconnected to .*; resumed the login as merchant '{store}'\r\nprotocol: 1.2\r\n",
         resumed,
     )
     term.send("merchant_get_profit\n")
@@ -1218,7 +1249,7 @@ def test_a_lost_connection_is_told_and_the_next_command_resumes_the_login(server
     assert "connection lost" in lost and "resumes" not in lost
     term.send("ping\n")
     assert re.search(
-        r"reconnected to .*\(not logged in\)\r\nprotocol: 1.1\r\n", term.expect(PROMPT)
+        r"reconnected to .*\(not logged in\)\r\nprotocol: 1.2\r\n", term.expect(PROMPT)
     )
     term.send("quit\n")
     assert term.wait() == 0

@@ -102,7 +102,7 @@ def test_the_statements_are_found():
     # One of each kind of place: a handler module's constant, an object's
     # attribute, throttle's and storage's own.
     assert {
-        "cybermarket.server.handlers.cart.TAKE",
+        "cybermarket.storage.orders.TAKE",
         "cybermarket.server.handlers.accounts.CLIENT.insert",
         "cybermarket.server.handlers.accounts.MERCHANT.set_hash",
         "cybermarket.server.throttle.RESERVE",
@@ -128,7 +128,7 @@ def test_statement_compiles_against_the_schema(cursor, name):
 @pytest.mark.parametrize(
     "name, old, new",
     [
-        ("cybermarket.server.handlers.cart.TAKE", "AND stock >= ", "AND stocks >= "),
+        ("cybermarket.storage.orders.TAKE", "AND stock >= ", "AND stocks >= "),
         ("cybermarket.server.handlers.accounts.CLIENT.by_name", "username_key", "user_key"),
         ("cybermarket.server.handlers.catalog.LIST_PRODUCT", "products", "product"),
         ("cybermarket.server.handlers.cart.ADD", "(client_id, product_id)", "(client_id)"),

@@ -1,5 +1,6 @@
 """Failed-login throttling (status 429): by default 10 failures for one
-login name, or from one peer address, within 300 seconds."""
+login name, or 100 from one peer address (protocol 1.2), within 300
+seconds."""
 
 import threading
 
@@ -33,8 +34,9 @@ def login_op(request, market):
 
 @pytest.fixture
 def small_market(migrated_url):
-    """A server configured for 3 failures within 60 seconds."""
-    m = Market(migrated_url, login_failures=3, login_window=60)
+    """A server configured for 3 failures (per name and per address) within
+    60 seconds."""
+    m = Market(migrated_url, login_failures=3, login_failures_per_address=3, login_window=60)
     m.client("alice", password=PASSWORD)
     yield m
     m.close()
@@ -63,7 +65,7 @@ def block_by_name(market, op):
 
 
 def block_by_peer(market, op):
-    fail_from_peer(market, op, PEER, 10)
+    fail_from_peer(market, op, PEER, 100)
 
 
 BLOCKS = [block_by_name, block_by_peer]
@@ -109,26 +111,44 @@ def test_failures_by_name_count_for_one_login_whatever_the_spelling(market, logi
 # --- one peer address --------------------------------------------------------------
 
 
-def test_ten_failures_from_a_peer_block_a_new_name_from_that_peer(market, login_op):
+def test_a_hundred_failures_from_a_peer_block_a_new_name_from_that_peer(market, login_op):
     block_by_peer(market, login_op)
     assert attempt(market, login_op, "alice", host=PEER) == 429
 
 
-def test_ten_failures_from_a_peer_leave_other_peers_alone(market, login_op):
+def test_a_hundred_failures_from_a_peer_leave_other_peers_alone(market, login_op):
     block_by_peer(market, login_op)
     assert attempt(market, login_op, "alice", host="10.0.0.2") == 200
 
 
-def test_nine_failures_from_a_peer_do_not_block(market, login_op):
-    fail_from_peer(market, login_op, PEER, 9)
+def test_ninety_nine_failures_from_a_peer_do_not_block(market, login_op):
+    fail_from_peer(market, login_op, PEER, 99)
+    assert attempt(market, login_op, "alice", host=PEER) == 200
+
+
+def test_ten_wrong_passwords_from_one_office_leave_the_others_behind_it_alone(market, login_op):
+    """Ten failures from one address no longer lock everyone behind that
+    address out (protocol 1.2): the address's limit is 100 by default."""
+    fail_from_peer(market, login_op, PEER, 10)
     assert attempt(market, login_op, "alice", host=PEER) == 200
 
 
 def test_failures_from_a_peer_count_across_roles(market):
     market.client("alice", password=PASSWORD)
-    fail_from_peer(market, "CLIENT_LOGIN", PEER, 5)
-    fail_from_peer(market, "MERCHANT_LOGIN", PEER, 5)
+    fail_from_peer(market, "CLIENT_LOGIN", PEER, 50)
+    fail_from_peer(market, "MERCHANT_LOGIN", PEER, 50)
     assert attempt(market, "CLIENT_LOGIN", "alice", host=PEER) == 429
+
+
+def test_the_per_address_limit_has_an_option_of_its_own(make_market):
+    market = make_market(login_failures=5, login_failures_per_address=2)
+    market.client("alice", password=PASSWORD)
+    fail_from_peer(market, "CLIENT_LOGIN", PEER, 2)
+    assert attempt(market, "CLIENT_LOGIN", "alice", host=PEER) == 429
+    fail_by_name(market, "CLIENT_LOGIN", "alice", 4)
+    assert attempt(market, "CLIENT_LOGIN", "alice", host="10.2.0.1") == 200
+    fail_by_name(market, "CLIENT_LOGIN", "alice", 1, first_host=20)
+    assert attempt(market, "CLIENT_LOGIN", "alice", host="10.2.0.2") == 429
 
 
 # --- the window ------------------------------------------------------------------
@@ -243,6 +263,9 @@ def statuses(peers):
 @pytest.mark.parametrize("spread", sorted(SPREADS))
 def test_simultaneous_wrong_logins_stay_within_the_budget(market, login_op, spread):
     host_of, name_of = SPREADS[spread]
+    # One budget of 10 for every spread: the address's limit brought down
+    # to the account's.
+    market.app.throttle.address_limit = 10
     pool = held_hasher(market)
     peers = send_at_once(
         market, login_op, 40, host_of, lambda i: {"login": name_of(i), "password": WRONG}
@@ -369,8 +392,8 @@ def test_failures_through_two_servers_share_one_budget(market, twin, login_op):
 
 
 def test_failures_from_a_peer_through_two_servers_share_one_budget(market, twin, login_op):
-    fail_from_peer(market, login_op, PEER, 5)
-    fail_from_peer(twin, login_op, PEER, 5)
+    fail_from_peer(market, login_op, PEER, 50)
+    fail_from_peer(twin, login_op, PEER, 50)
     assert attempt(market, login_op, "alice", host=PEER) == 429
     assert attempt(twin, login_op, "alice", host=PEER) == 429
 
@@ -479,7 +502,7 @@ def test_reservations_from_many_threads_keep_the_limit(migrated_url):
     at the same moment: threads with their own database connections, as
     several processes would have."""
     db = Database(migrated_url, threads=8)
-    throttle = Throttle(db, task.Clock(), limit=10)
+    throttle = Throttle(db, task.Clock(), limit=10, address_limit=10)
     barrier = threading.Barrier(8)
     outcomes = []
 

@@ -1,4 +1,5 @@
-"""A blocking client for the cybermarket protocol (wire contract version 1).
+"""A blocking client for the cybermarket protocol (wire contract version 1,
+with the additions of 1.1 and 1.2).
 
     from cybermarket.client.blocking import Client
 
@@ -8,9 +9,12 @@
 
 call() returns a Response; with check=True an error status raises the
 ClientError subclass for its error code (protocol 1.2), or for its status
-from a 1.1 server.  pipeline() sends several requests
-before reading their answers.  The encoding, decoding and error helpers here
-are shared with the Twisted client in cybermarket/client/twisted_client.py.
+from a 1.1 server.  A few ops have methods of their own: resume(),
+get_account(), and the orders of protocol 1.2 (checkout(), cancel_order(),
+ship_order(), list_store_orders(), get_store_order()).  pipeline() sends
+several requests before reading their answers.  The encoding, decoding and
+error helpers here are shared with the Twisted client in
+cybermarket/client/twisted_client.py.
 
 See docs/client.md.
 """
@@ -290,6 +294,22 @@ def _frame_of(data: dict[str, Any]) -> "pandas.DataFrame":
     return frame
 
 
+def records(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A table's rows as dicts by column name, money as Decimal (the
+    order helpers' answers; no pandas needed)."""
+    out = [dict(zip(data["columns"], row, strict=True)) for row in data["rows"]]
+    for record in out:
+        for name in MONEY_COLUMNS:
+            if record.get(name) is not None:
+                record[name] = money(record[name])
+    return out
+
+
+def given(**args: Any) -> dict[str, Any]:
+    """The arguments that are not None: an optional argument left out."""
+    return {name: value for name, value in args.items() if value is not None}
+
+
 def is_table(data: object) -> bool:
     return (
         isinstance(data, dict)
@@ -559,6 +579,61 @@ class Client:
         finally:
             connection.close()
         return photos.path_of(response.raise_for_status())
+
+    # --- orders (protocol 1.2) ----------------------------------------------
+
+    def checkout(
+        self, expected_total: Decimal | str | None = None, address: str | None = None
+    ) -> dict[str, Any]:
+        """Buy the cart (CLIENT_CHECKOUT_ITEM): {"order_id", "total", ...},
+        the total a Decimal.  With `expected_total` (the total the customer
+        saw), a cart whose total is now another raises Conflict (409
+        total_changed, the total now in the message) and changes nothing;
+        `address`: where the order goes."""
+        if isinstance(expected_total, str):
+            expected_total = money(expected_total)
+        data = self.call(
+            "CLIENT_CHECKOUT_ITEM",
+            check=True,
+            **given(expected_total=expected_total, address=address),
+        ).data
+        return {**data, "total": money(data["total"])}
+
+    def cancel_order(self, order_id: int) -> dict[str, Any]:
+        """Cancel every part of one of your orders still placed
+        (CLIENT_CANCEL_ORDER): {"refunded": Decimal, "cancelled":
+        [storenames]}.  Conflict (409 not_placed) when none is placed."""
+        data = self.call("CLIENT_CANCEL_ORDER", check=True, order_id=order_id).data
+        return {**data, "refunded": money(data["refunded"])}
+
+    def ship_order(self, order_id: int, note: str | None = None) -> None:
+        """Mark your store's part of an order shipped (MERCHANT_SHIP_ORDER),
+        with a note (a carrier and tracking number).  Conflict (409
+        not_placed) when it is shipped or cancelled already."""
+        self.call("MERCHANT_SHIP_ORDER", check=True, **given(order_id=order_id, note=note))
+
+    def list_store_orders(
+        self, status: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Your store's parts of orders (MERCHANT_LIST_ORDERS), newest
+        first, every page, as dicts (money as Decimal); `status`: only
+        "placed", "shipped" or "cancelled" ones."""
+        args = given(status=status, limit=limit)
+        out: list[dict[str, Any]] = []
+        while True:
+            data = self.call("MERCHANT_LIST_ORDERS", check=True, **args).data
+            out += records(data)
+            if data.get("next") is None:
+                return out
+            if data["next"] == args.get("after"):
+                raise ProtocolError(
+                    f"MERCHANT_LIST_ORDERS: paging does not advance past {data['next']!r}"
+                )
+            args["after"] = data["next"]
+
+    def get_store_order(self, order_id: int) -> list[dict[str, Any]]:
+        """Your store's lines of one order (MERCHANT_GET_ORDER), as dicts."""
+        return records(self.call("MERCHANT_GET_ORDER", check=True, order_id=order_id).data)
 
     def table(self, op: str, **args: Any) -> "pandas.DataFrame":
         """The table an op returns, as a DataFrame (see Response.frame).

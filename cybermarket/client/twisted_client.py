@@ -17,6 +17,7 @@ to them by id.  See docs/client.md.
 """
 
 from collections import deque
+from decimal import Decimal
 from io import BytesIO
 from typing import Any, cast
 
@@ -45,7 +46,10 @@ from cybermarket.client.blocking import (
     decode,
     encode,
     error_for,
+    given,
     match,
+    money,
+    records,
     token_after,
 )
 
@@ -136,6 +140,54 @@ class MarketClientProtocol(Int32StringReceiver):
         "email": ...} (and a merchant's "description"), the name as stored,
         or failing with the status's ClientError (401 when not logged in)."""
         return self.call("GET_ACCOUNT", check=True).addCallback(lambda r: r.data)
+
+    # --- orders (protocol 1.2), as the blocking client's -------------------
+
+    def checkout(
+        self, expected_total: Decimal | str | None = None, address: str | None = None
+    ) -> defer.Deferred[dict[str, Any]]:
+        """CLIENT_CHECKOUT_ITEM: a Deferred firing with {"order_id",
+        "total", ...} (total a Decimal), or failing with Conflict (409
+        total_changed) when `expected_total` is not the cart's total now."""
+        if isinstance(expected_total, str):
+            expected_total = money(expected_total)
+        d = self.call(
+            "CLIENT_CHECKOUT_ITEM",
+            check=True,
+            **given(expected_total=expected_total, address=address),
+        )
+        return d.addCallback(lambda r: {**r.data, "total": money(r.data["total"])})
+
+    def cancel_order(self, order_id: int) -> defer.Deferred[dict[str, Any]]:
+        """CLIENT_CANCEL_ORDER: {"refunded": Decimal, "cancelled": [storenames]}."""
+        d = self.call("CLIENT_CANCEL_ORDER", check=True, order_id=order_id)
+        return d.addCallback(lambda r: {**r.data, "refunded": money(r.data["refunded"])})
+
+    def ship_order(self, order_id: int, note: str | None = None) -> defer.Deferred[None]:
+        """MERCHANT_SHIP_ORDER: fires with None once the part is shipped."""
+        d = self.call("MERCHANT_SHIP_ORDER", check=True, **given(order_id=order_id, note=note))
+        return d.addCallback(lambda _: None)
+
+    def list_store_orders(
+        self, status: str | None = None, limit: int | None = None
+    ) -> defer.Deferred[list[dict[str, Any]]]:
+        """MERCHANT_LIST_ORDERS, every page: the store's parts of orders as
+        dicts, newest first; `status` filters them."""
+        return defer.ensureDeferred(self._all_store_orders(given(status=status, limit=limit)))
+
+    async def _all_store_orders(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            data = (await self.call("MERCHANT_LIST_ORDERS", check=True, **args)).data
+            out += records(data)
+            if data.get("next") is None or data["next"] == args.get("after"):
+                return out
+            args["after"] = data["next"]
+
+    def get_store_order(self, order_id: int) -> defer.Deferred[list[dict[str, Any]]]:
+        """MERCHANT_GET_ORDER: the store's lines of one order, as dicts."""
+        d = self.call("MERCHANT_GET_ORDER", check=True, order_id=order_id)
+        return d.addCallback(lambda r: records(r.data))
 
     @property
     def pending(self) -> int:

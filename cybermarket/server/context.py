@@ -51,6 +51,7 @@ class Settings:
     # clients' addresses come from its header.
     proxied: bool = False
     login_failures: int = 10
+    login_failures_per_address: int = 100
     login_window: float = 300.0
     invitation_days: float = 7.0
     # Bytes of text one page of a listing may hold (--max-page-bytes): the

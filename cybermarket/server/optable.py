@@ -21,6 +21,7 @@ from cybermarket.server.handlers import (  # noqa: F401  (imported: they registe
     catalog,
     invitations,
     languages,
+    orders,
     search,
     store,
 )

@@ -444,10 +444,21 @@ class Options(usage.Options):
             "login-failures",
             None,
             10,
-            "Failed logins allowed per account (or unknown login name), and "
-            "per peer address, within --login-window before further logins "
-            "get 429; a wrong old password in a password change counts too. "
-            "Counted in the database, shared by every server process.",
+            "Failed logins allowed per account (or unknown login name) "
+            "within --login-window before further logins for it get 429; a "
+            "wrong old password in a password change counts too. Counted in "
+            "the database, shared by every server process.",
+            _positive(int),
+        ],
+        [
+            "login-failures-per-address",
+            None,
+            100,
+            "Failed logins (and failed RESUMEs) allowed per peer address, "
+            "across accounts and roles, within --login-window before further "
+            "logins from it get 429. Higher than --login-failures: many "
+            "people may share one address. A RESUME with a valid token is "
+            "never refused for its address's failures.",
             _positive(int),
         ],
         [

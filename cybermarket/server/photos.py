@@ -212,7 +212,7 @@ def authorise(
     count commits.  Raises 429, 404 or 403."""
     found = None if token_hash is None else sessions.renew(txn, now_ms, token_hash, period_ms)
     if found is None or found[0] != "merchant":
-        keys = {"address": throttle_keys.peer_key(peer)}
+        keys = {throttle_keys.ADDRESS: throttle_keys.peer_key(peer)}
         throttle.check(txn, now_ms, keys)
         throttle.failed(txn, now_ms, keys)
         return None

@@ -258,6 +258,7 @@ def make_app(options, reactor):
         max_connections_per_address=options["max-connections-per-address"],
         proxied=options["listen"].strip().lower().startswith("haproxy:"),
         login_failures=options["login-failures"],
+        login_failures_per_address=options["login-failures-per-address"],
         login_window=options["login-window"],
         invitation_days=options["invitation-days"],
         page_bytes=options["max-page-bytes"],
@@ -278,7 +279,13 @@ def make_app(options, reactor):
             queue=options["hash-queue"],
             queue_per_address=options["hash-queue-per-address"],
         ),
-        throttle=Throttle(db, reactor, settings.login_failures, settings.login_window),
+        throttle=Throttle(
+            db,
+            reactor,
+            settings.login_failures,
+            settings.login_window,
+            settings.login_failures_per_address,
+        ),
         photos=PhotoPool(
             options["photo-threads"],
             reactor,

@@ -3,8 +3,11 @@
 What is counted: an account (per role), or for a login that names no
 account the name as given (case-folded; an email lower-cased), so that
 unknown names are throttled too; and the peer address, across both roles.
-Once a key has `limit` attempts inside `window` seconds, logins for it are
-refused until the oldest of those leaves the window.  A successful login
+Once a key has its limit of attempts inside `window` seconds, logins for it
+are refused until the oldest of those leaves the window.  The limits
+differ (protocol 1.2): 10 per account or name by default, 100 per address,
+since one address is often a whole office or a carrier's NAT, and ten
+wrong passwords from one person there must not lock everyone else out.  A successful login
 forgives nothing: otherwise the owner's own logins would hand a guesser
 fresh tries.
 
@@ -78,6 +81,11 @@ def name_key(role: str, login: str) -> str:
     return f"{role} name {fold(login)}"
 
 
+# What the peer address's key is counted as, in the keys handed to
+# reserve(), check() and failed(): the one with a limit of its own.
+ADDRESS = "address"
+
+
 def peer_key(peer: str) -> str:
     return f"peer {peer}"
 
@@ -105,11 +113,19 @@ IN_FLIGHT = Nn_(
 
 class Throttle:
     def __init__(
-        self, db: "Database", clock: IReactorTime, limit: int = 10, window: float = 300.0
+        self,
+        db: "Database",
+        clock: IReactorTime,
+        limit: int = 10,
+        window: float = 300.0,
+        address_limit: int = 100,
     ) -> None:
         self.db = db
         self.clock = clock
+        # Attempts per account or login name (--login-failures) ...
         self.limit = limit
+        # ... and per peer address (--login-failures-per-address).
+        self.address_limit = address_limit
         self.window = window
         self.window_ms = int(window * 1000)
         self.refused = limits.Bite(
@@ -157,8 +173,9 @@ class Throttle:
         wait: int | None = None
         blocked: list[str] = []
         for what, key_digest in digests.items():
-            recent = txn.rows(RECENT, key_digest, cutoff, self.limit)
-            if len(recent) < self.limit:
+            limit = self.address_limit if what == ADDRESS else self.limit
+            recent = txn.rows(RECENT, key_digest, cutoff, limit)
+            if len(recent) < limit:
                 continue
             blocked.append(what)
             if not any(pending for _, pending in recent):

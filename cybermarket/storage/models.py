@@ -180,6 +180,47 @@ class Order(Base):
     client_id: Mapped[int] = mapped_column(IdType, ForeignKey("clients.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime())
     total_cents: Mapped[int] = mapped_column(BigInteger)
+    # The customer's username at purchase, which the stores see (protocol
+    # 1.2; the account's name now for orders made before, by migration 0010).
+    username: Mapped[str] = mapped_column(String(64), server_default="")
+    # Where the order goes, as given at checkout; it belongs to the order,
+    # not the account (NULL: none given, and every order made before 1.2).
+    address: Mapped[str | None] = mapped_column(String(500))
+
+
+class OrderPart(Base):
+    """One store's part of an order (protocol 1.2): the lines of that store,
+    with a status of their own, `placed` at checkout, then `shipped` by the
+    store or `cancelled` by the customer, never anything after either.
+
+    A row per order and store rather than a status on each line: the status
+    belongs to the store's group of lines, never to one line, and one row
+    is what a ship and a cancel race for (a conditional UPDATE ... WHERE
+    status = 'placed' on it: exactly one of them changes it).  It also
+    keeps the part's total, which a cancel takes off the store's profit,
+    and the store's name at purchase, which the cancel names, so neither
+    is summed or looked up again, and a store lists its orders from its
+    own rows (ix_order_parts_merchant_status pages them by status)."""
+
+    __tablename__ = "order_parts"
+    __table_args__ = (
+        CheckConstraint("status IN ('placed', 'shipped', 'cancelled')", name="status"),
+        CheckConstraint("total_cents >= 0", name="total"),
+        Index("ix_order_parts_merchant", "merchant_id", "order_id"),
+        Index("ix_order_parts_merchant_status", "merchant_id", "status", "order_id"),
+    )
+
+    order_id: Mapped[int] = mapped_column(IdType, ForeignKey("orders.id"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(IdType, ForeignKey("merchants.id"), primary_key=True)
+    storename: Mapped[str] = mapped_column(String(64))
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    # The store's shipping note (a carrier and tracking number), given with
+    # MERCHANT_SHIP_ORDER.
+    note: Mapped[str | None] = mapped_column(String(200))
+    # When the part was shipped or cancelled (NULL for the orders made
+    # before 1.2, which migration 0010 marks shipped).
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime())
 
 
 class OrderLine(Base):
@@ -285,6 +326,7 @@ products = Product.__table__
 cart_lines = CartLine.__table__
 orders = Order.__table__
 order_lines = OrderLine.__table__
+order_parts = OrderPart.__table__
 login_attempts = LoginAttempt.__table__
 sessions = SessionToken.__table__
 photos = Photo.__table__

@@ -11,6 +11,11 @@ orders from the start of that day on; it applies to the sales tables and
 to the orders and revenue counts, while customers, merchants and products
 on shelf are counted as they are now.  Stores and products are named as
 they are now: sales made under an earlier name count under the current one.
+
+Sales count only the parts of orders that are not cancelled (protocol 1.2):
+what the stores' profits count.  The orders waiting to ship are each
+store's parts that are placed now, whatever `since` says: they are work
+to do, not sales of a period.
 """
 
 import logging
@@ -21,14 +26,21 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import OperationalError
 
 from cybermarket import values
 from cybermarket.errors import Explained
 from cybermarket.i18n import N_
 from cybermarket.storage import database
-from cybermarket.storage.models import clients, merchants, order_lines, orders, products
+from cybermarket.storage.models import (
+    clients,
+    merchants,
+    order_lines,
+    order_parts,
+    orders,
+    products,
+)
 from cybermarket.tools import tables, words
 from cybermarket.tools.words import _
 
@@ -66,6 +78,7 @@ class Report:
     per_day: pd.DataFrame  # date, orders, units, revenue_cents
     per_store: pd.DataFrame  # storename, orders, units, revenue_cents
     top_products: pd.DataFrame  # storename, product_id, productname, units, revenue_cents
+    waiting: pd.DataFrame  # storename, orders, revenue_cents: parts placed, not shipped
     counts: dict  # customers, merchants, products_on_shelf, orders, revenue_cents
 
     def tables(self, local=False):
@@ -88,6 +101,7 @@ class Report:
             (say(N_("sales per day")), printable(self.per_day, local)),
             (say(N_("sales per store")), printable(self.per_store, local)),
             (say(N_("top products")), printable(self.top_products, local)),
+            (say(N_("orders waiting to ship")), printable(self.waiting, local)),
             (say(N_("counts")), counts),
         ]
 
@@ -133,13 +147,14 @@ def compute(conn, since):
         per_day=sales_per_day(lines),
         per_store=sales_per_store(lines, stores),
         top_products=top_products(lines, stores, conn),
+        waiting=waiting_to_ship(conn, stores),
         counts=count(conn, lines, stores),
     )
 
 
 def read_lines(conn, since):
-    """Every order line (of orders from `since` on) with its order's id and
-    UTC date and its revenue in cents."""
+    """Every order line (of orders from `since` on) of a part that is not
+    cancelled, with its order's id and UTC date and its revenue in cents."""
     query = select(
         orders.c.id.label("order_id"),
         orders.c.created_at,
@@ -148,6 +163,13 @@ def read_lines(conn, since):
         order_lines.c.quantity,
         order_lines.c.price_cents,
     ).join_from(order_lines, orders, order_lines.c.order_id == orders.c.id)
+    query = query.join(
+        order_parts,
+        and_(
+            order_parts.c.order_id == order_lines.c.order_id,
+            order_parts.c.merchant_id == order_lines.c.merchant_id,
+        ),
+    ).where(order_parts.c.status != values.CANCELLED)
     if since is not None:
         start = datetime.combine(since, datetime.min.time())
         query = query.where(orders.c.created_at >= start)
@@ -222,6 +244,23 @@ def top_products(lines, stores, conn):
     sold["productname"] = sold["product_id"].map(names).astype(object)
     columns = ["storename", "product_id", "productname", "units", "revenue_cents"]
     return sold[columns].reset_index(drop=True)
+
+
+def waiting_to_ship(conn, stores):
+    """One row per store with parts placed and not yet shipped: how many,
+    and their total; most orders first (storename breaks ties)."""
+    query = (
+        select(
+            order_parts.c.merchant_id,
+            func.count().label("orders"),
+            func.sum(order_parts.c.total_cents).label("revenue_cents"),
+        )
+        .where(order_parts.c.status == values.PLACED)
+        .group_by(order_parts.c.merchant_id)
+    )
+    rows = [(stores[m], int(n), int(cents)) for m, n, cents in conn.execute(query)]
+    rows.sort(key=lambda row: (-row[1], row[0]))
+    return pd.DataFrame(rows, columns=["storename", "orders", "revenue_cents"])
 
 
 def count(conn, lines, stores):

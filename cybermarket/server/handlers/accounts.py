@@ -279,7 +279,7 @@ def reserve_login(
         keys = {"login name": throttle_keys.name_key(kind.role, login)}
     else:
         keys = {"account": throttle_keys.account_key(kind.role, account[0])}
-    keys["address"] = throttle_keys.peer_key(peer)
+    keys[throttle_keys.ADDRESS] = throttle_keys.peer_key(peer)
     return account, throttle.reserve(txn, now, keys)
 
 
@@ -290,7 +290,7 @@ def reserve_password_check(
     the old password against it: a guess at it is a guess at a login."""
     keys = {
         "account": throttle_keys.account_key(kind.role, me),
-        "address": throttle_keys.peer_key(peer),
+        throttle_keys.ADDRESS: throttle_keys.peer_key(peer),
     }
     return password_hash(txn, kind, me), throttle.reserve(txn, now, keys)
 
@@ -473,18 +473,22 @@ def resume_session(
 ) -> tuple[str, int, str] | None:
     """(role, account id, current name) for a good token, renewed; None for
     an unknown, expired or revoked one, counted as a failed login of the
-    peer address.  One transaction: the address's count is checked (429 at
-    the limit, whatever the token), the token found and renewed, or a
-    failure counted.  A failure is counted after a second check under the
-    throttle's lock (PostgreSQL; on SQLite the write transaction holds the
-    one write lock anyway), so that concurrent RESUMEs cannot pass the
-    limit; good RESUMEs from one address do not wait for each other."""
-    keys = {"address": throttle_keys.peer_key(peer)}
-    throttle.check(txn, now_ms, keys, lock=False)
+    peer address.  One transaction: the token found and renewed, or the
+    address's count checked (429 at the limit) and a failure counted.
+
+    A valid token is never refused for its address's failures (protocol
+    1.2): its 256 bits cannot be guessed, so the count guards nothing
+    there, and refusing it logged out every open page behind an address
+    where someone had mistyped a password, and after a restart every page
+    at once.  So the token comes first, and only a RESUME that fails is
+    checked against the count.  The check runs under the throttle's lock
+    (PostgreSQL; on SQLite the write transaction holds the one write lock
+    anyway), so that concurrent failed RESUMEs cannot pass the limit; good
+    RESUMEs from one address do not wait for each other."""
+    keys = {throttle_keys.ADDRESS: throttle_keys.peer_key(peer)}
     found = sessions.renew(txn, now_ms, token_hash, period_ms)
     if found is None:
-        if txn.postgres:
-            throttle.check(txn, now_ms, keys)
+        throttle.check(txn, now_ms, keys)
         throttle.failed(txn, now_ms, keys)
         return None
     role, account_id = found

@@ -46,7 +46,7 @@ PRODUCT = Query(
 
 
 # What PING answers: the protocol version this server speaks.
-PROTOCOL: dict[str, str] = {"protocol": "1.1"}
+PROTOCOL: dict[str, str] = {"protocol": "1.2"}
 
 
 @handles("PING", write=False)

@@ -36,14 +36,16 @@ MINE = Query(
     " WHERE p.merchant_id = ? AND p.id > ? ORDER BY p.id LIMIT ?"
 )
 PROFIT = Query("SELECT profit_cents FROM merchants WHERE id = ?")
-# Summed by the database.  PostgreSQL's SUM of a BIGINT is a NUMERIC, exact
+# Only the parts that are not cancelled (protocol 1.2): the sales are what
+# the profit counts.  Summed by the database.  PostgreSQL's SUM of a BIGINT is a NUMERIC, exact
 # at any size; SQLite's stops with "integer overflow" past 2^63 - 1 rather
 # than round (get_sales).
 SALES = Query(
     "SELECT l.product_id, p.productname, SUM(l.quantity) AS sold,"
     " SUM(l.quantity * l.price_cents) AS revenue"
     " FROM order_lines l JOIN products p ON p.id = l.product_id"
-    " WHERE l.merchant_id = ?"
+    " JOIN order_parts o ON o.order_id = l.order_id AND o.merchant_id = l.merchant_id"
+    " WHERE l.merchant_id = ? AND o.status <> 'cancelled'"
     " GROUP BY l.product_id, p.productname"
     " ORDER BY revenue DESC, l.product_id"
 )

@@ -9,15 +9,14 @@ store's row is bumped at commit, after whatever else the transaction
 locks.  SQLite has one writer at a time: plain triggers.
 
 Revision ID: 0011
-Revises: 0009 (0010 is added on another branch; whichever lands last
-re-chains after the other)
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
