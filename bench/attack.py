@@ -5,8 +5,9 @@ during each one.
 
 ATTACK is any of: slow-readers, slow-readers-100, flood-one, flood-many, logins, old-password,
 hashes, web-flood, unread-pipelines, token-race, cart-race, order-race, office, upgrades,
-accept-language, accept-language-novel, norwegian, nuls, surrogates, rare-words, many-words
-(default: all; upgrades and nuls are the controls of the attacks after them).
+accept-language, accept-language-novel, norwegian, nuls, surrogates, rare-words, many-words,
+photo-flood, photo-tokens (default: all; upgrades and nuls are the controls of the attacks
+after them).
 Each attack gets a fresh `twistd cybermarket` on a free loopback port, with
 the web endpoint (--web) on another.  While it runs, another connection (from its own
 loopback address) sends a PING every 10 ms; the line printed per attack
@@ -959,6 +960,163 @@ def many_words(servers, seconds):
     return f"{outcome}; 26 one-letter words: {status}"
 
 
+# --- product photos (protocol 1.3) ---------------------------------------------------
+
+
+def hostile_photos():
+    """What the photo flood sends, by name: made once, in memory."""
+    import io as _io
+    import zlib
+
+    from PIL import Image
+
+    def encoded(image, kind, **options):
+        out = _io.BytesIO()
+        image.save(out, kind, **options)
+        return out.getvalue()
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0)
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+    big = encoded(Image.new("RGB", (6000, 6000), (90, 120, 30)), "JPEG", quality=90)
+    still = encoded(Image.new("RGB", (8, 8)), "WEBP", lossless=True)[12:]
+    anmf = bytes(6) + (7).to_bytes(3, "little") * 2 + (100).to_bytes(3, "little") + b"\0" + still
+    frame = b"ANMF" + struct.pack("<I", len(anmf)) + anmf + (b"\0" if len(anmf) & 1 else b"")
+    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([2, 0, 0, 0]) + (7).to_bytes(3, "little") * 2
+    webp = b"WEBP" + vp8x + b"ANIM" + struct.pack("<I", 6) + bytes(6) + frame * 20_000
+    return {
+        "bomb": bomb,
+        "truncated": big[: len(big) // 2],
+        "frames": b"RIFF" + struct.pack("<I", len(webp)) + webp,
+        "svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>1</script></svg>',
+        # Honest but costly: 36 megapixels to decode (at 1/4, by draft).
+        "36mp": big,
+    }
+
+
+def photo_put(port, source, product_id, token, body, declared=None):
+    """The status of one PUT /photos/<id>, or the error's name; `declared`
+    claims another Content-Length and sends only the headers."""
+    sock = socket.create_connection(("127.0.0.1", port), 30, (source, 0))
+    try:
+        head = (
+            f"PUT /photos/{product_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {token}\r\n"
+            f"Content-Length: {len(body) if declared is None else declared}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        sock.sendall(head if declared is not None else head + body)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return int(answer.split(b" ", 2)[1]) if answer else "closed"
+    except OSError as e:
+        return type(e).__name__
+    finally:
+        sock.close()
+
+
+def photo_shop(servers):
+    """A store with a product and its merchant's session token."""
+    conn = merchant(servers, "photos")
+    login = Conn(servers.port)
+    token = login.call("MERCHANT_LOGIN", login="photos", password=PASSWORD)["data"]["token"]
+    login.close()
+    added = conn.call(
+        "MERCHANT_ADD_PRODUCT", productname="lamp", price="9", description="", stock=1
+    )
+    conn.close()
+    return added["data"]["product_id"], token
+
+
+def photo_flood(servers, seconds):
+    """8 connections at a time from one address loop hostile uploads with a
+    good token (a 50,000 x 50,000 PNG bomb, a truncated 36-megapixel JPEG,
+    a WebP of 20,000 frames, an SVG, a declared 9 MiB, and an honest
+    36-megapixel JPEG); meanwhile another address uploads a small photo
+    every second."""
+    product, token = photo_shop(servers)
+    bodies = hostile_photos()
+    kinds = [*bodies, "9mib"]
+    statuses, victim = {}, []
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def flood(n):
+        i = n
+        while time.monotonic() < stop:
+            kind = kinds[i % len(kinds)]
+            i += 1
+            if kind == "9mib":
+                status = photo_put(servers.web_port, "127.0.12.1", product, token, b"", 9 << 20)
+            else:
+                status = photo_put(servers.web_port, "127.0.12.1", product, token, bodies[kind])
+            with lock:
+                statuses[(kind, status)] = statuses.get((kind, status), 0) + 1
+
+    import io as _io
+
+    from PIL import Image
+
+    small = _io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 30, 30)).save(small, "JPEG")
+    threads = [threading.Thread(target=flood, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    while time.monotonic() < stop:
+        started = time.perf_counter()
+        status = photo_put(servers.web_port, "127.0.12.2", product, token, small.getvalue())
+        victim.append((status, time.perf_counter() - started))
+        time.sleep(1.0)
+    for thread in threads:
+        thread.join()
+    by_kind = {}
+    for (kind, status), n in sorted(statuses.items(), key=str):
+        by_kind.setdefault(kind, []).append(f"{status} x{n}")
+    shown = "; ".join(f"{kind}: {', '.join(v)}" for kind, v in by_kind.items())
+    waits = sorted(t for _, t in victim)
+    ok = sum(s == 200 for s, _ in victim)
+    return (
+        f"flood {shown}; other address's uploads: {ok} of {len(victim)} 200,"
+        f" slowest {waits[-1]:.2f} s, median {statistics.median(waits):.2f} s"
+    )
+
+
+def photo_tokens(servers, seconds):
+    """One address sends 200 uploads with guessed tokens, 20 at a time."""
+    product, token = photo_shop(servers)
+    statuses = {}
+    lock = threading.Lock()
+
+    def guess(n):
+        for i in range(10):
+            status = photo_put(
+                servers.web_port, "127.0.13.1", product, f"guess-{n}-{i}", b"x" * 100
+            )
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    shown = ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items(), key=str))
+    return f"guesses answered {shown}"
+
+
 # name: (function, setup, server options, open-file limit)
 ATTACKS = {
     "slow-readers": (slow_readers, big_store, (), None),
@@ -982,6 +1140,8 @@ ATTACKS = {
     "surrogates": (surrogates, None, (), None),
     "rare-words": (rare_words, search_catalog, (), None),
     "many-words": (many_words, search_catalog, (), None),
+    "photo-flood": (photo_flood, None, (), None),
+    "photo-tokens": (photo_tokens, None, (), None),
 }
 
 

@@ -117,6 +117,13 @@ TABLE = [
         doc="list a store's products on the shelf, by product_id",
     ),
     Op(
+        "GET_PRODUCT",
+        None,
+        {"product_id": _req(v.Id)},
+        doc="one product on the shelf, with its photo (a product page)",
+        errors=(e.NOT_FOUND,),
+    ),
+    Op(
         "SEARCH_PRODUCT",
         None,
         {

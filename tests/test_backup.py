@@ -63,3 +63,25 @@ def test_restore_refuses_postgresql_and_a_missing_backup(tmp_path):
     )
     assert result.returncode == 1 and "no backup file" in result.stderr
     assert not (tmp_path / "new.sqlite3").exists()
+
+
+def test_a_backup_and_its_restore_carry_the_photos(tmp_path, market, shop):
+    import sqlite3
+
+    from cybermarket.storage.database import sqlite_file
+    from tests.shop import add_product
+    from tests.test_photo_columns import keep
+
+    lamp = add_product(shop, "lamp")
+    path = keep(market, lamp)
+    url = market.url
+    backup = tmp_path / "backup.sqlite3"
+    assert run_cli("db", "backup", "--database", url, backup, cwd=tmp_path).returncode == 0
+    restored = tmp_path / "restored.sqlite3"
+    result = run_cli("db", "restore", "--database", f"sqlite:///{restored}", backup, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    query = "SELECT product_id, digest, thumb, large FROM photos"
+    with sqlite3.connect(sqlite_file(url)) as live, sqlite3.connect(restored) as copy:
+        kept = live.execute(query).fetchall()
+        assert copy.execute(query).fetchall() == kept
+    assert [f"/photos/{pid}/{digest}" for pid, digest, _, _ in kept] == [path]

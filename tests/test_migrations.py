@@ -594,3 +594,30 @@ def test_0010_downgrades_and_upgrades_again(database_url, engine):
             opts["include_name"] = not_fts5
         context = MigrationContext.configure(conn, opts=opts)
         assert compare_metadata(context, Base.metadata) == []
+
+
+# --- 0011 (product photos) -----------------------------------------------------
+
+
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
+def test_0011_downgrades_and_upgrades_again(migrated_url, engine):
+    downgrade(migrated_url, "0010")
+    assert "photos" not in inspect(engine).get_table_names()
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            triggers = conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'photos%'"
+                )
+            ).scalars()
+            assert list(triggers) == []
+    database.upgrade(migrated_url)
+    assert "photos" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        opts = {"compare_type": True}
+        if conn.dialect.name == "sqlite":
+            opts["include_name"] = not_fts5
+        context = MigrationContext.configure(conn, opts=opts)
+        assert compare_metadata(context, Base.metadata) == []

@@ -1101,7 +1101,15 @@ def test_data_present_when_the_op_returns_some(market):
     peer = market.merchant("shop")
     empty = call(market.peer(), "LIST_PRODUCT", 1, storename="shop")
     assert empty["data"] == {
-        "columns": ["product_id", "storename", "productname", "description", "price", "stock"],
+        "columns": [
+            "product_id",
+            "storename",
+            "productname",
+            "description",
+            "price",
+            "stock",
+            "photo",
+        ],
         "rows": [],
         "next": None,
     }

@@ -673,8 +673,8 @@ def test_call_values_reach_the_server_typed(shared_server, shared_store):
     assert listed.returncode == 0, listed.stderr
     data = json.loads(listed.stdout)["data"]
     assert data["rows"] == [
-        [ids[0], shared_store, "123", "", "7.00", 4],
-        [ids[1], shared_store, "nil", "x y", "0.50", 0],
+        [ids[0], shared_store, "123", "", "7.00", 4, None],
+        [ids[1], shared_store, "nil", "x y", "0.50", 0, None],
     ]
     assert data["next"] == ids[1]
     page = call(shared_server, "list_product", f"storename={shared_store}", f"after={ids[1]}")
@@ -748,10 +748,10 @@ def test_shell_nil_is_nil_and_quoted_nil_is_the_text(server, store):
     out = session.stdout.splitlines()
     assert out[:3] == ["ok", "product_id: 1", "ok"]
     first_listing, second_listing = out[5], out[10]
-    assert first_listing.split() == ["1", "nil", "first", "2.00", "1", "true"]
+    assert first_listing.split() == ["1", "nil", "first", "2.00", "1", "true", "nil"]
     assert out[6] == "(1 row)"  # the refused product was not sent
     assert out[7] == "ok"
-    assert second_listing.split() == ["1", "nil", "nil", "2.00", "1", "true"]
+    assert second_listing.split() == ["1", "nil", "nil", "2.00", "1", "true", "nil"]
 
 
 def test_call_checks_integers_before_sending_and_sends_unknown_keys(shared_server):
@@ -835,9 +835,10 @@ def test_shell_keeps_one_connection_so_a_login_lasts(shared_server, shared_store
         "price",
         "stock",
         "on_shelf",
+        "photo",
     ]
     cells = [row[a:b].strip() for a, b in columns]
-    assert cells[1:] == ["kettle", "a tin kettle", "24.50", "3", "true"]
+    assert cells[1:] == ["kettle", "a tin kettle", "24.50", "3", "true", "nil"]
     assert footer == "(1 row)"
     assert out[7] == "ok"  # the logout
     # After the logout the next op is refused; the shell carries on.

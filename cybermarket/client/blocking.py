@@ -27,7 +27,8 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 import msgpack
 
@@ -463,6 +464,7 @@ class Client:
         timeout: float | None = 30.0,
         tls_verify: bool = True,
         cafile: str | None = None,
+        web: str | None = None,
     ) -> None:
         sock = socket.create_connection((host, port), timeout=timeout)
         try:
@@ -483,6 +485,12 @@ class Client:
         # change, or RESUME): what resume() uses by default, and what a
         # program keeps to log a new connection in after this one is lost.
         self.token: str | None = None
+        # The server's web endpoint, for photos (set_photo): an http or
+        # https address such as http://127.0.0.1:8080.
+        self.web = web
+        self._timeout = timeout
+        self._tls_verify = tls_verify
+        self._cafile = cafile
 
     # --- life ---------------------------------------------------------------
 
@@ -529,6 +537,48 @@ class Client:
         merchant's "description"; the name as stored, whatever the login
         was typed as.  An error status raises (401 when not logged in)."""
         return self.call("GET_ACCOUNT", check=True).data
+
+    def set_photo(self, product_id: int, path: str) -> str:
+        """Upload the image file at `path` as the product's photo (protocol
+        1.3: HTTP PUT on the web endpoint, `web`), with this connection's
+        merchant token; the photo's new path, such as /photos/17/3f9a...
+        An error status raises its ClientError (400 for a file that is not
+        a JPEG, PNG or WebP image, 413 past the server's size limit)."""
+        with open(path, "rb") as image:
+            body = image.read()
+        return cast(str, self._photo("PUT", product_id, body))
+
+    def remove_photo(self, product_id: int) -> None:
+        """Remove the product's photo (HTTP DELETE on the web endpoint)."""
+        self._photo("DELETE", product_id, None)
+
+    def _photo(self, method: str, product_id: int, body: bytes | None) -> str | None:
+        """The request on the web endpoint; the photo's path it answers."""
+        import http.client
+
+        from cybermarket.client import photos  # which imports this module
+
+        if self.web is None:
+            raise ValueError("no web endpoint: give Client(..., web='http://HOST:PORT')")
+        url = urlsplit(photos.photo_url(self.web, product_id))
+        connection: http.client.HTTPConnection
+        if url.scheme == "https":
+            context = ssl.create_default_context(cafile=self._cafile)
+            if not self._tls_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            connection = http.client.HTTPSConnection(
+                url.netloc, timeout=self._timeout, context=context
+            )
+        else:
+            connection = http.client.HTTPConnection(url.netloc, timeout=self._timeout)
+        try:
+            connection.request(method, url.path, body=body, headers=photos.headers(self.token))
+            answer = connection.getresponse()
+            response = photos.response_of(answer.status, answer.read())
+        finally:
+            connection.close()
+        return photos.path_of(response.raise_for_status())
 
     # --- orders (protocol 1.2) ----------------------------------------------
 

@@ -18,7 +18,8 @@ to them by id.  See docs/client.md.
 
 from collections import deque
 from decimal import Decimal
-from typing import Any
+from io import BytesIO
+from typing import Any, cast
 
 from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
@@ -31,7 +32,11 @@ from twisted.internet.protocol import connectionDone
 from twisted.internet.ssl import Certificate, CertificateOptions, optionsForClientTLS
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.python.failure import Failure
+from twisted.web.client import Agent, FileBodyProducer, readBody
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent
 
+from cybermarket.client import photos
 from cybermarket.client.blocking import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -69,6 +74,10 @@ class MarketClientProtocol(Int32StringReceiver):
         self._lost = False
         self._trusted = True  # False after a ProtocolError: no frame is read
         self._closed: list[defer.Deferred[None]] = []  # Deferreds for close()
+        # The server's web endpoint, for photos (set_photo), such as
+        # http://127.0.0.1:8080, and an Agent to reach it: connect()'s web.
+        self.web: str | None = None
+        self.agent: IAgent | None = None
 
     def call(self, op: str, check: bool = False, **args: Any) -> defer.Deferred[Response]:
         """Send a request; a Deferred firing with its Response.  With
@@ -94,6 +103,36 @@ class MarketClientProtocol(Int32StringReceiver):
         if token is None:
             return defer.fail(ValueError("no session token: log in first, or give one"))
         return self.call("RESUME", check=True, token=token).addCallback(lambda r: r.data)
+
+    def set_photo(self, product_id: int, path: str) -> defer.Deferred[str]:
+        """Upload the image file at `path` as the product's photo (protocol
+        1.3: HTTP PUT on the web endpoint, `web`), with this connection's
+        merchant token: a Deferred firing with the photo's new path, or
+        failing with the status's ClientError."""
+        with open(path, "rb") as image:
+            body = image.read()
+        return defer.ensureDeferred(self._photo(b"PUT", product_id, body)).addCallback(
+            lambda found: cast(str, found)
+        )
+
+    def remove_photo(self, product_id: int) -> defer.Deferred[None]:
+        """Remove the product's photo (HTTP DELETE on the web endpoint)."""
+        return defer.ensureDeferred(self._photo(b"DELETE", product_id, None)).addCallback(
+            lambda _: None
+        )
+
+    async def _photo(self, method: bytes, product_id: int, body: bytes | None) -> str | None:
+        assert self.web is not None  # set with the agent
+        url = photos.photo_url(self.web, product_id)
+        if self.agent is None:
+            raise ValueError("no web endpoint: connect(..., web='http://HOST:PORT')")
+        producer = None
+        if body is not None:
+            producer = FileBodyProducer(BytesIO(body))  # type: ignore[no-untyped-call]
+        raw = Headers({k: [v] for k, v in photos.headers(self.token).items()})
+        answer = await self.agent.request(method, url.encode("ascii"), raw, producer)
+        response = photos.response_of(answer.code, await readBody(answer))
+        return photos.path_of(response.raise_for_status())
 
     def get_account(self) -> defer.Deferred[Any]:
         """The account this connection is logged in as (GET_ACCOUNT,
@@ -215,6 +254,7 @@ def connect(
     timeout: float = 30,
     tls_verify: bool = True,
     cafile: str | None = None,
+    web: str | None = None,
 ) -> defer.Deferred[MarketClientProtocol]:
     """Connect; a Deferred firing with a connected MarketClientProtocol.
     With tls=True the server's certificate is checked against the system's
@@ -231,7 +271,10 @@ def connect(
         else:
             options = optionsForClientTLS(host)
         endpoint = wrapClientTLS(options, endpoint)
-    connected: defer.Deferred[MarketClientProtocol] = connectProtocol(
-        endpoint, MarketClientProtocol()
-    )
+    protocol = MarketClientProtocol()
+    if web is not None:
+        photos.photo_url(web, 1)  # a bad address is refused now, not at the first photo
+        protocol.web = web
+        protocol.agent = Agent(reactor)  # type: ignore[no-untyped-call]  # Twisted's, unannotated
+    connected: defer.Deferred[MarketClientProtocol] = connectProtocol(endpoint, protocol)
     return connected

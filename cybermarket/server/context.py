@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from cybermarket.server.metrics import Metrics
     from cybermarket.server.passwords import Hasher
+    from cybermarket.server.photos import PhotoPool
     from cybermarket.server.searches import Searches
     from cybermarket.server.throttle import Throttle
     from cybermarket.storage.database import Database
@@ -64,6 +65,15 @@ class Settings:
     # Tracebacks of unexpected failures logged in any one second; beyond
     # it they are counted (limits.Tracebacks).
     tracebacks_per_second: int = 10
+    # Product photos (protocol 1.3; server/photos.py): the most bytes of an
+    # upload (413 beyond, before the body is read); the least rate, in
+    # bytes a second, at which an upload's body must arrive after the
+    # first --frame-timeout seconds; the hot thumbnails kept in memory, in
+    # bytes in all, and for how many seconds at most.
+    photo_max_bytes: int = 8 * 1024 * 1024
+    photo_min_rate: int = 8192
+    photo_cache_bytes: int = 16 * 1024 * 1024
+    photo_cache_seconds: float = 60.0
 
 
 @dataclass
@@ -77,6 +87,8 @@ class App:
     # SEARCH_PRODUCT's own database threads (searches.py).
     searches: "Searches"
     settings: Settings = field(default_factory=Settings)
+    # Decodes uploaded photos on threads of its own (--web only).
+    photos: "PhotoPool | None" = None
     # --metrics: counted as things happen; None when off.
     metrics: "Metrics | None" = None
     # Told of every answered request (op name or None, status, seconds,

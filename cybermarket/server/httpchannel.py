@@ -9,7 +9,20 @@ upgraded from.  A connection over a cap is answered 503 and closed at once.
 A request (its line, headers and body) must arrive whole within
 --frame-timeout of its first byte; a connection idle between requests is
 closed after --http-idle-timeout; a body over --max-frame is answered 413
-before it is read.  And the next request of a connection is not read while
+before it is read.
+
+A photo upload (PUT /photos/..., protocol 1.3) is larger than a frame and
+may come over a phone's slow link, so it has rules of its own: a declared
+size over --photo-max-bytes is answered 413 from its headers, before the
+body is read (twisted.web reads a whole body before a resource sees it; a
+client that sends `Expect: 100-continue` never sends it), and a chunked
+body is counted as it comes.  Its line and headers must come within
+--frame-timeout as any request's; then its body must keep up
+--photo-min-rate bytes a second on average after a grace of
+--frame-timeout: t seconds after the headers, at least
+(t - frame_timeout) x rate bytes must have come, or the connection is cut
+off.  So 8 MiB gets through at 8 KiB/s, and a trickle holds its place for
+no longer than its bytes are worth.  And the next request of a connection is not read while
 the answers before it wait in the write buffer for a client that does not
 read them: twisted.web answers pipelined requests as fast as it parses them
 and would keep every answer in memory.
@@ -24,6 +37,8 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.resource import Resource
+
+from cybermarket.server import photos
 
 # A whole answer, sent as the connection is closed; no request needed.
 TOO_MANY = (
@@ -76,6 +91,11 @@ class MarketChannel(http.HTTPChannel):
         self._held: Any = None  # a request answered while its answer waits unsent
         self._body = 0  # bytes of a chunked body so far
         self._refused = False
+        self._most = 0  # the most bytes the body of the request being read may have
+        # A photo upload's body: when its headers were whole (None when the
+        # request being read is not an upload), and its bytes so far.
+        self._upload_since: float | None = None
+        self._upload_bytes = 0
 
     # --- the caps ---------------------------------------------------------------------
 
@@ -129,28 +149,75 @@ class MarketChannel(http.HTTPChannel):
         self._watch_request()
 
     def allHeadersReceived(self) -> None:
+        settings = self.market.app.settings
+        upload = photos.is_upload(getattr(self, "_command", b""), getattr(self, "_path", b""))
+        self._most = settings.photo_max_bytes if upload else settings.max_frame
         # Known to be over before the body is read, or stored: answered now.
-        if self.length is not None and self.length > self.market.app.settings.max_frame:
-            self._refuse(TOO_LARGE)
+        if self.length is not None and self.length > self._most:
+            self._too_large(upload, self.length)
             return
         self._body = 0
+        if upload:
+            self._start_upload()
         super().allHeadersReceived()
+
+    def _too_large(self, upload: bool, size: int) -> None:
+        if upload:
+            self.market.bites["photo-max-bytes"](peer=self.peer or "local", bytes=size)
+            self._refuse(photos.too_large_answer(self._most))
+        else:
+            self._refuse(TOO_LARGE)
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._refused:
             return
-        if not self._handlingRequest and self.length is None:
-            # A chunked body, whose length nothing announced: counted as it
-            # comes (its chunks' framing too).
-            self._body += len(data)
-            if self._body > self.market.app.settings.max_frame:
-                self._refuse(TOO_LARGE)
-                return
+        if not self._handlingRequest:
+            if self._upload_since is not None:
+                self._upload_bytes += len(data)
+            if self.length is None:
+                # A chunked body, whose length nothing announced: counted as
+                # it comes (its chunks' framing too).
+                self._body += len(data)
+                if self._body > self._most:
+                    self._too_large(self._upload_since is not None, self._body)
+                    return
         super().rawDataReceived(data)
 
     def allContentReceived(self) -> None:
         self._stop_request_timer()
+        self._upload_since = None
         super().allContentReceived()
+
+    # --- a photo upload's body ------------------------------------------------------------
+
+    def _start_upload(self) -> None:
+        """The headers are whole: from now on the body's rate is watched
+        instead of the request's time."""
+        self._stop_request_timer()
+        self._upload_since = self.market.app.clock.seconds()
+        self._upload_bytes = 0
+        self._request_timer = self.callLater(
+            self.market.app.settings.frame_timeout, self._check_rate
+        )
+
+    def _check_rate(self) -> None:
+        self._request_timer = None
+        if self._upload_since is None:
+            return
+        settings = self.market.app.settings
+        now = self.market.app.clock.seconds()
+        # When the bytes that came would be too few.
+        due = (
+            self._upload_since
+            + settings.frame_timeout
+            + self._upload_bytes / settings.photo_min_rate
+        )
+        if now >= due:
+            self._upload_since = None
+            self.market.bites["photo-min-rate"](peer=self.peer or "local")
+            self._abort()
+            return
+        self._request_timer = self.callLater(max(due - now, 0.05), self._check_rate)
 
     # --- the request timer ------------------------------------------------------------------
 
@@ -163,6 +230,8 @@ class MarketChannel(http.HTTPChannel):
         return bool(self.requests) or bool(self._buffer)
 
     def _watch_request(self) -> None:
+        if self._upload_since is not None and self._partial():
+            return  # an upload's body: its rate is watched (_check_rate)
         if self._partial():
             if self._request_timer is None:
                 settings = self.market.app.settings

@@ -48,6 +48,13 @@ def _not_negative(text):
     return value
 
 
+def _not_negative_float(text):
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"must be 0 or more, not {text}")
+    return value
+
+
 def _listen_example(text):
     """A tcp: description for what `text` seems to mean: a bare port, or
     HOST:PORT."""
@@ -368,6 +375,70 @@ class Options(usage.Options):
             "Most searches waiting for a search thread for one peer address; "
             "beyond it that address's searches get 503.",
             _positive(int),
+        ],
+        [
+            "photo-max-bytes",
+            None,
+            8 * 1024 * 1024,
+            "Most bytes of a photo upload (PUT /photos/ on --web); a larger "
+            "declared size gets 413 before its body is read.",
+            _positive(int),
+        ],
+        [
+            "photo-min-rate",
+            None,
+            8192,
+            "Least average rate, in bytes a second, at which a photo upload's "
+            "body must arrive after a grace of --frame-timeout; a slower one "
+            "is cut off.",
+            _positive(int),
+        ],
+        [
+            "photo-threads",
+            None,
+            1,
+            "Threads that decode and re-encode uploaded photos, apart from "
+            "the reactor and the database's.",
+            _positive(int),
+        ],
+        [
+            "photo-threads-per-address",
+            None,
+            1,
+            "Most photo threads the uploads of one peer address may use at "
+            "once; the peer addresses waiting take turns at the others.",
+            _positive(int),
+        ],
+        [
+            "photo-queue",
+            None,
+            8,
+            "Most photo uploads waiting for a thread, from all peer addresses "
+            "together; beyond it uploads get 503.",
+            _positive(int),
+        ],
+        [
+            "photo-queue-per-address",
+            None,
+            2,
+            "Most photo uploads waiting for a thread for one peer address; "
+            "beyond it that address's uploads get 503.",
+            _positive(int),
+        ],
+        [
+            "photo-cache-bytes",
+            None,
+            16 * 1024 * 1024,
+            "Bytes of the hottest photo thumbnails kept in memory by the process; 0 keeps none.",
+            _not_negative,
+        ],
+        [
+            "photo-cache-seconds",
+            None,
+            60.0,
+            "Most seconds a kept thumbnail is served without asking the "
+            "database (another process may have replaced the photo).",
+            _not_negative_float,
         ],
         [
             "login-failures",

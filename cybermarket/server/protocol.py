@@ -120,6 +120,16 @@ BITES = [
         "closed the connection of {peer}: a frame took longer than"
         " --frame-timeout; {count} closed since the last report",
     ),
+    (
+        "photo-max-bytes",
+        "refused a photo upload of {bytes} bytes from {peer} before its body"
+        " (--photo-max-bytes); {count} refused since the last report",
+    ),
+    (
+        "photo-min-rate",
+        "closed the connection of {peer}: a photo upload's body came slower than"
+        " --photo-min-rate; {count} closed since the last report",
+    ),
 ]
 
 

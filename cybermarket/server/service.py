@@ -17,6 +17,7 @@ from cybermarket.server.context import App, Settings
 from cybermarket.server.handlers import accounts
 from cybermarket.server.options import DEFAULT_BACKLOG, reuse_port_listen, with_backlog
 from cybermarket.server.passwords import Hasher
+from cybermarket.server.photos import PhotoPool
 from cybermarket.server.protocol import MarketFactory
 from cybermarket.server.searches import Searches
 from cybermarket.server.throttle import Throttle
@@ -184,6 +185,8 @@ class MarketService(MultiService):
         self.app.db.start()
         self.app.hasher.start()
         self.app.searches.start()
+        if self.app.photos is not None:
+            self.app.photos.start()
         listen = self.listen
         try:
             super().startService()
@@ -195,6 +198,8 @@ class MarketService(MultiService):
             # A port already taken: stop the pools' threads, or the process
             # would never exit.
             self.app.searches.stop()
+            if self.app.photos is not None:
+                self.app.photos.stop()
             self.app.hasher.stop()
             self.app.db.stop()
             reason = listen_failure(e)
@@ -223,6 +228,8 @@ class MarketService(MultiService):
                 connection.abort()
         yield super().stopService()
         self.app.searches.stop()
+        if self.app.photos is not None:
+            self.app.photos.stop()
         self.app.hasher.stop()
         self.app.db.stop()
 
@@ -260,6 +267,10 @@ def make_app(options, reactor):
         session_days=options["session-days"],
         accept_language_ranges=options["accept-language-ranges"],
         tracebacks_per_second=options["tracebacks-per-second"],
+        photo_max_bytes=options["photo-max-bytes"],
+        photo_min_rate=options["photo-min-rate"],
+        photo_cache_bytes=options["photo-cache-bytes"],
+        photo_cache_seconds=options["photo-cache-seconds"],
     )
     app = App(
         db=db,
@@ -277,6 +288,13 @@ def make_app(options, reactor):
             settings.login_failures,
             settings.login_window,
             settings.login_failures_per_address,
+        ),
+        photos=PhotoPool(
+            options["photo-threads"],
+            reactor,
+            per_address=options["photo-threads-per-address"],
+            queue=options["photo-queue"],
+            queue_per_address=options["photo-queue-per-address"],
         ),
         clock=reactor,
         # Threads and connections of their own (searches.py).

@@ -1,5 +1,6 @@
-"""The web endpoint (--web): the storefront's static files at / and the
-protocol over WebSocket at /ws, nothing else.
+"""The web endpoint (--web): the storefront's static files at /, the
+protocol over WebSocket at /ws, and product photos at /photos/
+(photos.py), nothing else.
 
 The files (cybermarket/web/static/) are read once at start and served from
 memory with their type, an ETag and a strict Content-Security-Policy: the
@@ -19,6 +20,7 @@ from twisted.web import server
 from twisted.web.resource import Resource
 
 from cybermarket.server.httpchannel import MarketSite
+from cybermarket.server.photos import Photos
 from cybermarket.server.websocket import MarketWebSocketResource
 from cybermarket.values import shown
 
@@ -114,15 +116,20 @@ def _matches(header: bytes | str | None, etag: str) -> bool:
 class WebRoot(Resource):
     isLeaf = True
 
-    def __init__(self, files: dict[str, StaticFile], websocket: Resource) -> None:
+    def __init__(
+        self, files: dict[str, StaticFile], websocket: Resource, photos: Photos | None = None
+    ) -> None:
         super().__init__()
         self.files = files
         self.websocket = websocket
+        self.photos = photos
 
     def render(self, request: server.Request) -> bytes | int:
         path = request.path.decode("latin-1")
         if path == "/ws":
             return self.websocket.render(request)
+        if self.photos is not None and path.startswith("/photos/"):
+            return self.photos.render(request)
         if request.method not in (b"GET", b"HEAD"):
             request.setResponseCode(405)
             request.setHeader("allow", "GET, HEAD")
@@ -151,7 +158,7 @@ def make_site(factory: Any, origins: list[str], proxied: bool = False) -> server
     """The web endpoint's site: static files, and WebSocket connections
     made by `factory` (the MarketFactory TCP uses too), whose caps count
     every HTTP connection; `proxied` for a haproxy: endpoint."""
-    root = WebRoot(load_files(), MarketWebSocketResource(factory, origins))
+    root = WebRoot(load_files(), MarketWebSocketResource(factory, origins), Photos(factory))
     site = MarketSite(root, factory, proxied, requestFactory=WebRequest)
     site.displayTracebacks = False
     site.tracebacks = factory.tracebacks  # type: ignore[attr-defined]  # read by WebRequest

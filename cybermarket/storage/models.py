@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -291,6 +292,32 @@ class SessionToken(Base):
     password_generation: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
+class Photo(Base):
+    """A product's photo (protocol 1.3): the two re-encoded sizes that
+    cybermarket/server/images.py made of an upload, never the upload
+    itself.  `digest` names the path (/photos/<product_id>/<digest>): a new
+    upload gets a new one.  One row per product; a replacement overwrites
+    it, a removal deletes it.  Kept in the database so that a backup holds
+    the photos and every process serves them."""
+
+    __tablename__ = "photos"
+
+    product_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("products.id"), primary_key=True, autoincrement=False
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    thumb: Mapped[bytes] = mapped_column(LargeBinary)
+    thumb_type: Mapped[str] = mapped_column(String(32))
+    thumb_width: Mapped[int] = mapped_column(Integer)
+    thumb_height: Mapped[int] = mapped_column(Integer)
+    large: Mapped[bytes] = mapped_column(LargeBinary)
+    large_type: Mapped[str] = mapped_column(String(32))
+    large_width: Mapped[int] = mapped_column(Integer)
+    large_height: Mapped[int] = mapped_column(Integer)
+    # Milliseconds since the epoch, by the server's clock.
+    uploaded_at: Mapped[int] = mapped_column(BigInteger)
+
+
 clients = Client.__table__
 merchants = Merchant.__table__
 store_list_version = StoreListVersion.__table__
@@ -302,3 +329,4 @@ order_lines = OrderLine.__table__
 order_parts = OrderPart.__table__
 login_attempts = LoginAttempt.__table__
 sessions = SessionToken.__table__
+photos = Photo.__table__

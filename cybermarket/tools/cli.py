@@ -406,6 +406,12 @@ def parser():
         )
         p.add_argument("--cafile", help=_("CA certificates for TLS (implies --tls)"))
         p.add_argument(
+            "--web",
+            help=_(
+                "the server's web endpoint, for photos (default http://HOST:8080, https with --tls)"
+            ),
+        )
+        p.add_argument(
             "--timeout",
             type=float,
             default=30.0,

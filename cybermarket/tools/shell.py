@@ -56,7 +56,7 @@ import re
 import sys
 
 from cybermarket import i18n
-from cybermarket.client.blocking import TOKEN_OPS, Client, ProtocolError, is_table
+from cybermarket.client.blocking import TOKEN_OPS, Client, ClientError, ProtocolError, is_table
 from cybermarket.ops import OPS
 from cybermarket.tools import words
 from cybermarket.tools.tables import printable, text_table
@@ -70,6 +70,12 @@ NIL = "nil"
 QUOTED_NILS = ('"nil"', "'nil'")
 QUIT_WORDS = ("quit", "exit")
 HELP_WORDS = ("help", "?")
+# Product photos travel over HTTP on the web endpoint (protocol 1.3), not
+# as ops: the shell's own commands.
+PHOTO_WORDS = ("set_photo", "remove_photo")
+PHOTO_USAGE = i18n.N_("""set_photo PRODUCT_ID FILE  uploads an image file (JPEG, PNG or WebP) as a
+                           product's photo, on the web endpoint (--web)
+remove_photo PRODUCT_ID    removes a product's photo""")
 HISTORY_FILE = "~/.cybermarket_history"
 HISTORY_LENGTH = 1000
 PROMPT = "cybermarket> "
@@ -431,7 +437,8 @@ def describe_op(op):
 def help_text(words=()):
     """`help` lists every op; `help OP` shows one."""
     if not words:
-        return _(USAGE) + "\n\n" + "\n".join(describe_op(op) for op in OPS.values())
+        ops = "\n".join(describe_op(op) for op in OPS.values())
+        return _(USAGE) + "\n\n" + _(PHOTO_USAGE) + "\n\n" + ops
     parts = []
     for word in words:
         op = OPS.get(op_name(word))
@@ -561,6 +568,16 @@ def address(options):
     return f"{options.host}:{options.port}"
 
 
+def web_address(options):
+    """The web endpoint: --web, or the server's host on port 8080."""
+    web = getattr(options, "web", None)
+    if web:
+        return web
+    secure = options.tls or options.insecure or bool(options.cafile)
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    return f"{'https' if secure else 'http'}://{host}:8080"
+
+
 def make_client(options):
     """A connected client for the command's --host, --port and TLS options,
     which has asked the server for the command's language (SET_LANGUAGE;
@@ -572,6 +589,7 @@ def make_client(options):
         timeout=options.timeout,
         tls_verify=not options.insecure,
         cafile=options.cafile,
+        web=web_address(options),
     )
     if words.language() != i18n.DEFAULT:
         try:
@@ -843,6 +861,9 @@ def run_line(session, line, read_password):
         if command in HELP_WORDS:
             say(help_text(words[1:]))
             return True
+        if command in PHOTO_WORDS:
+            run_photo(session, command, words[1:])
+            return True
         if op_name(words[0]) not in OPS:
             # The shell knows the op table: a typo is refused here, with the
             # op it most likely meant, rather than sent for the server's 400.
@@ -867,6 +888,33 @@ def run_line(session, line, read_password):
         if not response.ok:
             session.failed(EXIT_STATUS)
     return True
+
+
+def run_photo(session, command, args):
+    """set_photo PRODUCT_ID FILE, or remove_photo PRODUCT_ID, with the
+    session's login (its token)."""
+    wanted = 2 if command == "set_photo" else 1
+    if len(args) != wanted or not re.fullmatch(r"[0-9]{1,18}", args[0]):
+        usage = "set_photo PRODUCT_ID FILE" if wanted == 2 else "remove_photo PRODUCT_ID"
+        say(f"{_('error')}: {_('usage: {usage}').format(usage=usage)}", sys.stderr)
+        session.failed(EXIT_USAGE)
+        return
+    if not session.connect():
+        return
+    client = session.client
+    product_id = int(args[0])
+    try:
+        if command == "set_photo":
+            say(f"photo: {client.set_photo(product_id, args[1])}")
+        else:
+            client.remove_photo(product_id)
+            say("ok")
+    except ClientError as e:
+        say(format_error(e.response), sys.stderr)
+        session.failed(EXIT_STATUS)
+    except (OSError, ValueError) as e:
+        say(f"{_('error')}: {reason(e)}", sys.stderr)
+        session.failed(EXIT_CONNECTION if isinstance(e, ConnectionError) else EXIT_USAGE)
 
 
 def read_line(prompt, interactive):

@@ -15,7 +15,7 @@ from cybermarket.errors import (
 )
 from cybermarket.i18n import N_, Nn_
 from cybermarket.server.handlers import LAST_ID, handles, page, table
-from cybermarket.storage import orders
+from cybermarket.storage import orders, photos
 from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
 
@@ -32,7 +32,8 @@ ADD = Query(
 DIAGNOSE = Query("SELECT on_shelf FROM products WHERE id = ?")
 REMOVE = Query("DELETE FROM cart_lines WHERE client_id = ? AND product_id = ?")
 ITEMS = Query(
-    "SELECT m.storename, p.id, p.productname, p.price_cents, c.quantity, p.on_shelf, p.stock"
+    "SELECT m.storename, p.id, p.productname, p.price_cents, c.quantity, p.on_shelf, p.stock,"
+    f" {photos.path_of('p.id')}"
     " FROM cart_lines c JOIN products p ON p.id = c.product_id"
     " JOIN merchants m ON m.id = p.merchant_id"
     " WHERE c.client_id = ? ORDER BY p.id"
@@ -78,11 +79,21 @@ def get_items(txn: Txn, me: int) -> dict[str, Any]:
     # stock (protocol 1.2): on hand now, so that a client can warn before
     # checkout.
     rows = [
-        (store, pid, name, from_cents(price), quantity, bool(on_shelf), stock)
-        for store, pid, name, price, quantity, on_shelf, stock in txn.rows(ITEMS, me)
+        (store, pid, name, from_cents(price), quantity, bool(on_shelf), stock, photo)
+        for store, pid, name, price, quantity, on_shelf, stock, photo in txn.rows(ITEMS, me)
     ]
     return table(
-        ["storename", "product_id", "productname", "price", "quantity", "on_shelf", "stock"], rows
+        [
+            "storename",
+            "product_id",
+            "productname",
+            "price",
+            "quantity",
+            "on_shelf",
+            "stock",
+            "photo",
+        ],
+        rows,
     )
 
 

@@ -7,6 +7,7 @@ from cybermarket.errors import NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import FIRST_NAME, NO_ID, handles, page
 from cybermarket.server.pages import cached, list_version, store_version
+from cybermarket.storage import photos
 from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import fold, from_cents
 
@@ -18,12 +19,30 @@ LIST_MERCHANT = Query(
 # products (on this page) still yields one row, with NULLs.  The store is
 # found by its name's fold, whatever the spelling asked for.
 LIST_PRODUCT = Query(
-    "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock"
+    "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock,"
+    f" {photos.path_of('p.id')}"
     " FROM merchants m LEFT JOIN products p"
     " ON p.merchant_id = m.id AND p.on_shelf AND p.id > ?"
     " WHERE m.storename_key = ? ORDER BY p.id LIMIT ?"
 )
-PRODUCT_COLUMNS = ["product_id", "storename", "productname", "description", "price", "stock"]
+# The photo's path, or None (protocol 1.3): a new upload, or a removal,
+# moves the store's page version (migration 0011), so a kept page never
+# shows an old path.
+PRODUCT_COLUMNS = [
+    "product_id",
+    "storename",
+    "productname",
+    "description",
+    "price",
+    "stock",
+    "photo",
+]
+PRODUCT = Query(
+    "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock,"
+    f" {photos.path_of('p.id')}"
+    " FROM products p JOIN merchants m ON m.id = p.merchant_id"
+    " WHERE p.id = ? AND p.on_shelf"
+)
 
 
 # What PING answers: the protocol version this server speaks.
@@ -63,6 +82,20 @@ def list_product(
     )
 
 
+@handles("GET_PRODUCT", write=False)
+def get_product(txn: Txn, me: int | None, product_id: int) -> dict[str, Any]:
+    """A product page: the LIST_PRODUCT columns as a map, for a product on
+    the shelf (one taken off is not found, as in the listing)."""
+    row = txn.row(PRODUCT, product_id)
+    if row is None:
+        raise NotFound(
+            N_("product_id: no product {product_id}"), what=What.PRODUCT, product_id=product_id
+        )
+    pid, store, name, text, price, stock, photo = row
+    values = (pid, store, name, text, from_cents(price), stock, photo)
+    return dict(zip(PRODUCT_COLUMNS, values, strict=True))
+
+
 def _list_merchant(txn: Txn, limit: int, page_bytes: int, after: str | None) -> dict[str, Any]:
     rows = txn.rows(LIST_MERCHANT, FIRST_NAME if after is None else after, limit + 1)
     return page(["storename", "description", "email"], rows, limit, page_bytes)
@@ -81,8 +114,8 @@ def _list_product(
     return page(
         PRODUCT_COLUMNS,
         [
-            (pid, store, name, text, from_cents(price), stock)
-            for pid, store, name, text, price, stock in rows
+            (pid, store, name, text, from_cents(price), stock, photo)
+            for pid, store, name, text, price, stock, photo in rows
         ],
         limit,
         page_bytes,

@@ -58,6 +58,7 @@ from cybermarket.i18n import N_
 from cybermarket.server.context import Call
 from cybermarket.server.handlers import fit, handles
 from cybermarket.server.handlers.catalog import PRODUCT_COLUMNS
+from cybermarket.storage import photos
 from cybermarket.storage.txn import Query, Txn
 from cybermarket.values import After, Term, fold, from_cents
 
@@ -72,7 +73,12 @@ INDEX_COST = 4
 
 STORE = Query("SELECT id FROM merchants WHERE storename_key = ?")
 
-_COLUMNS = "p.id, m.storename, p.productname, p.description, p.price_cents, p.stock"
+_COLUMNS = (
+    "p.id, m.storename, p.productname, p.description, p.price_cents, p.stock,"
+    f" {photos.path_of('p.id')}"
+)
+# How many of them: the walk's own two columns come after.
+_COUNT = 7
 
 # --- SQLite ---------------------------------------------------------------------
 
@@ -220,7 +226,7 @@ def like_patterns(terms: Sequence[Term]) -> dict[str, list[str]]:
 
 
 # A row of a rank: (rank, (product_id, storename, productname, description,
-# price_cents, stock)).
+# price_cents, stock, photo)).
 Found = tuple[int, tuple[Any, ...]]
 
 
@@ -241,9 +247,9 @@ def _postgresql_rank(
         last product read; None when that was the last one there is (or
         when nothing matched, and so nothing says how far it went)."""
         rows = txn.rows(statements.walk(rank), *store, after_id, window, *condition, need)
-        if not rows or rows[0][7] < window:
-            return [row[:6] for row in rows], None
-        return [row[:6] for row in rows], rows[0][6]
+        if not rows or rows[0][_COUNT + 1] < window:
+            return [row[:_COUNT] for row in rows], None
+        return [row[:_COUNT] for row in rows], rows[0][_COUNT]
 
     start = after_id
     found, walked_to = walk(after_id, WALK, count)
@@ -318,8 +324,8 @@ def find(
         rank, after_id = rank + 1, 0
     rows, more = fit(
         [
-            (pid, store, name, text, from_cents(price), stock)
-            for _, (pid, store, name, text, price, stock) in found
+            (pid, store, name, text, from_cents(price), stock, photo)
+            for _, (pid, store, name, text, price, stock, photo) in found
         ],
         limit,
         page_bytes,

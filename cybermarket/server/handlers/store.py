@@ -6,6 +6,7 @@ from typing import Any
 from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import NO_ID, handles, page, table
+from cybermarket.storage import photos
 from cybermarket.storage.txn import Query, Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money, search_terms
 
@@ -30,8 +31,9 @@ EDIT = Query(
     " WHERE id = ?"
 )
 MINE = Query(
-    "SELECT id, productname, description, price_cents, stock, on_shelf FROM products"
-    " WHERE merchant_id = ? AND id > ? ORDER BY id LIMIT ?"
+    "SELECT p.id, p.productname, p.description, p.price_cents, p.stock, p.on_shelf,"
+    f" {photos.path_of('p.id')} FROM products p"
+    " WHERE p.merchant_id = ? AND p.id > ? ORDER BY p.id LIMIT ?"
 )
 PROFIT = Query("SELECT profit_cents FROM merchants WHERE id = ?")
 # Only the parts that are not cancelled (protocol 1.2): the sales are what
@@ -139,13 +141,13 @@ def list_products(
     txn: Txn, me: int, limit: int, page_bytes: int, after: int | None = None
 ) -> dict[str, Any]:
     rows = [
-        (pid, name, text, from_cents(price), stock, bool(on_shelf))
-        for pid, name, text, price, stock, on_shelf in txn.rows(
+        (pid, name, text, from_cents(price), stock, bool(on_shelf), photo)
+        for pid, name, text, price, stock, on_shelf, photo in txn.rows(
             MINE, me, NO_ID if after is None else after, limit + 1
         )
     ]
     return page(
-        ["product_id", "productname", "description", "price", "stock", "on_shelf"],
+        ["product_id", "productname", "description", "price", "stock", "on_shelf", "photo"],
         rows,
         limit,
         page_bytes,
