@@ -102,7 +102,8 @@ export class Market extends EventTarget {
     try {
       this.account = await this.send("RESUME", { token });
     } catch (error) {
-      if (error.status === 401) localStorage.removeItem(this.tokenKey);
+      // An unknown, expired or revoked token (a server before 1.2: any 401).
+      if (error.code === "bad_credentials" || (!error.code && error.status === 401)) localStorage.removeItem(this.tokenKey);
     }
     this.emit("account", this.account);
   }
