@@ -269,3 +269,42 @@ def test_errors_are_told_by_their_code_whatever_the_message_says(pages, server):
     expect(status).to_have_text(re.compile(r"Cookie \(1 left\)"))
     assert "Nothing was charged" in status.text_content()
     assert customer_orders(server, username) == []
+
+
+def test_a_cancel_and_a_ship_that_lose_the_race_say_so_and_show_the_status(pages, server):
+    from playwright.sync_api import expect
+
+    storename, (lamp,) = tcp_store(server, [("Lamp", "30.00", 5, "Brass.")])
+    username = customer_with_cart(server, [(lamp, 1)])
+    order_id = as_customer(server, username, "CLIENT_CHECKOUT_ITEM")["order_id"]
+    again = customer_with_cart(server, [(lamp, 1)])
+    second = as_customer(server, again, "CLIENT_CHECKOUT_ITEM")["order_id"]
+
+    # The customer's page shows Cancel; the store ships meanwhile.
+    page = pages.open("/")
+    log_in(page, username)
+    page.goto(page.url.split("#")[0] + "#/orders")
+    mine = order_card(page, order_id)
+    mine.get_by_role("button", name="Cancel order").click()
+    as_merchant(server, storename, "MERCHANT_SHIP_ORDER", order_id=order_id)
+    mine.get_by_role("button", name="Yes, cancel it").click()
+    expect(mine.locator(".error")).to_have_text(
+        "That order is already shipped: it can no longer be changed."
+    )
+    expect(part(mine, storename).locator(".pill")).to_have_text("shipped")
+    expect(mine.get_by_role("button", name="Cancel order")).to_have_count(0)
+
+    # The console shows Mark as shipped; the other customer cancels meanwhile.
+    console = open_console_orders(pages, storename, "?status=placed")
+    expect(console.locator("#waiting-count")).to_have_text("1")
+    card = order_card(console, second)
+    card.locator("form.ship").wait_for()
+    as_customer(server, again, "CLIENT_CANCEL_ORDER", order_id=second)
+    card.get_by_role("button", name="Mark as shipped").click()
+    expect(card.locator(".form-status")).to_have_text(
+        "That order is already cancelled: it can no longer be changed."
+    )
+    expect(card.locator(".pill")).to_have_text("cancelled")
+    expect(card.locator("form.ship")).to_have_count(0)
+    expect(console.locator("#waiting-count")).to_be_hidden()
+    assert as_merchant(server, storename, "MERCHANT_GET_PROFIT") == "30.00"
