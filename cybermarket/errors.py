@@ -266,7 +266,7 @@ class ShortOfStock(Conflict):
 class TotalChanged(Conflict):
     """409 total_changed: the cart's total at current prices is not the one
     the customer saw; `total` is the total now (a money string).  Raised by
-    checkout's `expected_total` (a later part of protocol 1.2)."""
+    checkout's `expected_total` (protocol 1.2)."""
 
     code = TOTAL_CHANGED
     default = N_("expected_total: the cart's total is now {total}")
@@ -286,7 +286,7 @@ class NotPlaced(Conflict):
     """409 not_placed: the order, or the store's part of it, is no longer
     `placed`; the answer's `status` key is its status now (this class's
     `status` stays the answer's 409, so the order's is `order_status`).
-    Raised by shipping and cancelling (a later part of protocol 1.2)."""
+    Raised by shipping and cancelling (protocol 1.2)."""
 
     code = NOT_PLACED
     default = N_("order_id: the order is {status}, no longer placed")

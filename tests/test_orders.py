@@ -69,6 +69,7 @@ def test_checkout_at_another_total_is_409_with_the_total_now_and_changes_nothing
     shop.ok("SET_PRODUCT", product_id=apple, price="1.75")
     response = alice.call("CLIENT_CHECKOUT_ITEM", expected_total="3.00")
     assert response["status"] == 409, response
+    assert response["error"] == {"code": "total_changed", "total": "3.50"}
     assert "3.50" in response["message"]
     assert stock(shop, apple) == 5 and cart(alice) == {apple: 2}
     assert profit(shop) == "0.00" and order_count(alice) == 0
@@ -209,6 +210,8 @@ def test_a_store_not_in_the_order_sees_nothing_of_it(market, two_stores, alice):
     *_, order_id = two_stores
     third = market.merchant("third")
     assert "order_id:" in expect(third, 404, "MERCHANT_GET_ORDER", order_id=order_id)
+    refused = third.call("MERCHANT_GET_ORDER", order_id=order_id)
+    assert refused["error"] == {"code": "not_found", "what": "order"}
     assert expect(third, 404, "MERCHANT_SHIP_ORDER", order_id=order_id)
     assert store_orders(third) == []
     expect(third, 404, "MERCHANT_GET_ORDER", order_id=order_id + 1000)
@@ -266,8 +269,9 @@ def test_ship_marks_the_part_shipped_once(two_stores, shop, alice):
     other, apple, plum, order_id = two_stores
     assert shop.ok("MERCHANT_SHIP_ORDER", order_id=order_id, note="") is None
     assert store_orders(shop)[0]["status"] == "shipped"
-    message = expect(shop, 409, "MERCHANT_SHIP_ORDER", order_id=order_id)
-    assert "shipped" in message
+    refused = shop.call("MERCHANT_SHIP_ORDER", order_id=order_id)
+    assert refused["error"] == {"code": "not_placed", "status": "shipped"}, refused
+    assert "shipped" in refused["message"]
     assert my_orders(alice)[order_id]["status"] == "partial"
     assert my_orders(alice)[order_id]["cancellable"] is True
 
@@ -320,7 +324,9 @@ def test_cancel_leaves_shipped_parts_alone(two_stores, shop, alice):
     row = my_orders(alice)[order_id]
     assert (row["status"], row["cancellable"]) == ("partial", False)
     # No part placed: 409 with the order's status as the list gives it.
-    assert "partial" in expect(alice, 409, "CLIENT_CANCEL_ORDER", order_id=order_id)
+    refused = alice.call("CLIENT_CANCEL_ORDER", order_id=order_id)
+    assert refused["error"] == {"code": "not_placed", "status": "partial"}, refused
+    assert "partial" in refused["message"]
 
 
 def test_an_order_all_shipped_is_not_cancelled(two_stores, shop, alice):
