@@ -301,7 +301,7 @@ def test_a_cancel_and_a_ship_that_lose_the_race_say_so_and_show_the_status(pages
     card.locator("form.ship").wait_for()
     as_customer(server, again, "CLIENT_CANCEL_ORDER", order_id=second)
     card.get_by_role("button", name="Mark as shipped").click()
-    expect(card.locator(".form-status")).to_have_text(
+    expect(card.locator(":scope > .form-status")).to_have_text(
         "That order is already cancelled: it can no longer be changed."
     )
     expect(card.locator(".pill")).to_have_text("cancelled")
