@@ -272,9 +272,13 @@ const ORDER_FILTERS = [
 const NOTE_MAX = 200;
 
 // The number of this store's parts waiting to ship, in the navigation
-// (read again after each shipping, and at login).
+// (read again after each shipping, and at login); only the latest count
+// asked for is shown, so that a slow older one cannot bring back a stale
+// number.
+let counting = 0;
 async function countWaiting() {
   const badge = document.getElementById("waiting-count");
+  const mine = ++counting;
   if (!loggedIn()) {
     badge.hidden = true;
     return;
@@ -290,9 +294,10 @@ async function countWaiting() {
       after = data.next === undefined ? null : data.next;
     } while (after !== null);
   } catch {
-    badge.hidden = true;
+    if (mine === counting) badge.hidden = true;
     return;
   }
+  if (mine !== counting) return;
   badge.textContent = formatCount(count);
   badge.hidden = count === 0;
   badge.title = tn("{n} order waiting to ship", "{n} orders waiting to ship", count);
