@@ -22,6 +22,7 @@ from tests.test_browser import DESKTOP, no_sideways_scroll
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
+ADDRESS = "Flat 4, 12 Rose Lane\nSpringfield 4021"
 LONG = "Extra large celebration cake with raspberries, pistachios and white chocolate"
 
 
@@ -53,7 +54,8 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
             ("Green tea", "4.00", 50, "Loose leaf."),
         ],
     )
-    username = customer_with_cart(server, [(cake, 1), (creme, 5), (tea, 2)])
+    other_store, (mug,) = tcp_store(server, [("Stoneware mug", "12.00", 9, "Glazed.")])
+    username = customer_with_cart(server, [(cake, 1), (creme, 5), (tea, 2), (mug, 1)])
     page = pages.open("/#/account", viewport, locale=locale)
     sign_in(page, "form.login", username)
     page.locator("#cart-count:not([hidden])").wait_for()
@@ -68,6 +70,7 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
     page.locator("#cart-warning").wait_for(state="detached")
     page.locator("#checkout").click()
     page.locator("#review-total").wait_for()
+    page.locator("form.place textarea[name=address]").fill(ADDRESS)
     no_sideways_scroll(page)
     shoot_docs(page, f"checkout-review-{suffix}")
     page.locator("#place-order").click()
@@ -91,3 +94,18 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
     console.locator(".chart .bar-fill").first.wait_for()
     no_sideways_scroll(console)
     shoot_docs(console, f"console-sales-{suffix}")
+    # The store's orders: the part waiting to ship, with its form; then
+    # shipped with a note, and the customer's orders showing both parts.
+    console.goto(console.url.split("#")[0] + "#/orders")
+    card = console.locator("article.order").first
+    card.locator("form.ship").wait_for()
+    no_sideways_scroll(console)
+    shoot_docs(console, f"console-orders-{suffix}")
+    card.locator("input[name=note]").fill("DHL 00340434161094042557")
+    card.locator("form.ship button[type=submit]").click()
+    card.locator(".pill[data-status=shipped]").wait_for()
+    console.locator("#waiting-count").wait_for(state="hidden")
+    page.goto(page.url.split("#")[0] + "#/orders")
+    page.locator("article.order .ship-note").first.wait_for()
+    no_sideways_scroll(page)
+    shoot_docs(page, f"orders-{suffix}")

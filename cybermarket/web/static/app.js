@@ -1,9 +1,9 @@
 // The storefront: stores, products, search, cart, checkout, orders and the
 // customer's account.
 
-import { form, h, money, replace, say } from "./dom.js";
+import { field, form, h, invalid, money, replace, say } from "./dom.js";
 import { formatCount, list, parts, switcher, t, tn, translatePage } from "./i18n.js";
-import { explain, human } from "./messages.js";
+import { explain, human, statusName } from "./messages.js";
 import { Market } from "./net.js";
 import { fromAddress, notices, pager, router, rowsOf, toAddress, when } from "./ui.js";
 
@@ -11,6 +11,11 @@ const market = new Market("cybermarket.client.token", "CLIENT_LOGOUT");
 translatePage();
 document.getElementById("language-switcher").replaceWith(switcher());
 const PAGE = 24;
+// The delivery address typed at the last checkout, kept in this browser
+// only (it goes to the server with a checkout and nowhere else) and
+// forgotten when the session ends, in every tab.
+const ADDRESS_KEY = "cybermarket.client.address";
+const ADDRESS_MAX = 500;
 let cart = []; // the cart's lines as last read, for naming short products
 
 function loggedIn() {
@@ -483,10 +488,23 @@ async function cartView() {
 
   /** @param {Line[]} lines */
   function showReview(lines, total, note) {
-    const place = h("button", { type: "button", class: "primary big", id: "place-order" }, t("Place order"));
+    const place = h("button", { type: "submit", class: "primary big", id: "place-order" }, t("Place order"));
     const back = h("button", { type: "button", class: "secondary", id: "back-to-cart" }, t("Back to cart"));
     back.addEventListener("click", () => act(async () => {}));
-    place.addEventListener("click", () => act(() => placeOrder(lines, total), false));
+    const [where, address] = field(t("Delivery address"), { name: "address", multiline: true, maxlength: ADDRESS_MAX, value: localStorage.getItem(ADDRESS_KEY) || "" });
+    address.setAttribute("autocomplete", "street-address");
+    address.rows = 4;
+    const placing = h(
+      "form",
+      { class: "place", novalidate: true },
+      h("div", { class: "total" }, h("span", {}, t("Total to pay")), h("strong", { id: "review-total", class: "num" }, money(total))),
+      where,
+      h("div", { class: "actions end" }, back, place),
+    );
+    placing.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(() => placeOrder(total, address), false);
+    });
     replace(
       body,
       h("h2", { id: "review" }, t("Review your order")),
@@ -510,43 +528,57 @@ async function cartView() {
           ),
         ),
       ),
-      h("div", { class: "total" }, h("span", {}, t("Total to pay")), h("strong", { id: "review-total", class: "num" }, money(total))),
-      h("div", { class: "actions end" }, back, place),
+      placing,
     );
-    place.focus();
+    (address.value.trim() ? place : address).focus();
   }
 
-  // The order, for exactly what was reviewed: the cart is read again first
-  // and, when anything moved (a price, a line), reviewed again instead.
-  /** @param {Line[]} reviewed */
-  async function placeOrder(reviewed, total) {
-    const now = await readCart();
-    const same = now.total === total && now.lines.length === reviewed.length && now.lines.every((l, i) => l.product_id === reviewed[i].product_id && l.quantity === reviewed[i].quantity && l.price === reviewed[i].price);
-    if (!same) {
-      const wrong = problems(now.lines, beforeCheckout);
-      if (wrong || !now.lines.length) {
-        show(now.lines, now.total);
-        if (wrong) say(status, wrong, "error");
-        return;
-      }
-      showReview(now.lines, now.total, t("The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.", { before: money(total), now: money(now.total) }));
-      return;
-    }
+  // The order, for exactly the total that was reviewed: the server checks
+  // it (protocol 1.2's expected_total) in the checkout's own transaction,
+  // so a price changed meanwhile charges nothing and the review shows the
+  // new total and asks again.
+  /** @param {HTMLTextAreaElement} address */
+  async function placeOrder(total, address) {
+    // Optional, as in the protocol (something sent by email needs none).
+    const where = address.value.trim();
     let order;
     try {
-      order = await market.call("CLIENT_CHECKOUT_ITEM");
+      const args = { expected_total: total };
+      if (where) args.address = where;
+      order = await market.call("CLIENT_CHECKOUT_ITEM", args);
     } catch (error) {
-      if (error.status !== 409) {
-        error.human = explain(error, cart);
-        throw error;
+      error.human = explain(error, cart);
+      if (error.code === "total_changed") {
+        // The address typed stays for the review shown again.
+        if (where) localStorage.setItem(ADDRESS_KEY, where);
+        const now = await readCart();
+        const wrong = problems(now.lines, beforeCheckout);
+        if (wrong || !now.lines.length) {
+          show(now.lines, now.total);
+          if (wrong) say(status, wrong, "error");
+          return;
+        }
+        showReview(now.lines, now.total, t("The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.", { before: money(total), now: money(now.total) }));
+        return;
       }
-      // Refused for stock: the cart read again names each short line
-      // with what is left.
-      const fresh = await refresh();
-      const wrong = problems(fresh.lines, (names) => t("Sorry, not enough stock left for {list}. Nothing was charged and your cart is unchanged.", { list: names }));
-      say(status, wrong || t("Sorry, the stock changed. Nothing was charged and your cart is unchanged."), "error");
+      if (error.code === "invalid_argument" && error.argument === "address") {
+        const note = h("p", { class: "field-error error", id: "address-error", role: "alert" }, error.human);
+        address.parentElement.querySelector(".field-error")?.remove();
+        address.after(note);
+        invalid(address, note);
+        address.focus();
+        return;
+      }
+      if (error.code !== "short_of_stock") throw error;
+      // Refused for stock: the answer names each short line with what is
+      // left; the cart read again shows it line by line.
+      await refresh();
+      say(status, error.human, "error");
       return;
     }
+    // Remembered for the next order, in this browser only (and forgotten
+    // at logout, with the session).
+    if (where) localStorage.setItem(ADDRESS_KEY, where);
     refreshCartCount();
     replace(
       section,
@@ -555,6 +587,7 @@ async function cartView() {
         { class: "card narrow done" },
         h("h1", {}, t("Thank you!")),
         h("p", { id: "order-placed" }, t("Order #{id} is placed. Total {total}.", { id: order.order_id, total: money(order.total) })),
+        where ? h("p", { class: "address", id: "order-address" }, where) : null,
         h("a", { class: "button primary", href: "#/orders" }, t("See your orders")),
       ),
     );
@@ -564,6 +597,42 @@ async function cartView() {
   return section;
 }
 
+// An order's lines (CLIENT_GET_ORDER) grouped by store: each store's part
+// with its status and shipping note (protocol 1.2; a server before it
+// sends neither, and the parts show no status).
+function storeParts(lines) {
+  /** @type {Map<string, {storename: string, status: string | undefined, note: string | null | undefined, lines: any[]}>} */
+  const byStore = new Map();
+  for (const line of lines) {
+    if (!byStore.has(line.storename)) byStore.set(line.storename, { storename: line.storename, status: line.status, note: line.note, lines: [] });
+    byStore.get(line.storename).lines.push(line);
+  }
+  return [...byStore.values()];
+}
+
+function statusPill(status) {
+  if (!status) return null;
+  return h("span", { class: `pill status-${status}`, "data-status": status }, statusName(status));
+}
+
+function partView(part) {
+  return h(
+    "section",
+    { class: "order-part", "data-store": part.storename, "data-status": part.status || "" },
+    h("div", { class: "part-head" }, h("h4", {}, part.storename), statusPill(part.status)),
+    part.note ? h("p", { class: "ship-note" }, parts("Shipping note: {note}", { note: h("span", { class: "note-text" }, part.note) })) : null,
+    h(
+      "table",
+      { class: "lines compact" },
+      h(
+        "tbody",
+        {},
+        part.lines.map((l) => h("tr", {}, h("td", { "data-label": t("Product") }, l.productname), h("td", { "data-label": t("Price paid"), class: "num" }, money(l.price)), h("td", { "data-label": t("Quantity"), class: "num" }, `× ${formatCount(l.quantity)}`))),
+      ),
+    ),
+  );
+}
+
 async function ordersView() {
   if (!loggedIn()) return needLogin(t("Your orders"));
   const list = h("div", { class: "orders" });
@@ -571,40 +640,72 @@ async function ordersView() {
     const args = { limit: 20 };
     if (after !== null) args.after = after;
     const data = await call("CLIENT_LIST_ORDERS", args);
-    return { items: rowsOf(data), next: data.next };
+    const orders = rowsOf(data);
+    // Each order's parts at once: their statuses and notes are the news.
+    const details = await Promise.all(orders.map((o) => call("CLIENT_GET_ORDER", { order_id: o.order_id }).then(rowsOf, () => [])));
+    return { items: orders.map((o, i) => ({ ...o, lines: details[i] })), next: data.next };
   };
-  const orderRow = (order) => {
-    const lines = h("div", { class: "order-lines" });
-    const show = h("button", { type: "button", class: "secondary", "aria-expanded": "false" }, t("Show items"));
-    show.addEventListener("click", async () => {
-      if (show.getAttribute("aria-expanded") === "true") {
-        lines.replaceChildren();
-        show.setAttribute("aria-expanded", "false");
-        show.textContent = t("Show items");
-        return;
-      }
-      try {
-        const data = rowsOf(await call("CLIENT_GET_ORDER", { order_id: order.order_id }));
-        replace(
-          lines,
-          h("table", { class: "lines compact" }, h("tbody", {}, data.map((l) => h("tr", {}, h("td", { "data-label": t("Product") }, l.productname, h("div", { class: "muted" }, l.storename)), h("td", { "data-label": t("Price paid") }, money(l.price)), h("td", { "data-label": t("Quantity") }, `× ${l.quantity}`))))),
-        );
-        show.setAttribute("aria-expanded", "true");
-        show.textContent = t("Hide items");
-      } catch (error) {
-        replace(lines, h("p", { class: "error" }, error.human));
-      }
-    });
-    return h(
-      "article",
-      { class: "order card", "data-order-id": order.order_id },
-      h("div", { class: "order-head" }, h("h3", {}, t("Order #{id}", { id: order.order_id })), h("span", { class: "muted" }, when(order.created_at)), h("strong", {}, money(order.total)), show),
-      lines,
-    );
-  };
-  const paging = pager(list, load, orderRow, t("Older orders"));
+  const paging = pager(list, load, orderCard, t("Older orders"));
   const page = await paging.next();
   return h("section", {}, h("h1", {}, t("Your orders")), page.items.length ? list : h("p", { class: "muted" }, t("No orders yet.")), paging.node);
+}
+
+// One order: its parts by store, where it goes, and Cancel while any part
+// is still placed (asked once more in the page before anything is sent).
+function orderCard(order) {
+  const card = h("article", { class: "order card", "data-order-id": order.order_id });
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+  let outcome = null; // what the last cancel did, shown above the parts
+
+  function show() {
+    const actions = h("div", { class: "actions order-actions" });
+    if (order.cancellable) {
+      const cancel = h("button", { type: "button", class: "danger", "data-action": "cancel" }, t("Cancel order"));
+      cancel.addEventListener("click", () => confirming(actions));
+      actions.append(cancel);
+    }
+    replace(
+      card,
+      h("div", { class: "order-head" }, h("h3", {}, t("Order #{id}", { id: order.order_id })), h("span", { class: "muted" }, when(order.created_at)), statusPill(order.status), h("strong", { class: "num order-total" }, money(order.total))),
+      order.address ? h("p", { class: "order-address" }, h("span", { class: "muted" }, t("Delivery address")), h("span", { class: "address" }, order.address)) : null,
+      outcome,
+      storeParts(order.lines).map(partView),
+      actions,
+      status,
+    );
+  }
+
+  function confirming(actions) {
+    const yes = h("button", { type: "button", class: "danger", "data-action": "confirm-cancel" }, t("Yes, cancel it"));
+    const no = h("button", { type: "button", class: "secondary", "data-action": "keep" }, t("Keep the order"));
+    no.addEventListener("click", show);
+    yes.addEventListener("click", async () => {
+      yes.disabled = no.disabled = true;
+      try {
+        const done = await call("CLIENT_CANCEL_ORDER", { order_id: order.order_id });
+        outcome = h("p", { class: "ok refund", role: "status" }, t("Cancelled. {amount} is refunded ({stores}).", { amount: money(done.refunded), stores: list(done.cancelled) }));
+      } catch (error) {
+        outcome = h("p", { class: "error", role: "alert" }, error.human);
+      }
+      // What the server holds now, whatever happened.
+      await reread().catch(() => {});
+      show();
+    });
+    replace(actions, h("p", { class: "confirm" }, t("Cancel every part of this order that has not shipped? Those parts are refunded.")), yes, no);
+    yes.focus();
+  }
+
+  // The order as the server holds it now: its lines with their parts'
+  // statuses, and its row (status, cancellable) from the customer's list.
+  async function reread() {
+    const lines = rowsOf(await call("CLIENT_GET_ORDER", { order_id: order.order_id }));
+    const data = await call("CLIENT_LIST_ORDERS", { after: order.order_id + 1, limit: 1 });
+    const row = rowsOf(data).find((o) => o.order_id === order.order_id);
+    Object.assign(order, row || {}, { lines });
+  }
+
+  show();
+  return card;
 }
 
 // The account as the server holds it now (protocol 1.2's GET_ACCOUNT: the
@@ -722,8 +823,11 @@ const render = router(
 
 notices(market);
 market.addEventListener("account", () => {
-  // Nothing of an account stays on the page after it logged out.
+  // Nothing of an account stays on the page after it logged out; the
+  // address goes with the session (a token still kept means a resume that
+  // failed for now, not a logout).
   if (!loggedIn()) cart = [];
+  if (!loggedIn() && !localStorage.getItem(market.tokenKey)) localStorage.removeItem(ADDRESS_KEY);
   showAccount();
   refreshCartCount();
 });

@@ -3,10 +3,10 @@
 
 import { revenueChart } from "./chart.js";
 import { form, h, invalid, mistake, money, replace, say } from "./dom.js";
-import { formatCount, language, parts, switcher, t, translatePage } from "./i18n.js";
-import { human } from "./messages.js";
+import { formatCount, language, parts, switcher, t, tn, translatePage } from "./i18n.js";
+import { human, statusName } from "./messages.js";
 import { Market } from "./net.js";
-import { notices, pager, router, rowsOf } from "./ui.js";
+import { fromAddress, notices, pager, router, rowsOf, when } from "./ui.js";
 
 const market = new Market("cybermarket.merchant.token", "MERCHANT_LOGOUT");
 translatePage();
@@ -261,6 +261,139 @@ async function sales() {
   );
 }
 
+// --- orders --------------------------------------------------------------------------
+
+const ORDER_FILTERS = [
+  ["all", t("All")],
+  ["placed", t("Waiting to ship")],
+  ["shipped", t("Shipped")],
+  ["cancelled", t("Cancelled")],
+];
+const NOTE_MAX = 200;
+
+// The number of this store's parts waiting to ship, in the navigation
+// (read again after each shipping, and at login); only the latest count
+// asked for is shown, so that a slow older one cannot bring back a stale
+// number.
+let counting = 0;
+async function countWaiting() {
+  const badge = document.getElementById("waiting-count");
+  const mine = ++counting;
+  if (!loggedIn()) {
+    badge.hidden = true;
+    return;
+  }
+  let count = 0;
+  let after = null;
+  try {
+    do {
+      const args = { status: "placed", limit: 1000 };
+      if (after !== null) args.after = after;
+      const data = await market.call("MERCHANT_LIST_ORDERS", args);
+      count += data.rows.length;
+      after = data.next === undefined ? null : data.next;
+    } while (after !== null);
+  } catch {
+    if (mine === counting) badge.hidden = true;
+    return;
+  }
+  if (mine !== counting) return;
+  badge.textContent = formatCount(count);
+  badge.hidden = count === 0;
+  badge.title = tn("{n} order waiting to ship", "{n} orders waiting to ship", count);
+}
+
+// One order's part of this store: who, where, the lines and the total, and
+// Mark as shipped (with an optional note) while it is placed.
+function orderCard(order) {
+  const card = h("article", { class: "order card", "data-order-id": order.order_id, "data-status": order.status });
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+  function show() {
+    card.dataset.status = order.status;
+    let shipping = null;
+    if (order.status === "placed") {
+      shipping = form(
+        null,
+        [["note", t("Shipping note (carrier and tracking number, optional)"), { maxlength: NOTE_MAX, autocomplete: "off" }]],
+        t("Mark as shipped"),
+        async ({ note }) => {
+          const args = { order_id: order.order_id };
+          if (note.trim()) args.note = note.trim();
+          let outcome = t("Marked as shipped.");
+          let kind = "ok";
+          try {
+            await call("MERCHANT_SHIP_ORDER", args);
+          } catch (error) {
+            // Cancelled by the customer meanwhile, say: the card shows it.
+            if (error.code !== "not_placed") throw error;
+            outcome = error.human;
+            kind = "error";
+          }
+          // What the server holds now.
+          await reread().catch(() => {});
+          countWaiting();
+          show();
+          say(status, outcome, kind);
+        },
+        { class: "ship inline" },
+      );
+    }
+    replace(
+      card,
+      h("div", { class: "order-head" }, h("h3", {}, t("Order #{id}", { id: order.order_id })), h("span", { class: "muted" }, when(order.created_at)), h("span", { class: `pill status-${order.status}`, "data-status": order.status }, statusName(order.status)), h("strong", { class: "num order-total" }, money(order.total))),
+      h(
+        "dl",
+        { class: "order-who" },
+        h("dt", {}, t("Customer")),
+        h("dd", { class: "customer" }, order.username),
+        h("dt", {}, t("Delivery address")),
+        h("dd", { class: "address" }, order.address || t("No address given")),
+        order.note ? [h("dt", {}, t("Shipping note")), h("dd", { class: "ship-note" }, order.note)] : null,
+      ),
+      h(
+        "table",
+        { class: "lines compact order-lines" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("Product")), h("th", { class: "num" }, t("Price")), h("th", { class: "num" }, t("Quantity")))),
+        h("tbody", {}, order.lines.map((l) => h("tr", {}, h("td", { "data-label": t("Product") }, l.productname), h("td", { "data-label": t("Price"), class: "num" }, money(l.price)), h("td", { "data-label": t("Quantity"), class: "num" }, formatCount(l.quantity))))),
+      ),
+      shipping,
+      status,
+    );
+  }
+  // This part as the server holds it now (the page of one row from just
+  // above its order).
+  async function reread() {
+    const data = await call("MERCHANT_LIST_ORDERS", { after: order.order_id + 1, limit: 1 });
+    const row = rowsOf(data).find((o) => o.order_id === order.order_id);
+    if (row) Object.assign(order, row);
+  }
+  show();
+  return card;
+}
+
+async function orders() {
+  const wanted = fromAddress("status");
+  const filter = ORDER_FILTERS.some(([key]) => key === wanted) ? wanted : "all";
+  const list = h("div", { class: "orders" });
+  const load = async (after) => {
+    const args = { limit: 20 };
+    if (filter !== "all") args.status = filter;
+    if (after !== null) args.after = after;
+    const data = await call("MERCHANT_LIST_ORDERS", args);
+    const rows = rowsOf(data);
+    const lines = await Promise.all(rows.map((o) => call("MERCHANT_GET_ORDER", { order_id: o.order_id }).then(rowsOf, () => [])));
+    return { items: rows.map((o, i) => ({ ...o, lines: lines[i] })), next: data.next };
+  };
+  const paging = pager(list, load, orderCard, t("Older orders"));
+  const [page] = await Promise.all([paging.next(), countWaiting()]);
+  const filters = h(
+    "div",
+    { class: "filters", role: "group", "aria-label": t("Show orders") },
+    ORDER_FILTERS.map(([key, label]) => h("a", { href: key === "all" ? "#/orders" : `#/orders?status=${key}`, class: "filter", "aria-current": key === filter ? "true" : null, "data-filter": key }, label)),
+  );
+  return h("div", {}, h("h1", {}, t("Orders")), filters, page.items.length ? list : h("p", { class: "muted", id: "no-orders" }, t("No orders here yet.")), paging.node);
+}
+
 // --- invitations and settings ----------------------------------------------------------
 
 function invite() {
@@ -381,6 +514,7 @@ async function settings() {
 const render = router(
   [
     [/^\/products$/, guarded(products)],
+    [/^\/orders$/, guarded(orders)],
     [/^\/sales$/, guarded(sales)],
     [/^\/invite$/, guarded(invite)],
     [/^\/settings$/, guarded(settings)],
@@ -391,6 +525,7 @@ const render = router(
 notices(market);
 market.addEventListener("account", () => {
   document.getElementById("console-nav").hidden = !loggedIn();
+  countWaiting();
 });
 market.addEventListener("connected", () => render());
 // Logged in or out in another tab: this page shows it now.

@@ -2,7 +2,6 @@
 // a product named <img src=x onerror=alert(1)> shows exactly those characters.
 
 import { formatCount, formatMoney, t } from "./i18n.js";
-import { fieldName } from "./messages.js";
 
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -91,8 +90,8 @@ export function form(title, fields, submitText, action, extra = {}) {
     } catch (error) {
       say(status, error.human || error.message, "error");
       // The field the error is about (named by the check that failed, or
-      // by the server's message) points at it.
-      const input = inputs[error.field || fieldName(error.message)];
+      // by the answer's error.field) points at it.
+      const input = inputs[error.field || error.argument];
       if (input) {
         // Said at the field, in place of the form's line; the field gets
         // the focus, so that the message is in view (on a phone too).

@@ -9,11 +9,25 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 
 import { language } from "./i18n.js";
 
+// An answer of status 400 or more.  What happened is decided from `status`
+// and protocol 1.2's `error.code` with its keys (kept in `error`), never
+// from `message`, which is for people and may be reworded or translated.
+// A server before 1.2 sends no `error`: `code` is then "".
 export class ServerError extends Error {
   constructor(op, response) {
     super(response.message);
     this.op = op;
     this.status = response.status;
+    /** @type {Record<string, any>} */
+    this.error = response.error && typeof response.error === "object" ? response.error : {};
+    /** @type {string} */
+    this.code = typeof this.error.code === "string" ? this.error.code : "";
+  }
+
+  // The argument the answer is about (invalid_argument's and name_taken's
+  // `field`), or null.
+  get argument() {
+    return typeof this.error.field === "string" ? this.error.field : null;
   }
 }
 
@@ -88,7 +102,8 @@ export class Market extends EventTarget {
     try {
       this.account = await this.send("RESUME", { token });
     } catch (error) {
-      if (error.status === 401) localStorage.removeItem(this.tokenKey);
+      // An unknown, expired or revoked token (a server before 1.2: any 401).
+      if (error.code === "bad_credentials" || (!error.code && error.status === 401)) localStorage.removeItem(this.tokenKey);
     }
     this.emit("account", this.account);
   }
