@@ -151,7 +151,7 @@ def test_no_login_racing_a_password_change_keeps_a_token(launch, migrated_url):
     owner.ok("SET_CLIENT_PASSWORD", old_password=PASSWORD, new_password="password number 0")
     change = time.monotonic() - started
     password, kept = "password number 0", []
-    for trial in range(1, 13):
+    for trial in range(1, 5):
         new = f"password number {trial}"
         racers = [Client(live.port, HOST) for _ in range(6)]
         owner.send("SET_CLIENT_PASSWORD", old_password=password, new_password=new)
