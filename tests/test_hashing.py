@@ -190,7 +190,7 @@ def test_a_few_busy_addresses_cannot_fill_the_queue_for_everyone(market):
 
 def test_a_hash_for_no_peer_in_particular_runs():
     """Hasher.hash and verify take peer=None by default; such a job was
-    queued under None, which _next_peer also answered when no peer could
+    queued under None, which the share's _next_peer also answered when no peer could
     run, so it never ran and its Deferred never fired."""
     hasher = InlineHasher()
     hashed = []
@@ -199,4 +199,4 @@ def test_a_hash_for_no_peer_in_particular_runs():
     checked = []
     hasher.verify(hashed[0], PASSWORD).addCallback(checked.append)
     assert checked == [True]
-    assert hasher._waiting == {} and hasher._running == {}
+    assert hasher.share._waiting == {} and hasher.share._running == {}

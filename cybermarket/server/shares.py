@@ -1,5 +1,6 @@
-"""A few threads shared out fairly between peer addresses: the shape of the
-password hasher's queues (passwords.py), for work run elsewhere.
+"""A few threads shared out fairly between peer addresses: the one scheduler
+of password hashing (passwords.py), searches (searches.py) and photo
+decoding (photos.py).
 
 Each job comes with the peer address it is for and waits in that address's
 own queue; jobs are started only as threads come free, taking the next job
