@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from cybermarket.server.handlers.catalog import PRODUCT_COLUMNS
-from cybermarket.server.handlers.search import (
+from cybermarket.storage.search import (
     _RANKS_POSTGRESQL,
     POSTGRESQL_SEARCH,
     POSTGRESQL_SEARCH_STORE,
