@@ -91,11 +91,11 @@ def send(site, raw, host="10.0.0.1"):
     return answer(peer)
 
 
-def put(site, product_id, body, token, host="10.0.0.1", headers=()):
+def put(site, product_id, body=b"", token=None, host="10.0.0.1", headers=()):
     return send(site, request("PUT", f"/photos/{product_id}", body, token, headers), host)
 
 
-def delete(site, product_id, token, host="10.0.0.1"):
+def delete(site, product_id, token=None, host="10.0.0.1"):
     return send(site, request("DELETE", f"/photos/{product_id}", token=token), host)
 
 
@@ -210,17 +210,49 @@ def test_a_photo_of_a_product_off_the_shelf_is_still_served(market, site, shop, 
 
 def test_unknown_paths_and_sizes(site, lamp, token):
     path = put(site, lamp, make.png(), token).json()["data"]["photo"]
-    assert get(site, f"/photos/{lamp}/{'0' * 32}").status == 404
-    assert get(site, f"/photos/{lamp + 1}/{path.rsplit('/', 1)[1]}").status == 404
-    assert get(site, "/photos/x/y").status == 404
-    # Ids no product can have: 404, never a question the database cannot take.
-    for bad in ("0", "9" * 19):
-        assert get(site, f"/photos/{bad}/{'0' * 32}").status == 404
-        refused(put(site, bad, make.png(), token), 404, "not_found", what="product")
-        refused(put(site, bad, make.png(), "bad"), 401, "bad_credentials")
-    assert get(site, f"{path}?size=huge").status == 400
-    assert get(site, f"/photos/{lamp}").status == 405
-    assert send(site, request("POST", f"/photos/{lamp}", b"x", "t")).status == 405
+    digest = path.rsplit("/", 1)[1]
+    unknown = [
+        f"/photos/{lamp}/{'0' * 32}",
+        f"/photos/{lamp + 1}/{digest}",
+        "/photos/x/y",
+        f"/photos/{lamp}",  # the upload's path: nothing to GET there
+        f"/photos/{lamp}/{digest}/more",
+        # Ids no product can have: never a question the database cannot take.
+        f"/photos/0/{'0' * 32}",
+        f"/photos/{'9' * 19}/{'0' * 32}",
+        f"/photos/{'9' * 20}/{'0' * 32}",
+    ]
+    for unknown_path in unknown:
+        for method in ("GET", "HEAD"):
+            result = get(site, unknown_path, method=method)
+            assert result.status == 404, (method, unknown_path, result.status)
+            assert result.headers["content-type"] == "application/json"
+        refused(get(site, unknown_path), 404, "not_found", what="product")
+    huge = refused(get(site, f"{path}?size=huge"), 400, "invalid_argument", field="size")
+    assert huge["message"] == "size: thumb or large"
+    assert get(site, f"{path}?size=huge").headers["content-type"] == "application/json"
+    for method in ("POST", "PATCH"):
+        result = send(site, request(method, f"/photos/{lamp}", b"x", "t"))
+        assert result.status == 405 and result.headers["allow"] == "GET, HEAD, PUT, DELETE"
+        assert result.json()["status"] == 405 and result.json()["error"]["code"] == "malformed"
+
+
+@pytest.mark.parametrize(
+    "named", ["abc", "-1", "1.5", "9" * 20, "9" * 19, "0", "%31", "1/x", ""]
+)
+def test_a_path_that_names_no_product_is_json_401_then_404(market, site, lamp, token, named):
+    # The contract's order: the token (401) before the product (404); and
+    # every answer JSON with the protocol's status, message and error.
+    for change in (put, delete):
+        args = (make.png(),) if change is put else ()
+        result = change(site, named, *args, token=None)
+        refused(result, 401, "bad_credentials")
+        assert result.headers["content-type"] == "application/json"
+        result = change(site, named, *args, token=token)
+        body = refused(result, 404, "not_found", what="product")
+        assert result.headers["content-type"] == "application/json"
+        assert body["message"].startswith("product_id: no product")
+    assert market.peer().ok("GET_PRODUCT", product_id=lamp)["photo"] is None
 
 
 # --- hostile images ---------------------------------------------------------------------
@@ -483,8 +515,12 @@ def test_one_address_cannot_queue_past_its_share_nor_delay_another_by_more_than_
     flood = [HTTPPeer(site, "10.6.6.6") for _ in range(4)]
     for peer in flood:
         peer.feed(request("PUT", f"/photos/{lamp}", make.png(), token))
-    # One decoding, two waiting; the fourth is refused at once.
-    refused(answer(flood[3]), 503, "unavailable")
+    # One decoding, two waiting; the fourth is refused at once, with the
+    # contract's answer to too many requests (its 503 is for a server
+    # shutting down or without its database), and when to try again.
+    busy = refused(answer(flood[3]), 429, "throttled")
+    assert busy["error"]["retry_after"] >= 1
+    assert busy["message"] == "server busy with photos; try again"
     other = HTTPPeer(site, "10.0.0.2")
     other.feed(request("PUT", f"/photos/{lamp}", make.jpeg(), token))
     market.settle()  # its token checked, as the database thread would at once

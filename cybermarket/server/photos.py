@@ -22,7 +22,8 @@ Decoding (images.py) runs on a pool of its own (PhotoPool: 1 thread by
 default), apart from the reactor and the database threads, shared out by
 peer address like password hashing and searches (shares.py): an address that sends
 a flood of uploads delays another's by one image at most, and its queue is
-bounded (503 beyond it).
+bounded (429 throttled beyond it, with retry_after: the contract's 503 is
+for a server shutting down or without its database).
 
 Serving: a photo's path names its content (a new upload gets a new path),
 so it is served with a year's immutable caching, an ETag (304 for a match)
@@ -50,6 +51,7 @@ from twisted.web import server
 
 from cybermarket.errors import (
     BAD_TOKEN,
+    MALFORMED,
     BadCredentials,
     BadRequest,
     Forbidden,
@@ -77,6 +79,9 @@ NOT_AN_IMAGE = N_(
 NO_PRODUCT = N_("product_id: no product {product_id}")
 NOT_YOURS = N_("product_id: product {product_id} belongs to another store")
 TOO_LARGE = N_("photo: larger than {most} bytes")
+NO_PHOTO = N_("no photo at this path")
+BAD_SIZE = N_("size: thumb or large")
+METHOD = N_("method not allowed: GET, HEAD, PUT or DELETE")
 
 # Defaults of the options.
 MAX_BYTES = 8 * 1024 * 1024
@@ -86,10 +91,14 @@ THREADS = 1
 PER_ADDRESS = 1
 QUEUE = 8
 QUEUE_PER_ADDRESS = 2
+# The retry_after of an upload refused for a full queue: a few images'
+# decoding, which is what the queue ahead of it holds.
+BUSY_RETRY_SECONDS = 5
 CACHE_BYTES = 16 * 1024 * 1024
 CACHE_SECONDS = 60.0
 
 UPLOAD = re.compile(r"^/photos/([0-9]{1,19})$")
+# What GET and HEAD serve; any other path under /photos/ is 404.
 SERVE = re.compile(r"^/photos/([0-9]{1,19})/([0-9a-f]{32})$")
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -129,6 +138,7 @@ class PhotoPool:
             "photo-queue",
             "refused a photo {what} for {peer}: photo queue full ({why});"
             " {count} refused since the last report",
+            lambda: Throttled(BUSY, n=BUSY_RETRY_SECONDS),
         )
 
     def start(self) -> None:
@@ -234,6 +244,14 @@ def keep(txn: Txn, product_id: int, photo: images.Photo, now_ms: int) -> str:
 # --- the answers ----------------------------------------------------------------
 
 
+class NotAllowed(MarketError):
+    """405 for a method no photo path answers: HTTP's own status, with the
+    code of a request that cannot be read (the protocol's unknown op)."""
+
+    status = 405
+    code = MALFORMED
+
+
 def error_body(error: MarketError) -> dict[str, Any]:
     """The JSON answer of an error: the protocol's status, message and
     error (its code and keys, errors.py)."""
@@ -267,36 +285,39 @@ class Photos:
         )
 
     def render(self, request: server.Request) -> bytes | int:
+        # Every answer here that is not an image is JSON with the
+        # protocol's status, message and error, whatever the path.
         path = request.path.decode("latin-1")
         method = request.method
-        if found := UPLOAD.match(path):
-            # An id no product can have (nor the database be asked about)
-            # is asked as 0, which no product has: 404 after the token.
-            product_id = int(found[1]) if 1 <= int(found[1]) <= MAX_ID else 0
-            if method == b"PUT":
-                return self._change(request, product_id, upload=True)
-            if method == b"DELETE":
-                return self._change(request, product_id, upload=False)
-            return self._not_allowed(request, "PUT, DELETE")
+        if method in (b"PUT", b"DELETE"):
+            # The token is checked before the product (401 before 404), so
+            # anything after /photos/ that is not a product's id is asked
+            # as 0, which no product has: 404 not_found after the token,
+            # never a question the database cannot take.
+            found = UPLOAD.match(path)
+            product_id = int(found[1]) if found and 1 <= int(found[1]) <= MAX_ID else 0
+            named = path.removeprefix("/photos/")[:40]
+            return self._change(request, product_id, named, upload=method == b"PUT")
+        if method not in (b"GET", b"HEAD"):
+            request.setHeader("allow", "GET, HEAD, PUT, DELETE")
+            return self._error(request, NotAllowed(METHOD))
         found = SERVE.match(path)
-        if found is not None and 1 <= int(found[1]) <= MAX_ID:
-            if method in (b"GET", b"HEAD"):
-                return self._serve(request, int(found[1]), found[2])
-            return self._not_allowed(request, "GET, HEAD")
-        request.setResponseCode(404)
-        request.setHeader("content-type", "text/plain; charset=utf-8")
-        return b"not found\n"
+        if found is None or not 1 <= int(found[1]) <= MAX_ID:
+            return self._error(request, NotFound(NO_PHOTO, what=What.PRODUCT))
+        return self._serve(request, int(found[1]), found[2])
 
     # --- upload and removal -------------------------------------------------------
 
-    def _change(self, request: server.Request, product_id: int, upload: bool) -> int:
+    def _change(self, request: server.Request, product_id: int, named: str, upload: bool) -> int:
         request.setHeader("cache-control", "no-store")
-        d = defer.ensureDeferred(self._run(request, product_id, upload))
+        d = defer.ensureDeferred(self._run(request, product_id, named, upload))
         d.addCallback(lambda data: self._json(request, 200, {"status": 200, "data": data}))
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET
 
-    async def _run(self, request: server.Request, product_id: int, upload: bool) -> dict[str, Any]:
+    async def _run(
+        self, request: server.Request, product_id: int, named: str, upload: bool
+    ) -> dict[str, Any]:
         app = self.app
         peer = getattr(request.channel, "peer", None) or "local"
         now_ms = int(app.clock.seconds() * 1000)
@@ -319,6 +340,9 @@ class Photos:
                 what="photo upload", peer=peer, blocked="address", message=e.message
             )
             raise
+        except NotFound:
+            # The message names what the path named, not the 0 it was asked as.
+            raise NotFound(NO_PRODUCT, what=What.PRODUCT, product_id=named) from None
         if merchant is None:
             # Never the token, nor its hash: the log is not a place for either.
             log.info(
@@ -376,9 +400,7 @@ class Photos:
     def _serve(self, request: server.Request, product_id: int, digest: str) -> bytes | int:
         size = _size(request)
         if size is None:
-            request.setResponseCode(400)
-            request.setHeader("content-type", "text/plain; charset=utf-8")
-            return b"size: thumb or large\n"
+            return self._error(request, BadRequest(BAD_SIZE, field="size"))
         key = (product_id, digest, size)
         kept = self.cache.get(key)
         if kept is not None:
@@ -389,9 +411,7 @@ class Photos:
             if _gone(request):
                 return
             if result is None:
-                request.setResponseCode(404)
-                request.setHeader("content-type", "text/plain; charset=utf-8")
-                body = b"not found\n"
+                body = self._error(request, NotFound(NO_PHOTO, what=What.PRODUCT))
             else:
                 if size == "thumb":
                     self.cache.put(key, *result)
@@ -418,11 +438,14 @@ class Photos:
         return body
 
     @staticmethod
-    def _not_allowed(request: server.Request, allow: str) -> bytes:
-        request.setResponseCode(405)
-        request.setHeader("allow", allow)
-        request.setHeader("content-type", "text/plain; charset=utf-8")
-        return b"method not allowed\n"
+    def _error(request: server.Request, error: MarketError) -> bytes:
+        """The JSON answer of an error to a GET or HEAD (for HEAD,
+        twisted.web sends the headers only)."""
+        request.setResponseCode(error.status)
+        request.setHeader("content-type", "application/json")
+        request.setHeader("x-content-type-options", "nosniff")
+        request.setHeader("cache-control", "no-store")
+        return json.dumps(error_body(error)).encode() + b"\n"
 
 
 def _gone(request: server.Request) -> bool:

@@ -8,8 +8,9 @@ from the address served longest ago (round robin), and never more than
 `per_address` jobs of one address at once.  So an address that queues many
 jobs delays another's by the job already running, not by all of its own.
 The queues are bounded, per address and in all: beyond that a job is
-refused at once with 503, which is cheaper for everyone than an answer
-minutes later.  When the whole queue is full, the address with the most
+refused at once (503, or the error its owner chose: photos answer 429 with
+a retry_after), which is cheaper for everyone than an answer minutes
+later.  When the whole queue is full, the address with the most
 jobs waiting gives up its newest to make room for an address with fewer,
 so a few busy addresses cannot shut everyone else out.  All of this runs on
 the reactor thread, so it needs no lock.
@@ -24,7 +25,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
-from cybermarket.errors import Unavailable
+from cybermarket.errors import MarketError, Unavailable
 from cybermarket.i18n import Template
 from cybermarket.server import limits
 
@@ -35,9 +36,9 @@ Job = tuple[defer.Deferred[Any], Callable[..., Any], tuple[Any, ...]]
 class FairShare:
     """`threads` jobs at most running at once, started by `start(function,
     args)` (a Deferred of the result), shared out between peer addresses as
-    the module says.  A refusal answers `busy` (503) and is logged through
-    a Bite named `reason` with the text `refused` (fields: what, peer,
-    why, count)."""
+    the module says.  A refusal answers `refusal()` (by default 503 with
+    the message `busy`) and is logged through a Bite named `reason` with
+    the text `refused` (fields: what, peer, why, count)."""
 
     def __init__(
         self,
@@ -50,6 +51,7 @@ class FairShare:
         busy: Template,
         reason: str,
         refused: str,
+        refusal: Callable[[], MarketError] | None = None,
     ) -> None:
         self.start = start
         self.threads = threads
@@ -57,6 +59,7 @@ class FairShare:
         self.queue = queue
         self.queue_per_address = queue_per_address
         self.busy = busy
+        self.refusal = refusal or (lambda: Unavailable(busy))
         self._waiting: dict[str | None, deque[Job]] = {}  # peer -> jobs waiting
         self._waiting_total = 0
         self._running: dict[str | None, int] = {}  # peer -> jobs of that peer running
@@ -126,12 +129,12 @@ class FairShare:
         d, _, _ = jobs.pop()
         self._waiting_total -= 1
         self.refused(what="job", peer=hog, why="shed for another address")
-        d.errback(Unavailable(self.busy))
+        d.errback(self.refusal())
         return True
 
     def _refuse(self, peer: str | None, what: str, reason: str) -> defer.Deferred[Any]:
         self.refused(what=what, peer=peer, why=reason)
-        return defer.fail(Unavailable(self.busy))
+        return defer.fail(self.refusal())
 
     def _next_peer(self) -> tuple[int, str | None] | None:
         """(when it was last given a thread, peer) of the waiting peer to
