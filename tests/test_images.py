@@ -246,3 +246,94 @@ def test_the_format_is_told_by_the_bytes_not_by_anything_else():
     # A PNG whose first bytes say JPEG is no JPEG: refused, not guessed.
     with pytest.raises(ImageRefused):
         process(b"\xff\xd8\xff" + make.png()[3:])
+
+
+# --- a PNG must be whole -------------------------------------------------------
+
+
+def _chunks(png):
+    """(offset, kind) of each chunk of a PNG."""
+    at, found = 8, []
+    while at + 8 <= len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        found.append((at, png[at + 4 : at + 8]))
+        at += 12 + length
+    return found
+
+
+def _rechunk(png, pieces):
+    """The same PNG with its image data cut into `pieces` IDAT chunks."""
+    head = [c for c in _chunks(png) if c[1] not in (b"IDAT", b"IEND")]
+    data = b"".join(
+        png[at + 8 : at + 8 + int.from_bytes(png[at : at + 4], "big")]
+        for at, kind in _chunks(png)
+        if kind == b"IDAT"
+    )
+    size = -(-len(data) // pieces)
+    first_idat = next(at for at, kind in _chunks(png) if kind == b"IDAT")
+    assert all(at < first_idat for at, _ in head)
+    parts = [make._chunk(b"IDAT", data[at : at + size]) for at in range(0, len(data), size)]
+    return png[:first_idat] + b"".join(parts) + make._chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("cut", [12, *range(13, 21)])
+def test_a_png_cut_short_is_refused(cut):
+    # Without its IEND (12 bytes), then without the image data's CRC and
+    # the end of its zlib stream too: Pillow alone decodes every pixel of
+    # these, and they used to be accepted.
+    whole = make.png((300, 200)) if cut == 12 else make.noise((300, 200))
+    process(whole)  # whole, it is accepted
+    with pytest.raises(ImageRefused):
+        process(whole[:-cut])
+
+
+def test_a_png_with_a_wrong_crc_is_refused():
+    whole = make.png((300, 200))
+    for at, _ in _chunks(whole):
+        end = at + 8 + int.from_bytes(whole[at : at + 4], "big")
+        bad = whole[:end] + bytes([whole[end] ^ 1]) + whole[end + 1 :]
+        with pytest.raises(ImageRefused, match="CRC"):
+            process(bad)
+
+
+def test_a_png_whose_zlib_stream_stops_short_is_refused():
+    # Every chunk whole and right, IEND last: only the image data's
+    # compressed stream lacks its end (the Adler-32 checksum).
+    whole = make.noise((120, 80))
+    idat = next(at for at, kind in _chunks(whole) if kind == b"IDAT")
+    length = int.from_bytes(whole[idat : idat + 4], "big")
+    stream = whole[idat + 8 : idat + 8 + length]
+    short = whole[:idat] + make._chunk(b"IDAT", stream[:-4]) + make._chunk(b"IEND", b"")
+    with pytest.raises(ImageRefused, match="zlib|image data"):
+        process(short)
+
+
+def test_data_after_iend_is_accepted_and_not_kept():
+    # The contract serves a polyglot re-encoded: the bytes after IEND are
+    # allowed, and never come back.
+    photo = process(make.png() + b"<html>after the end</html>")
+    assert b"<html>" not in photo.large.body
+
+
+def test_a_png_of_many_image_data_chunks_is_checked_in_bounded_time():
+    import time
+
+    whole = make.noise((1500, 1500))
+    many = _rechunk(whole, len(whole) // 16)  # chunks of 16 bytes
+    assert len(many) > 6 * 1024 * 1024
+    started = time.perf_counter()
+    process(many)
+    assert time.perf_counter() - started < 20
+    with pytest.raises(ImageRefused):
+        process(many[:-13])
+
+
+def test_image_data_that_inflates_past_its_pixels_is_refused_at_the_bound():
+    import zlib
+
+    # A 10 x 10 PNG whose data inflates to 50 MB: stopped near its bound.
+    header = make.png_claiming(10, 10)[:33]
+    bomb = zlib.compress(b"\0" * 50_000_000, 9)
+    upload = header + make._chunk(b"IDAT", bomb) + make._chunk(b"IEND", b"")
+    with pytest.raises(ImageRefused, match="larger than its pixels"):
+        images.whole_png(upload)

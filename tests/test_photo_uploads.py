@@ -237,9 +237,7 @@ def test_unknown_paths_and_sizes(site, lamp, token):
         assert result.json()["status"] == 405 and result.json()["error"]["code"] == "malformed"
 
 
-@pytest.mark.parametrize(
-    "named", ["abc", "-1", "1.5", "9" * 20, "9" * 19, "0", "%31", "1/x", ""]
-)
+@pytest.mark.parametrize("named", ["abc", "-1", "1.5", "9" * 20, "9" * 19, "0", "%31", "1/x", ""])
 def test_a_path_that_names_no_product_is_json_401_then_404(market, site, lamp, token, named):
     # The contract's order: the token (401) before the product (404); and
     # every answer JSON with the protocol's status, message and error.
@@ -267,8 +265,21 @@ def test_a_path_that_names_no_product_is_json_401_then_404(market, site, lamp, t
         make.webp_frames(MAX_FRAMES * 50),
         b"<html><script>alert(1)</script></html>",
         b"",
+        make.png((300, 200))[:-12],
+        make.noise((300, 200))[:-16],
+        make.png((300, 200))[:-16] + b"\0\0\0\0" + make.png((300, 200))[-12:],
     ],
-    ids=["svg", "bomb", "truncated-jpeg", "webp-frames", "html", "empty"],
+    ids=[
+        "svg",
+        "bomb",
+        "truncated-jpeg",
+        "webp-frames",
+        "html",
+        "empty",
+        "png-without-iend",
+        "png-cut-in-its-data",
+        "png-wrong-crc",
+    ],
 )
 def test_hostile_uploads_are_400_invalid_argument(market, site, lamp, token, upload):
     refused(put(site, lamp, upload, token), 400, "invalid_argument", field="photo")

@@ -16,15 +16,21 @@ ImageRefused (400 invalid_argument, field photo):
    50,000 x 50,000) is refused having cost a few bytes of parsing.
    Pillow's own bomb limit (Image.MAX_IMAGE_PIXELS) is process-wide and
    not the contract's, so it is not what decides.
-2. Pillow opens the bytes lazily (formats limited to the three), and the
+2. A PNG must be whole (whole_png()): every chunk's CRC right, the image
+   data's zlib stream complete, and IEND present, as Pillow alone does not
+   ask (it decodes the pixels of a PNG cut short or with a wrong CRC, and
+   stops reading at the last pixel).  Bytes after IEND are allowed (a
+   polyglot is accepted and served re-encoded, step 5).  One pass over the
+   bytes, in bounded memory, on the photo pool's thread.
+3. Pillow opens the bytes lazily (formats limited to the three), and the
    size it read is checked again, before load(): a header the probe read
    one way and Pillow another is held to the same bounds.
-3. load() decodes the first frame; a truncated or corrupt image fails here
+4. load() decodes the first frame; a truncated or corrupt image fails here
    (ImageFile.LOAD_TRUNCATED_IMAGES stays off).  A large JPEG is decoded
    already scaled down (draft), which costs a fraction of the memory.
-4. The EXIF orientation is applied; colours go to sRGB through the image's
+5. The EXIF orientation is applied; colours go to sRGB through the image's
    ICC profile (CMYK too); 16-bit greyscale is brought to 8 bits.
-5. Two sizes, each fitting its box and never enlarged, are drawn on fresh
+6. Two sizes, each fitting its box and never enlarged, are drawn on fresh
    images, which carry no metadata at all (EXIF, GPS, XMP, comments,
    profiles), and encoded as WebP, or JPEG where Pillow has no WebP.
    Their bytes are never the upload's: a file that is both an image and
@@ -37,7 +43,9 @@ import hashlib
 import io
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageCms, ImageFile, ImageOps, features
 
@@ -215,13 +223,79 @@ def _webp_frames(data: bytes) -> int:
     return max(frames, 1)
 
 
-# --- 2 to 5: decode, clean, encode -----------------------------------------
+# --- 2. a whole PNG ---------------------------------------------------------
+
+# PNG's colour types and their channels (IHDR's byte 9).
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# What the image data is inflated by at a time: memory, not time, is bounded.
+_INFLATE_STEP = 1 << 20
+
+
+def whole_png(data: bytes) -> None:
+    """ImageRefused unless every chunk up to IEND is there with its CRC
+    right and the image data (the IDAT chunks) is one complete zlib stream.
+    The stream is inflated to check that it ends, a megabyte at a time, and
+    never past twice the size the header gives the pixels: a stream that
+    would inflate further (a bomb in the data) is refused there.  So the
+    cost is one pass over at most --photo-max-bytes and a bounded inflate,
+    whatever the number of chunks."""
+    view = memoryview(data)
+    width, height = struct.unpack_from(">II", data, 16)
+    depth, colour, interlace = data[24], data[25], data[28]
+    row = (width * _CHANNELS.get(colour, 4) * depth + 7) // 8 + 1
+    # Adam7 interlacing adds a filter byte and a partial byte per row of
+    # each pass: twice the plain size covers it with room to spare.
+    most = 2 * height * row + 65536 if interlace else height * row + 65536
+    inflate = zlib.decompressobj()
+    inflated = 0
+    at = 8
+    while True:
+        if at + 12 > len(data):
+            raise ImageRefused("PNG cut short: no IEND")
+        length, kind = struct.unpack_from(">I4s", data, at)
+        end = at + 8 + length
+        if length > 0x7FFFFFFF or end + 4 > len(data):
+            raise ImageRefused(f"PNG cut short in a {kind!r} chunk")
+        (crc,) = struct.unpack_from(">I", data, end)
+        if zlib.crc32(view[at + 4 : end]) != crc:
+            raise ImageRefused(f"PNG {kind!r} chunk with a wrong CRC")
+        if kind == b"IDAT":
+            inflated = _inflate(inflate, view[at + 8 : end], inflated, most)
+        elif kind == b"IEND":
+            # What the last step held back for want of room comes out now.
+            inflated = _inflate(inflate, b"", inflated, most)
+            if not inflate.eof:
+                raise ImageRefused("PNG image data is not a whole zlib stream")
+            return  # what follows IEND is not read
+        at = end + 4
+
+
+def _inflate(inflate: Any, pending: bytes | memoryview, inflated: int, most: int) -> int:
+    """Feed `pending` to the stream a step at a time; the bytes inflated
+    so far, which may not pass `most`."""
+    try:
+        while not inflate.eof:
+            piece = inflate.decompress(pending, _INFLATE_STEP)
+            inflated += len(piece)
+            if inflated > most:
+                raise ImageRefused("PNG image data larger than its pixels")
+            pending = inflate.unconsumed_tail
+            if not pending and len(piece) < _INFLATE_STEP:
+                break  # all taken in, nothing held back: wants the next chunk
+    except zlib.error:
+        raise ImageRefused("PNG image data is not a whole zlib stream") from None
+    return inflated
+
+
+# --- 3 to 6: decode, clean, encode -----------------------------------------
 
 
 def process(data: bytes) -> Photo:
     """The upload made into what is kept; ImageRefused for anything that
     is not a whole image within the bounds."""
     found = probe(data)
+    if found.format == "PNG":
+        whole_png(data)
     try:
         image = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
     except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
