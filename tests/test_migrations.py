@@ -621,3 +621,25 @@ def test_0011_downgrades_and_upgrades_again(migrated_url, engine):
             opts["include_name"] = not_fts5
         context = MigrationContext.configure(conn, opts=opts)
         assert compare_metadata(context, Base.metadata) == []
+
+
+# --- 0012 (the photo version) ---------------------------------------------------
+
+
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
+def test_0012_downgrades_and_upgrades_again(migrated_url, engine):
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT id, version FROM photo_version")).all() == [(1, 0)]
+    downgrade(migrated_url, "0011")
+    assert "photo_version" not in inspect(engine).get_table_names()
+    assert "photos" in inspect(engine).get_table_names()
+    database.upgrade(migrated_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, version FROM photo_version")).all() == [(1, 0)]
+        opts = {"compare_type": True}
+        if conn.dialect.name == "sqlite":
+            opts["include_name"] = not_fts5
+        context = MigrationContext.configure(conn, opts=opts)
+        assert compare_metadata(context, Base.metadata) == []

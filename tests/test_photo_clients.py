@@ -195,3 +195,36 @@ def test_the_shell_sets_and_removes_a_photo(server, tmp_path):
     assert "usage: set_photo PRODUCT_ID FILE" in result.stderr
     assert "missing.png" in result.stderr
     assert result.returncode == 2  # the usage errors
+
+
+def status_of(server, path):
+    try:
+        return fetch(server, path)[0]
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_a_removal_through_one_process_is_404_at_once_in_another(launch, database_url, tmp_path):
+    # Two server processes on one database, each keeping thumbnails in
+    # memory: what one removes or replaces, the other stops serving from
+    # the very next request.
+    one = launch(database_url, *FAST, web=True).server
+    two = launch(database_url, *FAST, web=True).server
+    shop = merchant(one, "shop")
+    lamp = add(shop)
+    first, second = tmp_path / "first.png", tmp_path / "second.jpg"
+    first.write_bytes(make.png())
+    second.write_bytes(make.jpeg())
+    old = shop.set_photo(lamp, str(first))
+    for _ in range(2):  # kept by the second process, then served from there
+        assert status_of(two, f"{old}?size=thumb") == 200
+    shop.remove_photo(lamp)
+    assert status_of(two, f"{old}?size=thumb") == 404
+    # The same bytes again: the same path, served again.
+    assert shop.set_photo(lamp, str(first)) == old
+    assert status_of(two, f"{old}?size=thumb") == 200
+    new = shop.set_photo(lamp, str(second))
+    assert new != old
+    assert status_of(two, f"{old}?size=thumb") == 404
+    assert status_of(two, f"{new}?size=thumb") == 200
+    shop.close()

@@ -12,6 +12,7 @@ import json
 import pytest
 from PIL import Image
 
+from cybermarket.server import images, photos
 from cybermarket.server.images import MAX_FRAMES
 from cybermarket.server.photos import PhotoPool
 from cybermarket.server.web import make_site
@@ -486,7 +487,7 @@ def test_hot_thumbnails_are_served_without_the_database_and_bounded_in_bytes(
     assert len(reads) == 3
     cache = site.resource.photos.cache
     assert cache.size <= cache.most == 600
-    assert cache.size == sum(len(body) for _, body, _ in cache.kept.values())
+    assert cache.size == sum(len(body) for body, _ in cache.kept.values())
     # The most recent ones are kept, up to the bound, and served again
     # without a read.
     kept = [p for p in paths if any(k[1] == p.rsplit("/", 1)[1] for k in cache.kept)]
@@ -500,18 +501,68 @@ def test_hot_thumbnails_are_served_without_the_database_and_bounded_in_bytes(
     assert len(reads) == 1
 
 
-def test_a_kept_thumbnail_expires(make_market, monkeypatch):
-    market = make_market(photo_cache_seconds=10.0)
-    with_pool(market)
-    site = make_site(market.factory, [])
-    lamp = add_product(market.merchant("shop"), "lamp")
-    path = put(site, lamp, make.png(), token_of(market)).json()["data"]["photo"]
-    get(site, f"{path}?size=thumb")
-    # Another process removes the photo: this one's copy goes within the bound.
+def test_a_removal_or_replacement_by_another_process_shows_at_once(market, site, lamp, token):
+    path = put(site, lamp, make.png(), token).json()["data"]["photo"]
+    assert get(site, f"{path}?size=thumb").status == 200  # now kept
+    # Another process removes the photo (its transaction, on the database
+    # this one reads): the kept copy is not served again, however fresh.
     market.app.db.run_sync("remove", stored.remove, (lamp,))
+    refused(get(site, f"{path}?size=thumb"), 404, "not_found", what="product")
+    # Another process uploads it again, then replaces it: the same bytes
+    # come back at the same path; the replaced one's path is gone.
+    photo = images.process(make.png())
+    market.app.db.run_sync("keep", photos.keep, (lamp, photo, 0))
     assert get(site, f"{path}?size=thumb").status == 200
-    market.clock.advance(11.0)
+    other = images.process(make.jpeg())
+    market.app.db.run_sync("keep", photos.keep, (lamp, other, 0))
     assert get(site, f"{path}?size=thumb").status == 404
+    assert get(site, f"/photos/{lamp}/{other.digest}?size=thumb").status == 200
+
+
+def count_reads(monkeypatch):
+    reads = {"version": 0, "find": 0}
+    for name in reads:
+        real = getattr(stored, name)
+
+        def counting(txn, *args, name=name, real=real):
+            reads[name] += 1
+            return real(txn, *args)
+
+        monkeypatch.setattr(stored, name, counting)
+    return reads
+
+
+def test_a_page_of_20_kept_thumbnails_costs_at_most_two_small_reads(
+    market, site, shop, token, monkeypatch
+):
+    paths = []
+    for n in range(20):
+        product = add_product(shop, f"p{n}")
+        upload = make.png((40, 40), colour=(n * 12, 40, 200))
+        paths.append(put(site, product, upload, token).json()["data"]["photo"])
+    reads = count_reads(monkeypatch)
+
+    def page():
+        # The browser asks for the 20 together, as a storefront page does.
+        peers = [HTTPPeer(site) for _ in paths]
+        for peer, path in zip(peers, paths, strict=True):
+            peer.feed(request("GET", f"{path}?size=thumb"))
+        return [answer(peer) for peer in peers]
+
+    assert all(a.status == 200 for a in page())
+    assert reads["find"] == 20  # the first view reads each once
+    reads.update(version=0, find=0)
+    for _ in range(3):
+        assert all(a.status == 200 for a in page())
+    # Each later view: no photo read at all, and the version read shared
+    # by the requests that come together (the first, then all the others).
+    assert reads["find"] == 0
+    assert reads["version"] <= 2 * 3, reads
+    # The large size is not kept (browsers keep it, immutable): no
+    # version read, one photo read.
+    reads.update(version=0, find=0)
+    assert get(site, paths[0]).status == 200
+    assert reads == {"version": 0, "find": 1}
 
 
 # --- the decode pool ---------------------------------------------------------------------

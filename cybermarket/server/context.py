@@ -73,7 +73,6 @@ class Settings:
     photo_max_bytes: int = 8 * 1024 * 1024
     photo_min_rate: int = 8192
     photo_cache_bytes: int = 16 * 1024 * 1024
-    photo_cache_seconds: float = 60.0
 
 
 @dataclass

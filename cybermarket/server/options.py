@@ -48,13 +48,6 @@ def _not_negative(text):
     return value
 
 
-def _not_negative_float(text):
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"must be 0 or more, not {text}")
-    return value
-
-
 def _listen_example(text):
     """A tcp: description for what `text` seems to mean: a bare port, or
     HOST:PORT."""
@@ -431,14 +424,6 @@ class Options(usage.Options):
             16 * 1024 * 1024,
             "Bytes of the hottest photo thumbnails kept in memory by the process; 0 keeps none.",
             _not_negative,
-        ],
-        [
-            "photo-cache-seconds",
-            None,
-            60.0,
-            "Most seconds a kept thumbnail is served without asking the "
-            "database (another process may have replaced the photo).",
-            _not_negative_float,
         ],
         [
             "login-failures",

@@ -29,16 +29,18 @@ Serving: a photo's path names its content (a new upload gets a new path),
 so it is served with a year's immutable caching, an ETag (304 for a match)
 and `nosniff` and `default-src 'none'`.  The hottest thumbnails are kept in
 memory (HotCache, bounded in bytes, --photo-cache-bytes), so a storefront
-page of 20 cards costs the database 20 reads once, not at every view.  An
-upload or removal in this process drops the product's kept copies at once;
-another process's copies expire within --photo-cache-seconds.
+page of 20 cards costs the database 20 reads once, not at every view.  A
+kept thumbnail is served only once a read of the photo version (one small
+row, moved by every upload, replacement and removal through any process)
+has found it unmoved; that read is shared by the requests that come
+together (Versions), so a page of 20 kept thumbnails costs one or two
+reads, and a removal through another process shows at once.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +48,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
@@ -95,7 +98,6 @@ QUEUE_PER_ADDRESS = 2
 # decoding, which is what the queue ahead of it holds.
 BUSY_RETRY_SECONDS = 5
 CACHE_BYTES = 16 * 1024 * 1024
-CACHE_SECONDS = 60.0
 
 UPLOAD = re.compile(r"^/photos/([0-9]{1,19})$")
 # What GET and HEAD serve; any other path under /photos/ is 404.
@@ -156,51 +158,92 @@ class PhotoPool:
 
 
 class HotCache:
-    """The hottest photos' bytes, least recently served out first, at most
-    `most` bytes in all; each kept `seconds` at most (another process may
-    have replaced or removed the photo meanwhile)."""
+    """The hottest thumbnails' bytes, least recently served out first, at
+    most `most` bytes in all; every one of them as of photo `version` (the
+    database's photo version, storage/photos.py), None before the first
+    read of it."""
 
-    def __init__(self, most: int, seconds: float, clock: Any) -> None:
+    def __init__(self, most: int) -> None:
         self.most = most
-        self.seconds = seconds
-        self.clock = clock
+        self.version: int | None = None
         self.size = 0
-        # (product id, digest, size) -> (when kept, body, content type)
-        self.kept: OrderedDict[tuple[int, str, str], tuple[float, bytes, str]] = OrderedDict()
+        # (product id, digest, size) -> (body, content type)
+        self.kept: OrderedDict[tuple[int, str, str], tuple[bytes, str]] = OrderedDict()
         self.hits = 0
         self.misses = 0
-        self._lock = threading.Lock()
+
+    def at(self, version: int) -> None:
+        """The photo version is now `version`: if it moved, some photo was
+        replaced or removed, so none of the kept copies is trusted."""
+        if version != self.version:
+            self.kept.clear()
+            self.size = 0
+            self.version = version
 
     def get(self, key: tuple[int, str, str]) -> tuple[bytes, str] | None:
-        with self._lock:
-            found = self.kept.get(key)
-            if found is None or self.clock.seconds() - found[0] > self.seconds:
-                if found is not None:
-                    self._drop(key)
-                self.misses += 1
-                return None
-            self.kept.move_to_end(key)
-            self.hits += 1
-            return found[1], found[2]
+        found = self.kept.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self.kept.move_to_end(key)
+        self.hits += 1
+        return found
 
-    def put(self, key: tuple[int, str, str], body: bytes, kind: str) -> None:
-        with self._lock:
-            if len(body) > self.most:
-                return
-            if key in self.kept:
-                self._drop(key)
-            self.kept[key] = (self.clock.seconds(), body, kind)
-            self.size += len(body)
-            while self.size > self.most:
-                self._drop(next(iter(self.kept)))
+    def put(self, key: tuple[int, str, str], body: bytes, kind: str, version: int) -> None:
+        """Keep what was read after photo `version` was read: not if the
+        version has moved since, as the read may be older than the move."""
+        if len(body) > self.most or version != self.version:
+            return
+        if key in self.kept:
+            self._drop(key)
+        self.kept[key] = (body, kind)
+        self.size += len(body)
+        while self.size > self.most:
+            self._drop(next(iter(self.kept)))
 
     def forget(self, product_id: int) -> None:
-        with self._lock:
-            for key in [k for k in self.kept if k[0] == product_id]:
-                self._drop(key)
+        for key in [k for k in self.kept if k[0] == product_id]:
+            self._drop(key)
 
     def _drop(self, key: tuple[int, str, str]) -> None:
-        self.size -= len(self.kept.pop(key)[1])
+        self.size -= len(self.kept.pop(key)[0])
+
+
+class Versions:
+    """The photo version, read for the requests that ask: with at most one
+    read in flight, and each request answered by a read that began after
+    it came, so that a change committed before a request came is always
+    seen (a removal through another process shows at once).  Requests that
+    come while a read is in flight wait together for the next one: a burst
+    of thumbnails costs two small reads at most, not one each."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self._flying = False
+        self._next: list[defer.Deferred[int]] = []
+
+    def read(self) -> defer.Deferred[int]:
+        d: defer.Deferred[int] = defer.Deferred()
+        self._next.append(d)
+        if not self._flying:
+            self._start()
+        return d
+
+    def _start(self) -> None:
+        waiting, self._next = self._next, []
+        self._flying = True
+        done = self.db.run("photo version", photos.version, write=False)
+        done.addBoth(self._done, waiting)
+
+    def _done(self, result: Any, waiting: list[defer.Deferred[int]]) -> None:
+        self._flying = False
+        if self._next:
+            self._start()
+        for d in waiting:
+            if isinstance(result, Failure):
+                d.errback(result)
+            else:
+                d.callback(result)
 
 
 # --- on a database thread ----------------------------------------------------
@@ -280,9 +323,8 @@ class Photos:
         self.factory = factory
         self.app = factory.app
         settings = self.app.settings
-        self.cache = HotCache(
-            settings.photo_cache_bytes, settings.photo_cache_seconds, self.app.clock
-        )
+        self.cache = HotCache(settings.photo_cache_bytes)
+        self.versions = Versions(self.app.db)
 
     def render(self, request: server.Request) -> bytes | int:
         # Every answer here that is not an image is JSON with the
@@ -401,11 +443,7 @@ class Photos:
         size = _size(request)
         if size is None:
             return self._error(request, BadRequest(BAD_SIZE, field="size"))
-        key = (product_id, digest, size)
-        kept = self.cache.get(key)
-        if kept is not None:
-            return self._photo(request, digest, size, *kept)
-        d = self.app.db.run("photo", photos.find, product_id, digest, size, write=False)
+        d = defer.ensureDeferred(self._find(product_id, digest, size))
 
         def found(result: tuple[bytes, str] | None) -> None:
             if _gone(request):
@@ -413,8 +451,6 @@ class Photos:
             if result is None:
                 body = self._error(request, NotFound(NO_PHOTO, what=What.PRODUCT))
             else:
-                if size == "thumb":
-                    self.cache.put(key, *result)
                 body = self._photo(request, digest, size, *result)
             request.setHeader("content-length", str(len(body)))
             request.write(body)
@@ -423,6 +459,24 @@ class Photos:
         d.addCallback(found)
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET
+
+    async def _find(self, product_id: int, digest: str, size: str) -> tuple[bytes, str] | None:
+        """The bytes and type at a path: a thumbnail from the cache once the
+        photo version says it is current, anything else from the database."""
+        key = (product_id, digest, size)
+        version = None
+        if size == "thumb":
+            version = await self.versions.read()
+            self.cache.at(version)
+            kept = self.cache.get(key)
+            if kept is not None:
+                return kept
+        result: tuple[bytes, str] | None = await self.app.db.run(
+            "photo", photos.find, product_id, digest, size, write=False
+        )
+        if result is not None and version is not None:
+            self.cache.put(key, *result, version)
+        return result
 
     @staticmethod
     def _photo(request: server.Request, digest: str, size: str, body: bytes, kind: str) -> bytes:

@@ -270,7 +270,6 @@ def make_app(options, reactor):
         photo_max_bytes=options["photo-max-bytes"],
         photo_min_rate=options["photo-min-rate"],
         photo_cache_bytes=options["photo-cache-bytes"],
-        photo_cache_seconds=options["photo-cache-seconds"],
     )
     app = App(
         db=db,

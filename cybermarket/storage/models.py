@@ -318,6 +318,18 @@ class Photo(Base):
     uploaded_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class PhotoVersion(Base):
+    """One row (id 1), whose version moves in the same transaction as every
+    photo upload, replacement and removal (storage/photos.py, migration
+    0012): what a process's kept thumbnails are checked against, so that
+    another process's change shows at once."""
+
+    __tablename__ = "photo_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 clients = Client.__table__
 merchants = Merchant.__table__
 store_list_version = StoreListVersion.__table__
@@ -330,3 +342,4 @@ order_parts = OrderPart.__table__
 login_attempts = LoginAttempt.__table__
 sessions = SessionToken.__table__
 photos = Photo.__table__
+photo_version = PhotoVersion.__table__

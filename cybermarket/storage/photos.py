@@ -6,7 +6,9 @@ return plain values.
 
 Writing a row (insert, replace, delete) moves the store's page version by
 migration 0011's triggers, in the same transaction: a kept LIST_PRODUCT
-page never shows an old path.
+page never shows an old path.  It also moves the photo version (migration
+0012's one row), in the same transaction: what every process checks its
+kept thumbnails against.
 """
 
 from typing import NamedTuple
@@ -29,6 +31,8 @@ PUT = Query(
     " uploaded_at = excluded.uploaded_at"
 )
 REMOVE = Query("DELETE FROM photos WHERE product_id = ?")
+CHANGED = Query("UPDATE photo_version SET version = version + 1 WHERE id = 1")
+VERSION = Query("SELECT version FROM photo_version WHERE id = 1")
 # The size asked for only: a thumbnail's read never carries the large one.
 FIND = {
     size: Query(f"SELECT {size}, {size}_type FROM photos WHERE product_id = ? AND digest = ?")
@@ -66,12 +70,23 @@ def owner(txn: Txn, product_id: int) -> int | None:
 def put(txn: Txn, product_id: int, digest: str, thumb: Image, large: Image, now_ms: int) -> str:
     """Keep the product's photo, replacing any it had; its path."""
     txn.run(PUT, product_id, digest, *thumb, *large, now_ms)
+    txn.run(CHANGED)
     return path(product_id, digest)
 
 
 def remove(txn: Txn, product_id: int) -> bool:
     """Remove the product's photo; whether it had one."""
-    return txn.run(REMOVE, product_id) > 0
+    if txn.run(REMOVE, product_id) == 0:
+        return False
+    txn.run(CHANGED)
+    return True
+
+
+def version(txn: Txn) -> int:
+    """The photo version: it has moved since an earlier read if and only
+    if some photo was uploaded, replaced or removed meanwhile."""
+    found: int = txn.value(VERSION)
+    return found
 
 
 def find(txn: Txn, product_id: int, digest: str, size: str) -> tuple[bytes, str] | None:
