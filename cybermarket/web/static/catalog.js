@@ -51,6 +51,7 @@ export const CATALOGS = {
     "Invite a store": "Пригласить магазин",
     "Inviting store's name (leave empty for a code from the operator)": "Название пригласившего магазина (оставьте пустым, если код выдал оператор площадки)",
     "Inviting store: {name}": "Пригласивший магазин: {name}",
+    "It may have been taken off the shelf, or the link may be mistyped.": "Возможно, его сняли с продажи или в ссылке опечатка.",
     "Keep the order": "Оставить заказ",
     "Language": "Язык",
     "Loading the shop…": "Загружаем витрину…",
@@ -77,6 +78,7 @@ export const CATALOGS = {
     "No longer on sale: {list}. Please remove it from your cart.": "Больше не продаётся: {list}. Уберите это из корзины.",
     "No orders here yet.": "Здесь пока нет заказов.",
     "No orders yet.": "Заказов пока нет.",
+    "No photo": "Нет фото",
     "No products yet: add your first one below.": "Товаров пока нет — добавьте первый ниже.",
     "No sales yet.": "Продаж пока нет.",
     "No stores have opened yet.": "Пока не открылся ни один магазин.",
@@ -204,6 +206,7 @@ export const CATALOGS = {
     "The total changed from {before} to {now} since your cart was shown: a price changed. Please check it.": "С тех пор как была показана корзина, сумма изменилась с {before} на {now}: изменилась цена. Проверьте, пожалуйста.",
     "The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.": "Пока вы проверяли заказ, сумма изменилась с {before} на {now}: изменилась цена. Деньги не списаны. Проверьте и подтвердите заказ ещё раз.",
     "The total is now {total}: a price changed. Nothing was charged.": "Сумма теперь {total}: изменилась цена. Деньги не списаны.",
+    "This product is not available.": "Этот товар недоступен.",
     "This store has nothing on its shelves right now.": "Сейчас на полках этого магазина ничего нет.",
     "Too many attempts. Please try again in {n} second.": {
       "few": "Слишком много попыток. Попробуйте снова через {n} секунды.",
@@ -319,6 +322,7 @@ export const CATALOGS = {
     "Invite a store": "邀请店铺",
     "Inviting store's name (leave empty for a code from the operator)": "邀请方店铺名称（邀请码来自平台运营方时请留空）",
     "Inviting store: {name}": "邀请方店铺：{name}",
+    "It may have been taken off the shelf, or the link may be mistyped.": "它可能已下架，或者链接有误。",
     "Keep the order": "保留订单",
     "Language": "语言",
     "Loading the shop…": "正在加载商城…",
@@ -345,6 +349,7 @@ export const CATALOGS = {
     "No longer on sale: {list}. Please remove it from your cart.": "以下商品已停售：{list}。请把它从购物车中移除。",
     "No orders here yet.": "这里还没有订单。",
     "No orders yet.": "还没有订单。",
+    "No photo": "暂无照片",
     "No products yet: add your first one below.": "还没有商品，在下方添加第一件吧。",
     "No sales yet.": "还没有销售记录。",
     "No stores have opened yet.": "还没有店铺开张。",
@@ -460,6 +465,7 @@ export const CATALOGS = {
     "The total changed from {before} to {now} since your cart was shown: a price changed. Please check it.": "自购物车显示以来，合计已从 {before} 变为 {now}：有商品改了价格。请核对。",
     "The total changed from {before} to {now} while you were reviewing: a price changed. Nothing was charged. Please check it and place the order again.": "您核对订单期间，合计已从 {before} 变为 {now}：有商品改了价格。没有扣款。请核对后重新提交订单。",
     "The total is now {total}: a price changed. Nothing was charged.": "总价现在是 {total}：有价格变动。未扣任何款项。",
+    "This product is not available.": "该商品目前无法购买。",
     "This store has nothing on its shelves right now.": "这家店铺目前没有上架的商品。",
     "Too many attempts. Please try again in {n} second.": {
       "other": "尝试次数过多。请在 {n} 秒后重试。"
