@@ -35,9 +35,10 @@ browser, server, pages = test_browser.browser, test_browser.server, test_browser
 LOADED = "img => img.complete && img.naturalWidth > 0"
 
 
-def picture(size, first=(210, 90, 40), second=(40, 90, 210)) -> bytes:
+def picture(size, first=(210, 90, 40), second=(40, 90, 210), shape="disc") -> bytes:
     """A PNG of `size`: a gradient from one colour to another, with a
-    light disc, so that a photo looks like something."""
+    light shape on it (a disc, a vase or a bowl), so that a photo looks
+    like something and its shape shows if it is stretched."""
     width, height = size
     image = Image.new("RGB", size)
     draw = ImageDraw.Draw(image)
@@ -45,8 +46,16 @@ def picture(size, first=(210, 90, 40), second=(40, 90, 210)) -> bytes:
         mix = x / max(1, width - 1)
         colour = tuple(round(a + (b - a) * mix) for a, b in zip(first, second, strict=True))
         draw.line([(x, 0), (x, height)], fill=colour)
-    r = min(width, height) // 4
-    draw.ellipse([width // 2 - r, height // 2 - r, width // 2 + r, height // 2 + r], fill=(245, 240, 225))
+    cx, cy, r = width // 2, height // 2, min(width, height) // 4
+    light, shadow = (245, 240, 225), (60, 50, 45)
+    if shape == "vase":
+        draw.ellipse([cx - r, cy - r // 2, cx + r, cy + 2 * r], fill=light)
+        draw.rectangle([cx - r // 3, cy - 2 * r, cx + r // 3, cy], fill=light)
+    elif shape == "bowl":
+        draw.chord([cx - 2 * r, cy - r, cx + 2 * r, cy + 2 * r], 0, 180, fill=light)
+        draw.ellipse([cx - 2 * r, cy + 2 * r, cx + 2 * r, cy + 2 * r + r // 3], fill=shadow)
+    else:
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=light)
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
@@ -76,7 +85,9 @@ def upload(server, token: str, product_id: int, body: bytes) -> str:
 def listed(server, storename: str) -> dict[int, str | None]:
     """The store's LIST_PRODUCT photo column: {product_id: path or None}."""
     with Client(server.port) as c:
-        return {r["product_id"]: r["photo"] for r in rows(c.ok("LIST_PRODUCT", storename=storename))}
+        return {
+            r["product_id"]: r["photo"] for r in rows(c.ok("LIST_PRODUCT", storename=storename))
+        }
 
 
 def get_product(server, product_id: int) -> dict:
@@ -177,7 +188,9 @@ def test_search_results_and_cart_lines_show_the_servers_thumbnails(pages, server
     customer = tcp_customer(server)
     as_customer(server, customer, "CLIENT_ADD_ITEM", product_id=ids[1], quantity=1)
     as_customer(server, customer, "CLIENT_ADD_ITEM", product_id=ids[2], quantity=2)
-    items = {r["product_id"]: r["photo"] for r in rows(as_customer(server, customer, "CLIENT_GET_ITEMS"))}
+    items = {
+        r["product_id"]: r["photo"] for r in rows(as_customer(server, customer, "CLIENT_GET_ITEMS"))
+    }
     assert items[ids[1]] and items[ids[2]] is None
     log_in(page, customer)
     page.goto(page.url.split("#")[0] + "#/cart")
@@ -271,14 +284,18 @@ def test_a_new_photo_shows_after_a_reload_and_back_and_a_removed_one_goes(pages,
     storename, ids, token = photo_store(server)
     lamp = ids[0]
     page = pages.open(f"/#/store/{storename}")
-    before = assert_thumbnail(page, product_card(page, lamp), listed(server, storename)[lamp], "Desk lamp")
+    before = assert_thumbnail(
+        page, product_card(page, lamp), listed(server, storename)[lamp], "Desk lamp"
+    )
     assert (before["w"], before["h"]) == (400, 200)
 
     # Replaced: a tall photo.  The reload shows its path and its pixels.
     new = upload(server, token, lamp, picture((200, 500), (120, 20, 160), (250, 250, 250)))
     assert f"{new}?size=thumb" != before["src"]
     page.reload()
-    after = assert_thumbnail(page, product_card(page, lamp), listed(server, storename)[lamp], "Desk lamp")
+    after = assert_thumbnail(
+        page, product_card(page, lamp), listed(server, storename)[lamp], "Desk lamp"
+    )
     assert after["src"] == f"{new}?size=thumb"
     assert (after["w"], after["h"]) == (160, 400)
 
@@ -286,7 +303,10 @@ def test_a_new_photo_shows_after_a_reload_and_back_and_a_removed_one_goes(pages,
     # reads the store again, with the newest path.
     product_card(page, lamp).locator("a.photo-box").click()
     page.wait_for_url(f"**#/product/{lamp}")
-    assert loaded_image(page, page.locator("article.product-page img.photo"))["src"] == f"{new}?size=large"
+    assert (
+        loaded_image(page, page.locator("article.product-page img.photo"))["src"]
+        == f"{new}?size=large"
+    )
     newest = upload(server, token, lamp, picture((800, 200)))
     page.go_back()
     page.wait_for_url(f"**#/store/{storename}")

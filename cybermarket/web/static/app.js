@@ -43,20 +43,16 @@ const SVG = "http://www.w3.org/2000/svg";
 // plain shapes in the page, so it follows light and dark mode and is
 // never a broken image.
 function noPhoto() {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 48 48");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  for (const [tag, attrs] of [
-    ["rect", { x: 6, y: 10, width: 36, height: 28, rx: 3 }],
-    ["circle", { cx: 17, cy: 20, r: 3.5 }],
-    ["path", { d: "M6 34 18 25l7 5 7-7 10 9" }],
-  ]) {
-    const shape = document.createElementNS(SVG, tag);
-    for (const [name, value] of Object.entries(attrs)) shape.setAttribute(name, String(value));
-    svg.append(shape);
-  }
+  const svg = drawn("svg", { viewBox: "0 0 48 48", "aria-hidden": "true", focusable: "false" });
+  svg.append(drawn("rect", { x: 6, y: 10, width: 36, height: 28, rx: 3 }), drawn("circle", { cx: 17, cy: 20, r: 3.5 }), drawn("path", { d: "M6 34 18 25l7 5 7-7 10 9" }));
   return h("span", { class: "photo-none" }, svg, h("span", { class: "visually-hidden" }, t("No photo")));
+}
+
+// An SVG element (h() makes HTML ones, which draw nothing in an <svg>).
+function drawn(tag, attrs) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  return node;
 }
 
 // A product's photo (protocol 1.3's `photo` path, at `size`) in a box of
@@ -319,7 +315,7 @@ async function productView(id) {
   return h(
     "article",
     { class: "product-page", "data-product-id": product.product_id },
-    h("p", { class: "crumbs" }, h("a", { href: "#/" }, t("Stores")), " / ", h("a", { class: "store-link", href: store }, product.storename)),
+    h("p", { class: "crumbs" }, h("a", { href: "#/" }, t("Stores")), " / ", h("a", { href: store }, product.storename)),
     h(
       "div",
       { class: "product-layout" },
@@ -328,6 +324,7 @@ async function productView(id) {
         "div",
         { class: "product-info" },
         h("h1", { class: "product-name" }, product.productname),
+        h("p", { class: "muted" }, parts("Sold by {store}", { store: h("a", { class: "store-link", href: store }, product.storename) })),
         h("div", { class: "meta" }, h("span", { class: "price" }, money(product.price)), stockLabel(product.stock)),
         buyForm(product, status),
         status,
