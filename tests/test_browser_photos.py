@@ -346,3 +346,29 @@ def test_the_product_page_fits_a_phone_and_a_desktop(pages, server):
         page.goto(page.url.split("#")[0] + f"#/store/{storename}")
         product_card(page, bowl).locator("img.photo").wait_for()
         no_sideways_scroll(page)
+
+
+def test_back_from_a_product_returns_to_the_same_place_in_the_listing(pages, server):
+    storename, ids = tcp_store(server, [(f"Jar {n}", "2.00", 9, "Glass.") for n in range(12)])
+    page = pages.open(f"/#/store/{storename}", PHONE_390)
+    far = product_card(page, ids[9])
+    far.wait_for()
+    far.scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    assert before > 1000
+    far.locator(".product-name a").click()
+    page.wait_for_url(f"**#/product/{ids[9]}")
+    page.locator("article.product-page").wait_for()
+    # The product's page opens at its top.
+    assert page.evaluate("window.scrollY") == 0
+    page.go_back()
+    page.wait_for_url(f"**#/store/{storename}")
+    far.wait_for()
+    page.wait_for_function(f"Math.abs(window.scrollY - {before}) < 2")
+    assert far.is_visible() and far.bounding_box()["y"] < PHONE_390["height"]
+    # Forward again, and Back again: the same place.
+    page.go_forward()
+    page.locator("article.product-page").wait_for()
+    page.go_back()
+    far.wait_for()
+    page.wait_for_function(f"Math.abs(window.scrollY - {before}) < 2")
