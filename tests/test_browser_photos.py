@@ -372,3 +372,27 @@ def test_back_from_a_product_returns_to_the_same_place_in_the_listing(pages, ser
     page.go_back()
     far.wait_for()
     page.wait_for_function(f"Math.abs(window.scrollY - {before}) < 2")
+
+
+def test_add_to_cart_on_the_product_page_says_what_the_server_refused(pages, server):
+    from playwright.sync_api import expect
+
+    storename, (kettle,) = tcp_store(server, [("Kettle", "30.00", 5, "Steel.")])
+    page = pages.open(f"/#/product/{kettle}")
+    view = page.locator("article.product-page")
+    # Not logged in: asked to, as on a card, and nothing is sent.
+    view.get_by_role("button", name="Add to cart").click()
+    expect(view.locator(".form-status")).to_have_text(
+        "Please log in (Account) to add items to your cart."
+    )
+    customer = tcp_customer(server)
+    log_in(page, customer)
+    page.goto(page.url.split("#")[0] + f"#/product/{kettle}")
+    # Taken off the shelf while the page is open: the answer's code says so.
+    with Client(server.port) as c:
+        c.ok("MERCHANT_LOGIN", login=storename, password=PASSWORD)
+        c.ok("MERCHANT_DEL_PRODUCT", product_id=kettle)
+    view.get_by_role("button", name="Add to cart").click()
+    expect(view.locator(".form-status")).to_have_text("That product is no longer on sale.")
+    assert server_cart(server, customer) == {}
+    expect(page.locator("#cart-count")).to_be_hidden()
