@@ -33,6 +33,8 @@ browser, server, pages = test_browser.browser, test_browser.server, test_browser
 # True once the image has arrived and decoded: a broken or missing one
 # has no natural width.
 LOADED = "img => img.complete && img.naturalWidth > 0"
+# True when the page is scrolled to y (give or take a pixel).
+AT = "y => Math.abs(window.scrollY - y) < 2"
 
 
 def picture(size, first=(210, 90, 40), second=(40, 90, 210), shape="disc") -> bytes:
@@ -364,14 +366,14 @@ def test_back_from_a_product_returns_to_the_same_place_in_the_listing(pages, ser
     page.go_back()
     page.wait_for_url(f"**#/store/{storename}")
     far.wait_for()
-    page.wait_for_function(f"Math.abs(window.scrollY - {before}) < 2")
+    page.wait_for_function(AT, arg=before)
     assert far.is_visible() and far.bounding_box()["y"] < PHONE_390["height"]
     # Forward again, and Back again: the same place.
     page.go_forward()
     page.locator("article.product-page").wait_for()
     page.go_back()
     far.wait_for()
-    page.wait_for_function(f"Math.abs(window.scrollY - {before}) < 2")
+    page.wait_for_function(AT, arg=before)
 
 
 def test_add_to_cart_on_the_product_page_says_what_the_server_refused(pages, server):
@@ -396,3 +398,23 @@ def test_add_to_cart_on_the_product_page_says_what_the_server_refused(pages, ser
     expect(view.locator(".form-status")).to_have_text("That product is no longer on sale.")
     assert server_cart(server, customer) == {}
     expect(page.locator("#cart-count")).to_be_hidden()
+
+
+def test_back_from_a_product_returns_to_the_same_place_in_search_results(pages, server):
+    # The results come after the page is drawn (the search runs again):
+    # the place is found once they are there.
+    storename, ids = tcp_store(server, [(f"Jug {n}", "2.00", 9, "Clay.") for n in range(12)])
+    page = pages.open(f"/#/store/{storename}", PHONE_390)
+    product_card(page, ids[0]).wait_for()
+    page.get_by_label(f"Search in {storename}").fill("jug")
+    far = page.locator(f"#search-results article.product[data-product-id='{ids[10]}']")
+    far.wait_for()
+    far.scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    assert before > 1000
+    far.locator(".product-name a").click()
+    page.locator("article.product-page").wait_for()
+    page.go_back()
+    far.wait_for()
+    page.wait_for_function(AT, arg=before)
+    assert far.bounding_box()["y"] < PHONE_390["height"]

@@ -84,11 +84,32 @@ function scrollKey() {
 function placeScroll(moved) {
   const key = scrollKey();
   if (key && scrolled.has(key)) {
-    if (moved) window.scrollTo(0, scrolled.get(key));
+    if (moved) scrollBack(scrolled.get(key));
     return;
   }
   if (!key) history.replaceState({ ...history.state, scrollKey: `${Date.now()}-${++scrollKeys}` }, "");
   if (moved) window.scrollTo(0, 0);
+}
+
+// Scrolls to y; where part of the page comes after it is drawn (a search
+// kept in the address runs again), again as it grows, for a few seconds,
+// until the person scrolls or goes elsewhere.
+function scrollBack(y) {
+  window.scrollTo(0, y);
+  if (Math.abs(window.scrollY - y) < 1) return;
+  const main = document.getElementById("main");
+  const growing = new ResizeObserver(() => {
+    window.scrollTo(0, y);
+    if (Math.abs(window.scrollY - y) < 1) stop();
+  });
+  const stop = () => {
+    growing.disconnect();
+    clearTimeout(timer);
+    for (const kind of ["wheel", "touchstart", "keydown", "hashchange"]) window.removeEventListener(kind, stop);
+  };
+  const timer = setTimeout(stop, 3000);
+  for (const kind of ["wheel", "touchstart", "keydown", "hashchange"]) window.addEventListener(kind, stop, { passive: true });
+  growing.observe(main);
 }
 
 // Renders the route for location.hash into <main>; a newer render wins.
