@@ -169,6 +169,7 @@ def wait_for_photos(page) -> None:
         ("desktop-dark", DESKTOP, "en-US", "dark"),
         ("phone", PHONE_390, "en-US", "light"),
         ("zh-CN-phone", PHONE_390, "zh-CN", "light"),
+        ("zh-CN-desktop", DESKTOP, "zh-CN", "light"),
         ("ru-phone", PHONE_390, "ru-RU", "light"),
         ("ru-desktop", DESKTOP, "ru-RU", "light"),
     ],
