@@ -1,5 +1,6 @@
 """One screenshot pass over the pages people use most (the cart, the
-checkout review, the console's products and sales), at desktop width and
+checkout review, the console's products and sales, the storefront with
+photos, a search and a product's page), at desktop width and
 at a phone's in all three languages: the pictures go to docs/screenshots/
 for people to look at, and each page must fit the phone without
 scrolling sideways.  Behaviour is tested in English at desktop width, in
@@ -20,6 +21,7 @@ from tests.browser_kit import (
 )
 from tests.databases import TEST_DATABASE
 from tests.test_browser import DESKTOP, no_sideways_scroll
+from tests.test_browser_photos import LOADED, merchant_token, picture, upload
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
@@ -63,6 +65,10 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
         ],
     )
     other_store, (mug,) = tcp_store(server, [("Stoneware mug", "12.00", 9, "Glazed.")])
+    # Photos on two of the lines; the others show the placeholder.
+    token = merchant_token(server, storename)
+    upload(server, token, cake, picture((900, 700), (230, 150, 170), (120, 40, 70), "bowl"))
+    upload(server, token, tea, picture((500, 800), (40, 120, 60), (190, 220, 140), "vase"))
     username = customer_with_cart(server, [(cake, 1), (creme, 5), (tea, 2), (mug, 1)])
     page = pages.open("/#/account", viewport, locale=locale)
     sign_in(page, "form.login", username)
@@ -117,3 +123,80 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
     page.locator("article.order .ship-note").first.wait_for()
     no_sideways_scroll(page)
     shoot_docs(page, f"orders-{suffix}")
+
+
+# A store with photos of several shapes (made by Pillow) and two products
+# without one: its cards, a search and a product's page.
+SHOP_WINDOW = [
+    (
+        "Brass desk lamp",
+        "49.00",
+        3,
+        "Solid brass, with a linen shade.\nWarm white bulb included.",
+        (1200, 800),
+        "disc",
+    ),
+    (
+        "Paper floor lamp",
+        "89.50",
+        12,
+        "Hand-folded rice paper on an oak stand.",
+        (600, 1000),
+        "vase",
+    ),
+    ("Glazed tea bowl", "18.00", 40, "Celadon glaze, thrown on the wheel.", (900, 900), "bowl"),
+    ("Linen lamp shade", "24.00", 0, "Natural linen, 30 cm.", None, None),
+    ("Beeswax candle", "6.50", 80, "Burns for forty hours.", None, None),
+]
+COLOURS = [
+    ((214, 160, 70), (120, 60, 30)),
+    ((40, 70, 110), (150, 190, 220)),
+    ((30, 110, 90), (200, 220, 150)),
+]
+
+
+def wait_for_photos(page) -> None:
+    # Each photo scrolled to (they load lazily) and loaded, for the picture.
+    for img in page.locator("main img.photo:visible").all():
+        img.scroll_into_view_if_needed()
+        page.wait_for_function(LOADED, arg=img.element_handle())
+
+
+@pytest.mark.parametrize(
+    "suffix, viewport, locale, scheme",
+    [
+        ("desktop", DESKTOP, "en-US", "light"),
+        ("desktop-dark", DESKTOP, "en-US", "dark"),
+        ("phone", PHONE_390, "en-US", "light"),
+        ("zh-CN-phone", PHONE_390, "zh-CN", "light"),
+        ("zh-CN-desktop", DESKTOP, "zh-CN", "light"),
+        ("ru-phone", PHONE_390, "ru-RU", "light"),
+        ("ru-desktop", DESKTOP, "ru-RU", "light"),
+    ],
+)
+def test_screenshots_of_the_storefront_with_photos(pages, server, suffix, viewport, locale, scheme):
+    storename, ids = tcp_store(server, [p[:4] for p in SHOP_WINDOW])
+    token = merchant_token(server, storename)
+    for product_id, (*_, size, shape), (first, second) in zip(
+        ids, SHOP_WINDOW, COLOURS * 2, strict=False
+    ):
+        if size:
+            upload(server, token, product_id, picture(size, first, second, shape))
+    page = pages.open(f"/#/store/{storename}", viewport, locale=locale)
+    page.emulate_media(color_scheme=scheme)
+    page.locator(f"article.product[data-product-id='{ids[-1]}']").wait_for()
+    wait_for_photos(page)
+    no_sideways_scroll(page)
+    shoot_docs(page, f"storefront-photos-{suffix}")
+
+    page.locator("#search").fill("lamp")
+    page.locator("#search-results article.product").nth(2).wait_for()
+    wait_for_photos(page)
+    no_sideways_scroll(page)
+    shoot_docs(page, f"search-photos-{suffix}")
+
+    page.goto(page.url.split("#")[0] + f"#/product/{ids[0]}")
+    page.locator("article.product-page img.photo").wait_for()
+    wait_for_photos(page)
+    no_sideways_scroll(page)
+    shoot_docs(page, f"product-page-{suffix}")
