@@ -6,6 +6,7 @@ import { form, h, invalid, mistake, money, replace, say } from "./dom.js";
 import { formatCount, language, parts, switcher, t, tn, translatePage } from "./i18n.js";
 import { human, statusName } from "./messages.js";
 import { Market } from "./net.js";
+import { PhotoField, thumbnail } from "./photo.js";
 import { fromAddress, notices, pager, router, rowsOf, when } from "./ui.js";
 
 const market = new Market("cybermarket.merchant.token", "MERCHANT_LOGOUT");
@@ -18,6 +19,11 @@ function loggedIn() {
 
 function call(op, args) {
   return human(market.call(op, args));
+}
+
+// The session token, for the photo uploads (HTTP, not the socket).
+function token() {
+  return localStorage.getItem(market.tokenKey);
 }
 
 // The store's name, or null while the login was its email address.
@@ -118,7 +124,7 @@ function productRow(product) {
         product.on_shelf = !product.on_shelf;
       }),
     );
-    const edit = h("button", { type: "button", class: "secondary" }, t("Edit"));
+    const edit = h("button", { type: "button", class: "secondary edit" }, t("Edit"));
     edit.addEventListener("click", () => editing());
     const restockId = `restock-${product.product_id}`;
     const amount = h("input", { id: restockId, type: "number", min: 1, value: 10, class: "qty", inputmode: "numeric" });
@@ -136,7 +142,11 @@ function productRow(product) {
     });
     replace(
       row,
-      h("td", { "data-label": t("Product") }, h("strong", { class: "product-name", title: product.productname }, product.productname), h("div", { class: "description muted" }, product.description)),
+      h(
+        "td",
+        { "data-label": t("Product") },
+        h("div", { class: "product-cell" }, thumbnail(product.photo), h("div", {}, h("strong", { class: "product-name", title: product.productname }, product.productname), h("div", { class: "description muted" }, product.description))),
+      ),
       h("td", { "data-label": t("Price"), class: "num" }, money(product.price)),
       h("td", { "data-label": t("Stock"), class: "num stock-count" }, formatCount(product.stock)),
       h("td", { "data-label": t("Shelf") }, product.on_shelf ? h("span", { class: "pill on" }, t("On shelf")) : h("span", { class: "pill off" }, t("Off shelf"))),
@@ -149,6 +159,14 @@ function productRow(product) {
     );
   };
   const editing = () => {
+    const photo = new PhotoField({
+      current: product.photo || null,
+      productId: () => product.product_id,
+      token,
+      removed: () => {
+        product.photo = null;
+      },
+    });
     const edit = form(
       null,
       [
@@ -163,8 +181,13 @@ function productRow(product) {
         for (const key of ["productname", "price", "description"]) {
           if (wanted[key] !== product[key]) args[key] = wanted[key];
         }
+        // A file that is no picture stops the save before anything is sent.
+        const picture = await photo.prepared();
         if (Object.keys(args).length > 1) await call("SET_PRODUCT", args);
         Object.assign(product, wanted);
+        // A refused upload leaves the form open, saying why (the rest is
+        // saved, and a second Save sends only the photo).
+        if (picture) product.photo = await photo.upload(product.product_id, picture);
         show();
       },
       { class: "inline" },
@@ -172,6 +195,7 @@ function productRow(product) {
     const cancel = h("button", { type: "button", class: "secondary" }, t("Cancel"));
     cancel.addEventListener("click", show);
     edit.querySelector(".actions").append(cancel);
+    edit.querySelector(".actions").before(photo.node);
     replace(row, h("td", { colspan: 5 }, edit));
     edit.inputs.productname.focus();
   };
@@ -198,6 +222,7 @@ async function products() {
     return { items: rowsOf(data), next: data.next };
   };
   const paging = pager(body, load, productRow, t("More products"));
+  const photo = new PhotoField({ current: null, token });
   const add = form(
     t("Add a product"),
     [
@@ -212,17 +237,36 @@ async function products() {
       const stock = Number(values.stock.trim() || "0");
       if (!Number.isInteger(stock) || stock < 0) throw mistake(t("Please enter a whole number, 0 or more."), "stock");
       const args = { productname: values.productname, price, description: values.description, stock };
+      // A file that is no picture stops here: nothing is added.
+      const picture = await photo.prepared();
       const made = await call("MERCHANT_ADD_PRODUCT", args);
-      body.append(productRow({ product_id: made.product_id, ...args, on_shelf: true }));
+      const product = { product_id: made.product_id, ...args, on_shelf: true, photo: null };
+      // The photo once the product's id is known; the product stays added
+      // if its upload is refused, and the sentence says so.
+      let refused = null;
+      if (picture) {
+        try {
+          product.photo = await photo.upload(made.product_id, picture);
+        } catch (error) {
+          refused = error;
+        }
+      }
+      body.append(productRow(product));
       empty.hidden = true;
       table.hidden = false;
       for (const input of Object.values(inputs)) input.value = "";
       inputs.stock.value = "10";
       inputs.productname.focus();
+      if (refused) {
+        photo.clear(null);
+        throw mistake(t("Added {name}, but without its photo: {reason} You can add it with Edit.", { name: args.productname, reason: refused.human }));
+      }
+      photo.clear(null);
       return t("Added {name}.", { name: args.productname });
     },
     { class: "add-product" },
   );
+  add.querySelector(".actions").before(photo.node);
   const page = await paging.next();
   const empty = h("p", { class: "muted" }, t("No products yet: add your first one below."));
   empty.hidden = page.items.length > 0;
