@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
+import urllib.error
 import urllib.request
 
 import pytest
@@ -19,7 +21,7 @@ from PIL import Image
 from tests import test_browser
 from tests.browser_kit import PHONE_390, as_merchant, tcp_store
 from tests.live import rows, unique
-from tests.test_browser import DESKTOP, log_in_console, no_sideways_scroll
+from tests.test_browser import DESKTOP, no_sideways_scroll
 from tests.wire import Client
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
@@ -122,7 +124,9 @@ def preview_shown(form) -> None:
     lets the object URL's picture load), at its own proportions."""
     preview = form.locator("img.photo-preview")
     preview.wait_for()
-    loaded = preview.evaluate("img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])")
+    loaded = preview.evaluate(
+        "img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])"
+    )
     assert loaded[0] > 0 and loaded[1] > 0
     box = preview.bounding_box()
     assert box is not None
@@ -138,6 +142,17 @@ def test_a_product_added_with_a_photo_has_it_on_the_server_and_in_both_lists(
     storename, _ = tcp_store(server, [])
     console = open_console(pages, storename, viewport)
     add = console.locator("form.add-product")
+    # The picker is labelled and reached with the keyboard: Tab from the
+    # description lands on it, and its "Choose a photo" button shows the
+    # focus.
+    picker = add.get_by_label("Photo", exact=True)
+    assert picker.get_attribute("type") == "file"
+    add.locator("textarea[name=description]").focus()
+    console.keyboard.press("Tab")
+    assert picker.evaluate("input => document.activeElement === input")
+    choose_button = add.locator("label.choose")
+    expect(choose_button).to_have_text("Choose a photo")
+    assert choose_button.evaluate("label => getComputedStyle(label).outlineStyle") == "solid"
     choose(add, "lamp.jpg", gradient((800, 600)))
     preview_shown(add)
     no_sideways_scroll(console)
@@ -199,9 +214,7 @@ def test_replacing_and_removing_a_photo_in_the_edit_form(pages, server):
     row(console, lamp).locator("img.thumb").wait_for()
     second = server_photos(server, storename)["Floor lamp"]
     assert second not in (None, first)
-    expect(row(console, lamp).locator("img.thumb")).to_have_attribute(
-        "src", f"{second}?size=thumb"
-    )
+    expect(row(console, lamp).locator("img.thumb")).to_have_attribute("src", f"{second}?size=thumb")
     assert served_size(server, second, "large") == (640, 480)
 
     # Removed: nothing on the server, the placeholder in the console.
@@ -220,6 +233,20 @@ def test_replacing_and_removing_a_photo_in_the_edit_form(pages, server):
     assert gone.value.code == 404
 
 
+def as_merchant_upload(server, storename: str, product_id: int) -> str:
+    """A photo put on the product over HTTP, as another client would."""
+    with Client(server.port) as c:
+        token = c.ok("MERCHANT_LOGIN", login=storename, password=test_browser.PASSWORD)["token"]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.web_port}/photos/{product_id}",
+        data=gradient((200, 100)),
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())["data"]["photo"]
+
+
 @pytest.mark.parametrize(
     "locale, message",
     [
@@ -229,9 +256,7 @@ def test_replacing_and_removing_a_photo_in_the_edit_form(pages, server):
     ],
     ids=["en", "ru", "zh-CN"],
 )
-def test_a_text_file_named_jpg_is_refused_in_the_persons_language(
-    pages, server, locale, message
-):
+def test_a_text_file_named_jpg_is_refused_in_the_persons_language(pages, server, locale, message):
     from playwright.sync_api import expect
 
     storename, (kettle,) = tcp_store(server, [("Kettle", "30.00", 3, "Whistles.")])
@@ -260,22 +285,6 @@ def test_a_text_file_named_jpg_is_refused_in_the_persons_language(
     assert edit.locator("input[name=productname]").input_value() == "Kettle with a new name"
     assert server_photos(server, storename) == {"Kettle": path}
     no_sideways_scroll(console)
-
-
-def as_merchant_upload(server, storename: str, product_id: int) -> str:
-    """A photo put on the product over HTTP, as another client would."""
-    with Client(server.port) as c:
-        token = c.ok("MERCHANT_LOGIN", login=storename, password=test_browser.PASSWORD)["token"]
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.web_port}/photos/{product_id}",
-        data=gradient((200, 100)),
-        method="PUT",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        import json
-
-        return json.loads(answer.read())["data"]["photo"]
 
 
 @pytest.mark.parametrize(
@@ -350,3 +359,61 @@ def test_drag_and_drop_works_like_the_picker_with_a_progress_bar(pages, server):
     expect(row(console, product_id).locator("img.thumb")).to_have_attribute(
         "src", f"{path}?size=thumb"
     )
+
+
+REFUSALS = [
+    (
+        413,
+        {"error": {"code": "frame_too_large"}},
+        "That photo is too large to upload. Please choose a smaller one.",
+    ),
+    (
+        401,
+        {"error": {"code": "bad_credentials"}},
+        "Your session has ended. Please log in again.",
+    ),
+    (
+        429,
+        {"error": {"code": "throttled", "retry_after": 30}},
+        "Too many attempts. Please try again in 30 seconds.",
+    ),
+    (
+        400,
+        {"error": {"code": "invalid_argument", "field": "photo"}},
+        "That file is not a picture. Please choose a JPEG, PNG or WebP photo.",
+    ),
+    (None, None, "The photo could not be sent: the connection failed. Please try again."),
+]
+
+
+@pytest.mark.parametrize(
+    "status, answer, message", REFUSALS, ids=["413", "401", "429", "400", "network"]
+)
+def test_a_refused_upload_says_why_and_keeps_the_form(pages, server, status, answer, message):
+    """The answer's code decides the sentence (the server's own refusals
+    are tested in tests/test_photo_uploads.py; here they are played to the
+    page), and the form stays as the person left it."""
+    from playwright.sync_api import expect
+
+    storename, (mug,) = tcp_store(server, [("Mug", "8.00", 4, "Glazed.")])
+    console = open_console(pages, storename)
+
+    def refuse(route):
+        if status is None:
+            route.abort("connectionreset")
+        else:
+            body = {"status": status, "message": "refused", "data": None, **answer}
+            route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
+
+    console.route("**/photos/*", refuse)
+    row(console, mug).locator("button.edit").click()
+    edit = row(console, mug).locator("form")
+    edit.locator("input[name=productname]").fill("Mug")
+    choose(edit, "mug.jpg", gradient((300, 300)))
+    edit.locator("button[type=submit]").click()
+    expect(edit.locator(".photo-status")).to_have_text(message)
+    expect(edit.locator(".form-status").first).to_have_text(message)
+    expect(edit.locator("progress")).to_be_hidden()
+    # Still the edit form, with the chosen photo's preview, ready to retry.
+    expect(edit.locator("img.photo-preview")).to_have_count(1)
+    assert server_photos(server, storename) == {"Mug": None}

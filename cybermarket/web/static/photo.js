@@ -180,7 +180,7 @@ export class PhotoField {
     this.input = h("input", { id, type: "file", accept: ACCEPT, class: "photo-input visually-hidden", "aria-describedby": `${id}-hint ${id}-status` });
     this.picture = h("div", { class: "photo-picture" });
     this.caption = h("p", { class: "photo-caption muted" });
-    this.progress = h("progress", { class: "photo-progress", max: 100, value: 0, "aria-label": t("Uploading the photo"), hidden: true });
+    this.progress = h("progress", { class: "photo-progress", max: 100, "aria-label": t("Uploading the photo"), hidden: true });
     this.status = h("p", { class: "photo-status", role: "status", "aria-live": "polite", id: `${id}-status` });
     this.buttons = h("div", { class: "photo-buttons" });
     this.zone = h(
@@ -294,8 +294,12 @@ export class PhotoField {
    * @param {Prepared} prepared
    */
   async upload(productId, prepared) {
-    this.progress.value = 0;
+    // Without a value the bar moves on its own (indeterminate) until the
+    // browser says how much is sent.
+    this.progress.removeAttribute("value");
     this.progress.hidden = false;
+    // No other choice while this one is on its way.
+    this.zone.inert = true;
     const moved = (fraction) => {
       this.progress.value = Math.round(fraction * 100);
     };
@@ -321,6 +325,7 @@ export class PhotoField {
       throw error;
     } finally {
       this.progress.hidden = true;
+      this.zone.inert = false;
     }
   }
 
