@@ -417,3 +417,41 @@ def test_a_refused_upload_says_why_and_keeps_the_form(pages, server, status, ans
     # Still the edit form, with the chosen photo's preview, ready to retry.
     expect(edit.locator("img.photo-preview")).to_have_count(1)
     assert server_photos(server, storename) == {"Mug": None}
+
+
+def test_a_new_products_refused_photo_waits_in_its_row_to_be_sent_again(pages, server):
+    """The product is added (its details were fine); its photo, refused
+    on the way, is not lost: the new row opens with it and the reason,
+    and Save there sends it."""
+    from playwright.sync_api import expect
+
+    storename, _ = tcp_store(server, [])
+    console = open_console(pages, storename)
+
+    def busy(route):
+        body = {"status": 429, "message": "slow down", "data": None}
+        body["error"] = {"code": "throttled", "retry_after": 5}
+        route.fulfill(status=429, content_type="application/json", body=json.dumps(body))
+
+    console.route("**/photos/*", busy)
+    add = console.locator("form.add-product")
+    choose(add, "teapot.jpg", gradient((500, 500)))
+    add_product(console, "Teapot")
+    why = "Too many attempts. Please try again in 5 seconds."
+    expect(add.locator(".form-status").first).to_have_text(
+        f"Added Teapot, but not its photo: {why}"
+        " Press Save at the product in the list to send it again."
+    )
+    assert server_photos(server, storename) == {"Teapot": None}
+    teapot = row(console, product_id_of(server, storename, "Teapot"))
+    edit = teapot.locator("form")
+    expect(edit.locator(".form-status").first).to_have_text(why)
+    preview_shown(edit)
+    # The add form is ready for the next product.
+    expect(add.locator("img.photo-preview")).to_have_count(0)
+    console.unroute("**/photos/*")
+    edit.locator("button[type=submit]").click()
+    teapot.locator("img.thumb").wait_for()
+    path = server_photos(server, storename)["Teapot"]
+    assert path is not None
+    assert served_size(server, path, "large") == (500, 500)

@@ -9,7 +9,7 @@ export const CATALOGS = {
     "Add a product": "Новый товар",
     "Add product": "Добавить товар",
     "Add to cart": "В корзину",
-    "Added {name}, but without its photo: {reason} You can add it with Edit.": "Товар «{name}» добавлен, но без фотографии: {reason} Её можно добавить кнопкой «Изменить».",
+    "Added {name}, but not its photo: {reason} Press Save at the product in the list to send it again.": "Товар «{name}» добавлен, а его фотография — нет: {reason} Чтобы отправить её снова, нажмите «Сохранить» у товара в списке.",
     "Added {name}.": "Товар «{name}» добавлен.",
     "Added {n} item to your cart.": {
       "few": "В корзину добавлено {n} товара.",
@@ -296,7 +296,7 @@ export const CATALOGS = {
     "Add a product": "添加商品",
     "Add product": "添加",
     "Add to cart": "加入购物车",
-    "Added {name}, but without its photo: {reason} You can add it with Edit.": "已添加 {name}，但没有照片：{reason}可以通过“编辑”添加照片。",
+    "Added {name}, but not its photo: {reason} Press Save at the product in the list to send it again.": "已添加 {name}，但照片未上传：{reason}请在列表中该商品处点击“保存”重新发送。",
     "Added {name}.": "已添加 {name}。",
     "Added {n} item to your cart.": {
       "other": "已将 {n} 件商品加入购物车。"

@@ -113,7 +113,9 @@ function guarded(view) {
 // --- products ------------------------------------------------------------------
 
 // A product's row; what its buttons did (or why not) shows in the row.
-function productRow(product) {
+// `unsent`: a photo chosen in the add form whose upload was refused
+// ({file, why}); the row opens in its edit form with it, to send again.
+function productRow(product, unsent = null) {
   const row = h("tr", { "data-product-id": product.product_id });
   const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: `row-status-${product.product_id}` });
   const show = () => {
@@ -158,7 +160,7 @@ function productRow(product) {
       ),
     );
   };
-  const editing = () => {
+  const editing = (unsent = null) => {
     const photo = new PhotoField({
       current: product.photo || null,
       productId: () => product.product_id,
@@ -197,7 +199,12 @@ function productRow(product) {
     edit.querySelector(".actions").append(cancel);
     edit.querySelector(".actions").before(photo.node);
     replace(row, h("td", { colspan: 5 }, edit));
-    edit.inputs.productname.focus();
+    if (unsent) {
+      photo.choose(unsent.file);
+      say(edit.status, unsent.why, "error");
+    } else {
+      edit.inputs.productname.focus();
+    }
   };
   async function act(work) {
     try {
@@ -209,7 +216,8 @@ function productRow(product) {
       if (error.field instanceof HTMLElement) invalid(error.field, status);
     }
   }
-  show();
+  if (unsent) editing(unsent);
+  else show();
   return row;
 }
 
@@ -241,27 +249,25 @@ async function products() {
       const picture = await photo.prepared();
       const made = await call("MERCHANT_ADD_PRODUCT", args);
       const product = { product_id: made.product_id, ...args, on_shelf: true, photo: null };
-      // The photo once the product's id is known; the product stays added
-      // if its upload is refused, and the sentence says so.
-      let refused = null;
+      // The photo once the product's id is known.  The product stays added
+      // if its upload is refused: its row opens with the photo, to send
+      // again with Save, and the sentence says so.
+      let unsent = null;
       if (picture) {
         try {
           product.photo = await photo.upload(made.product_id, picture);
         } catch (error) {
-          refused = error;
+          unsent = { file: photo.file, why: error.human };
         }
       }
-      body.append(productRow(product));
+      body.append(productRow(product, unsent));
       empty.hidden = true;
       table.hidden = false;
       for (const input of Object.values(inputs)) input.value = "";
       inputs.stock.value = "10";
       inputs.productname.focus();
-      if (refused) {
-        photo.clear(null);
-        throw mistake(t("Added {name}, but without its photo: {reason} You can add it with Edit.", { name: args.productname, reason: refused.human }));
-      }
       photo.clear(null);
+      if (unsent) throw mistake(t("Added {name}, but not its photo: {reason} Press Save at the product in the list to send it again.", { name: args.productname, reason: unsent.why }));
       return t("Added {name}.", { name: args.productname });
     },
     { class: "add-product" },
