@@ -48,6 +48,18 @@ def noisy_png(side: int) -> bytes:
     return out.getvalue()
 
 
+def turned(size) -> bytes:
+    """A JPEG stored `size`, left half red and right half blue, whose EXIF
+    says to show it turned 90 degrees clockwise (orientation 6)."""
+    picture = Image.new("RGB", size, (0, 0, 255))
+    picture.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    picture.save(out, "JPEG", exif=exif.tobytes(), quality=90)
+    return out.getvalue()
+
+
 def server_photos(server, storename: str) -> dict[str, str | None]:
     """The store's products as the server holds them: {name: photo path}."""
     listed = as_merchant(server, storename, "MERCHANT_LIST_PRODUCTS", limit=100)
@@ -61,11 +73,16 @@ def shelf_photos(server, storename: str) -> dict[str, str | None]:
     return {r["productname"]: r["photo"] for r in rows(listed)}
 
 
-def served_size(server, path: str, size: str) -> tuple[int, int]:
-    """The width and height of the photo the server serves at `path`."""
+def served(server, path: str, size: str) -> Image.Image:
+    """The photo the server serves at `path`, decoded."""
     url = f"http://127.0.0.1:{server.web_port}{path}?size={size}"
     with urllib.request.urlopen(url, timeout=10) as answer:
-        return Image.open(io.BytesIO(answer.read())).size
+        return Image.open(io.BytesIO(answer.read())).convert("RGB")
+
+
+def served_size(server, path: str, size: str) -> tuple[int, int]:
+    """The width and height of the photo the server serves at `path`."""
+    return served(server, path, size).size
 
 
 def open_console(pages, storename: str, viewport=DESKTOP, locale: str | None = None):
@@ -294,8 +311,11 @@ def test_a_text_file_named_jpg_is_refused_in_the_persons_language(pages, server,
         (lambda: gradient((8000, 6000), quality=80), (1600, 1200)),
         # Within 1600 a side but over the 8 MiB upload limit in bytes.
         (lambda: noisy_png(1600), (1600, 1600)),
+        # Stored 2400 x 1200, its EXIF saying to turn it a quarter: drawn
+        # upright, so the server keeps it portrait.
+        (lambda: turned((2400, 1200)), (800, 1600)),
     ],
-    ids=["48-megapixels", "over-8-MiB"],
+    ids=["48-megapixels", "over-8-MiB", "exif-orientation"],
 )
 def test_a_photo_over_the_limits_is_made_smaller_in_the_browser(pages, server, made, expected):
     from playwright.sync_api import expect
@@ -309,12 +329,19 @@ def test_a_photo_over_the_limits_is_made_smaller_in_the_browser(pages, server, m
     edit = row(console, cake).locator("form")
     sent: list = []
     console.on("request", lambda r: sent.append(r) if r.method == "PUT" else None)
-    choose(edit, "IMG_0001.jpg" if expected != (1600, 1600) else "noise.png", data)
+    choose(edit, "noise.png" if expected == (1600, 1600) else "IMG_0001.jpg", data)
     edit.locator("button[type=submit]").click()
     row(console, cake).locator("img.thumb").wait_for()
     path = server_photos(server, storename)["Cake"]
     assert path is not None
-    assert served_size(server, path, "large") == expected
+    large = served(server, path, "large")
+    assert large.size == expected
+    if expected == (800, 1600):
+        # Turned clockwise: the stored left (red) half is now on top.
+        red, _, blue = large.getpixel((400, 400))
+        assert red > 200 and blue < 60, large.getpixel((400, 400))
+        red, _, blue = large.getpixel((400, 1200))
+        assert red < 60 and blue > 200, large.getpixel((400, 1200))
     expect(row(console, cake).locator("img.thumb")).to_have_attribute("src", f"{path}?size=thumb")
     # What went over the wire was the picture made smaller, not the file.
     assert len(sent) == 1, sent

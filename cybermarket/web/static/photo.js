@@ -87,7 +87,10 @@ export async function prepare(file, force = false) {
   }
   try {
     const { width, height } = bitmap;
-    const fits = file.size <= MAX_BYTES && width * height <= MAX_PIXELS && Math.max(width, height) <= Math.min(LARGE, MAX_SIDE);
+    const side = Math.max(width, height);
+    // The server's limits, then the large size (within them): a picture
+    // larger than the server keeps is not worth sending whole.
+    const fits = file.size <= MAX_BYTES && width * height <= MAX_PIXELS && side <= MAX_SIDE && side <= LARGE;
     if (fits && !force && (await kindOf(file))) return { blob: file, width, height, shrunk: false };
     return await shrink(bitmap);
   } finally {
