@@ -528,7 +528,7 @@ class SearchQuery(Text):
 class SearchAfter:
     """SEARCH_PRODUCT's `after`: the `next` of the page before, an opaque
     string.  Inside: the last row's rank (0 to 3, see
-    cybermarket/server/handlers/search.py) and product_id.  Checked into
+    cybermarket/storage/search.py) and product_id.  Checked into
     that pair."""
 
     RANKS = 4

@@ -158,7 +158,14 @@ def log_in(page, login: str) -> None:
     form.get_by_label("Username or email").fill(login)
     form.get_by_label("Password", exact=True).fill(PASSWORD)
     form.get_by_role("button", name="Log in").click()
-    page.locator("#account-link", has_text=login).wait_for()
+    try:
+        page.locator("#account-link", has_text=login).wait_for()
+    except Exception as error:  # Playwright's TimeoutError: say what the page showed
+        shown = page.locator("main").inner_text(timeout=1_000)
+        header = page.locator("#account-link").inner_text(timeout=1_000)
+        raise AssertionError(
+            f"not logged in as {login} at {page.url}: header {header!r}, page {shown[:400]!r}"
+        ) from error
 
 
 def card(page, productname: str):

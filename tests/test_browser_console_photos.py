@@ -183,7 +183,7 @@ def test_a_product_added_with_a_photo_has_it_on_the_server_and_in_both_lists(
     # The console's list shows the server's thumbnail; the storefront's
     # listing carries the same path.
     product_id = product_id_of(server, storename, "Desk lamp")
-    thumb = row(console, product_id).locator("img.thumb")
+    thumb = row(console, product_id).locator("img.product-thumb")
     expect(thumb).to_have_attribute("src", f"{path}?size=thumb")
     assert thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") == 400
     assert shelf_photos(server, storename) == {"Desk lamp": path}
@@ -192,7 +192,7 @@ def test_a_product_added_with_a_photo_has_it_on_the_server_and_in_both_lists(
     expect(add.locator("progress")).to_be_hidden()
     # After a reload too, from the server.
     console.reload()
-    expect(row(console, product_id).locator("img.thumb")).to_have_attribute(
+    expect(row(console, product_id).locator("img.product-thumb")).to_have_attribute(
         "src", f"{path}?size=thumb"
     )
     no_sideways_scroll(console)
@@ -206,15 +206,15 @@ def test_replacing_and_removing_a_photo_in_the_edit_form(pages, server):
     )
     console = open_console(pages, storename)
     # The product without a photo shows the placeholder.
-    expect(row(console, lamp).locator(".thumb.placeholder")).to_have_count(1)
-    expect(row(console, lamp).locator("img.thumb")).to_have_count(0)
+    expect(row(console, lamp).locator(".product-thumb.placeholder")).to_have_count(1)
+    expect(row(console, lamp).locator("img.product-thumb")).to_have_count(0)
 
     row(console, lamp).get_by_role("button", name="Edit").click()
     edit = row(console, lamp).locator("form")
     choose(edit, "first.png", gradient((300, 400), "PNG"), "image/png")
     preview_shown(edit)
     edit.locator("button[type=submit]").click()
-    thumb = row(console, lamp).locator("img.thumb")
+    thumb = row(console, lamp).locator("img.product-thumb")
     thumb.wait_for()
     first = server_photos(server, storename)["Floor lamp"]
     assert first is not None
@@ -228,10 +228,12 @@ def test_replacing_and_removing_a_photo_in_the_edit_form(pages, server):
     expect(edit.locator("img.photo-current")).to_have_attribute("src", f"{first}?size=thumb")
     choose(edit, "second.jpg", gradient((640, 480), quality=70))
     edit.locator("button[type=submit]").click()
-    row(console, lamp).locator("img.thumb").wait_for()
+    row(console, lamp).locator("img.product-thumb").wait_for()
     second = server_photos(server, storename)["Floor lamp"]
     assert second not in (None, first)
-    expect(row(console, lamp).locator("img.thumb")).to_have_attribute("src", f"{second}?size=thumb")
+    expect(row(console, lamp).locator("img.product-thumb")).to_have_attribute(
+        "src", f"{second}?size=thumb"
+    )
     assert served_size(server, second, "large") == (640, 480)
 
     # Removed: nothing on the server, the placeholder in the console.
@@ -243,8 +245,8 @@ def test_replacing_and_removing_a_photo_in_the_edit_form(pages, server):
     expect(edit.locator("img.photo-current")).to_have_count(0)
     expect(edit.get_by_role("button", name="Remove photo")).to_have_count(0)
     edit.get_by_role("button", name="Cancel").click()
-    expect(row(console, lamp).locator(".thumb.placeholder")).to_have_count(1)
-    expect(row(console, lamp).locator("img.thumb")).to_have_count(0)
+    expect(row(console, lamp).locator(".product-thumb.placeholder")).to_have_count(1)
+    expect(row(console, lamp).locator("img.product-thumb")).to_have_count(0)
     with pytest.raises(urllib.error.HTTPError) as gone:
         served_size(server, second, "large")
     assert gone.value.code == 404
@@ -331,7 +333,7 @@ def test_a_photo_over_the_limits_is_made_smaller_in_the_browser(pages, server, m
     console.on("request", lambda r: sent.append(r) if r.method == "PUT" else None)
     choose(edit, "noise.png" if expected == (1600, 1600) else "IMG_0001.jpg", data)
     edit.locator("button[type=submit]").click()
-    row(console, cake).locator("img.thumb").wait_for()
+    row(console, cake).locator("img.product-thumb").wait_for()
     path = server_photos(server, storename)["Cake"]
     assert path is not None
     large = served(server, path, "large")
@@ -342,7 +344,9 @@ def test_a_photo_over_the_limits_is_made_smaller_in_the_browser(pages, server, m
         assert red > 200 and blue < 60, large.getpixel((400, 400))
         red, _, blue = large.getpixel((400, 1200))
         assert red < 60 and blue > 200, large.getpixel((400, 1200))
-    expect(row(console, cake).locator("img.thumb")).to_have_attribute("src", f"{path}?size=thumb")
+    expect(row(console, cake).locator("img.product-thumb")).to_have_attribute(
+        "src", f"{path}?size=thumb"
+    )
     # What went over the wire was the picture made smaller, not the file.
     assert len(sent) == 1, sent
     headers = sent[0].all_headers()
@@ -383,7 +387,7 @@ def test_drag_and_drop_works_like_the_picker_with_a_progress_bar(pages, server):
     assert path is not None
     assert served_size(server, path, "large") == (1000, 500)
     product_id = product_id_of(server, storename, name)
-    expect(row(console, product_id).locator("img.thumb")).to_have_attribute(
+    expect(row(console, product_id).locator("img.product-thumb")).to_have_attribute(
         "src", f"{path}?size=thumb"
     )
 
@@ -478,7 +482,7 @@ def test_a_new_products_refused_photo_waits_in_its_row_to_be_sent_again(pages, s
     expect(add.locator("img.photo-preview")).to_have_count(0)
     console.unroute("**/photos/*")
     edit.locator("button[type=submit]").click()
-    teapot.locator("img.thumb").wait_for()
+    teapot.locator("img.product-thumb").wait_for()
     path = server_photos(server, storename)["Teapot"]
     assert path is not None
     assert served_size(server, path, "large") == (500, 500)

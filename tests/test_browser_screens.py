@@ -1,5 +1,6 @@
 """One screenshot pass over the pages people use most (the cart, the
-checkout review, the console's products and sales), at desktop width and
+checkout review, the console's products and sales, the storefront with
+photos, a search and a product's page), at desktop width and
 at a phone's in all three languages: the pictures go to docs/screenshots/
 for people to look at, and each page must fit the phone without
 scrolling sideways.  Behaviour is tested in English at desktop width, in
@@ -20,6 +21,7 @@ from tests.browser_kit import (
 )
 from tests.databases import TEST_DATABASE
 from tests.test_browser import DESKTOP, no_sideways_scroll
+from tests.test_browser_photos import LOADED, merchant_token, picture, upload
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
@@ -63,6 +65,10 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
         ],
     )
     other_store, (mug,) = tcp_store(server, [("Stoneware mug", "12.00", 9, "Glazed.")])
+    # Photos on two of the lines; the others show the placeholder.
+    token = merchant_token(server, storename)
+    upload(server, token, cake, picture((900, 700), (230, 150, 170), (120, 40, 70), "bowl"))
+    upload(server, token, tea, picture((500, 800), (40, 120, 60), (190, 220, 140), "vase"))
     username = customer_with_cart(server, [(cake, 1), (creme, 5), (tea, 2), (mug, 1)])
     page = pages.open("/#/account", viewport, locale=locale)
     sign_in(page, "form.login", username)
@@ -119,6 +125,83 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
     shoot_docs(page, f"orders-{suffix}")
 
 
+# A store with photos of several shapes (made by Pillow) and two products
+# without one: its cards, a search and a product's page.
+SHOP_WINDOW = [
+    (
+        "Brass desk lamp",
+        "49.00",
+        3,
+        "Solid brass, with a linen shade.\nWarm white bulb included.",
+        (1200, 800),
+        "disc",
+    ),
+    (
+        "Paper floor lamp",
+        "89.50",
+        12,
+        "Hand-folded rice paper on an oak stand.",
+        (600, 1000),
+        "vase",
+    ),
+    ("Glazed tea bowl", "18.00", 40, "Celadon glaze, thrown on the wheel.", (900, 900), "bowl"),
+    ("Linen lamp shade", "24.00", 0, "Natural linen, 30 cm.", None, None),
+    ("Beeswax candle", "6.50", 80, "Burns for forty hours.", None, None),
+]
+COLOURS = [
+    ((214, 160, 70), (120, 60, 30)),
+    ((40, 70, 110), (150, 190, 220)),
+    ((30, 110, 90), (200, 220, 150)),
+]
+
+
+def wait_for_photos(page) -> None:
+    # Each photo scrolled to (they load lazily) and loaded, for the picture.
+    for img in page.locator("main img.photo:visible").all():
+        img.scroll_into_view_if_needed()
+        page.wait_for_function(LOADED, arg=img.element_handle())
+
+
+@pytest.mark.parametrize(
+    "suffix, viewport, locale, scheme",
+    [
+        ("desktop", DESKTOP, "en-US", "light"),
+        ("desktop-dark", DESKTOP, "en-US", "dark"),
+        ("phone", PHONE_390, "en-US", "light"),
+        ("zh-CN-phone", PHONE_390, "zh-CN", "light"),
+        ("zh-CN-desktop", DESKTOP, "zh-CN", "light"),
+        ("ru-phone", PHONE_390, "ru-RU", "light"),
+        ("ru-desktop", DESKTOP, "ru-RU", "light"),
+    ],
+)
+def test_screenshots_of_the_storefront_with_photos(pages, server, suffix, viewport, locale, scheme):
+    storename, ids = tcp_store(server, [p[:4] for p in SHOP_WINDOW])
+    token = merchant_token(server, storename)
+    for product_id, (*_, size, shape), (first, second) in zip(
+        ids, SHOP_WINDOW, COLOURS * 2, strict=False
+    ):
+        if size:
+            upload(server, token, product_id, picture(size, first, second, shape))
+    page = pages.open(f"/#/store/{storename}", viewport, locale=locale)
+    page.emulate_media(color_scheme=scheme)
+    page.locator(f"article.product[data-product-id='{ids[-1]}']").wait_for()
+    wait_for_photos(page)
+    no_sideways_scroll(page)
+    shoot_docs(page, f"storefront-photos-{suffix}")
+
+    page.locator("#search").fill("lamp")
+    page.locator("#search-results article.product").nth(2).wait_for()
+    wait_for_photos(page)
+    no_sideways_scroll(page)
+    shoot_docs(page, f"search-photos-{suffix}")
+
+    page.goto(page.url.split("#")[0] + f"#/product/{ids[0]}")
+    page.locator("article.product-page img.photo").wait_for()
+    wait_for_photos(page)
+    no_sideways_scroll(page)
+    shoot_docs(page, f"product-page-{suffix}")
+
+
 def shoot_part(page, part, name: str) -> None:
     """A screenshot of one part of the page, cut from the whole page seen
     from its top: the sticky header stays at the top, not across the part
@@ -127,25 +210,6 @@ def shoot_part(page, part, name: str) -> None:
     box = part.bounding_box()
     assert box is not None
     page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=True, clip=box)
-
-
-def product_picture(size, colours) -> bytes:
-    """A picture for the screenshots: a vase on a table, in two colours
-    on a gradient (drawn here, nothing is downloaded)."""
-    import io
-
-    from PIL import Image, ImageDraw
-
-    width, height = size
-    picture = Image.linear_gradient("L").resize(size).convert("RGB")
-    picture = Image.blend(picture, Image.new("RGB", size, colours[0]), 0.75)
-    draw = ImageDraw.Draw(picture)
-    draw.rectangle((0, height * 0.78, width, height), fill=(120, 90, 60))
-    draw.ellipse((width * 0.3, height * 0.3, width * 0.7, height * 0.8), fill=colours[1])
-    draw.rectangle((width * 0.42, height * 0.12, width * 0.58, height * 0.4), fill=colours[1])
-    out = io.BytesIO()
-    picture.save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -175,9 +239,9 @@ def test_screenshots_of_the_consoles_photo_upload(pages, server, suffix, viewpor
     add.locator("input[type=file]").set_input_files(
         files=[
             {
-                "name": "IMG_2041.jpg",
-                "mimeType": "image/jpeg",
-                "buffer": product_picture((900, 1200), ((230, 200, 170), (190, 90, 50))),
+                "name": "IMG_2041.png",
+                "mimeType": "image/png",
+                "buffer": picture((900, 1200), (230, 200, 170), (190, 90, 50), "vase"),
             }
         ]
     )
@@ -209,15 +273,15 @@ def test_screenshots_of_the_consoles_photo_upload(pages, server, suffix, viewpor
     row.locator("input[type=file]").set_input_files(
         files=[
             {
-                "name": "vase.jpg",
-                "mimeType": "image/jpeg",
-                "buffer": product_picture((1600, 1200), ((200, 215, 235), (40, 80, 170))),
+                "name": "bowl.png",
+                "mimeType": "image/png",
+                "buffer": picture((1600, 1200), (200, 215, 235), (40, 80, 170), "bowl"),
             }
         ]
     )
     row.locator("button[type=submit]").click()
-    row.locator("img.thumb").wait_for()
-    for thumb in console.locator("img.thumb").all():
+    row.locator("img.product-thumb").wait_for()
+    for thumb in console.locator("img.product-thumb").all():
         thumb.evaluate("img => img.decode()")
     row.locator("button.edit").click()
     row.locator("img.photo-current").evaluate("img => img.decode()")

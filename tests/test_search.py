@@ -9,7 +9,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from cybermarket.server.handlers.catalog import PRODUCT_COLUMNS
-from cybermarket.server.handlers.search import (
+from cybermarket.storage import database
+from cybermarket.storage.search import (
     _RANKS_POSTGRESQL,
     POSTGRESQL_SEARCH,
     POSTGRESQL_SEARCH_STORE,
@@ -19,7 +20,6 @@ from cybermarket.server.handlers.search import (
     like_patterns,
     tsqueries,
 )
-from cybermarket.storage import database
 from cybermarket.values import After, Query, search_words
 from tests.harness import Market
 from tests.shop import add_product, expect, records

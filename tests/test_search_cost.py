@@ -281,7 +281,7 @@ def read_of(url, statements):
 
 def expected_order(products, query, store=None):
     """The ids a search must give, in order, worked out here the slow way:
-    rank (server/handlers/search.py), then id."""
+    rank (storage/search.py), then id."""
     terms = Query.check("query", query)
 
     def whole(words):

@@ -12,32 +12,48 @@ conflict target but runs nothing:
   the server (psycopg binds them with no type, and PostgreSQL infers each
   from where it stands, as when the statement runs).
 
-Statements are collected, not listed: every Query at the top level of the
-modules that hold SQL, and every Query held by an object there (the
-accounts' Kinds).
+Statements are collected where they live, not listed: every module of
+cybermarket/storage/ (statements are nowhere else: tests/test_layers.py),
+and in each every Query at its top level, in a dict there (one per role,
+one per photo size), or held by an object there (the accounts' Kinds,
+search's statements per rank).  The migrations are not among them: their
+statements are DDL that tests/test_migrations.py runs.
 """
 
+import ast
 import importlib
+import pkgutil
 from pathlib import Path
 
 import pytest
 
-import cybermarket
+from cybermarket import storage
 from cybermarket.storage import database
 from cybermarket.storage.txn import Query
 from tests.databases import on_postgresql
 
-PACKAGE = Path(cybermarket.__file__).parent
-# The modules that hold SQL, as globs under the package.
-WHERE = ["server/handlers/*.py", "server/throttle.py", "storage/*.py"]
+STORAGE = Path(storage.__file__).parent
+
+
+def module_names():
+    """Every module of the storage package but the migrations'."""
+    for found in pkgutil.walk_packages([str(STORAGE)], "cybermarket.storage."):
+        if ".migrations" not in found.name:
+            yield found.name
 
 
 def modules():
-    for pattern in WHERE:
-        for path in sorted(PACKAGE.glob(pattern)):
-            parts = path.relative_to(PACKAGE).with_suffix("").parts
-            name = ".".join(("cybermarket",) + parts)
-            yield importlib.import_module(name.removesuffix(".__init__"))
+    for name in sorted(module_names()):
+        yield importlib.import_module(name)
+
+
+def builds_a_query(module):
+    """Whether the module's source calls Query(...)."""
+    tree = ast.parse(Path(module.__file__).read_text())
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Query"
+        for node in ast.walk(tree)
+    )
 
 
 def statements():
@@ -54,6 +70,10 @@ def statements():
         for name, value in vars(module).items():
             if isinstance(value, Query):
                 add(f"{module.__name__}.{name}", value)
+            elif isinstance(value, dict):
+                for key, held in value.items():
+                    if isinstance(held, Query):
+                        add(f"{module.__name__}.{name}[{key}]", held)
             elif type(value).__module__ == module.__name__ and hasattr(value, "__dict__"):
                 # An object of a class of this module (not a class, function
                 # or module, whose type is defined elsewhere).
@@ -99,21 +119,28 @@ def explain(cursor, query):
 
 def test_the_statements_are_found():
     names = set(STATEMENTS)
-    # One of each kind of place: a handler module's constant, an object's
-    # attribute, throttle's and storage's own.
+    # One of each kind of place: a module's constant, a dict's, an object's
+    # attribute; the pages' versions and the readiness check's among them.
     assert {
         "cybermarket.storage.orders.TAKE",
-        "cybermarket.server.handlers.accounts.CLIENT.insert",
-        "cybermarket.server.handlers.accounts.MERCHANT.set_hash",
-        "cybermarket.server.throttle.RESERVE",
+        "cybermarket.storage.accounts.CLIENT.insert",
+        "cybermarket.storage.accounts.MERCHANT.set_hash",
+        "cybermarket.storage.throttle.RESERVE",
         "cybermarket.storage.invitations.INSERT",
         "cybermarket.storage.sessions.RENEW",
-        "cybermarket.server.handlers.search.SQLITE_SEARCH_STORE",
-        "cybermarket.server.handlers.search.POSTGRESQL_SEARCH_STORE.found3",
+        "cybermarket.storage.sessions.INSERT[merchant]",
+        "cybermarket.storage.photos.FIND[large]",
+        "cybermarket.storage.search.SQLITE_SEARCH_STORE",
+        "cybermarket.storage.search.POSTGRESQL_SEARCH_STORE.found3",
+        "cybermarket.storage.catalog.STORE_VERSION",
+        "cybermarket.storage.catalog.LIST_VERSION",
+        "cybermarket.storage.health.REVISION",
     } <= names
-    assert len(names) >= 50, sorted(names)
-    handlers = {n.split(".")[3] for n in names if n.startswith("cybermarket.server.handlers.")}
-    assert handlers == {"accounts", "cart", "catalog", "invitations", "search", "store"}
+    assert len(names) >= 100, sorted(names)
+    # Every storage module that builds a statement has it collected.
+    holders = {n.split(".")[2] for n in names}
+    building = {m.__name__.split(".")[2] for m in modules() if builds_a_query(m)}
+    assert holders == building, sorted(building - holders)
 
 
 @pytest.mark.parametrize("name", sorted(STATEMENTS))
@@ -129,9 +156,10 @@ def test_statement_compiles_against_the_schema(cursor, name):
     "name, old, new",
     [
         ("cybermarket.storage.orders.TAKE", "AND stock >= ", "AND stocks >= "),
-        ("cybermarket.server.handlers.accounts.CLIENT.by_name", "username_key", "user_key"),
-        ("cybermarket.server.handlers.catalog.LIST_PRODUCT", "products", "product"),
-        ("cybermarket.server.handlers.cart.ADD", "(client_id, product_id)", "(client_id)"),
+        ("cybermarket.storage.accounts.CLIENT.by_name", "username_key", "user_key"),
+        ("cybermarket.storage.catalog.LIST_PRODUCT", "products", "product"),
+        ("cybermarket.storage.cart.ADD", "(client_id, product_id)", "(client_id)"),
+        ("cybermarket.storage.catalog.STORE_VERSION", "page_version", "page_versions"),
     ],
 )
 def test_a_renamed_column_or_table_fails(cursor, name, old, new):

@@ -21,7 +21,7 @@ from twisted.web.resource import Resource
 
 from cybermarket.server.httpchannel import MarketSite, is_proxied
 from cybermarket.storage.database import head_revision
-from cybermarket.storage.txn import Query, Txn
+from cybermarket.storage.health import schema_revision_txn
 
 if TYPE_CHECKING:
     from cybermarket.server.context import App
@@ -29,12 +29,6 @@ if TYPE_CHECKING:
     from cybermarket.server.protocol import MarketFactory
 
 READY_TIMEOUT = 3.0  # seconds; a balancer's check usually allows a few
-REVISION = Query("SELECT version_num FROM alembic_version")
-
-
-def schema_revision(txn: Txn) -> str | None:
-    value = txn.value(REVISION)
-    return None if value is None else str(value)
 
 
 class Healthz(Resource):
@@ -65,7 +59,7 @@ class Readyz(Resource):
             self._waiting.append(answer)  # the check running answers it too
             return answer
         self._waiting = [answer]
-        d = self.app.db.run("readiness check", schema_revision, write=False)
+        d = self.app.db.run("readiness check", schema_revision_txn, write=False)
         why: defer.Deferred[str] = d.addCallbacks(
             self._revision, lambda f: f"database: {f.getErrorMessage()}"
         )

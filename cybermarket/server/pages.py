@@ -12,7 +12,8 @@ How it stays right, with several threads or server processes on one
 database, SQLite or PostgreSQL:
 - Each store has a version (merchants.page_version) and the store list has
   one (store_list_version); triggers move them in the same transaction as
-  every change to what the page shows, whoever makes it (migration 0005).
+  every change to what the page shows, whoever makes it (migration 0005);
+  cybermarket/storage/catalog.py reads them.
 - Before serving a kept page, the version is read with one indexed read;
   a kept page is served only if it was stored under that same version
   (and, for a store, the same store id: a name can pass to another store).
@@ -43,28 +44,13 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
 
 from cybermarket.codec import Packed, pack
-from cybermarket.storage.txn import Query, Txn
+from cybermarket.storage.txn import Txn
 
 MOST_BYTES = 64 * 1024  # a page bigger than this is not kept
 
 T = TypeVar("T")
 # What a page is stored under: the version of what it shows, as read.
 Stamp = Hashable
-
-# The versions, each one indexed read (the unique key of storename_key; the
-# one row of store_list_version).
-STORE_VERSION = Query("SELECT id, page_version FROM merchants WHERE storename_key = ?")
-LIST_VERSION = Query("SELECT version FROM store_list_version WHERE id = 1")
-
-
-def store_version(txn: Txn, key: str) -> Stamp | None:
-    """The version of the store whose name folds to `key`; None for no
-    such store (its NotFound is not kept)."""
-    return txn.row(STORE_VERSION, key)
-
-
-def list_version(txn: Txn) -> Stamp | None:
-    return txn.value(LIST_VERSION)
 
 
 def shared(

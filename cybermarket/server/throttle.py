@@ -11,7 +11,8 @@ wrong passwords from one person there must not lock everyone else out.  A succes
 forgives nothing: otherwise the owner's own logins would hand a guesser
 fresh tries.
 
-The counts live in the login_attempts table, so that every server process
+The counts live in the login_attempts table (its statements are
+cybermarket/storage/throttle.py), so that every server process
 on the database sees every other's: with N processes an attacker still gets
 one budget, not N.  And an attempt takes its place in the count *before*
 its password is checked (a pending row), in the same transaction that
@@ -42,31 +43,14 @@ from twisted.logger import Logger
 from cybermarket.errors import Throttled
 from cybermarket.i18n import Nn_
 from cybermarket.server import limits
-from cybermarket.storage.txn import Query, Txn
+from cybermarket.storage import throttle as attempts
+from cybermarket.storage.txn import Txn
 from cybermarket.values import fold
 
 if TYPE_CHECKING:
     from cybermarket.storage.database import Database
 
 log = Logger()
-
-# The first key of PostgreSQL's two-key advisory locks taken here, apart
-# from the one-key lock the migrations take.
-LOCK_CLASS = 22333
-
-# PostgreSQL's alone: SQLite needs no lock, its write transactions hold
-# the one write lock.
-LOCK = Query(
-    "SELECT pg_advisory_xact_lock(CAST(? AS integer), CAST(? AS integer))",
-    backend="postgresql",
-)
-RECENT = Query(
-    "SELECT at, pending FROM login_attempts WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?"
-)
-RESERVE = Query("INSERT INTO login_attempts (key, at, pending) VALUES (?, ?, ?) RETURNING id")
-FAIL = Query("UPDATE login_attempts SET pending = ? WHERE id = ?")
-RELEASE = Query("DELETE FROM login_attempts WHERE id = ?")
-SWEEP = Query("DELETE FROM login_attempts WHERE at <= ?")
 
 
 def account_key(role: str, account_id: int) -> str:
@@ -92,12 +76,6 @@ def peer_key(peer: str) -> str:
 
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def lock_id(key_digest: str) -> int:
-    """A signed 32-bit number for the key's advisory lock.  Two keys that
-    share one only wait for each other now and then."""
-    return int.from_bytes(bytes.fromhex(key_digest[:8]), "big", signed=True)
 
 
 # While logins are being checked their attempts count (pending), so a burst
@@ -151,13 +129,13 @@ class Throttle:
         each.  The row ids, for fail() or release() once the password has
         been checked."""
         digests = self.check(txn, now, keys)
-        return [txn.value(RESERVE, key_digest, now, True) for key_digest in digests.values()]
+        return [attempts.add_txn(txn, key_digest, now, True) for key_digest in digests.values()]
 
     def failed(self, txn: Txn, now: int, keys: dict[str, str]) -> None:
         """Count a failure for each key of `keys` at once, for a check made
         within the transaction that called check() (a RESUME's token)."""
         for key in keys.values():
-            txn.value(RESERVE, digest(key), now, False)
+            attempts.add_txn(txn, digest(key), now, False)
 
     def check(self, txn: Txn, now: int, keys: dict[str, str], lock: bool = True) -> dict[str, str]:
         """Raise Throttled if any key of `keys` is at the limit; else
@@ -166,15 +144,14 @@ class Throttle:
         counted by the next check; without, the check only reads (for a
         check that counts nothing when it passes)."""
         digests = {what: digest(key) for what, key in keys.items()}
-        if txn.postgres and lock:
-            for number in sorted({lock_id(d) for d in digests.values()}):
-                txn.value(LOCK, LOCK_CLASS, number)
+        if lock:
+            attempts.lock_txn(txn, digests.values())
         cutoff = now - self.window_ms
         wait: int | None = None
         blocked: list[str] = []
         for what, key_digest in digests.items():
             limit = self.address_limit if what == ADDRESS else self.limit
-            recent = txn.rows(RECENT, key_digest, cutoff, limit)
+            recent = attempts.recent_txn(txn, key_digest, cutoff, limit)
             if len(recent) < limit:
                 continue
             blocked.append(what)
@@ -202,30 +179,22 @@ class Throttle:
 
     def fail(self, tries: list[int]) -> defer.Deferred[None]:
         """The password was wrong: the reserved attempts become failures."""
-        return self.db.run("login failed", _settle, FAIL, [(False, i) for i in tries])
+        return self.db.run("login failed", attempts.fail_txn, tries)
 
     def release(self, tries: list[int]) -> defer.Deferred[None]:
         """The password was right, or never checked: the attempts do not
         count."""
-        return self.db.run("login settled", _settle, RELEASE, [(i,) for i in tries])
+        return self.db.run("login settled", attempts.release_txn, tries)
 
     def sweep(self) -> defer.Deferred[int | None]:
         """Delete attempts that have left the window (a TimerService calls
         this every minute).  Never fails: a database that cannot be reached
         now is swept next time."""
         d: defer.Deferred[int | None]
-        d = self.db.run("login attempts sweep", _sweep, self.now() - self.window_ms)
+        d = self.db.run("login attempts sweep", attempts.sweep_txn, self.now() - self.window_ms)
         d.addErrback(
             lambda failure: log.warn(
                 "could not sweep old login attempts: {error}", error=failure.value
             )
         )
         return d
-
-
-def _settle(txn: Txn, query: Query, params: list[tuple[object, ...]]) -> None:
-    txn.run_many(query, params)
-
-
-def _sweep(txn: Txn, cutoff: int) -> int:
-    return txn.run(SWEEP, cutoff)

@@ -125,7 +125,7 @@ class Product(Base):
         # (cybermarket_search_vector, a function of that migration) of all
         # the terms and of the name's, for the products on the shelf, with
         # no pending list.  The search statements
-        # (cybermarket/server/handlers/search.py) repeat the expressions, so
+        # (cybermarket/storage/search.py) repeat the expressions, so
         # that the planner matches them to these.  (The parentheses are how
         # PostgreSQL gives an expression back, which Alembic compares.)
         # SQLite's search index is an FTS5 virtual table, which models

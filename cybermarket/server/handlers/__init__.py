@@ -3,8 +3,11 @@
 Transaction handlers are plain functions f(txn, me, **args) that run inside
 one database transaction on a database worker thread (txn: cybermarket.storage.txn.
 Txn) and return plain values (str, int, Decimal, datetime, lists, dicts);
-`me` is the caller's account id.  The handlers of paged ops (paged=True)
-are also given `page_bytes`, the server's --max-page-bytes (Settings).
+`me` is the caller's account id.  They run no SQL themselves: they hand the
+txn to the storage functions of their domain (cybermarket/storage/, e.g.
+products.restock_txn), and decide what the outcome means for the client.
+The handlers of paged ops (paged=True) are also given `page_bytes`, the
+server's --max-page-bytes (Settings).
 Flows are coroutines f(call, **args) on the reactor thread, for the few ops
 that must hash a password (on the hashing pool) between database calls,
 that change the connection's login, or that need its role (GET_ACCOUNT).

@@ -3,11 +3,11 @@ and the session tokens that carry a login over to a new connection
 (RESUME; the tokens as stored are cybermarket/storage/sessions.py).
 
 Customers ("client" accounts) and merchants share the mechanics; a Kind
-names the table and the columns that differ.
+(cybermarket/storage/accounts.py, where the statements are) names the
+table and the columns that differ.
 """
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -28,65 +28,16 @@ from cybermarket.server import throttle as throttle_keys
 from cybermarket.server.context import App, Call, Session
 from cybermarket.server.handlers import handles, invitations
 from cybermarket.server.throttle import Throttle
-from cybermarket.storage import sessions
-from cybermarket.storage.txn import Query, Txn, now
-from cybermarket.values import fold, shown
+from cybermarket.storage import accounts, sessions
+from cybermarket.storage.accounts import Account, Kind
+from cybermarket.storage.txn import Txn
+from cybermarket.values import shown
 
 log = Logger()
 
-T = TypeVar("T")
-# An account as a login finds it: (id, password hash, password generation).
-Account = tuple[int, str, int]
-
-
-class Kind:
-    """One role's accounts: its table, its login-name column, and the
-    statements on them.
-
-    Names are compared by their key, values.fold(name), kept in the
-    {name}_key column: "ALICE" is taken when "Alice" is, and finds it.
-    Emails are compared by their lower-cased key, email_key."""
-
-    def __init__(
-        self, role: str, table: str, name: str, columns: tuple[str, ...], shown: tuple[str, ...]
-    ) -> None:
-        self.role = role
-        self.name = name  # the login name column: username or storename
-        key = f"{name}_key"
-        # What an insert gives, besides the two keys and created_at.
-        self.columns = columns
-        # What GET_ACCOUNT answers besides the role and the name.
-        self.shown = shown
-        self.account = Query(f"SELECT {', '.join((name,) + shown)} FROM {table} WHERE id = ?")
-        names = ", ".join(columns + (key, "email_key", "created_at"))
-        marks = ", ".join("?" * (len(columns) + 3))
-        self.insert = Query(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id")
-        self.name_taken = Query(f"SELECT 1 FROM {table} WHERE {key} = ? AND id <> ?")
-        self.email_taken = Query(f"SELECT 1 FROM {table} WHERE email_key = ? AND id <> ?")
-        found = "id, password_hash, password_generation"
-        self.by_name = Query(f"SELECT {found} FROM {table} WHERE {key} = ?")
-        self.by_email = Query(f"SELECT {found} FROM {table} WHERE email_key = ?")
-        self.name_of = Query(f"SELECT {name} FROM {table} WHERE id = ?")
-        self.hash = Query(f"SELECT password_hash FROM {table} WHERE id = ?")
-        # A new hash is a new password generation (cybermarket/storage/sessions.py).
-        self.set_hash = Query(
-            f"UPDATE {table} SET password_hash = ?, password_generation = password_generation + 1"
-            " WHERE id = ? AND password_hash = ? RETURNING password_generation"
-        )
-        self.set_name = Query(f"UPDATE {table} SET {name} = ?, {key} = ? WHERE id = ?")
-        self.set_email = Query(f"UPDATE {table} SET email = ?, email_key = ? WHERE id = ?")
-
-
-CLIENT = Kind("client", "clients", "username", ("username", "email", "password_hash"), ("email",))
-MERCHANT = Kind(
-    "merchant",
-    "merchants",
-    "storename",
-    ("storename", "description", "email", "password_hash", "profit_cents", "invited_by"),
-    ("email", "description"),
-)
-SET_DESCRIPTION = Query("UPDATE merchants SET description = ? WHERE id = ?")
-KINDS = {kind.role: kind for kind in (CLIENT, MERCHANT)}
+# The statements on the accounts are in cybermarket/storage/accounts.py;
+# a Kind names one role's table and columns.
+CLIENT, MERCHANT, KINDS = accounts.CLIENT, accounts.MERCHANT, accounts.KINDS
 
 
 # --- transactions ------------------------------------------------------------
@@ -97,66 +48,34 @@ def check_free(
 ) -> None:
     """409 naming the field when another account of this kind has the name
     (compared by fold) or the email (compared case-insensitively)."""
-    if name is not None and txn.row(kind.name_taken, fold(name), me):
+    if name is not None and accounts.name_taken_txn(txn, kind, name, me):
         raise NameTaken(N_("{field}: already taken"), field=kind.name)
-    if email is not None and txn.row(kind.email_taken, email.lower(), me):
+    if email is not None and accounts.email_taken_txn(txn, kind, email, me):
         raise NameTaken(N_("{field}: already taken"), field="email")
 
 
-def _unique(
+def race_lost(
     txn: Txn,
     kind: Kind,
     field: str,
-    execute: Callable[..., T],
-    statement: Query,
-    *params: object,
     name: str | None = None,
     email: str | None = None,
     me: int = 0,
-) -> T:
-    """execute(statement, *params) where it may break a unique key: a race
-    lost to another connection since check_free gives the same 409.  The
-    winner is committed by now, so check_free again names which field it
-    took; `field` if it cannot tell."""
-    try:
-        with txn.savepoint():
-            return execute(statement, *params)
-    except txn.IntegrityError:
-        check_free(txn, kind, name, email, me)
-        raise NameTaken(N_("{field}: already taken"), field=field) from None
+) -> NameTaken:
+    """A write broke a unique key: a race lost to another connection since
+    check_free, which gives the same 409.  The winner is committed by now,
+    so check_free again names which field it took; `field` if it cannot
+    tell."""
+    check_free(txn, kind, name, email, me)
+    return NameTaken(N_("{field}: already taken"), field=field)
 
 
 def insert_account(txn: Txn, kind: Kind, values: dict[str, Any]) -> int:
     check_free(txn, kind, values[kind.name], values["email"])
-    params = [values[column] for column in kind.columns]
-    params += [fold(values[kind.name]), values["email"].lower(), txn.time(now())]
-    return _unique(
-        txn,
-        kind,
-        kind.name,
-        txn.value,
-        kind.insert,
-        *params,
-        name=values[kind.name],
-        email=values["email"],
-    )
-
-
-def login_key(login: str) -> str:
-    """What a login is looked up (and throttled) by.  A login with '@' is
-    an email, else a user/store name (which cannot hold '@')."""
-    return login.lower() if "@" in login else fold(login)
-
-
-def find_login(txn: Txn, kind: Kind, login: str) -> Account | None:
-    """(id, password hash, password generation) of the account a login
-    names, or None."""
-    by = kind.by_email if "@" in login else kind.by_name
-    return txn.row(by, login_key(login))
-
-
-def password_hash(txn: Txn, kind: Kind, me: int) -> str | None:
-    return txn.value(kind.hash, me)
+    account_id = accounts.insert_txn(txn, kind, values)
+    if account_id is None:
+        raise race_lost(txn, kind, kind.name, values[kind.name], values["email"])
+    return account_id
 
 
 def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str, now_ms: int) -> str:
@@ -164,7 +83,7 @@ def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str, now
     token of the account and issue the connection a new one, all in one
     transaction."""
     # Compare-and-set: a change made meanwhile on another connection wins.
-    generation = txn.value(kind.set_hash, new, me, old)
+    generation = accounts.set_password_hash_txn(txn, kind, me, old, new)
     if generation is None:
         raise WrongPassword(N_("old_password: the password was changed meanwhile"))
     return sessions.replace_all(txn, now_ms, kind.role, me, generation)
@@ -172,23 +91,23 @@ def replace_password_hash(txn: Txn, kind: Kind, me: int, old: str, new: str, now
 
 def set_name(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, name=value, me=me)
-    _unique(txn, kind, kind.name, txn.run, kind.set_name, value, fold(value), me, name=value, me=me)
+    if not accounts.set_name_txn(txn, kind, me, value):
+        raise race_lost(txn, kind, kind.name, name=value, me=me)
 
 
 def set_email(txn: Txn, me: int, kind: Kind, value: str) -> None:
     check_free(txn, kind, email=value, me=me)
-    _unique(
-        txn, kind, "email", txn.run, kind.set_email, value, value.lower(), me, email=value, me=me
-    )
+    if not accounts.set_email_txn(txn, kind, me, value):
+        raise race_lost(txn, kind, "email", email=value, me=me)
 
 
 def account_of(txn: Txn, kind: Kind, me: int) -> dict[str, str]:
     """GET_ACCOUNT's answer: the role, the name as stored, and the rest of
     kind.shown."""
-    row = txn.row(kind.account, me)
-    if row is None:  # no op deletes an account; should one, its logins end
+    found = accounts.account_txn(txn, kind, me)
+    if found is None:  # no op deletes an account; should one, its logins end
         raise NotLoggedIn()
-    return {"role": kind.role, "name": row[0], **dict(zip(kind.shown, row[1:], strict=True))}
+    return {"role": kind.role, **found}
 
 
 @handles("SET_CLIENT_USERNAME")
@@ -213,7 +132,7 @@ def set_merchant_email(txn: Txn, me: int, email: str) -> None:
 
 @handles("SET_MERCHANT_DESCRIPTION")
 def set_merchant_description(txn: Txn, me: int, description: str) -> None:
-    txn.run(SET_DESCRIPTION, description, me)
+    accounts.set_description_txn(txn, me, description)
 
 
 def create_merchant(txn: Txn, code: str, inviter: str | None, values: dict[str, Any]) -> None:
@@ -274,7 +193,7 @@ def reserve_login(
     """The account a login names (or None) and the attempt reserved for it
     (429 when the account, or the name, or the peer is at its limit).  The
     account is counted as one however it is named: by name or by email."""
-    account = find_login(txn, kind, login)
+    account = accounts.find_login_txn(txn, kind, login)
     if account is None:
         keys = {"login name": throttle_keys.name_key(kind.role, login)}
     else:
@@ -292,7 +211,7 @@ def reserve_password_check(
         "account": throttle_keys.account_key(kind.role, me),
         throttle_keys.ADDRESS: throttle_keys.peer_key(peer),
     }
-    return password_hash(txn, kind, me), throttle.reserve(txn, now, keys)
+    return accounts.password_hash_txn(txn, kind, me), throttle.reserve(txn, now, keys)
 
 
 async def checked(call: Call, stored: str | None, password: str, tries: list[int]) -> bool:
@@ -492,7 +411,7 @@ def resume_session(
         throttle.failed(txn, now_ms, keys)
         return None
     role, account_id = found
-    return role, account_id, txn.value(KINDS[role].name_of, account_id)
+    return role, account_id, accounts.name_of_txn(txn, role, account_id)
 
 
 @handles("RESUME")

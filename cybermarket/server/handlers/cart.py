@@ -1,4 +1,5 @@
-"""A customer's cart, checkout and orders."""
+"""A customer's cart, checkout and orders.  The statements are in
+cybermarket/storage/cart.py and orders.py."""
 
 from decimal import Decimal
 from typing import Any
@@ -15,41 +16,18 @@ from cybermarket.errors import (
 )
 from cybermarket.i18n import N_, Nn_
 from cybermarket.server.handlers import LAST_ID, handles, page, table
-from cybermarket.storage import orders, photos
-from cybermarket.storage.txn import Query, Txn, now
+from cybermarket.storage import cart, orders
+from cybermarket.storage.txn import Txn, now
 from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
 
-# One statement adds to the line or creates it, and only for a product on
-# the shelf, and only within the line's cap; 0 rows changed means one of
-# those failed, and DIAGNOSE tells which.
-ADD = Query(
-    "INSERT INTO cart_lines (client_id, product_id, quantity)"
-    " SELECT ?, id, ? FROM products WHERE id = ? AND on_shelf"
-    " ON CONFLICT (client_id, product_id) DO UPDATE"
-    " SET quantity = cart_lines.quantity + excluded.quantity"
-    " WHERE cart_lines.quantity + excluded.quantity <= ?"
-)
-DIAGNOSE = Query("SELECT on_shelf FROM products WHERE id = ?")
-REMOVE = Query("DELETE FROM cart_lines WHERE client_id = ? AND product_id = ?")
-ITEMS = Query(
-    "SELECT m.storename, p.id, p.productname, p.price_cents, c.quantity, p.on_shelf, p.stock,"
-    f" {photos.path_of('p.id')}"
-    " FROM cart_lines c JOIN products p ON p.id = c.product_id"
-    " JOIN merchants m ON m.id = p.merchant_id"
-    " WHERE c.client_id = ? ORDER BY p.id"
-)
-PRICES = Query(
-    "SELECT p.price_cents, c.quantity FROM cart_lines c"
-    " JOIN products p ON p.id = c.product_id WHERE c.client_id = ?"
-)
 
-
-# ADD alone writes, all-or-nothing; DIAGNOSE only reads.
+# The add alone writes, all-or-nothing (cart.add_txn); the diagnosis only
+# reads.
 @handles("CLIENT_ADD_ITEM", autocommit=True)
 def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
-    if txn.run(ADD, me, quantity, product_id, MAX_STOCK) == 1:
+    if cart.add_txn(txn, me, product_id, quantity, MAX_STOCK):
         return
-    if not txn.value(DIAGNOSE, product_id):  # None (no such product) or off the shelf
+    if not cart.on_shelf_txn(txn, product_id):  # no such product, or off the shelf
         raise NotFound(
             N_("product_id: no product {product_id} on sale"),
             what=What.PRODUCT,
@@ -66,7 +44,7 @@ def add_item(txn: Txn, me: int, product_id: int, quantity: int) -> None:
 
 @handles("CLIENT_REMOVE_ITEM")
 def remove_item(txn: Txn, me: int, product_id: int) -> None:
-    if txn.run(REMOVE, me, product_id) != 1:
+    if not cart.remove_txn(txn, me, product_id):
         raise NotFound(
             N_("product_id: product {product_id} is not in the cart"),
             what=What.CART_LINE,
@@ -80,7 +58,7 @@ def get_items(txn: Txn, me: int) -> dict[str, Any]:
     # checkout.
     rows = [
         (store, pid, name, from_cents(price), quantity, bool(on_shelf), stock, photo)
-        for store, pid, name, price, quantity, on_shelf, stock, photo in txn.rows(ITEMS, me)
+        for store, pid, name, price, quantity, on_shelf, stock, photo in cart.items_txn(txn, me)
     ]
     return table(
         [
@@ -99,8 +77,7 @@ def get_items(txn: Txn, me: int) -> dict[str, Any]:
 
 @handles("CLIENT_GET_PRICE", write=False)
 def get_price(txn: Txn, me: int) -> Decimal:
-    # Summed in Python: exact whatever the sizes, where SQL would overflow.
-    return from_cents(sum(price * quantity for price, quantity in txn.rows(PRICES, me)))
+    return from_cents(cart.total_cents_txn(txn, me))
 
 
 # Autocommit: on PostgreSQL the checkout is one statement (orders.py's

@@ -1,4 +1,5 @@
-"""What anyone may see without logging in."""
+"""What anyone may see without logging in.  The statements are in
+cybermarket/storage/catalog.py; the cache of pages in server/pages.py."""
 
 from typing import Any
 
@@ -6,28 +7,12 @@ from cybermarket.codec import Packed
 from cybermarket.errors import NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import FIRST_NAME, NO_ID, handles, page
-from cybermarket.server.pages import cached, list_version, store_version
-from cybermarket.storage import photos
-from cybermarket.storage.txn import Query, Txn
+from cybermarket.server.pages import cached
+from cybermarket.storage import catalog
+from cybermarket.storage.txn import Txn
 from cybermarket.values import fold, from_cents
 
-LIST_MERCHANT = Query(
-    "SELECT storename, description, email FROM merchants"
-    " WHERE storename{C} > ? ORDER BY storename{C} LIMIT ?"
-)
-# One statement: the store and its page of products.  A store without
-# products (on this page) still yields one row, with NULLs.  The store is
-# found by its name's fold, whatever the spelling asked for.
-LIST_PRODUCT = Query(
-    "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock,"
-    f" {photos.path_of('p.id')}"
-    " FROM merchants m LEFT JOIN products p"
-    " ON p.merchant_id = m.id AND p.on_shelf AND p.id > ?"
-    " WHERE m.storename_key = ? ORDER BY p.id LIMIT ?"
-)
-# The photo's path, or None (protocol 1.3): a new upload, or a removal,
-# moves the store's page version (migration 0011), so a kept page never
-# shows an old path.
+# The photo's path, or None (protocol 1.3).
 PRODUCT_COLUMNS = [
     "product_id",
     "storename",
@@ -37,14 +22,6 @@ PRODUCT_COLUMNS = [
     "stock",
     "photo",
 ]
-PRODUCT = Query(
-    "SELECT p.id, m.storename, p.productname, p.description, p.price_cents, p.stock,"
-    f" {photos.path_of('p.id')}"
-    " FROM products p JOIN merchants m ON m.id = p.merchant_id"
-    " WHERE p.id = ? AND p.on_shelf"
-)
-
-
 # What PING answers: the protocol version this server speaks.
 PROTOCOL: dict[str, str] = {"protocol": "1.2"}
 
@@ -59,7 +36,13 @@ def list_merchant(
     txn: Txn, me: int | None, limit: int, page_bytes: int, after: str | None = None
 ) -> dict[str, Any] | Packed:
     return cached(
-        txn, ("LIST_MERCHANT", limit, after), list_version, _list_merchant, limit, page_bytes, after
+        txn,
+        ("LIST_MERCHANT", limit, after),
+        catalog.list_version_txn,
+        _list_merchant,
+        limit,
+        page_bytes,
+        after,
     )
 
 
@@ -72,7 +55,7 @@ def list_product(
     return cached(
         txn,
         ("LIST_PRODUCT", key, limit, after),
-        lambda txn: store_version(txn, key),
+        lambda txn: catalog.store_version_txn(txn, key),
         _list_product,
         storename,
         key,
@@ -86,7 +69,7 @@ def list_product(
 def get_product(txn: Txn, me: int | None, product_id: int) -> dict[str, Any]:
     """A product page: the LIST_PRODUCT columns as a map, for a product on
     the shelf (one taken off is not found, as in the listing)."""
-    row = txn.row(PRODUCT, product_id)
+    row = catalog.product_txn(txn, product_id)
     if row is None:
         raise NotFound(
             N_("product_id: no product {product_id}"), what=What.PRODUCT, product_id=product_id
@@ -97,14 +80,14 @@ def get_product(txn: Txn, me: int | None, product_id: int) -> dict[str, Any]:
 
 
 def _list_merchant(txn: Txn, limit: int, page_bytes: int, after: str | None) -> dict[str, Any]:
-    rows = txn.rows(LIST_MERCHANT, FIRST_NAME if after is None else after, limit + 1)
+    rows = catalog.merchants_txn(txn, FIRST_NAME if after is None else after, limit + 1)
     return page(["storename", "description", "email"], rows, limit, page_bytes)
 
 
 def _list_product(
     txn: Txn, storename: str, key: str, limit: int, page_bytes: int, after: int | None
 ) -> dict[str, Any]:
-    rows = txn.rows(LIST_PRODUCT, NO_ID if after is None else after, key, limit + 1)
+    rows = catalog.store_products_txn(txn, key, NO_ID if after is None else after, limit + 1)
     if not rows:
         raise NotFound(
             N_("storename: no store named {storename}"), what=What.STORE, storename=repr(storename)

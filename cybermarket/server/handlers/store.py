@@ -1,4 +1,5 @@
-"""A merchant's shelf: products, stock, profit and sales."""
+"""A merchant's shelf: products, stock, profit and sales.  The statements
+are in cybermarket/storage/products.py."""
 
 from decimal import Decimal
 from typing import Any
@@ -6,66 +7,19 @@ from typing import Any
 from cybermarket.errors import BadRequest, Conflict, Forbidden, NotFound, What
 from cybermarket.i18n import N_
 from cybermarket.server.handlers import NO_ID, handles, page, table
-from cybermarket.storage import photos
-from cybermarket.storage.txn import Query, Txn, now
-from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money, search_terms
+from cybermarket.storage import products
+from cybermarket.storage.txn import Txn, now
+from cybermarket.values import MAX_CENTS, MAX_STOCK, cents, from_cents, money
 
-OWNER = Query("SELECT merchant_id FROM products WHERE id = ?")
-# A product's terms for search (values.search_terms) are written with its
-# name and description, and the search index follows in the same
-# transaction (PostgreSQL's GIN index; SQLite's FTS5 table by triggers).
-ADD = Query(
-    "INSERT INTO products"
-    " (merchant_id, productname, description, price_cents, stock, on_shelf, created_at,"
-    " name_words, description_words)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
-)
-SHELVE = Query("UPDATE products SET on_shelf = ? WHERE id = ?")
-# Conditional, like checkout's: the cap holds under concurrent restocks.
-RESTOCK = Query("UPDATE products SET stock = stock + ? WHERE id = ? AND stock <= ?")
-# Each field is set to itself when not given: one statement for every mix.
-EDIT = Query(
-    "UPDATE products SET productname = COALESCE(?, productname),"
-    " description = COALESCE(?, description), price_cents = COALESCE(?, price_cents),"
-    " name_words = COALESCE(?, name_words), description_words = COALESCE(?, description_words)"
-    " WHERE id = ?"
-)
-MINE = Query(
-    "SELECT p.id, p.productname, p.description, p.price_cents, p.stock, p.on_shelf,"
-    f" {photos.path_of('p.id')} FROM products p"
-    " WHERE p.merchant_id = ? AND p.id > ? ORDER BY p.id LIMIT ?"
-)
-PROFIT = Query("SELECT profit_cents FROM merchants WHERE id = ?")
-# Only the parts that are not cancelled (protocol 1.2): the sales are what
-# the profit counts.  Summed by the database.  PostgreSQL's SUM of a BIGINT is a NUMERIC, exact
-# at any size; SQLite's stops with "integer overflow" past 2^63 - 1 rather
-# than round (get_sales).
-SALES = Query(
-    "SELECT l.product_id, p.productname, SUM(l.quantity) AS sold,"
-    " SUM(l.quantity * l.price_cents) AS revenue"
-    " FROM order_lines l JOIN products p ON p.id = l.product_id"
-    " JOIN order_parts o ON o.order_id = l.order_id AND o.merchant_id = l.merchant_id"
-    " WHERE l.merchant_id = ? AND o.status <> 'cancelled'"
-    " GROUP BY l.product_id, p.productname"
-    " ORDER BY revenue DESC, l.product_id"
-)
 # Past this, an amount read back was not written by a checkout that kept
 # within the limit: only SQLite could have stored it, before the limit was
 # checked, as a float or an overflowing sum.
 MOST = money(from_cents(MAX_CENTS))
 
 
-def words(text: str | None) -> str | None:
-    """A productname's or description's search terms (its words as search
-    compares them, with CJK text as its characters and their pairs), joined
-    by spaces: what products.name_words and description_words hold; None
-    for None."""
-    return None if text is None else " ".join(search_terms(text))
-
-
 def own_product(txn: Txn, me: int, product_id: int) -> None:
     """404 for a product that does not exist, 403 for another store's."""
-    owner = txn.value(OWNER, product_id)
+    owner = products.owner_txn(txn, product_id)
     if owner is None:
         raise NotFound(
             N_("product_id: no product {product_id}"), what=What.PRODUCT, product_id=product_id
@@ -80,37 +34,26 @@ def own_product(txn: Txn, me: int, product_id: int) -> None:
 def add_product(
     txn: Txn, me: int, productname: str, price: Decimal, description: str, stock: int = 0
 ) -> dict[str, Any]:
-    product_id = txn.value(
-        ADD,
-        me,
-        productname,
-        description,
-        cents(price),
-        stock,
-        True,
-        txn.time(now()),
-        words(productname),
-        words(description),
-    )
+    product_id = products.add_txn(txn, me, productname, description, cents(price), stock, now())
     return {"product_id": product_id}
 
 
 @handles("MERCHANT_DEL_PRODUCT")
 def del_product(txn: Txn, me: int, product_id: int) -> None:
     own_product(txn, me, product_id)
-    txn.run(SHELVE, False, product_id)
+    products.shelve_txn(txn, product_id, False)
 
 
 @handles("MERCHANT_PUT_ON_SHELF")
 def put_on_shelf(txn: Txn, me: int, product_id: int) -> None:
     own_product(txn, me, product_id)
-    txn.run(SHELVE, True, product_id)
+    products.shelve_txn(txn, product_id, True)
 
 
 @handles("MERCHANT_RESTOCK_PRODUCT")
 def restock(txn: Txn, me: int, product_id: int, quantity: int) -> None:
     own_product(txn, me, product_id)
-    if txn.run(RESTOCK, quantity, product_id, MAX_STOCK - quantity) != 1:
+    if not products.restock_txn(txn, product_id, quantity, MAX_STOCK):
         raise BadRequest(N_("quantity: stock would exceed {most}"), most=MAX_STOCK)
 
 
@@ -125,14 +68,8 @@ def set_product(
 ) -> None:
     # Op.one_of has made sure at least one field is given.
     own_product(txn, me, product_id)
-    txn.run(
-        EDIT,
-        productname,
-        description,
-        None if price is None else cents(price),
-        words(productname),
-        words(description),
-        product_id,
+    products.edit_txn(
+        txn, product_id, productname, description, None if price is None else cents(price)
     )
 
 
@@ -142,8 +79,8 @@ def list_products(
 ) -> dict[str, Any]:
     rows = [
         (pid, name, text, from_cents(price), stock, bool(on_shelf), photo)
-        for pid, name, text, price, stock, on_shelf, photo in txn.rows(
-            MINE, me, NO_ID if after is None else after, limit + 1
+        for pid, name, text, price, stock, on_shelf, photo in products.store_products_txn(
+            txn, me, NO_ID if after is None else after, limit + 1
         )
     ]
     return page(
@@ -156,8 +93,8 @@ def list_products(
 
 @handles("MERCHANT_GET_PROFIT", write=False)
 def get_profit(txn: Txn, me: int) -> Decimal:
-    profit = txn.value(PROFIT, me)
-    if type(profit) is not int:  # SQLite's float for a sum that overflowed
+    profit = products.profit_txn(txn, me)
+    if profit is None:  # SQLite's float for a sum that overflowed
         raise Conflict(N_("profit: past {most}, the most this server can count exactly"), most=MOST)
     return from_cents(profit)
 
@@ -172,17 +109,10 @@ def get_sales(txn: Txn, me: int) -> dict[str, Any]:
     ties).  Sales taken by checkout never sum past the store's profit,
     which stays within MAX_CENTS; older SQLite data may, and is refused
     rather than shown wrong."""
-    try:
-        rows = txn.rows(SALES, me)
-    except txn.OperationalError as e:
-        if txn.postgres or "integer overflow" not in str(e):
-            raise
-        raise Conflict(SALES_PAST, most=MOST) from None
-    # int(): PostgreSQL's SUMs are Decimals.  A float is SQLite's product
-    # of a quantity and a price that overflowed.
-    if any(isinstance(revenue, float) for _, _, _, revenue in rows):
+    rows = products.sales_txn(txn, me)
+    if rows is None:  # past what the database counts exactly
         raise Conflict(SALES_PAST, most=MOST)
     return table(
         SALES_COLUMNS,
-        [(pid, name, int(sold), from_cents(int(revenue))) for pid, name, sold, revenue in rows],
+        [(pid, name, sold, from_cents(revenue)) for pid, name, sold, revenue in rows],
     )

@@ -155,8 +155,8 @@ export function photoError(error) {
  * @param {string | null | undefined} path
  */
 export function thumbnail(path) {
-  if (!path) return h("span", { class: "thumb placeholder", "aria-hidden": "true" });
-  return h("img", { class: "thumb", src: `${path}?size=thumb`, alt: "", width: 56, height: 56, loading: "lazy", decoding: "async" });
+  if (!path) return h("span", { class: "product-thumb placeholder", "aria-hidden": "true" });
+  return h("img", { class: "product-thumb", src: `${path}?size=thumb`, alt: "", width: 56, height: 56, loading: "lazy", decoding: "async" });
 }
 
 let fields = 0;
@@ -264,7 +264,7 @@ export class PhotoField {
       remove.addEventListener("click", () => this.remove(remove));
       if (this.options.productId) buttons.push(remove);
     } else {
-      replace(this.picture, h("span", { class: "thumb placeholder", "aria-hidden": "true" }));
+      replace(this.picture, h("span", { class: "product-thumb placeholder", "aria-hidden": "true" }));
       this.caption.textContent = t("No photo yet.");
     }
     replace(this.buttons, buttons);
