@@ -486,3 +486,36 @@ def test_a_new_products_refused_photo_waits_in_its_row_to_be_sent_again(pages, s
     path = server_photos(server, storename)["Teapot"]
     assert path is not None
     assert served_size(server, path, "large") == (500, 500)
+
+
+def test_a_413_from_a_server_with_a_lower_limit_is_tried_again_re_encoded(pages, server):
+    """A server run with a smaller --photo-max-bytes refuses a file the page
+    sent whole: the page encodes the picture again (WebP) and sends that."""
+    from playwright.sync_api import expect
+
+    storename, (rug,) = tcp_store(server, [("Rug", "99.00", 1, "Wool.")])
+    console = open_console(pages, storename)
+    sent: list = []
+
+    def first_too_large(route):
+        sent.append(route.request.all_headers()["content-type"])
+        if len(sent) == 1:
+            body = {"status": 413, "message": "too large", "data": None}
+            body["error"] = {"code": "frame_too_large"}
+            route.fulfill(status=413, content_type="application/json", body=json.dumps(body))
+        else:
+            route.continue_()
+
+    console.route("**/photos/*", first_too_large)
+    row(console, rug).locator("button.edit").click()
+    edit = row(console, rug).locator("form")
+    choose(edit, "rug.png", gradient((800, 600), "PNG"), "image/png")
+    edit.locator("button[type=submit]").click()
+    row(console, rug).locator("img.product-thumb").wait_for()
+    assert sent == ["image/png", "image/webp"]
+    path = server_photos(server, storename)["Rug"]
+    assert path is not None
+    assert served_size(server, path, "large") == (800, 600)
+    expect(row(console, rug).locator("img.product-thumb")).to_have_attribute(
+        "src", f"{path}?size=thumb"
+    )
