@@ -2,7 +2,7 @@
 // its sales and revenue, invitations and the store's settings.
 
 import { revenueChart } from "./chart.js";
-import { form, h, invalid, mistake, money, replace, say } from "./dom.js";
+import { form, h, invalid, mistake, money, replace, say, setValue } from "./dom.js";
 import { formatCount, language, parts, switcher, t, tn, translatePage } from "./i18n.js";
 import { human, statusName } from "./messages.js";
 import { Market } from "./net.js";
@@ -263,8 +263,8 @@ async function products() {
       body.append(productRow(product, unsent));
       empty.hidden = true;
       table.hidden = false;
-      for (const input of Object.values(inputs)) input.value = "";
-      inputs.stock.value = "10";
+      for (const input of Object.values(inputs)) setValue(input, "");
+      setValue(inputs.stock, "10");
       inputs.productname.focus();
       photo.clear(null);
       if (unsent) throw mistake(t("Added {name}, but not its photo: {reason} Press Save at the product in the list to send it again.", { name: args.productname, reason: unsent.why }));
