@@ -325,6 +325,8 @@ class Photos:
         settings = self.app.settings
         self.cache = HotCache(settings.photo_cache_bytes)
         self.versions = Versions(self.app.db)
+        if self.app.metrics is not None:
+            self.app.metrics.photo_cache(self.cache)
 
     def render(self, request: server.Request) -> bytes | int:
         # Every answer here that is not an image is JSON with the
@@ -465,12 +467,12 @@ class Photos:
         photo version says it is current, anything else from the database."""
         key = (product_id, digest, size)
         version = None
-        if size == "thumb":
+        if size == "thumb":  # only thumbnails are kept: no read for the others
             version = await self.versions.read()
             self.cache.at(version)
-            kept = self.cache.get(key)
-            if kept is not None:
-                return kept
+        kept = self.cache.get(key)
+        if kept is not None:
+            return kept
         result: tuple[bytes, str] | None = await self.app.db.run(
             "photo", photos.find, product_id, digest, size, write=False
         )

@@ -26,6 +26,58 @@ function call(op, args) {
   return human(market.call(op, args), cart);
 }
 
+// --- photos ----------------------------------------------------------------------
+
+// The address of a product's own page.
+function productAddress(product) {
+  return `#/product/${product.product_id}`;
+}
+
+// The shape of the box a thumbnail sits in (style.css gives it the same):
+// the size is known before the image arrives, so nothing moves as it loads.
+const THUMB = { width: 400, height: 300 };
+const LARGE = { width: 1600, height: 1600 };
+const SVG = "http://www.w3.org/2000/svg";
+
+// A picture frame drawn in the text's colour, for a product with no photo:
+// plain shapes in the page, so it follows light and dark mode and is
+// never a broken image.
+function noPhoto() {
+  const svg = drawn("svg", { viewBox: "0 0 48 48", "aria-hidden": "true", focusable: "false" });
+  svg.append(drawn("rect", { x: 6, y: 10, width: 36, height: 28, rx: 3 }), drawn("circle", { cx: 17, cy: 20, r: 3.5 }), drawn("path", { d: "M6 34 18 25l7 5 7-7 10 9" }));
+  return h("span", { class: "photo-none" }, svg, h("span", { class: "visually-hidden" }, t("No photo")));
+}
+
+// An SVG element (h() makes HTML ones, which draw nothing in an <svg>).
+function drawn(tag, attrs) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  return node;
+}
+
+// A product's photo (protocol 1.3's `photo` path, at `size`) in a box of
+// fixed shape, or the placeholder.  `link`: the box leads to the product's
+// page, as its name does (so the keyboard and screen readers meet that
+// link once, at the name).
+function photoBox(product, size = "thumb", link = true) {
+  const box = size === "large" ? LARGE : THUMB;
+  const inner = product.photo
+    ? h("img", {
+        class: "photo",
+        src: `${product.photo}?size=${size}`,
+        width: box.width,
+        height: box.height,
+        // The product's page is for its photo: at once; a list's load as
+        // they scroll into view.
+        loading: size === "large" ? "eager" : "lazy",
+        decoding: "async",
+        alt: product.productname,
+      })
+    : noPhoto();
+  if (!link) return h("div", { class: `photo-box ${size}` }, inner);
+  return h("a", { class: `photo-box ${size}`, href: productAddress(product), tabindex: -1, "aria-hidden": "true" }, inner);
+}
+
 // --- products ---------------------------------------------------------------
 
 function stockLabel(stock) {
@@ -34,8 +86,9 @@ function stockLabel(stock) {
   return h("span", { class: "stock in" }, t("In stock"));
 }
 
-function productCard(product) {
-  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+// Quantity and Add to cart for a product on the shelf (null when none is
+// left), on its card and on its own page alike; outcomes go to `status`.
+function buyForm(product, status) {
   let buy = null;
   if (product.stock > 0) {
     const id = `qty-${product.product_id}`;
@@ -88,10 +141,17 @@ function productCard(product) {
       }
     });
   }
+  return buy;
+}
+
+function productCard(product) {
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+  const buy = buyForm(product, status);
   return h(
     "article",
     { class: "product card", "data-product-id": product.product_id },
-    h("h3", { class: "product-name" }, product.productname),
+    photoBox(product),
+    h("h3", { class: "product-name" }, h("a", { href: productAddress(product) }, product.productname)),
     h("p", { class: "store-name muted" }, product.storename),
     h("p", { class: "description clamp tall", title: product.description || null }, product.description),
     h("div", { class: "meta" }, h("span", { class: "price" }, money(product.price)), stockLabel(product.stock)),
@@ -234,6 +294,54 @@ async function store(name) {
     searchBox(name, [all, paging.node]),
     all,
     paging.node,
+  );
+}
+
+// A product's own page (#/product/<id>): the large photo, the whole
+// description, the stock and Add to cart, as GET_PRODUCT (protocol 1.3)
+// has them now; a product off the shelf or unknown says so.
+async function productView(id) {
+  if (!/^\d{1,15}$/.test(id)) return notAvailable();
+  let product;
+  try {
+    product = await market.call("GET_PRODUCT", { product_id: Number(id) });
+  } catch (error) {
+    if (error.code === "not_found" || error.status === 404 || error.code === "invalid_argument") return notAvailable();
+    error.human = explain(error, cart);
+    throw error;
+  }
+  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+  const store = `#/store/${encodeURIComponent(product.storename)}`;
+  return h(
+    "article",
+    { class: "product-page", "data-product-id": product.product_id },
+    h("p", { class: "crumbs" }, h("a", { href: "#/" }, t("Stores")), " / ", h("a", { href: store }, product.storename)),
+    h(
+      "div",
+      { class: "product-layout" },
+      photoBox(product, "large", false),
+      h(
+        "div",
+        { class: "product-info" },
+        h("h1", { class: "product-name" }, product.productname),
+        h("p", { class: "muted" }, parts("Sold by {store}", { store: h("a", { class: "store-link", href: store }, product.storename) })),
+        h("div", { class: "meta" }, h("span", { class: "price" }, money(product.price)), stockLabel(product.stock)),
+        buyForm(product, status),
+        status,
+        // Text, never HTML; its line breaks kept (style.css).
+        product.description ? h("p", { class: "description" }, product.description) : null,
+      ),
+    ),
+  );
+}
+
+function notAvailable() {
+  return h(
+    "section",
+    { class: "card narrow" },
+    h("h1", { id: "not-available" }, t("This product is not available.")),
+    h("p", {}, t("It may have been taken off the shelf, or the link may be mistyped.")),
+    h("a", { class: "button primary", href: "#/" }, t("Browse the stores")),
   );
 }
 
@@ -407,7 +515,16 @@ async function cartView() {
       return h(
         "tr",
         { "data-product-id": line.product_id },
-        h("td", { "data-label": t("Product") }, h("strong", { class: "line-name", title: line.productname }, line.productname), h("div", { class: "muted" }, line.storename), h("div", { class: "line-state" }, lineState(line))),
+        h(
+          "td",
+          { "data-label": t("Product") },
+          h(
+            "div",
+            { class: "line-product" },
+            photoBox(line),
+            h("div", {}, h("strong", { class: "line-name", title: line.productname }, h("a", { href: productAddress(line) }, line.productname)), h("div", { class: "muted" }, line.storename), h("div", { class: "line-state" }, lineState(line))),
+          ),
+        ),
         h("td", { "data-label": t("Price"), class: "num" }, money(line.price)),
         h("td", { "data-label": t("Quantity") }, h("label", { for: id, class: "visually-hidden" }, t("Quantity of {name}", { name: line.productname })), quantity),
         h("td", { "data-label": "" }, h("div", { class: "row-actions" }, update, remove)),
@@ -814,6 +931,7 @@ const render = router(
   [
     [/^\/$/, home],
     [/^\/store\/(.+)$/, store],
+    [/^\/product\/(.+)$/, productView],
     [/^\/cart$/, cartView],
     [/^\/orders$/, ordersView],
     [/^\/account$/, accountView],

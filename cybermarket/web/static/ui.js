@@ -67,11 +67,65 @@ export function toAddress(name, value) {
   history.replaceState(history.state, "", `#${path}${rest ? `?${rest}` : ""}`);
 }
 
+// Where each page of this tab's history was scrolled to, by a key kept in
+// its history entry (toAddress keeps the entry's state): Back to a list
+// from a product's page returns to the same place in it.  The browser's
+// own restoring comes too early, before the page it would scroll is drawn.
+const scrolled = new Map();
+let scrollKeys = 0;
+
+function scrollKey() {
+  return history.state && typeof history.state.scrollKey === "string" ? history.state.scrollKey : null;
+}
+
+// After a page is drawn: a page visited before (Back, Forward) scrolls to
+// where it was left, a new one starts at its top, and one drawn again in
+// place (a reconnect) stays as it is.
+function placeScroll(moved) {
+  const key = scrollKey();
+  if (key && scrolled.has(key)) {
+    if (moved) scrollBack(scrolled.get(key));
+    return;
+  }
+  if (!key) history.replaceState({ ...history.state, scrollKey: `${Date.now()}-${++scrollKeys}` }, "");
+  if (moved) window.scrollTo(0, 0);
+}
+
+// Scrolls to y; where part of the page comes after it is drawn (a search
+// kept in the address runs again), again as it grows, for a few seconds,
+// until the person scrolls or goes elsewhere.
+function scrollBack(y) {
+  window.scrollTo(0, y);
+  if (Math.abs(window.scrollY - y) < 1) return;
+  const main = document.getElementById("main");
+  const growing = new ResizeObserver(() => {
+    window.scrollTo(0, y);
+    if (Math.abs(window.scrollY - y) < 1) stop();
+  });
+  const stop = () => {
+    growing.disconnect();
+    clearTimeout(timer);
+    for (const kind of ["wheel", "touchstart", "keydown", "hashchange"]) window.removeEventListener(kind, stop);
+  };
+  const timer = setTimeout(stop, 3000);
+  for (const kind of ["wheel", "touchstart", "keydown", "hashchange"]) window.addEventListener(kind, stop, { passive: true });
+  growing.observe(main);
+}
+
 // Renders the route for location.hash into <main>; a newer render wins.
 export function router(routes, fallback) {
   const main = document.getElementById("main");
   let current = 0;
   let shown = null; // the hash of what <main> shows
+  history.scrollRestoration = "manual";
+  window.addEventListener(
+    "scroll",
+    () => {
+      const key = scrollKey();
+      if (key) scrolled.set(key, window.scrollY);
+    },
+    { passive: true },
+  );
   async function render() {
     const mine = ++current;
     const [hash] = where();
@@ -90,9 +144,11 @@ export function router(routes, fallback) {
     try {
       const content = await view(...params, stale);
       if (!stale() && content) {
-        if (hash === shown) keepTyped(main, content);
+        const moved = hash !== shown;
+        if (!moved) keepTyped(main, content);
         replace(main, content);
         shown = hash;
+        placeScroll(moved);
       }
     } catch (error) {
       if (!stale()) replace(main, h("p", { class: "error" }, error.human || error.message));
