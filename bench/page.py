@@ -174,6 +174,10 @@ class Reads:
     the database, since the last take()."""
 
     PATTERN = re.compile(r'^cybermarket_photo_reads_total\{source="(\w+)"\} (\S+)$', re.M)
+    # The reads of the photo version that a kept thumbnail waits for.
+    VERSION = re.compile(
+        r'^cybermarket_database_duration_seconds_count\{op="photo version"\} (\S+)$', re.M
+    )
 
     def __init__(self, port):
         self.url = f"http://127.0.0.1:{port}/metrics"
@@ -182,20 +186,25 @@ class Reads:
     def _now(self):
         with urllib.request.urlopen(self.url, timeout=30) as answer:
             text = answer.read().decode()
-        return {source: float(count) for source, count in self.PATTERN.findall(text)}
+        found = {source: float(count) for source, count in self.PATTERN.findall(text)}
+        found["version"] = sum(float(count) for count in self.VERSION.findall(text))
+        return found
 
     def take(self):
         now = self._now()
-        taken = {k: now.get(k, 0.0) - self.last.get(k, 0.0) for k in ("cache", "database")}
+        sources = ("cache", "database", "version")
+        taken = {k: now.get(k, 0.0) - self.last.get(k, 0.0) for k in sources}
         self.last = now
         return taken
 
 
 def row(name, r, reads):
     per_page = reads["database"] / r["loaded"] if r["loaded"] else float("nan")
+    versions = reads["version"] / r["loaded"] if r["loaded"] else float("nan")
     return (
         f"  {name:<30} {r['ops']:6.0f} pages/s  p50 {r['p50_ms']:6.2f} ms  "
         f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}  database reads/page {per_page:5.2f}"
+        f"  version reads/page {versions:5.2f}"
     )
 
 

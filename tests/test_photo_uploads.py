@@ -621,3 +621,15 @@ def test_an_upload_counts_in_the_connection_caps(make_market, logged):
     assert refusals(logged, "max-connections-per-address")
     uploading.lose()
     assert not HTTPPeer(site).transport.value().startswith(b"HTTP/1.1 503 ")
+
+
+def test_with_the_cache_off_a_thumbnail_costs_its_photo_read_alone(make_market, monkeypatch):
+    market = make_market(photo_cache_bytes=0)
+    with_pool(market)
+    site = make_site(market.factory, [])
+    lamp = add_product(market.merchant("shop"), "lamp")
+    path = put(site, lamp, make.png(), token_of(market)).json()["data"]["photo"]
+    reads = count_reads(monkeypatch)
+    for _ in range(2):
+        assert get(site, f"{path}?size=thumb").status == 200
+    assert reads == {"version": 0, "find": 2}

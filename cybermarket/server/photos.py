@@ -33,8 +33,10 @@ page of 20 cards costs the database 20 reads once, not at every view.  A
 kept thumbnail is served only once a read of the photo version (one small
 row, moved by every upload, replacement and removal through any process)
 has found it unmoved; that read is shared by the requests that come
-together (Versions), so a page of 20 kept thumbnails costs one or two
-reads, and a removal through another process shows at once.
+together (Versions), so 20 kept thumbnails asked for together cost two
+small reads at most, and a removal through another process shows at
+once.  With --photo-cache-bytes=0 nothing is kept and nothing is read
+but the photos.
 """
 
 from __future__ import annotations
@@ -467,7 +469,7 @@ class Photos:
         photo version says it is current, anything else from the database."""
         key = (product_id, digest, size)
         version = None
-        if size == "thumb":  # only thumbnails are kept: no read for the others
+        if size == "thumb" and self.cache.most > 0:  # only thumbnails are kept
             version = await self.versions.read()
             self.cache.at(version)
         kept = self.cache.get(key)
