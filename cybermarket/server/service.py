@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Generator, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
@@ -67,7 +67,7 @@ def _print_start_errors(previous: ExceptHook) -> ExceptHook:
     return hook
 
 
-def raise_start_error(message: str) -> None:
+def raise_start_error(message: str) -> NoReturn:
     if not getattr(sys.excepthook, "prints_start_errors", False):
         sys.excepthook = _print_start_errors(sys.excepthook)
     raise StartError(message)
