@@ -15,6 +15,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.internet.protocol import Factory
 from twisted.protocols.basic import Int32StringReceiver
+from twisted.python.failure import Failure
 
 from cybermarket.codec import encode  # noqa: F401 (the tests' encoder)
 from cybermarket.server import limits
@@ -46,7 +47,7 @@ class MarketProtocol(Int32StringReceiver):
         self.MAX_LENGTH = self.connection.app.settings.max_frame
         self.connection.start(self)
 
-    def connectionLost(self, reason: Any = None) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self.connection.lost()
 
     def dataReceived(self, data: bytes) -> None:

@@ -17,7 +17,7 @@ connection, which gives it back when it closes.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import h11
 from twisted.internet.interfaces import IPushProducer
@@ -34,6 +34,7 @@ from cybermarket.server.connection import MarketConnection
 from cybermarket.server.origins import origin_of
 
 if TYPE_CHECKING:
+    from cybermarket.server.httpchannel import MarketChannel
     from cybermarket.server.protocol import MarketFactory
 
 log = Logger()
@@ -122,7 +123,7 @@ class WebSocketCarrier:
 
     kind = "websocket"  # the transport, as the metrics name it
 
-    def __init__(self, connection: MarketConnection, channel: Any = None) -> None:
+    def __init__(self, connection: MarketConnection, channel: MarketChannel | None = None) -> None:
         self.connection = connection
         self.channel = channel  # the HTTP channel the upgrade came on
         self.limit = connection.app.settings.max_frame
@@ -336,7 +337,7 @@ class MarketWebSocketResource(WebSocketResource):
         # accepted (httpchannel.MarketSite): its WebSocket takes that place
         # over once the handshake is done, and gives it back when it closes.
         # A refused or broken handshake leaves it with the HTTP connection.
-        channel: Any = request.channel  # a httpchannel.MarketChannel
+        channel = cast("MarketChannel", request.channel)  # the web site's channels
         peer = channel.peer or "local"
         # The language before the connection: nothing that could fail runs
         # between making it and the try below.
@@ -381,7 +382,7 @@ class MarketWebSocketResource(WebSocketResource):
     def buildProtocol(self, request: Request) -> WebSocketCarrier:
         """Twisted's WebSocketServerFactory: the carrier of the connection
         render_GET opened."""
-        return WebSocketCarrier(self._opening[request], request.channel)
+        return WebSocketCarrier(self._opening[request], cast("MarketChannel", request.channel))
 
 
 def _refuse(request: Request, status: int, text: bytes) -> bytes:
