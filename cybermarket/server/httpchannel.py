@@ -108,17 +108,30 @@ class MarketChannel(http.HTTPChannel):
 
     # --- the caps ---------------------------------------------------------------------
 
+    def hold(self) -> None:
+        """The connection takes its place in the caps (MarketSite, as it
+        accepts it), and shows in the gauge of open connections."""
+        self.counted = True
+        self._metrics("opened")
+
     def hand_over(self) -> None:
         """The connection became a WebSocket, whose MarketConnection now
         holds this connection's place in the caps and its timers."""
         self.counted = False
+        self._metrics("closed")
         self.setTimeout(None)
         self._stop_request_timer()
 
     def _give_back(self) -> None:
         if self.counted:
             self.counted = False
+            self._metrics("closed")
             self.market.release(self.peer, self.admitted)
+
+    def _metrics(self, event: str) -> None:
+        metrics = self.market.app.metrics
+        if metrics is not None:
+            getattr(metrics, event)("http")
 
     def _admit(self) -> bool:
         """Behind a balancer: hold the address the PROXY header named to
@@ -340,7 +353,7 @@ class MarketSite(server.Site):
         # A MarketChannel: the class's `protocol`.
         channel = cast(MarketChannel, server.Site.buildProtocol(self, addr))
         channel.market = self.market
-        channel.counted = True
+        channel.hold()
         channel.peer = peer
         channel.admitted = peer is not None
         channel.learn_peer = self.proxied

@@ -51,13 +51,15 @@ _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{
 
 def policy(request: server.Request) -> str:
     """The Content-Security-Policy.  connect-src names this host's ws: and
-    wss: too, for browsers whose 'self' does not cover WebSocket."""
+    wss: too, for browsers whose 'self' does not cover WebSocket.  img-src
+    takes blob: for the console's preview of a photo before its upload (an
+    object URL of the file the merchant chose, made by the page itself)."""
     connect = "'self'"
     host = request.getHeader("host") or ""
     if _HOST.match(host):
         connect += f" ws://{host} wss://{host}"
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
