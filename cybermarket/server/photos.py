@@ -45,7 +45,7 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
@@ -74,6 +74,10 @@ from cybermarket.server.shares import FairShare
 from cybermarket.storage import photos, sessions
 from cybermarket.storage.txn import Txn
 from cybermarket.values import MAX_ID
+
+if TYPE_CHECKING:
+    from cybermarket.server.protocol import MarketFactory
+    from cybermarket.storage.database import Database
 
 log = Logger()
 
@@ -219,7 +223,7 @@ class Versions:
     come while a read is in flight wait together for the next one: a burst
     of thumbnails costs two small reads at most, not one each."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self._flying = False
         self._next: list[defer.Deferred[int]] = []
@@ -237,7 +241,7 @@ class Versions:
         done = self.db.run("photo version", photos.version, write=False)
         done.addBoth(self._done, waiting)
 
-    def _done(self, result: Any, waiting: list[defer.Deferred[int]]) -> None:
+    def _done(self, result: int | Failure, waiting: list[defer.Deferred[int]]) -> None:
         self._flying = False
         if self._next:
             self._start()
@@ -321,7 +325,7 @@ class Photos:
     """The /photos/ requests of the web endpoint (WebRoot hands them
     over)."""
 
-    def __init__(self, factory: Any) -> None:
+    def __init__(self, factory: MarketFactory) -> None:
         self.factory = factory
         self.app = factory.app
         settings = self.app.settings
@@ -422,7 +426,7 @@ class Photos:
         self.cache.forget(product_id)
         return {"photo": path}
 
-    def _failed(self, failure: Any, request: server.Request) -> None:
+    def _failed(self, failure: Failure, request: server.Request) -> None:
         error = failure.value
         if not isinstance(error, MarketError):
             self.factory.tracebacks(failure, "a photo request failed")
