@@ -24,12 +24,12 @@ sends it (the connection is opened before the clock starts).  The mix
 CLIENT_GET_PRICE, 3 % CLIENT_CHECKOUT_ITEM.  Then the login storm
 (8 connections logging in and out) with PING latency measured from another
 connection, and the server's memory with 2,000 idle connections.
-The storefront page (`page`): each of the 20 products gets a photo, then a
-page load is LIST_PRODUCT over TCP and the 20 thumbnails its `photo`
-column names, over one keep-alive HTTP connection to --web, as a browser
-with an empty cache loads a store's page; the first load after the
-uploads is timed alone (every thumbnail read from the database), then
-loads run for the workload's time (the hot thumbnails from memory).
+The storefront page (`page`, bench/page.py): each of the 20 products gets
+a photo, then a page load is LIST_PRODUCT over WebSocket and the 20
+thumbnails its `photo` column names, over 6 keep-alive HTTP connections,
+as a browser loads a store's page: cold (every thumbnail from the
+database), warm (from the server's memory) and revalidated (304s), with
+the database reads per page counted by the server's --metrics.
 
 With --both: all of that on SQLite, then again on the PostgreSQL server of
 --database or CYBERMARKET_TEST_DATABASE (when there is one), each pass with
@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loadgen, mix
+from bench import loadgen, mix, page
 from bench.servers import Servers, free_port, fresh_database, wait_for_port
 
 PASSWORD = "bench-password"
@@ -192,72 +192,6 @@ async def login_storm(port, seconds, connections):
     return storm_result, ping_stats.summary(seconds)
 
 
-def seed_photos(port, web_port, ids):
-    """A photo for each product, uploaded as the bench store's merchant."""
-    import io
-    import tempfile
-
-    from PIL import Image
-
-    from cybermarket.client.blocking import Client
-
-    with Client("127.0.0.1", port, web=f"http://127.0.0.1:{web_port}") as shop:
-        shop.call("MERCHANT_LOGIN", check=True, login="bench", password=PASSWORD)
-        with tempfile.TemporaryDirectory() as folder:
-            for n, product_id in enumerate(ids):
-                out = io.BytesIO()
-                Image.new("RGB", (1200, 900), (n * 12 % 256, 90, 160)).save(out, "JPEG")
-                path = Path(folder) / f"{n}.jpg"
-                path.write_bytes(out.getvalue())
-                shop.set_photo(product_id, str(path))
-
-
-async def page_load(conn, reader, writer):
-    """LIST_PRODUCT, then every thumbnail it names, one after another on
-    the HTTP connection; the bytes of the thumbnails."""
-    answer = await conn.call("LIST_PRODUCT", storename="bench")
-    data = answer["data"]
-    column = data["columns"].index("photo")
-    got = 0
-    for row in data["rows"]:
-        writer.write(f"GET {row[column]}?size=thumb HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-        got += len(await reader.readexactly(length))
-    return got
-
-
-async def page_loads(port, web_port, connections, seconds):
-    """(the first page load's seconds, alone; then the loads' summary)."""
-    stats, pages = loadgen.Stats(), loadgen.Stats()
-
-    async def open_both():
-        conn = await loadgen.Conn.open(port, stats)
-        reader, writer = await asyncio.open_connection("127.0.0.1", web_port)
-        return conn, reader, writer
-
-    conn, reader, writer = await open_both()
-    started = time.perf_counter()
-    await page_load(conn, reader, writer)
-    first = time.perf_counter() - started
-    conn.close()
-    writer.close()
-
-    async def worker(end):
-        conn, reader, writer = await open_both()
-        while time.monotonic() < end:
-            started = time.perf_counter()
-            await page_load(conn, reader, writer)
-            pages.record(time.perf_counter() - started, True)
-        conn.close()
-        writer.close()
-
-    pages.recording = True
-    end = time.monotonic() + seconds
-    await asyncio.gather(*(worker(end) for _ in range(connections)))
-    return first, pages.summary(seconds)
-
-
 def rss_kb(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -355,12 +289,11 @@ def run_pass(args, url, ceiling_port):
         for name, r, extra in shown:
             print((line(name, r, mean) if r else name) + extra)
         if "page" in only:
-            seed_photos(port, servers.web_port, ids)
-            first, pages = asyncio.run(
-                page_loads(port, servers.web_port, args.connections, args.seconds)
-            )
-            print(f"storefront page (list + 20 thumbnails): first load {first * 1000:.1f} ms")
-            print(line("  page loads (list + 20 thumbnails)", pages))
+            # On servers of its own (with --metrics), on this pass's database.
+            for text in page.run(
+                servers.database, ids, PASSWORD, args.connections, args.seconds, args.server
+            ):
+                print(text)
         if "storm" in only:
             storm, pings = asyncio.run(login_storm(port, args.seconds, args.connections))
             print(line("login storm (login + logout)", storm))

@@ -290,8 +290,8 @@ class SessionDatabases:
         """A new database at the newest revision (on SQLite, the file
         `path`): its URL."""
         if not on_postgresql():
-            shutil.copyfile(self._sqlite_template(), path)
-            yield sqlite_url(path)
+            with self.migrated_sqlite(path) as url:
+                yield url
             return
         databases = self._postgresql_migrated()
         url = databases.take()
@@ -306,6 +306,13 @@ class SessionDatabases:
         template (for the tests of SQLite's own files, such as backups)."""
         shutil.copyfile(self._sqlite_template(), path)
         return path
+
+    @contextmanager
+    def migrated_sqlite(self, path):
+        """A new SQLite database at the newest revision, the file `path`,
+        on either run: for the tests that compare the two backends."""
+        shutil.copyfile(self._sqlite_template(), path)
+        yield sqlite_url(path)
 
     def close(self):
         if on_postgresql():

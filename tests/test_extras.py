@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+import cybermarket.storage
 import cybermarket.tools
 from cybermarket.client import blocking
 from cybermarket.tools import cli
@@ -82,8 +83,12 @@ def test_another_import_error_is_not_taken_for_a_missing_library(migrated_url, m
     """Only pandas and matplotlib themselves missing get the message; any
     other broken import keeps its own error."""
     monkeypatch.setitem(sys.modules, "cybermarket.storage.models", None)
+    # The report and its statements (storage.reports, which imports the
+    # models) are imported again, whatever an earlier test imported.
     monkeypatch.delitem(sys.modules, "cybermarket.tools.report", raising=False)
     monkeypatch.delattr(cybermarket.tools, "report", raising=False)
+    monkeypatch.delitem(sys.modules, "cybermarket.storage.reports", raising=False)
+    monkeypatch.delattr(cybermarket.storage, "reports", raising=False)
     with pytest.raises(ImportError) as raised:
         cli.main(["report", "--database", migrated_url])
     assert "pip install" not in str(raised.value)

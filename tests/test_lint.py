@@ -121,6 +121,38 @@ def test_mypy_finds_a_wrong_type(tmp_path):
     assert "Found 3 errors in 1 file" in found
 
 
+# Strict code (pyproject.toml's overrides) annotates every function and says
+# what a tuple or a dict holds; elsewhere mypy checks the annotations given.
+LOOSE = """
+def answer(request_id, op):
+    return {"id": request_id, "op": op}
+
+
+def parts() -> tuple:
+    return ()
+"""
+
+
+def test_mypy_checks_the_request_path_strictly(tmp_path):
+    """The same loose code, as the modules a request passes through (the
+    connection, the bodies' encodings, the op table) and as the TCP
+    carrier, which is not strict yet: only the first are refused."""
+    strict = ("connection", "bodies", "optable")
+    folder = tmp_path / "cybermarket" / "server"
+    folder.mkdir(parents=True)
+    for name in (*strict, "protocol"):
+        (folder / f"{name}.py").write_text(LOOSE)
+    files = [f"cybermarket/server/{name}.py" for name in (*strict, "protocol")]
+    result = run("mypy", "--config-file", str(PYPROJECT), *files, cwd=tmp_path)
+    found = result.stdout
+    for name in strict:
+        path = f"cybermarket/server/{name}.py"
+        assert f"{path}:2: error: Function is missing a type annotation" in found, found
+        assert f'{path}:6: error: Missing type arguments for generic type "tuple"' in found, found
+    assert "protocol.py" not in found
+    assert f"Found 6 errors in {len(strict)} files" in found, found
+
+
 # --- `make lint` runs them, and `make test` runs `make lint` first -----------------
 
 

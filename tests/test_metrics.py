@@ -1,6 +1,7 @@
 """--metrics: /metrics after known traffic, /healthz, /readyz (and /readyz
 following PostgreSQL going down and coming back)."""
 
+import json
 import socket
 
 import pytest
@@ -123,6 +124,66 @@ def test_metrics_count_refused_connections_and_page_cache(metered):
     misses = delta(before, after, "cybermarket_page_cache_total", result="miss")
     # On PostgreSQL each of the database threads keeps a cache of its own.
     assert hits + misses == 3 and hits >= (1 if on_postgresql() else 2)
+
+
+def test_metrics_count_photos_served_from_the_cache_and_read_from_the_database(
+    launch, migrated_url, tmp_path
+):
+    """A store's page of thumbnails costs the database one read per photo
+    once; views after that are served from the hot cache.  Large photos
+    are not kept (a browser keeps them), so each is a read."""
+    import urllib.error
+    import urllib.request
+
+    from tests import images
+
+    port = free_port()
+    live = launch(migrated_url, *FAST, "--metrics", f"tcp:{port}:interface={HOST}", web=True)
+    web = f"http://{HOST}:{live.server.web_port}"
+    shop = live.merchant("photoshop")
+    token = live.connect().ok("MERCHANT_LOGIN", login="photoshop", password=PASSWORD)["token"]
+    paths = []
+    for n in range(3):
+        product = shop.ok(
+            "MERCHANT_ADD_PRODUCT", productname=f"p{n}", price="1.00", description="", stock=1
+        )["product_id"]
+        upload = urllib.request.Request(
+            f"{web}/photos/{product}",
+            data=images.jpeg((300, 200), colour=(n * 80, 40, 200)),
+            method="PUT",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(upload, timeout=30) as answer:
+            paths.append(json.loads(answer.read())["data"]["photo"])
+
+    def fetch(path, etag=None):
+        headers = {"If-None-Match": etag} if etag else {}
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(web + path, headers=headers), timeout=30
+            ) as answer:
+                return answer.status, answer.headers["etag"]
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers["etag"]
+
+    before = scrape(port)
+    etags = [fetch(f"{p}?size=thumb")[1] for p in paths]  # the page's first view
+    after_first = scrape(port)
+    for _ in range(2):  # two more views, one of them revalidating
+        assert [fetch(f"{p}?size=thumb")[0] for p in paths] == [200] * 3
+        assert [fetch(f"{p}?size=thumb", e)[0] for p, e in zip(paths, etags, strict=True)] == [
+            304
+        ] * 3
+    assert fetch(paths[0])[0] == fetch(paths[0])[0] == 200  # large, twice
+    after = scrape(port)
+
+    def reads(since, until, source):
+        return delta(since, until, "cybermarket_photo_reads_total", source=source)
+
+    assert reads(before, after_first, "database") == 3
+    assert reads(before, after_first, "cache") == 0
+    assert reads(after_first, after, "database") == 2  # the large ones
+    assert reads(after_first, after, "cache") == 12
 
 
 def test_metrics_off_unless_asked(launch, migrated_url):

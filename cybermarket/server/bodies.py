@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
 
@@ -21,12 +21,29 @@ from cybermarket.errors import Malformed
 from cybermarket.i18n import N_
 from cybermarket.values import CENT
 
+# A response as the connection builds it, before it is encoded.
+Response = dict[str, Any]
+
+
+class Bodies(Protocol):
+    """One encoding of request and response bodies: MSGPACK or JSON."""
+
+    @property
+    def name(self) -> str: ...
+
+    def load(self, body: bytes | str) -> Any:
+        """The request's value; Malformed when the body is not this encoding."""
+
+    def dump(self, response: Response) -> bytes | str: ...
+
 
 class MessagePackBodies:
     name = "msgpack"
 
     @staticmethod
-    def load(body: bytes) -> Any:
+    def load(body: bytes | str) -> Any:
+        if isinstance(body, str):  # a WebSocket text message: JSON's
+            raise Malformed(N_("body: not a MessagePack value"))
         try:
             # A string may hold a surrogate's UTF-8 bytes (what a JSON
             # "\ud800" becomes when written as MessagePack): read as that
@@ -37,7 +54,7 @@ class MessagePackBodies:
             raise Malformed(N_("body: not a MessagePack value")) from None
 
     @staticmethod
-    def dump(response: dict) -> bytes:
+    def dump(response: Response) -> bytes:
         return encode(response)
 
 
@@ -62,16 +79,16 @@ class JSONBodies:
     name = "json"
 
     @staticmethod
-    def load(body: str) -> Any:
+    def load(body: bytes | str) -> Any:
         try:
             return json.loads(body, parse_constant=_no_constant)
         except Exception:  # ValueError, RecursionError: not JSON we take
             raise Malformed(N_("body: not JSON")) from None
 
     @staticmethod
-    def dump(response: dict) -> str:
+    def dump(response: Response) -> str:
         return json.dumps(response, default=_json_value, ensure_ascii=False, separators=(",", ":"))
 
 
-MSGPACK = MessagePackBodies()
-JSON = JSONBodies()
+MSGPACK: Bodies = MessagePackBodies()
+JSON: Bodies = JSONBodies()

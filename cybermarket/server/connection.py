@@ -16,6 +16,7 @@ shutdown all live here, once.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any, Protocol, cast
 
@@ -37,9 +38,9 @@ from cybermarket.errors import (
 )
 from cybermarket.i18n import DEFAULT, N_, render
 from cybermarket.ops import CLIENT, EITHER, MERCHANT
-from cybermarket.server.bodies import MSGPACK
+from cybermarket.server.bodies import MSGPACK, Bodies, Response
 from cybermarket.server.context import App, Call, Session
-from cybermarket.server.optable import SERVED
+from cybermarket.server.optable import SERVED, Served
 from cybermarket.values import shown
 
 log = Logger()
@@ -62,7 +63,6 @@ LOG_IN_FIRST = {
     EITHER: N_("{op}: log in first"),
 }
 
-_TOO_LARGE = object()  # queue marker: answer 413, then close
 _LARGEST_ID = 2**64  # what a MessagePack integer can carry; JSON the same
 
 
@@ -90,12 +90,41 @@ class Carrier(Protocol):
         """Drop the connection now."""
 
 
+class Factory(Protocol):
+    """What a connection needs of the factory that made it
+    (protocol.MarketFactory)."""
+
+    @property
+    def connections(self) -> set[MarketConnection]:
+        """Every connection up, for shutdown."""
+
+    @property
+    def stopping(self) -> bool:
+        """True once the server shuts down: new requests get 503."""
+
+    @property
+    def bites(self) -> Mapping[str, Callable[..., object]]:
+        """The loggers of refusals by a limit (limits.Bite), by reason."""
+
+    @property
+    def tracebacks(self) -> Callable[..., object]:
+        """Logs an unexpected failure within a bound (limits.Tracebacks)."""
+
+    def admit(self, peer: str) -> bool:
+        """Count one more connection from the address `peer`, unless its
+        cap is reached (then False)."""
+
+    def connection_gone(self, connection: MarketConnection) -> Any: ...
+
+    def check_idle(self) -> Any: ...
+
+
 # Logged when an op answers a code its declaration (ops.Op.codes) lacks:
 # a bug of the server, which tests/conftest.py fails any test on.
 UNDECLARED = "{op} answered {code}, which it does not declare"
 
 
-def decode(body: bytes | str, bodies: Any = MSGPACK) -> tuple:
+def decode(body: bytes | str, bodies: Bodies = MSGPACK) -> tuple[int, Served, dict[str, Any]]:
     """(id, op, args) of a request body, args validated.  BadRequest carries
     the request's id once it is known (request_id attribute)."""
     message = bodies.load(body)
@@ -136,7 +165,7 @@ class _WriteBuffer:
 
 
 class MarketConnection(TimeoutMixin):
-    def __init__(self, app: App, factory: Any, peer: str | None = None) -> None:
+    def __init__(self, app: App, factory: Factory, peer: str | None = None) -> None:
         self.app = app
         self.factory = factory
         self.carrier: Carrier | None = None
@@ -151,7 +180,9 @@ class MarketConnection(TimeoutMixin):
         # Holds a place in the factory's caps (MarketFactory.open_connection),
         # until MarketFactory.connection_gone gives it back.
         self.counted = False
-        self._queue: deque = deque()
+        # (body, its encoding, whether the server was stopping when it
+        # came); a body None: one over the frame limit began, answer 413.
+        self._queue: deque[tuple[bytes | str | None, Bodies, bool]] = deque()
         self._queued_bytes = 0
         self._busy = False
         self._pumping = False
@@ -162,7 +193,7 @@ class MarketConnection(TimeoutMixin):
         self._burst = 0  # requests started since the last read
         self._started = 0.0  # when the request being handled began (perf_counter)
 
-    def callLater(self, delay: float, function: Any) -> Any:
+    def callLater(self, delay: float, function: Callable[[], object]) -> IDelayedCall:
         # TimeoutMixin's idle timer, on the app's clock rather than the
         # global reactor.
         return self.app.clock.callLater(delay, function)
@@ -200,7 +231,7 @@ class MarketConnection(TimeoutMixin):
         self._burst = 0
         self.resetTimeout()
 
-    def received(self, body: bytes | str, bodies: Any = MSGPACK) -> None:
+    def received(self, body: bytes | str, bodies: Bodies = MSGPACK) -> None:
         """One whole request body, in the encoding `bodies`."""
         if self._closing:
             return
@@ -213,14 +244,14 @@ class MarketConnection(TimeoutMixin):
             self._set_pause("queue", True)
         self._pump()
 
-    def too_large(self, bodies: Any = MSGPACK) -> None:
+    def too_large(self, bodies: Bodies = MSGPACK) -> None:
         """A body over the frame limit began (in the encoding `bodies`):
         answer 413 after what came before it, then close; nothing more is
         read."""
         if self._closing:
             return
         self._closing = True
-        self._queue.append((_TOO_LARGE, bodies, False))
+        self._queue.append((None, bodies, False))
         self._pump()
 
     def watch_frame(self) -> None:
@@ -310,7 +341,7 @@ class MarketConnection(TimeoutMixin):
                 while self._queue and not self._busy and "writes" not in self._pauses:
                     body, bodies, stopping = self._queue.popleft()
                     self._started = perf_counter()
-                    if body is _TOO_LARGE:
+                    if body is None:
                         self._send(self._answer(None, None, TooLarge()), bodies)
                         self._queue.clear()
                         self._queued_bytes = 0
@@ -345,14 +376,14 @@ class MarketConnection(TimeoutMixin):
             and self._queued_bytes < self.app.settings.connection_buffer // 4
         )
 
-    def _finished(self, response: dict, bodies: Any) -> None:
+    def _finished(self, response: Response, bodies: Bodies) -> None:
         self._send(response, bodies)
         self._busy = False
         if self.idle:
             self.factory.check_idle()
         self._pump()
 
-    def _send(self, response: dict, bodies: Any) -> None:
+    def _send(self, response: Response, bodies: Bodies) -> None:
         if self.carrier is None:
             return  # gone while the request ran
         try:
@@ -365,9 +396,12 @@ class MarketConnection(TimeoutMixin):
         self.carrier.write_body(body)
         self.resetTimeout()
 
-    def _handle(self, body: bytes | str, bodies: Any, stopping: bool) -> defer.Deferred:
+    def _handle(
+        self, body: bytes | str, bodies: Bodies, stopping: bool
+    ) -> defer.Deferred[Response]:
         """A Deferred that fires with the response to one request body."""
-        request_id = op = None
+        request_id: int | None = None
+        op: Served | None = None
         try:
             request_id, op, args = decode(body, bodies)
             if stopping:
@@ -395,7 +429,7 @@ class MarketConnection(TimeoutMixin):
         except Exception:
             d = defer.fail()
 
-        def succeeded(data: Any) -> dict:
+        def succeeded(data: Any) -> Response:
             if op.flow:
                 self.session = call.session
                 self.language = call.language
@@ -407,13 +441,15 @@ class MarketConnection(TimeoutMixin):
     def _answer(
         self,
         request_id: int | None,
-        op: Any,
+        op: Served | None,
         error: BaseException | None,
         data: Any = None,
         failure: Failure | None = None,
-    ) -> dict:
+    ) -> Response:
         """The response: the one place where errors become statuses."""
+        response: Response
         if error is None:
+            assert op is not None  # only a request of a known op succeeds
             message = render(MESSAGES[op.status], {}, self.language)
             response = {"id": request_id, "status": op.status, "message": message}
             if data is not None:
@@ -452,6 +488,6 @@ class MarketConnection(TimeoutMixin):
         return response
 
     @staticmethod
-    def _internal_error(request_id: int | None, language: str = DEFAULT) -> dict:
+    def _internal_error(request_id: int | None, language: str = DEFAULT) -> Response:
         message = render(MarketError.default, {}, language)
         return {"id": request_id, "status": 500, "message": message, "error": internal_error()}

@@ -53,6 +53,7 @@ from cybermarket.ops import OPS
 if TYPE_CHECKING:
     from cybermarket.server.context import App
     from cybermarket.server.pages import PageCache
+    from cybermarket.server.photos import HotCache
 
 T = TypeVar("T")
 
@@ -147,6 +148,7 @@ class Metrics(Instruments):
         # A failed RESUME has no role: the token named no account.
         self.failed_logins.labels("session", "bad_token")
         self._pages: list[PageCache] = []
+        self._photos: list[HotCache] = []
 
     # --- requests (reactor thread) ------------------------------------------------
 
@@ -215,11 +217,17 @@ class Metrics(Instruments):
         self._pages.append(cache)
         return cache
 
+    def photo_cache(self, cache: HotCache) -> HotCache:
+        """Count the photos `cache` served and those read from the
+        database (read when scraped)."""
+        self._photos.append(cache)
+        return cache
+
     # --- read when scraped ------------------------------------------------------
 
     def watch(self, app: App) -> None:
         """Queue depths of `app`, read at each scrape."""
-        self.registry.register(_Queues(app, self._pages))
+        self.registry.register(_Queues(app, self._pages, self._photos))
 
 
 class _Histogram:
@@ -350,9 +358,10 @@ class _Counts(Collector):
 
 
 class _Queues(Collector):
-    def __init__(self, app: App, pages: list[PageCache]) -> None:
+    def __init__(self, app: App, pages: list[PageCache], photos: list[HotCache]) -> None:
         self.app = app
         self.pages = pages
+        self.photos = photos
 
     def describe(self) -> Iterable[Metric]:
         return []  # no fixed description: collected fresh at each scrape
@@ -384,4 +393,16 @@ class _Queues(Collector):
         )
         family.add_metric(["hit"], sum(c.hits for c in caches))
         family.add_metric(["miss"], sum(c.misses for c in caches))
+        yield family
+        # Every photo served is looked up in the hot cache first, and each
+        # one not found there is one read on a database thread.
+        photos = list(self.photos)
+        family = CounterMetricFamily(
+            "cybermarket_photo_reads",
+            "Photos served (GET and HEAD /photos/, 304s too) from the hot-thumbnail"
+            " cache (cache) or read from the database (database).",
+            labels=["source"],
+        )
+        family.add_metric(["cache"], sum(c.hits for c in photos))
+        family.add_metric(["database"], sum(c.misses for c in photos))
         yield family

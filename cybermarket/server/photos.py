@@ -265,6 +265,8 @@ class Photos:
         self.cache = HotCache(
             settings.photo_cache_bytes, settings.photo_cache_seconds, self.app.clock
         )
+        if self.app.metrics is not None:
+            self.app.metrics.photo_cache(self.cache)
 
     def render(self, request: server.Request) -> bytes | int:
         path = request.path.decode("latin-1")

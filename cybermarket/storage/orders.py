@@ -22,8 +22,10 @@ function (cybermarket/storage/sql/checkout_v3.sql, cancel_v1.sql, created
 by migration 0010), in one statement in autocommit: one round trip, the
 statement its own transaction.  The Python here and the function of each
 are twins: the same steps in the same order, the same locks in the same
-order (the function's header says which), and the tests run both backends
-against the same rules.
+order (the function's header says which).  tests/test_checkout_equivalence.py
+holds them together: it plays the same random market (stock, prices and
+profits at their limits, shelves, carts, totals, ships and cancels) on a
+database of each backend and compares every answer and every row.
 
 Every function runs inside a transaction on a database thread (txn:
 storage.txn.Txn) and returns plain values; money in whole cents.  A

@@ -169,9 +169,7 @@ def _db_current(args):
 
 
 def _db_backup(args):
-    import sqlite3
-
-    from cybermarket.storage import database
+    from cybermarket.storage import backup, database
 
     source: str | Path | None = database.sqlite_file(args.database)
     if source is None:
@@ -187,24 +185,12 @@ def _db_backup(args):
         raise Failed(_("{path} exists; give a file that does not").format(path=target))
     if not target.parent.is_dir():
         raise Failed(_("no folder {path}").format(path=target.parent))
-    # SQLite's online backup: a consistent copy taken in one read
-    # transaction, commits still in the -wal file included, while servers
-    # go on writing.  Copying the main file alone would miss those commits.
-    live = sqlite3.connect(source, timeout=database.SQLITE_BUSY_TIMEOUT)
+    # SQLite's online backup, commits still in the -wal file included,
+    # into one self-contained file (storage/backup.py).
     try:
-        copy = sqlite3.connect(target)
-        try:
-            live.backup(copy)
-            # The copy leaves WAL mode: one self-contained file, with no
-            # -wal or -shm beside it.  A server opening it turns WAL on.
-            copy.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            copy.close()
-    except sqlite3.Error as e:
-        target.unlink(missing_ok=True)  # ours: it did not exist before
+        backup.back_up(source, target)
+    except backup.CopyFailed as e:
         raise Failed(_("cannot back up {path}: {reason}").format(path=source, reason=e)) from None
-    finally:
-        live.close()
     print(_("backed up {source} to {target}").format(source=source, target=target))
 
 
@@ -213,9 +199,7 @@ PG_DUMP = "pg_dump --format=custom --file=FILE DBNAME (pg_restore restores it)"
 
 def _db_restore(args):
     """Copy a backup into a new SQLite database file, then check it."""
-    import sqlite3
-
-    from cybermarket.storage import database
+    from cybermarket.storage import backup, database
 
     target: str | Path | None = database.sqlite_file(args.database)
     if target is None:
@@ -238,22 +222,12 @@ def _db_restore(args):
             )
     if not target.parent.is_dir():
         raise Failed(_("no folder {path}").format(path=target.parent))
-    backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
-        copy = sqlite3.connect(target)
-        try:
-            backup.backup(copy)
-            problems = copy.execute("PRAGMA integrity_check").fetchall()
-        finally:
-            copy.close()
-    except sqlite3.Error as e:
-        target.unlink(missing_ok=True)  # ours: it did not exist before
+        problem = backup.restore(source, target)
+    except backup.CopyFailed as e:
         raise Failed(_("cannot restore {path}: {reason}").format(path=source, reason=e)) from None
-    finally:
-        backup.close()
-    if problems != [("ok",)]:
-        target.unlink()
-        raise Failed(_("{path} is damaged: {problem}").format(path=source, problem=problems[0][0]))
+    if problem is not None:
+        raise Failed(_("{path} is damaged: {problem}").format(path=source, problem=problem))
     print(_("restored {source} to {target}").format(source=source, target=target))
     # A backup from an older release: the servers bring it up to date when
     # they start, or `cybermarket db upgrade` does now.

@@ -1,5 +1,6 @@
 """Operator reports: sales per day, sales per store, top products and
-counts, read from the database with SQLAlchemy and computed with pandas.
+counts, read from the database by cybermarket/storage/reports.py (where
+the statements live) and computed here with pandas.
 
 Money stays whole cents in int64 columns from the database to the last
 step, and only then becomes a string with two fraction digits, by integer
@@ -22,32 +23,25 @@ import logging
 import re
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import and_, func, select
 from sqlalchemy.exc import OperationalError
 
 from cybermarket import values
 from cybermarket.errors import Explained
 from cybermarket.i18n import N_
-from cybermarket.storage import database
-from cybermarket.storage.models import (
-    clients,
-    merchants,
-    order_lines,
-    order_parts,
-    orders,
-    products,
-)
+from cybermarket.storage import database, reports
 from cybermarket.tools import tables, words
 from cybermarket.tools.words import _
 
 TOP = 10  # products in "top products"
 INT64_MAX = 2**63 - 1
 
-# The integer columns of the order lines read from the database.
+# The columns of the order lines read from the database (storage.reports.Line)
+# and those of them that are integers.
+LINE_COLUMNS = ["order_id", "date", "merchant_id", "product_id", "quantity", "price_cents"]
 INT_COLUMNS = ("order_id", "merchant_id", "product_id", "quantity", "price_cents")
 
 # Columns printed left-aligned in text; every other column is a number.
@@ -124,24 +118,15 @@ def parse_date(text):
 
 
 def build(url, since=None):
-    """The report on the database at `url`, for orders from `since` on."""
-    database.check_exists(url)  # SQLite would create a missing file
-    engine = database.read_only_engine(url)  # a backup stays a backup
-    try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # One snapshot for every query of the report.
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            conn.info["write"] = False  # SQLite: a plain BEGIN, no write lock
-            database.check_schema(conn, url)
-            return compute(conn, since)
-    finally:
-        engine.dispose()
+    """The report on the database at `url`, for orders from `since` on,
+    read in one snapshot without writing (a backup stays a backup)."""
+    with reports.snapshot(url) as conn:
+        return compute(conn, since)
 
 
 def compute(conn, since):
     lines = read_lines(conn, since)
-    stores = read_storenames(conn)
+    stores = reports.storenames(conn)
     return Report(
         since=since,
         per_day=sales_per_day(lines),
@@ -155,27 +140,8 @@ def compute(conn, since):
 def read_lines(conn, since):
     """Every order line (of orders from `since` on) of a part that is not
     cancelled, with its order's id and UTC date and its revenue in cents."""
-    query = select(
-        orders.c.id.label("order_id"),
-        orders.c.created_at,
-        order_lines.c.merchant_id,
-        order_lines.c.product_id,
-        order_lines.c.quantity,
-        order_lines.c.price_cents,
-    ).join_from(order_lines, orders, order_lines.c.order_id == orders.c.id)
-    query = query.join(
-        order_parts,
-        and_(
-            order_parts.c.order_id == order_lines.c.order_id,
-            order_parts.c.merchant_id == order_lines.c.merchant_id,
-        ),
-    ).where(order_parts.c.status != values.CANCELLED)
-    if since is not None:
-        start = datetime.combine(since, datetime.min.time())
-        query = query.where(orders.c.created_at >= start)
-    lines = pd.read_sql(query, conn)
-    lines = lines.astype({name: "int64" for name in INT_COLUMNS})
-    lines["date"] = pd.to_datetime(lines["created_at"]).dt.strftime("%Y-%m-%d")
+    lines = pd.DataFrame(reports.sold_lines(conn, since), columns=LINE_COLUMNS)
+    lines = lines.astype({"date": "str", **{name: "int64" for name in INT_COLUMNS}})
     lines["revenue_cents"] = line_revenue(lines)
     return lines
 
@@ -193,19 +159,6 @@ def line_revenue(lines):
     if exact > INT64_MAX:
         raise ReportError(N_("revenue too large for 64-bit cents"))
     return lines["quantity"] * lines["price_cents"]
-
-
-def read_storenames(conn):
-    """merchant_id -> the store's current name."""
-    rows = conn.execute(select(merchants.c.id, merchants.c.storename))
-    return {merchant_id: storename for merchant_id, storename in rows}
-
-
-def read_productnames(conn, product_ids):
-    rows = conn.execute(
-        select(products.c.id, products.c.productname).where(products.c.id.in_(product_ids))
-    )
-    return {product_id: name for product_id, name in rows}
 
 
 def totals(lines, key):
@@ -239,7 +192,7 @@ def top_products(lines, stores, conn):
         revenue_cents=("revenue_cents", "sum"),
     )
     sold = sold.sort_values(["revenue_cents", "product_id"], ascending=[False, True]).head(TOP)
-    names = read_productnames(conn, [int(pid) for pid in sold["product_id"]])
+    names = reports.productnames(conn, [int(pid) for pid in sold["product_id"]])
     sold["storename"] = sold["merchant_id"].map(stores).astype(object)
     sold["productname"] = sold["product_id"].map(names).astype(object)
     columns = ["storename", "product_id", "productname", "units", "revenue_cents"]
@@ -249,29 +202,16 @@ def top_products(lines, stores, conn):
 def waiting_to_ship(conn, stores):
     """One row per store with parts placed and not yet shipped: how many,
     and their total; most orders first (storename breaks ties)."""
-    query = (
-        select(
-            order_parts.c.merchant_id,
-            func.count().label("orders"),
-            func.sum(order_parts.c.total_cents).label("revenue_cents"),
-        )
-        .where(order_parts.c.status == values.PLACED)
-        .group_by(order_parts.c.merchant_id)
-    )
-    rows = [(stores[m], int(n), int(cents)) for m, n, cents in conn.execute(query)]
+    rows = [(stores[m], n, cents) for m, n, cents in reports.waiting_to_ship(conn)]
     rows.sort(key=lambda row: (-row[1], row[0]))
     return pd.DataFrame(rows, columns=["storename", "orders", "revenue_cents"])
 
 
 def count(conn, lines, stores):
-    def rows(table, *where):
-        query = select(func.count()).select_from(table).where(*where)
-        return conn.execute(query).scalar_one()
-
     return {
-        "customers": rows(clients),
+        "customers": reports.customers(conn),
         "merchants": len(stores),  # every store, read in the same snapshot
-        "products_on_shelf": rows(products, products.c.on_shelf),
+        "products_on_shelf": reports.products_on_shelf(conn),
         "orders": int(lines["order_id"].nunique()),
         "revenue_cents": int(lines["revenue_cents"].sum()),
     }

@@ -4,7 +4,9 @@ number (source("checkout", 2)), so that an old migration keeps creating its
 old version however the function changes later, and a downgrade puts back
 the version before.  The newest version's Python twin, which SQLite runs,
 is in the storage module of its statements (cybermarket/storage/orders.py);
-the tests run both backends and hold the two together."""
+tests/test_checkout_equivalence.py runs the same random market through both
+and compares every outcome, so that a change to one that the other lacks
+fails there."""
 
 from pathlib import Path
 
