@@ -135,13 +135,17 @@ def test_happy_path_over_tcp(launch, database_url):
 @pytest.mark.parametrize(
     "db_options", [(), ("--db-threads", "4")], ids=["default-db-threads", "4-db-threads"]
 )
-def test_checkout_race_for_the_last_units(launch, migrated_url, db_options):
-    live = launch(migrated_url, *FAST, *db_options)
-    shop = live.store("scarce")
+def test_checkout_race_for_the_last_units(request, launch, migrated_url, db_options):
+    if db_options:
+        live = launch(migrated_url, *FAST, *db_options)
+    else:  # the shared server's are the default options: a store of the test's own there
+        live = request.getfixturevalue("shared_live")
+    scarce = unique("scarce")
+    shop = live.store(scarce)
     product_id = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="widget", price="12.34", description="", stock=5
     )["product_id"]
-    buyers = live.customers([f"buyer{i}" for i in range(10)])
+    buyers = live.customers([unique(f"buyer{i}") for i in range(10)])
     for buyer in buyers:
         buyer.ok("CLIENT_ADD_ITEM", product_id=product_id, quantity=1)
 
@@ -160,7 +164,7 @@ def test_checkout_race_for_the_last_units(launch, migrated_url, db_options):
                 (r["product_id"], r["quantity"]) for r in rows(buyer.ok("CLIENT_GET_ITEMS"))
             ] == [(product_id, 1)]
             assert rows(buyer.ok("CLIENT_LIST_ORDERS")) == []
-    assert product_stock(shop, "scarce") == {product_id: 0}
+    assert product_stock(shop, scarce) == {product_id: 0}
     assert shop.ok("MERCHANT_GET_PROFIT") == "61.70"
     sales = rows(shop.ok("MERCHANT_GET_SALES"))
     assert [(s["product_id"], s["quantity_sold"], s["revenue"]) for s in sales] == [
@@ -772,7 +776,8 @@ def test_sigterm_under_load(launch, migrated_url):
 # --- the command line ----------------------------------------------------------
 
 
-def test_port_in_use_is_an_error(tmp_path, database_url):
+def test_port_in_use_is_an_error(tmp_path, migrated_url):
+    database_url = migrated_url  # at the newest revision: nothing to migrate before listening
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind((HOST, 0))
         taken.listen()
@@ -815,7 +820,8 @@ def test_port_in_use_is_an_error(tmp_path, database_url):
 
 
 @pytest.mark.parametrize("options", [(), ("--reuse-port",)])
-def test_port_in_use_is_one_line_without_a_traceback(tmp_path, database_url, options):
+def test_port_in_use_is_one_line_without_a_traceback(tmp_path, migrated_url, options):
+    database_url = migrated_url  # at the newest revision: nothing to migrate before listening
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind((HOST, 0))
         taken.listen()
