@@ -314,7 +314,8 @@ def head_from_files(versions: Path) -> str | None:
     is most of what a server's start costs.  None unless the files are a
     plain chain (one head, no merge, no branch, each file of the form
     above); Alembic then works it out."""
-    revisions, downs = set(), set()
+    revisions: set[str] = set()
+    downs: set[str] = set()
     try:
         files = sorted(versions.glob("*.py"))
     except OSError:
