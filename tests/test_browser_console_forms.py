@@ -177,6 +177,13 @@ def test_prices_and_counts_are_read_as_people_write_them(pages, server):
     expect(
         add.locator(".field").filter(has=console.get_by_label("Name", exact=True)).locator(".count")
     ).to_have_text("150 of 200 characters")
+    # A product added empties the form, and the count goes with the text.
+    price.fill("3.00")
+    stock.fill("4")
+    add.get_by_role("button", name="Add product").click()
+    expect(add.locator(".form-status")).to_have_text(f"Added {'A' * 150}.")
+    assert name.input_value() == ""
+    expect(add.locator(".count")).to_have_text(["", ""])
 
 
 def test_a_quantity_of_one_and_a_half_is_not_bought_as_one(pages, server):

@@ -103,7 +103,7 @@ def test_screenshots_of_the_cart_the_review_and_the_console(
     add.locator("button[type=submit]").click()
     add.locator(".field-error").wait_for()
     no_sideways_scroll(console)
-    add.screenshot(path=str(DOCS_SHOTS / f"console-add-product-error-{suffix}.png"))
+    shoot_part(console, add, f"console-add-product-error-{suffix}")
     console.goto(console.url.split("#")[0] + "#/sales")
     console.locator(".chart .bar-fill").first.wait_for()
     no_sideways_scroll(console)
@@ -200,3 +200,90 @@ def test_screenshots_of_the_storefront_with_photos(pages, server, suffix, viewpo
     wait_for_photos(page)
     no_sideways_scroll(page)
     shoot_docs(page, f"product-page-{suffix}")
+
+
+def shoot_part(page, part, name: str) -> None:
+    """A screenshot of one part of the page, cut from the whole page seen
+    from its top: the sticky header stays at the top, not across the part
+    (as in a screenshot of the element, scrolled to)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    box = part.bounding_box()
+    assert box is not None
+    page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=True, clip=box)
+
+
+@pytest.mark.parametrize(
+    "suffix, viewport, locale",
+    [
+        ("desktop", DESKTOP, "en-US"),
+        ("phone", PHONE_390, "en-US"),
+        ("zh-CN-phone", PHONE_390, "zh-CN"),
+        ("ru-phone", PHONE_390, "ru-RU"),
+    ],
+)
+def test_screenshots_of_the_consoles_photo_upload(pages, server, suffix, viewport, locale):
+    """The add form with a chosen photo's preview, during its upload, and
+    with a file that is not a picture; the list with thumbnails and the
+    edit form of a product with a photo."""
+    storename, (vase, _) = tcp_store(
+        server,
+        [("Blue vase", "24.00", 5, "Hand thrown."), ("Linen napkins", "12.50", 20, "Set of 4.")],
+    )
+    console = pages.open("/console.html", viewport, locale=locale)
+    sign_in(console, "form.login", storename)
+    add = console.locator("form.add-product")
+    add.wait_for()
+    add.locator("input[name=productname]").fill("Terracotta pot")
+    add.locator("input[name=price]").fill("18.00")
+    # A tall photo: shown at its proportions, not stretched.
+    add.locator("input[type=file]").set_input_files(
+        files=[
+            {
+                "name": "IMG_2041.png",
+                "mimeType": "image/png",
+                "buffer": picture((900, 1200), (230, 200, 170), (190, 90, 50), "vase"),
+            }
+        ]
+    )
+    add.locator("img.photo-preview").wait_for()
+    no_sideways_scroll(console)
+    shoot_part(console, add, f"console-photo-preview-{suffix}")
+    # The upload held on its way: the progress bar.
+    held: list = []
+    console.route("**/photos/*", lambda route: held.append(route))
+    add.locator("button[type=submit]").click()
+    add.locator("progress.photo-progress").wait_for(state="visible")
+    while not held:
+        console.wait_for_timeout(20)
+    shoot_part(console, add, f"console-photo-progress-{suffix}")
+    held[0].continue_()
+    add.locator("progress.photo-progress").wait_for(state="hidden")
+    console.unroute("**/photos/*")
+    # A file that is not a picture.
+    add.locator("input[type=file]").set_input_files(
+        files=[{"name": "list.jpg", "mimeType": "image/jpeg", "buffer": b"bread, milk\n"}]
+    )
+    add.locator(".photo-status.error").wait_for()
+    no_sideways_scroll(console)
+    shoot_part(console, add, f"console-photo-error-{suffix}")
+    # The vase gets a photo in its edit form; the list shows both
+    # thumbnails and the napkins' placeholder, and the edit form the photo.
+    row = console.locator(f"tr[data-product-id='{vase}']")
+    row.locator("button.edit").click()
+    row.locator("input[type=file]").set_input_files(
+        files=[
+            {
+                "name": "bowl.png",
+                "mimeType": "image/png",
+                "buffer": picture((1600, 1200), (200, 215, 235), (40, 80, 170), "bowl"),
+            }
+        ]
+    )
+    row.locator("button[type=submit]").click()
+    row.locator("img.product-thumb").wait_for()
+    for thumb in console.locator("img.product-thumb").all():
+        thumb.evaluate("img => img.decode()")
+    row.locator("button.edit").click()
+    row.locator("img.photo-current").evaluate("img => img.decode()")
+    no_sideways_scroll(console)
+    shoot_docs(console, f"console-photo-edit-{suffix}")

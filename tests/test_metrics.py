@@ -439,3 +439,42 @@ def test_counts_kept_per_thread_export_as_prometheus_histograms():
     assert value(samples, "cybermarket_connections", transport="websocket") == 1
     # Ops never answered export no series.
     assert not any(labels and ("op", "LIST_PRODUCT") in labels for _, labels in samples)
+
+
+def test_metrics_count_open_http_connections_and_their_upgrades(launch, migrated_url):
+    """An HTTP connection to --web holds a place in the caps, so the gauge
+    of open connections shows it (transport http) until it closes or
+    becomes a WebSocket (then transport websocket)."""
+    from tests.wsclient import WSClient
+
+    port = free_port()
+    live = launch(migrated_url, *FAST, "--metrics", f"tcp:{port}:interface={HOST}", web=True)
+    web_port = live.server.web_port
+
+    def shown(transport):
+        # The scrape's own connection to --metrics counts too (it is in
+        # the caps): not shown here.
+        scraping = 1 if transport == "http" else 0
+        return value(scrape(port), "cybermarket_connections", transport=transport) - scraping
+
+    def until(transport, count):
+        wait_until(lambda: shown(transport) == count, 10, what=f"{count} {transport}")
+
+    until("http", 0)  # the launcher's own check of the port has closed
+    idle = [socket.create_connection((HOST, web_port), timeout=10) for _ in range(2)]
+    until("http", 2)
+    kept = socket.create_connection((HOST, web_port), timeout=10)
+    kept.sendall(f"GET /style.css HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+    assert kept.recv(100).startswith(b"HTTP/1.1 ")  # answered, and kept alive
+    until("http", 3)
+    for conn in idle:
+        conn.close()
+    kept.close()
+    until("http", 0)
+    ws = WSClient(web_port, HOST)
+    try:
+        assert ws.call("PING")["status"] == 200
+        assert (shown("http"), shown("websocket")) == (0, 1)
+    finally:
+        ws.close()
+    until("websocket", 0)

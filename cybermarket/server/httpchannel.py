@@ -30,15 +30,19 @@ and would keep every answer in memory.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IAddress, IDelayedCall
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from cybermarket.server import photos
+
+if TYPE_CHECKING:
+    from cybermarket.server.protocol import MarketFactory
 
 # A whole answer, sent as the connection is closed; no request needed.
 TOO_MANY = (
@@ -77,18 +81,23 @@ class Refusal(Protocol):
 class MarketChannel(http.HTTPChannel):
     """twisted.web's HTTP/1.1 channel, counted in the caps and within the
     limits (see the module's docstring).  MarketSite sets `market`, `peer`
-    and `admitted` as it accepts the connection."""
+    and `admitted` as it accepts the connection.
 
-    market: Any  # the MarketFactory
+    The base class's methods are called by its name, not super(): mypy
+    lets these untyped Twisted methods be called by their names
+    (pyproject.toml's untyped_calls_exclude)."""
+
+    market: MarketFactory
     peer: str | None = None  # the client's IP address; None until known
     admitted = False  # counted in its address's cap
     counted = False  # holding a place in the caps
     learn_peer = False  # behind a balancer: the address comes with the first bytes
 
     def __init__(self) -> None:
-        super().__init__()
+        http.HTTPChannel.__init__(self)
         self._request_timer: IDelayedCall | None = None
-        self._held: Any = None  # a request answered while its answer waits unsent
+        # A request answered while its answer waits unsent.
+        self._held: http.Request | None = None
         self._body = 0  # bytes of a chunked body so far
         self._refused = False
         self._most = 0  # the most bytes the body of the request being read may have
@@ -99,17 +108,30 @@ class MarketChannel(http.HTTPChannel):
 
     # --- the caps ---------------------------------------------------------------------
 
+    def hold(self) -> None:
+        """The connection takes its place in the caps (MarketSite, as it
+        accepts it), and shows in the gauge of open connections."""
+        self.counted = True
+        self._metrics("opened")
+
     def hand_over(self) -> None:
         """The connection became a WebSocket, whose MarketConnection now
         holds this connection's place in the caps and its timers."""
         self.counted = False
+        self._metrics("closed")
         self.setTimeout(None)
         self._stop_request_timer()
 
     def _give_back(self) -> None:
         if self.counted:
             self.counted = False
+            self._metrics("closed")
             self.market.release(self.peer, self.admitted)
+
+    def _metrics(self, event: str) -> None:
+        metrics = self.market.app.metrics
+        if metrics is not None:
+            getattr(metrics, event)("http")
 
     def _admit(self) -> bool:
         """Behind a balancer: hold the address the PROXY header named to
@@ -136,7 +158,7 @@ class MarketChannel(http.HTTPChannel):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._stop_request_timer()
         self._give_back()
-        super().connectionLost(reason)
+        http.HTTPChannel.connectionLost(self, reason)
 
     # --- what arrives --------------------------------------------------------------------
 
@@ -145,7 +167,7 @@ class MarketChannel(http.HTTPChannel):
             return
         if self.learn_peer and not self._admit():
             return
-        super().dataReceived(data)
+        http.HTTPChannel.dataReceived(self, data)
         self._watch_request()
 
     def allHeadersReceived(self) -> None:
@@ -159,7 +181,7 @@ class MarketChannel(http.HTTPChannel):
         self._body = 0
         if upload:
             self._start_upload()
-        super().allHeadersReceived()
+        http.HTTPChannel.allHeadersReceived(self)
 
     def _too_large(self, upload: bool, size: int) -> None:
         if upload:
@@ -186,7 +208,7 @@ class MarketChannel(http.HTTPChannel):
     def allContentReceived(self) -> None:
         self._stop_request_timer()
         self._upload_since = None
-        super().allContentReceived()
+        http.HTTPChannel.allContentReceived(self)
 
     # --- a photo upload's body ------------------------------------------------------------
 
@@ -252,7 +274,7 @@ class MarketChannel(http.HTTPChannel):
 
     # --- answers the client does not read -------------------------------------------------
 
-    def requestDone(self, request: Any) -> None:
+    def requestDone(self, request: http.Request) -> None:
         if self.persistent and self._waitingForTransport:
             # The answer is still in the write buffer: the next request
             # waits, unparsed, and nothing more is read, until the client
@@ -262,14 +284,14 @@ class MarketChannel(http.HTTPChannel):
             if self._savedTimeOut:
                 self.setTimeout(self._savedTimeOut)
             return
-        super().requestDone(request)
+        http.HTTPChannel.requestDone(self, request)
         self._watch_request()
 
     def resumeProducing(self) -> None:
-        super().resumeProducing()
+        http.HTTPChannel.resumeProducing(self)
         held, self._held = self._held, None
         if held is not None:
-            super().requestDone(held)  # reads on, and parses what waited
+            http.HTTPChannel.requestDone(self, held)  # reads on, and parses what waited
             self._watch_request()
 
     def _abort(self) -> None:
@@ -302,12 +324,13 @@ class MarketSite(server.Site):
     def __init__(
         self,
         resource: Resource,
-        market: Any,
+        market: MarketFactory,
         proxied: bool = False,
-        requestFactory: Any = None,
+        requestFactory: Callable[..., server.Request] | None = None,
     ) -> None:
         settings = market.app.settings
-        super().__init__(
+        server.Site.__init__(
+            self,
             resource,
             requestFactory,
             # An idle HTTP connection is never kept longer than an idle
@@ -318,16 +341,19 @@ class MarketSite(server.Site):
         self.market = market
         self.proxied = proxied
 
-    def buildProtocol(self, addr: Any) -> Any:
+    # A bare channel (the `protocol` above) or a Refusal, not twisted.web's
+    # wrapper of a channel that the base class is declared to build.
+    def buildProtocol(self, addr: IAddress | None) -> Refusal | MarketChannel:  # type: ignore[override]
         host = getattr(addr, "host", None)
         # Behind a balancer every connection comes from the balancer: the
         # client's address is held to its cap once the header has named it.
         peer = None if self.proxied else host
         if not self.market.take(peer, shown=host):
             return Refusal()
-        channel = super().buildProtocol(addr)
+        # A MarketChannel: the class's `protocol`.
+        channel = cast(MarketChannel, server.Site.buildProtocol(self, addr))
         channel.market = self.market
-        channel.counted = True
+        channel.hold()
         channel.peer = peer
         channel.admitted = peer is not None
         channel.learn_peer = self.proxied

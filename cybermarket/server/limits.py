@@ -3,9 +3,15 @@ descriptor limit they are derived from, and logging a limit when it bites
 without letting a flood of refusals flood the log too; and the tracebacks
 of unexpected failures, bounded per second for the same reason."""
 
-import resource
+from __future__ import annotations
 
+import resource
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger, formatEvent
+from twisted.python.failure import Failure
 
 log = Logger()
 
@@ -20,7 +26,10 @@ MOST_DESCRIPTORS = 1 << 20
 LOG_EVERY = 10.0
 
 
-def raise_descriptor_limit(getrlimit=resource.getrlimit, setrlimit=resource.setrlimit):
+def raise_descriptor_limit(
+    getrlimit: Callable[[int], tuple[int, int]] = resource.getrlimit,
+    setrlimit: Callable[[int, tuple[int, int]], None] = resource.setrlimit,
+) -> int:
     """Raise the soft limit on open files to the hard one, as far as the
     system allows; the soft limit now in force."""
     soft, hard = getrlimit(resource.RLIMIT_NOFILE)
@@ -35,7 +44,7 @@ def raise_descriptor_limit(getrlimit=resource.getrlimit, setrlimit=resource.setr
     return min(soft, target) if soft != resource.RLIM_INFINITY else target
 
 
-def connection_cap(descriptors):
+def connection_cap(descriptors: int) -> int:
     """The default --max-connections for a descriptor limit."""
     return max(1, descriptors - RESERVED_DESCRIPTORS)
 
@@ -46,20 +55,21 @@ class Bite:
     count left over when the refusals stop is logged LOG_EVERY seconds
     after the last line, so no refusal goes unreported."""
 
-    def __init__(self, clock, reason, text):
+    def __init__(self, clock: IReactorTime, reason: str, text: str) -> None:
         self.clock = clock
         self.reason = reason
         self.text = text  # a twisted.logger format, given the event's fields
-        self._last = None
+        self._last: float | None = None
         self._unlogged = 0
-        self._fields = {}
-        self._flush = None
+        # The last refusal's fields: an address, a count, what failed.
+        self._fields: dict[str, object] = {}
+        self._flush: IDelayedCall | None = None
         # Called once per refusal, logged or not (--metrics counts them).
-        self.count = None
+        self.count: Callable[[], object] | None = None
         # Security events carry `security`, a fixed name, in their fields.
-        self.security = None
+        self.security: str | None = None
 
-    def __call__(self, **fields):
+    def __call__(self, **fields: object) -> None:
         if self.count is not None:
             self.count()
         self._unlogged += 1
@@ -71,7 +81,7 @@ class Bite:
             return
         self._report()
 
-    def _report(self):
+    def _report(self) -> None:
         if self._flush is not None and self._flush.active():
             self._flush.cancel()
         self._flush = None
@@ -91,11 +101,11 @@ class Tracebacks:
     log as fast as it can send.  `log` is the Logger of the code that
     failed, so that its lines keep their namespace."""
 
-    def __init__(self, clock, per_second, logger):
+    def __init__(self, clock: IReactorTime, per_second: int, logger: Logger) -> None:
         self.clock = clock
         self.per_second = per_second
         self.log = logger
-        self._second = None
+        self._second: int | None = None
         self._written = 0
         self.left_out = Bite(
             clock,
@@ -104,7 +114,8 @@ class Tracebacks:
             " since the last report; the last: {what} ({error})",
         )
 
-    def __call__(self, failure, text, **fields):
+    # Any, not object: log.failure takes its own `level` among the keywords.
+    def __call__(self, failure: Failure, text: str, **fields: Any) -> None:
         """log.failure(text, failure, **fields), within the bound."""
         second = int(self.clock.seconds())
         if second != self._second:
@@ -116,4 +127,4 @@ class Tracebacks:
         # `text` filled in with its fields (op names, request ids, a path
         # cut short) says what failed; formatEvent never raises.
         what = formatEvent({"log_format": text, **fields})
-        self.left_out(what=what, error=failure.type.__name__)
+        self.left_out(what=what, error=type(failure.value).__name__)

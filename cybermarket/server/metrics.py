@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 UNKNOWN = "unknown"  # the op label of a request whose op is not in the table
-TRANSPORTS = ("tcp", "websocket")
+TRANSPORTS = ("tcp", "websocket", "http")
 # Why a connection was refused or closed by a limit: the limits' own names.
 REFUSALS = ("max-connections", "max-connections-per-address", "frame-timeout")
 # 429s: what was refused.  Failed logins: why they failed.

@@ -84,7 +84,7 @@ def check_listen(description, option="--listen"):
         ) from None
 
 
-def reuse_port_listen(description):
+def reuse_port_listen(description: str) -> str:
     """The reuseport: description (cybermarket/server/reuseport.py) for a
     tcp: one, which --reuse-port asks for; ValueError for any other kind of
     endpoint.  A reuseport: description stays as it is."""
@@ -105,7 +105,7 @@ DEFAULT_BACKLOG = 1024
 BACKLOG_KINDS = ("tcp", "tcp6", "ssl", "reuseport")
 
 
-def with_backlog(description, backlog):
+def with_backlog(description: str, backlog: int) -> str:
     """`description` with `backlog=BACKLOG` added when it is an endpoint
     kind that takes one and names none itself (the operator's own wins)."""
     kind, _, rest = description.partition(":")

@@ -40,11 +40,13 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
@@ -67,6 +69,9 @@ from cybermarket.server.shares import FairShare
 from cybermarket.storage import photos, sessions
 from cybermarket.storage.txn import Txn
 from cybermarket.values import MAX_ID
+
+if TYPE_CHECKING:
+    from cybermarket.server.protocol import MarketFactory
 
 log = Logger()
 
@@ -150,7 +155,7 @@ class HotCache:
     `most` bytes in all; each kept `seconds` at most (another process may
     have replaced or removed the photo meanwhile)."""
 
-    def __init__(self, most: int, seconds: float, clock: Any) -> None:
+    def __init__(self, most: int, seconds: float, clock: IReactorTime) -> None:
         self.most = most
         self.seconds = seconds
         self.clock = clock
@@ -258,7 +263,7 @@ class Photos:
     """The /photos/ requests of the web endpoint (WebRoot hands them
     over)."""
 
-    def __init__(self, factory: Any) -> None:
+    def __init__(self, factory: MarketFactory) -> None:
         self.factory = factory
         self.app = factory.app
         settings = self.app.settings
@@ -354,7 +359,7 @@ class Photos:
         self.cache.forget(product_id)
         return {"photo": path}
 
-    def _failed(self, failure: Any, request: server.Request) -> None:
+    def _failed(self, failure: Failure, request: server.Request) -> None:
         error = failure.value
         if not isinstance(error, MarketError):
             self.factory.tracebacks(failure, "a photo request failed")

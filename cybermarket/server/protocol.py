@@ -9,12 +9,13 @@ orders and answers them; this module only frames them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.internet.protocol import Factory
 from twisted.protocols.basic import Int32StringReceiver
+from twisted.python.failure import Failure
 
 from cybermarket.codec import encode  # noqa: F401 (the tests' encoder)
 from cybermarket.server import limits
@@ -27,6 +28,9 @@ from cybermarket.server.connection import (  # noqa: F401 (imported from here to
     decode,
 )
 from cybermarket.server.connection import log as connection_log
+
+if TYPE_CHECKING:
+    from cybermarket.server.context import App
 
 
 class MarketProtocol(Int32StringReceiver):
@@ -43,7 +47,7 @@ class MarketProtocol(Int32StringReceiver):
         self.MAX_LENGTH = self.connection.app.settings.max_frame
         self.connection.start(self)
 
-    def connectionLost(self, reason: Any = None) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self.connection.lost()
 
     def dataReceived(self, data: bytes) -> None:
@@ -53,7 +57,9 @@ class MarketProtocol(Int32StringReceiver):
         if connection.peer is None and not self._learn_peer():
             return
         connection.data_arrived()
-        super().dataReceived(data)
+        # The base class named, not super(): mypy lets this one untyped
+        # Twisted method be called by its name (pyproject.toml).
+        Int32StringReceiver.dataReceived(self, data)
         connection.watch_frame()
 
     def _learn_peer(self) -> bool:
@@ -137,14 +143,15 @@ class MarketFactory(Factory):
     """Builds a protocol per connection, within the connection caps, and
     knows them all, for shutdown."""
 
-    def __init__(self, app):
+    def __init__(self, app: App) -> None:
         self.app = app
-        self.connections = set()
+        self.connections: set[MarketConnection] = set()
         self.stopping = False
-        self._idle_waiters = []
-        self._closed_waiters = []
+        self._idle_waiters: list[defer.Deferred[None]] = []
+        self._closed_waiters: list[defer.Deferred[None]] = []
         self._open = 0  # built and not yet lost: counted before connectionMade
-        self._per_address = {}
+        # Connections open from each address (admitted in its cap).
+        self._per_address: dict[str, int] = {}
         self.bites = {reason: limits.Bite(app.clock, reason, text) for reason, text in BITES}
         for bite in self.bites.values():
             bite.security = "connection_refused"
@@ -153,7 +160,7 @@ class MarketFactory(Factory):
             app.clock, app.settings.tracebacks_per_second, connection_log
         )
 
-    def buildProtocol(self, addr):
+    def buildProtocol(self, addr: IAddress | None) -> MarketProtocol | None:
         """The connection's protocol, or None (the port then closes the
         socket at once) when a cap is reached."""
         settings = self.app.settings
@@ -209,14 +216,16 @@ class MarketFactory(Factory):
         """Give back the place of a connection from `peer`; `admitted`: it
         was counted in its address's cap."""
         self._open -= 1
+        if peer is None or not admitted:
+            return  # never counted in an address's cap
         count = self._per_address.get(peer)
-        if count is not None and admitted:
+        if count is not None:
             if count > 1:
                 self._per_address[peer] = count - 1
             else:
                 del self._per_address[peer]
 
-    def admit(self, peer):
+    def admit(self, peer: str) -> bool:
         """Count one more connection from the IP address `peer`, unless its
         cap is reached (then False, logged)."""
         count = self._per_address.get(peer, 0)
@@ -226,7 +235,7 @@ class MarketFactory(Factory):
         self._per_address[peer] = count + 1
         return True
 
-    def connection_gone(self, protocol):
+    def connection_gone(self, protocol: MarketConnection) -> None:
         """`protocol` (a MarketConnection) is closed, or never opened: its
         place in the caps goes back, if it holds one.  A failed upgrade can
         reach here twice (its own cleanup, then the lost connection), so a
@@ -237,7 +246,7 @@ class MarketFactory(Factory):
             self.release(protocol.peer, protocol.admitted)
         self.check_idle()
 
-    def begin_shutdown(self):
+    def begin_shutdown(self) -> defer.Deferred[None]:
         """From now on new requests get 503; the Deferred fires once every
         request already read has been answered."""
         self.stopping = True
@@ -246,14 +255,14 @@ class MarketFactory(Factory):
         self.check_idle()
         return d
 
-    def all_closed(self):
+    def all_closed(self) -> defer.Deferred[None]:
         """A Deferred that fires once no connection is left open."""
         d: defer.Deferred[None] = defer.Deferred()
         self._closed_waiters.append(d)
         self.check_idle()
         return d
 
-    def check_idle(self):
+    def check_idle(self) -> None:
         if self._idle_waiters and all(p.idle for p in self.connections):
             waiters, self._idle_waiters = self._idle_waiters, []
             for d in waiters:

@@ -1,13 +1,19 @@
 """The running server: database and hashing pools, the listening endpoint,
 and an orderly shutdown."""
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Callable, Generator, Iterable, Mapping
+from types import TracebackType
+from typing import Any, NoReturn
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -29,6 +35,14 @@ SHUTDOWN_GRACE = 30.0  # seconds to finish requests already read
 SESSION_SWEEP = 600.0  # seconds between sweeps of expired and revoked tokens
 CLOSE_GRACE = 5.0  # seconds for the last answers to reach slow readers
 
+# sys.excepthook's kind.
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
+# The reactor: its clock, its threads and its endpoints (Any: the
+# interfaces it provides cannot be named as one type).
+Reactor = Any
+# The command line's options (options.Options, a dict), by name.
+Options = Mapping[str, Any]
+
 
 class StartError(Exception):
     """The server cannot start, for a reason its message gives in full.
@@ -40,8 +54,10 @@ class StartError(Exception):
     Python print just the message for this class."""
 
 
-def _print_start_errors(previous):
-    def hook(kind, value, traceback):
+def _print_start_errors(previous: ExceptHook) -> ExceptHook:
+    def hook(
+        kind: type[BaseException], value: BaseException, traceback: TracebackType | None
+    ) -> None:
         if isinstance(value, StartError):
             print(value, file=sys.stderr)
         else:
@@ -51,13 +67,13 @@ def _print_start_errors(previous):
     return hook
 
 
-def raise_start_error(message):
+def raise_start_error(message: str) -> NoReturn:
     if not getattr(sys.excepthook, "prints_start_errors", False):
         sys.excepthook = _print_start_errors(sys.excepthook)
     raise StartError(message)
 
 
-def listen_failure(error):
+def listen_failure(error: BaseException) -> str | None:
     """Why listening failed, as the socket error says it ("address already
     in use"), or None when `error` is not about listening."""
     if isinstance(error, CannotListenError):
@@ -73,16 +89,16 @@ def listen_failure(error):
 class MarketService(MultiService):
     def __init__(
         self,
-        app,
-        listen,
-        reactor,
-        reuse_port=False,
-        web=None,
-        web_origins=(),
-        metrics=None,
-        backlog=DEFAULT_BACKLOG,
-    ):
-        super().__init__()
+        app: App,
+        listen: str,
+        reactor: Reactor,
+        reuse_port: bool = False,
+        web: str | None = None,
+        web_origins: Iterable[str] = (),
+        metrics: str | None = None,
+        backlog: int = DEFAULT_BACKLOG,
+    ) -> None:
+        MultiService.__init__(self)
         self.app = app
         self.reactor = reactor
         self.factory = MarketFactory(app)
@@ -92,8 +108,9 @@ class MarketService(MultiService):
         # Twisted parses the description; `reuseport:` is our plugin's
         # (twisted/plugins/cybermarket_reuseport.py).
         self.endpoint = serverFromString(reactor, with_backlog(listen, backlog))
-        self.port = None  # the listening port, while there is one
-        self._listening = None  # the endpoint's Deferred, until it fires
+        self.port: IListeningPort | None = None  # the listening port, while there is one
+        # The endpoint's Deferred, until it fires.
+        self._listening: defer.Deferred[IListeningPort] | None = None
         # The web endpoint (--web): static pages and WebSocket, connections
         # made by the same factory, so counted in the same caps.
         if web and reuse_port and web.partition(":")[0] in ("tcp", "reuseport"):
@@ -101,7 +118,7 @@ class MarketService(MultiService):
         self.web = web
         self.web_origins = list(web_origins)
         self.web_endpoint = serverFromString(reactor, with_backlog(web, backlog)) if web else None
-        self.web_port = None
+        self.web_port: IListeningPort | None = None
         TimerService(60, app.throttle.sweep).setServiceParent(self)
         # --metrics: a child service, so it listens until the shutdown has
         # drained the requests (/readyz says 503 meanwhile).
@@ -112,7 +129,7 @@ class MarketService(MultiService):
             metrics_service(reactor, metrics, app, self.factory).setServiceParent(self)
         TimerService(SESSION_SWEEP, accounts.sweep_sessions, app).setServiceParent(self)
 
-    def _start_listening(self):
+    def _start_listening(self) -> None:
         """Listen on the endpoint.  A failure (a port already taken) is
         raised from here, so that the start fails with it, rather than
         logged while a server that is not listening runs on.  Every
@@ -120,11 +137,11 @@ class MarketService(MultiService):
         answer later, its failure can only be logged."""
         failures: list[Failure] = []
 
-        def listening(port):
+        def listening(port: IListeningPort) -> None:
             self._listening = None
             self.port = port
 
-        def failed(failure):
+        def failed(failure: Failure) -> None:
             self._listening = None
             if starting:
                 failures.append(failure)
@@ -138,7 +155,7 @@ class MarketService(MultiService):
         if failures:
             failures[0].raiseException()
 
-    def _start_web(self):
+    def _start_web(self) -> None:
         """Listen on --web, as _start_listening does on --listen."""
         from cybermarket.server.httpchannel import is_proxied
         from cybermarket.server.web import make_site
@@ -148,14 +165,14 @@ class MarketService(MultiService):
         site = make_site(self.factory, self.web_origins, proxied=is_proxied(self.web))
         d = self.web_endpoint.listen(site)
 
-        def listening(port):
+        def listening(port: IListeningPort) -> None:
             self.web_port = port
 
         d.addCallbacks(listening, failures.append)
         if failures:
             failures[0].raiseException()
 
-    def _stop_listening(self):
+    def _stop_listening(self) -> defer.Deferred[list[object]]:
         if self._listening is not None:
             self._listening.cancel()
         ports = [p for p in (self.port, self.web_port) if p is not None]
@@ -163,7 +180,9 @@ class MarketService(MultiService):
         return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports])
 
     @defer.inlineCallbacks
-    def _within(self, seconds, d):
+    def _within(
+        self, seconds: float, d: defer.Deferred[None]
+    ) -> Generator[defer.Deferred[None], object, bool]:
         """True if d fires within `seconds`, else False (d is cancelled)."""
         timer = self.reactor.callLater(seconds, d.cancel)
         try:
@@ -173,7 +192,7 @@ class MarketService(MultiService):
         timer.cancel()
         return True
 
-    def startService(self):
+    def startService(self) -> None:
         settings = self.app.settings
         if settings.max_connections is None:
             settings.max_connections = limits.connection_cap(limits.raise_descriptor_limit())
@@ -187,9 +206,9 @@ class MarketService(MultiService):
         self.app.searches.start()
         if self.app.photos is not None:
             self.app.photos.start()
-        listen = self.listen
+        listen: str | None = self.listen  # the endpoint being started, for the error
         try:
-            super().startService()
+            MultiService.startService(self)
             self._start_listening()
             if self.web_endpoint is not None:
                 listen = self.web
@@ -213,7 +232,7 @@ class MarketService(MultiService):
             log.info("cybermarket web pages and WebSocket on {web}", web=self.web)
 
     @defer.inlineCallbacks
-    def stopService(self):
+    def stopService(self) -> Generator[defer.Deferred[Any], Any, None]:
         # Stop accepting, answer what was read (503 for anything later),
         # then close the connections and stop the pools.
         yield self._stop_listening()
@@ -226,7 +245,7 @@ class MarketService(MultiService):
         if not (yield self._within(CLOSE_GRACE, self.factory.all_closed())):
             for connection in list(self.factory.connections):
                 connection.abort()
-        yield super().stopService()
+        yield MultiService.stopService(self)
         self.app.searches.stop()
         if self.app.photos is not None:
             self.app.photos.stop()
@@ -234,7 +253,7 @@ class MarketService(MultiService):
         self.app.db.stop()
 
 
-def make_app(options, reactor):
+def make_app(options: Options, reactor: Reactor) -> App:
     metrics = None
     if options.get("metrics"):
         from cybermarket.server.metrics import Metrics
@@ -320,7 +339,7 @@ def make_app(options, reactor):
     return app
 
 
-def make_service(options, reactor=None):
+def make_service(options: Options, reactor: Reactor = None) -> MarketService:
     if reactor is None:
         from twisted.internet import reactor
     # Before the reactor runs and before twistd forks: a database that

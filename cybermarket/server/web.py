@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.logger import Logger, LogPublisher
 from twisted.python.failure import Failure
@@ -23,6 +23,9 @@ from cybermarket.server.httpchannel import MarketSite
 from cybermarket.server.photos import Photos
 from cybermarket.server.websocket import MarketWebSocketResource
 from cybermarket.values import shown
+
+if TYPE_CHECKING:
+    from cybermarket.server.protocol import MarketFactory
 
 # twisted.web's own traceback of a failed request, already logged within
 # the bound by WebRequest.processingFailed.
@@ -48,13 +51,15 @@ _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{
 
 def policy(request: server.Request) -> str:
     """The Content-Security-Policy.  connect-src names this host's ws: and
-    wss: too, for browsers whose 'self' does not cover WebSocket."""
+    wss: too, for browsers whose 'self' does not cover WebSocket.  img-src
+    takes blob: for the console's preview of a photo before its upload (an
+    object URL of the file the merchant chose, made by the page itself)."""
     connect = "'self'"
     host = request.getHeader("host") or ""
     if _HOST.match(host):
         connect += f" ws://{host} wss://{host}"
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
@@ -71,7 +76,9 @@ class WebRequest(server.Request):
         self.setHeader("x-frame-options", "DENY")
         self.setHeader("cross-origin-opener-policy", "same-origin")
         self.setHeader("server", "cybermarket")
-        super().render(resrc)
+        # The base class named, not super(): mypy lets these untyped Twisted
+        # methods be called by their names (pyproject.toml).
+        server.Request.render(self, resrc)
 
     def processingFailed(self, reason: Failure) -> Failure:
         """A bare 500, its traceback logged within --tracebacks-per-second
@@ -82,7 +89,8 @@ class WebRequest(server.Request):
             path = (getattr(self, "path", None) or b"").decode("latin-1")
             tracebacks(reason, "the web request for {path} failed", path=shown(path))
             self._log = _LOGGED
-        return super().processingFailed(reason)
+        # twisted.web returns the reason it was given.
+        return cast(Failure, server.Request.processingFailed(self, reason))
 
 
 class StaticFile:
@@ -119,7 +127,7 @@ class WebRoot(Resource):
     def __init__(
         self, files: dict[str, StaticFile], websocket: Resource, photos: Photos | None = None
     ) -> None:
-        super().__init__()
+        Resource.__init__(self)
         self.files = files
         self.websocket = websocket
         self.photos = photos
@@ -127,7 +135,8 @@ class WebRoot(Resource):
     def render(self, request: server.Request) -> bytes | int:
         path = request.path.decode("latin-1")
         if path == "/ws":
-            return self.websocket.render(request)
+            upgraded: bytes | int = self.websocket.render(request)
+            return upgraded
         if self.photos is not None and path.startswith("/photos/"):
             return self.photos.render(request)
         if request.method not in (b"GET", b"HEAD"):
@@ -154,7 +163,7 @@ class WebRoot(Resource):
         return text
 
 
-def make_site(factory: Any, origins: list[str], proxied: bool = False) -> server.Site:
+def make_site(factory: MarketFactory, origins: list[str], proxied: bool = False) -> server.Site:
     """The web endpoint's site: static files, and WebSocket connections
     made by `factory` (the MarketFactory TCP uses too), whose caps count
     every HTTP connection; `proxied` for a haproxy: endpoint."""

@@ -17,7 +17,7 @@ connection, which gives it back when it closes.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import h11
 from twisted.internet.interfaces import IPushProducer
@@ -29,9 +29,13 @@ from wsproto.utilities import LocalProtocolError
 
 from cybermarket.i18n import cut_short, from_accept_language
 from cybermarket.server import limits
-from cybermarket.server.bodies import JSON, MSGPACK
+from cybermarket.server.bodies import JSON, MSGPACK, Bodies
 from cybermarket.server.connection import MarketConnection
 from cybermarket.server.origins import origin_of
+
+if TYPE_CHECKING:
+    from cybermarket.server.httpchannel import MarketChannel
+    from cybermarket.server.protocol import MarketFactory
 
 log = Logger()
 
@@ -45,6 +49,10 @@ TWISTED_BUFFERS = ("_textBuffer", "_bytesBuffer")
 # RFC 6455 close codes.
 GOING_AWAY = 1001
 MESSAGE_TOO_BIG = 1009
+
+# A message as the connection is handed it: its body (None: over the
+# limit, answered 413) and the encoding it came in.
+Message = tuple[bytes | str | None, Bodies]
 
 
 _warned: list[bool] = []
@@ -72,11 +80,13 @@ class _Bounded:
     (Twisted keeps no limit of its own; this replaces its buffer object, an
     attribute of its wire protocol with the same add/done methods.)"""
 
-    def __init__(self, carrier: WebSocketCarrier, empty: bytes | str, bodies: Any) -> None:
+    def __init__(self, carrier: WebSocketCarrier, empty: bytes | str, bodies: Bodies) -> None:
         self.carrier = carrier
         self.empty = empty
         self.bodies = bodies
-        self.parts: list = []
+        # str pieces in the text buffer, bytes in the binary one (Any: each
+        # is joined with its own kind of `empty`).
+        self.parts: list[Any] = []
         self.size = 0
         self.over = False
 
@@ -113,13 +123,13 @@ class WebSocketCarrier:
 
     kind = "websocket"  # the transport, as the metrics name it
 
-    def __init__(self, connection: MarketConnection, channel: Any = None) -> None:
+    def __init__(self, connection: MarketConnection, channel: MarketChannel | None = None) -> None:
         self.connection = connection
         self.channel = channel  # the HTTP channel the upgrade came on
         self.limit = connection.app.settings.max_frame
         self.transport: WebSocketTransport | None = None
         self._paused = False
-        self._held: deque = deque()  # bodies that arrived while paused
+        self._held: deque[Message] = deque()  # bodies that arrived while paused
         self._in_read = False
         self._bounded = False
         self._text: _Bounded | None = None
@@ -197,17 +207,17 @@ class WebSocketCarrier:
 
         channel.dataReceived = dataReceived
 
-    def message_too_large(self, bodies: Any) -> None:
+    def message_too_large(self, bodies: Bodies) -> None:
         self._hold_or_hand((None, bodies))
 
-    def _deliver(self, body: bytes | str | None, bodies: Any) -> None:
+    def _deliver(self, body: bytes | str | None, bodies: Bodies) -> None:
         if body is None:
             return  # over the limit: answered 413 already
         if not self._bounded and len(body.encode() if isinstance(body, str) else body) > self.limit:
             body = None  # a Twisted whose buffer could not be bounded: late, but 413
         self._hold_or_hand((body, bodies))
 
-    def _hold_or_hand(self, item: tuple) -> None:
+    def _hold_or_hand(self, item: Message) -> None:
         # Twisted hands in every message of a read, paused or not; those
         # that come while paused wait here, as unparsed frames wait in a TCP
         # connection's buffer.
@@ -216,7 +226,7 @@ class WebSocketCarrier:
         else:
             self._hand(item)
 
-    def _hand(self, item: tuple) -> None:
+    def _hand(self, item: Message) -> None:
         body, bodies = item
         if body is None:
             self.connection.too_large(bodies)
@@ -299,7 +309,7 @@ def own_origin(request: Request) -> str | None:
 class MarketWebSocketResource(WebSocketResource):
     """/ws: the upgrade, for allowed origins and within the caps."""
 
-    def __init__(self, market: Any, origins: list[str]) -> None:
+    def __init__(self, market: MarketFactory, origins: list[str]) -> None:
         super().__init__(self)
         self.market = market  # the MarketFactory, shared with TCP
         self.origins = {origin_of(o) for o in origins} - {None}
@@ -327,7 +337,7 @@ class MarketWebSocketResource(WebSocketResource):
         # accepted (httpchannel.MarketSite): its WebSocket takes that place
         # over once the handshake is done, and gives it back when it closes.
         # A refused or broken handshake leaves it with the HTTP connection.
-        channel: Any = request.channel  # a httpchannel.MarketChannel
+        channel = cast("MarketChannel", request.channel)  # the web site's channels
         peer = channel.peer or "local"
         # The language before the connection: nothing that could fail runs
         # between making it and the try below.
@@ -372,7 +382,7 @@ class MarketWebSocketResource(WebSocketResource):
     def buildProtocol(self, request: Request) -> WebSocketCarrier:
         """Twisted's WebSocketServerFactory: the carrier of the connection
         render_GET opened."""
-        return WebSocketCarrier(self._opening[request], request.channel)
+        return WebSocketCarrier(self._opening[request], cast("MarketChannel", request.channel))
 
 
 def _refuse(request: Request, status: int, text: bytes) -> bytes:

@@ -2,10 +2,11 @@
 // its sales and revenue, invitations and the store's settings.
 
 import { revenueChart } from "./chart.js";
-import { form, h, invalid, mistake, money, replace, say } from "./dom.js";
+import { form, h, invalid, mistake, money, replace, say, setValue } from "./dom.js";
 import { formatCount, language, parts, switcher, t, tn, translatePage } from "./i18n.js";
 import { human, statusName } from "./messages.js";
 import { Market } from "./net.js";
+import { PhotoField, thumbnail } from "./photo.js";
 import { fromAddress, notices, pager, router, rowsOf, when } from "./ui.js";
 
 const market = new Market("cybermarket.merchant.token", "MERCHANT_LOGOUT");
@@ -18,6 +19,11 @@ function loggedIn() {
 
 function call(op, args) {
   return human(market.call(op, args));
+}
+
+// The session token, for the photo uploads (HTTP, not the socket).
+function token() {
+  return localStorage.getItem(market.tokenKey);
 }
 
 // The store's name, or null while the login was its email address.
@@ -107,7 +113,9 @@ function guarded(view) {
 // --- products ------------------------------------------------------------------
 
 // A product's row; what its buttons did (or why not) shows in the row.
-function productRow(product) {
+// `unsent`: a photo chosen in the add form whose upload was refused
+// ({file, why}); the row opens in its edit form with it, to send again.
+function productRow(product, unsent = null) {
   const row = h("tr", { "data-product-id": product.product_id });
   const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: `row-status-${product.product_id}` });
   const show = () => {
@@ -118,7 +126,7 @@ function productRow(product) {
         product.on_shelf = !product.on_shelf;
       }),
     );
-    const edit = h("button", { type: "button", class: "secondary" }, t("Edit"));
+    const edit = h("button", { type: "button", class: "secondary edit" }, t("Edit"));
     edit.addEventListener("click", () => editing());
     const restockId = `restock-${product.product_id}`;
     const amount = h("input", { id: restockId, type: "number", min: 1, value: 10, class: "qty", inputmode: "numeric" });
@@ -136,7 +144,11 @@ function productRow(product) {
     });
     replace(
       row,
-      h("td", { "data-label": t("Product") }, h("strong", { class: "product-name", title: product.productname }, product.productname), h("div", { class: "description muted" }, product.description)),
+      h(
+        "td",
+        { "data-label": t("Product") },
+        h("div", { class: "product-cell" }, thumbnail(product.photo), h("div", {}, h("strong", { class: "product-name", title: product.productname }, product.productname), h("div", { class: "description muted" }, product.description))),
+      ),
       h("td", { "data-label": t("Price"), class: "num" }, money(product.price)),
       h("td", { "data-label": t("Stock"), class: "num stock-count" }, formatCount(product.stock)),
       h("td", { "data-label": t("Shelf") }, product.on_shelf ? h("span", { class: "pill on" }, t("On shelf")) : h("span", { class: "pill off" }, t("Off shelf"))),
@@ -148,7 +160,15 @@ function productRow(product) {
       ),
     );
   };
-  const editing = () => {
+  const editing = (unsent = null) => {
+    const photo = new PhotoField({
+      current: product.photo || null,
+      productId: () => product.product_id,
+      token,
+      removed: () => {
+        product.photo = null;
+      },
+    });
     const edit = form(
       null,
       [
@@ -163,8 +183,13 @@ function productRow(product) {
         for (const key of ["productname", "price", "description"]) {
           if (wanted[key] !== product[key]) args[key] = wanted[key];
         }
+        // A file that is no picture stops the save before anything is sent.
+        const picture = await photo.prepared();
         if (Object.keys(args).length > 1) await call("SET_PRODUCT", args);
         Object.assign(product, wanted);
+        // A refused upload leaves the form open, saying why (the rest is
+        // saved, and a second Save sends only the photo).
+        if (picture) product.photo = await photo.upload(product.product_id, picture);
         show();
       },
       { class: "inline" },
@@ -172,8 +197,14 @@ function productRow(product) {
     const cancel = h("button", { type: "button", class: "secondary" }, t("Cancel"));
     cancel.addEventListener("click", show);
     edit.querySelector(".actions").append(cancel);
+    edit.querySelector(".actions").before(photo.node);
     replace(row, h("td", { colspan: 5 }, edit));
-    edit.inputs.productname.focus();
+    if (unsent) {
+      photo.choose(unsent.file);
+      say(edit.status, unsent.why, "error");
+    } else {
+      edit.inputs.productname.focus();
+    }
   };
   async function act(work) {
     try {
@@ -185,7 +216,8 @@ function productRow(product) {
       if (error.field instanceof HTMLElement) invalid(error.field, status);
     }
   }
-  show();
+  if (unsent) editing(unsent);
+  else show();
   return row;
 }
 
@@ -198,6 +230,7 @@ async function products() {
     return { items: rowsOf(data), next: data.next };
   };
   const paging = pager(body, load, productRow, t("More products"));
+  const photo = new PhotoField({ current: null, token });
   const add = form(
     t("Add a product"),
     [
@@ -212,17 +245,34 @@ async function products() {
       const stock = Number(values.stock.trim() || "0");
       if (!Number.isInteger(stock) || stock < 0) throw mistake(t("Please enter a whole number, 0 or more."), "stock");
       const args = { productname: values.productname, price, description: values.description, stock };
+      // A file that is no picture stops here: nothing is added.
+      const picture = await photo.prepared();
       const made = await call("MERCHANT_ADD_PRODUCT", args);
-      body.append(productRow({ product_id: made.product_id, ...args, on_shelf: true }));
+      const product = { product_id: made.product_id, ...args, on_shelf: true, photo: null };
+      // The photo once the product's id is known.  The product stays added
+      // if its upload is refused: its row opens with the photo, to send
+      // again with Save, and the sentence says so.
+      let unsent = null;
+      if (picture) {
+        try {
+          product.photo = await photo.upload(made.product_id, picture);
+        } catch (error) {
+          unsent = { file: photo.file, why: error.human };
+        }
+      }
+      body.append(productRow(product, unsent));
       empty.hidden = true;
       table.hidden = false;
-      for (const input of Object.values(inputs)) input.value = "";
-      inputs.stock.value = "10";
+      for (const input of Object.values(inputs)) setValue(input, "");
+      setValue(inputs.stock, "10");
       inputs.productname.focus();
+      photo.clear(null);
+      if (unsent) throw mistake(t("Added {name}, but not its photo: {reason} Press Save at the product in the list to send it again.", { name: args.productname, reason: unsent.why }));
       return t("Added {name}.", { name: args.productname });
     },
     { class: "add-product" },
   );
+  add.querySelector(".actions").before(photo.node);
   const page = await paging.next();
   const empty = h("p", { class: "muted" }, t("No products yet: add your first one below."));
   empty.hidden = page.items.length > 0;

@@ -58,6 +58,17 @@ export function field(label, attrs = {}) {
   return [wrapper, input];
 }
 
+/**
+ * Sets a field's value as if typed, so what follows its input (the length
+ * count) follows a value set by the page too.
+ * @param {HTMLInputElement | HTMLTextAreaElement} input
+ * @param {string} value
+ */
+export function setValue(input, value) {
+  input.value = value;
+  input.dispatchEvent(new Event("input"));
+}
+
 // A form whose submit runs `action(values)`; errors show inside the form.
 export function form(title, fields, submitText, action, extra = {}) {
   const inputs = {};
