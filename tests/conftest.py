@@ -88,6 +88,17 @@ def database_url(request, databases, tmp_path):
 
 
 @pytest.fixture
+def migrated_sqlite(request):
+    """migrated_sqlite(path) -> path: a SQLite file at the newest revision,
+    copied from the session's template, where a test needs a migrated file
+    but does not test `cybermarket db upgrade` itself.  The session's
+    databases are looked up only when the test runs, so that the test does
+    not count as one that uses the run's database (it would run again on
+    PostgreSQL, with SQLite files all the same)."""
+    return request.getfixturevalue("databases").sqlite_copy
+
+
+@pytest.fixture
 def migrated_url(database_url):
     """A fresh database with the schema at the newest revision: a copy of
     the one migrated for the session."""

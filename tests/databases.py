@@ -300,6 +300,13 @@ class SessionDatabases:
         finally:
             databases.give_back(url)
 
+    def sqlite_copy(self, path):
+        """A SQLite file at the newest revision at `path`, as `cybermarket
+        db upgrade` leaves one, whatever the run's backend: a copy of the
+        template (for the tests of SQLite's own files, such as backups)."""
+        shutil.copyfile(self._sqlite_template(), path)
+        return path
+
     @contextmanager
     def migrated_sqlite(self, path):
         """A new SQLite database at the newest revision, the file `path`,

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from cybermarket.storage.models import merchants, order_lines, orders, products
+from tests.command import run_here
 from tests.live import FAST, ISO_UTC, PASSWORD, cents, rows, send_all_then_read_all, unique
 from tests.scrape import delta, scrape
 from tests.seed import seed_stores
@@ -28,12 +29,18 @@ from tests.server import (
     ORDERLY_EXIT_CODES,
     child_env,
     free_port,
-    invite,
     run_cli,
     run_twistd,
     wait_until,
 )
 from tests.wire import Client, frame, request
+
+
+def invite_here(database_url, cwd):
+    """As tests.server.invite, in this process."""
+    result = run_here("invite", "--database", database_url, cwd=cwd)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout.strip().splitlines()[-1].strip()
 
 
 def product_stock(conn, storename):
@@ -128,13 +135,17 @@ def test_happy_path_over_tcp(launch, database_url):
 @pytest.mark.parametrize(
     "db_options", [(), ("--db-threads", "4")], ids=["default-db-threads", "4-db-threads"]
 )
-def test_checkout_race_for_the_last_units(launch, migrated_url, db_options):
-    live = launch(migrated_url, *FAST, *db_options)
-    shop = live.store("scarce")
+def test_checkout_race_for_the_last_units(request, launch, migrated_url, db_options):
+    if db_options:
+        live = launch(migrated_url, *FAST, *db_options)
+    else:  # the shared server's are the default options: a store of the test's own there
+        live = request.getfixturevalue("shared_live")
+    scarce = unique("scarce")
+    shop = live.store(scarce)
     product_id = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="widget", price="12.34", description="", stock=5
     )["product_id"]
-    buyers = live.customers([f"buyer{i}" for i in range(10)])
+    buyers = live.customers([unique(f"buyer{i}") for i in range(10)])
     for buyer in buyers:
         buyer.ok("CLIENT_ADD_ITEM", product_id=product_id, quantity=1)
 
@@ -153,7 +164,7 @@ def test_checkout_race_for_the_last_units(launch, migrated_url, db_options):
                 (r["product_id"], r["quantity"]) for r in rows(buyer.ok("CLIENT_GET_ITEMS"))
             ] == [(product_id, 1)]
             assert rows(buyer.ok("CLIENT_LIST_ORDERS")) == []
-    assert product_stock(shop, "scarce") == {product_id: 0}
+    assert product_stock(shop, scarce) == {product_id: 0}
     assert shop.ok("MERCHANT_GET_PROFIT") == "61.70"
     sales = rows(shop.ok("MERCHANT_GET_SALES"))
     assert [(s["product_id"], s["quantity_sold"], s["revenue"]) for s in sales] == [
@@ -346,8 +357,8 @@ def test_a_kept_page_stays_in_use_until_its_store_changes_in_another_process(lau
     assert listed("corner") == [("17.50", 4)]
 
 
-def test_restart_keeps_all_data(launch, database_url):
-    live = launch(database_url, *FAST)
+def test_restart_keeps_all_data(launch, migrated_url):
+    live = launch(migrated_url, *FAST)
     shop = live.merchant("lasting")  # signed up: the hash it keeps is the server's
     lamp = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="lamp", price="5.50", description="d", stock=10
@@ -600,8 +611,8 @@ def test_oversized_frame_gets_413_and_the_connection_is_closed(shared_live):
     assert live.connect().call("PING")["status"] == 200
 
 
-def test_max_frame_option_is_honoured(launch, database_url):
-    live = launch(database_url, "--max-frame", "1024")
+def test_max_frame_option_is_honoured(launch, migrated_url):
+    live = launch(migrated_url, "--max-frame", "1024")
     conn = live.connect()
     conn.send_raw(frame(request_of_size(1024, request_id=4)))
     answer = conn.receive()
@@ -620,8 +631,8 @@ def test_max_frame_option_is_honoured(launch, database_url):
 # --- connections ----------------------------------------------------------------
 
 
-def test_idle_connection_is_closed(launch, database_url):
-    live = launch(database_url, "--idle-timeout", "1")
+def test_idle_connection_is_closed(launch, migrated_url):
+    live = launch(migrated_url, "--idle-timeout", "1")
     idle, busy = live.connect(), live.connect()
     assert idle.call("PING")["status"] == 200
     idle.sock.settimeout(0.2)
@@ -765,7 +776,8 @@ def test_sigterm_under_load(launch, migrated_url):
 # --- the command line ----------------------------------------------------------
 
 
-def test_port_in_use_is_an_error(tmp_path, database_url):
+def test_port_in_use_is_an_error(tmp_path, migrated_url):
+    database_url = migrated_url  # at the newest revision: nothing to migrate before listening
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind((HOST, 0))
         taken.listen()
@@ -808,7 +820,8 @@ def test_port_in_use_is_an_error(tmp_path, database_url):
 
 
 @pytest.mark.parametrize("options", [(), ("--reuse-port",)])
-def test_port_in_use_is_one_line_without_a_traceback(tmp_path, database_url, options):
+def test_port_in_use_is_one_line_without_a_traceback(tmp_path, migrated_url, options):
+    database_url = migrated_url  # at the newest revision: nothing to migrate before listening
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind((HOST, 0))
         taken.listen()
@@ -865,10 +878,11 @@ def test_twistd_help_lists_the_options(tmp_path):
 def test_cli_db_upgrade_current_and_invite(tmp_path, database_url):
     upgraded = run_cli("db", "upgrade", "--database", database_url, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    current = run_cli("db", "current", "--database", database_url, cwd=tmp_path)
+    # The upgraded database as the other commands find it; they run in this
+    # process (tests.command): as processes of their own, tests/test_cli.py.
+    current = run_here("db", "current", "--database", database_url, cwd=tmp_path)
     assert current.returncode == 0, current.stdout + current.stderr
-    first = invite(database_url, tmp_path)
-    second = invite(database_url, tmp_path)
+    first, second = (invite_here(database_url, tmp_path) for _ in range(2))
     assert len(first) >= 16 and len(second) >= 16
     assert first != second
     assert not re.search(r"\s", first)

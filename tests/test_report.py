@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from cybermarket.storage.models import orders
 from cybermarket.tools import cli, report
+from tests.command import run_here
 from tests.seed import (
     MAX_ORDER_CENTS,
     MAX_PRICE,
@@ -590,7 +591,7 @@ def test_empty_database_gives_zero_counts_and_empty_tables(migrated_url, tmp_pat
 
 def test_command_refuses_a_chart_in_a_missing_folder(migrated_url, tmp_path):
     chart = tmp_path / "no" / "such" / "chart.png"
-    result = run_cli("report", "--database", migrated_url, "--plot", chart, cwd=tmp_path)
+    result = run_here("report", "--database", migrated_url, "--plot", chart, cwd=tmp_path)
     assert result.returncode != 0
     assert result.stdout == ""  # refused before any of the report is printed
     assert result.stderr == f"cybermarket report: --plot: no folder {chart.parent}\n"
@@ -600,7 +601,7 @@ def test_command_refuses_a_chart_in_a_missing_folder(migrated_url, tmp_path):
 def test_command_reports_a_chart_that_cannot_be_written(migrated_url, tmp_path):
     chart = tmp_path / "taken"
     chart.mkdir()  # a folder where the file should go
-    result = run_cli("report", "--database", migrated_url, "--plot", chart, cwd=tmp_path)
+    result = run_here("report", "--database", migrated_url, "--plot", chart, cwd=tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
@@ -627,6 +628,12 @@ def run_in_language(environ, *args, cwd):
         text=True,
         check=False,
     )
+
+
+def here_in_language(environ, *args, cwd):
+    """As run_in_language, in this process (tests.command): for what does
+    not depend on a new process (its warnings on stderr, its matplotlib)."""
+    return run_here(*args, cwd=cwd, environ=environ)
 
 
 def columns(line):
@@ -693,14 +700,14 @@ def test_the_report_in_russian_has_russian_words_and_numbers(market, tmp_path):
     assert chart.read_bytes().startswith(PNG_SIGNATURE)
 
     # The same report through --language, whatever the locale says.
-    again = run_in_language(
+    again = here_in_language(
         {"LANG": "C.UTF-8"}, "report", "--language", "ru", "--database", market.url, cwd=tmp_path
     )
     assert again.stdout == result.stdout
 
 
 def test_report_errors_follow_the_language(migrated_url, tmp_path):
-    bad_since = run_in_language(
+    bad_since = here_in_language(
         {"LANG": "ru_RU.UTF-8"},
         "report",
         "--database",
@@ -712,7 +719,7 @@ def test_report_errors_follow_the_language(migrated_url, tmp_path):
     assert bad_since.returncode == 2
     assert bad_since.stderr == "cybermarket report: --since: это не дата (ГГГГ-ММ-ДД): 'вчера'\n"
     folder = tmp_path / "нет"
-    no_folder = run_in_language(
+    no_folder = here_in_language(
         {"LANG": "zh_CN.UTF-8"},
         "report",
         "--database",
@@ -723,7 +730,7 @@ def test_report_errors_follow_the_language(migrated_url, tmp_path):
     )
     assert no_folder.stderr == f"cybermarket report: --plot: 文件夹 {folder} 不存在\n"
     missing = tmp_path / "missing.sqlite3"
-    no_file = run_in_language(
+    no_file = here_in_language(
         {"LANG": "ru_RU.UTF-8"}, "report", "--database", f"sqlite:///{missing}", cwd=tmp_path
     )
     assert no_file.returncode == 1

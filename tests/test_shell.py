@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from cybermarket.client.blocking import Response, token_after
 from cybermarket.ops import OPS
 from cybermarket.tools import cli, shell
+from tests.command import run_here
 from tests.live import FAST, PASSWORD, unique
 from tests.seed import invitation, seed_stores
 from tests.server import BIN, HOST, TLSServer, child_env, free_port, run_cli, self_signed
@@ -370,13 +371,13 @@ def test_completion_of_argument_names():
 
 
 @pytest.fixture
-def server(launch, database_url):
+def server(launch, migrated_url):
     """A `twistd cybermarket` process of its own on a fixed free port (so
     that it can be restarted on the same one), stopped at the end
     (conftest's launch): for the tests that need a whole market, or stop
     the server.  The others use shared_server (conftest), with a
     shared_store."""
-    return launch(database_url, *FAST, port=free_port()).server
+    return launch(migrated_url, *FAST, port=free_port()).server
 
 
 def create_store(server, storename, password=PASSWORD):
@@ -398,7 +399,11 @@ def shared_store(shared_server):
 
 
 def call(server, *words):
-    return run_cli("call", "--port", str(server.port), *words, cwd=server.workdir)
+    """`cybermarket call --port PORT WORDS`, in this process (tests.command):
+    a new process for each costs more than the call itself.  The command as
+    a process of its own is test_call_ping_prints_the_protocol_version's,
+    and the locale's tests at the end."""
+    return run_here("call", "--port", str(server.port), *words, cwd=server.workdir)
 
 
 def shell_env(home):
@@ -583,7 +588,7 @@ def test_an_unknown_op_is_refused_before_sending_with_the_nearest_one(monkeypatc
 
 
 def test_call_ping_prints_the_protocol_version(shared_server):
-    result = call(shared_server, "ping")
+    result = run_cli("call", "--port", str(shared_server.port), "ping", cwd=shared_server.workdir)
     assert result.returncode == 0, result.stderr
     assert result.stdout == PONG
     assert result.stderr == ""
@@ -795,7 +800,7 @@ def test_call_names_the_nearest_op_only_for_an_unknown_op_s_code():
 
 def test_call_without_a_server_exits_non_zero(tmp_path):
     port = free_port()
-    result = run_cli("call", "--port", str(port), "--timeout", "5", "PING", cwd=tmp_path)
+    result = run_here("call", "--port", str(port), "--timeout", "5", "PING", cwd=tmp_path)
     assert result.returncode == 3
     assert f"{HOST}:{port}" in result.stderr
 
@@ -1040,12 +1045,12 @@ def canned():
     ],
 )
 def test_call_escapes_control_characters_in_answers(canned, tmp_path, op, status, out, err):
-    result = run_cli("call", "--port", str(canned.port), op, cwd=tmp_path)
+    result = run_here("call", "--port", str(canned.port), op, cwd=tmp_path)
     assert (result.returncode, result.stdout, result.stderr) == (status, out, err)
 
 
 def test_call_json_escapes_control_characters_and_still_parses(canned, tmp_path):
-    result = run_cli("call", "--json", "--port", str(canned.port), "PING", cwd=tmp_path)
+    result = run_here("call", "--json", "--port", str(canned.port), "PING", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert_no_control_characters(result.stdout)
     assert json.loads(result.stdout)["message"] == HOSTILE

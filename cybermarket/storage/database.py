@@ -18,6 +18,7 @@ only convoy on the GIL.  That one thread commits requests in groups
 Each thread is a Worker (workers.py) that owns its connection.
 """
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -286,16 +287,81 @@ def alembic_config(url: str | URL) -> "Config":
 
 
 def head_revision(url: str | URL) -> str | None:
+    head = head_from_files(migrations_dir() / "versions")
+    if head is not None:
+        return head
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+# The lines that name a migration and the one before it, as
+# script.py.mako writes them: revision = "0007", down_revision = "0006"
+# (None for the first).  branch_labels and depends_on must be None.
+_NAMES = {
+    "revision": re.compile(r"""^revision\s*=\s*(['"])(\w+)\1\s*$""", re.MULTILINE),
+    "down_revision": re.compile(
+        r"""^down_revision\s*=\s*(?:None|(['"])(\w+)\1)\s*$""", re.MULTILINE
+    ),
+    "branch_labels": re.compile(r"^branch_labels\s*=\s*None\s*$", re.MULTILINE),
+    "depends_on": re.compile(r"^depends_on\s*=\s*None\s*$", re.MULTILINE),
+}
+
+
+def head_from_files(versions: Path) -> str | None:
+    """The newest revision of the migrations in `versions`, read from their
+    files: Alembic would import itself and every migration for it, which
+    is most of what a server's start costs.  None unless the files are a
+    plain chain (one head, no merge, no branch, each file of the form
+    above); Alembic then works it out."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    try:
+        files = sorted(versions.glob("*.py"))
+    except OSError:
+        return None
+    for file in files:
+        source = file.read_text(encoding="utf-8")
+        found = {name: pattern.findall(source) for name, pattern in _NAMES.items()}
+        if any(len(lines) != 1 for lines in found.values()):
+            return None
+        (_quote, revision), (_quote_down, down) = found["revision"][0], found["down_revision"][0]
+        revisions.add(revision)
+        if down:
+            downs.add(down)
+    heads = revisions - downs
+    if len(heads) != 1 or not downs <= revisions:
+        return None
+    return heads.pop()
+
+
+def at_head(url: str | URL) -> bool:
+    """Whether the database's schema is already at the newest revision,
+    found without Alembic (a table missing or anything unusual: no)."""
+    head = head_from_files(migrations_dir() / "versions")
+    if head is None:
+        return False
+    from sqlalchemy import inspect, text
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return versions.all() == [head]
+    finally:
+        engine.dispose()
 
 
 def upgrade(url: str | URL, revision: str = "head") -> None:
     """Bring the schema to the newest revision (or to `revision`).  Safe
     when several server processes start at once: they take turns (SQLite's
     write lock, a PostgreSQL advisory lock) and all but the first find
-    nothing to do."""
+    nothing to do.  A database already at the newest revision, as most
+    are when a server starts, is seen to be so without loading Alembic."""
+    if revision == "head" and at_head(url):
+        return
     from alembic import command
 
     cfg = alembic_config(url)
@@ -342,6 +408,16 @@ def check_foreign_keys(conn: Connection) -> None:
 
 
 def current_revision(conn: Connection) -> str | None:
+    """The revision the database's schema is at (None: not migrated), read
+    without loading Alembic unless the table holds several, which
+    Alembic refuses in its own words."""
+    from sqlalchemy import inspect, text
+
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) <= 1:
+        return versions[0] if versions else None
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(conn).get_current_revision()
