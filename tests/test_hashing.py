@@ -140,6 +140,21 @@ def test_a_full_address_queue_is_refused_with_503(market, logged):
     assert [answer(peer)["status"] for peer in waiting + [other]] == [201] * 6
 
 
+def test_the_refusal_for_hashing_is_in_the_persons_language(market):
+    pool = held_hasher(market, queue_per_address=1)
+    send(market, "CLIENT_CREATE", FLOODER, **create_args(0))  # running
+    send(market, "CLIENT_CREATE", FLOODER, **create_args(1))  # fills the queue
+    peer = market.peer(host=FLOODER)
+    peer.feed(frame(request("SET_LANGUAGE", 1, language="ru")))
+    peer.feed(frame(request("CLIENT_CREATE", 2, **create_args(2))))
+    refused = peer.responses()[-1]
+    assert (refused["status"], refused["message"]) == (
+        503,
+        "сервер занят проверкой паролей; повторите попытку",
+    )
+    pool.finish_all()
+
+
 def test_refusals_for_hashing_do_not_flood_the_log(market, logged):
     held_hasher(market, queue_per_address=1)
     send(market, "CLIENT_CREATE", FLOODER, **create_args(0))  # running

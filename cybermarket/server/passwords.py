@@ -28,10 +28,11 @@ from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from cybermarket.i18n import N_
 from cybermarket.instruments import NOTHING, Instruments
 from cybermarket.server.shares import FairShare
 
-BUSY = "server busy hashing passwords; try again"
+BUSY = N_("server busy hashing passwords; try again")
 
 # Defaults of the options --hash-threads-per-address, --hash-queue and
 # --hash-queue-per-address.
