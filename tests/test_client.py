@@ -143,7 +143,7 @@ def test_call_returns_a_response(start):
     market = start()
     conn = market.connect()
     ping = conn.call("PING")
-    assert ping == Response(id=ping.id, status=200, message="ok", data={"protocol": "1.2"})
+    assert ping == Response(id=ping.id, status=200, message="ok", data={"protocol": "1.3"})
     assert ping.ok and ping.frame is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         ping.status = 500

@@ -440,7 +440,7 @@ def test_every_error_over_websocket_json_carries_its_code(server):
 def test_a_client_of_protocol_1_1_keeps_working(server):
     """Nothing of 1.1 is removed or renamed: statuses, messages, ids."""
     with Client(server.port) as client:
-        assert client.call("PING")["data"] == {"protocol": "1.2"}
+        assert client.call("PING")["data"] == {"protocol": "1.3"}
         response = client.call("LIST_PRODUCT", storename="nowhere")
         assert set(response) == {"id", "status", "message", "error"}
         assert (response["status"], response["message"]) == (

@@ -588,7 +588,7 @@ def test_garbage_then_ping_on_the_same_connection(shared_live):
         "id": conn.next_id,
         "status": 200,
         "message": "ok",
-        "data": {"protocol": "1.2"},
+        "data": {"protocol": "1.3"},
     }
 
 

@@ -14,7 +14,7 @@ from tests.wire import Client
 def test_tokens_work_across_two_processes_on_one_database(launch, migrated_url):
     here = launch(migrated_url, *FAST)
     there = launch(migrated_url, *FAST)
-    assert here.connect().ok("PING") == {"protocol": "1.2"}
+    assert here.connect().ok("PING") == {"protocol": "1.3"}
 
     (alice,) = here.customers(["alice"])
     alice.ok("CLIENT_LOGOUT")

@@ -86,7 +86,7 @@ def test_connections_over_the_cap_are_refused_and_logged(make_market, logged):
         market.peer(host="10.0.0.9")
     assert refusals(logged, "max-connections")
     peers[0].lose()
-    assert market.peer(host="10.0.0.9").ok("PING") == {"protocol": "1.2"}
+    assert market.peer(host="10.0.0.9").ok("PING") == {"protocol": "1.3"}
 
 
 def test_connections_per_address_are_capped(make_market, logged):
@@ -96,9 +96,9 @@ def test_connections_per_address_are_capped(make_market, logged):
         market.peer(host="10.0.0.1")
     assert refusals(logged, "max-connections-per-address")
     # Another address is not held to the first one's count.
-    assert market.peer(host="10.0.0.2").ok("PING") == {"protocol": "1.2"}
+    assert market.peer(host="10.0.0.2").ok("PING") == {"protocol": "1.3"}
     first[1].lose()
-    assert market.peer(host="10.0.0.1").ok("PING") == {"protocol": "1.2"}
+    assert market.peer(host="10.0.0.1").ok("PING") == {"protocol": "1.3"}
 
 
 def test_refusals_are_logged_without_flooding_the_log(make_market, logged):

@@ -61,7 +61,7 @@ def store_rows(peer, storename, **paging):
 def test_ping_answers_200_with_the_protocol_version(market):
     response = market.peer().call("PING")
     assert response["status"] == 200
-    assert response["data"] == {"protocol": "1.2"}
+    assert response["data"] == {"protocol": "1.3"}
 
 
 def test_ping_answers_on_a_logged_in_connection(market):

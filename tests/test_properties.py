@@ -184,5 +184,5 @@ def test_protocol_never_answers_500_to_malformed_input(peer, requests):
     peer.protocol.connection.session = None
     peer.feed(frame(msgpack.packb({"id": 7, "op": "PING"})))
     assert peer.responses() == [
-        {"id": 7, "status": 200, "message": "ok", "data": {"protocol": "1.2"}}
+        {"id": 7, "status": 200, "message": "ok", "data": {"protocol": "1.3"}}
     ]

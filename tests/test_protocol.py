@@ -46,7 +46,7 @@ def assert_bad(response, field, request_id=1):
 
 
 # What PING answers (protocol 1.1).
-PONG = {"protocol": "1.2"}
+PONG = {"protocol": "1.3"}
 
 
 def pong(request_id):

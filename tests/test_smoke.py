@@ -3,7 +3,7 @@ def test_ping(market):
         "id": 1,
         "status": 200,
         "message": "ok",
-        "data": {"protocol": "1.2"},
+        "data": {"protocol": "1.3"},
     }
 
 

@@ -116,9 +116,9 @@ def test_http_connections_count_in_the_per_address_cap(make_market, logged, site
     assert over.transport.value().startswith(b"HTTP/1.1 503 ")
     assert over.closed
     assert refusals(logged, "max-connections-per-address")
-    assert market.peer("10.0.0.2").ok("PING") == {"protocol": "1.2"}  # another address
+    assert market.peer("10.0.0.2").ok("PING") == {"protocol": "1.3"}  # another address
     first.lose()
-    assert market.peer("10.0.0.1").ok("PING") == {"protocol": "1.2"}  # its place came back
+    assert market.peer("10.0.0.1").ok("PING") == {"protocol": "1.3"}  # its place came back
 
 
 @pytest.mark.parametrize("site", SITES)

@@ -64,7 +64,7 @@ def new_store(server: Server, ws: WSClient, json_text: bool = False) -> str:
 
 
 def test_binary_messages_carry_messagepack(ws):
-    assert ws.call("PING") == {"id": 1, "status": 200, "message": "ok", "data": {"protocol": "1.2"}}
+    assert ws.call("PING") == {"id": 1, "status": 200, "message": "ok", "data": {"protocol": "1.3"}}
     ws.send_bytes(msgpack.packb({"id": 7, "op": "LIST_MERCHANT", "args": {"limit": 1}}))
     message = ws.receive_message()
     assert isinstance(message, bytes)

@@ -23,7 +23,7 @@ PRODUCT_COLUMNS = [
     "photo",
 ]
 # What PING answers: the protocol version this server speaks.
-PROTOCOL: dict[str, str] = {"protocol": "1.2"}
+PROTOCOL: dict[str, str] = {"protocol": "1.3"}
 
 
 @handles("PING", write=False)
