@@ -34,7 +34,7 @@ from tests.seed import invitation, seed_stores
 from tests.server import BIN, HOST, TLSServer, child_env, free_port, run_cli, self_signed
 from tests.wire import frame
 
-PONG = "protocol: 1.2\n"  # what a PING prints
+PONG = "protocol: 1.3\n"  # what a PING prints
 SHELL_TIMEOUT = 60.0  # seconds for a whole piped shell session
 READ_TIMEOUT = 20.0  # seconds for one expected output on the terminal
 
@@ -1240,7 +1240,7 @@ def test_a_lost_connection_is_told_and_the_next_command_resumes_the_login(server
     term.send("ping\n")
     resumed = term.expect(merchant_prompt(store))
     assert re.search(
-        rf"reconnected to .*; resumed the login as merchant '{store}'\r\nprotocol: 1.2\r\n",
+        rf"reconnected to .*; resumed the login as merchant '{store}'\r\nprotocol: 1.3\r\n",
         resumed,
     )
     term.send("merchant_get_profit\n")
@@ -1254,7 +1254,7 @@ def test_a_lost_connection_is_told_and_the_next_command_resumes_the_login(server
     assert "connection lost" in lost and "resumes" not in lost
     term.send("ping\n")
     assert re.search(
-        r"reconnected to .*\(not logged in\)\r\nprotocol: 1.2\r\n", term.expect(PROMPT)
+        r"reconnected to .*\(not logged in\)\r\nprotocol: 1.3\r\n", term.expect(PROMPT)
     )
     term.send("quit\n")
     assert term.wait() == 0
