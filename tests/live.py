@@ -23,7 +23,10 @@ _serial = itertools.count(1)
 
 def unique(name):
     """`name` with a number no other call in this process gives: the names
-    of a test on the shared server (conftest's shared_live)."""
+    of a test on the shared server (conftest's shared_live).  `name` ends
+    with a letter, or unique("buyer4") and unique("buyer") could both give
+    "buyer46"."""
+    assert not name[-1:].isdigit(), f"{name!r} ends with a digit"
     return f"{name}{next(_serial)}"
 
 

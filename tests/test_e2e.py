@@ -145,7 +145,10 @@ def test_checkout_race_for_the_last_units(request, launch, migrated_url, db_opti
     product_id = shop.ok(
         "MERCHANT_ADD_PRODUCT", productname="widget", price="12.34", description="", stock=5
     )["product_id"]
-    buyers = live.customers([unique(f"buyer{i}") for i in range(10)])
+    # One unique stem, then a letter before each number: unique("buyer4")
+    # would give "buyer46", a name unique("buyer") gives too.
+    racers = unique("racer")
+    buyers = live.customers([f"{racers}n{i}" for i in range(10)])
     for buyer in buyers:
         buyer.ok("CLIENT_ADD_ITEM", product_id=product_id, quantity=1)
 
