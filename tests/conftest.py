@@ -10,7 +10,10 @@ The PostgreSQL run (scripts/with-postgres) runs only the tests that use a
 database: those that ask for `database_url` or `databases` (directly or
 through another fixture, such as migrated_url or market) or are marked
 `database`.  The others do the same on either backend, and the SQLite run
-has run them.
+has run them.  So do the tests marked `pages`: browser tests of what the
+pages do with answers whose every rule is tested on both backends below
+the pages (the photos' pages, whose server side tests/test_photo_*.py play
+on both); one walk through the same pages runs on both.
 """
 
 import os
@@ -35,7 +38,10 @@ DATABASE_FIXTURES = {"database_url", "databases"}
 
 
 def uses_database(item):
-    """True for a test that reads or writes a database."""
+    """True for a test that reads or writes a database, and whose outcome
+    could depend on which (not one marked `pages`)."""
+    if item.get_closest_marker("pages"):
+        return False
     return not DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())) or bool(
         item.get_closest_marker("database")
     )

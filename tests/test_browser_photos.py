@@ -13,6 +13,7 @@ import io
 import json
 import urllib.request
 
+import pytest
 from PIL import Image, ImageDraw
 
 from tests import test_browser
@@ -29,6 +30,10 @@ from tests.test_browser import DESKTOP, log_in, no_sideways_scroll, tcp_customer
 from tests.wire import Client
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
+# The pages' own behaviour: GET_PRODUCT, the photo column and the photos'
+# paths are played on both backends in tests/test_photo_*.py, and the walk
+# in tests/test_browser_photo_walk.py runs on both.
+pytestmark = pytest.mark.pages
 
 # True once the image has arrived and decoded: a broken or missing one
 # has no natural width.
