@@ -5,12 +5,18 @@ stays beside a new error."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests import test_browser
 from tests.browser_kit import as_merchant, tcp_store
 from tests.live import rows
 from tests.test_browser import log_in_console
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
+# The forms' own behaviour (Enter, field messages, decimal commas, length
+# counts): what the server then holds is tested on both backends below the
+# pages.  Runs in the SQLite run only.
+pytestmark = pytest.mark.pages
 
 
 def stock_on_server(server, storename, product_id):

@@ -5,11 +5,16 @@ total is called what it is (the revenue the checkouts credited)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests import test_browser
 from tests.browser_kit import PHONE_390, as_merchant, customer_with_cart, tcp_store
 from tests.test_browser import log_in_console
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
+# How the chart shows names and the total: the sales figures are tested on
+# both backends below the pages.  Runs in the SQLite run only.
+pytestmark = pytest.mark.pages
 
 LONG = "Extra large celebration cake with raspberries, pistachios and white chocolate"
 

@@ -5,12 +5,17 @@ leaving nothing of the account on any page or in the browser's storage
 
 from __future__ import annotations
 
+import pytest
+
 from tests import test_browser
 from tests.browser_kit import as_customer, server_cart, tcp_store
 from tests.test_browser import TIMEOUT_MS, add_to_cart, log_in, log_in_console, tcp_customer
 from tests.wire import Client
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
+# The pages' own sharing of a login between tabs: RESUME and logout are
+# tested on both backends below the pages.  Runs in the SQLite run only.
+pytestmark = pytest.mark.pages
 
 
 def new_tab(pages, page, path: str):
