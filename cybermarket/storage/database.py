@@ -341,15 +341,10 @@ def at_head(url: str | URL) -> bool:
     head = head_from_files(migrations_dir() / "versions")
     if head is None:
         return False
-    from sqlalchemy import inspect, text
-
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return False
-            versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
-            return versions.all() == [head]
+            return _revisions(conn) == [head]
     finally:
         engine.dispose()
 
@@ -407,15 +402,23 @@ def check_foreign_keys(conn: Connection) -> None:
         raise RuntimeError(f"the migrations broke foreign keys: {broken[:10]}")
 
 
-def current_revision(conn: Connection) -> str | None:
-    """The revision the database's schema is at (None: not migrated), read
-    without loading Alembic unless the table holds several, which
-    Alembic refuses in its own words."""
+def _revisions(conn: Connection) -> list[str] | None:
+    """The rows of Alembic's version table, read without Alembic; None
+    when the table is missing (a database never migrated)."""
     from sqlalchemy import inspect, text
 
     if not inspect(conn).has_table("alembic_version"):
         return None
-    versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision the database's schema is at (None: not migrated), read
+    without loading Alembic unless the table holds several, which
+    Alembic refuses in its own words."""
+    versions = _revisions(conn)
+    if versions is None:
+        return None
     if len(versions) <= 1:
         return versions[0] if versions else None
     from alembic.runtime.migration import MigrationContext
