@@ -16,7 +16,9 @@ the pages (the photos' pages, whose server side tests/test_photo_*.py play
 on both); one walk through the same pages runs on both.
 """
 
+import compileall
 import os
+from pathlib import Path
 
 import pytest
 from twisted.internet import defer
@@ -45,6 +47,17 @@ def uses_database(item):
     return not DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())) or bool(
         item.get_closest_marker("database")
     )
+
+
+def pytest_configure(config):
+    # The suite starts a few hundred server and command processes.  Where
+    # PYTHONDONTWRITEBYTECODE is set (as on some CI machines), each would
+    # compile the package's sources again; compiled once here (the first
+    # process of a run, not each xdist worker), every child reads them.
+    if not hasattr(config, "workerinput"):
+        root = Path(__file__).resolve().parent.parent
+        for folder in ("cybermarket", "twisted/plugins"):
+            compileall.compile_dir(root / folder, quiet=1)
 
 
 def pytest_collection_modifyitems(config, items):
