@@ -26,7 +26,9 @@ compares (races, two processes on one database, restarts, throttle counts,
 tokens, search, money, names) stays unmarked and runs on both.
 """
 
+import compileall
 import os
+from pathlib import Path
 
 import pytest
 from twisted.internet import defer
@@ -68,6 +70,17 @@ def check_backend_free(item):
             f"{item.nodeid}: backend_free takes one argument, what the test is about"
             ' (for example backend_free("the network layer"))'
         )
+
+
+def pytest_configure(config):
+    # The suite starts a few hundred server and command processes.  Where
+    # PYTHONDONTWRITEBYTECODE is set (as on some CI machines), each would
+    # compile the package's sources again; compiled once here (the first
+    # process of a run, not each xdist worker), every child reads them.
+    if not hasattr(config, "workerinput"):
+        root = Path(__file__).resolve().parent.parent
+        for folder in ("cybermarket", "twisted/plugins"):
+            compileall.compile_dir(root / folder, quiet=1)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -15,11 +15,13 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.live import PASSWORD, running, unique
 from tests.seed import seed_customers, seed_stores
+from tests.server import BY_WEB_PORT
 from tests.wire import Client
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -163,8 +165,12 @@ def log_in(page, login: str) -> None:
     except Exception as error:  # Playwright's TimeoutError: say what the page showed
         shown = page.locator("main").inner_text(timeout=1_000)
         header = page.locator("#account-link").inner_text(timeout=1_000)
+        # What the server logged of this login (a failed one says why).
+        behind = BY_WEB_PORT.get(urlsplit(page.url).port)
+        logged = [line for line in behind.log.splitlines() if login in line] if behind else []
         raise AssertionError(
-            f"not logged in as {login} at {page.url}: header {header!r}, page {shown[:400]!r}"
+            f"not logged in as {login} at {page.url}: header {header!r}, page {shown[:400]!r};"
+            f" the server logged {logged[-6:]!r}"
         ) from error
 
 
