@@ -114,7 +114,8 @@ test: $(VENV)/.installed-test node_modules/.installed
 test-sqlite: $(VENV)/.installed-test
 	scripts/with-chromium $(PYTEST)
 
-# Only the tests that use a database run again on PostgreSQL (tests/conftest.py);
+# Only the tests whose outcome can depend on the backend run again on PostgreSQL:
+# those that use a database, less those marked backend_free (tests/conftest.py);
 # the one that stops the cluster runs after the others, alone.
 test-postgres: $(VENV)/.installed-test
 	scripts/with-chromium scripts/with-postgres sh -c '$(PYTEST) -m "not outage" && $(BIN)/python -m pytest -m outage'
