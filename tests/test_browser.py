@@ -165,9 +165,11 @@ def log_in(page, login: str) -> None:
     except Exception as error:  # Playwright's TimeoutError: say what the page showed
         shown = page.locator("main").inner_text(timeout=1_000)
         header = page.locator("#account-link").inner_text(timeout=1_000)
-        # What the server logged of this login (a failed one says why).
+        # What the server logged of this login, and of failed ones (which
+        # say why, and with what name).
         behind = BY_WEB_PORT.get(urlsplit(page.url).port)
-        logged = [line for line in behind.log.splitlines() if login in line] if behind else []
+        lines = behind.log.splitlines() if behind else []
+        logged = [line for line in lines if login in line or "failed client login" in line]
         raise AssertionError(
             f"not logged in as {login} at {page.url}: header {header!r}, page {shown[:400]!r};"
             f" the server logged {logged[-6:]!r}"
