@@ -154,8 +154,16 @@ def tcp_customer(server) -> str:
     return name
 
 
+def connected(page) -> None:
+    """Wait for the page's redraw once connected (`data-connected`): a
+    field filled before it could be redrawn under Playwright's fill, which
+    focuses and types in separate steps."""
+    page.locator("body[data-connected]").wait_for(state="attached")
+
+
 def log_in(page, login: str) -> None:
     page.goto(page.url.split("#")[0] + "#/account")
+    connected(page)
     form = page.locator("form.login")
     form.get_by_label("Username or email").fill(login)
     form.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -271,6 +279,7 @@ def test_a_merchant_joins_sells_and_sees_the_sale(pages, server):
 
 
 def log_in_console(page, storename: str) -> None:
+    connected(page)
     form = page.locator("form.login")
     form.get_by_label("Store name or email").fill(storename)
     form.get_by_label("Password", exact=True).fill(PASSWORD)
