@@ -18,7 +18,12 @@ BIN := $(VENV)/bin
 # that time (the SQLite run: 214 s with two, 183-191 s with three).  Each
 # test file runs on one of them (its module fixtures are made once); the
 # slowest tests are listed at the end.
-PYTEST ?= $(BIN)/python -m pytest -n 3 --dist loadfile --durations=15
+#
+# The suite's processes (its workers, and the servers and commands they
+# start) share what they compile through __pycache__ (ignored by git):
+# under a PYTHONDONTWRITEBYTECODE from the environment, each of them would
+# compile the package, and each worker rewrite every test module, again.
+PYTEST ?= env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n 3 --dist loadfile --durations=15
 
 .PHONY: run lint test test-sqlite test-postgres test-newest venv lock clean messages
 
