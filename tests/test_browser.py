@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -92,11 +92,14 @@ class Pages:
         viewport: dict = DESKTOP,
         locale: str | None = None,
         accept_language: str | None = None,
+        before: Callable | None = None,
     ):
         # `locale`: the browser's language (navigator.languages and
         # Accept-Language); Chromium's own default otherwise.
         # `accept_language`: the header as a browser set to several
         # languages sends it, on every request, the WebSocket's included.
+        # `before(page)`: called before the page loads, to watch or route
+        # its WebSocket from the first (rather than a second load).
         extra: dict = {"locale": locale} if locale else {}
         if accept_language:
             extra["extra_http_headers"] = {"Accept-Language": accept_language}
@@ -106,6 +109,8 @@ class Pages:
         page.set_default_timeout(TIMEOUT_MS)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("dialog", lambda dialog: self.errors.append(f"dialog: {dialog.message}"))
+        if before is not None:
+            before(page)
         page.goto(f"http://127.0.0.1:{self.server.web_port}{path}")
         return page
 
@@ -304,7 +309,6 @@ def test_what_a_visitor_types_before_the_connection_opens_is_kept(pages, server)
     rendered again once the connection opens; what was typed meanwhile
     stays, and logs in."""
     username = tcp_customer(server)
-    page = pages.open("/")
     held = {"route": None, "messages": [], "passed": 0}
 
     def hold_answers(route):
@@ -322,8 +326,9 @@ def test_what_a_visitor_types_before_the_connection_opens_is_kept(pages, server)
 
         upstream.on_message(to_page)
 
-    page.route_web_socket(re.compile(r"/ws$"), hold_answers)
-    page.reload()
+    page = pages.open(
+        "/", before=lambda page: page.route_web_socket(re.compile(r"/ws$"), hold_answers)
+    )
     # Going to the account page renders its form at once, connected or not.
     page.goto(page.url.split("#")[0] + "#/account")
     form = page.locator("form.login")
