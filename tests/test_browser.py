@@ -1,5 +1,6 @@
 """The storefront and the store console in a real browser: Debian's
-Chromium, headless, driven by Playwright, against one `twistd cybermarket
+Chromium, headless, driven by Playwright (one launch for the whole run,
+tests/conftest.py's shared_chromium), against one `twistd cybermarket
 --web` for the whole module.  Stores and accounts a test does not sign up
 through the page are made over TCP.
 
@@ -15,6 +16,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,8 +59,10 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
+@contextmanager
+def launched() -> Iterator:
+    """Chromium, driven by Playwright (tests/conftest.py's shared_chromium
+    launches it once for a whole run)."""
     if not os.path.exists(CHROMIUM):
         missing("Chromium is not installed (apt-get install chromium)")
     try:
@@ -67,8 +71,18 @@ def browser() -> Iterator:
         missing("Playwright is not installed (pip install -e '.[test]')")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser(shared_chromium):
+    """The run's one Chromium: each test has contexts of its own (Pages),
+    so one launch serves every module, and a launch (the browser and
+    Playwright's driver) costs seconds of CPU."""
+    return shared_chromium
 
 
 @pytest.fixture(scope="module")
