@@ -159,6 +159,21 @@ COLOURS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def shop_window(server) -> tuple[str, list[int]]:
+    """The store of SHOP_WINDOW with its photos, made once: its variants
+    only look at it (each upload costs the server a decode and two
+    encodes)."""
+    storename, ids = tcp_store(server, [p[:4] for p in SHOP_WINDOW])
+    token = merchant_token(server, storename)
+    for product_id, (*_, size, shape), (first, second) in zip(
+        ids, SHOP_WINDOW, COLOURS * 2, strict=False
+    ):
+        if size:
+            upload(server, token, product_id, picture(size, first, second, shape))
+    return storename, ids
+
+
 def wait_for_photos(page) -> None:
     # Each photo scrolled to (they load lazily) and loaded, for the picture.
     for img in page.locator("main img.photo:visible").all():
@@ -178,14 +193,10 @@ def wait_for_photos(page) -> None:
         pytest.param("ru-desktop", DESKTOP, "ru-RU", "light", marks=PICTURE_ONLY),
     ],
 )
-def test_screenshots_of_the_storefront_with_photos(pages, server, suffix, viewport, locale, scheme):
-    storename, ids = tcp_store(server, [p[:4] for p in SHOP_WINDOW])
-    token = merchant_token(server, storename)
-    for product_id, (*_, size, shape), (first, second) in zip(
-        ids, SHOP_WINDOW, COLOURS * 2, strict=False
-    ):
-        if size:
-            upload(server, token, product_id, picture(size, first, second, shape))
+def test_screenshots_of_the_storefront_with_photos(
+    pages, server, shop_window, suffix, viewport, locale, scheme
+):
+    storename, ids = shop_window
     page = pages.open(f"/#/store/{storename}", viewport, locale=locale)
     page.emulate_media(color_scheme=scheme)
     page.locator(f"article.product[data-product-id='{ids[-1]}']").wait_for()
