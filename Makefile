@@ -1,7 +1,7 @@
 # Two commands on a machine with only python3 (and make):
 #   make run    set up .venv and serve on 127.0.0.1:22333 with ./cybermarket.sqlite3,
 #               and the storefront on http://127.0.0.1:8080/
-#   make test   set up .venv, run `make lint`, then the whole test suite
+#   make test   set up .venv, run `make lint` and, beside it, the whole test suite
 #               twice: on SQLite, then on a throwaway PostgreSQL cluster
 #               (installed from Debian's packages when missing, which
 #               needs root); the browser tests run in Debian's Chromium
@@ -109,10 +109,13 @@ lint: $(VENV)/.installed-test node_modules/.installed
 	$(NODE_BIN)/eslint $(JS)
 	$(NODE_BIN)/tsc -p jsconfig.json
 
-# Lint first, then the two suites one after the other (also under make -j).
-test: lint
-	$(MAKE) test-sqlite
-	$(MAKE) test-postgres
+# Lint beside the SQLite suite (the suite waits on its servers and the
+# browser part of the time, which the checks fill), then the PostgreSQL
+# suite.  Under make test, the suite leaves out its own runs of the same
+# checks over the whole tree (tests/test_lint.py): make lint is them.
+test: $(VENV)/.installed-test node_modules/.installed
+	$(MAKE) -j2 lint test-sqlite CYBERMARKET_LINTED=1
+	$(MAKE) test-postgres CYBERMARKET_LINTED=1
 
 test-sqlite: $(VENV)/.installed-test
 	scripts/with-chromium $(PYTEST)
@@ -128,7 +131,8 @@ screenshots: $(VENV)/.installed-test
 	CYBERMARKET_SCREENSHOTS=1 CYBERMARKET_TEST_DATABASE= CI=true \
 		scripts/with-chromium $(PYTEST) $(SCREENSHOT_TESTS)
 
-# Only the tests that use a database run again on PostgreSQL (tests/conftest.py);
+# Only the tests whose outcome can depend on the backend run again on PostgreSQL:
+# those that use a database, less those marked backend_free (tests/conftest.py);
 # the one that stops the cluster runs after the others, alone.
 test-postgres: $(VENV)/.installed-test
 	scripts/with-chromium scripts/with-postgres sh -c '$(PYTEST) -m "not outage" && $(BIN)/python -m pytest -m outage'

@@ -6,17 +6,29 @@ PostgreSQL server (postgresql+psycopg://user@host:port/postgres), a new
 database of its own on it.  A migrated one starts as a copy of a database
 migrated once per session.
 
-The PostgreSQL run (scripts/with-postgres) runs only the tests that use a
-database: those that ask for `database_url` or `databases` (directly or
-through another fixture, such as migrated_url or market) or are marked
-`database`.  The others do the same on either backend, and the SQLite run
-has run them.  So do the tests marked `pages`: browser tests of what the
-pages do with answers whose every rule is tested on both backends below
-the pages (the photos' pages, whose server side tests/test_photo_*.py play
-on both); one walk through the same pages runs on both.
+The PostgreSQL run (scripts/with-postgres) runs only the tests whose
+outcome can depend on the backend: those that use a database (they ask for
+`database_url` or `databases`, directly or through another fixture such as
+migrated_url, market or shared_live, or are marked `database`), less those
+marked `backend_free("what the test is about")`.  The others do the same on
+either backend, and the SQLite run has run them.
+
+`backend_free` is for a test whose subject is not the database, though it
+needs a server and so a database to run: the network layer (frames,
+timeouts, connection caps, slow readers, half-sent web requests), the
+command line's options, the clients (the shell, the Python client
+library), the WebSocket transport and the web endpoint's HTTP side, or
+the pages alone (a browser test of what the pages do with answers whose
+every rule is tested on both backends below them; one walk through the
+same pages runs on both).  Its argument says which, in a few words.
+Whatever involves what the database stores or how it locks, orders or
+compares (races, two processes on one database, restarts, throttle counts,
+tokens, search, money, names) stays unmarked and runs on both.
 """
 
+import compileall
 import os
+from pathlib import Path
 
 import pytest
 from twisted.internet import defer
@@ -39,12 +51,36 @@ DATABASE_FIXTURES = {"database_url", "databases"}
 
 def uses_database(item):
     """True for a test that reads or writes a database, and whose outcome
-    could depend on which (not one marked `pages`)."""
-    if item.get_closest_marker("pages"):
+    could depend on which (not one marked `backend_free`)."""
+    if item.get_closest_marker("backend_free"):
         return False
     return not DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())) or bool(
         item.get_closest_marker("database")
     )
+
+
+def check_backend_free(item):
+    """A `backend_free` mark must say what the test is about instead."""
+    mark = item.get_closest_marker("backend_free")
+    if mark is None:
+        return
+    reason = mark.args[0] if len(mark.args) == 1 and not mark.kwargs else None
+    if not isinstance(reason, str) or not reason.strip():
+        raise pytest.UsageError(
+            f"{item.nodeid}: backend_free takes one argument, what the test is about"
+            ' (for example backend_free("the network layer"))'
+        )
+
+
+def pytest_configure(config):
+    # The suite starts a few hundred server and command processes.  Where
+    # PYTHONDONTWRITEBYTECODE is set (as on some CI machines), each would
+    # compile the package's sources again; compiled once here (the first
+    # process of a run, not each xdist worker), every child reads them.
+    if not hasattr(config, "workerinput"):
+        root = Path(__file__).resolve().parent.parent
+        for folder in ("cybermarket", "twisted/plugins"):
+            compileall.compile_dir(root / folder, quiet=1)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -56,6 +92,8 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if item.get_closest_marker("outage"):
                 item.add_marker(apart)
+    for item in items:
+        check_backend_free(item)
     if not on_postgresql():
         return
     kept, left_out = [], []
@@ -68,7 +106,7 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     if on_postgresql():
-        return "database: PostgreSQL; only the tests that use a database run"
+        return "database: PostgreSQL; the tests that use a database, less backend_free ones"
     return "database: SQLite"
 
 

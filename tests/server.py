@@ -101,6 +101,10 @@ def invite(database_url, cwd, bin_dir=BIN):
     return result.stdout.strip().splitlines()[-1].strip()
 
 
+# The servers of this process by their --web port, for a browser test's
+# message to quote what the server behind a page logged.
+BY_WEB_PORT = {}
+
 # What the server logs once it listens.
 SERVING = "cybermarket serving on "
 
@@ -229,6 +233,8 @@ class Server:
                 self.web_port = free_port()
             self._spawn()
             if self._await_ready(timeout, retry_port=attempt < attempts):
+                if self.web:
+                    BY_WEB_PORT[self.web_port] = self
                 return self
         raise ServerFailed("no free port could be bound")
 

@@ -99,6 +99,7 @@ def open_many(port, count, source="127.0.0.1", timeout=60.0):
 # --- connection floods ---------------------------------------------------------
 
 
+@pytest.mark.backend_free("the network layer")
 def test_connections_over_the_per_address_cap_are_closed(serve):
     server = serve("--max-connections-per-address", "3")
     socks = open_many(server.port, 5)
@@ -121,6 +122,7 @@ def _pings(server, source):
         return False
 
 
+@pytest.mark.backend_free("the network layer")
 def test_a_flood_from_one_address_cannot_exhaust_the_descriptors(serve):
     """1,100 idle connections from one address under a 1,024 open-file
     limit used to take every descriptor, after which nobody was answered.
@@ -149,6 +151,7 @@ def test_a_flood_from_one_address_cannot_exhaust_the_descriptors(serve):
 # --- frames dribbled ---------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the network layer")
 def test_a_frame_not_finished_in_time_closes_the_connection(serve):
     server = serve("--frame-timeout", "1")
     with Client(server.port, HOST, timeout=10.0) as client:
@@ -204,6 +207,7 @@ def _until_quiet(pid, quiet=0.5, timeout=60.0):
     raise AssertionError("the server kept working")
 
 
+@pytest.mark.backend_free("the network layer")
 def test_requests_of_a_client_that_does_not_read_wait_for_it(serve, database_url):
     """A client pipelining big listings without reading used to have every
     one of them built and kept in memory.  Now requests wait until the
@@ -279,6 +283,7 @@ def held_by_server(socks):
     return held
 
 
+@pytest.mark.backend_free("the network layer")
 def test_half_sent_web_requests_from_one_address_cannot_take_the_descriptors(serve):
     """1,083 half-sent requests to --web from one address under a 1,100
     open-file limit used to take the descriptors (plain HTTP connections
@@ -341,6 +346,7 @@ def _closed_while_dribbling(sock, every, timeout):
     return False
 
 
+@pytest.mark.backend_free("the network layer")
 def test_a_web_request_dribbled_a_byte_at_a_time_is_closed_at_the_frame_timeout(serve):
     """A header byte every 25 s used to keep a web connection for ever:
     each byte put off Twisted's idle timeout."""
@@ -351,6 +357,7 @@ def test_a_web_request_dribbled_a_byte_at_a_time_is_closed_at_the_frame_timeout(
     wait_until(lambda: "--frame-timeout" in server.log, 10, what="a log line")
 
 
+@pytest.mark.backend_free("the network layer")
 def test_an_idle_keep_alive_web_connection_is_closed(serve):
     server = serve("--idle-timeout", "1", web=True)
     conn = http.client.HTTPConnection(HOST, server.web_port, timeout=10)
@@ -372,6 +379,7 @@ def _rss(pid):
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.backend_free("the network layer")
 def test_unread_pipelined_web_requests_are_not_read(serve):
     """Connections pipelining GET /app.js without reading used to have all
     their requests read and every answer kept in memory (20 of them: RSS
@@ -434,6 +442,7 @@ def test_behind_a_balancer_each_client_has_its_own_address(serve, database_url):
     wait_until(lambda: "from 10.1.0.3" in server.log, 10, what="the client's address in the log")
 
 
+@pytest.mark.backend_free("the network layer")
 def test_a_client_that_stops_reading_is_dropped_at_the_idle_timeout(serve, database_url):
     """Closing gently waits for the written answers to go out, which never
     happens while the client does not read: such connections, and the

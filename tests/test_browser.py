@@ -18,11 +18,13 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.live import PASSWORD, running, unique
 from tests.seed import seed_customers, seed_stores
+from tests.server import BY_WEB_PORT
 from tests.wire import Client
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -183,8 +185,16 @@ def tcp_customer(server) -> str:
     return name
 
 
+def connected(page) -> None:
+    """Wait for the page's redraw once connected (`data-connected`): a
+    field filled before it could be redrawn under Playwright's fill, which
+    focuses and types in separate steps."""
+    page.locator("body[data-connected]").wait_for(state="attached")
+
+
 def log_in(page, login: str) -> None:
     page.goto(page.url.split("#")[0] + "#/account")
+    connected(page)
     form = page.locator("form.login")
     form.get_by_label("Username or email").fill(login)
     form.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -194,8 +204,14 @@ def log_in(page, login: str) -> None:
     except Exception as error:  # Playwright's TimeoutError: say what the page showed
         shown = page.locator("main").inner_text(timeout=1_000)
         header = page.locator("#account-link").inner_text(timeout=1_000)
+        # What the server logged of this login, and of failed ones (which
+        # say why, and with what name).
+        behind = BY_WEB_PORT.get(urlsplit(page.url).port)
+        lines = behind.log.splitlines() if behind else []
+        logged = [line for line in lines if login in line or "failed client login" in line]
         raise AssertionError(
-            f"not logged in as {login} at {page.url}: header {header!r}, page {shown[:400]!r}"
+            f"not logged in as {login} at {page.url}: header {header!r}, page {shown[:400]!r};"
+            f" the server logged {logged[-6:]!r}"
         ) from error
 
 
@@ -294,6 +310,7 @@ def test_a_merchant_joins_sells_and_sees_the_sale(pages, server):
 
 
 def log_in_console(page, storename: str) -> None:
+    connected(page)
     form = page.locator("form.login")
     form.get_by_label("Store name or email").fill(storename)
     form.get_by_label("Password", exact=True).fill(PASSWORD)

@@ -16,7 +16,7 @@ browser, server, pages = test_browser.browser, test_browser.server, test_browser
 # The forms' own behaviour (Enter, field messages, decimal commas, length
 # counts): what the server then holds is tested on both backends below the
 # pages.  Runs in the SQLite run only.
-pytestmark = pytest.mark.pages
+pytestmark = pytest.mark.backend_free("the pages alone")
 
 
 def stock_on_server(server, storename, product_id):

@@ -27,7 +27,7 @@ browser, server, pages = test_browser.browser, test_browser.server, test_browser
 # The pages' own behaviour: the uploads' every rule is played on both
 # backends in tests/test_photo_uploads.py, and the walk through these pages
 # in tests/test_browser_photo_walk.py runs on both.
-pytestmark = pytest.mark.pages
+pytestmark = pytest.mark.backend_free("the pages alone")
 
 TEXT = b"Shopping list: bread, milk, tea.\n"
 

@@ -33,7 +33,7 @@ browser, server, pages = test_browser.browser, test_browser.server, test_browser
 # The pages' own behaviour: GET_PRODUCT, the photo column and the photos'
 # paths are played on both backends in tests/test_photo_*.py, and the walk
 # in tests/test_browser_photo_walk.py runs on both.
-pytestmark = pytest.mark.pages
+pytestmark = pytest.mark.backend_free("the pages alone")
 
 # True once the image has arrived and decoded: a broken or missing one
 # has no natural width.

@@ -14,7 +14,7 @@ from tests.test_browser import log_in_console
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 # How the chart shows names and the total: the sales figures are tested on
 # both backends below the pages.  Runs in the SQLite run only.
-pytestmark = pytest.mark.pages
+pytestmark = pytest.mark.backend_free("the pages alone")
 
 LONG = "Extra large celebration cake with raspberries, pistachios and white chocolate"
 

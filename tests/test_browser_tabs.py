@@ -15,7 +15,7 @@ from tests.wire import Client
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 # The pages' own sharing of a login between tabs: RESUME and logout are
 # tested on both backends below the pages.  Runs in the SQLite run only.
-pytestmark = pytest.mark.pages
+pytestmark = pytest.mark.backend_free("the pages alone")
 
 
 def new_tab(pages, page, path: str):

@@ -139,6 +139,7 @@ def add_products(shop, count, price="1.25"):
 # --- call(), Response and the typed errors -----------------------------------------
 
 
+@pytest.mark.backend_free("the client library")
 def test_call_returns_a_response(start):
     market = start()
     conn = market.connect()
@@ -261,6 +262,7 @@ def test_the_client_keeps_its_session_token_and_resumes_with_it(shared_market):
     assert again.token == kept
 
 
+@pytest.mark.backend_free("the client library")
 def test_check_raises_one_exception_class_per_status(shared_market):
     market = shared_market
     north = market.merchant(unique("north"))
@@ -368,6 +370,7 @@ def test_an_answer_without_a_known_code_raises_its_status_class(error):
     assert raised.code == (code if isinstance(code, str) else None)
 
 
+@pytest.mark.backend_free("the client library")
 def test_check_raises_the_code_s_class_with_its_keys(shared_market):
     market = shared_market
     shop = market.merchant(unique("codes"))
@@ -548,6 +551,7 @@ def test_table_follows_the_pages(start):
 # --- pipelines ------------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the client library")
 def test_pipeline_answers_in_order(shared_market):
     market = shared_market
     dora = unique("dora")
@@ -588,6 +592,7 @@ def test_pipeline_answers_in_order(shared_market):
     assert conn.call("CLIENT_GET_ITEMS").status == 401
 
 
+@pytest.mark.backend_free("the client library")
 def test_a_long_pipeline(shared_market):
     conn = shared_market.connect()
     count = 5 * Client.WINDOW + 3
@@ -724,6 +729,7 @@ def test_a_silent_server_times_out(fake_server):
 # --- TLS --------------------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the client library")
 def test_tls(start, tmp_path):
     cert, key = self_signed(tmp_path)
     market = start(server_class=TLSServer, cert=cert, key=key)
@@ -1091,6 +1097,7 @@ def run_twisted_script(script, *argv):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.backend_free("the client library")
 def test_twisted_client_against_the_server(shared_market):
     market = shared_market
     corner = unique("corner")

@@ -2,9 +2,10 @@
 read"): every answer with status 400 or more carries `error` with a `code`
 of the contract's table and the code's extra keys.  Each code is played
 here by a real request, in process (on SQLite or PostgreSQL, as the run
-says) and over TCP and WebSocket against a real server; every in-process
-answer of the suite is also checked by tests/harness.py's check_error,
-against the codes its op declares."""
+says), and over TCP and WebSocket against a real server (in the SQLite run
+only: the transports carry the same answers whatever the backend); every
+in-process answer of the suite is also checked by tests/harness.py's
+check_error, against the codes its op declares."""
 
 from __future__ import annotations
 
@@ -246,6 +247,7 @@ def test_too_large(shop, alice):
     assert error_of(response, 409, "too_large") == {"code": "too_large"}
 
 
+@pytest.mark.backend_free("the network layer")
 def test_frame_too_large(make_market):
     peer = make_market(max_frame=100).peer()
     peer.feed(struct.pack(">I", 101) + b"x" * 101)
@@ -402,6 +404,7 @@ def check_stream(responses: list[dict]) -> set[int]:
     return {response["status"] for response in responses}
 
 
+@pytest.mark.backend_free("the transports, carrying the codes played above")
 def test_every_error_over_tcp_carries_its_code(server):
     with Client(server.port) as client:
         for body in bad_requests(server.invite()):
@@ -416,6 +419,7 @@ def test_every_error_over_tcp_carries_its_code(server):
         assert response["error"] == {"code": "frame_too_large"}
 
 
+@pytest.mark.backend_free("the transports, carrying the codes played above")
 def test_every_error_over_websocket_json_carries_its_code(server):
     with WSClient(server.web_port) as ws:
         for body in bad_requests(server.invite()):
@@ -437,6 +441,7 @@ def test_every_error_over_websocket_json_carries_its_code(server):
             ws.receive()
 
 
+@pytest.mark.backend_free("the transports, carrying the codes played above")
 def test_a_client_of_protocol_1_1_keeps_working(server):
     """Nothing of 1.1 is removed or renamed: statuses, messages, ids."""
     with Client(server.port) as client:

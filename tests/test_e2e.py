@@ -542,6 +542,7 @@ def request_of_size(size, request_id=1):
     return body(n)
 
 
+@pytest.mark.backend_free("the network layer")
 def test_pipelined_requests_are_answered_in_order(shared_live):
     conn = shared_live.connect()
     # Fifty requests of several kinds in one write; ids descending, so that
@@ -562,6 +563,7 @@ def test_pipelined_requests_are_answered_in_order(shared_live):
     assert conn.call("PING")["status"] == 200
 
 
+@pytest.mark.backend_free("the network layer")
 def test_a_frame_written_one_byte_at_a_time(shared_live):
     empty = unique("empty")
     seed_stores(shared_live.database_url, [empty], PASSWORD)
@@ -576,6 +578,7 @@ def test_a_frame_written_one_byte_at_a_time(shared_live):
     assert second["data"]["rows"] == []
 
 
+@pytest.mark.backend_free("the network layer")
 def test_garbage_then_ping_on_the_same_connection(shared_live):
     conn = shared_live.connect()
     conn.send_raw(frame(b"\xc1\xc1 this is not msgpack"))
@@ -595,6 +598,7 @@ def test_garbage_then_ping_on_the_same_connection(shared_live):
     }
 
 
+@pytest.mark.backend_free("the network layer")
 def test_oversized_frame_gets_413_and_the_connection_is_closed(shared_live):
     live = shared_live
     conn = live.connect()
@@ -614,6 +618,7 @@ def test_oversized_frame_gets_413_and_the_connection_is_closed(shared_live):
     assert live.connect().call("PING")["status"] == 200
 
 
+@pytest.mark.backend_free("the network layer")
 def test_max_frame_option_is_honoured(launch, migrated_url):
     live = launch(migrated_url, "--max-frame", "1024")
     conn = live.connect()
@@ -634,6 +639,7 @@ def test_max_frame_option_is_honoured(launch, migrated_url):
 # --- connections ----------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the network layer")
 def test_idle_connection_is_closed(launch, migrated_url):
     live = launch(migrated_url, "--idle-timeout", "1")
     idle, busy = live.connect(), live.connect()
@@ -779,6 +785,7 @@ def test_sigterm_under_load(launch, migrated_url):
 # --- the command line ----------------------------------------------------------
 
 
+@pytest.mark.backend_free("the network layer")
 def test_port_in_use_is_an_error(tmp_path, migrated_url):
     database_url = migrated_url  # at the newest revision: nothing to migrate before listening
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
@@ -822,6 +829,7 @@ def test_port_in_use_is_an_error(tmp_path, migrated_url):
         assert "already in use" in text or "Couldn't listen" in text, text[-2000:]
 
 
+@pytest.mark.backend_free("the network layer")
 @pytest.mark.parametrize("options", [(), ("--reuse-port",)])
 def test_port_in_use_is_one_line_without_a_traceback(tmp_path, migrated_url, options):
     database_url = migrated_url  # at the newest revision: nothing to migrate before listening
@@ -850,6 +858,7 @@ def test_port_in_use_is_one_line_without_a_traceback(tmp_path, migrated_url, opt
     assert problems[0].endswith(f"cannot listen on {listen}: address already in use"), output
 
 
+@pytest.mark.backend_free("the command line's options")
 def test_listen_without_an_endpoint_type_is_a_usage_error(tmp_path, database_url):
     result = run_twistd(
         "-n",

@@ -4,6 +4,8 @@ server's log: every line parses, the events are there, and no secret is."""
 import json
 import socket
 
+import pytest
+
 from cybermarket.server.logs import KEYS, json_line
 from tests.live import FAST, PASSWORD
 from tests.server import HOST, wait_until
@@ -82,6 +84,7 @@ def test_json_log_has_the_security_events_and_no_secret(launch, migrated_url):
         assert secret not in text, secret
 
 
+@pytest.mark.backend_free("the log's format")
 def test_text_log_stays_the_default(launch, migrated_url):
     server = launch(migrated_url, *FAST).server
     with server.client() as conn:

@@ -186,6 +186,7 @@ def test_metrics_count_photos_served_from_the_cache_and_read_from_the_database(
     assert reads(after_first, after, "cache") == 12
 
 
+@pytest.mark.backend_free("the command line's options")
 def test_metrics_off_unless_asked(launch, migrated_url):
     server = launch(migrated_url, *FAST).server
     with server.client() as conn:
@@ -441,6 +442,7 @@ def test_counts_kept_per_thread_export_as_prometheus_histograms():
     assert not any(labels and ("op", "LIST_PRODUCT") in labels for _, labels in samples)
 
 
+@pytest.mark.backend_free("the network layer")
 def test_metrics_count_open_http_connections_and_their_upgrades(launch, migrated_url):
     """An HTTP connection to --web holds a place in the caps, so the gauge
     of open connections shows it (transport http) until it closes or

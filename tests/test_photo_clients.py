@@ -53,6 +53,7 @@ def fetch(server, path):
         return answer.status, answer.headers, answer.read()
 
 
+@pytest.mark.backend_free("the photo clients")
 def test_the_blocking_client_uploads_replaces_and_removes(server, tmp_path):
     shop = merchant(server, "shop")
     lamp = add(shop)
@@ -80,6 +81,7 @@ def test_the_blocking_client_uploads_replaces_and_removes(server, tmp_path):
     shop.close()
 
 
+@pytest.mark.backend_free("the photo clients")
 def test_the_blocking_client_raises_the_errors(server, tmp_path):
     shop = merchant(server, "shop")
     lamp = add(shop)
@@ -105,6 +107,7 @@ def test_the_blocking_client_raises_the_errors(server, tmp_path):
         client.close()
 
 
+@pytest.mark.backend_free("the photo clients")
 def test_the_twisted_client_uploads_and_removes(server, tmp_path):
     seed_stores(server.database_url, ["tshop"], PASSWORD)
     picture = tmp_path / "p.png"
@@ -155,6 +158,7 @@ task.react(lambda reactor: defer.ensureDeferred(main(reactor)))
 """
 
 
+@pytest.mark.backend_free("the photo clients")
 def test_the_shell_sets_and_removes_a_photo(server, tmp_path):
     seed_stores(server.database_url, ["sshop"], PASSWORD)
     picture = tmp_path / "p.png"

@@ -67,6 +67,7 @@ def assert_alive(peer):
 # --- framing ----------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_frame_split_byte_by_byte(market):
     peer = market.peer()
     data = frame(request("PING", 7))
@@ -77,12 +78,14 @@ def test_frame_split_byte_by_byte(market):
     assert peer.responses() == [pong(7)]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_several_frames_in_one_chunk(market):
     peer = market.peer()
     peer.feed(b"".join(frame(request("PING", i)) for i in range(1, 11)))
     assert peer.responses() == [pong(i) for i in range(1, 11)]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_chunks_cut_across_frame_boundaries(market):
     peer = market.peer()
     one = len(frame(request("PING", 1)))
@@ -95,6 +98,7 @@ def test_chunks_cut_across_frame_boundaries(market):
     assert [r["id"] for r in peer.responses()] == [2, 3]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_pipelined_mixed_ops_answer_in_request_order(market):
     peer = market.peer()
     peer.feed(
@@ -129,6 +133,7 @@ def test_pipelined_mixed_ops_answer_in_request_order(market):
 # --- unreadable bodies ------------------------------------------------------
 
 
+@pytest.mark.backend_free("the protocol layer")
 @pytest.mark.parametrize(
     "body",
     [
@@ -149,6 +154,7 @@ def test_garbage_body(market, body):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_empty_frame(market):
     peer = market.peer()
     peer.feed(b"\x00\x00\x00\x00")
@@ -158,6 +164,7 @@ def test_empty_frame(market):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 @pytest.mark.parametrize("message", [[1, "PING", {}], 5, "PING", None, True, 1.5, b"PING"])
 def test_body_not_a_map(market, message):
     peer = market.peer()
@@ -168,6 +175,7 @@ def test_body_not_a_map(market, message):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 @pytest.mark.parametrize(
     "message",
     [
@@ -190,6 +198,7 @@ def test_bad_id(market, message):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_largest_id_is_echoed(market):
     peer = market.peer()
     biggest = 2**64 - 1
@@ -200,6 +209,7 @@ def test_largest_id_is_echoed(market):
 # --- op and args ------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_unknown_op(market):
     peer = market.peer()
     response = send(peer, {"id": 12, "op": "SELL_EVERYTHING"})
@@ -208,10 +218,12 @@ def test_unknown_op(market):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_op_names_are_exact(market):
     assert_bad(send(market.peer(), {"id": 3, "op": "ping"}), "op", 3)
 
 
+@pytest.mark.backend_free("the protocol layer")
 @pytest.mark.parametrize("op", [None, 5, ["PING"], {"name": "PING"}, b"PING", True])
 def test_op_not_a_string(market, op):
     peer = market.peer()
@@ -219,10 +231,12 @@ def test_op_not_a_string(market, op):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_op_missing(market):
     assert_bad(send(market.peer(), {"id": 4}), "op", 4)
 
 
+@pytest.mark.backend_free("the protocol layer")
 @pytest.mark.parametrize("args", [[], ["limit", 5], "limit=5", 5, True])
 def test_args_not_a_map(market, args):
     peer = market.peer()
@@ -230,6 +244,7 @@ def test_args_not_a_map(market, args):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_args_may_be_omitted_or_nil(market):
     peer = market.peer()
     assert send(peer, {"id": 1, "op": "PING"})["status"] == 200
@@ -237,6 +252,7 @@ def test_args_may_be_omitted_or_nil(market):
     assert send(peer, {"id": 3, "op": "LIST_MERCHANT"})["status"] == 200
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_unknown_arg(market):
     peer = market.peer()
     response = call(peer, "LIST_MERCHANT", 6, limit=5, colour="red")
@@ -244,10 +260,12 @@ def test_unknown_arg(market):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_unknown_arg_of_an_op_without_args(market):
     assert_bad(call(market.peer(), "PING", 6, verbose=True), "verbose", 6)
 
 
+@pytest.mark.backend_free("the protocol layer")
 @pytest.mark.parametrize("missing", ["username", "email", "password"])
 def test_missing_arg(market, missing):
     args = {"username": "ann", "email": "ann@example.com", "password": "secret-pass"}
@@ -465,18 +483,21 @@ def assert_refused_as_too_large(peer):
     assert peer.closed
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_oversized_frame_default_limit(market):
     peer = market.peer()
     peer.feed(struct.pack(">I", 65537))
     assert_refused_as_too_large(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_oversized_frame_is_refused_before_its_body_arrives(market):
     peer = market.peer()
     peer.feed(struct.pack(">I", 2**32 - 1))
     assert_refused_as_too_large(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_nothing_is_read_after_an_oversized_frame(market):
     peer = market.peer()
     peer.feed(struct.pack(">I", 65537) + frame(request("PING", 2)))
@@ -485,6 +506,7 @@ def test_nothing_is_read_after_an_oversized_frame(market):
     assert peer.responses() == []
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_frame_of_exactly_the_default_limit_is_read(market):
     peer = market.peer()
     peer.feed(frame(b"\xc1" * 65536))
@@ -493,6 +515,7 @@ def test_frame_of_exactly_the_default_limit_is_read(market):
     assert_alive(peer)
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_configured_frame_limit(make_market):
     market = make_market(max_frame=100)
     peer = market.peer()
@@ -507,6 +530,7 @@ def test_configured_frame_limit(make_market):
     assert peer.responses() == []
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_oversized_frame_after_pipelined_requests(market):
     peer = market.peer()
     peer.feed(
@@ -526,6 +550,7 @@ def test_oversized_frame_after_pipelined_requests(market):
     assert peer.closed
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_oversized_frame_waits_for_the_request_in_flight(market, gates):
     peer = market.peer()
     peer.feed(frame(request("SLOW", 1)) + frame(request("PING", 2)) + struct.pack(">I", 65537))
@@ -549,6 +574,7 @@ def failures(events):
     return [e for e in events if "log_failure" in e]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_handler_exception_is_a_bare_500(market, monkeypatch, logged):
     def broken(conn, me, limit, after=None):
         raise RuntimeError("storage layer exploded at /var/lib/secret")
@@ -565,6 +591,7 @@ def test_handler_exception_is_a_bare_500(market, monkeypatch, logged):
     assert "exploded" in text  # the log, unlike the client, gets the details
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_flow_exception_is_a_bare_500(market, monkeypatch, logged):
     async def broken(call, login, password):
         raise KeyError("session table")
@@ -598,6 +625,7 @@ def test_failed_login_flow_is_not_logged_in(market, monkeypatch):
     assert call(peer, "CLIENT_GET_PRICE", 2)["status"] == 401
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_unencodable_answer_is_a_bare_500(market, monkeypatch, logged):
     def odd(conn, me):
         return {"value": object()}
@@ -614,6 +642,7 @@ def test_unencodable_answer_is_a_bare_500(market, monkeypatch, logged):
     assert len(failures(logged)) == 1
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_handler_failing_when_called_is_a_bare_500(market, monkeypatch, logged):
     async def wrong_signature(call):  # LIST_MERCHANT passes limit and after
         return None
@@ -641,6 +670,7 @@ def left_out(events):
     return sum(e["count"] for e in events if e.get("reason") == "tracebacks-per-second")
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_tracebacks_are_bounded_per_second_and_the_rest_counted(make_market, monkeypatch, logged):
     """A failure a client can cause once, it can cause thousands of times a
     second: a traceback each would flood the log."""
@@ -661,6 +691,7 @@ def test_tracebacks_are_bounded_per_second_and_the_rest_counted(make_market, mon
     assert "exploded" not in text  # the counted ones say what failed, not why
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_an_unencodable_answer_counts_in_the_same_bound(make_market, monkeypatch, logged):
     market = make_market(tracebacks_per_second=1)
 
@@ -676,6 +707,7 @@ def test_an_unencodable_answer_counts_in_the_same_bound(make_market, monkeypatch
     assert left_out(logged) == 9
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_a_flood_of_failures_writes_a_bounded_number_of_tracebacks(market, monkeypatch, logged):
     broken_listing(monkeypatch)
     peer = market.peer()
@@ -826,6 +858,7 @@ def test_login_belongs_to_the_connection(market):
 # --- idle timeout -----------------------------------------------------------
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_idle_connection_is_closed(make_market):
     market = make_market(idle_timeout=5)
     peer = market.peer()
@@ -838,6 +871,7 @@ def test_idle_connection_is_closed(make_market):
     assert peer.closed
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_partial_frame_counts_as_activity(make_market):
     market = make_market(idle_timeout=5)
     peer = market.peer()
@@ -852,6 +886,7 @@ def test_partial_frame_counts_as_activity(make_market):
     assert peer.closed
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_default_idle_timeout(market):
     peer = market.peer()
     market.clock.advance(899)
@@ -860,6 +895,7 @@ def test_default_idle_timeout(market):
     assert peer.closed
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_idle_timeout_is_per_connection(make_market):
     market = make_market(idle_timeout=5)
     quiet, busy = market.peer(), market.peer()
@@ -873,6 +909,7 @@ def test_idle_timeout_is_per_connection(make_market):
 # --- shutdown -----------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_shutdown_when_idle(market):
     peer = market.peer()
     assert call(peer, "PING", 1)["status"] == 200
@@ -888,6 +925,7 @@ def test_shutdown_when_idle(market):
     assert call(market.peer(), "PING", 3)["status"] == 503
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_shutdown_answers_what_was_read_first(market, gates):
     peer = market.peer()
     peer.feed(frame(request("SLOW", 1)) + frame(request("PING", 2)))
@@ -905,6 +943,7 @@ def test_shutdown_answers_what_was_read_first(market, gates):
     assert drained == [None]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_shutdown_waits_for_every_connection(market, gates):
     slow, idle = market.peer(), market.peer()
     slow.feed(frame(request("SLOW", 1)))
@@ -917,6 +956,7 @@ def test_shutdown_waits_for_every_connection(market, gates):
     assert drained == [None]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_shutdown_is_not_held_up_by_a_closed_connection(market, gates):
     peer = market.peer()
     peer.feed(frame(request("SLOW", 1)) + frame(request("PING", 2)))
@@ -930,6 +970,7 @@ def test_shutdown_is_not_held_up_by_a_closed_connection(market, gates):
 # --- ordering, concurrency and backpressure -----------------------------------
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_requests_wait_for_a_slow_one(market, gates):
     peer = market.peer()
     peer.feed(
@@ -944,6 +985,7 @@ def test_requests_wait_for_a_slow_one(market, gates):
     assert [(r["id"], r.get("data")) for r in peer.responses()] == [(3, "second"), (4, PONG)]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_error_while_a_request_is_in_flight_keeps_its_place(market, gates):
     peer = market.peer()
     peer.feed(
@@ -962,6 +1004,7 @@ def test_error_while_a_request_is_in_flight_keeps_its_place(market, gates):
     ]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_connections_do_not_wait_for_each_other(market, gates):
     slow, other = market.peer(), market.peer()
     slow.feed(frame(request("SLOW", 1)))
@@ -971,6 +1014,7 @@ def test_connections_do_not_wait_for_each_other(market, gates):
     assert [r["id"] for r in slow.responses()] == [1]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_slow_handler_failure_is_answered_in_order(market, gates, logged):
     peer = market.peer()
     peer.feed(frame(request("SLOW", 1)) + frame(request("PING", 2)))
@@ -982,6 +1026,7 @@ def test_slow_handler_failure_is_answered_in_order(market, gates, logged):
     assert len(failures(logged)) == 1
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_reading_pauses_at_the_high_water_mark(market, gates):
     peer = market.peer()
     assert peer.transport.producerState == "producing"
@@ -997,6 +1042,7 @@ def test_reading_pauses_at_the_high_water_mark(market, gates):
     assert peer.transport.producerState == "producing"
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_reading_resumes_below_the_low_water_mark(market, gates):
     # Waiting behind SLOW 0: PINGs, SLOW 1, SLOW 2, then LOW_WATER - 1 PINGs,
     # HIGH_WATER requests in all.
@@ -1019,6 +1065,7 @@ def test_reading_resumes_below_the_low_water_mark(market, gates):
     assert [r["id"] for r in peer.responses()] == list(range(head + 2, len(ops)))
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_flood_in_one_chunk_is_parsed_only_up_to_the_high_water_mark(market, gates):
     peer = market.peer()
     count = 3 * HIGH_WATER
@@ -1032,6 +1079,7 @@ def test_flood_in_one_chunk_is_parsed_only_up_to_the_high_water_mark(market, gat
     assert peer.transport.producerState == "producing"
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_nothing_is_read_while_the_client_does_not_read(market):
     peer = market.peer()
     # The transport tells its producer that its write buffer is full.
@@ -1044,6 +1092,7 @@ def test_nothing_is_read_while_the_client_does_not_read(market):
     assert [r["id"] for r in peer.responses()] == [1, 2]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_reading_stays_paused_while_the_client_does_not_read(market, gates):
     peer = market.peer()
     peer.feed(
@@ -1065,6 +1114,7 @@ def test_reading_stays_paused_while_the_client_does_not_read(market, gates):
 # --- responses ----------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_response_shape(market):
     assert call(market.peer(), "PING", 50) == pong(50)
 
@@ -1166,6 +1216,7 @@ def test_encoded_decimal_is_a_money_string():
     assert msgpack.unpackb(body)["data"] == ["5.00", {"x": "0.10"}]
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_an_unknown_op_is_named_short_and_escaped(market):
     response = call(market.peer(), "\x1b[2J" + "O" * 60_000, 1)
     assert response["status"] == 400
@@ -1175,6 +1226,7 @@ def test_an_unknown_op_is_named_short_and_escaped(market):
     assert call(market.peer(), "NO_SUCH_OP", 1)["message"] == "op: unknown op 'NO_SUCH_OP'"
 
 
+@pytest.mark.backend_free("the protocol layer")
 def test_an_unknown_argument_is_named_short_and_escaped(market):
     """The name of an unknown argument is the client's text: repeated raw,
     a 60,000-character name with terminal escapes came back whole."""

@@ -38,6 +38,10 @@ PONG = "protocol: 1.3\n"  # what a PING prints
 SHELL_TIMEOUT = 60.0  # seconds for a whole piped shell session
 READ_TIMEOUT = 20.0  # seconds for one expected output on the terminal
 
+# Clients of the wire: what the server answers them is tested on both
+# backends below them.  Runs in the SQLite run only (conftest).
+pytestmark = pytest.mark.backend_free("the shell and `cybermarket call`, clients")
+
 
 # --- value parsing --------------------------------------------------------------------
 

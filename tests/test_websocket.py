@@ -63,6 +63,7 @@ def new_store(server: Server, ws: WSClient, json_text: bool = False) -> str:
 # --- bodies ---------------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_binary_messages_carry_messagepack(ws):
     assert ws.call("PING") == {"id": 1, "status": 200, "message": "ok", "data": {"protocol": "1.3"}}
     ws.send_bytes(msgpack.packb({"id": 7, "op": "LIST_MERCHANT", "args": {"limit": 1}}))
@@ -73,6 +74,7 @@ def test_binary_messages_carry_messagepack(ws):
     assert answer["data"]["columns"][:3] == ["storename", "description", "email"]
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_text_messages_carry_json_and_are_answered_in_json(server, ws):
     name = new_store(server, ws, json_text=True)
     ws.send_text(json.dumps({"id": 5, "op": "LIST_PRODUCT", "args": {"storename": name}}))
@@ -88,6 +90,7 @@ def test_text_messages_carry_json_and_are_answered_in_json(server, ws):
     assert rows(again["data"]) == [product]
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_a_json_number_with_a_fraction_is_a_float_and_no_price(server, ws):
     new_store(server, ws, json_text=True)
     ws.send_text(
@@ -109,6 +112,7 @@ def test_a_json_number_with_a_fraction_is_a_float_and_no_price(server, ws):
     )
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '"PING"', "NaN", '{"id": NaN}', "{"])
 def test_text_that_is_not_a_json_map_is_400_with_id_nil(ws, text):
     ws.send_text(text)
@@ -117,6 +121,7 @@ def test_text_that_is_not_a_json_map_is_400_with_id_nil(ws, text):
     assert ws.call("PING", json_text=True)["status"] == 200  # still open
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_binary_that_is_not_messagepack_is_400_with_id_nil(ws):
     ws.send_bytes(b"\xc1")
     assert ws.receive() == {
@@ -127,6 +132,7 @@ def test_binary_that_is_not_messagepack_is_400_with_id_nil(ws):
     }
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_pipelined_requests_are_answered_in_order_each_in_its_encoding(ws):
     sent = [ws.send("PING", json_text=i % 2 == 1) for i in range(40)]
     messages = [ws.receive_message() for _ in sent]
@@ -137,6 +143,7 @@ def test_pipelined_requests_are_answered_in_order_each_in_its_encoding(ws):
     assert ids == sent
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 @pytest.mark.parametrize("text", [False, True])
 def test_a_message_over_the_frame_limit_is_413_then_close_1009(server, text):
     with WSClient(server.web_port) as ws:
@@ -160,6 +167,7 @@ def test_a_message_over_the_frame_limit_is_413_then_close_1009(server, text):
         assert closed.value.code == 1009
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_a_message_at_the_frame_limit_is_served(ws):
     pad = 4000
     while len(body := msgpack.packb({"id": 1, "op": "PING", "pad": "x" * pad})) < 4096:
@@ -193,6 +201,7 @@ def test_lone_surrogates_in_json_are_400_naming_the_field_and_log_nothing(server
 # --- login state -------------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_login_belongs_to_the_websocket_connection(server):
     tcp = Client(server.port)
     seed_customers(server.database_url, ["wsann"], PASSWORD)
@@ -231,16 +240,19 @@ def test_resume_over_websocket_with_a_token_from_tcp(server):
 # --- the Origin rule -------------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_no_origin_is_accepted(server):
     with WSClient(server.web_port) as ws:
         assert ws.call("PING")["status"] == 200
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_the_servers_own_origin_is_accepted(server):
     with WSClient(server.web_port, origin=f"http://127.0.0.1:{server.web_port}") as ws:
         assert ws.call("PING")["status"] == 200
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_an_origin_given_with_web_origin_is_accepted(server):
     with WSClient(server.web_port, origin=EXTRA_ORIGIN) as ws:
         assert ws.call("PING")["status"] == 200
@@ -248,6 +260,7 @@ def test_an_origin_given_with_web_origin_is_accepted(server):
         assert ws.call("PING")["status"] == 200
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 @pytest.mark.parametrize(
     "origin",
     [
@@ -268,6 +281,7 @@ def test_other_origins_are_refused_with_403(server, origin):
 # --- the web endpoint's HTTP side ----------------------------------------------------
 
 
+@pytest.mark.backend_free("the web endpoint's HTTP side")
 def test_the_pages_carry_a_strict_policy_and_the_security_headers(server):
     for path in ["/", "/app.js", "/style.css", "/missing", "/ws"]:
         status, headers, _ = http_get(server.web_port, path)
@@ -279,6 +293,7 @@ def test_the_pages_carry_a_strict_policy_and_the_security_headers(server):
         assert headers["referrer-policy"] == "no-referrer"
 
 
+@pytest.mark.backend_free("the web endpoint's HTTP side")
 def test_files_have_their_types_and_etags(server):
     types = {
         "/": "text/html; charset=utf-8",
@@ -293,6 +308,7 @@ def test_files_have_their_types_and_etags(server):
         assert status == 304 and body == b""
 
 
+@pytest.mark.backend_free("the web endpoint's HTTP side")
 def test_the_page_has_no_inline_script_or_style(server):
     _, _, body = http_get(server.web_port, "/")
     page = body.decode()
@@ -300,6 +316,7 @@ def test_the_page_has_no_inline_script_or_style(server):
     assert '<script type="module" src="/app.js"></script>' in page
 
 
+@pytest.mark.backend_free("the web endpoint's HTTP side")
 def test_only_get_and_head_are_served(server):
     import http.client
 
@@ -312,6 +329,7 @@ def test_only_get_and_head_are_served(server):
 # --- connection caps ---------------------------------------------------------------------
 
 
+@pytest.mark.backend_free("the network layer")
 def test_websocket_connections_count_in_the_caps(launch, migrated_url):
     server = launch(migrated_url, *FAST, "--max-connections-per-address=2", web=True).server
     tcp = Client(server.port)
@@ -338,6 +356,7 @@ def test_websocket_connections_count_in_the_caps(launch, migrated_url):
 NORWEGIAN = "nb-NO,nb,no,nn,en-US,en"  # Chromium set to Norwegian
 
 
+@pytest.mark.backend_free("the network layer")
 def test_upgrades_in_a_language_babel_has_no_locale_for_give_back_their_places(
     launch, migrated_url
 ):
@@ -370,6 +389,7 @@ UPGRADE_WITHOUT_HOST = (
 )
 
 
+@pytest.mark.backend_free("the network layer")
 def test_an_upgrade_without_a_host_header_is_400_and_gives_back_its_place(launch, migrated_url):
     """h11, which reads the upgrade again, wants a Host header: its error
     was a 500 with a traceback, and the upgrade kept its place."""
@@ -455,6 +475,7 @@ def raw_upgrade(accept_language: str | None, host: bool, handshake: bool = False
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+@pytest.mark.backend_free("the network layer")
 @pytest.mark.parametrize(
     ("header", "host"),
     [(None, True), ("no", True), (NORWEGIAN, True), ("x" * 20000, True), (None, False)],
@@ -479,6 +500,7 @@ def test_a_refused_handshake_gives_back_its_place(market, header, host):
     assert places_taken(market.factory) == (0, {})
 
 
+@pytest.mark.backend_free("the network layer")
 def test_an_upgrade_that_fails_midway_gives_back_its_place(market, monkeypatch):
     from twisted.web.websocket import WebSocketResource
 
@@ -499,6 +521,7 @@ def test_an_upgrade_that_fails_midway_gives_back_its_place(market, monkeypatch):
     assert site.resource.websocket._opening == {}
 
 
+@pytest.mark.backend_free("the network layer")
 def test_an_open_websocket_counts_once_and_gives_its_place_back(market):
     from cybermarket.server.web import make_site
     from tests.test_web_limits import HTTPPeer
@@ -513,6 +536,7 @@ def test_an_open_websocket_counts_once_and_gives_its_place_back(market):
     assert places_taken(market.factory) == (0, {})
 
 
+@pytest.mark.backend_free("the network layer")
 def test_only_the_first_ranges_of_accept_language_are_read_and_that_is_logged(make_market, logged):
     from cybermarket.server.websocket import MarketWebSocketResource
 
@@ -525,6 +549,7 @@ def test_only_the_first_ranges_of_accept_language_are_read_and_that_is_logged(ma
     assert event["peer"] == "10.0.0.7" and event["ranges"] == 2
 
 
+@pytest.mark.backend_free("the web endpoint's HTTP side")
 def test_failed_web_requests_log_their_tracebacks_within_the_bound(make_market, logged):
     from twisted.python.failure import Failure
     from twisted.web.test.requesthelper import DummyChannel
@@ -544,6 +569,7 @@ def test_failed_web_requests_log_their_tracebacks_within_the_bound(make_market, 
     assert sum(e["count"] for e in left_out) == 8
 
 
+@pytest.mark.backend_free("the network layer")
 def test_a_connection_gives_back_its_place_once(market):
     factory = market.factory
     connection = factory.open_connection("10.0.0.8", admit=True)
@@ -638,6 +664,7 @@ def ping(request_id: int, op: str = "PING") -> bytes:
     return msgpack.packb({"id": request_id, "op": op})
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_a_flood_pauses_reading_and_what_arrives_meanwhile_waits(market, gates):
     from cybermarket.server.connection import HIGH_WATER
 
@@ -652,6 +679,7 @@ def test_a_flood_pauses_reading_and_what_arrives_meanwhile_waits(market, gates):
     assert wire.transport.producerState == "producing"
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_nothing_runs_while_the_client_does_not_read(market, gates):
     carrier, wire = ws_peer(market)
     wire.message(carrier, ping(0, "SLOW"))
@@ -664,6 +692,7 @@ def test_nothing_runs_while_the_client_does_not_read(market, gates):
     assert [r["id"] for r in wire.sent] == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 @pytest.mark.parametrize("reads", [True, False])
 def test_a_burst_waits_for_the_next_turn(market, reads):
     from cybermarket.server.connection import BURST
@@ -680,6 +709,7 @@ def test_a_burst_waits_for_the_next_turn(market, reads):
         assert len(wire.sent) == 2 * BURST + 20
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_too_large_is_known_before_the_message_ends(make_market):
     market = make_market(max_frame=100)
     carrier, wire = ws_peer(market)
@@ -698,6 +728,7 @@ def test_too_large_is_known_before_the_message_ends(make_market):
     assert len(wire.sent) == 1  # nothing more is read
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 @pytest.mark.parametrize("reads", [True, False])
 def test_a_partial_message_is_held_to_the_frame_timeout(market, reads):
     carrier, wire = ws_peer(market, reads)
@@ -708,6 +739,7 @@ def test_a_partial_message_is_held_to_the_frame_timeout(market, reads):
     assert carrier.connection._closing
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_whole_messages_start_no_frame_timer(market):
     carrier, wire = ws_peer(market, reads=True)
     wire.read([ping(i) for i in range(5)])
@@ -753,6 +785,7 @@ def test_twisteds_message_buffers_are_where_the_frame_limit_bounds_them():
     )
 
 
+@pytest.mark.backend_free("the WebSocket transport")
 def test_a_message_over_the_limit_is_413_before_it_ends_through_twisteds_own_wire(
     make_market,
 ):

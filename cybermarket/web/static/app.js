@@ -5,7 +5,7 @@ import { field, form, h, invalid, money, replace, say } from "./dom.js";
 import { formatCount, list, parts, switcher, t, tn, translatePage } from "./i18n.js";
 import { explain, human, statusName } from "./messages.js";
 import { Market } from "./net.js";
-import { fromAddress, notices, pager, router, rowsOf, toAddress, when } from "./ui.js";
+import { fromAddress, notices, pager, redrawConnected, router, rowsOf, toAddress, when } from "./ui.js";
 
 const market = new Market("cybermarket.client.token", "CLIENT_LOGOUT");
 translatePage();
@@ -953,7 +953,7 @@ market.addEventListener("account", () => {
 market.addEventListener("elsewhere", () => render());
 market.addEventListener("connected", (event) => {
   // A reconnect re-reads the page (the login was resumed meanwhile).
-  render();
+  redrawConnected(render);
   if (!(/** @type {CustomEvent} */ (event).detail.first)) refreshCartCount();
 });
 market.start();

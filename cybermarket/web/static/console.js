@@ -7,7 +7,7 @@ import { formatCount, language, parts, switcher, t, tn, translatePage } from "./
 import { human, statusName } from "./messages.js";
 import { Market } from "./net.js";
 import { PhotoField, thumbnail } from "./photo.js";
-import { fromAddress, notices, pager, router, rowsOf, when } from "./ui.js";
+import { fromAddress, notices, pager, redrawConnected, router, rowsOf, when } from "./ui.js";
 
 const market = new Market("cybermarket.merchant.token", "MERCHANT_LOGOUT");
 translatePage();
@@ -577,7 +577,7 @@ market.addEventListener("account", () => {
   document.getElementById("console-nav").hidden = !loggedIn();
   countWaiting();
 });
-market.addEventListener("connected", () => render());
+market.addEventListener("connected", () => redrawConnected(render));
 // Logged in or out in another tab: this page shows it now.
 market.addEventListener("elsewhere", () => render());
 market.start();

@@ -8,6 +8,7 @@ export function notices(market) {
   const notice = document.getElementById("notice");
   let hideTimer = null;
   market.addEventListener("disconnected", () => {
+    delete document.body.dataset.connected;
     clearTimeout(hideTimer);
     notice.hidden = false;
     notice.className = "notice warn";
@@ -20,6 +21,17 @@ export function notices(market) {
     hideTimer = setTimeout(() => {
       notice.hidden = true;
     }, 2500);
+  });
+}
+
+// The page drawn again once connected (it may have been drawn before,
+// without what only the server knows), then marked `data-connected` on
+// <body>: from then on no redraw of the connection's comes under what is
+// typed (a program driving the page waits for it).
+/** @param {() => Promise<void>} render */
+export function redrawConnected(render) {
+  return render().then(() => {
+    document.body.dataset.connected = "";
   });
 }
 
