@@ -371,7 +371,7 @@ def test_what_a_visitor_types_before_the_connection_opens_is_kept(pages, server)
         held["route"].send(message)
     while held["passed"] < 1:
         page.wait_for_timeout(20)
-    page.wait_for_timeout(300)  # the render on connecting
+    connected(page)  # the redraw on connecting is done
     assert form.get_by_label("Username or email").input_value() == username
     form.get_by_role("button", name="Log in").click()
     page.locator("#account-link", has_text=username).wait_for()
