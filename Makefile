@@ -6,6 +6,12 @@
 #               (installed from Debian's packages when missing, which
 #               needs root); the browser tests run in Debian's Chromium
 #               (installed likewise)
+#   make screenshots
+#               the pictures of the pages (docs/screenshots/, which the
+#               README shows, and artifacts/screenshots/): the browser
+#               tests that take them, on SQLite in Debian's Chromium, with
+#               CYBERMARKET_SCREENSHOTS=1; no other run takes pictures, so
+#               `make test` leaves docs/ as it is
 #   make lint   ruff's checks, ruff's formatting (checked, not applied) and
 #               mypy; `.venv/bin/ruff format .` applies the formatting; then
 #               ESLint and TypeScript's checker over the pages' JavaScript
@@ -25,7 +31,7 @@ BIN := $(VENV)/bin
 # compile the package, and each worker rewrite every test module, again.
 PYTEST ?= env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n 3 --dist loadfile --durations=15
 
-.PHONY: run lint test test-sqlite test-postgres test-newest venv lock clean messages
+.PHONY: run lint test test-sqlite test-postgres test-newest venv lock clean messages screenshots
 
 # Installs come from the locks in requirements/, exact versions with their
 # hashes, so that a new release of anything changes no run by itself:
@@ -118,6 +124,17 @@ test: $(VENV)/.installed-test node_modules/.installed
 
 test-sqlite: $(VENV)/.installed-test
 	scripts/with-chromium $(PYTEST)
+
+# The pictures, taken only here: the two files that take them (the pages
+# are the same on either backend, so SQLite; CI=true makes a missing
+# Chromium an error, not a skip).  The desktop variants of
+# tests/test_browser_screens.py, there for their pictures alone, run only
+# here too.
+SCREENSHOT_TESTS := tests/test_browser.py tests/test_browser_screens.py
+
+screenshots: $(VENV)/.installed-test
+	CYBERMARKET_SCREENSHOTS=1 CYBERMARKET_TEST_DATABASE= CI=true \
+		scripts/with-chromium $(PYTEST) $(SCREENSHOT_TESTS)
 
 # Only the tests whose outcome can depend on the backend run again on PostgreSQL:
 # those that use a database, less those marked backend_free (tests/conftest.py);

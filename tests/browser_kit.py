@@ -1,7 +1,7 @@
 """What the browser tests of what people do (tests/test_browser_*.py)
 share besides tests/test_browser.py's fixtures: reading what the server
 holds over TCP, to compare with what the page shows, and screenshots for
-docs/screenshots/."""
+docs/screenshots/ (taken only under `make screenshots`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.live import PASSWORD, rows, unique
 from tests.seed import seed_customers
-from tests.test_browser import tcp_store
+from tests.test_browser import SCREENSHOTS, tcp_store
 from tests.wire import Client
 
 DOCS_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -20,7 +20,10 @@ __all__ = ["PASSWORD", "tcp_store", "unique"]
 
 
 def shoot_docs(page, name: str) -> None:
-    """A screenshot for the documentation (docs/screenshots/NAME.png)."""
+    """A screenshot for the documentation (docs/screenshots/NAME.png),
+    when pictures are asked for (tests/test_browser.py's SCREENSHOTS)."""
+    if not SCREENSHOTS:
+        return
     DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
     # From the top: a full-page picture of a scrolled page shows the sticky
     # header where the scroll left it, across the content.

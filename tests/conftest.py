@@ -111,6 +111,16 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session")
+def shared_chromium():
+    """One Chromium for all the browser tests a process runs
+    (tests/test_browser.py's `browser`), launched when the first needs it."""
+    from tests.test_browser import launched
+
+    with launched() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="session")
 def databases(tmp_path_factory):
     """Where every test database comes from (tests/databases.py)."""
     made = SessionDatabases(tmp_path_factory.mktemp("databases"))

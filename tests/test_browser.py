@@ -1,11 +1,13 @@
 """The storefront and the store console in a real browser: Debian's
-Chromium, headless, driven by Playwright, against one `twistd cybermarket
+Chromium, headless, driven by Playwright (one launch for the whole run,
+tests/conftest.py's shared_chromium), against one `twistd cybermarket
 --web` for the whole module.  Stores and accounts a test does not sign up
 through the page are made over TCP.
 
 Screenshots of the main screens, at desktop and phone width, go to
-artifacts/screenshots/.  Without Chromium the tests skip, except under
-CI=true, where they fail.
+artifacts/screenshots/ when pictures are asked for (`make screenshots`,
+which sets CYBERMARKET_SCREENSHOTS=1); a test run takes none.  Without
+Chromium the tests skip, except under CI=true, where they fail.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,6 +41,15 @@ FLAGS = [
     "--disable-sync",
 ]
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+# Pictures only when asked for (`make screenshots`): a PNG of a whole page
+# costs the browser time, and a test run then changes nothing under docs/.
+# The checks made where a picture is taken run either way.
+SCREENSHOTS = os.environ.get("CYBERMARKET_SCREENSHOTS") == "1"
+# A parametrized case that is there only for its picture (a desktop
+# variant of what a phone variant and the behaviour tests check).
+PICTURE_ONLY = pytest.mark.skipif(
+    not SCREENSHOTS, reason="a picture only: make screenshots takes it"
+)
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 360, "height": 780}
 TIMEOUT_MS = 15_000
@@ -49,8 +61,10 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
+@contextmanager
+def launched() -> Iterator:
+    """Chromium, driven by Playwright (tests/conftest.py's shared_chromium
+    launches it once for a whole run)."""
     if not os.path.exists(CHROMIUM):
         missing("Chromium is not installed (apt-get install chromium)")
     try:
@@ -59,8 +73,18 @@ def browser() -> Iterator:
         missing("Playwright is not installed (pip install -e '.[test]')")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser(shared_chromium):
+    """The run's one Chromium: each test has contexts of its own (Pages),
+    so one launch serves every module, and a launch (the browser and
+    Playwright's driver) costs seconds of CPU."""
+    return shared_chromium
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +108,14 @@ class Pages:
         viewport: dict = DESKTOP,
         locale: str | None = None,
         accept_language: str | None = None,
+        before: Callable | None = None,
     ):
         # `locale`: the browser's language (navigator.languages and
         # Accept-Language); Chromium's own default otherwise.
         # `accept_language`: the header as a browser set to several
         # languages sends it, on every request, the WebSocket's included.
+        # `before(page)`: called before the page loads, to watch or route
+        # its WebSocket from the first (rather than a second load).
         extra: dict = {"locale": locale} if locale else {}
         if accept_language:
             extra["extra_http_headers"] = {"Accept-Language": accept_language}
@@ -98,6 +125,8 @@ class Pages:
         page.set_default_timeout(TIMEOUT_MS)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("dialog", lambda dialog: self.errors.append(f"dialog: {dialog.message}"))
+        if before is not None:
+            before(page)
         page.goto(f"http://127.0.0.1:{self.server.web_port}{path}")
         return page
 
@@ -115,6 +144,8 @@ def pages(browser, server) -> Iterator[Pages]:
 
 
 def shoot(page, name: str) -> None:
+    if not SCREENSHOTS:
+        return
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -309,7 +340,6 @@ def test_what_a_visitor_types_before_the_connection_opens_is_kept(pages, server)
     rendered again once the connection opens; what was typed meanwhile
     stays, and logs in."""
     username = tcp_customer(server)
-    page = pages.open("/")
     held = {"route": None, "messages": [], "passed": 0}
 
     def hold_answers(route):
@@ -327,8 +357,9 @@ def test_what_a_visitor_types_before_the_connection_opens_is_kept(pages, server)
 
         upstream.on_message(to_page)
 
-    page.route_web_socket(re.compile(r"/ws$"), hold_answers)
-    page.reload()
+    page = pages.open(
+        "/", before=lambda page: page.route_web_socket(re.compile(r"/ws$"), hold_answers)
+    )
     # Going to the account page renders its form at once, connected or not.
     page.goto(page.url.split("#")[0] + "#/account")
     form = page.locator("form.login")

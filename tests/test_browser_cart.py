@@ -16,7 +16,7 @@ from tests.browser_kit import (
 )
 from tests.test_browser import log_in
 
-# The module's fixtures: its own live server and browser, as in test_browser.
+# The module's fixtures, as in test_browser: its own live server; the run's one browser.
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
 

@@ -10,7 +10,7 @@ from tests import test_browser
 from tests.browser_kit import server_store, tcp_store, unique
 from tests.test_browser import log_in_console
 
-# The module's fixtures: its own live server and browser, as in test_browser.
+# The module's fixtures, as in test_browser: its own live server; the run's one browser.
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
 

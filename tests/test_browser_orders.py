@@ -20,15 +20,17 @@ ADDRESS = "Flat 4, 12 Rose Lane\nSpringfield 4021"
 ADDRESS_KEY = "cybermarket.client.address"
 
 
-def sent_requests(page) -> list[dict]:
-    """Every request the page sends on its WebSocket from now on."""
+def watched(pages) -> tuple:
+    """The storefront, connected, and every request it sends on its
+    WebSocket (watched from before the page loads)."""
     sent: list[dict] = []
 
     def watch(ws):
         ws.on("framesent", lambda payload: sent.append(json.loads(payload)))
 
-    page.on("websocket", watch)
-    return sent
+    page = pages.open("/", before=lambda page: page.on("websocket", watch))
+    page.locator(".hero").wait_for()  # connected
+    return page, sent
 
 
 def review(page, username):
@@ -69,10 +71,7 @@ def test_a_two_store_order_shipped_by_one_and_cancelled_for_the_rest(pages, serv
     tea_store, (tea,) = tcp_store(server, [("Sencha", "10.00", 10, "Green.")])
     mug_store, (mug,) = tcp_store(server, [("Mug", "5.00", 10, "Stoneware.")])
     username = customer_with_cart(server, [(tea, 2), (mug, 1)])
-    page = pages.open("/")
-    sent = sent_requests(page)
-    page.reload()
-    page.locator(".hero").wait_for()  # connected
+    page, sent = watched(pages)
     log_in(page, username)
 
     # Checkout: the review shows the lines and the total; the order goes
@@ -161,10 +160,7 @@ def test_a_price_change_before_place_order_shows_the_new_total_and_asks_again(pa
 
     storename, (tea,) = tcp_store(server, [("Oolong", "11.00", 20, "Rolled leaves.")])
     username = customer_with_cart(server, [(tea, 1)])
-    page = pages.open("/")
-    sent = sent_requests(page)
-    page.reload()
-    page.locator(".hero").wait_for()  # connected
+    page, sent = watched(pages)
     log_in(page, username)
     review(page, username)
     expect(page.locator("#review-total")).to_have_text("$11.00")
@@ -234,7 +230,6 @@ def test_errors_are_told_by_their_code_whatever_the_message_says(pages, server):
 
     _, (cookie,) = tcp_store(server, [("Cookie", "2.00", 3, "Oat.")])
     username = customer_with_cart(server, [(cookie, 2)])
-    page = pages.open("/")
 
     def reword(route):
         upstream = route.connect_to_server()
@@ -247,8 +242,7 @@ def test_errors_are_told_by_their_code_whatever_the_message_says(pages, server):
 
         upstream.on_message(to_page)
 
-    page.route_web_socket(re.compile(r"/ws$"), reword)
-    page.reload()
+    page = pages.open("/", before=lambda page: page.route_web_socket(re.compile(r"/ws$"), reword))
     page.locator(".hero").wait_for()  # connected
     page.goto(page.url.split("#")[0] + "#/account")
     signup = page.locator("form.signup")

@@ -2,9 +2,13 @@
 checkout review, the console's products and sales, the storefront with
 photos, a search and a product's page), at desktop width and
 at a phone's in all three languages: the pictures go to docs/screenshots/
-for people to look at, and each page must fit the phone without
-scrolling sideways.  Behaviour is tested in English at desktop width, in
-tests/test_browser_cart.py and tests/test_browser_console.py."""
+for people to look at (only under `make screenshots`), and each page must
+fit the phone without scrolling sideways (in every run).  The desktop
+variants are there for their pictures alone (the phone variants walk the
+same steps, and behaviour is tested in English at desktop width, in
+tests/test_browser_cart.py and tests/test_browser_console.py): they run
+only under `make screenshots`.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from tests.browser_kit import (
     tcp_store,
 )
 from tests.databases import TEST_DATABASE
-from tests.test_browser import DESKTOP, no_sideways_scroll
+from tests.test_browser import DESKTOP, PICTURE_ONLY, SCREENSHOTS, no_sideways_scroll
 from tests.test_browser_photos import LOADED, merchant_token, picture, upload
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
@@ -47,7 +51,7 @@ def sign_in(page, form_selector, login):
 @pytest.mark.parametrize(
     "suffix, viewport, locale",
     [
-        ("desktop", DESKTOP, "en-US"),
+        pytest.param("desktop", DESKTOP, "en-US", marks=PICTURE_ONLY),
         ("phone", PHONE_390, "en-US"),
         ("zh-CN-phone", PHONE_390, "zh-CN"),
         ("ru-phone", PHONE_390, "ru-RU"),
@@ -155,6 +159,21 @@ COLOURS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def shop_window(server) -> tuple[str, list[int]]:
+    """The store of SHOP_WINDOW with its photos, made once: its variants
+    only look at it (each upload costs the server a decode and two
+    encodes)."""
+    storename, ids = tcp_store(server, [p[:4] for p in SHOP_WINDOW])
+    token = merchant_token(server, storename)
+    for product_id, (*_, size, shape), (first, second) in zip(
+        ids, SHOP_WINDOW, COLOURS * 2, strict=False
+    ):
+        if size:
+            upload(server, token, product_id, picture(size, first, second, shape))
+    return storename, ids
+
+
 def wait_for_photos(page) -> None:
     # Each photo scrolled to (they load lazily) and loaded, for the picture.
     for img in page.locator("main img.photo:visible").all():
@@ -165,23 +184,19 @@ def wait_for_photos(page) -> None:
 @pytest.mark.parametrize(
     "suffix, viewport, locale, scheme",
     [
-        ("desktop", DESKTOP, "en-US", "light"),
-        ("desktop-dark", DESKTOP, "en-US", "dark"),
+        pytest.param("desktop", DESKTOP, "en-US", "light", marks=PICTURE_ONLY),
+        pytest.param("desktop-dark", DESKTOP, "en-US", "dark", marks=PICTURE_ONLY),
         ("phone", PHONE_390, "en-US", "light"),
         ("zh-CN-phone", PHONE_390, "zh-CN", "light"),
-        ("zh-CN-desktop", DESKTOP, "zh-CN", "light"),
+        pytest.param("zh-CN-desktop", DESKTOP, "zh-CN", "light", marks=PICTURE_ONLY),
         ("ru-phone", PHONE_390, "ru-RU", "light"),
-        ("ru-desktop", DESKTOP, "ru-RU", "light"),
+        pytest.param("ru-desktop", DESKTOP, "ru-RU", "light", marks=PICTURE_ONLY),
     ],
 )
-def test_screenshots_of_the_storefront_with_photos(pages, server, suffix, viewport, locale, scheme):
-    storename, ids = tcp_store(server, [p[:4] for p in SHOP_WINDOW])
-    token = merchant_token(server, storename)
-    for product_id, (*_, size, shape), (first, second) in zip(
-        ids, SHOP_WINDOW, COLOURS * 2, strict=False
-    ):
-        if size:
-            upload(server, token, product_id, picture(size, first, second, shape))
+def test_screenshots_of_the_storefront_with_photos(
+    pages, server, shop_window, suffix, viewport, locale, scheme
+):
+    storename, ids = shop_window
     page = pages.open(f"/#/store/{storename}", viewport, locale=locale)
     page.emulate_media(color_scheme=scheme)
     page.locator(f"article.product[data-product-id='{ids[-1]}']").wait_for()
@@ -205,7 +220,10 @@ def test_screenshots_of_the_storefront_with_photos(pages, server, suffix, viewpo
 def shoot_part(page, part, name: str) -> None:
     """A screenshot of one part of the page, cut from the whole page seen
     from its top: the sticky header stays at the top, not across the part
-    (as in a screenshot of the element, scrolled to)."""
+    (as in a screenshot of the element, scrolled to).  Only when pictures
+    are asked for, as shoot_docs."""
+    if not SCREENSHOTS:
+        return
     page.evaluate("window.scrollTo(0, 0)")
     box = part.bounding_box()
     assert box is not None
@@ -215,7 +233,7 @@ def shoot_part(page, part, name: str) -> None:
 @pytest.mark.parametrize(
     "suffix, viewport, locale",
     [
-        ("desktop", DESKTOP, "en-US"),
+        pytest.param("desktop", DESKTOP, "en-US", marks=PICTURE_ONLY),
         ("phone", PHONE_390, "en-US"),
         ("zh-CN-phone", PHONE_390, "zh-CN"),
         ("ru-phone", PHONE_390, "ru-RU"),
