@@ -13,10 +13,10 @@ from tests.live import rows
 from tests.test_browser import log_in_console
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
-# The forms' own behaviour (Enter, field messages, decimal commas, length
-# counts): what the server then holds is tested on both backends below the
-# pages.  Runs in the SQLite run only.
-pytestmark = pytest.mark.backend_free("the pages alone")
+# What the pages do with the server's answers, whose rules are tested on
+# both backends below the pages: one test of each defect fixed here runs
+# on both backends too, the others in the SQLite run only.
+pages_alone = pytest.mark.backend_free("the pages alone")
 
 
 def stock_on_server(server, storename, product_id):
@@ -71,6 +71,7 @@ def test_restock_with_enter_and_its_error_at_its_row(pages, server):
     assert stock_on_server(server, storename, bun) == 9
 
 
+@pages_alone
 def test_a_form_error_marks_its_field(pages, server):
     from playwright.sync_api import expect
 
@@ -192,6 +193,7 @@ def test_prices_and_counts_are_read_as_people_write_them(pages, server):
     expect(add.locator(".count")).to_have_text(["", ""])
 
 
+@pages_alone
 def test_a_quantity_of_one_and_a_half_is_not_bought_as_one(pages, server):
     from playwright.sync_api import expect
 

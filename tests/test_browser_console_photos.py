@@ -20,7 +20,7 @@ from PIL import Image
 from tests import test_browser
 from tests.browser_kit import PHONE_390, as_merchant, tcp_store
 from tests.live import rows, unique
-from tests.test_browser import DESKTOP, no_sideways_scroll
+from tests.test_browser import DESKTOP, connected, no_sideways_scroll
 from tests.wire import Client
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
@@ -105,6 +105,7 @@ def served_size(server, path: str, size: str) -> tuple[int, int]:
 def open_console(pages, storename: str, viewport=DESKTOP, locale: str | None = None):
     console = pages.open("/console.html", viewport, locale=locale)
     # By the fields' names: the labels are in the page's language.
+    connected(console)
     login = console.locator("form.login")
     login.locator("input[name=login]").fill(storename)
     login.locator("input[name=password]").fill(test_browser.PASSWORD)

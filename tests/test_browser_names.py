@@ -9,6 +9,7 @@ import re
 from tests import test_browser
 from tests.browser_kit import PASSWORD, unique
 from tests.seed import seed_customers, seed_stores
+from tests.test_browser import connected
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
@@ -19,6 +20,7 @@ def test_the_header_shows_the_stored_username_after_a_login_by_email(pages, serv
     username = unique("anna.mueller")
     seed_customers(server.database_url, [username], PASSWORD)
     page = pages.open("/#/account")
+    connected(page)
     form = page.locator("form.login")
     form.get_by_label("Username or email").fill(f"{username.title()}@Example.COM")
     form.get_by_label("Password", exact=True).fill(PASSWORD)

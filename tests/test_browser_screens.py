@@ -24,7 +24,7 @@ from tests.browser_kit import (
     tcp_store,
 )
 from tests.databases import TEST_DATABASE
-from tests.test_browser import DESKTOP, PICTURE_ONLY, SCREENSHOTS, no_sideways_scroll
+from tests.test_browser import DESKTOP, PICTURE_ONLY, SCREENSHOTS, connected, no_sideways_scroll
 from tests.test_browser_photos import LOADED, merchant_token, picture, upload
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
@@ -42,6 +42,7 @@ LONG = "Extra large celebration cake with raspberries, pistachios and white choc
 
 def sign_in(page, form_selector, login):
     # By the fields' names: the labels are in the page's language.
+    connected(page)
     form = page.locator(form_selector)
     form.locator("input[name=login]").fill(login)
     form.locator("input[name=password]").fill(PASSWORD)

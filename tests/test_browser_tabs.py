@@ -13,9 +13,10 @@ from tests.test_browser import TIMEOUT_MS, add_to_cart, log_in, log_in_console, 
 from tests.wire import Client
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
-# The pages' own sharing of a login between tabs: RESUME and logout are
-# tested on both backends below the pages.  Runs in the SQLite run only.
-pytestmark = pytest.mark.backend_free("the pages alone")
+# What the pages do with the server's answers, whose rules are tested on
+# both backends below the pages: one test of each defect fixed here runs
+# on both backends too, the others in the SQLite run only.
+pages_alone = pytest.mark.backend_free("the pages alone")
 
 
 def new_tab(pages, page, path: str):
@@ -80,6 +81,7 @@ def test_a_new_tab_is_logged_in_and_a_logout_logs_out_every_tab(pages, server):
     assert as_customer(server, buyer, "CLIENT_GET_PRICE") == "18.00"
 
 
+@pages_alone
 def test_a_console_logout_logs_out_the_consoles_other_tab(pages, server):
     from playwright.sync_api import expect
 
