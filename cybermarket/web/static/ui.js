@@ -129,12 +129,16 @@ export function router(routes, fallback) {
   const main = document.getElementById("main");
   let current = 0;
   let shown = null; // the hash of what <main> shows
+  // The history entry of what <main> shows: a scroll is the place in that
+  // page.  Not scrollKey(), which Back changes at once, while the scroll
+  // event of the page still drawn (its own scrollTo, a layout) comes a
+  // frame later and would be taken for the place in the page Back goes to.
+  let drawnKey = null;
   history.scrollRestoration = "manual";
   window.addEventListener(
     "scroll",
     () => {
-      const key = scrollKey();
-      if (key) scrolled.set(key, window.scrollY);
+      if (drawnKey) scrolled.set(drawnKey, window.scrollY);
     },
     { passive: true },
   );
@@ -161,6 +165,7 @@ export function router(routes, fallback) {
         replace(main, content);
         shown = hash;
         placeScroll(moved);
+        drawnKey = scrollKey();
       }
     } catch (error) {
       if (!stale()) replace(main, h("p", { class: "error" }, error.human || error.message));
