@@ -25,6 +25,7 @@ from tests.browser_kit import (
 )
 from tests.databases import TEST_DATABASE
 from tests.test_browser import DESKTOP, PICTURE_ONLY, SCREENSHOTS, connected, no_sideways_scroll
+from tests.test_browser_console_photos import choose
 from tests.test_browser_photos import LOADED, merchant_token, picture, upload
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
@@ -255,14 +256,11 @@ def test_screenshots_of_the_consoles_photo_upload(pages, server, suffix, viewpor
     add.locator("input[name=productname]").fill("Terracotta pot")
     add.locator("input[name=price]").fill("18.00")
     # A tall photo: shown at its proportions, not stretched.
-    add.locator("input[type=file]").set_input_files(
-        files=[
-            {
-                "name": "IMG_2041.png",
-                "mimeType": "image/png",
-                "buffer": picture((900, 1200), (230, 200, 170), (190, 90, 50), "vase"),
-            }
-        ]
+    choose(
+        add,
+        "IMG_2041.png",
+        picture((900, 1200), (230, 200, 170), (190, 90, 50), "vase"),
+        "image/png",
     )
     add.locator("img.photo-preview").wait_for()
     no_sideways_scroll(console)
@@ -279,9 +277,7 @@ def test_screenshots_of_the_consoles_photo_upload(pages, server, suffix, viewpor
     add.locator("progress.photo-progress").wait_for(state="hidden")
     console.unroute("**/photos/*")
     # A file that is not a picture.
-    add.locator("input[type=file]").set_input_files(
-        files=[{"name": "list.jpg", "mimeType": "image/jpeg", "buffer": b"bread, milk\n"}]
-    )
+    choose(add, "list.jpg", b"bread, milk\n")
     add.locator(".photo-status.error").wait_for()
     no_sideways_scroll(console)
     shoot_part(console, add, f"console-photo-error-{suffix}")
@@ -289,14 +285,11 @@ def test_screenshots_of_the_consoles_photo_upload(pages, server, suffix, viewpor
     # thumbnails and the napkins' placeholder, and the edit form the photo.
     row = console.locator(f"tr[data-product-id='{vase}']")
     row.locator("button.edit").click()
-    row.locator("input[type=file]").set_input_files(
-        files=[
-            {
-                "name": "bowl.png",
-                "mimeType": "image/png",
-                "buffer": picture((1600, 1200), (200, 215, 235), (40, 80, 170), "bowl"),
-            }
-        ]
+    choose(
+        row,
+        "bowl.png",
+        picture((1600, 1200), (200, 215, 235), (40, 80, 170), "bowl"),
+        "image/png",
     )
     row.locator("button[type=submit]").click()
     row.locator("img.product-thumb").wait_for()
