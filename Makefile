@@ -63,9 +63,15 @@ $(VENV)/.installed: $(SERVER_LOCK) pyproject.toml $(VENV)/.created
 	touch $@
 
 # The [test] extra brings the report's pandas and matplotlib too, and the
-# [lint] extra's ruff and mypy.
+# [lint] extra's ruff and mypy.  These are not compiled at install
+# (--no-compile): pip would compile every module of numpy, pandas,
+# matplotlib, Playwright and the type stubs, half of this step's time,
+# where the suite imports a few of them and its processes write what they
+# compile to __pycache__ (PYTEST below), once.  The server's packages, of
+# the step above, are compiled, so that a server started under
+# PYTHONDONTWRITEBYTECODE does not compile them at each start.
 $(VENV)/.installed-test: $(TEST_LOCK) pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/pip install --quiet --no-compile --require-hashes -r $(TEST_LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
