@@ -27,6 +27,11 @@ from tests.seed import seed_customers, seed_stores
 from tests.server import BY_WEB_PORT
 from tests.wire import Client
 
+# The tests of what the pages alone do (layout, languages, escaping, what
+# a page keeps while it connects) run in the SQLite run only: every rule
+# of the answers they show is tested on both backends below the pages.
+pages_alone = pytest.mark.backend_free("the pages alone")
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without these, Chromium on a machine with no outside network stalls on
 # its own background requests.
@@ -339,6 +344,7 @@ def test_a_reload_keeps_the_login_and_logging_out_ends_it(pages, server):
     assert page.locator("#account-link").text_content() == "Log in"
 
 
+@pages_alone
 def test_what_a_visitor_types_before_the_connection_opens_is_kept(pages, server):
     """A page visited before the connection is open shows its form, and is
     rendered again once the connection opens; what was typed meanwhile
@@ -406,6 +412,7 @@ def test_the_loser_of_a_race_for_the_last_unit_is_told_which_product(pages, serv
     assert loser.locator("#cart-total").text_content() == "$30.00"
 
 
+@pages_alone
 def test_a_product_name_made_of_markup_shows_as_text(pages, server):
     evil = "<img src=x onerror=alert(1)>"
     storename, _ = tcp_store(server, [(evil, "1.00", 3, "<b>not bold</b>\nsecond line")])
@@ -418,6 +425,7 @@ def test_a_product_name_made_of_markup_shows_as_text(pages, server):
     # pages' fixture: no dialog opened, no script error
 
 
+@pages_alone
 def test_every_screen_fits_a_phone(pages, server):
     storename, _ = tcp_store(
         server,
@@ -460,6 +468,7 @@ def test_every_screen_fits_a_phone(pages, server):
     shoot(console, "console-products-phone")
 
 
+@pages_alone
 def test_the_storefront_speaks_the_browsers_language_and_remembers_a_choice(pages, server):
     from playwright.sync_api import expect
 
@@ -506,6 +515,7 @@ def test_the_storefront_speaks_the_browsers_language_and_remembers_a_choice(page
 NORWEGIAN = "nb-NO,nb,no,nn,en-US,en"
 
 
+@pages_alone
 @pytest.mark.parametrize("how", ["chromium", "header"])
 def test_a_norwegian_browser_gets_the_storefront_in_english(browser, server, how):
     """Every upgrade of such a browser was once a 500: the page sat at
@@ -541,6 +551,7 @@ def test_a_norwegian_browser_gets_the_storefront_in_english(browser, server, how
             chromium.close()
 
 
+@pages_alone
 def test_the_account_page_and_the_console_speak_russian_and_chinese(pages, server):
     # The storefront's sign-up form in Russian at phone width; its error
     # sentence comes from messages.js in the same language.

@@ -12,7 +12,7 @@ import re
 from tests import test_browser
 from tests.browser_kit import as_customer, as_merchant, customer_with_cart, tcp_store
 from tests.live import rows
-from tests.test_browser import log_in, log_in_console
+from tests.test_browser import log_in, log_in_console, pages_alone
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
@@ -222,6 +222,7 @@ def test_the_address_is_remembered_and_forgotten_at_logout_in_every_tab(pages, s
     expect(address_box(other)).to_have_value("")
 
 
+@pages_alone
 def test_errors_are_told_by_their_code_whatever_the_message_says(pages, server):
     """The server's messages reworded (as a translation or a new version
     may): the page still names the field a name_taken is about, and the

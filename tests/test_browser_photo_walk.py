@@ -1,9 +1,10 @@
 """A product's photo, from the merchant's console to a shopper's page, on
 both backends: the merchant adds a product with a photo, a shopper sees it
 on the card, the product's page and the cart line, and a replacement shows
-after a reload in a browser that kept the old one.  The pages' other tests
-(tests/test_browser_photos.py, tests/test_browser_console_photos.py) run
-in the SQLite run only."""
+after a reload in a browser that kept the old one.  At desktop width on
+both backends; at phone width (the same walk in another layout) and the
+pages' other tests (tests/test_browser_photos.py,
+tests/test_browser_console_photos.py) in the SQLite run only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests import test_browser
 from tests.browser_kit import PHONE_390, tcp_store
-from tests.test_browser import DESKTOP, no_sideways_scroll
+from tests.test_browser import DESKTOP, no_sideways_scroll, pages_alone
 from tests.test_browser_console_photos import (
     add_product,
     choose,
@@ -26,7 +27,15 @@ from tests.test_browser_console_photos import (
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE_390], ids=["desktop", "phone"])
+# The walk at phone width is the same walk in another layout: the
+# SQLite run only.
+@pytest.mark.parametrize(
+    "viewport",
+    [
+        pytest.param(DESKTOP, id="desktop"),
+        pytest.param(PHONE_390, id="phone", marks=pages_alone),
+    ],
+)
 def test_a_photo_the_merchant_uploads_is_what_a_shopper_sees_and_a_new_one_replaces_it(
     pages, server, viewport
 ):
