@@ -143,10 +143,11 @@ screenshots: $(VENV)/.installed-test
 		scripts/with-chromium $(PYTEST) $(SCREENSHOT_TESTS)
 
 # Only the tests whose outcome can depend on the backend run again on PostgreSQL:
-# those that use a database, less those marked backend_free (tests/conftest.py);
-# the one that stops the cluster runs after the others, alone.
+# those that use a database, less those marked backend_free (tests/conftest.py).
+# The ones that stop a cluster (marked outage) stop a second one of their
+# own (scripts/with-postgres), so they run among the others.
 test-postgres: $(VENV)/.installed-test
-	scripts/with-chromium scripts/with-postgres sh -c '$(PYTEST) -m "not outage" && $(BIN)/python -m pytest -m outage'
+	scripts/with-chromium scripts/with-postgres $(PYTEST)
 
 # `make messages`: the server's and the command line's messages, marked
 # with N_, Nn_ (plural) and _ in the code, extracted into the template,

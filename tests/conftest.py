@@ -27,7 +27,6 @@ tokens, search, money, names) stays unmarked and runs on both.
 """
 
 import compileall
-import os
 from pathlib import Path
 
 import pytest
@@ -39,7 +38,9 @@ from cybermarket.server.optable import SERVED
 from tests import storm as storm_module
 from tests.databases import (
     SessionDatabases,
+    can_stop_the_cluster,
     on_postgresql,
+    outage_database,
 )
 from tests.harness import Market
 from tests.live import FAST, Live
@@ -84,14 +85,6 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    # A test that stops the whole PostgreSQL cluster would break the tests
-    # another worker runs meanwhile: with several workers it waits for a run
-    # of its own (make test-postgres runs it after the others).
-    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
-        apart = pytest.mark.skip(reason="stops the PostgreSQL cluster: run it without -n")
-        for item in items:
-            if item.get_closest_marker("outage"):
-                item.add_marker(apart)
     for item in items:
         check_backend_free(item)
     if not on_postgresql():
@@ -138,6 +131,22 @@ def database_url(request, databases, tmp_path):
     else:
         made = databases.empty(path)
     with made as url:
+        yield url
+
+
+@pytest.fixture
+def outage_database_url():
+    """A fresh, empty PostgreSQL database on the cluster a test may stop and
+    start (scripts/with-postgres's second one; tests/databases.py's
+    outage_database), for a test marked outage.  Created and dropped over a
+    new connection each time: the restart breaks every connection a pool
+    would keep."""
+    if not can_stop_the_cluster():
+        pytest.skip(
+            "needs a PostgreSQL cluster the test may stop and start: run under "
+            "scripts/with-postgres (CYBERMARKET_TEST_OUTAGE_DATABASE not set)"
+        )
+    with outage_database() as url:
         yield url
 
 

@@ -17,6 +17,7 @@ Cleaning happens when the next test asks, after everything the previous
 test started (servers included) has been stopped.
 """
 
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -38,13 +39,13 @@ def on_postgresql():
     return TEST_DATABASE.startswith("postgresql")
 
 
-def _admin():
+def _admin(server=None):
     # No pool: a test may restart the server, which breaks kept connections.
-    return create_engine(TEST_DATABASE, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    return create_engine(server or TEST_DATABASE, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
-def _url(name):
-    return make_url(TEST_DATABASE).set(database=name).render_as_string(False)
+def _url(name, server=None):
+    return make_url(server or TEST_DATABASE).set(database=name).render_as_string(False)
 
 
 def _create(admin, template=None):
@@ -61,15 +62,16 @@ def _drop(admin, name):
 
 
 @contextmanager
-def fresh_postgresql_database(before_drop=None, template=None):
+def fresh_postgresql_database(before_drop=None, template=None, server=None):
     """A new database on the PostgreSQL server of CYBERMARKET_TEST_DATABASE
-    (a copy of the database `template` when given, otherwise empty),
-    dropped afterwards (before_drop runs first)."""
-    admin = _admin()
+    (or `server`, the URL of another), a copy of the database `template`
+    when given, otherwise empty, dropped afterwards (before_drop runs
+    first)."""
+    admin = _admin(server)
     try:
         name = _create(admin, template)
         try:
-            yield _url(name)
+            yield _url(name, server)
         finally:
             if before_drop is not None:
                 before_drop()
@@ -327,18 +329,43 @@ def sqlite_url(path):
     return f"sqlite:///{path}"
 
 
-# scripts/with-postgres's pg_ctl command for its cluster: the tests that
-# stop and start the whole cluster (marked outage) need it.
+# The tests that stop and start a whole cluster (marked outage) do it to
+# scripts/with-postgres's second cluster, which no other test uses: its
+# URL, the pg_ctl command that stops and starts it, and a lock file through
+# which they take turns on it.
+OUTAGE_DATABASE = os.environ.get("CYBERMARKET_TEST_OUTAGE_DATABASE", "")
 PGCTL = os.environ.get("CYBERMARKET_TEST_PGCTL", "")
+OUTAGE_LOCK = os.environ.get("CYBERMARKET_TEST_OUTAGE_LOCK", "")
 
 
 def pg_ctl(action):
-    """Run `$CYBERMARKET_TEST_PGCTL action` (a shell command prefix)."""
+    """Run `$CYBERMARKET_TEST_PGCTL action` (a shell command prefix) on
+    the cluster the outage tests stop."""
     return subprocess.run(
         f"{PGCTL} {action}", shell=True, capture_output=True, text=True, timeout=120
     )
 
 
 def can_stop_the_cluster():
-    """Whether this run may stop and start its PostgreSQL cluster."""
-    return bool(PGCTL) and on_postgresql()
+    """Whether this run has a PostgreSQL cluster a test may stop and start."""
+    return bool(PGCTL and OUTAGE_DATABASE and OUTAGE_LOCK) and on_postgresql()
+
+
+@contextmanager
+def outage_database():
+    """A new, empty database on the cluster a test may stop and start,
+    held by this test alone until it ends (the outage tests of other
+    workers wait for it); the cluster is started again, if the test left
+    it stopped, before the database is dropped."""
+
+    def restarted():
+        if pg_ctl("status").returncode != 0:  # the test could not start it again
+            pg_ctl("start")
+
+    with open(OUTAGE_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with fresh_postgresql_database(before_drop=restarted, server=OUTAGE_DATABASE) as url:
+                yield url
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

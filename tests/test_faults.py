@@ -19,7 +19,7 @@ from collections import Counter
 
 import pytest
 
-from tests.databases import can_stop_the_cluster, fresh_postgresql_database, pg_ctl
+from tests.databases import pg_ctl
 from tests.ledger import check_ledger
 from tests.live import FAST, PASSWORD, cents, rows, send_all_then_read_all
 from tests.server import (
@@ -325,26 +325,6 @@ def assert_answered_within(conn, op, status, seconds=ANSWER_TIMEOUT, **args):
     assert response["status"] in ((status,) if isinstance(status, int) else status), (op, response)
     assert elapsed < seconds, (op, elapsed)
     return response
-
-
-@pytest.fixture
-def outage_database_url():
-    """A fresh PostgreSQL database on the cluster of scripts/with-postgres,
-    for a test that stops and starts that cluster.  Like conftest's
-    database_url, but created and dropped over a new connection each time:
-    the restart breaks every connection a pool would keep."""
-    if not can_stop_the_cluster():
-        pytest.skip(
-            "needs a PostgreSQL cluster the test may stop and start: run under "
-            "scripts/with-postgres (CYBERMARKET_TEST_PGCTL not set)"
-        )
-
-    def restarted():
-        if pg_ctl("status").returncode != 0:  # the test could not start it again
-            pg_ctl("start")
-
-    with fresh_postgresql_database(before_drop=restarted) as url:
-        yield url
 
 
 @pytest.mark.database

@@ -11,7 +11,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from cybermarket.server import health
 from cybermarket.server.metrics import UNKNOWN, Metrics
-from tests.databases import can_stop_the_cluster, on_postgresql, pg_ctl
+from tests.databases import on_postgresql, pg_ctl
 from tests.live import FAST, PASSWORD
 from tests.scrape import delta, get, scrape, value
 from tests.server import HOST, free_port, wait_until
@@ -316,12 +316,11 @@ def test_the_order_ops_of_protocol_1_2_have_labels_of_their_own():
 # --- /readyz follows PostgreSQL --------------------------------------------------------
 
 
+@pytest.mark.database
 @pytest.mark.outage
-def test_readyz_follows_postgresql_down_and_up(launch, migrated_url):
-    if not can_stop_the_cluster():
-        pytest.skip("needs PostgreSQL from scripts/with-postgres (CYBERMARKET_TEST_PGCTL not set)")
+def test_readyz_follows_postgresql_down_and_up(launch, outage_database_url):
     port = free_port()
-    server = launch(migrated_url, *FAST, "--metrics", f"tcp:{port}:interface={HOST}").server
+    server = launch(outage_database_url, *FAST, "--metrics", f"tcp:{port}:interface={HOST}").server
     try:
         assert get(port, "/readyz")[0] == 200
         stopped = pg_ctl("stop -m fast")
