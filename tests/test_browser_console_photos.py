@@ -20,14 +20,14 @@ from PIL import Image
 from tests import test_browser
 from tests.browser_kit import PHONE_390, as_merchant, tcp_store
 from tests.live import rows, unique
-from tests.test_browser import DESKTOP, connected, no_sideways_scroll
+from tests.test_browser import DESKTOP, connected, no_sideways_scroll, pages_alone
 from tests.wire import Client
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 # The pages' own behaviour: the uploads' every rule is played on both
 # backends in tests/test_photo_uploads.py, and the walk through these pages
 # in tests/test_browser_photo_walk.py runs on both.
-pytestmark = pytest.mark.backend_free("the pages alone")
+pytestmark = pages_alone
 
 TEXT = b"Shopping list: bread, milk, tea.\n"
 

@@ -13,7 +13,6 @@ import io
 import json
 import urllib.request
 
-import pytest
 from PIL import Image, ImageDraw
 
 from tests import test_browser
@@ -26,14 +25,14 @@ from tests.browser_kit import (
     tcp_store,
 )
 from tests.live import PASSWORD, rows
-from tests.test_browser import DESKTOP, log_in, no_sideways_scroll, tcp_customer
+from tests.test_browser import DESKTOP, log_in, no_sideways_scroll, pages_alone, tcp_customer
 from tests.wire import Client
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 # The pages' own behaviour: GET_PRODUCT, the photo column and the photos'
 # paths are played on both backends in tests/test_photo_*.py, and the walk
 # in tests/test_browser_photo_walk.py runs on both.
-pytestmark = pytest.mark.backend_free("the pages alone")
+pytestmark = pages_alone
 
 # True once the image has arrived and decoded: a broken or missing one
 # has no natural width.

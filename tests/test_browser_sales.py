@@ -5,17 +5,15 @@ total is called what it is (the revenue the checkouts credited)."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests import test_browser
 from tests.browser_kit import PHONE_390, as_merchant, customer_with_cart, tcp_store
-from tests.test_browser import log_in_console
+from tests.test_browser import log_in_console, pages_alone
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
-# What the pages do with the server's answers, whose rules are tested on
-# both backends below the pages: one test of each defect fixed here runs
-# on both backends too, the others in the SQLite run only.
-pages_alone = pytest.mark.backend_free("the pages alone")
+# The tests marked pages_alone run in the SQLite run only: what the pages
+# do with the server's answers, whose rules are tested on both backends
+# below the pages.  One test of each defect fixed here is not marked, and
+# runs on both backends too.
 
 LONG = "Extra large celebration cake with raspberries, pistachios and white chocolate"
 

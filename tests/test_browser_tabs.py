@@ -5,18 +5,23 @@ leaving nothing of the account on any page or in the browser's storage
 
 from __future__ import annotations
 
-import pytest
-
 from tests import test_browser
 from tests.browser_kit import as_customer, server_cart, tcp_store
-from tests.test_browser import TIMEOUT_MS, add_to_cart, log_in, log_in_console, tcp_customer
+from tests.test_browser import (
+    TIMEOUT_MS,
+    add_to_cart,
+    log_in,
+    log_in_console,
+    pages_alone,
+    tcp_customer,
+)
 from tests.wire import Client
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
-# What the pages do with the server's answers, whose rules are tested on
-# both backends below the pages: one test of each defect fixed here runs
-# on both backends too, the others in the SQLite run only.
-pages_alone = pytest.mark.backend_free("the pages alone")
+# The tests marked pages_alone run in the SQLite run only: what the pages
+# do with the server's answers, whose rules are tested on both backends
+# below the pages.  One test of each defect fixed here is not marked, and
+# runs on both backends too.
 
 
 def new_tab(pages, page, path: str):
