@@ -394,11 +394,15 @@ def test_add_to_cart_on_the_product_page_says_what_the_server_refused(pages, ser
     customer = tcp_customer(server)
     log_in(page, customer)
     page.goto(page.url.split("#")[0] + f"#/product/{kettle}")
+    # The page is drawn from GET_PRODUCT before the product leaves the shelf:
+    # taken off before that answer, the page would say it is not available.
+    add = view.get_by_role("button", name="Add to cart")
+    expect(add).to_be_visible()
     # Taken off the shelf while the page is open: the answer's code says so.
     with Client(server.port) as c:
         c.ok("MERCHANT_LOGIN", login=storename, password=PASSWORD)
         c.ok("MERCHANT_DEL_PRODUCT", product_id=kettle)
-    view.get_by_role("button", name="Add to cart").click()
+    add.click()
     expect(view.locator(".form-status")).to_have_text("That product is no longer on sale.")
     assert server_cart(server, customer) == {}
     expect(page.locator("#cart-count")).to_be_hidden()
