@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests import test_browser
 from tests.browser_kit import PHONE_390, as_merchant, tcp_store
-from tests.test_browser import DESKTOP, card, no_sideways_scroll, pages_alone
+from tests.test_browser import DESKTOP, card, no_sideways_scroll
 
 browser, server, pages = test_browser.browser, test_browser.server, test_browser.pages
 
@@ -16,7 +16,9 @@ UNBROKEN_NAME = UNBROKEN[:200]
 LONG_TEXT = ("Sourdough, rye and spelt, baked every morning in a wood-fired oven. " * 25).strip()
 
 
-@pages_alone
+# Not marked pages_alone: the one browser test of long text in cards
+# (issue 24, defect 12), which runs on both backends as a test of each of
+# that issue's defects does.
 def test_long_text_keeps_cards_in_shape(pages, server):
     from playwright.sync_api import expect
 
